@@ -1,0 +1,22 @@
+// The smallest program against an installed libdolibak: prints the library's version and
+// the SHA-256 of a file, streamed through the io layer.
+#include <dolibak/error.hpp>
+#include <dolibak/hash.hpp>
+#include <dolibak/version.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::cerr << "usage: hello_dolibak FILE\n";
+        return 2;
+    }
+    try {
+        std::cout << "dolibak " << dolibak::version() << " sha256 "
+                  << dolibak::sha256_file_hex(argv[1]) << "\n";
+    } catch (const dolibak::Error& e) {
+        std::cerr << "hello_dolibak: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

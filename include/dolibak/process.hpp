@@ -1,0 +1,105 @@
+#pragma once
+// Child processes spawned from an argv (posix_spawn; never a shell), with their stdin and
+// stdout as streams and the tail of their stderr captured. A Process that is destroyed while
+// its child still runs kills the child (SIGKILL) and reaps it.
+#include <dolibak/io.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dolibak {
+
+struct ExitStatus {
+    int code = -1;   ///< exit code, or -1 when killed by a signal
+    int signal = 0;  ///< the signal that killed the child, or 0
+    bool success() const noexcept { return code == 0; }
+    /// "exited with status 3", "killed by signal 9 (Killed)".
+    std::string describe() const;
+};
+
+enum class Stdio {
+    inherit,  ///< the parent's own descriptor
+    null,     ///< /dev/null
+    pipe,     ///< a pipe to the parent (stdin: Process::in(); stdout: Process::out())
+    capture,  ///< stderr only: read by a thread, the last stderr_tail_bytes kept
+};
+
+struct ProcessOptions {
+    /// argv[0] is the program: a path, or a name looked up in PATH.
+    std::vector<std::string> argv;
+    /// Variables set (value) or removed (nullopt) on top of the parent's environment. This is
+    /// how secrets reach a child (PGPASSWORD): never through argv.
+    std::vector<std::pair<std::string, std::optional<std::string>>> env;
+    /// Start from an empty environment instead of the parent's.
+    bool clear_env = false;
+    Stdio in = Stdio::null;
+    Stdio out = Stdio::pipe;
+    Stdio err = Stdio::capture;
+    std::size_t stderr_tail_bytes = 64 * 1024;
+    std::filesystem::path working_dir;
+    /// Put the child in its own process group (so a terminal's Ctrl-C reaches only us, and we
+    /// decide how the child stops).
+    bool new_process_group = false;
+};
+
+class Process {
+public:
+    /// Spawns the child. Throws ProcessError when it cannot be started (program not found,
+    /// not executable).
+    explicit Process(ProcessOptions options);
+    ~Process();
+    Process(Process&&) noexcept;
+    Process& operator=(Process&&) noexcept;
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const noexcept;
+    /// The program name as given in argv[0].
+    const std::string& program() const noexcept;
+
+    /// The child's stdout (options.out == Stdio::pipe).
+    io::Source& out();
+    /// The child's stdin (options.in == Stdio::pipe); finish() closes it (EOF for the child).
+    io::Sink& in();
+
+    /// Sends a signal to the child (and its group when it has its own).
+    void kill(int signal) noexcept;
+    /// Closes our ends of stdin and stdout, waits for the child to exit and for the stderr
+    /// reader to drain. Idempotent.
+    ExitStatus wait();
+    /// Like wait(), but gives up after `timeout` and returns nothing.
+    std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
+    /// The last bytes the child wrote to stderr (options.err == Stdio::capture).
+    std::string stderr_tail() const;
+
+    /// wait(), then throws ProcessError (with the stderr tail) unless the child exited 0.
+    void check();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct RunResult {
+    ExitStatus status;
+    std::string out;
+    std::string err;
+};
+
+/// Runs a child to completion, feeding `input` to its stdin (when given) and collecting its
+/// stdout (at most max_output bytes, else FormatError) and stderr tail.
+RunResult run(ProcessOptions options, std::optional<std::string_view> input = std::nullopt,
+              std::size_t max_output = 64 * 1024 * 1024);
+
+/// Finds an executable by name in PATH (or checks a path containing '/').
+std::optional<std::filesystem::path> find_program(const std::string& name);
+
+}  // namespace dolibak

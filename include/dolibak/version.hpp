@@ -1,0 +1,12 @@
+#pragma once
+// The library's version, at compile time (macros) and at run time (the loaded library).
+#include <dolibak/version_config.hpp>
+
+#include <string_view>
+
+namespace dolibak {
+
+/// Version of the libdolibak that is loaded, e.g. "0.1.0".
+std::string_view version() noexcept;
+
+}  // namespace dolibak

@@ -1,0 +1,7 @@
+#include <dolibak/version.hpp>
+
+namespace dolibak {
+
+std::string_view version() noexcept { return DOLIBAK_VERSION_STRING; }
+
+}  // namespace dolibak

@@ -1,0 +1,12 @@
+#include <dolibak/fd.hpp>
+
+#include <unistd.h>
+
+namespace dolibak {
+
+void UniqueFd::reset(int fd) noexcept {
+    if (fd_ >= 0 && fd_ != fd) ::close(fd_);
+    fd_ = fd;
+}
+
+}  // namespace dolibak

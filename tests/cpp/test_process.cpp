@@ -1,0 +1,216 @@
+// Child processes: argv spawning, streams, stderr tails, exit statuses, signals, cleanup.
+#include "support/testsupport.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/hash.hpp>
+#include <dolibak/process.hpp>
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+using namespace dolibak;
+
+namespace {
+long rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+ProcessOptions sh(const std::string& script) {
+    ProcessOptions o;
+    o.argv = {"/bin/sh", "-c", script};
+    return o;
+}
+}  // namespace
+
+TEST_CASE("run captures stdout, stderr and the exit code") {
+    auto r = run(sh("printf 'out'; printf 'err' >&2; exit 3"));
+    CHECK(r.out == "out");
+    CHECK(r.err == "err");
+    CHECK(r.status.code == 3);
+    CHECK_FALSE(r.status.success());
+    CHECK(r.status.describe() == "exited with status 3");
+}
+
+TEST_CASE("arguments are passed verbatim, never through a shell") {
+    ProcessOptions o;
+    o.argv = {"printf", "%s|", "a b", "$HOME", "`id`", "*", ""};
+    auto r = run(o);
+    CHECK(r.status.success());
+    CHECK(r.out == "a b|$HOME|`id`|*||");
+}
+
+TEST_CASE("environment: set and remove variables; secrets travel this way") {
+    ::setenv("DOLIBAK_TEST_REMOVED", "visible", 1);
+    auto o = sh("printf '%s/%s' \"$DOLIBAK_TEST_SECRET\" \"${DOLIBAK_TEST_REMOVED-unset}\"");
+    o.env = {{"DOLIBAK_TEST_SECRET", "s3cr3t"}, {"DOLIBAK_TEST_REMOVED", std::nullopt}};
+    auto r = run(o);
+    CHECK(r.out == "s3cr3t/unset");
+    ::unsetenv("DOLIBAK_TEST_REMOVED");
+}
+
+TEST_CASE("a missing program is a clear error naming it") {
+    ProcessOptions o;
+    o.argv = {"dolibak-no-such-program-xyz"};
+    try {
+        Process p(o);
+        FAIL("started");
+    } catch (const ProcessError& e) {
+        CHECK(std::string(e.what()).find("dolibak-no-such-program-xyz") != std::string::npos);
+        CHECK(std::string(e.what()).find("not found") != std::string::npos);
+    }
+}
+
+TEST_CASE("stdin and stdout stream concurrently through a child (100 MiB)") {
+    ProcessOptions o;
+    o.argv = {"cat"};
+    o.in = Stdio::pipe;
+    Process p(o);
+    const std::size_t total = 100u << 20;
+    Sha256 sent;
+    std::thread writer([&] {
+        std::mt19937 rng(7);
+        std::string chunk(1 << 16, '\0');
+        for (std::size_t done = 0; done < total; done += chunk.size()) {
+            for (auto& c : chunk) c = static_cast<char>(rng());
+            sent.update(chunk);
+            io::write(p.in(), std::string_view(chunk));
+        }
+        p.in().finish();
+    });
+    Sha256 received;
+    io::ByteCounter count;
+    io::NullSink null;
+    io::ObservedSink sink(null, {&received, &count});
+    io::pump(p.out(), sink);
+    writer.join();
+    CHECK(p.wait().success());
+    CHECK(count.bytes() == total);
+    CHECK(received.hex() == sent.hex());
+}
+
+TEST_CASE("a child that writes gigabytes streams in bounded memory") {
+    ProcessOptions o;
+    o.argv = {"head", "-c", "2147483648", "/dev/zero"};
+    Process p(o);
+    const long before = rss_kib();
+    io::NullSink sink;
+    const auto n = io::pump(p.out(), sink);
+    const long after = rss_kib();
+    CHECK(p.wait().success());
+    CHECK(n == 2147483648ull);
+    CHECK(after - before < 32 * 1024);  // KiB: far below the 2 GiB streamed
+}
+
+TEST_CASE("a child dying mid-stream gives a short stream and its signal") {
+    auto o = sh("head -c 1000000 /dev/zero; kill -KILL $$; echo never");
+    Process p(o);
+    io::NullSink sink;
+    CHECK(io::pump(p.out(), sink) == 1000000);
+    const auto status = p.wait();
+    CHECK(status.signal == SIGKILL);
+    CHECK(status.code == -1);
+    CHECK(status.describe().find("killed by signal 9") == 0);
+    CHECK_THROWS_AS(p.check(), ProcessError);
+}
+
+TEST_CASE("check() reports the exit status and the tail of stderr") {
+    auto o = sh("echo 'pg_dump: error: connection refused' >&2; exit 1");
+    Process p(o);
+    try {
+        p.check();
+        FAIL("no error");
+    } catch (const ProcessError& e) {
+        CHECK(e.exit_code() == 1);
+        CHECK(e.stderr_tail().find("connection refused") != std::string::npos);
+        CHECK(std::string(e.what()).find("exited with status 1") != std::string::npos);
+    }
+}
+
+TEST_CASE("a child flooding stderr does not deadlock, and only the tail is kept") {
+    auto o = sh("head -c 20000000 /dev/zero | tr '\\0' 'e' >&2; printf end >&2; echo done");
+    o.stderr_tail_bytes = 4096;
+    auto r = run(o);
+    CHECK(r.status.success());
+    CHECK(r.out == "done\n");
+    CHECK(r.err.size() == 4096);
+    CHECK(r.err.substr(r.err.size() - 3) == "end");
+}
+
+TEST_CASE("writing to a child that exited raises EPIPE, not SIGPIPE") {
+    ProcessOptions o;
+    o.argv = {"true"};
+    o.in = Stdio::pipe;
+    o.out = Stdio::null;
+    Process p(o);
+    const std::string chunk(1 << 20, 'z');
+    bool got_epipe = false;
+    try {
+        for (int i = 0; i < 64; ++i) io::write(p.in(), std::string_view(chunk));
+    } catch (const IoError& e) {
+        got_epipe = e.error_number() == EPIPE;
+    }
+    CHECK(got_epipe);
+    CHECK(p.wait().success());
+}
+
+TEST_CASE("destroying a Process kills and reaps a running child") {
+    pid_t pid;
+    {
+        ProcessOptions o;
+        o.argv = {"sleep", "1000"};
+        o.out = Stdio::null;
+        Process p(o);
+        pid = p.pid();
+        CHECK(::kill(pid, 0) == 0);
+    }
+    // Reaped: the pid no longer names our child.
+    CHECK(::kill(pid, 0) == -1);
+    CHECK(errno == ESRCH);
+}
+
+TEST_CASE("wait_for times out on a running child, kill stops it") {
+    ProcessOptions o;
+    o.argv = {"sleep", "1000"};
+    o.out = Stdio::null;
+    o.new_process_group = true;
+    Process p(o);
+    CHECK_FALSE(p.wait_for(std::chrono::milliseconds(50)).has_value());
+    p.kill(SIGTERM);
+    const auto s = p.wait_for(std::chrono::seconds(10));
+    REQUIRE(s.has_value());
+    CHECK(s->signal == SIGTERM);
+}
+
+TEST_CASE("the child starts with default signal handling even if the parent ignores SIGINT") {
+    struct sigaction old {};
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGINT, &ignore, &old);
+    ProcessOptions o;
+    o.argv = {"sleep", "1000"};
+    o.out = Stdio::null;
+    Process p(o);
+    p.kill(SIGINT);
+    const auto s = p.wait_for(std::chrono::seconds(10));
+    ::sigaction(SIGINT, &old, nullptr);
+    REQUIRE(s.has_value());
+    CHECK(s->signal == SIGINT);
+}
+
+TEST_CASE("working directory") {
+    dolibak::test::TempDir dir;
+    auto o = sh("pwd -P");
+    o.working_dir = dir.path();
+    auto r = run(o);
+    CHECK(r.out == std::filesystem::canonical(dir.path()).string() + "\n");
+}

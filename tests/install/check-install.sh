@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the build tree into a temporary prefix, then builds examples/ against the installed
+# package with find_package(dolibak) and with pkg-config, and runs both programs.
+set -euo pipefail
+build_dir=$1
+examples_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+cmake --install "$build_dir" --prefix "$prefix" >"$work/install.log"
+
+# find_package(dolibak)
+cmake -S "$examples_dir" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$work/configure.log"
+cmake --build "$work/build" >"$work/build.log"
+out=$("$work/build/hello_dolibak" "$examples_dir/CMakeLists.txt")
+echo "find_package example: $out"
+expected=$(sha256sum "$examples_dir/CMakeLists.txt" | cut -d' ' -f1)
+grep -q "$expected" <<<"$out" || { echo "example printed a wrong digest"; exit 1; }
+
+# pkg-config
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+# shellcheck disable=SC2046
+c++ -std=c++20 -o "$work/hello_pc" "$examples_dir/hello_dolibak.cpp" $(pkg-config --cflags --libs dolibak) -Wl,-rpath,"$(pkg-config --variable=libdir dolibak)"
+out2=$("$work/hello_pc" "$examples_dir/CMakeLists.txt")
+grep -q "$expected" <<<"$out2" || { echo "pkg-config example printed a wrong digest"; exit 1; }
+echo "pkg-config example: $out2"
+
+# The installed CLI runs.
+"$prefix/bin/dolibak" --version
