@@ -84,8 +84,8 @@ class RemoteError : public Error {
 public:
     struct Details {
         int http_status = 0;
-        std::string code;        // e.g. "SignatureDoesNotMatch"
-        std::string message;     // the server's message
+        std::string code;     // e.g. "SignatureDoesNotMatch"
+        std::string message;  // the server's message
         std::string request_id;
         std::string bucket;
         std::string key;

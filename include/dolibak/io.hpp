@@ -49,7 +49,9 @@ public:
 };
 
 /// Writes text (or any bytes held in a string) to a sink.
-inline void write(Sink& sink, std::string_view text) { sink.write(as_bytes(text)); }
+inline void write(Sink& sink, std::string_view text) {
+    sink.write(as_bytes(text));
+}
 
 /// Something that looks at every byte passing through a pipeline (a hash, a counter, a
 /// verifier), in order, without changing it.

@@ -21,7 +21,9 @@ public:
     const std::string& reveal() const noexcept { return value_; }
     bool empty() const noexcept { return value_.empty(); }
 
-    friend bool operator==(const Secret& a, const Secret& b) noexcept { return a.value_ == b.value_; }
+    friend bool operator==(const Secret& a, const Secret& b) noexcept {
+        return a.value_ == b.value_;
+    }
     friend std::ostream& operator<<(std::ostream& os, const Secret&) { return os << "***"; }
 
 private:

@@ -14,7 +14,9 @@ Error& Error::with_context(std::string context) {
     return *this;
 }
 
-const char* Error::what() const noexcept { return full_.c_str(); }
+const char* Error::what() const noexcept {
+    return full_.c_str();
+}
 
 void Error::rebuild() {
     full_.clear();

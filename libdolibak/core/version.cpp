@@ -2,6 +2,8 @@
 
 namespace dolibak {
 
-std::string_view version() noexcept { return DOLIBAK_VERSION_STRING; }
+std::string_view version() noexcept {
+    return DOLIBAK_VERSION_STRING;
+}
 
 }  // namespace dolibak

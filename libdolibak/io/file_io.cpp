@@ -86,7 +86,9 @@ void FdSink::finish() {
     if (::close(fd) != 0 && errno != EINTR) throw IoError("cannot close", name_, errno);
 }
 
-void FdSink::abort() noexcept { fd_.reset(); }
+void FdSink::abort() noexcept {
+    fd_.reset();
+}
 
 void fsync_directory(const std::filesystem::path& dir) {
     UniqueFd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -119,7 +121,9 @@ AtomicFileSink::AtomicFileSink(std::filesystem::path path, unsigned mode) : path
     if (!fd_) throw IoError("cannot create temporary file", temp_.string(), EEXIST);
 }
 
-AtomicFileSink::~AtomicFileSink() { abort(); }
+AtomicFileSink::~AtomicFileSink() {
+    abort();
+}
 
 void AtomicFileSink::write(Bytes data) {
     if (done_) throw Error("write to " + path_.string() + " after it was completed");

@@ -47,8 +47,12 @@ std::string Digest::bytes() const {
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string Digest::hex() const { return to_hex(io::as_bytes(bytes())); }
-std::string Digest::base64() const { return to_base64(io::as_bytes(bytes())); }
+std::string Digest::hex() const {
+    return to_hex(io::as_bytes(bytes()));
+}
+std::string Digest::base64() const {
+    return to_base64(io::as_bytes(bytes()));
+}
 
 std::string to_hex(io::Bytes bytes) {
     static const char digits[] = "0123456789abcdef";

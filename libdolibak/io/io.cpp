@@ -48,7 +48,9 @@ std::size_t MemorySource::read(MutableBytes buf) {
     return n;
 }
 
-void MemorySink::write(Bytes data) { data_.append(as_chars(data)); }
+void MemorySink::write(Bytes data) {
+    data_.append(as_chars(data));
+}
 
 void TeeSink::write(Bytes data) {
     first_.write(data);

@@ -182,27 +182,35 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
             std::tie(in_read, in_write) = make_pipe();
             posix_spawn_file_actions_adddup2(fa, in_read.get(), 0);
             break;
-        case Stdio::null: null_stream(0, O_RDONLY); break;
-        default: break;
+        case Stdio::null:
+            null_stream(0, O_RDONLY);
+            break;
+        default:
+            break;
     }
     switch (o.out) {
         case Stdio::pipe:
             std::tie(out_read, out_write) = make_pipe();
             posix_spawn_file_actions_adddup2(fa, out_write.get(), 1);
             break;
-        case Stdio::null: null_stream(1, O_WRONLY); break;
-        default: break;
+        case Stdio::null:
+            null_stream(1, O_WRONLY);
+            break;
+        default:
+            break;
     }
     switch (o.err) {
         case Stdio::capture:
             std::tie(err_read, err_write) = make_pipe();
             posix_spawn_file_actions_adddup2(fa, err_write.get(), 2);
             break;
-        case Stdio::null: null_stream(2, O_WRONLY); break;
-        default: break;
+        case Stdio::null:
+            null_stream(2, O_WRONLY);
+            break;
+        default:
+            break;
     }
-    if (!o.working_dir.empty())
-        posix_spawn_file_actions_addchdir_np(fa, o.working_dir.c_str());
+    if (!o.working_dir.empty()) posix_spawn_file_actions_addchdir_np(fa, o.working_dir.c_str());
 
     SpawnAttr attr;
     sigset_t empty, all;
@@ -228,21 +236,23 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, exe->c_str(), fa, &attr.attr, argv.data(), envp.data());
     if (rc != 0)
-        throw ProcessError("cannot start '" + o.argv[0] + "': " + errno_text(rc), o.argv[0], -1,
-                           0, "");
+        throw ProcessError("cannot start '" + o.argv[0] + "': " + errno_text(rc), o.argv[0], -1, 0,
+                           "");
     impl_->pid = pid;
     impl_->own_group = o.new_process_group;
     // Close the child's ends in the parent.
     in_read.reset();
     out_write.reset();
     err_write.reset();
-    if (in_write) impl_->in = std::make_unique<io::FdSink>(std::move(in_write), o.argv[0] + " stdin");
+    if (in_write)
+        impl_->in = std::make_unique<io::FdSink>(std::move(in_write), o.argv[0] + " stdin");
     if (out_read)
         impl_->out = std::make_unique<io::FdSource>(std::move(out_read), o.argv[0] + " stdout");
     if (err_read) {
         impl_->tail_limit = o.stderr_tail_bytes;
-        impl_->err_reader = std::thread(
-            [impl = impl_.get(), fd = std::move(err_read)]() mutable { impl->read_stderr(std::move(fd)); });
+        impl_->err_reader = std::thread([impl = impl_.get(), fd = std::move(err_read)]() mutable {
+            impl->read_stderr(std::move(fd));
+        });
     }
 }
 
@@ -267,8 +277,12 @@ Process& Process::operator=(Process&& other) noexcept {
     return *this;
 }
 
-pid_t Process::pid() const noexcept { return impl_->pid; }
-const std::string& Process::program() const noexcept { return impl_->program; }
+pid_t Process::pid() const noexcept {
+    return impl_->pid;
+}
+const std::string& Process::program() const noexcept {
+    return impl_->program;
+}
 
 io::Source& Process::out() {
     if (!impl_->out) throw ConfigError("the child's stdout is not a pipe");

@@ -26,8 +26,8 @@ Conn connect(const std::string& role, const std::string& password) {
     const std::string host = info.at("host").get<std::string>();
     const std::string user = r.at("user").get<std::string>();
     const std::string db = r.at("dbname").get<std::string>();
-    const char* values[] = {host.c_str(), port.c_str(), user.c_str(), db.c_str(),
-                            password.c_str(), "/dev/null", nullptr};
+    const char* values[] = {host.c_str(),     port.c_str(), user.c_str(), db.c_str(),
+                            password.c_str(), "/dev/null",  nullptr};
     return Conn(PQconnectdbParams(keys, values, 0));
 }
 
@@ -45,8 +45,8 @@ std::pair<long, std::string> signed_get(const std::string& key, const std::strin
     const auto& s3 = test::s3();
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     REQUIRE(curl);
-    const std::string url = s3.at("endpoint").get<std::string>() + "/" +
-                            s3.at("bucket").get<std::string>() + "/" + key;
+    const std::string url =
+        s3.at("endpoint").get<std::string>() + "/" + s3.at("bucket").get<std::string>() + "/" + key;
     const std::string sigv4 = "aws:amz:" + s3.at("region").get<std::string>() + ":s3";
     const std::string user = s3.at("access_key").get<std::string>() + ":" + secret;
     std::string body;

@@ -121,7 +121,7 @@ TEST_CASE("read_all refuses a stream larger than its limit") {
 
 TEST_CASE("AtomicFileSink publishes only on finish") {
     TempDir dir;
-    const auto target = dir / "db" ;
+    const auto target = dir / "db";
     std::filesystem::create_directories(target);
     const auto path = target / "20261123T010000Z.dump";
     {

@@ -7,16 +7,17 @@
 
 namespace dolibak::cli {
 namespace {
-const Registrar registrar{Command{"sha256", [](CLI::App& app, auto set_action) {
-    auto* sub = app.add_subcommand("sha256", "Print the SHA-256 of files (as in manifests)");
-    auto files = std::make_shared<std::vector<std::string>>();
-    sub->add_option("files", *files, "Files to hash")->required()->check(CLI::ExistingFile);
-    sub->callback([set_action, files] {
-        set_action([files] {
-            for (const auto& f : *files) fmt::print("{}  {}\n", dolibak::sha256_file_hex(f), f);
-            return 0;
+const Registrar registrar{Command{
+    "sha256", [](CLI::App& app, auto set_action) {
+        auto* sub = app.add_subcommand("sha256", "Print the SHA-256 of files (as in manifests)");
+        auto files = std::make_shared<std::vector<std::string>>();
+        sub->add_option("files", *files, "Files to hash")->required()->check(CLI::ExistingFile);
+        sub->callback([set_action, files] {
+            set_action([files] {
+                for (const auto& f : *files) fmt::print("{}  {}\n", dolibak::sha256_file_hex(f), f);
+                return 0;
+            });
         });
-    });
-}}};
+    }}};
 }  // namespace
 }  // namespace dolibak::cli

@@ -17,8 +17,9 @@ std::vector<Command>& registry() {
 
 int main(int argc, char** argv) {
     using namespace dolibak::cli;
-    CLI::App app{"dolibak: backups of a Dolibarr instance (PostgreSQL + documents) to S3 or a "
-                 "directory, with a tiered 10-year retention and verified restores"};
+    CLI::App app{
+        "dolibak: backups of a Dolibarr instance (PostgreSQL + documents) to S3 or a "
+        "directory, with a tiered 10-year retention and verified restores"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string(dolibak::version()));
     std::function<int()> action;

@@ -51,7 +51,9 @@ std::string read_file(const std::filesystem::path& path) {
     return ss.str();
 }
 
-std::filesystem::path source_dir() { return DOLIBAK_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+    return DOLIBAK_SOURCE_DIR;
+}
 
 std::filesystem::path shared_dir() {
     if (const char* s = std::getenv("DOLIBAK_SHARED_DIR")) return s;
@@ -77,9 +79,9 @@ Fixture::Fixture(const std::filesystem::path& script, std::vector<std::string> a
     }
     if (line.empty()) {
         const auto status = process_->wait();
-        throw ProcessError("fixture " + script.filename().string() + " did not start: " +
-                               status.describe(),
-                           script.string(), status.code, status.signal, process_->stderr_tail());
+        throw ProcessError(
+            "fixture " + script.filename().string() + " did not start: " + status.describe(),
+            script.string(), status.code, status.signal, process_->stderr_tail());
     }
     info_ = nlohmann::json::parse(line);
 }
