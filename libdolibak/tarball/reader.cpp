@@ -151,9 +151,9 @@ void SourceReader::fail(const std::string& what) {
     const la_int64_t raw = archive_filter_bytes(a_.get(), -1);
     const std::uint64_t offset =
         gunzip_ ? total_ : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
-    throw FormatError(fmt::format("{}: {} (near byte {} of the archive, {} of the tar stream)",
-                                  what, error_text(a_.get()), offset, tar_offset),
-                      offset);
+    throw FormatError(
+        fmt::format("{}: {} (byte {} of the tar stream)", what, error_text(a_.get()), tar_offset),
+        offset);
 }
 
 bool SourceReader::next(archive_entry** entry) {

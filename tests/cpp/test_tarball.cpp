@@ -673,3 +673,29 @@ TEST_CASE("the documents fingerprint follows documents, not regenerated files") 
     CHECK(f.files > 5);
     CHECK(f.symlinks == 1);
 }
+
+TEST_CASE("round trip of a generated Dolibarr documents tree (tools/dolibarr_gen.py)") {
+    TempDir tmp;
+    const auto gen =
+        run_tool({"python3", (dolibak::test::source_dir() / "tools/dolibarr_gen.py").string(),
+                  "docs", "--out", (tmp / "documents").string(), "--scale", "40", "--seed", "5"});
+    INFO(gen.err);
+    REQUIRE(gen.status.success());
+    tarball::WriteOptions wo;
+    wo.compression = tarball::Compression::zstd;
+    tarball::WriteSummary ws;
+    const auto data = write_archive(tmp / "documents", wo, &ws);
+    CHECK(ws.warnings.empty());
+    CHECK(ws.excluded > 0);
+    extract(data, tmp / "restored");
+    const auto expected = without_excluded(snapshot(tmp / "documents"));
+    check_same(expected, snapshot(tmp / "restored"));
+    for (const auto& [path, info] : snapshot(tmp / "restored")) {
+        INFO(path);
+        CHECK(path.find("/temp/") == std::string::npos);
+        CHECK_FALSE(path.ends_with("/temp"));
+        CHECK(path.find("pdf_preview") == std::string::npos);
+    }
+    CHECK(fingerprint::docs_fingerprint(tmp / "documents").sha256 ==
+          fingerprint::docs_fingerprint(tmp / "restored").sha256);
+}
