@@ -20,22 +20,26 @@ int main(int argc, char** argv) {
     }
     const std::string op = argv[1];
     const auto start = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    auto seconds = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     try {
         if (op == "write" && argc >= 4) {
             const std::string out = argv[3];
             tarball::WriteOptions o;
-            o.compression = out.ends_with(".zst") ? tarball::Compression::zstd : tarball::Compression::gzip;
+            o.compression =
+                out.ends_with(".zst") ? tarball::Compression::zstd : tarball::Compression::gzip;
             o.threads = argc >= 5 ? std::atoi(argv[4]) : 0;
             io::AtomicFileSink sink(out);
             const auto s = tarball::write_tar(argv[2], sink, o);
             sink.finish();
-            fmt::print("write {}: {} entries, {} content bytes -> {} bytes, {} warnings, {:.3f} s\n", out, s.entries,
-                       s.content_bytes, s.archive_bytes, s.warnings.size(), seconds());
+            fmt::print(
+                "write {}: {} entries, {} content bytes -> {} bytes, {} warnings, {:.3f} s\n", out,
+                s.entries, s.content_bytes, s.archive_bytes, s.warnings.size(), seconds());
         } else if (op == "fingerprint") {
             const auto fp = fingerprint::docs_fingerprint(argv[2]);
-            fmt::print("fingerprint {}: {} entries, {} files, {:.3f} s\n", fp.sha256.substr(0, 16), fp.entries,
-                       fp.files, seconds());
+            fmt::print("fingerprint {}: {} entries, {} files, {:.3f} s\n", fp.sha256.substr(0, 16),
+                       fp.entries, fp.files, seconds());
         } else {
             fmt::print(stderr, "unknown operation {}\n", op);
             return 2;

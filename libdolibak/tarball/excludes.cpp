@@ -13,30 +13,28 @@ ExcludeMatcher::ExcludeMatcher(std::vector<std::string> patterns) : patterns_(st
 }
 
 bool ExcludeMatcher::matches_one(const std::string& candidate) const {
+    // `candidate` starts with '/': try it whole, then without the '/', then every tail after
+    // a '/'. Tails of a NUL-terminated string are NUL-terminated: no copies.
     // Without FNM_PATHNAME, '*' and '?' also match '/'; FNM_PERIOD is not set either.
-    for (const auto& p : patterns_)
+    for (const auto& p : patterns_) {
         if (::fnmatch(p.c_str(), candidate.c_str(), 0) == 0) return true;
+        for (std::size_t i = 0; i + 1 < candidate.size(); ++i)
+            if (candidate[i] == '/' && ::fnmatch(p.c_str(), candidate.c_str() + i + 1, 0) == 0)
+                return true;
+    }
     return false;
 }
 
 bool ExcludeMatcher::excluded(std::string_view relative_path, bool is_directory) const {
     if (patterns_.empty()) return false;
-    auto try_path = [&](std::string_view path) {
-        std::string candidate{path};
-        if (matches_one(candidate) || matches_one("/" + candidate)) return true;
-        for (std::size_t i = 0; i < candidate.size(); ++i)
-            if (candidate[i] == '/' && i + 1 < candidate.size() &&
-                matches_one(candidate.substr(i + 1)))
-                return true;
-        return false;
-    };
-    if (try_path(relative_path)) return true;
+    std::string candidate;
+    candidate.reserve(relative_path.size() + 2);
+    candidate += '/';
+    candidate += relative_path;
+    if (matches_one(candidate)) return true;
     if (is_directory) {
-        std::string with_slash{relative_path};
-        with_slash += '/';
-        if (matches_one(with_slash) || matches_one("/" + with_slash)) return true;
-        for (std::size_t i = 0; i + 1 < with_slash.size(); ++i)
-            if (with_slash[i] == '/' && matches_one(with_slash.substr(i + 1))) return true;
+        candidate += '/';
+        if (matches_one(candidate)) return true;
     }
     return false;
 }

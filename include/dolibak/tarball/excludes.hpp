@@ -24,7 +24,7 @@ public:
     const std::vector<std::string>& patterns() const noexcept { return patterns_; }
 
 private:
-    bool matches_one(const std::string& candidate) const;
+    bool matches_one(const std::string& slash_path) const;
     std::vector<std::string> patterns_;
 };
 
