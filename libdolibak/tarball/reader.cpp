@@ -1,0 +1,180 @@
+#include "tarball/reader.hpp"
+
+#include <dolibak/error.hpp>
+
+#include <fmt/core.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+namespace dolibak::tarball::detail {
+
+// Inflates gzip members one after the other, checking each CRC-32 and length; zero bytes after
+// the last member (block padding of some writers) are accepted, anything else is an error.
+class GunzipSource final : public io::Source {
+public:
+    GunzipSource(io::Source& inner, std::vector<std::byte> first, std::uint64_t& consumed_total)
+        : inner_(inner), in_(std::move(first)), in_len_(in_.size()), total_(consumed_total) {
+        in_.resize(io::default_buffer_size);
+        if (::inflateInit2(&z_, 15 + 16) != Z_OK) throw Error("cannot initialise zlib");
+    }
+    ~GunzipSource() override { ::inflateEnd(&z_); }
+    GunzipSource(const GunzipSource&) = delete;
+    GunzipSource& operator=(const GunzipSource&) = delete;
+
+    std::size_t read(io::MutableBytes buf) override {
+        if (done_ || buf.empty()) return 0;
+        z_.next_out = reinterpret_cast<Bytef*>(buf.data());
+        z_.avail_out = static_cast<uInt>(std::min<std::size_t>(buf.size(), 1u << 30));
+        while (z_.avail_out == buf.size()) {
+            if (z_.avail_in == 0) {
+                if (in_pos_ >= in_len_ && !refill()) {
+                    if (member_started_) throw FormatError("truncated gzip input", offset());
+                    done_ = true;
+                    break;
+                }
+                z_.next_in = reinterpret_cast<Bytef*>(in_.data() + in_pos_);
+                z_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
+            }
+            if (!member_started_) {
+                // Between members: another gzip member, or zero padding to the end.
+                if (*z_.next_in != 0x1f) {
+                    skip_padding();
+                    done_ = true;
+                    break;
+                }
+                member_started_ = true;
+            }
+            const uInt before = z_.avail_in;
+            const int rc = ::inflate(&z_, Z_NO_FLUSH);
+            in_pos_ += before - z_.avail_in;
+            if (rc == Z_STREAM_END) {
+                member_started_ = false;
+                ::inflateReset(&z_);
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                throw FormatError(
+                    fmt::format("corrupt gzip data: {}", z_.msg != nullptr ? z_.msg : "error"),
+                    offset());
+            }
+        }
+        return buf.size() - z_.avail_out;
+    }
+
+private:
+    std::uint64_t offset() const { return total_ - (in_len_ - in_pos_); }
+    bool refill() {
+        in_pos_ = 0;
+        in_len_ = inner_.read(io::MutableBytes(in_.data(), in_.size()));
+        total_ += in_len_;
+        return in_len_ > 0;
+    }
+    void skip_padding() {
+        for (;;) {
+            const auto* p = in_.data() + in_pos_;
+            const auto* end = in_.data() + in_len_;
+            const auto* bad = std::find_if(p, end, [](std::byte b) { return b != std::byte{0}; });
+            if (bad != end) {
+                in_pos_ = static_cast<std::size_t>(bad - in_.data());
+                throw FormatError("garbage after the end of the gzip stream", offset());
+            }
+            in_pos_ = in_len_;
+            if (!refill()) return;
+        }
+    }
+
+    io::Source& inner_;
+    std::vector<std::byte> in_;
+    std::size_t in_pos_ = 0;
+    std::size_t in_len_;
+    std::uint64_t& total_;
+    z_stream z_{};
+    bool member_started_ = false;
+    bool done_ = false;
+};
+
+SourceReader::SourceReader(io::Source& source)
+    : source_(source), buffer_(io::default_buffer_size), a_(archive_read_new()) {
+    if (!a_) throw Error("out of memory creating the tar reader");
+    // Look at the first bytes: gzip goes through our checked inflater.
+    pending_ = io::read_full(source_, io::MutableBytes(buffer_.data(), 2));
+    if (pending_ > 0)
+        pending_ +=
+            source_.read(io::MutableBytes(buffer_.data() + pending_, buffer_.size() - pending_));
+    total_ = pending_;
+    if (pending_ >= 2 && buffer_[0] == std::byte{0x1f} && buffer_[1] == std::byte{0x8b}) {
+        gunzip_ = std::make_unique<GunzipSource>(
+            source_,
+            std::vector<std::byte>(buffer_.begin(),
+                                   buffer_.begin() + static_cast<std::ptrdiff_t>(pending_)),
+            total_);
+        pending_ = 0;
+    }
+    archive_read_support_filter_zstd(a_.get());
+    archive_read_support_filter_none(a_.get());
+    archive_read_support_format_tar(a_.get());
+    if (archive_read_open(a_.get(), this, nullptr, &SourceReader::on_read, nullptr) != ARCHIVE_OK)
+        fail("cannot open the archive");
+}
+
+SourceReader::~SourceReader() = default;
+
+la_ssize_t SourceReader::on_read(archive* a, void* self_ptr, const void** out) {
+    auto* self = static_cast<SourceReader*>(self_ptr);
+    try {
+        *out = self->buffer_.data();
+        if (self->pending_ > 0) return static_cast<la_ssize_t>(std::exchange(self->pending_, 0));
+        if (self->gunzip_)
+            return static_cast<la_ssize_t>(self->gunzip_->read(io::MutableBytes(self->buffer_)));
+        const std::size_t n = self->source_.read(io::MutableBytes(self->buffer_));
+        self->total_ += n;
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        self->error_ = std::current_exception();
+        archive_set_error(a, EIO, "the input failed");
+        return -1;
+    }
+}
+
+void SourceReader::fail(const std::string& what) {
+    if (error_) {
+        try {
+            std::rethrow_exception(error_);
+        } catch (Error& e) {
+            e.with_context(what);
+            throw;
+        }
+    }
+    // With our inflater in front, libarchive's counters are tar-stream offsets.
+    const la_int64_t tar_offset = archive_filter_bytes(a_.get(), 0);
+    const la_int64_t raw = archive_filter_bytes(a_.get(), -1);
+    const std::uint64_t offset =
+        gunzip_ ? total_ : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
+    throw FormatError(
+        fmt::format("{}: {} (byte {} of the tar stream)", what, error_text(a_.get()), tar_offset),
+        offset);
+}
+
+bool SourceReader::next(archive_entry** entry) {
+    const int rc = archive_read_next_header(a_.get(), entry);
+    if (rc == ARCHIVE_EOF) return false;
+    if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN) return true;
+    fail("invalid archive");
+}
+
+std::size_t SourceReader::read_data(std::vector<std::byte>& buffer, const std::string& path) {
+    const la_ssize_t n = archive_read_data(a_.get(), buffer.data(), buffer.size());
+    if (n < 0) fail(fmt::format("invalid content of '{}'", path));
+    return static_cast<std::size_t>(n);
+}
+
+std::string SourceReader::compression() const {
+    if (gunzip_) return "gzip";
+    const int n = archive_filter_count(a_.get());
+    for (int i = 0; i < n; ++i)
+        if (archive_filter_code(a_.get(), i) == ARCHIVE_FILTER_ZSTD) return "zstd";
+    return "none";
+}
+
+}  // namespace dolibak::tarball::detail
