@@ -851,9 +851,7 @@ const ArchiveSummary& ArchiveReader::summary() const noexcept {
 const ArchiveSummary& ArchiveReader::check() {
     finish();
     if (impl_->failed)
-        throw FormatError(fmt::format("invalid pg_dump archive: {} (at byte {})",
-                                      impl_->res.message, impl_->res.offset),
-                          impl_->res.offset);
+        throw FormatError("invalid pg_dump archive: " + impl_->res.message, impl_->res.offset);
     return impl_->sum;
 }
 
@@ -925,9 +923,7 @@ std::string verification_json(const VerifyResult& r, const ArchiveSummary& s) {
 ArchiveSummary read_archive(io::Source& source) {
     auto [result, summary] = open_and_verify(source, "archive");
     if (!result.ok())
-        throw FormatError(
-            fmt::format("invalid pg_dump archive: {} (at byte {})", result.message, result.offset),
-            result.offset);
+        throw FormatError("invalid pg_dump archive: " + result.message, result.offset);
     return summary;
 }
 

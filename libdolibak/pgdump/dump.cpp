@@ -72,9 +72,8 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
         reader.finish();
         if (!reader.result().ok()) {
             const auto r = reader.result();
-            std::string msg =
-                fmt::format("pg_dump of {} produced an invalid archive: {} (at byte {})",
-                            o.conn.describe(), r.message, r.offset);
+            std::string msg = fmt::format("pg_dump of {} produced an invalid archive: {}",
+                                          o.conn.describe(), r.message);
             if (!st.success())
                 msg += fmt::format("; pg_dump {}: {}", st.describe(), res.stderr_text);
             throw FormatError(msg, r.offset);

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <cstring>
 #include <map>
@@ -191,16 +192,26 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     po.out = Stdio::null;
     po.err = Stdio::capture;
     std::vector<std::byte> buf(io::default_buffer_size);
-    auto feed = [&](io::Sink& to) {
+    // Reads the whole archive through the verifier; writes it to `to` while `to` accepts it
+    // (a pg_restore that failed stops reading: the rest is still verified).
+    auto feed = [&](io::Sink& to, bool tolerate_closed) {
+        bool writing = true;
         for (;;) {
             const std::size_t n = src->read(buf);
             if (n == 0) break;
             const io::Bytes chunk(buf.data(), n);
             reader.update(chunk);
             if (reader.failed()) break;
-            to.write(chunk);
+            if (!writing) continue;
+            try {
+                to.write(chunk);
+            } catch (const IoError&) {
+                if (!tolerate_closed) throw;
+                writing = false;
+            }
         }
         reader.finish();
+        return writing;
     };
     ExitStatus st;
     if (o.jobs > 1) {
@@ -208,7 +219,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         spool.path = unique("spool");
         {
             io::AtomicFileSink out(spool.path, 0600);
-            feed(out);
+            feed(out, false);
             reader.check();
             out.finish();
         }
@@ -223,14 +234,16 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         po.in = Stdio::pipe;
         Process p(std::move(po));
         try {
-            feed(p.in());
-            if (reader.failed())
+            const bool all_written = feed(p.in(), true);
+            if (reader.failed() || !all_written)
                 p.in().abort();
             else
                 p.in().finish();
-        } catch (const IoError&) {
-            // pg_restore stopped reading (it failed): its status and stderr tell why.
+        } catch (...) {
             p.in().abort();
+            p.kill(SIGKILL);
+            p.wait();
+            throw;
         }
         st = p.wait();
         rep.pg_restore_stderr = p.stderr_tail();
