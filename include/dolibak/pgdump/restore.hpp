@@ -1,0 +1,73 @@
+#pragma once
+// Restore with proof: pg_restore into an explicit database, then a check of the restored
+// database against the archive's summary (every table present with its row count, a minimum
+// number of tables matching a pattern). pg_restore's exit status alone is never trusted.
+#include <dolibak/io.hpp>
+#include <dolibak/pgdump/archive.hpp>
+#include <dolibak/pgdump/tools.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dolibak::pgdump {
+
+struct ProofOptions {
+    std::string table_pattern = "llx_%";  ///< SQL LIKE pattern on table names
+    int min_tables = 250;                 ///< at least this many tables match the pattern
+};
+
+struct RestoreOptions {
+    ConnectionParams target;
+    std::optional<PgTools> tools;
+    std::optional<std::filesystem::path> tools_dir;
+    bool no_owner = true;             ///< --no-owner (objects belong to the restoring role)
+    bool no_privileges = false;       ///< --no-privileges (skip GRANT/REVOKE)
+    std::optional<std::string> role;  ///< --role
+    bool clean = false;               ///< --clean --if-exists
+    bool single_transaction = true;   ///< --single-transaction (not with jobs > 1)
+    int jobs = 1;                     ///< > 1: the archive is spooled to a temp file for -j
+    std::optional<std::string> list;  ///< a pg_restore -L list (see toc_filter.hpp)
+    /// Restore into a database that already holds tables (with clean, or after a reset).
+    bool confirm_non_empty = false;
+    /// Before restoring, dump the target into this file (a safety copy).
+    std::optional<std::filesystem::path> safety_dump;
+    ProofOptions proof;
+    std::filesystem::path temp_dir;  ///< for the -j spool file (default: the system's)
+};
+
+struct TableCheck {
+    std::string schema;
+    std::string name;
+    std::optional<std::uint64_t> expected_rows;
+    std::optional<std::uint64_t> actual_rows;  ///< nullopt: missing
+};
+
+struct RestoreReport {
+    ArchiveSummary archive;
+    int pg_restore_exit = 0;
+    std::string pg_restore_stderr;
+    std::vector<TableCheck> tables;
+    int pattern_tables = 0;  ///< tables matching the pattern in the restored database
+};
+
+/// Streams the archive (plain or zstd-compressed) into pg_restore, then proves the restore.
+/// Throws ConfigError (non-empty target without confirmation), FormatError (bad archive),
+/// VerificationError (with every difference, pg_restore's failure included).
+RestoreReport restore(io::Source& archive, const RestoreOptions& options);
+
+/// Compares a database with an archive summary. `only_ids`: restrict to these TABLE DATA
+/// dump ids (a filtered restore). Returns the report; throws VerificationError listing the
+/// differences.
+RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary& archive,
+                             const ProofOptions& proof, const std::vector<int>* only_ids = nullptr);
+
+/// Number of relations (tables, views, sequences...) outside the system schemas, plus large
+/// objects.
+int count_user_objects(const ConnectionParams& conn);
+
+/// Sandbox reset: connected as the sandbox owner role, DROP OWNED BY that role CASCADE, then
+/// restore the archive as that role (no superuser, no CREATEDB, no DROP DATABASE).
+RestoreReport reset_sandbox(io::Source& archive, RestoreOptions options);
+
+}  // namespace dolibak::pgdump

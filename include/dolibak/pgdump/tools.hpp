@@ -1,0 +1,51 @@
+#pragma once
+// Connection parameters of a PostgreSQL database, and the pg_dump/pg_restore that match its
+// server's major version.
+#include <dolibak/secret.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dolibak::pgdump {
+
+/// Where a database is and who connects. Children (pg_dump, pg_restore, psql) get it through
+/// libpq environment variables: the password only ever in PGPASSWORD, never on a command line.
+struct ConnectionParams {
+    std::string host;  ///< host name, address or socket directory
+    int port = 5432;
+    std::string user;
+    std::string dbname;
+    Secret password;
+    std::string sslmode;  ///< empty: libpq's default
+
+    /// PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (when set), PGSSLMODE (when set);
+    /// PGSERVICE and PGPASSFILE neutralised so that nothing else changes the target.
+    std::vector<std::pair<std::string, std::optional<std::string>>> env() const;
+    /// "user@host:port/dbname" (no password), for messages.
+    std::string describe() const;
+};
+
+/// The server's version (libpq PQserverVersion, e.g. 150020). Throws DatabaseError.
+int server_version_num(const ConnectionParams& conn);
+
+struct PgTools {
+    std::filesystem::path pg_dump;
+    std::filesystem::path pg_restore;
+    int major = 0;        ///< major version of these tools
+    std::string version;  ///< "15.20"
+};
+
+/// Major version of a pg_dump/pg_restore binary, from its --version output.
+int tool_major_version(const std::filesystem::path& program, std::string* full_version = nullptr);
+
+/// Finds pg_dump and pg_restore for a server of major version `server_major`: in
+/// `configured_dir` only when given, else /usr/lib/postgresql/<N>/bin (N = the server's major,
+/// else the nearest newer one) and PATH. A pg_dump older than the server is refused with a
+/// ConfigError naming both versions.
+PgTools find_tools(int server_major,
+                   const std::optional<std::filesystem::path>& configured_dir = std::nullopt);
+
+}  // namespace dolibak::pgdump

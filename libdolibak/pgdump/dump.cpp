@@ -1,0 +1,95 @@
+#include <dolibak/error.hpp>
+#include <dolibak/pgdump/dump.hpp>
+#include <dolibak/process.hpp>
+
+#include <fmt/core.h>
+
+#include <csignal>
+
+namespace dolibak::pgdump {
+
+std::vector<std::string> dump_argv(const DumpOptions& o, const PgTools& tools) {
+    std::vector<std::string> argv{tools.pg_dump.string(), "--format=custom", "--no-password"};
+    if (o.mode == DumpMode::zstd)
+        argv.emplace_back("--compress=0");
+    else if (o.pg_dump_level)
+        argv.push_back(fmt::format("--compress={}", *o.pg_dump_level));
+    for (const auto& a : o.extra_args) argv.push_back(a);
+    return argv;
+}
+
+DumpResult dump(const DumpOptions& o, io::Sink& sink) {
+    DumpResult res;
+    try {
+        res.server_version = server_version_num(o.conn);
+        res.tools = o.tools ? *o.tools : find_tools(res.server_version / 10000, o.tools_dir);
+        if (res.tools.major * 10000 < (res.server_version / 10000) * 10000)
+            throw ConfigError(fmt::format("pg_dump {} is older than the server ({})",
+                                          res.tools.version, res.server_version));
+    } catch (...) {
+        sink.abort();
+        throw;
+    }
+
+    ProcessOptions po;
+    po.argv = dump_argv(o, res.tools);
+    po.env = o.conn.env();
+    // Whatever the role's settings, the dump's session cannot write.
+    po.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
+    po.in = Stdio::null;
+    po.out = Stdio::pipe;
+    po.err = Stdio::capture;
+    po.new_process_group = true;
+
+    std::unique_ptr<io::ZstdSink> zsink;
+    io::Sink* target = &sink;
+    if (o.mode == DumpMode::zstd) {
+        zsink = std::make_unique<io::ZstdSink>(sink, o.zstd);
+        target = zsink.get();
+    }
+    ArchiveReader reader;
+    std::uint64_t out_direct = 0;
+    std::optional<Process> proc;
+    try {
+        proc.emplace(std::move(po));
+        std::vector<std::byte> buf(io::default_buffer_size);
+        for (;;) {
+            const std::size_t n = proc->out().read(buf);
+            if (n == 0) break;
+            const io::Bytes chunk(buf.data(), n);
+            reader.update(chunk);
+            if (reader.failed()) break;
+            target->write(chunk);
+            out_direct += n;
+        }
+        if (reader.failed()) proc->kill(SIGTERM);
+        const ExitStatus st = proc->wait();
+        res.stderr_text = proc->stderr_tail();
+        if (!st.success() && !reader.failed())
+            throw ProcessError(fmt::format("pg_dump of {} failed: {}: {}", o.conn.describe(),
+                                           st.describe(), res.stderr_text),
+                               res.tools.pg_dump.string(), st.code, st.signal, res.stderr_text);
+        reader.finish();
+        if (!reader.result().ok()) {
+            const auto r = reader.result();
+            std::string msg = fmt::format("pg_dump of {} produced an invalid archive: {}",
+                                          o.conn.describe(), r.message);
+            if (!st.success())
+                msg += fmt::format("; pg_dump {}: {}", st.describe(), res.stderr_text);
+            throw FormatError(msg, r.offset);
+        }
+        target->finish();
+    } catch (...) {
+        target->abort();
+        if (proc) {
+            proc->kill(SIGKILL);
+            proc->wait();
+        }
+        throw;
+    }
+    res.summary = reader.summary();
+    res.bytes_out = zsink ? zsink->bytes_out() : out_direct;
+    return res;
+}
+
+}  // namespace dolibak::pgdump
