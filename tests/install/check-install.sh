@@ -27,3 +27,9 @@ echo "pkg-config example: $out2"
 
 # The installed CLI runs.
 "$prefix/bin/dolibak" --version
+
+# The installed Python package imports and finds the installed library.
+if [ -d "$build_dir/python/dolibak" ]; then  # the build has the Python module: it must install
+  PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
+    "import dolibak, sys; print('python package', dolibak.__version__, dolibak.io.sha256(b'abc')); sys.exit(dolibak.io.sha256(b'abc') != 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')"
+fi
