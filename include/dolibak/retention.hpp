@@ -115,6 +115,14 @@ void check_keeps_every_half(const Plan& p);
 /// "decisions": [{"key","time","half","ok","keep","reasons","detail"}]}.
 std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
 
+/// Reads a list of backups, one per line: a store key (`<prefix>/db/<ts>.dump`, ...; its half
+/// is its folder) or a bare `<ts>` (half `default_half`, key = the time stamp), optionally
+/// followed by whitespace and `ok` or `failed`. Blank lines and lines starting with '#' are
+/// skipped, and so are manifest keys (counted in `*manifests_skipped` when given). Throws
+/// ConfigError naming the line of anything else.
+std::vector<Backup> backups_from_lines(std::string_view text, std::string_view default_half = "db",
+                                       std::size_t* manifests_skipped = nullptr);
+
 /// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
 std::string describe(const Policy& policy);
 
