@@ -262,7 +262,10 @@ void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy
                     s.last = b.id;
                     if (s.left > 0) --s.left;
                     if (new_bucket)
-                        add_reason(d, reason_of(s.rule), "newest of " + b.label);
+                        add_reason(d, reason_of(s.rule),
+                                   s.rule == Rule::last
+                                       ? "one of the " + std::to_string(c.last) + " newest"
+                                       : "newest of " + b.label);
                     else
                         add_reason(d, Reason::oldest,
                                    "oldest backup, kept while the " +
@@ -272,8 +275,8 @@ void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy
                 if (!d.keep) {
                     // Explain: its buckets were taken by newer backups or the rules ran out.
                     add_detail(d,
-                               "no rule has a slot for it (each bucket keeps its newest "
-                               "backup; the counts are used up by newer ones)");
+                               "no slot: its buckets are taken by newer backups, or the "
+                               "counts are used up");
                 }
             }
         }
