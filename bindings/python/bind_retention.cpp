@@ -1,0 +1,249 @@
+// dolibak.retention: the pure retention planner, time stamps and store keys.
+#include "registry.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/retention.hpp>
+#include <dolibak/timestamp.hpp>
+#include <dolibak/timezone.hpp>
+
+#include <pybind11/stl.h>
+
+#include <cmath>
+
+namespace py = pybind11;
+
+namespace dolibak::python {
+namespace {
+
+using retention::Backup;
+using retention::Decision;
+using retention::Plan;
+using retention::Policy;
+
+// A time from Python: a `YYYYMMDDTHHMMSSZ` or `YYYY-MM-DDTHH:MM:SSZ` string, seconds since the
+// epoch (int), or a timezone-aware datetime.
+TimePoint to_time(const py::handle& h) {
+    if (py::isinstance<py::str>(h)) {
+        const auto s = h.cast<std::string>();
+        return s.size() == 20 ? parse_rfc3339(s) : parse_timestamp(s);
+    }
+    if (py::isinstance<py::bool_>(h)) throw py::type_error("a time cannot be a bool");
+    if (py::isinstance<py::int_>(h)) return TimePoint{std::chrono::seconds{h.cast<long long>()}};
+    if (py::hasattr(h, "utcoffset") && py::hasattr(h, "timestamp")) {
+        if (h.attr("utcoffset")().is_none())
+            throw ConfigError(
+                "a naive datetime has no time zone: pass an aware one (tzinfo=timezone.utc)");
+        const double secs = h.attr("timestamp")().cast<double>();
+        return TimePoint{std::chrono::seconds{static_cast<long long>(std::floor(secs))}};
+    }
+    throw py::type_error(
+        "a time must be a time stamp string, an int (epoch seconds) or an "
+        "aware datetime");
+}
+
+py::object from_time(TimePoint t) {
+    const auto datetime = py::module_::import("datetime");
+    return datetime.attr("datetime")
+        .attr("fromtimestamp")(t.time_since_epoch().count(), datetime.attr("timezone").attr("utc"));
+}
+
+struct PyPlan {
+    Plan plan;
+    TimePoint now;
+    Policy policy;
+};
+
+py::list reasons_of(const Decision& d) {
+    py::list l;
+    for (const auto r : d.reasons) l.append(std::string(retention::to_string(r)));
+    return l;
+}
+
+std::vector<Backup> to_backups(const py::iterable& items, const std::string& default_half) {
+    std::vector<Backup> out;
+    for (const auto& item : items) {
+        if (py::isinstance<Backup>(item)) {
+            out.push_back(item.cast<Backup>());
+        } else if (py::isinstance<py::str>(item)) {
+            auto one = retention::backups_from_lines(item.cast<std::string>(), default_half);
+            if (one.size() != 1)
+                throw ConfigError("'" + item.cast<std::string>() +
+                                  "' is not a backup key or time stamp");
+            out.push_back(std::move(one.front()));
+        } else {
+            throw py::type_error("backups must be Backup objects or key / time stamp strings");
+        }
+    }
+    return out;
+}
+
+const Registrar registrar(40, [](py::module_& m) {
+    auto r = m.def_submodule(
+        "retention",
+        "The retention planner (pure: no I/O; `now` is given), time stamps and store keys. "
+        "See docs/retention.md.");
+
+    py::class_<Backup>(r, "Backup", "One backup object of one half.")
+        .def(py::init([](std::string key, const py::object& time, std::string half, bool ok) {
+                 return Backup{std::move(key), to_time(time), std::move(half), ok};
+             }),
+             py::arg("key"), py::arg("time"), py::arg("half") = "db", py::arg("ok") = true)
+        .def_readwrite("key", &Backup::key)
+        .def_property(
+            "time", [](const Backup& b) { return from_time(b.time); },
+            [](Backup& b, const py::object& t) { b.time = to_time(t); })
+        .def_readwrite("half", &Backup::half)
+        .def_readwrite("ok", &Backup::ok)
+        .def("__repr__", [](const Backup& b) {
+            return "Backup(key='" + b.key + "', time='" + format_timestamp(b.time) + "', half='" +
+                   b.half + "', ok=" + (b.ok ? "True" : "False") + ")";
+        });
+
+    py::class_<Policy>(r, "Policy",
+                       "A retention policy: mode 'tiered' (daily_days, monthly_months, "
+                       "yearly_years) or 'count' (restic's keep_* counts, -1 = unlimited).")
+        .def(py::init([](const std::string& mode, int daily_days, int monthly_months,
+                         int yearly_years, int keep_last, int keep_hourly, int keep_daily,
+                         int keep_weekly, int keep_monthly, int keep_yearly,
+                         bool keep_oldest_if_unfilled, const std::string& time_zone) {
+                 Policy p;
+                 if (mode == "count")
+                     p.mode = Policy::Mode::count;
+                 else if (mode != "tiered")
+                     throw ConfigError("retention mode must be 'tiered' or 'count', not '" + mode +
+                                       "'");
+                 p.tiered = {daily_days, monthly_months, yearly_years};
+                 p.count.last = keep_last;
+                 p.count.hourly = keep_hourly;
+                 p.count.daily = keep_daily;
+                 p.count.weekly = keep_weekly;
+                 p.count.monthly = keep_monthly;
+                 p.count.yearly = keep_yearly;
+                 p.count.keep_oldest_if_unfilled = keep_oldest_if_unfilled;
+                 p.zone = TimeZone::locate(time_zone);
+                 return p;
+             }),
+             py::kw_only(), py::arg("mode") = "tiered", py::arg("daily_days") = 30,
+             py::arg("monthly_months") = 12, py::arg("yearly_years") = 10, py::arg("keep_last") = 0,
+             py::arg("keep_hourly") = 0, py::arg("keep_daily") = 0, py::arg("keep_weekly") = 0,
+             py::arg("keep_monthly") = 0, py::arg("keep_yearly") = 0,
+             py::arg("keep_oldest_if_unfilled") = true, py::arg("time_zone") = "UTC")
+        .def_property_readonly(
+            "mode",
+            [](const Policy& p) { return p.mode == Policy::Mode::tiered ? "tiered" : "count"; })
+        .def_property_readonly("time_zone", [](const Policy& p) { return p.zone.name(); })
+        .def("__repr__", [](const Policy& p) { return "Policy(" + retention::describe(p) + ")"; })
+        .def("__str__", [](const Policy& p) { return retention::describe(p); });
+    r.attr("UNLIMITED") = retention::CountPolicy::unlimited;
+
+    py::class_<Decision>(r, "Decision", "What the plan does with one backup, and why.")
+        .def_property_readonly("key", [](const Decision& d) { return d.backup.key; })
+        .def_property_readonly("time", [](const Decision& d) { return from_time(d.backup.time); })
+        .def_property_readonly("half", [](const Decision& d) { return d.backup.half; })
+        .def_property_readonly("ok", [](const Decision& d) { return d.backup.ok; })
+        .def_readonly("keep", &Decision::keep)
+        .def_property_readonly("reasons", &reasons_of,
+                               "Why it is kept: 'daily', 'monthly', 'yearly', 'last', 'hourly', "
+                               "'day', 'week', 'month', 'year', 'oldest', 'empty-policy', "
+                               "'newest-success', 'protected', 'future', 'failed-recent'")
+        .def_readonly("detail", &Decision::detail)
+        .def("__repr__", [](const Decision& d) {
+            std::string s = std::string(d.keep ? "keep " : "drop ") + d.backup.key;
+            if (!d.detail.empty()) s += " (" + d.detail + ")";
+            return "<Decision " + s + ">";
+        });
+
+    py::class_<PyPlan>(r, "Plan", "A retention plan: every backup once, by half, newest first.")
+        .def_property_readonly("decisions", [](const PyPlan& p) { return p.plan.decisions; })
+        .def_property_readonly("kept",
+                               [](const PyPlan& p) {
+                                   std::vector<Decision> v;
+                                   for (const auto& d : p.plan.decisions)
+                                       if (d.keep) v.push_back(d);
+                                   return v;
+                               })
+        .def_property_readonly("dropped",
+                               [](const PyPlan& p) {
+                                   std::vector<Decision> v;
+                                   for (const auto& d : p.plan.decisions)
+                                       if (!d.keep) v.push_back(d);
+                                   return v;
+                               })
+        .def_property_readonly(
+            "drop_keys", [](const PyPlan& p) { return p.plan.drop_keys(); },
+            "Keys to delete, oldest first.")
+        .def_property_readonly(
+            "counts",
+            [](const PyPlan& p) {
+                py::dict counts;
+                for (const auto& d : p.plan.decisions)
+                    for (const auto reason : d.reasons) {
+                        const py::str k(std::string(retention::to_string(reason)));
+                        counts[k] = counts.contains(k) ? counts[k].cast<int>() + 1 : 1;
+                    }
+                return counts;
+            },
+            "Number of kept backups per reason.")
+        .def_property_readonly("now", [](const PyPlan& p) { return from_time(p.now); })
+        .def("to_json", [](const PyPlan& p) { return retention::to_json(p.plan, p.now, p.policy); })
+        .def("__len__", [](const PyPlan& p) { return p.plan.decisions.size(); })
+        .def("__repr__", [](const PyPlan& p) {
+            return "<Plan " + std::to_string(p.plan.kept()) + " kept, " +
+                   std::to_string(p.plan.dropped()) + " dropped>";
+        });
+
+    r.def(
+        "plan",
+        [](const py::iterable& backups, const py::object& now, const std::optional<Policy>& policy,
+           const std::vector<std::string>& protected_keys, const std::string& default_half) {
+            const auto list = to_backups(backups, default_half);
+            const TimePoint t = to_time(now);
+            const Policy pol = policy.value_or(Policy{});
+            const std::set<std::string> prot(protected_keys.begin(), protected_keys.end());
+            PyPlan out{{}, t, pol};
+            {
+                py::gil_scoped_release release;
+                out.plan = retention::plan(list, t, pol, prot);
+            }
+            return out;
+        },
+        py::arg("backups"), py::arg("now"), py::arg("policy") = py::none(),
+        py::arg("protected") = std::vector<std::string>{}, py::arg("default_half") = "db",
+        "Plans retention for `backups` (Backup objects, or store keys / time stamps as strings) "
+        "as of `now`. Raises ConfigError on bad input and Error when the plan would drop every "
+        "backup of a half.");
+    r.def(
+        "backups_from_lines",
+        [](const std::string& text, const std::string& default_half) {
+            return retention::backups_from_lines(text, default_half);
+        },
+        py::arg("text"), py::arg("default_half") = "db",
+        "Backups from text, one key or time stamp per line (optionally followed by ok|failed).");
+
+    r.def(
+        "parse_timestamp", [](const std::string& s) { return from_time(parse_timestamp(s)); },
+        py::arg("text"), "A `YYYYMMDDTHHMMSSZ` time stamp as an aware UTC datetime (strict).");
+    r.def(
+        "format_timestamp", [](const py::object& t) { return format_timestamp(to_time(t)); },
+        py::arg("time"), "`YYYYMMDDTHHMMSSZ` of a time.");
+    r.def(
+        "parse_store_key",
+        [](const std::string& key) -> py::object {
+            const auto k = parse_store_key(key);
+            if (!k) return py::none();
+            py::dict d;
+            d["prefix"] = k->prefix;
+            d["half"] = k->half;
+            d["time"] = from_time(k->time);
+            d["ts"] = format_timestamp(k->time);
+            d["suffix"] = std::string(suffix_of(k->kind));
+            d["is_backup"] = is_backup_object(k->kind);
+            return std::move(d);
+        },
+        py::arg("key"),
+        "Takes `<prefix>/<db|docs|manifests>/<ts><suffix>` apart (a dict), or None for any other "
+        "key.");
+});
+
+}  // namespace
+}  // namespace dolibak::python

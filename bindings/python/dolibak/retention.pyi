@@ -1,0 +1,82 @@
+"""Type stubs of dolibak.retention (the native retention planner)."""
+from __future__ import annotations
+
+import datetime
+from typing import Iterable, Optional, Union
+
+TimeLike = Union[str, int, datetime.datetime]
+
+UNLIMITED: int
+
+class Backup:
+    key: str
+    time: datetime.datetime
+    half: str
+    ok: bool
+    def __init__(self, key: str, time: TimeLike, half: str = "db", ok: bool = True) -> None: ...
+
+class Policy:
+    def __init__(
+        self,
+        *,
+        mode: str = "tiered",
+        daily_days: int = 30,
+        monthly_months: int = 12,
+        yearly_years: int = 10,
+        keep_last: int = 0,
+        keep_hourly: int = 0,
+        keep_daily: int = 0,
+        keep_weekly: int = 0,
+        keep_monthly: int = 0,
+        keep_yearly: int = 0,
+        keep_oldest_if_unfilled: bool = True,
+        time_zone: str = "UTC",
+    ) -> None: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def time_zone(self) -> str: ...
+
+class Decision:
+    @property
+    def key(self) -> str: ...
+    @property
+    def time(self) -> datetime.datetime: ...
+    @property
+    def half(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def reasons(self) -> list[str]: ...
+    @property
+    def detail(self) -> str: ...
+
+class Plan:
+    @property
+    def decisions(self) -> list[Decision]: ...
+    @property
+    def kept(self) -> list[Decision]: ...
+    @property
+    def dropped(self) -> list[Decision]: ...
+    @property
+    def drop_keys(self) -> list[str]: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def now(self) -> datetime.datetime: ...
+    def to_json(self) -> str: ...
+    def __len__(self) -> int: ...
+
+def plan(
+    backups: Iterable[Union[Backup, str]],
+    now: TimeLike,
+    policy: Optional[Policy] = None,
+    protected: list[str] = ...,
+    default_half: str = "db",
+) -> Plan: ...
+def backups_from_lines(text: str, default_half: str = "db") -> list[Backup]: ...
+def parse_timestamp(text: str) -> datetime.datetime: ...
+def format_timestamp(time: TimeLike) -> str: ...
+def parse_store_key(key: str) -> Optional[dict]: ...

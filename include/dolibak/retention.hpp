@@ -1,0 +1,129 @@
+#pragma once
+// The retention planner: which backups to keep and which to drop, and why. Pure: no I/O and
+// no clock; `now` is given. docs/retention.md describes both modes precisely.
+//
+// Tiered mode (the default, as the original scripts): every backup at most 30 days old; then,
+// among older ones, the newest of each calendar month back to 12 months; then, among those
+// older still, the newest of each calendar year back to 10 years.
+// Count mode (restic's `forget --keep-last/-hourly/-daily/-weekly/-monthly/-yearly`): the
+// newest backup of each of the N most recent buckets that hold a backup, rules OR'ed.
+//
+// Invariants of both: the newest successful backup of each half and every protected key (the
+// objects the newest manifest names) are kept; failed and future-dated backups never take a
+// slot; a plan that would leave a half without any backup is refused.
+#include <dolibak/timestamp.hpp>
+#include <dolibak/timezone.hpp>
+
+#include <cstddef>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dolibak::retention {
+
+/// One backup object of one half.
+struct Backup {
+    std::string key;   ///< store key, unique
+    TimePoint time{};  ///< when the run started (the key's time stamp)
+    std::string half;  ///< "db", "docs", ...: each half is planned on its own
+    bool ok = true;    ///< false: the run failed or the object is known bad
+};
+
+/// Tiered windows; 0 disables a tier.
+struct TieredPolicy {
+    int daily_days = 30;      ///< keep every backup whose age is <= this many days (24 h each)
+    int monthly_months = 12;  ///< newest per month, back to now minus this many months
+    int yearly_years = 10;    ///< newest per year, back to now minus this many years
+};
+
+/// restic-compatible counts: 0 = rule off, `unlimited` (-1) = every bucket.
+struct CountPolicy {
+    static constexpr int unlimited = -1;
+    int last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0;
+    /// restic >= 0.17: when a rule still has slots after the oldest backup, that oldest backup
+    /// is kept too (even if its bucket was already taken). Off: restic <= 0.16.
+    bool keep_oldest_if_unfilled = true;
+    bool empty() const noexcept {
+        return last == 0 && hourly == 0 && daily == 0 && weekly == 0 && monthly == 0 && yearly == 0;
+    }
+};
+
+struct Policy {
+    enum class Mode { tiered, count };
+    Mode mode = Mode::tiered;
+    TieredPolicy tiered;
+    CountPolicy count;
+    /// Calendar buckets (day, ISO week, month, year) in this zone's wall time.
+    TimeZone zone;
+};
+
+/// Why a backup is kept.
+enum class Reason {
+    daily,           ///< tiered: at most daily_days old
+    monthly,         ///< tiered: newest of its month in the monthly window
+    yearly,          ///< tiered: newest of its year in the yearly window
+    last,            ///< count: one of the `last` newest
+    hourly,          ///< count: newest of one of the `hourly` most recent hours
+    day,             ///< count: newest of one of the `daily` most recent days
+    week,            ///< count: newest of one of the `weekly` most recent ISO weeks
+    month,           ///< count: newest of one of the `monthly` most recent months
+    year,            ///< count: newest of one of the `yearly` most recent years
+    oldest,          ///< count: the oldest backup, kept while a rule has slots left (restic)
+    empty_policy,    ///< count: no rule given, everything is kept (as restic)
+    newest_success,  ///< invariant: the newest successful backup of its half
+    protected_key,   ///< invariant: named by the newest manifest (or otherwise protected)
+    future,          ///< dated after `now`: never dropped, never takes a slot
+    failed_recent,   ///< failed, but not older than the newest success (kept as evidence)
+};
+
+/// "daily", "monthly", ..., "newest-success", "protected", "future", "failed-recent".
+std::string_view to_string(Reason r) noexcept;
+
+struct Decision {
+    Backup backup;
+    bool keep = false;
+    std::vector<Reason> reasons;  ///< empty when dropped
+    /// Human-readable explanation: the buckets for a kept backup ("month 2026-09"), why it
+    /// goes for a dropped one ("older than the yearly window").
+    std::string detail;
+};
+
+struct Plan {
+    /// Every input backup once, by half (ascending), then newest first.
+    std::vector<Decision> decisions;
+
+    std::size_t kept() const noexcept;
+    std::size_t dropped() const noexcept;
+    /// How many kept backups carry reason `r`.
+    std::size_t count(Reason r) const noexcept;
+    /// Keys to delete, oldest first.
+    std::vector<std::string> drop_keys() const;
+};
+
+/// Plans retention. Throws ConfigError for bad input (duplicate keys, empty key or half,
+/// negative windows or counts other than `unlimited`) and Error when the plan would drop every
+/// backup of a half.
+Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy = {},
+          const std::set<std::string>& protected_keys = {});
+
+/// The check `plan` applies last, usable on a plan edited afterwards: throws Error when a
+/// half that has backups would keep none of them.
+void check_keeps_every_half(const Plan& p);
+
+/// The plan as JSON: {"now", "policy", "kept", "dropped", "counts": {reason: n},
+/// "decisions": [{"key","time","half","ok","keep","reasons","detail"}]}.
+std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
+
+/// Reads a list of backups, one per line: a store key (`<prefix>/db/<ts>.dump`, ...; its half
+/// is its folder) or a bare `<ts>` (half `default_half`, key = the time stamp), optionally
+/// followed by whitespace and `ok` or `failed`. Blank lines and lines starting with '#' are
+/// skipped, and so are manifest keys (counted in `*manifests_skipped` when given). Throws
+/// ConfigError naming the line of anything else.
+std::vector<Backup> backups_from_lines(std::string_view text, std::string_view default_half = "db",
+                                       std::size_t* manifests_skipped = nullptr);
+
+/// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
+std::string describe(const Policy& policy);
+
+}  // namespace dolibak::retention

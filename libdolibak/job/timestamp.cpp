@@ -1,0 +1,204 @@
+// Time stamps and store keys: strict parsing, formatting.
+#include <dolibak/error.hpp>
+#include <dolibak/timestamp.hpp>
+
+#include <array>
+#include <cstdio>
+
+namespace dolibak {
+namespace {
+
+using namespace std::chrono;
+
+// Reads `n` digits at `pos`; false when any is not a digit.
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) noexcept {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        const char c = s[i];
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + (c - '0');
+    }
+    out = v;
+    return true;
+}
+
+// Builds the time point, or returns an explanation of what is wrong.
+std::optional<TimePoint> make_time(int y, int mo, int d, int h, int mi, int se, std::string* why) {
+    auto fail = [&](const char* text) -> std::optional<TimePoint> {
+        if (why) *why = text;
+        return std::nullopt;
+    };
+    if (mo < 1 || mo > 12) return fail("month must be 01-12");
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                             day{static_cast<unsigned>(d)}};
+    if (d < 1 || !ymd.ok()) return fail("no such day in that month");
+    if (h > 23) return fail("hour must be 00-23");
+    if (mi > 59) return fail("minute must be 00-59");
+    if (se > 59) return fail("second must be 00-59");
+    return sys_days{ymd} + hours{h} + minutes{mi} + seconds{se};
+}
+
+std::optional<TimePoint> parse_compact(std::string_view s, std::string* why) {
+    auto fail = [&](const char* text) -> std::optional<TimePoint> {
+        if (why) *why = text;
+        return std::nullopt;
+    };
+    if (s.size() != 16) return fail("expected 16 characters");
+    if (s[8] != 'T') return fail("expected 'T' between the date and the time");
+    if (s[15] != 'Z') return fail("expected a final 'Z' (UTC)");
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    if (!digits(s, 0, 4, y) || !digits(s, 4, 2, mo) || !digits(s, 6, 2, d) || !digits(s, 9, 2, h) ||
+        !digits(s, 11, 2, mi) || !digits(s, 13, 2, se))
+        return fail("expected digits");
+    return make_time(y, mo, d, h, mi, se, why);
+}
+
+struct Fields {
+    int y, mo, d, h, mi, se;
+};
+
+Fields fields_of(TimePoint t) {
+    const auto dp = floor<days>(t);
+    const year_month_day ymd{dp};
+    const hh_mm_ss hms{t - dp};
+    return {static_cast<int>(ymd.year()),
+            static_cast<int>(static_cast<unsigned>(ymd.month())),
+            static_cast<int>(static_cast<unsigned>(ymd.day())),
+            static_cast<int>(hms.hours().count()),
+            static_cast<int>(hms.minutes().count()),
+            static_cast<int>(hms.seconds().count())};
+}
+
+void check_year(const Fields& f) {
+    if (f.y < 0 || f.y > 9999)
+        throw ConfigError("time stamp out of range: year " + std::to_string(f.y) +
+                          " is not 0000-9999");
+}
+
+constexpr std::array<ObjectKind, 5> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
+                                              ObjectKind::docs_tar_gz, ObjectKind::docs_tar_zst,
+                                              ObjectKind::manifest};
+
+}  // namespace
+
+TimePoint parse_timestamp(std::string_view text) {
+    std::string why;
+    if (auto t = parse_compact(text, &why)) return *t;
+    throw ConfigError("invalid time stamp '" + std::string(text) + "': " + why +
+                      " (the format is YYYYMMDDTHHMMSSZ in UTC, e.g. 20261123T020000Z)");
+}
+
+std::optional<TimePoint> try_parse_timestamp(std::string_view text) noexcept {
+    try {
+        return parse_compact(text, nullptr);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+std::string format_timestamp(TimePoint t) {
+    const auto f = fields_of(t);
+    check_year(f);
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%04d%02d%02dT%02d%02d%02dZ", f.y, f.mo, f.d, f.h, f.mi,
+                  f.se);
+    return buf.data();
+}
+
+TimePoint parse_rfc3339(std::string_view s) {
+    auto fail = [&](const char* why) -> TimePoint {
+        throw ConfigError("invalid time '" + std::string(s) + "': " + why +
+                          " (the format is YYYY-MM-DDTHH:MM:SSZ in UTC)");
+    };
+    if (s.size() != 20) return fail("expected 20 characters");
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return fail("misplaced separator");
+    if (s[19] != 'Z') return fail("expected a final 'Z' (UTC)");
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    if (!digits(s, 0, 4, y) || !digits(s, 5, 2, mo) || !digits(s, 8, 2, d) ||
+        !digits(s, 11, 2, h) || !digits(s, 14, 2, mi) || !digits(s, 17, 2, se))
+        return fail("expected digits");
+    std::string why;
+    if (auto t = make_time(y, mo, d, h, mi, se, &why)) return *t;
+    return fail(why.c_str());
+}
+
+std::string format_rfc3339(TimePoint t) {
+    const auto f = fields_of(t);
+    check_year(f);
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02dZ", f.y, f.mo, f.d, f.h,
+                  f.mi, f.se);
+    return buf.data();
+}
+
+std::string_view folder_of(ObjectKind kind) noexcept {
+    switch (kind) {
+        case ObjectKind::db_dump:
+        case ObjectKind::db_dump_zst:
+            return "db";
+        case ObjectKind::docs_tar_gz:
+        case ObjectKind::docs_tar_zst:
+            return "docs";
+        case ObjectKind::manifest:
+            return "manifests";
+    }
+    return "";
+}
+
+std::string_view suffix_of(ObjectKind kind) noexcept {
+    switch (kind) {
+        case ObjectKind::db_dump:
+            return ".dump";
+        case ObjectKind::db_dump_zst:
+            return ".dump.zst";
+        case ObjectKind::docs_tar_gz:
+            return ".tar.gz";
+        case ObjectKind::docs_tar_zst:
+            return ".tar.zst";
+        case ObjectKind::manifest:
+            return ".json";
+    }
+    return "";
+}
+
+bool is_backup_object(ObjectKind kind) noexcept {
+    return kind != ObjectKind::manifest;
+}
+
+std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
+    const auto slash = key.rfind('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    const std::string_view name = key.substr(slash + 1);
+    const std::string_view dir = key.substr(0, slash);
+    const auto dir_slash = dir.rfind('/');
+    const std::string_view folder =
+        dir_slash == std::string_view::npos ? dir : dir.substr(dir_slash + 1);
+    const std::string_view prefix =
+        dir_slash == std::string_view::npos ? std::string_view{} : dir.substr(0, dir_slash);
+    for (const ObjectKind kind : all_kinds) {
+        if (folder != folder_of(kind)) continue;
+        const auto suffix = suffix_of(kind);
+        if (name.size() != 16 + suffix.size() || name.substr(16) != suffix) continue;
+        auto t = try_parse_timestamp(name.substr(0, 16));
+        if (!t) return std::nullopt;
+        try {
+            return StoreKey{std::string(prefix), std::string(folder), *t, kind};
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time) {
+    std::string key(prefix);
+    if (!key.empty() && key.back() != '/') key += '/';
+    key += folder_of(kind);
+    key += '/';
+    key += format_timestamp(time);
+    key += suffix_of(kind);
+    return key;
+}
+
+}  // namespace dolibak

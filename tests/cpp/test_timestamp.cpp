@@ -1,0 +1,85 @@
+// Time stamps and store keys.
+#include <dolibak/error.hpp>
+#include <dolibak/timestamp.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace dolibak;
+using namespace std::chrono;
+
+TEST_CASE("time stamps parse strictly and round-trip") {
+    const TimePoint t = parse_timestamp("20261123T020000Z");
+    CHECK(t == sys_days{2026y / November / 23} + hours{2});
+    CHECK(format_timestamp(t) == "20261123T020000Z");
+    CHECK(format_timestamp(sys_days{2024y / February / 29} + hours{23} + minutes{59} +
+                           seconds{59}) == "20240229T235959Z");
+    CHECK(parse_timestamp("20240229T000000Z") == sys_days{2024y / February / 29});
+    CHECK(parse_timestamp("19700101T000000Z").time_since_epoch().count() == 0);
+
+    for (const char* bad :
+         {"", "20261123T020000", "20261123T020000z", "20261123 020000Z", "2026-11-23T02:00:00Z",
+          "20261123T020000Z ", " 20261123T020000Z", "20261323T020000Z", "20261100T020000Z",
+          "20230229T000000Z", "20261131T000000Z", "20261123T240000Z", "20261123T026000Z",
+          "20261123T020060Z", "2026112xT020000Z", "+0261123T020000Z", "20261123T02000Z"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(parse_timestamp(bad), ConfigError);
+        CHECK_FALSE(try_parse_timestamp(bad).has_value());
+    }
+    CHECK_THROWS_WITH(parse_timestamp("20261131T000000Z"),
+                      doctest::Contains("'20261131T000000Z': no such day in that month"));
+    CHECK_THROWS_WITH(parse_timestamp("20261123T020000"), doctest::Contains("YYYYMMDDTHHMMSSZ"));
+    CHECK_THROWS_AS(format_timestamp(sys_days{10000y / January / 1}), ConfigError);
+}
+
+TEST_CASE("RFC 3339 in UTC") {
+    const TimePoint t = parse_rfc3339("2026-11-23T02:00:00Z");
+    CHECK(t == parse_timestamp("20261123T020000Z"));
+    CHECK(format_rfc3339(t) == "2026-11-23T02:00:00Z");
+    for (const char* bad :
+         {"2026-11-23T02:00:00", "2026-11-23 02:00:00Z", "2026-11-23T02:00:00+01:00",
+          "2026-02-30T02:00:00Z", "2026-11-23T02:00:00.5Z"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(parse_rfc3339(bad), ConfigError);
+    }
+}
+
+TEST_CASE("store keys") {
+    const TimePoint t = parse_timestamp("20261123T020000Z");
+    CHECK(make_store_key("backups/prod", ObjectKind::db_dump, t) ==
+          "backups/prod/db/20261123T020000Z.dump");
+    CHECK(make_store_key("backups/prod/", ObjectKind::docs_tar_gz, t) ==
+          "backups/prod/docs/20261123T020000Z.tar.gz");
+    CHECK(make_store_key("", ObjectKind::manifest, t) == "manifests/20261123T020000Z.json");
+
+    struct Case {
+        const char* key;
+        const char* prefix;
+        const char* half;
+        ObjectKind kind;
+    };
+    for (const Case& c :
+         {Case{"prod/db/20261123T020000Z.dump", "prod", "db", ObjectKind::db_dump},
+          Case{"a/b/db/20261123T020000Z.dump.zst", "a/b", "db", ObjectKind::db_dump_zst},
+          Case{"docs/20261123T020000Z.tar.gz", "", "docs", ObjectKind::docs_tar_gz},
+          Case{"x/docs/20261123T020000Z.tar.zst", "x", "docs", ObjectKind::docs_tar_zst},
+          Case{"x/manifests/20261123T020000Z.json", "x", "manifests", ObjectKind::manifest}}) {
+        CAPTURE(c.key);
+        const auto k = parse_store_key(c.key);
+        REQUIRE(k.has_value());
+        CHECK(k->prefix == c.prefix);
+        CHECK(k->half == c.half);
+        CHECK(k->kind == c.kind);
+        CHECK(k->time == t);
+        CHECK(make_store_key(k->prefix, k->kind, k->time) == c.key);
+        CHECK(is_backup_object(k->kind) == (c.kind != ObjectKind::manifest));
+    }
+    for (const char* other :
+         {"prod/.fp-db", "prod/.fp-docs", "prod/db/20261123T020000Z.dump.tmp",
+          "prod/db/20261123T020000Z.tar.gz", "prod/docs/20261123T020000Z.dump",
+          "prod/db/20261399T020000Z.dump", "prod/db/latest.dump", "20261123T020000Z.dump",
+          "prod/dbx/20261123T020000Z.dump", "prod/db/x20261123T020000Z.dump",
+          "prod/manifests/20261123T020000Z.json/", "prod/lock"}) {
+        CAPTURE(other);
+        CHECK_FALSE(parse_store_key(other).has_value());
+    }
+}

@@ -1,0 +1,157 @@
+// dolibak plan: offline retention planning. Reads backups (store keys or time stamps, one per
+// line, optionally followed by ok|failed) on stdin and prints which to keep, which to drop,
+// and why. docs/retention.md describes the policies.
+#include "command.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/retention.hpp>
+#include <dolibak/timestamp.hpp>
+#include <dolibak/timezone.hpp>
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace dolibak::cli {
+namespace {
+
+struct PlanOptions {
+    std::string now;
+    std::string half = "db";
+    std::string zone = "UTC";
+    std::string mode;
+    bool json = false;
+    bool no_keep_oldest = false;
+    std::optional<int> daily_days, monthly_months, yearly_years;
+    std::optional<std::string> last, hourly, daily, weekly, monthly, yearly;
+    std::vector<std::string> protect;
+};
+
+int count_value(const std::optional<std::string>& v, const char* flag) {
+    if (!v) return 0;
+    if (*v == "unlimited" || *v == "-1") return retention::CountPolicy::unlimited;
+    try {
+        std::size_t used = 0;
+        const int n = std::stoi(*v, &used);
+        if (used == v->size() && n >= 0) return n;
+    } catch (const std::exception&) {
+    }
+    throw ConfigError(std::string("--") + flag + " expects a count >= 0 or 'unlimited', not '" +
+                      *v + "'");
+}
+
+retention::Policy make_policy(const PlanOptions& o) {
+    retention::Policy p;
+    const bool count_flags = o.last || o.hourly || o.daily || o.weekly || o.monthly || o.yearly;
+    const bool tier_flags = o.daily_days || o.monthly_months || o.yearly_years;
+    if (count_flags && tier_flags)
+        throw ConfigError(
+            "the tiered flags (--keep-*-days/-months/-years) and the count flags (--keep-last, "
+            "--keep-daily, ...) belong to different modes; use one set");
+    if (o.mode == "count" || (o.mode.empty() && count_flags)) {
+        if (tier_flags) throw ConfigError("--mode count does not take the tiered flags");
+        p.mode = retention::Policy::Mode::count;
+        p.count.last = count_value(o.last, "keep-last");
+        p.count.hourly = count_value(o.hourly, "keep-hourly");
+        p.count.daily = count_value(o.daily, "keep-daily");
+        p.count.weekly = count_value(o.weekly, "keep-weekly");
+        p.count.monthly = count_value(o.monthly, "keep-monthly");
+        p.count.yearly = count_value(o.yearly, "keep-yearly");
+        p.count.keep_oldest_if_unfilled = !o.no_keep_oldest;
+    } else if (o.mode.empty() || o.mode == "tiered") {
+        if (count_flags) throw ConfigError("--mode tiered does not take the count flags");
+        if (o.daily_days) p.tiered.daily_days = *o.daily_days;
+        if (o.monthly_months) p.tiered.monthly_months = *o.monthly_months;
+        if (o.yearly_years) p.tiered.yearly_years = *o.yearly_years;
+    }
+    p.zone = TimeZone::locate(o.zone);
+    return p;
+}
+
+int run_plan(const PlanOptions& o) {
+    const retention::Policy policy = make_policy(o);
+    const TimePoint now =
+        o.now.empty() ? std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
+                      : parse_timestamp(o.now);
+    const std::string input{std::istreambuf_iterator<char>(std::cin),
+                            std::istreambuf_iterator<char>()};
+    std::size_t manifests = 0;
+    const auto backups = retention::backups_from_lines(input, o.half, &manifests);
+    const std::set<std::string> protect(o.protect.begin(), o.protect.end());
+    const auto plan = retention::plan(backups, now, policy, protect);
+    if (o.json) {
+        fmt::print("{}\n", retention::to_json(plan, now, policy));
+        return exit_ok;
+    }
+    fmt::print("policy: {}\nnow:    {}\n", retention::describe(policy), format_rfc3339(now));
+    std::string last_half;
+    for (const auto& d : plan.decisions) {
+        if (d.backup.half != last_half) {
+            last_half = d.backup.half;
+            fmt::print("\n[{}]\n", last_half);
+        }
+        std::string reasons;
+        for (const auto r : d.reasons) {
+            if (!reasons.empty()) reasons += ',';
+            reasons += retention::to_string(r);
+        }
+        fmt::print("{}  {}  {:<20}  {}\n", d.keep ? "keep" : "drop", d.backup.key,
+                   d.keep ? reasons : std::string("-"), d.detail);
+    }
+    std::map<std::string, std::size_t> counts;
+    for (const auto& d : plan.decisions)
+        for (const auto r : d.reasons) ++counts[std::string(retention::to_string(r))];
+    std::string summary;
+    for (const auto& [name, n] : counts)
+        summary += (summary.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    fmt::print("\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
+               summary.empty() ? "" : " (reasons: " + summary + ")",
+               manifests ? fmt::format("; {} manifest key(s) ignored", manifests) : "");
+    return exit_ok;
+}
+
+const Registrar registrar{Command{
+    "plan", [](CLI::App& app, auto set_action) {
+        auto* sub = app.add_subcommand(
+            "plan",
+            "Plan retention offline: backups (keys or time stamps, one per line, optionally "
+            "followed by ok|failed) on stdin; prints what to keep and drop, and why");
+        auto o = std::make_shared<PlanOptions>();
+        sub->add_option("--now", o->now, "Plan as of this time (YYYYMMDDTHHMMSSZ; default: now)");
+        sub->add_option("--half", o->half, "Half of bare time stamps (default: db)");
+        sub->add_option("--time-zone", o->zone,
+                        "Calendar buckets in this zone: UTC, +02:00, or an IANA name "
+                        "(default: UTC)");
+        sub->add_option("--mode", o->mode, "tiered (default) or count (restic-style)")
+            ->check(CLI::IsMember({"tiered", "count"}));
+        sub->add_flag("--json", o->json, "Print the plan as JSON");
+        sub->add_option("--protect", o->protect,
+                        "A key that must be kept (e.g. named by the newest manifest); repeatable");
+        sub->add_option("--keep-daily-days", o->daily_days,
+                        "Tiered: keep every backup at most this many days old (default 30)")
+            ->check(CLI::NonNegativeNumber);
+        sub->add_option("--keep-monthly-months", o->monthly_months,
+                        "Tiered: newest per month back this many months (default 12)")
+            ->check(CLI::NonNegativeNumber);
+        sub->add_option("--keep-yearly-years", o->yearly_years,
+                        "Tiered: newest per year back this many years (default 10)")
+            ->check(CLI::NonNegativeNumber);
+        sub->add_option("--keep-last", o->last, "Count: keep the N newest ('unlimited': all)");
+        sub->add_option("--keep-hourly", o->hourly, "Count: newest of the N most recent hours");
+        sub->add_option("--keep-daily", o->daily, "Count: newest of the N most recent days");
+        sub->add_option("--keep-weekly", o->weekly, "Count: newest of the N most recent ISO weeks");
+        sub->add_option("--keep-monthly", o->monthly, "Count: newest of the N most recent months");
+        sub->add_option("--keep-yearly", o->yearly, "Count: newest of the N most recent years");
+        sub->add_flag("--no-keep-oldest", o->no_keep_oldest,
+                      "Count: do not keep the oldest backup when a rule has slots left "
+                      "(restic <= 0.16 behaviour)");
+        sub->callback([set_action, o] { set_action([o] { return run_plan(*o); }); });
+    }}};
+
+}  // namespace
+}  // namespace dolibak::cli
