@@ -51,6 +51,8 @@ public:
 };
 
 std::string sha256_hex(std::string_view data);
+/// SHA-256 (raw 32 bytes) of data; cheap to call for many small inputs (one context per thread).
+std::string sha256_bytes(std::string_view data);
 /// SHA-256 of a file's bytes, read in streaming fashion.
 std::string sha256_file_hex(const std::filesystem::path& path);
 /// HMAC-SHA-256 (raw 32 bytes) of data with key.

@@ -97,6 +97,17 @@ std::string sha256_hex(std::string_view data) {
     return h.hex();
 }
 
+std::string sha256_bytes(std::string_view data) {
+    thread_local MdCtx ctx(EVP_MD_CTX_new());
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), out, &len) != 1)
+        throw Error("SHA-256 failed (OpenSSL)");
+    return std::string(reinterpret_cast<const char*>(out), len);
+}
+
 std::string sha256_file_hex(const std::filesystem::path& path) {
     io::FileSource src(path);
     Sha256 h;

@@ -159,20 +159,22 @@ void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy
     std::vector<std::size_t> eligible;
     for (std::size_t i = 0; i < items.size(); ++i)
         if (items[i].backup.ok && items[i].backup.time <= now) eligible.push_back(i);
-    const std::optional<TimePoint> newest_success =
-        eligible.empty() ? std::nullopt : std::optional{items[eligible.front()].backup.time};
+    // No successful backup: every failed one is kept as evidence (the minimum time point
+    // compares older than everything).
+    const TimePoint newest_success =
+        eligible.empty() ? TimePoint::min() : items[eligible.front()].backup.time;
 
     for (auto& d : items) {
         if (d.backup.time > now) {
             add_reason(d, Reason::future,
                        "dated after now (" + format_rfc3339(now) + "): never dropped");
         } else if (!d.backup.ok) {
-            if (!newest_success || d.backup.time >= *newest_success)
+            if (d.backup.time >= newest_success)
                 add_reason(d, Reason::failed_recent,
                            "failed, not older than the newest successful backup");
             else
                 add_detail(d, "failed, older than the newest successful backup (" +
-                                  format_rfc3339(*newest_success) + ")");
+                                  format_rfc3339(newest_success) + ")");
         }
     }
     if (!eligible.empty())

@@ -1,0 +1,68 @@
+#pragma once
+// Fingerprint of a database's durable business content: equal fingerprints mean no committed
+// change to any included table and no schema change, so the DB half can be skipped.
+#include <dolibak/pgdump/tools.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dolibak::fingerprint {
+
+enum class DbMode {
+    /// Per table: row count and the multiset of the rows' xmin (the id of the transaction
+    /// that wrote each row version). Every committed INSERT, UPDATE (even of a table without
+    /// `tms` or without its trigger), DELETE and TRUNCATE changes it; a seq scan per table, no
+    /// data transferred. The default.
+    xmin,
+    /// Per table: row count and an order-independent hash of every row's content, streamed
+    /// with COPY. The reference: changes only when the data does; costs a full read.
+    content,
+    /// The original scripts' way, kept for compatibility: count(*) and max(<change column>)
+    /// of the tables that have that column. Blind to edits of tables without the column (every
+    /// invoice line table) or without its update trigger.
+    count_tms,
+};
+
+std::string_view to_string(DbMode mode) noexcept;
+/// "xmin", "content" or "count-tms"; throws ConfigError naming the bad value.
+DbMode parse_db_mode(std::string_view text);
+
+struct DbOptions {
+    DbMode mode = DbMode::xmin;
+    /// Only tables whose name matches one of these globs (fnmatch) are considered; empty: all
+    /// tables outside the system schemas.
+    std::vector<std::string> include_tables = {"llx_*"};
+    /// Tables left out (volatile ones: llx_const, llx_user, ...), as globs over the table name
+    /// or "schema.table".
+    std::vector<std::string> exclude_tables;
+    /// The change column of count_tms mode.
+    std::string change_column = "tms";
+};
+
+struct TableFingerprint {
+    std::string schema;
+    std::string name;
+    std::uint64_t rows = 0;
+    std::string digest;  ///< mode-specific, hex
+};
+
+struct DbFingerprint {
+    DbMode mode = DbMode::xmin;
+    std::string value;          ///< SHA-256 hex over the schema digest and every table's line
+    std::string schema_digest;  ///< SHA-256 hex of the schema description
+    std::vector<TableFingerprint> tables;  ///< included tables, sorted by schema and name
+    std::vector<std::string> excluded;     ///< "schema.table" of tables left out
+    double seconds = 0;
+
+    /// Names of tables whose line differs between two fingerprints of the same mode, plus
+    /// "(schema)" when the schema changed: what changed, for logs.
+    std::vector<std::string> differences(const DbFingerprint& other) const;
+};
+
+/// Computes the fingerprint in one REPEATABLE READ READ ONLY transaction (a single snapshot),
+/// reading only. Throws DatabaseError.
+DbFingerprint fingerprint_database(const pgdump::ConnectionParams& conn, const DbOptions& options);
+
+}  // namespace dolibak::fingerprint
