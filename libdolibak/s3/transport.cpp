@@ -109,6 +109,11 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* p) {
     const std::string_view line(data, len);
     if (line.starts_with("HTTP/")) {
         t->resp->headers.clear();  // a new response (after 100 Continue, say)
+        t->resp->head_complete = false;
+        return len;
+    }
+    if (line == "\r\n" || line == "\n") {
+        t->resp->head_complete = true;
         return len;
     }
     const auto colon = line.find(':');
@@ -385,7 +390,13 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
 
     const auto started = std::chrono::steady_clock::now();
     ++n_requests;
-    const CURLcode rc = curl_easy_perform(curl);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc == CURLE_OK && !resp.head_complete) {
+        // libcurl accepts a connection closed in the middle of the response head; we don't
+        // (a cut ETag would be taken for the real one).
+        rc = CURLE_PARTIAL_FILE;
+        std::strcpy(errbuf, "connection closed in the middle of the response head");
+    }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
     curl_off_t up = 0, down = 0;
     curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &up);

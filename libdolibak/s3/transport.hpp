@@ -39,6 +39,7 @@ struct HttpResponse {
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;                            // non-sunk body
     std::uint64_t sunk = 0;                      // bytes written to the sink (this attempt)
+    bool head_complete = false;                  // the blank line ending the head was seen
 
     std::string header(const std::string& name) const {
         const auto it = headers.find(name);
