@@ -199,3 +199,30 @@ TEST_CASE("a failing single PUT publishes nothing; the store reports the error")
     CHECK(s->get_bytes(key) == "{\"x\":1}");
     set_rules(nlohmann::json::array());
 }
+
+TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
+    test::Fixture tls(test::source_dir() / "tools/testenv/faultproxy.py",
+                      {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>()),
+                       "--tls"});
+    auto o = via_proxy();
+    o.endpoint = tls.info().at("endpoint").get<std::string>();
+    REQUIRE(o.endpoint.starts_with("https://"));
+    {
+        Client c(o, creds());  // the system's CAs do not know this certificate
+        try {
+            c.head_object(bucket(), "anything");
+            FAIL("no error");
+        } catch (const RemoteError& e) {
+            CHECK_FALSE(e.details().retryable);
+            CHECK(std::string(e.what()).find("certificate") != std::string::npos);
+        }
+        CHECK(c.stats().retries == 0);
+    }
+    o.ca_bundle = tls.info().at("ca_file").get<std::string>();
+    Client c(o, creds());
+    const auto key = unique("tls.txt");
+    c.put_object(bucket(), key, io::as_bytes(std::string_view("over TLS")));
+    io::MemorySink got;
+    c.get_object(bucket(), key, got);
+    CHECK(got.data() == "over TLS");
+}

@@ -23,8 +23,10 @@ first one that matches and has times left applies. Actions:
 
 Every request is logged to ``faults.jsonl`` (method, path, query, action taken).
 
-``faultproxy.py serve --upstream HOST:PORT [--dir DIR]`` prints one JSON line (endpoint,
-port, rules_file, fault_log, dir) and runs until stdin reaches EOF or SIGTERM.
+``faultproxy.py serve --upstream HOST:PORT [--dir DIR] [--tls]`` prints one JSON line
+(endpoint, port, rules_file, fault_log, dir; with --tls also ca_file, the PEM of a
+self-signed certificate for 127.0.0.1 made with the openssl CLI) and runs until stdin
+reaches EOF or SIGTERM. With --tls the proxy speaks HTTPS to its clients.
 Bounded: it only ever talks to the loopback upstream it was given.
 """
 from __future__ import annotations
@@ -49,7 +51,8 @@ ERRORS = {
 
 
 class Proxy:
-    def __init__(self, upstream: tuple[str, int], directory: str):
+    def __init__(self, upstream: tuple[str, int], directory: str, tls=None):
+        self.tls = tls
         if upstream[0] not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit("faultproxy: the upstream must be on loopback")
         self.upstream = upstream
@@ -128,6 +131,12 @@ class Proxy:
     def handle(self, conn: socket.socket) -> None:
         conn.settimeout(60)
         try:
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (OSError, ValueError):
+                    conn.close()  # e.g. the client refused our certificate
+                    return
             self._handle(conn)
         except (OSError, ValueError):
             pass
@@ -233,7 +242,21 @@ def cmd_serve(args) -> int:
     own_dir = args.dir is None
     directory = args.dir or tempfile.mkdtemp(prefix="dolibak-faults-")
     os.makedirs(directory, exist_ok=True)
-    proxy = Proxy((host or "127.0.0.1", int(port)), directory)
+    tls = None
+    extra = {}
+    if args.tls:
+        import ssl
+        import subprocess
+        cert = os.path.join(directory, "cert.pem")
+        key = os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        extra["ca_file"] = cert
+    proxy = Proxy((host or "127.0.0.1", int(port)), directory, tls)
 
     def stop(*_):
         proxy.stopping = True
@@ -243,9 +266,10 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     thread = threading.Thread(target=proxy.serve, daemon=True)
     thread.start()
-    info = {"endpoint": f"http://127.0.0.1:{proxy.port}", "host": "127.0.0.1",
+    scheme = "https" if args.tls else "http"
+    info = {"endpoint": f"{scheme}://127.0.0.1:{proxy.port}", "host": "127.0.0.1",
             "port": proxy.port, "rules_file": proxy.rules_file,
-            "fault_log": proxy.fault_log, "dir": directory, "pid": os.getpid()}
+            "fault_log": proxy.fault_log, "dir": directory, "pid": os.getpid(), **extra}
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
 
@@ -272,6 +296,7 @@ def main(argv=None) -> int:
     s = sub.add_parser("serve")
     s.add_argument("--upstream", required=True, help="HOST:PORT of the S3 server (loopback)")
     s.add_argument("--dir", default=None)
+    s.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed cert")
     args = ap.parse_args(argv)
     return cmd_serve(args)
 
