@@ -1,0 +1,165 @@
+// dolibak.store: the Store interface (s3://bucket/prefix, file:///dir) for Python.
+#include "registry.hpp"
+
+#include <dolibak/store.hpp>
+
+#include <pybind11/chrono.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+namespace py = pybind11;
+
+namespace dolibak::python {
+namespace {
+
+py::dict info_dict(const store::ObjectInfo& o) {
+    py::dict d;
+    d["key"] = o.key;
+    d["size"] = o.size;
+    d["modified"] = std::chrono::duration<double>(o.modified.time_since_epoch()).count();
+    d["etag"] = o.etag;
+    return d;
+}
+
+const Registrar registrar(40, [](py::module_& m) {
+    auto sm = m.def_submodule("store", "One interface over s3://bucket/prefix and file:///dir");
+    static py::exception<store::ObjectNotFound> not_found(sm, "ObjectNotFound",
+                                                          m.attr("Error").ptr());
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const store::ObjectNotFound& e) {
+            not_found(e.what());
+        }
+    });
+
+    py::class_<store::Store, std::shared_ptr<store::Store>>(sm, "Store")
+        .def_property_readonly("url", &store::Store::url)
+        .def(
+            "put_bytes",
+            [](store::Store& s, const std::string& key, py::bytes data, bool no_overwrite) {
+                std::string copy = data;
+                py::gil_scoped_release release;
+                store::PutOptions o;
+                o.no_overwrite = no_overwrite;
+                s.put_bytes(key, copy, o);
+            },
+            py::arg("key"), py::arg("data"), py::arg("no_overwrite") = false)
+        .def(
+            "get_bytes",
+            [](store::Store& s, const std::string& key) {
+                std::string data;
+                {
+                    py::gil_scoped_release release;
+                    data = s.get_bytes(key, std::size_t(1) << 40);
+                }
+                return py::bytes(data);
+            },
+            py::arg("key"))
+        .def(
+            "put_file",
+            [](store::Store& s, const std::string& key, const std::filesystem::path& path) {
+                py::gil_scoped_release release;
+                s.put_file(key, path);
+            },
+            py::arg("key"), py::arg("path"))
+        .def(
+            "get_file",
+            [](store::Store& s, const std::string& key, const std::filesystem::path& path) {
+                py::gil_scoped_release release;
+                return s.get_file(key, path);
+            },
+            py::arg("key"), py::arg("path"))
+        .def(
+            "head",
+            [](store::Store& s, const std::string& key) -> py::object {
+                std::optional<store::ObjectInfo> info;
+                {
+                    py::gil_scoped_release release;
+                    info = s.head(key);
+                }
+                if (!info) return py::none();
+                return info_dict(*info);
+            },
+            py::arg("key"))
+        .def(
+            "list",
+            [](store::Store& s, const std::string& prefix) {
+                std::vector<store::ObjectInfo> all;
+                {
+                    py::gil_scoped_release release;
+                    all = s.list(prefix);
+                }
+                py::list out;
+                for (const auto& o : all) out.append(info_dict(o));
+                return out;
+            },
+            py::arg("prefix") = "")
+        .def(
+            "remove",
+            [](store::Store& s, const std::string& key) {
+                py::gil_scoped_release release;
+                s.remove(key);
+            },
+            py::arg("key"))
+        .def(
+            "remove_many",
+            [](store::Store& s, const std::vector<std::string>& keys) {
+                std::vector<store::RemoveFailure> failures;
+                {
+                    py::gil_scoped_release release;
+                    failures = s.remove_many(keys);
+                }
+                py::list out;
+                for (const auto& f : failures) out.append(py::make_tuple(f.key, f.message));
+                return out;
+            },
+            py::arg("keys"))
+        .def(
+            "cleanup",
+            [](store::Store& s, double older_than) {
+                py::gil_scoped_release release;
+                return s.cleanup(std::chrono::seconds(static_cast<long long>(older_than)));
+            },
+            py::arg("older_than_seconds"));
+
+    sm.def(
+        "open",
+        [](const std::string& url, const std::optional<std::string>& endpoint,
+           const std::optional<std::string>& region, const std::optional<std::string>& access_key,
+           const std::optional<std::string>& secret_key,
+           const std::optional<std::string>& session_token, const std::optional<std::string>& addressing,
+           const std::optional<std::size_t>& part_size, const std::optional<unsigned>& parallel_parts,
+           const std::optional<std::size_t>& min_part_size, bool use_environment,
+           bool create_directory) {
+            store::StoreOptions o;
+            o.use_environment = use_environment;
+            o.create_directory = create_directory;
+            if (endpoint) o.s3.endpoint = *endpoint;
+            if (region) o.s3.region = *region;
+            if (addressing) o.s3.addressing = s3::parse_addressing_style(*addressing);
+            if (min_part_size) o.s3.min_part_size = *min_part_size;
+            if (part_size) o.s3.part_size = *part_size;
+            if (parallel_parts) o.s3.parallel_parts = *parallel_parts;
+            if (access_key && secret_key) {
+                s3::Credentials c;
+                c.access_key_id = *access_key;
+                c.secret_access_key = Secret(*secret_key);
+                if (session_token) c.session_token = Secret(*session_token);
+                c.source = "arguments";
+                o.credentials = std::move(c);
+            }
+            return std::shared_ptr<store::Store>(store::open(url, o));
+        },
+        py::arg("url"), py::kw_only(), py::arg("endpoint") = py::none(),
+        py::arg("region") = py::none(), py::arg("access_key") = py::none(),
+        py::arg("secret_key") = py::none(), py::arg("session_token") = py::none(),
+        py::arg("addressing") = py::none(), py::arg("part_size") = py::none(),
+        py::arg("parallel_parts") = py::none(), py::arg("min_part_size") = py::none(),
+        py::arg("use_environment") = true, py::arg("create_directory") = false,
+        R"(Opens a store: "s3://bucket[/prefix]" or "file:///dir". S3 settings come from the
+AWS_* environment and ~/.aws unless given (use_environment=False reads nothing).)");
+});
+
+}  // namespace
+}  // namespace dolibak::python

@@ -1,0 +1,215 @@
+#pragma once
+// An S3 client on libcurl, written for backups: every request is signed with SigV4 and
+// carries the real SHA-256 of its body in x-amz-content-sha256; it never sends the
+// "flexible checksum" headers (x-amz-checksum-*, x-amz-sdk-checksum-algorithm,
+// x-amz-trailer) nor aws-chunked bodies, which S3-compatible services such as GCS refuse.
+//
+// Every request is retried on network errors, 5xx, 429, SlowDown and RequestTimeout with
+// full-jitter exponential backoff, and re-signed for each attempt. A RequestTimeTooSkewed
+// answer corrects the client's clock from the server's Date once. Downloads resume where a
+// cut connection left them (Range + If-Match). Uploads of any size stream through a Sink:
+// one PutObject when the data fits in one part, else a multipart upload with parallel part
+// workers and bounded memory ((parallel_parts + 1) x part size), aborted on any failure.
+#include <dolibak/io.hpp>
+#include <dolibak/s3/credentials.hpp>
+#include <dolibak/s3/signer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dolibak::s3 {
+
+enum class AddressingStyle {
+    automatic,       ///< virtual-hosted on AWS endpoints for DNS-safe bucket names, else path
+    path,            ///< https://endpoint/bucket/key
+    virtual_hosted,  ///< https://bucket.endpoint/key
+};
+
+/// "path", "virtual" (or "virtual-hosted"), "auto"; throws ConfigError otherwise.
+AddressingStyle parse_addressing_style(std::string_view text);
+
+struct RetryPolicy {
+    /// Attempts per request (the first included). A download that made progress before
+    /// failing gets its attempts back, up to max_total_attempts.
+    int max_attempts = 6;
+    int max_total_attempts = 100;
+    std::chrono::milliseconds base_delay{250};
+    std::chrono::milliseconds max_delay{20'000};
+};
+
+struct ClientOptions {
+    /// "https://s3.eu-west-3.amazonaws.com", "http://127.0.0.1:9000", "https://storage.googleapis.com".
+    /// Empty: AWS's endpoint for the region.
+    std::string endpoint;
+    /// Signing region; "auto" for Cloudflare R2; "us-east-1" for most other services.
+    std::string region = "us-east-1";
+    AddressingStyle addressing = AddressingStyle::automatic;
+    bool verify_tls = true;      ///< never turned off silently: a ConfigError names the flag
+    std::string ca_bundle;       ///< a PEM file of CAs to trust instead of the system's
+    /// Multipart: the size of each part (grows for very large streams, see upload()).
+    std::size_t part_size = 16 * 1024 * 1024;
+    /// S3 refuses parts smaller than 5 MiB (but the last); lower only for tests.
+    std::size_t min_part_size = 5 * 1024 * 1024;
+    unsigned parallel_parts = 4;
+    RetryPolicy retry;
+    std::chrono::seconds connect_timeout{15};
+    /// A transfer slower than low_speed_bytes per second for low_speed_time is cut (and
+    /// retried).
+    long low_speed_bytes = 1024;
+    std::chrono::seconds low_speed_time{60};
+    std::string user_agent;  ///< default "dolibak/<version>"
+    /// One line per request attempt (method, URL, status, bytes, time); no secrets.
+    std::function<void(const std::string&)> trace;
+};
+
+struct ObjectInfo {
+    std::string key;
+    std::uint64_t size = 0;
+    std::string etag;  ///< with its quotes, as S3 sends it
+    std::chrono::system_clock::time_point last_modified{};
+    std::string content_type;
+    std::map<std::string, std::string> metadata;  ///< x-amz-meta-* (HEAD only), lower-case
+};
+
+struct PutOptions {
+    std::string content_type = "application/octet-stream";
+    std::map<std::string, std::string> metadata;  ///< sent as x-amz-meta-<name>
+    /// Fail with 412 PreconditionFailed instead of replacing an existing object
+    /// (If-None-Match: *; AWS, MinIO, moto; not every service).
+    bool if_none_match = false;
+    /// Expected total size, when known: picks a part size that keeps under 10,000 parts.
+    std::optional<std::uint64_t> size_hint;
+};
+
+struct GetOptions {
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> length;  ///< else to the end
+    std::string if_match;                 ///< an ETag the object must still have
+};
+
+struct ListPage {
+    std::vector<ObjectInfo> objects;
+    std::vector<std::string> common_prefixes;
+    std::string next_continuation_token;  ///< empty on the last page
+};
+
+struct MultipartUploadInfo {
+    std::string key;
+    std::string upload_id;
+    std::chrono::system_clock::time_point initiated{};
+};
+
+struct DeleteFailure {
+    std::string key;
+    std::string code;
+    std::string message;
+};
+
+struct CompletedPart {
+    int number = 0;
+    std::string etag;
+};
+
+/// Counters of a client's activity (all threads).
+struct ClientStats {
+    std::uint64_t requests = 0;  ///< attempts sent
+    std::uint64_t retries = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+};
+
+class Client {
+public:
+    Client(ClientOptions options, Credentials credentials);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    const ClientOptions& options() const noexcept;
+    /// "s3://bucket/key" for messages.
+    static std::string describe(const std::string& bucket, const std::string& key);
+
+    // -- objects -----------------------------------------------------------------------
+    /// One PutObject of bytes held in memory. Returns the ETag.
+    std::string put_object(const std::string& bucket, const std::string& key, io::Bytes data,
+                           const PutOptions& options = {});
+    /// A streaming upload: write() the data, then finish() (the object appears, whole) or
+    /// abort() (nothing appears; a multipart upload is aborted). Destroying the sink
+    /// without finish() aborts. Part sizes: options().part_size, or larger to fit
+    /// size_hint in 9,000 parts; for unknown sizes they double every 1,000 parts.
+    std::unique_ptr<io::Sink> upload(const std::string& bucket, const std::string& key,
+                                     const PutOptions& options = {});
+    /// Streams the object (or a range of it) into `out` (not finished by this call), resuming
+    /// after cut connections. Returns the bytes written. NoSuchKey -> RemoteError (404).
+    std::uint64_t get_object(const std::string& bucket, const std::string& key, io::Sink& out,
+                             const GetOptions& options = {});
+    /// The object as a Source read by the caller (a background transfer feeds it; memory
+    /// bounded). Errors surface from read(); destroying the source early cancels.
+    std::unique_ptr<io::Source> open_object(const std::string& bucket, const std::string& key,
+                                            const GetOptions& options = {});
+    /// nullopt when the object does not exist.
+    std::optional<ObjectInfo> head_object(const std::string& bucket, const std::string& key);
+    /// Deleting a missing key is not an error (S3 answers 204 either way).
+    void delete_object(const std::string& bucket, const std::string& key);
+    /// DeleteObjects in batches of 1,000 (Quiet, with Content-MD5). Returns the keys S3
+    /// could not delete.
+    std::vector<DeleteFailure> delete_objects(const std::string& bucket,
+                                              const std::vector<std::string>& keys);
+
+    // -- listing -------------------------------------------------------------------------
+    ListPage list_objects_page(const std::string& bucket, const std::string& prefix,
+                               const std::string& delimiter = {},
+                               const std::string& continuation_token = {}, int max_keys = 1000);
+    /// Every object under prefix (all pages), in S3's order (UTF-8 binary order of keys).
+    std::vector<ObjectInfo> list_objects(const std::string& bucket, const std::string& prefix);
+
+    // -- multipart -----------------------------------------------------------------------
+    std::string create_multipart_upload(const std::string& bucket, const std::string& key,
+                                        const PutOptions& options = {});
+    /// Returns the part's ETag.
+    std::string upload_part(const std::string& bucket, const std::string& key,
+                            const std::string& upload_id, int part_number, io::Bytes data);
+    void complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                   const std::string& upload_id,
+                                   const std::vector<CompletedPart>& parts);
+    void abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                const std::string& upload_id);
+    std::vector<MultipartUploadInfo> list_multipart_uploads(const std::string& bucket,
+                                                            const std::string& prefix);
+    /// Aborts the uploads under prefix initiated more than `older_than` ago. Returns how many.
+    std::size_t abort_stale_uploads(const std::string& bucket, const std::string& prefix,
+                                    std::chrono::seconds older_than);
+
+    // -- bucket ----------------------------------------------------------------------------
+    void create_bucket(const std::string& bucket);
+    /// HEAD bucket: true when it exists and the credentials reach it.
+    bool bucket_exists(const std::string& bucket);
+
+    ClientStats stats() const;
+    /// The clock correction in use (server time - local time), zero until a skew answer.
+    std::chrono::seconds clock_offset() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Options and credentials from the environment and ~/.aws (see credentials.hpp), with
+/// `base` supplying what they don't set.
+struct ClientConfig {
+    ClientOptions options;
+    Credentials credentials;
+};
+ClientConfig client_config_from_environment(const CredentialOptions& where = {},
+                                            ClientOptions base = {});
+
+}  // namespace dolibak::s3

@@ -1,0 +1,429 @@
+#include "s3/transport.hpp"
+
+#include <dolibak/hash.hpp>
+
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <sstream>
+#include <thread>
+
+namespace dolibak::s3 {
+
+namespace {
+
+constexpr const char* xml_ns = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+void check_key(const std::string& bucket, const std::string& key) {
+    if (bucket.empty()) throw ConfigError("S3: empty bucket name");
+    if (key.empty()) throw ConfigError("S3: empty object key in bucket " + bucket);
+    if (key.size() > 1024) throw ConfigError("S3: object key longer than 1024 bytes");
+}
+
+pugi::xml_document parse_xml(const std::string& body, const std::string& what) {
+    pugi::xml_document doc;
+    const auto res = doc.load_buffer(body.data(), body.size());
+    if (!res)
+        throw FormatError("S3 " + what + ": malformed XML answer: " + res.description(),
+                          static_cast<std::uint64_t>(res.offset));
+    return doc;
+}
+
+std::string xml_text(const pugi::xml_document& doc) {
+    std::ostringstream ss;
+    doc.save(ss, "", pugi::format_raw | pugi::format_no_declaration);
+    return ss.str();
+}
+
+void add_put_headers(HeaderList& h, const PutOptions& o) {
+    h.emplace_back("content-type", o.content_type.empty() ? "application/octet-stream"
+                                                          : o.content_type);
+    for (const auto& [k, v] : o.metadata) h.emplace_back("x-amz-meta-" + k, v);
+}
+
+}  // namespace
+
+AddressingStyle parse_addressing_style(std::string_view text) {
+    if (text == "path") return AddressingStyle::path;
+    if (text == "virtual" || text == "virtual-hosted" || text == "virtual_hosted")
+        return AddressingStyle::virtual_hosted;
+    if (text == "auto" || text.empty()) return AddressingStyle::automatic;
+    throw ConfigError("S3 addressing style must be path, virtual or auto, not '" +
+                      std::string(text) + "'");
+}
+
+Client::Client(ClientOptions options, Credentials credentials)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(credentials))) {}
+
+Client::~Client() = default;
+
+const ClientOptions& Client::options() const noexcept {
+    return impl_->options;
+}
+
+std::string Client::describe(const std::string& bucket, const std::string& key) {
+    return "s3://" + bucket + (key.empty() ? "" : "/" + key);
+}
+
+ClientStats Client::stats() const {
+    return {impl_->n_requests.load(), impl_->n_retries.load(), impl_->n_sent.load(),
+            impl_->n_received.load()};
+}
+
+std::chrono::seconds Client::clock_offset() const {
+    return std::chrono::seconds(impl_->clock_offset_s.load());
+}
+
+std::string Client::put_object(const std::string& bucket, const std::string& key,
+                               io::Bytes data, const PutOptions& options) {
+    check_key(bucket, key);
+    HttpRequest r;
+    r.method = "PUT";
+    r.bucket = bucket;
+    r.key = key;
+    r.body = data;
+    add_put_headers(r.headers, options);
+    if (options.if_none_match) r.headers.emplace_back("if-none-match", "*");
+    auto resp = impl_->execute(r);
+    if (resp.status != 200) impl_->fail(r, resp, "");
+    return resp.header("etag");
+}
+
+std::uint64_t Client::get_object(const std::string& bucket, const std::string& key,
+                                 io::Sink& out, const GetOptions& options) {
+    check_key(bucket, key);
+    if (options.length && *options.length == 0) return 0;
+    std::uint64_t delivered = 0;
+    std::string etag = options.if_match;
+    std::optional<std::uint64_t> expected;  // bytes the range should give, once known
+
+    HttpRequest r;
+    r.method = "GET";
+    r.bucket = bucket;
+    r.key = key;
+    r.sink = &out;
+    auto set_headers = [&] {
+        r.headers.clear();
+        const std::uint64_t start = options.offset + delivered;
+        if (start > 0 || options.length) {
+            std::string range = "bytes=" + std::to_string(start) + "-";
+            if (options.length) range += std::to_string(options.offset + *options.length - 1);
+            r.headers.emplace_back("range", range);
+        }
+        if (!etag.empty()) r.headers.emplace_back("if-match", etag);
+    };
+    set_headers();
+    auto learn = [&](const HttpResponse& resp) {
+        if (etag.empty()) etag = resp.header("etag");
+        if (!expected && resp.status >= 200 && resp.status < 300) {
+            const auto cl = resp.header("content-length");
+            if (!cl.empty()) expected = delivered + std::stoull(cl);
+        }
+    };
+    auto resp = impl_->execute(r, [&](HttpRequest&, const HttpResponse& failed) {
+        learn(failed);
+        delivered += failed.sunk;
+        set_headers();
+        return failed.sunk > 0;
+    });
+    learn(resp);
+    if (resp.status == 416 && options.offset + delivered > 0 && !options.length) {
+        // Resuming exactly at the end (or an offset at the end): nothing more to read.
+        return delivered;
+    }
+    if (resp.status != 200 && resp.status != 206) impl_->fail(r, resp, "");
+    delivered += resp.sunk;
+    if (expected && delivered != *expected)
+        throw RemoteError("S3 GET " + describe(bucket, key) + ": received " +
+                              std::to_string(delivered) + " bytes, expected " +
+                              std::to_string(*expected),
+                          RemoteError::Details{0, "IncompleteBody", "", "", bucket, key, true});
+    return delivered;
+}
+
+std::optional<ObjectInfo> Client::head_object(const std::string& bucket, const std::string& key) {
+    check_key(bucket, key);
+    HttpRequest r;
+    r.method = "HEAD";
+    r.bucket = bucket;
+    r.key = key;
+    auto resp = impl_->execute(r);
+    if (resp.status == 404) return std::nullopt;
+    if (resp.status != 200) impl_->fail(r, resp, "");
+    ObjectInfo info;
+    info.key = key;
+    const auto cl = resp.header("content-length");
+    info.size = cl.empty() ? 0 : std::stoull(cl);
+    info.etag = resp.header("etag");
+    info.content_type = resp.header("content-type");
+    const auto lm = resp.header("last-modified");
+    if (!lm.empty()) info.last_modified = parse_http_date(lm);
+    for (const auto& [n, v] : resp.headers)
+        if (n.starts_with("x-amz-meta-")) info.metadata[n.substr(11)] = v;
+    return info;
+}
+
+void Client::delete_object(const std::string& bucket, const std::string& key) {
+    check_key(bucket, key);
+    HttpRequest r;
+    r.method = "DELETE";
+    r.bucket = bucket;
+    r.key = key;
+    auto resp = impl_->execute(r);
+    if (resp.status != 204 && resp.status != 200 && resp.status != 404) impl_->fail(r, resp, "");
+}
+
+std::vector<DeleteFailure> Client::delete_objects(const std::string& bucket,
+                                                  const std::vector<std::string>& keys) {
+    std::vector<DeleteFailure> failures;
+    for (std::size_t begin = 0; begin < keys.size(); begin += 1000) {
+        const std::size_t end = std::min(keys.size(), begin + 1000);
+        pugi::xml_document doc;
+        auto del = doc.append_child("Delete");
+        del.append_attribute("xmlns") = xml_ns;
+        del.append_child("Quiet").text() = "true";
+        for (std::size_t i = begin; i < end; ++i) {
+            check_key(bucket, keys[i]);
+            del.append_child("Object").append_child("Key").text() = keys[i].c_str();
+        }
+        const std::string body = xml_text(doc);
+        Md5 md5;
+        md5.update(body);
+        HttpRequest r;
+        r.method = "POST";
+        r.bucket = bucket;
+        r.query = {{"delete", ""}};
+        r.headers = {{"content-type", "application/xml"}, {"content-md5", md5.base64()}};
+        r.body = io::as_bytes(body);
+        auto resp = impl_->execute(r);
+        if (resp.status != 200) impl_->fail(r, resp, "DeleteObjects");
+        const auto answer = parse_xml(resp.body, "DeleteObjects");
+        for (auto e : answer.child("DeleteResult").children("Error"))
+            failures.push_back({e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
+    }
+    return failures;
+}
+
+ListPage Client::list_objects_page(const std::string& bucket, const std::string& prefix,
+                                   const std::string& delimiter,
+                                   const std::string& continuation_token, int max_keys) {
+    HttpRequest r;
+    r.method = "GET";
+    r.bucket = bucket;
+    r.query = {{"list-type", "2"}, {"max-keys", std::to_string(max_keys)}, {"prefix", prefix}};
+    // Keys come back URL-encoded, so that any byte survives XML.
+    r.query.emplace_back("encoding-type", "url");
+    if (!delimiter.empty()) r.query.emplace_back("delimiter", delimiter);
+    if (!continuation_token.empty()) r.query.emplace_back("continuation-token", continuation_token);
+    auto resp = impl_->execute(r);
+    if (resp.status != 200) impl_->fail(r, resp, "ListObjectsV2");
+    const auto doc = parse_xml(resp.body, "ListObjectsV2");
+    const auto root = doc.child("ListBucketResult");
+    if (!root) throw FormatError("S3 ListObjectsV2: no ListBucketResult in the answer");
+    const bool url_encoded = std::string_view(root.child_value("EncodingType")) == "url";
+    auto key_of = [&](const char* raw) {
+        std::string k = raw;
+        return url_encoded ? uri_decode(k) : k;
+    };
+    ListPage page;
+    for (auto c : root.children("Contents")) {
+        ObjectInfo o;
+        o.key = key_of(c.child_value("Key"));
+        o.size = std::stoull(std::string("0") + c.child_value("Size"));
+        o.etag = c.child_value("ETag");
+        const std::string lm = c.child_value("LastModified");
+        if (!lm.empty()) o.last_modified = parse_iso8601(lm);
+        page.objects.push_back(std::move(o));
+    }
+    for (auto p : root.children("CommonPrefixes"))
+        page.common_prefixes.push_back(key_of(p.child_value("Prefix")));
+    if (std::string_view(root.child_value("IsTruncated")) == "true") {
+        page.next_continuation_token = root.child_value("NextContinuationToken");
+        if (page.next_continuation_token.empty())
+            throw FormatError("S3 ListObjectsV2: truncated page without a continuation token");
+    }
+    return page;
+}
+
+std::vector<ObjectInfo> Client::list_objects(const std::string& bucket, const std::string& prefix) {
+    std::vector<ObjectInfo> all;
+    std::string token;
+    do {
+        auto page = list_objects_page(bucket, prefix, {}, token);
+        for (auto& o : page.objects) all.push_back(std::move(o));
+        token = std::move(page.next_continuation_token);
+    } while (!token.empty());
+    return all;
+}
+
+std::string Client::create_multipart_upload(const std::string& bucket, const std::string& key,
+                                            const PutOptions& options) {
+    check_key(bucket, key);
+    HttpRequest r;
+    r.method = "POST";
+    r.bucket = bucket;
+    r.key = key;
+    r.query = {{"uploads", ""}};
+    add_put_headers(r.headers, options);
+    auto resp = impl_->execute(r);
+    if (resp.status != 200) impl_->fail(r, resp, "CreateMultipartUpload");
+    const auto doc = parse_xml(resp.body, "CreateMultipartUpload");
+    std::string id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+    if (id.empty()) throw FormatError("S3 CreateMultipartUpload: no UploadId in the answer");
+    return id;
+}
+
+std::string Client::upload_part(const std::string& bucket, const std::string& key,
+                                const std::string& upload_id, int part_number, io::Bytes data) {
+    check_key(bucket, key);
+    if (part_number < 1 || part_number > 10000)
+        throw ConfigError("S3: part number " + std::to_string(part_number) + " out of 1..10000");
+    HttpRequest r;
+    r.method = "PUT";
+    r.bucket = bucket;
+    r.key = key;
+    r.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
+    r.headers = {{"content-type", "application/octet-stream"}};
+    r.body = data;
+    auto resp = impl_->execute(r);
+    if (resp.status != 200) impl_->fail(r, resp, "UploadPart " + std::to_string(part_number));
+    auto etag = resp.header("etag");
+    if (etag.empty()) throw FormatError("S3 UploadPart: no ETag in the answer");
+    return etag;
+}
+
+void Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id,
+                                       const std::vector<CompletedPart>& parts) {
+    pugi::xml_document doc;
+    auto root = doc.append_child("CompleteMultipartUpload");
+    root.append_attribute("xmlns") = xml_ns;
+    for (const auto& p : parts) {
+        auto part = root.append_child("Part");
+        part.append_child("PartNumber").text() = p.number;
+        part.append_child("ETag").text() = p.etag.c_str();
+    }
+    const std::string body = xml_text(doc);
+    HttpRequest r;
+    r.method = "POST";
+    r.bucket = bucket;
+    r.key = key;
+    r.query = {{"uploadId", upload_id}};
+    r.headers = {{"content-type", "application/xml"}};
+    r.body = io::as_bytes(body);
+    // S3 may answer 200 with an <Error> body (the error came after the headers): retry those.
+    for (int attempt = 1;; ++attempt) {
+        auto resp = impl_->execute(r);
+        if (resp.status != 200) impl_->fail(r, resp, "CompleteMultipartUpload");
+        const auto e = parse_error_body(resp.body);
+        if (e.code.empty()) return;
+        if (attempt >= impl_->options.retry.max_attempts) {
+            resp.status = 500;
+            impl_->fail(r, resp, "CompleteMultipartUpload answered 200 with an error");
+        }
+        std::this_thread::sleep_for(impl_->backoff(attempt));
+    }
+}
+
+void Client::abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id) {
+    HttpRequest r;
+    r.method = "DELETE";
+    r.bucket = bucket;
+    r.key = key;
+    r.query = {{"uploadId", upload_id}};
+    auto resp = impl_->execute(r);
+    // 404 NoSuchUpload: already gone (completed or aborted by an earlier attempt).
+    if (resp.status != 204 && resp.status != 200 && resp.status != 404)
+        impl_->fail(r, resp, "AbortMultipartUpload");
+}
+
+std::vector<MultipartUploadInfo> Client::list_multipart_uploads(const std::string& bucket,
+                                                                const std::string& prefix) {
+    std::vector<MultipartUploadInfo> out;
+    std::string key_marker, id_marker;
+    for (;;) {
+        HttpRequest r;
+        r.method = "GET";
+        r.bucket = bucket;
+        r.query = {{"uploads", ""}, {"prefix", prefix}, {"encoding-type", "url"}};
+        if (!key_marker.empty()) r.query.emplace_back("key-marker", key_marker);
+        if (!id_marker.empty()) r.query.emplace_back("upload-id-marker", id_marker);
+        auto resp = impl_->execute(r);
+        if (resp.status != 200) impl_->fail(r, resp, "ListMultipartUploads");
+        const auto doc = parse_xml(resp.body, "ListMultipartUploads");
+        const auto root = doc.child("ListMultipartUploadsResult");
+        const bool url_encoded = std::string_view(root.child_value("EncodingType")) == "url";
+        for (auto u : root.children("Upload")) {
+            MultipartUploadInfo info;
+            info.key = u.child_value("Key");
+            if (url_encoded) info.key = uri_decode(info.key);
+            info.upload_id = u.child_value("UploadId");
+            const std::string when = u.child_value("Initiated");
+            if (!when.empty()) info.initiated = parse_iso8601(when);
+            out.push_back(std::move(info));
+        }
+        if (std::string_view(root.child_value("IsTruncated")) != "true") break;
+        key_marker = root.child_value("NextKeyMarker");
+        if (url_encoded) key_marker = uri_decode(key_marker);
+        id_marker = root.child_value("NextUploadIdMarker");
+        if (key_marker.empty() && id_marker.empty()) break;
+    }
+    return out;
+}
+
+std::size_t Client::abort_stale_uploads(const std::string& bucket, const std::string& prefix,
+                                        std::chrono::seconds older_than) {
+    const auto now = std::chrono::system_clock::now() + clock_offset();
+    std::size_t n = 0;
+    for (const auto& u : list_multipart_uploads(bucket, prefix)) {
+        if (now - u.initiated < older_than) continue;
+        abort_multipart_upload(bucket, u.key, u.upload_id);
+        ++n;
+    }
+    return n;
+}
+
+void Client::create_bucket(const std::string& bucket) {
+    HttpRequest r;
+    r.method = "PUT";
+    r.bucket = bucket;
+    std::string body;
+    if (impl_->options.region != "us-east-1" && impl_->options.region != "auto" &&
+        impl_->endpoint.aws) {
+        body = "<CreateBucketConfiguration xmlns=\"" + std::string(xml_ns) +
+               "\"><LocationConstraint>" + impl_->options.region +
+               "</LocationConstraint></CreateBucketConfiguration>";
+        r.headers = {{"content-type", "application/xml"}};
+    }
+    r.body = io::as_bytes(body);
+    auto resp = impl_->execute(r);
+    if (resp.status != 200) impl_->fail(r, resp, "CreateBucket");
+}
+
+bool Client::bucket_exists(const std::string& bucket) {
+    HttpRequest r;
+    r.method = "HEAD";
+    r.bucket = bucket;
+    auto resp = impl_->execute(r);
+    if (resp.status == 404) return false;
+    if (resp.status != 200) impl_->fail(r, resp, "HeadBucket");
+    return true;
+}
+
+ClientConfig client_config_from_environment(const CredentialOptions& where, ClientOptions base) {
+    auto rc = resolve_config(where);
+    if (rc.credentials.empty())
+        throw ConfigError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
+            "them in profile '" + rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
+    ClientConfig c{std::move(base), std::move(rc.credentials)};
+    if (c.options.endpoint.empty()) c.options.endpoint = rc.endpoint_url;
+    if (!rc.region.empty() && (c.options.region.empty() || c.options.region == "us-east-1"))
+        c.options.region = rc.region;
+    if (!rc.addressing_style.empty() && c.options.addressing == AddressingStyle::automatic)
+        c.options.addressing = parse_addressing_style(rc.addressing_style);
+    return c;
+}
+
+}  // namespace dolibak::s3

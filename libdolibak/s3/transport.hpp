@@ -1,0 +1,104 @@
+#pragma once
+// The client's private parts: one signed HTTP exchange over libcurl, with retries.
+#include <dolibak/error.hpp>
+#include <dolibak/s3/client.hpp>
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <random>
+
+namespace dolibak::s3 {
+
+struct Endpoint {
+    std::string scheme;  // http | https
+    std::string host;    // without port
+    std::string port;    // empty when the scheme's default
+    bool aws = false;    // *.amazonaws.com
+};
+Endpoint parse_endpoint(const std::string& url);
+
+struct HttpRequest {
+    std::string method;
+    std::string bucket;
+    std::string key;  // decoded; empty for bucket operations
+    QueryList query;
+    HeaderList headers;  // extra signed headers (content-type, range, content-md5, ...)
+    io::Bytes body;
+    std::string payload_sha256;  // computed from body when empty
+    io::Sink* sink = nullptr;    // where a 2xx body goes (else into HttpResponse::body)
+    std::size_t max_body = 32 * 1024 * 1024;
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+struct HttpResponse {
+    long status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;                            // non-sunk body
+    std::uint64_t sunk = 0;                      // bytes written to the sink (this attempt)
+    bool head_complete = false;                  // the blank line ending the head was seen
+
+    std::string header(const std::string& name) const {
+        const auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+/// Parsed <Error> body of an S3 answer.
+struct S3ErrorBody {
+    std::string code, message, request_id;
+};
+S3ErrorBody parse_error_body(const std::string& xml);
+
+std::chrono::system_clock::time_point parse_http_date(const std::string& text);
+std::chrono::system_clock::time_point parse_iso8601(const std::string& text);
+
+struct Client::Impl {
+    ClientOptions options;
+    Credentials credentials;
+    Endpoint endpoint;
+
+    std::mutex pool_mutex;
+    std::vector<CURL*> pool;
+
+    std::atomic<long long> clock_offset_s{0};
+    std::atomic<bool> skew_corrected{false};
+
+    std::atomic<std::uint64_t> n_requests{0}, n_retries{0}, n_sent{0}, n_received{0};
+
+    std::mutex rng_mutex;
+    std::mt19937_64 rng{std::random_device{}()};
+
+    Impl(ClientOptions o, Credentials c);
+    ~Impl();
+
+    CURL* acquire();
+    void release(CURL* c);
+
+    bool virtual_hosted(const std::string& bucket) const;
+    std::string host_for(const std::string& bucket) const;
+    std::string path_for(const std::string& bucket, const std::string& key) const;
+    std::string url_for(const HttpRequest& r) const;
+
+    /// One attempt. Fills resp; returns the curl result. Rethrows a sink's exception.
+    CURLcode perform_once(HttpRequest& r, HttpResponse& resp, std::string& curl_error);
+
+    /// With retries. `on_retry(resp)` (when set) is called before each new attempt and may
+    /// adjust the request; it returns true when the failed attempt made progress (which
+    /// gives the attempt back). Returns the last response for a non-retryable status (the
+    /// caller checks it); throws RemoteError when retries run out, Cancelled on cancel.
+    HttpResponse execute(HttpRequest& r,
+                         const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
+
+    /// Throws RemoteError for a response with a non-2xx status.
+    [[noreturn]] void fail(const HttpRequest& r, const HttpResponse& resp,
+                           const std::string& what) const;
+    std::string redacted(std::string text) const;
+    void trace(const std::string& line) const;
+    std::chrono::milliseconds backoff(int attempt);
+};
+
+}  // namespace dolibak::s3

@@ -1,0 +1,320 @@
+// Streaming upload (a Sink: one PutObject, or a multipart upload with parallel part workers)
+// and streaming download (a Source fed by a background GET).
+#include "s3/transport.hpp"
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <thread>
+
+namespace dolibak::s3 {
+
+namespace {
+
+constexpr std::uint64_t max_part_size = 5ull * 1024 * 1024 * 1024;
+constexpr int max_parts = 10000;
+
+class UploadSink final : public io::Sink {
+public:
+    UploadSink(Client& client, std::string bucket, std::string key, PutOptions options)
+        : client_(client),
+          bucket_(std::move(bucket)),
+          key_(std::move(key)),
+          options_(std::move(options)) {
+        const auto& o = client_.options();
+        part_size_ = std::max(o.part_size, o.min_part_size);
+        if (options_.size_hint) {
+            // Leave room: 9,000 parts for the hinted size.
+            const std::uint64_t need = (*options_.size_hint + 8999) / 9000;
+            if (need > part_size_) part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
+        }
+        buffer_.reserve(std::min<std::size_t>(part_size_, 1 << 20));
+    }
+
+    ~UploadSink() override { abort(); }
+
+    void write(io::Bytes data) override {
+        if (state_ != State::open) throw Error("write to " + what() + " after it was completed");
+        rethrow_failure();
+        while (!data.empty()) {
+            // A full buffer is sent only when more data comes: a stream that fits in one
+            // part becomes a single PutObject.
+            if (buffer_.size() >= current_part_size()) flush_part();
+            const std::size_t n = std::min(current_part_size() - buffer_.size(), data.size());
+            buffer_.append(io::as_chars(data.subspan(0, n)));
+            data = data.subspan(n);
+        }
+    }
+
+    void finish() override {
+        if (state_ != State::open) throw Error("completing " + what() + " twice");
+        try {
+            if (upload_id_.empty()) {
+                // Everything fits in one part: a single PutObject.
+                etag_ = client_.put_object(bucket_, key_, io::as_bytes(buffer_), options_);
+                buffer_.clear();
+                buffer_.shrink_to_fit();
+                state_ = State::done;
+                return;
+            }
+            if (!buffer_.empty()) flush_part();
+            wait_all();
+            rethrow_failure();
+            std::sort(parts_.begin(), parts_.end(),
+                      [](const auto& a, const auto& b) { return a.number < b.number; });
+            client_.complete_multipart_upload(bucket_, key_, upload_id_, parts_);
+            stop_workers();
+            state_ = State::done;
+        } catch (...) {
+            abort();
+            throw;
+        }
+    }
+
+    void abort() noexcept override {
+        if (state_ == State::done || state_ == State::aborted) return;
+        state_ = State::aborted;
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+            queue_.clear();
+        }
+        cv_.notify_all();
+        stop_workers();
+        buffer_.clear();
+        if (!upload_id_.empty()) {
+            try {
+                client_.abort_multipart_upload(bucket_, key_, upload_id_);
+            } catch (...) {
+                // Nothing more to do here: a later abort_stale_uploads() cleans it up.
+            }
+        }
+    }
+
+private:
+    enum class State { open, done, aborted };
+    struct Part {
+        int number;
+        std::string data;
+    };
+
+    std::string what() const { return Client::describe(bucket_, key_); }
+
+    std::size_t current_part_size() const {
+        // For unknown sizes, parts double every 1,000 parts (capped at 5 GiB).
+        const int next = next_part_;
+        std::uint64_t size = part_size_;
+        for (int i = 1000; i < next && size < max_part_size; i += 1000) size *= 2;
+        return static_cast<std::size_t>(std::min(size, max_part_size));
+    }
+
+    void flush_part() {
+        if (upload_id_.empty()) start_multipart();
+        if (next_part_ > max_parts)
+            throw Error(what() + ": more than 10,000 parts; give a size hint or a larger part size");
+        Part p{next_part_++, std::move(buffer_)};
+        buffer_ = std::string();
+        buffer_.reserve(std::min<std::size_t>(current_part_size(), 1 << 20));
+        std::unique_lock lock(mutex_);
+        // Bounded memory: at most parallel parts queued or in flight, plus the one we fill.
+        cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
+        if (failure_) {
+            lock.unlock();
+            rethrow_failure();
+        }
+        ++in_flight_;
+        queue_.push_back(std::move(p));
+        lock.unlock();
+        cv_.notify_all();
+    }
+
+    void start_multipart() {
+        upload_id_ = client_.create_multipart_upload(bucket_, key_, options_);
+        const unsigned n = std::max(1u, client_.options().parallel_parts);
+        for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+    }
+
+    void work() {
+        for (;;) {
+            Part p;
+            {
+                std::unique_lock lock(mutex_);
+                cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+                if (stopping_ && queue_.empty()) return;
+                p = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            try {
+                auto etag = client_.upload_part(bucket_, key_, upload_id_, p.number,
+                                                io::as_bytes(p.data));
+                std::lock_guard lock(mutex_);
+                parts_.push_back({p.number, std::move(etag)});
+            } catch (...) {
+                std::lock_guard lock(mutex_);
+                if (!failure_) failure_ = std::current_exception();
+                stopping_ = true;
+                queue_.clear();
+            }
+            p.data = std::string();
+            {
+                std::lock_guard lock(mutex_);
+                --in_flight_;
+            }
+            cv_.notify_all();
+        }
+    }
+
+    void wait_all() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return in_flight_ == 0 || failure_; });
+    }
+
+    void stop_workers() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : workers_)
+            if (t.joinable()) t.join();
+        workers_.clear();
+    }
+
+    void rethrow_failure() {
+        std::exception_ptr f;
+        {
+            std::lock_guard lock(mutex_);
+            f = failure_;
+        }
+        if (f) std::rethrow_exception(f);
+    }
+
+    Client& client_;
+    std::string bucket_, key_;
+    PutOptions options_;
+    std::size_t part_size_;
+    std::string buffer_;
+    State state_ = State::open;
+    std::string upload_id_;
+    std::string etag_;
+    int next_part_ = 1;
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Part> queue_;
+    std::size_t in_flight_ = 0;
+    bool stopping_ = false;
+    std::exception_ptr failure_;
+    std::vector<CompletedPart> parts_;
+    std::vector<std::thread> workers_;
+};
+
+// A bounded byte pipe between a background GET (writer) and the caller (reader).
+
+struct Pipe {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::string> chunks;
+    std::size_t buffered = 0;
+    std::size_t capacity = 8 * 1024 * 1024;
+    bool writer_done = false;
+    bool reader_gone = false;
+    std::exception_ptr error;
+};
+
+class PipeWriter final : public io::Sink {
+public:
+    explicit PipeWriter(Pipe& p) : pipe_(p) {}
+    void write(io::Bytes data) override {
+        std::unique_lock lock(pipe_.mutex);
+        pipe_.cv.wait(lock, [&] {
+            return pipe_.reader_gone || pipe_.buffered + data.size() <= pipe_.capacity ||
+                   pipe_.buffered == 0;
+        });
+        if (pipe_.reader_gone) throw Cancelled("download no longer wanted");
+        pipe_.chunks.emplace_back(io::as_chars(data));
+        pipe_.buffered += data.size();
+        pipe_.cv.notify_all();
+    }
+    void finish() override {}
+    void abort() noexcept override {}
+
+private:
+    Pipe& pipe_;
+};
+
+class ObjectSource final : public io::Source {
+public:
+    ObjectSource(Client& client, std::string bucket, std::string key, GetOptions options)
+        : writer_(pipe_) {
+        thread_ = std::thread([this, &client, bucket = std::move(bucket), key = std::move(key),
+                               options = std::move(options)] {
+            std::exception_ptr error;
+            try {
+                client.get_object(bucket, key, writer_, options);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            std::lock_guard lock(pipe_.mutex);
+            pipe_.error = error;
+            pipe_.writer_done = true;
+            pipe_.cv.notify_all();
+        });
+    }
+
+    ~ObjectSource() override {
+        {
+            std::lock_guard lock(pipe_.mutex);
+            pipe_.reader_gone = true;
+        }
+        pipe_.cv.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    std::size_t read(io::MutableBytes buf) override {
+        if (buf.empty()) return 0;
+        std::unique_lock lock(pipe_.mutex);
+        pipe_.cv.wait(lock, [&] { return !pipe_.chunks.empty() || pipe_.writer_done; });
+        if (pipe_.chunks.empty()) {
+            if (pipe_.error) {
+                auto e = pipe_.error;
+                pipe_.error = nullptr;
+                std::rethrow_exception(e);
+            }
+            return 0;
+        }
+        auto& front = pipe_.chunks.front();
+        const std::size_t n = std::min(buf.size(), front.size() - offset_);
+        std::memcpy(buf.data(), front.data() + offset_, n);
+        offset_ += n;
+        if (offset_ == front.size()) {
+            pipe_.buffered -= front.size();
+            pipe_.chunks.pop_front();
+            offset_ = 0;
+            pipe_.cv.notify_all();
+        }
+        return n;
+    }
+
+private:
+    Pipe pipe_;
+    PipeWriter writer_;
+    std::size_t offset_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<io::Sink> Client::upload(const std::string& bucket, const std::string& key,
+                                         const PutOptions& options) {
+    if (bucket.empty() || key.empty()) throw ConfigError("S3 upload: empty bucket or key");
+    return std::make_unique<UploadSink>(*this, bucket, key, options);
+}
+
+std::unique_ptr<io::Source> Client::open_object(const std::string& bucket, const std::string& key,
+                                                const GetOptions& options) {
+    if (bucket.empty() || key.empty()) throw ConfigError("S3 download: empty bucket or key");
+    return std::make_unique<ObjectSource>(*this, bucket, key, options);
+}
+
+}  // namespace dolibak::s3

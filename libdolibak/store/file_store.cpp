@@ -1,0 +1,267 @@
+// A store in a local directory. Objects are files under the root; a put writes
+// <root>/.dolibak-tmp/<random>.part, fsyncs it and renames it into place (same file system:
+// atomic), then fsyncs the directory. list() never shows .dolibak-tmp.
+#include "store/backends.hpp"
+
+#include <dolibak/file_io.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+namespace dolibak::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string random_name() {
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::string s;
+    for (int i = 0; i < 16; ++i) s += alphabet[rng() % (sizeof alphabet - 1)];
+    return s;
+}
+
+std::chrono::system_clock::time_point mtime_of(const struct stat& st) {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
+class FileSink final : public io::Sink {
+public:
+    FileSink(fs::path root, std::string key, PutOptions options)
+        : root_(std::move(root)), key_(std::move(key)), options_(std::move(options)) {
+        const auto tmpdir = root_ / std::string(reserved_dir);
+        if (::mkdir(tmpdir.c_str(), 0700) != 0 && errno != EEXIST)
+            throw IoError("cannot create", tmpdir.string(), errno);
+        for (int i = 0; i < 100 && !fd_; ++i) {
+            temp_ = tmpdir / (random_name() + ".part");
+            const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (fd >= 0)
+                fd_.reset(fd);
+            else if (errno != EEXIST)
+                throw IoError("cannot create", temp_.string(), errno);
+        }
+        if (!fd_) throw IoError("cannot create", temp_.string(), EEXIST);
+    }
+    ~FileSink() override { abort(); }
+
+    void write(io::Bytes data) override {
+        if (done_) throw Error("write to " + key_ + " after it was completed");
+        const std::byte* p = data.data();
+        std::size_t left = data.size();
+        while (left > 0) {
+            const ssize_t n = ::write(fd_.get(), p, left);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw IoError("cannot write", temp_.string(), errno);
+            }
+            p += n;
+            left -= static_cast<std::size_t>(n);
+        }
+    }
+
+    void finish() override {
+        if (done_) throw Error("completing " + key_ + " twice");
+        try {
+            if (::fsync(fd_.get()) != 0) throw IoError("cannot fsync", temp_.string(), errno);
+            if (::close(fd_.release()) != 0) throw IoError("cannot close", temp_.string(), errno);
+            const fs::path final_path = root_ / key_;
+            const fs::path dir = final_path.parent_path();
+            std::error_code ec;
+            fs::create_directories(dir, ec);
+            if (ec) throw IoError("cannot create directory", dir.string(), ec.value());
+            if (options_.no_overwrite) {
+                // link() fails if the name exists: no window where another object is replaced.
+                if (::link(temp_.c_str(), final_path.c_str()) != 0) {
+                    const int e = errno;
+                    if (e == EEXIST)
+                        throw Error("object '" + key_ + "' already exists (no overwrite asked)");
+                    throw IoError("cannot publish", final_path.string(), e);
+                }
+                ::unlink(temp_.c_str());
+            } else if (::rename(temp_.c_str(), final_path.c_str()) != 0) {
+                throw IoError("cannot publish", final_path.string(), errno);
+            }
+            done_ = true;
+            io::fsync_directory(dir);
+        } catch (...) {
+            abort();
+            throw;
+        }
+    }
+
+    void abort() noexcept override {
+        if (done_) return;
+        done_ = true;
+        fd_.reset();
+        ::unlink(temp_.c_str());
+    }
+
+private:
+    fs::path root_;
+    std::string key_;
+    PutOptions options_;
+    fs::path temp_;
+    UniqueFd fd_;
+    bool done_ = false;
+};
+
+class LimitedSource final : public io::Source {
+public:
+    LimitedSource(std::unique_ptr<io::Source> inner, std::optional<std::uint64_t> limit)
+        : inner_(std::move(inner)), left_(limit) {}
+    std::size_t read(io::MutableBytes buf) override {
+        if (left_ && *left_ == 0) return 0;
+        if (left_ && buf.size() > *left_) buf = buf.subspan(0, static_cast<std::size_t>(*left_));
+        const auto n = inner_->read(buf);
+        if (left_) *left_ -= n;
+        return n;
+    }
+
+private:
+    std::unique_ptr<io::Source> inner_;
+    std::optional<std::uint64_t> left_;
+};
+
+class FileStore final : public Store {
+public:
+    explicit FileStore(fs::path root) : root_(std::move(root)) {}
+
+    std::string url() const override {
+        std::string s = "file://" + root_.string();
+        if (!s.ends_with('/')) s += '/';
+        return s;
+    }
+
+    std::unique_ptr<io::Sink> put(const std::string& key, const PutOptions& options) override {
+        validate_key(key);
+        return std::make_unique<FileSink>(root_, key, options);
+    }
+
+    std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options) override {
+        validate_key(key);
+        const auto path = root_ / key;
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT || errno == ENOTDIR) throw ObjectNotFound(url(), key);
+            throw IoError("cannot open", path.string(), errno);
+        }
+        UniqueFd owned(fd);
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw IoError("cannot stat", path.string(), errno);
+        if (!S_ISREG(st.st_mode)) throw ObjectNotFound(url(), key);
+        if (options.offset > 0 &&
+            ::lseek(fd, static_cast<off_t>(options.offset), SEEK_SET) < 0)
+            throw IoError("cannot seek", path.string(), errno);
+        auto src = std::make_unique<io::FdSource>(std::move(owned), path.string());
+        return std::make_unique<LimitedSource>(std::move(src), options.length);
+    }
+
+    std::optional<ObjectInfo> head(const std::string& key) override {
+        validate_key(key);
+        const auto path = root_ / key;
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+            throw IoError("cannot stat", path.string(), errno);
+        }
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        return ObjectInfo{key, static_cast<std::uint64_t>(st.st_size), mtime_of(st), {}};
+    }
+
+    std::vector<ObjectInfo> list(const std::string& prefix) override {
+        std::vector<ObjectInfo> out;
+        // Walk only the directory the prefix points into.
+        const auto slash = prefix.rfind('/');
+        const std::string dir_part = slash == std::string::npos ? "" : prefix.substr(0, slash);
+        const fs::path start = dir_part.empty() ? root_ : root_ / dir_part;
+        std::error_code ec;
+        if (!fs::is_directory(start, ec)) return out;
+        fs::recursive_directory_iterator it(start, fs::directory_options::none, ec);
+        if (ec) throw IoError("cannot list", start.string(), ec.value());
+        for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+            if (ec) throw IoError("cannot list", start.string(), ec.value());
+            const auto rel = it->path().lexically_relative(root_).generic_string();
+            if (it.depth() == 0 && dir_part.empty() && it->path().filename() == reserved_dir) {
+                it.disable_recursion_pending();
+                continue;
+            }
+            struct stat st {};
+            if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            if (!rel.starts_with(prefix)) continue;
+            out.push_back({rel, static_cast<std::uint64_t>(st.st_size), mtime_of(st), {}});
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        return out;
+    }
+
+    void remove(const std::string& key) override {
+        validate_key(key);
+        const auto path = root_ / key;
+        if (::unlink(path.c_str()) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return;
+            throw IoError("cannot remove", path.string(), errno);
+        }
+        // Tidy: remove directories left empty, up to the root.
+        for (auto dir = path.parent_path(); dir != root_ && dir.string().size() > root_.string().size();
+             dir = dir.parent_path())
+            if (::rmdir(dir.c_str()) != 0) break;
+    }
+
+    std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
+        std::vector<RemoveFailure> failures;
+        for (const auto& k : keys) {
+            try {
+                remove(k);
+            } catch (const Error& e) {
+                failures.push_back({k, e.what()});
+            }
+        }
+        return failures;
+    }
+
+    std::size_t cleanup(std::chrono::seconds older_than) override {
+        const auto tmpdir = root_ / std::string(reserved_dir);
+        std::error_code ec;
+        if (!fs::is_directory(tmpdir, ec)) return 0;
+        const auto now = std::chrono::system_clock::now();
+        std::size_t n = 0;
+        for (const auto& e : fs::directory_iterator(tmpdir, ec)) {
+            struct stat st {};
+            if (::lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+            if (now - mtime_of(st) < older_than) continue;
+            if (::unlink(e.path().c_str()) == 0) ++n;
+        }
+        return n;
+    }
+
+private:
+    fs::path root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_file_store(const fs::path& root, bool create) {
+    auto p = root.lexically_normal();
+    if (p.is_relative()) throw ConfigError("store directory must be absolute: " + p.string());
+    std::string s = p.string();
+    while (s.size() > 1 && s.ends_with('/')) s.pop_back();
+    p = s;
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) {
+        if (!create)
+            throw ConfigError("store directory " + p.string() +
+                              " does not exist (is the backup disk mounted?)");
+        fs::create_directories(p, ec);
+        if (ec) throw IoError("cannot create directory", p.string(), ec.value());
+    }
+    return std::make_unique<FileStore>(p);
+}
+
+}  // namespace dolibak::store

@@ -1,0 +1,108 @@
+// A store under s3://bucket/prefix/. S3 publishes atomically by itself: an object appears
+// only when PutObject or CompleteMultipartUpload succeeds.
+#include "store/backends.hpp"
+
+namespace dolibak::store {
+
+namespace {
+
+class S3Store final : public Store {
+public:
+    S3Store(std::shared_ptr<s3::Client> client, std::string bucket, std::string prefix)
+        : client_(std::move(client)), bucket_(std::move(bucket)), prefix_(std::move(prefix)) {}
+
+    std::string url() const override { return "s3://" + bucket_ + "/" + prefix_; }
+
+    std::unique_ptr<io::Sink> put(const std::string& key, const PutOptions& options) override {
+        validate_key(key);
+        s3::PutOptions o;
+        o.content_type = options.content_type;
+        o.size_hint = options.size_hint;
+        o.if_none_match = options.no_overwrite;
+        return client_->upload(bucket_, prefix_ + key, o);
+    }
+
+    std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options) override {
+        // HEAD first: a missing key fails here, and the download is pinned to this version.
+        const auto info = head(key);
+        if (!info) throw ObjectNotFound(url(), key);
+        s3::GetOptions o;
+        o.offset = options.offset;
+        o.length = options.length;
+        o.if_match = info->etag;
+        if (o.offset >= info->size && info->size > 0 && !o.length)
+            return std::make_unique<io::MemorySource>(std::string_view());
+        if (info->size == 0) return std::make_unique<io::MemorySource>(std::string_view());
+        return client_->open_object(bucket_, prefix_ + key, o);
+    }
+
+    std::uint64_t get_to(const std::string& key, io::Sink& out, const GetOptions& options) override {
+        validate_key(key);
+        s3::GetOptions o;
+        o.offset = options.offset;
+        o.length = options.length;
+        try {
+            return client_->get_object(bucket_, prefix_ + key, out, o);
+        } catch (const RemoteError& e) {
+            if (e.details().http_status == 404 && e.details().code == "NoSuchKey")
+                throw ObjectNotFound(url(), key);
+            if (e.details().http_status == 416 && options.offset == 0) return 0;  // empty object
+            throw;
+        }
+    }
+
+    std::optional<ObjectInfo> head(const std::string& key) override {
+        validate_key(key);
+        const auto info = client_->head_object(bucket_, prefix_ + key);
+        if (!info) return std::nullopt;
+        return ObjectInfo{key, info->size, info->last_modified, info->etag};
+    }
+
+    std::vector<ObjectInfo> list(const std::string& prefix) override {
+        std::vector<ObjectInfo> out;
+        for (auto& o : client_->list_objects(bucket_, prefix_ + prefix)) {
+            if (!o.key.starts_with(prefix_)) continue;
+            out.push_back({o.key.substr(prefix_.size()), o.size, o.last_modified, o.etag});
+        }
+        // S3 lists in UTF-8 binary order already; sort anyway for other services.
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        return out;
+    }
+
+    void remove(const std::string& key) override {
+        validate_key(key);
+        client_->delete_object(bucket_, prefix_ + key);
+    }
+
+    std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
+        std::vector<std::string> full;
+        full.reserve(keys.size());
+        for (const auto& k : keys) {
+            validate_key(k);
+            full.push_back(prefix_ + k);
+        }
+        std::vector<RemoveFailure> out;
+        for (auto& f : client_->delete_objects(bucket_, full))
+            out.push_back({f.key.substr(std::min(prefix_.size(), f.key.size())),
+                           f.code + (f.message.empty() ? "" : ": " + f.message)});
+        return out;
+    }
+
+    std::size_t cleanup(std::chrono::seconds older_than) override {
+        return client_->abort_stale_uploads(bucket_, prefix_, older_than);
+    }
+
+private:
+    std::shared_ptr<s3::Client> client_;
+    std::string bucket_;
+    std::string prefix_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_s3_store(std::shared_ptr<s3::Client> client, std::string bucket,
+                                     std::string prefix) {
+    return std::make_unique<S3Store>(std::move(client), std::move(bucket), std::move(prefix));
+}
+
+}  // namespace dolibak::store

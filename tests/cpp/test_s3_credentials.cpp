@@ -1,0 +1,95 @@
+// Credentials and settings resolution: environment, shared files, profiles; no secret in
+// any message.
+#include "support/testsupport.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/s3/client.hpp>
+#include <dolibak/s3/credentials.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace dolibak;
+using namespace dolibak::s3;
+
+TEST_CASE("the environment wins over the files") {
+    test::TempDir home;
+    test::write_file(home / ".aws/credentials",
+                     "[default]\naws_access_key_id = AKFILE\naws_secret_access_key = file-secret\n");
+    CredentialOptions o;
+    o.env = std::map<std::string, std::string>{{"HOME", home.path().string()},
+                                               {"AWS_ACCESS_KEY_ID", "AKENV"},
+                                               {"AWS_SECRET_ACCESS_KEY", "env-secret"},
+                                               {"AWS_SESSION_TOKEN", "tok"}};
+    auto c = resolve_credentials(o);
+    CHECK(c.access_key_id == "AKENV");
+    CHECK(c.secret_access_key.reveal() == "env-secret");
+    CHECK(c.session_token.reveal() == "tok");
+    CHECK(c.source.find("environment") != std::string::npos);
+    o.env->erase("AWS_ACCESS_KEY_ID");
+    c = resolve_credentials(o);
+    CHECK(c.access_key_id == "AKFILE");
+    CHECK(c.session_token.empty());
+    CHECK(c.source.find("profile default") != std::string::npos);
+}
+
+TEST_CASE("profiles, config file, region, endpoint and addressing style") {
+    test::TempDir home;
+    test::write_file(home / "creds",
+                     "# comment\n[default]\naws_access_key_id=AKDEF\naws_secret_access_key=d\n\n"
+                     "[backup]\naws_access_key_id = AKBACKUP\naws_secret_access_key = b s\n"
+                     "aws_session_token = t1\n");
+    test::write_file(home / "config",
+                     "[default]\nregion = us-east-1\n[profile backup]\nregion = eu-west-3\n"
+                     "endpoint_url = https://s3.example.net\ns3 =\n  addressing_style = path\n"
+                     "[profile cfgonly]\naws_access_key_id = AKCFG\naws_secret_access_key = c\n");
+    CredentialOptions o;
+    o.env = std::map<std::string, std::string>{{"HOME", home.path().string()},
+                                               {"AWS_SHARED_CREDENTIALS_FILE", (home / "creds").string()},
+                                               {"AWS_CONFIG_FILE", (home / "config").string()},
+                                               {"AWS_PROFILE", "backup"}};
+    auto rc = resolve_config(o);
+    CHECK(rc.profile == "backup");
+    CHECK(rc.credentials.access_key_id == "AKBACKUP");
+    CHECK(rc.credentials.secret_access_key.reveal() == "b s");
+    CHECK(rc.credentials.session_token.reveal() == "t1");
+    CHECK(rc.region == "eu-west-3");
+    CHECK(rc.endpoint_url == "https://s3.example.net");
+    CHECK(rc.addressing_style == "path");
+
+    (*o.env)["AWS_REGION"] = "auto";
+    (*o.env)["AWS_ENDPOINT_URL"] = "https://acc.r2.cloudflarestorage.com";
+    rc = resolve_config(o);
+    CHECK(rc.region == "auto");
+    CHECK(rc.endpoint_url == "https://acc.r2.cloudflarestorage.com");
+    auto cfg = client_config_from_environment(o);
+    CHECK(cfg.options.region == "auto");
+    CHECK(cfg.options.addressing == AddressingStyle::path);
+
+    o.profile = "cfgonly";
+    CHECK(resolve_credentials(o).access_key_id == "AKCFG");
+
+    o.profile = "nosuch";
+    try {
+        resolve_config(o);
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).find("nosuch") != std::string::npos);
+    }
+}
+
+TEST_CASE("missing credentials and malformed files are ConfigErrors without secrets") {
+    test::TempDir home;
+    CredentialOptions o;
+    o.env = std::map<std::string, std::string>{{"HOME", home.path().string()}};
+    CHECK_THROWS_AS(resolve_credentials(o), ConfigError);
+    test::write_file(home / ".aws/credentials", "[default]\nthis line has no equals sign SECRET\n");
+    try {
+        resolve_credentials(o);
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).find(":2:") != std::string::npos);
+        CHECK(std::string(e.what()).find("SECRET") == std::string::npos);
+    }
+    const auto ini = parse_aws_ini("[a]\nk = v = w\n; c\n", "x");
+    CHECK(ini.at("a").at("k") == "v = w");
+}

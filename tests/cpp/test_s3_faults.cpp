@@ -1,0 +1,228 @@
+// The S3 client through a fault-injecting proxy (tools/testenv/faultproxy.py) in front of
+// the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls.
+// Transfers must complete byte-identical; a multipart upload that cannot complete must
+// leave no object and no open upload.
+#include "support/testsupport.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/s3/client.hpp>
+#include <dolibak/store.hpp>
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <random>
+
+using namespace dolibak;
+using namespace dolibak::s3;
+
+namespace {
+
+test::Fixture& proxy() {
+    static test::Fixture p(test::source_dir() / "tools/testenv/faultproxy.py",
+                           {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>())});
+    return p;
+}
+
+void set_rules(const nlohmann::json& rules) {
+    const std::string path = proxy().info().at("rules_file");
+    const std::string tmp = path + ".tmp";
+    test::write_file(tmp, rules.dump());
+    std::filesystem::rename(tmp, path);
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+    std::vector<nlohmann::json> out;
+    std::ifstream f(path);
+    for (std::string line; std::getline(f, line);)
+        if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+    return out;
+}
+
+int faults(const std::string& action, const std::string& path_part) {
+    int n = 0;
+    for (const auto& e : read_jsonl(proxy().info().at("fault_log")))
+        if (e.at("action") == action &&
+            std::string(e.at("path")).find(path_part) != std::string::npos)
+            ++n;
+    return n;
+}
+
+Credentials creds() {
+    Credentials c;
+    c.access_key_id = test::s3().at("access_key").get<std::string>();
+    c.secret_access_key = Secret(test::s3().at("secret_key").get<std::string>());
+    return c;
+}
+
+ClientOptions via_proxy() {
+    ClientOptions o;
+    o.endpoint = proxy().info().at("endpoint").get<std::string>();
+    o.region = test::s3().at("region").get<std::string>();
+    o.addressing = AddressingStyle::path;
+    o.part_size = 5 * 1024 * 1024;
+    o.parallel_parts = 2;
+    o.retry.base_delay = std::chrono::milliseconds(10);
+    o.retry.max_delay = std::chrono::milliseconds(200);
+    return o;
+}
+
+ClientOptions direct() {
+    auto o = via_proxy();
+    o.endpoint = test::s3().at("endpoint").get<std::string>();
+    return o;
+}
+
+std::string bucket() {
+    return test::s3().at("bucket").get<std::string>();
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+}
+
+std::string unique(const std::string& name) {
+    static std::mt19937_64 rng(std::random_device{}());
+    return "faults-" + std::to_string(rng() % 1000000000) + "/" + name;
+}
+
+}  // namespace
+
+TEST_CASE("uploads and downloads survive 503s, 500s, cut connections and stalls") {
+    const auto key = unique("big.dump");
+    const auto data = random_bytes(12 * 1024 * 1024 + 4321, 42);
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"}, {"path_contains", key}, {"query_contains", "uploads"}, {"action", "503"}, {"times", 1}},
+        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=1&"}, {"action", "503"}, {"times", 2}},
+        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=2&"}, {"action", "cut_request"}, {"times", 1}},
+        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=3&"}, {"action", "cut_response"}, {"times", 1}},
+        {{"method", "POST"}, {"path_contains", key}, {"query_contains", "uploadId="}, {"action", "500"}, {"times", 1}},
+        {{"method", "GET"}, {"path_contains", key}, {"action", "cut_response"}, {"times", 2}},
+        {{"method", "GET"}, {"path_contains", key}, {"action", "stall_response"}, {"delay", 4}, {"times", 1}},
+        {{"method", "HEAD"}, {"path_contains", key}, {"action", "429"}, {"times", 1}},
+    }));
+    auto o = via_proxy();
+    o.low_speed_bytes = 1;
+    o.low_speed_time = std::chrono::seconds(1);  // a stall is cut after a second
+    std::vector<std::string> retries;
+    std::mutex m;
+    o.trace = [&](const std::string& l) {
+        std::lock_guard lock(m);
+        if (l.starts_with("retrying")) retries.push_back(l);
+    };
+    Client c(o, creds());
+    {
+        auto sink = c.upload(bucket(), key);
+        for (std::size_t i = 0; i < data.size(); i += 1 << 20)
+            sink->write(io::as_bytes(std::string_view(data).substr(i, 1 << 20)));
+        sink->finish();
+    }
+    const auto info = c.head_object(bucket(), key);
+    REQUIRE(info);
+    CHECK(info->size == data.size());
+    io::MemorySink got;
+    CHECK(c.get_object(bucket(), key, got) == data.size());
+    CHECK(got.data() == data);
+    CHECK(faults("503", key) == 3);
+    CHECK(faults("cut_request", key) == 1);
+    CHECK(faults("cut_response", key) == 3);
+    CHECK(faults("500", key) == 1);
+    CHECK(faults("stall_response", key) == 1);
+    CHECK(faults("429", key) == 1);
+    CHECK(c.stats().retries == retries.size());
+    std::string all_retries;
+    for (const auto& r : retries) all_retries += r + "\n";
+    CAPTURE(all_retries);
+    CHECK(retries.size() >= 10);
+    // The resumed GETs asked for the rest only.
+    int ranged = 0;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == "GET" && std::string(e.at("path")).find(key) != std::string::npos) {
+            for (const auto& h : e.at("headers")) ranged += h == "range";
+        }
+    CHECK(ranged >= 3);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a multipart upload that keeps failing leaves no object and no open upload") {
+    const auto key = unique("doomed.dump");
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=2&"}, {"action", "500"}, {"times", -1}},
+    }));
+    auto o = via_proxy();
+    o.retry.max_attempts = 3;
+    Client c(o, creds());
+    const auto data = random_bytes(11 * 1024 * 1024, 9);
+    auto sink = c.upload(bucket(), key);
+    CHECK_THROWS_AS(
+        {
+            sink->write(io::as_bytes(data));
+            sink->finish();
+        },
+        RemoteError);
+    sink.reset();
+    Client d(direct(), creds());
+    CHECK_FALSE(d.head_object(bucket(), key));
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    int aborts = 0;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == "DELETE" && std::string(e.at("path")).ends_with(key) &&
+            std::string(e.at("query")).find("uploadId=") != std::string::npos)
+            aborts += e.at("status") == 204;
+    CHECK(aborts == 1);
+    CHECK(faults("500", key) == 3);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a failing single PUT publishes nothing; the store reports the error") {
+    const auto key = unique("small.json");
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", key}, {"action", "cut_request"}, {"times", -1}},
+    }));
+    store::StoreOptions so;
+    so.use_environment = false;
+    so.s3 = via_proxy();
+    so.s3.retry.max_attempts = 2;
+    so.credentials = creds();
+    auto s = store::open("s3://" + bucket(), so);
+    CHECK_THROWS_AS(s->put_bytes(key, "{\"x\":1}"), RemoteError);
+    CHECK_FALSE(s->head(key));
+    // With one cut only, the retry succeeds.
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", key}, {"action", "cut_request"}, {"times", 1}},
+        {{"method", "GET"}, {"path_contains", key}, {"action", "delay"}, {"delay", 0.5}, {"times", 1}},
+    }));
+    s->put_bytes(key, "{\"x\":1}");
+    CHECK(s->get_bytes(key) == "{\"x\":1}");
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
+    test::Fixture tls(test::source_dir() / "tools/testenv/faultproxy.py",
+                      {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>()),
+                       "--tls"});
+    auto o = via_proxy();
+    o.endpoint = tls.info().at("endpoint").get<std::string>();
+    REQUIRE(o.endpoint.starts_with("https://"));
+    {
+        Client c(o, creds());  // the system's CAs do not know this certificate
+        try {
+            c.head_object(bucket(), "anything");
+            FAIL("no error");
+        } catch (const RemoteError& e) {
+            CHECK_FALSE(e.details().retryable);
+            CHECK(std::string(e.what()).find("certificate") != std::string::npos);
+        }
+        CHECK(c.stats().retries == 0);
+    }
+    o.ca_bundle = tls.info().at("ca_file").get<std::string>();
+    Client c(o, creds());
+    const auto key = unique("tls.txt");
+    c.put_object(bucket(), key, io::as_bytes(std::string_view("over TLS")));
+    io::MemorySink got;
+    c.get_object(bucket(), key, got);
+    CHECK(got.data() == "over TLS");
+}
