@@ -39,6 +39,7 @@ enum class ObjectKind {
     docs_tar_gz,   ///< <prefix>/docs/<ts>.tar.gz
     docs_tar_zst,  ///< <prefix>/docs/<ts>.tar.zst
     manifest,      ///< <prefix>/manifests/<ts>.json
+    globals_sql,   ///< <prefix>/globals/<ts>.sql (pg_dumpall --globals-only)
 };
 
 /// "db", "docs" or "manifests": the folder of a kind, which is also the half's name for the

@@ -75,9 +75,9 @@ void check_year(const Fields& f) {
                           " is not 0000-9999");
 }
 
-constexpr std::array<ObjectKind, 5> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
+constexpr std::array<ObjectKind, 6> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
                                               ObjectKind::docs_tar_gz, ObjectKind::docs_tar_zst,
-                                              ObjectKind::manifest};
+                                              ObjectKind::manifest,    ObjectKind::globals_sql};
 
 }  // namespace
 
@@ -142,6 +142,8 @@ std::string_view folder_of(ObjectKind kind) noexcept {
             return "docs";
         case ObjectKind::manifest:
             return "manifests";
+        case ObjectKind::globals_sql:
+            return "globals";
     }
     return "";
 }
@@ -158,6 +160,8 @@ std::string_view suffix_of(ObjectKind kind) noexcept {
             return ".tar.zst";
         case ObjectKind::manifest:
             return ".json";
+        case ObjectKind::globals_sql:
+            return ".sql";
     }
     return "";
 }

@@ -1,0 +1,282 @@
+#pragma once
+// The backup job: both halves of a Dolibarr (or Odoo) instance — the database and the
+// documents tree — kept in a store, skipped when unchanged, pruned by a tiered retention, and
+// restored with proof. The CLI (`dolibak`) and the Python module (`dolibak.Job`) are thin
+// layers over this API. See docs/job.md.
+//
+// Store layout (compatible with the original scripts):
+//   <prefix>/db/<ts>.dump | <ts>.dump.zst   pg_dump custom archive (zstd-wrapped or not)
+//   <prefix>/docs/<ts>.tar.gz | <ts>.tar.zst documents tree
+//   <prefix>/globals/<ts>.sql               roles and other globals (optional)
+//   <prefix>/manifests/<ts>.json            one per run (see manifest.hpp)
+//   <prefix>/.fp-db, <prefix>/.fp-docs      last stored fingerprint of each half
+//   <prefix>/.lock                          lease of the run in progress
+#include <dolibak/cancel.hpp>
+#include <dolibak/fingerprint/db.hpp>
+#include <dolibak/manifest.hpp>
+#include <dolibak/pgdump/dump.hpp>
+#include <dolibak/pgdump/restore.hpp>
+#include <dolibak/profile.hpp>
+#include <dolibak/retention.hpp>
+#include <dolibak/store.hpp>
+#include <dolibak/tarball/extractor.hpp>
+#include <dolibak/tarball/writer.hpp>
+#include <dolibak/timestamp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dolibak::job {
+
+/// Something worth telling the user while a job runs. Progress events come often; the CLI
+/// draws them as a progress line on a terminal and drops them from logs.
+struct Event {
+    enum class Kind { info, warning, progress };
+    Kind kind = Kind::info;
+    std::string half;     ///< "db", "docs", "globals" or empty
+    std::string message;  ///< never contains a secret
+    std::uint64_t bytes = 0;                ///< progress: bytes so far
+    std::optional<std::uint64_t> total;     ///< progress: expected total, when known
+};
+
+struct DatabaseSettings {
+    pgdump::ConnectionParams conn;                  ///< the source database (read only)
+    std::optional<std::filesystem::path> tools_dir;  ///< where pg_dump/pg_restore are
+    pgdump::DumpMode dump_mode = pgdump::DumpMode::pg_dump_compressed;
+    std::optional<int> pg_dump_level;
+    io::ZstdOptions zstd{3, 2};
+    std::vector<std::string> extra_dump_args;
+    fingerprint::DbMode fingerprint_mode = fingerprint::DbMode::xmin;
+    /// More tables left out of the fingerprint, on top of the profile's volatile tables.
+    std::vector<std::string> extra_volatile_tables;
+    /// Also store roles and other globals (pg_dumpall --globals-only) as a third object.
+    bool globals = false;
+    /// Include role passwords in the globals (off: --no-role-passwords).
+    bool globals_with_passwords = false;
+};
+
+struct DocumentsSettings {
+    std::filesystem::path root;  ///< the documents directory (only read)
+    tarball::Compression compression = tarball::Compression::gzip;
+    int level = -1;   ///< -1: the compressor's default
+    int threads = 0;  ///< zstd worker threads
+    /// More excludes, on top of the profile's document excludes.
+    std::vector<std::string> extra_excludes;
+    /// Hash file contents too in the fingerprint (slower; catches same-size same-mtime edits).
+    bool content_fingerprint = false;
+    /// An unreadable file: skipped with a warning (true) or the half fails (false).
+    bool skip_unreadable = false;
+};
+
+struct Config {
+    /// "s3://bucket/prefix" or "file:///dir".
+    std::string store_url;
+    store::StoreOptions store;
+    Profile profile = builtin_profile("dolibarr");
+    std::optional<DatabaseSettings> db;
+    std::optional<DocumentsSettings> docs;
+    retention::Policy retention;
+    /// A run holds the store's lock at most this long before another may take it over.
+    std::chrono::seconds lock_ttl{std::chrono::hours(12)};
+    /// Where temporary files go (parallel restores, safety dumps); default the system's.
+    std::filesystem::path temp_dir;
+    std::function<void(const Event&)> on_event;
+    /// Checked between blocks; children are stopped and uploads aborted when set.
+    std::shared_ptr<CancelToken> cancel;
+    /// The run's clock (tests inject one); default the system clock.
+    std::function<TimePoint()> now;
+};
+
+// ---- backup ---------------------------------------------------------------------------
+
+struct BackupOptions {
+    bool db = true;
+    bool docs = true;
+    /// Upload even when the fingerprint is unchanged.
+    bool force = false;
+    /// Compute fingerprints and say what would be uploaded; store nothing.
+    bool dry_run = false;
+    /// Prune after a successful run.
+    bool prune = false;
+};
+
+struct HalfReport {
+    enum class Outcome { uploaded, unchanged, would_upload, skipped, failed };
+    std::string half;  ///< "db", "docs", "globals"
+    Outcome outcome = Outcome::skipped;
+    std::string key;  ///< the object holding the half (new, or the unchanged earlier one)
+    std::uint64_t bytes = 0;
+    std::string sha256;
+    double seconds = 0;
+    std::string fingerprint;  ///< this run's fingerprint value
+    std::string reason;       ///< why uploaded/unchanged ("fingerprint changed: llx_facture")
+    std::string error;        ///< outcome failed
+};
+std::string_view to_string(HalfReport::Outcome o) noexcept;
+
+struct PruneReport {
+    retention::Plan plan;
+    std::vector<std::string> deleted;  ///< keys removed (empty on a dry run)
+    std::vector<store::RemoveFailure> failures;
+    bool dry_run = false;
+};
+
+struct BackupReport {
+    TimePoint time{};           ///< the run's <ts>
+    std::vector<HalfReport> halves;
+    std::string manifest_key;   ///< empty on a dry run
+    double seconds = 0;
+    std::optional<PruneReport> prune;
+    bool ok() const noexcept;   ///< no half failed
+};
+
+// ---- list / verify --------------------------------------------------------------------
+
+struct BackupEntry {
+    std::string half;  ///< "db", "docs", "globals"
+    TimePoint time{};
+    std::string key;
+    std::uint64_t size = 0;
+    /// A manifest of this time names the object (false: left by the old scripts).
+    bool has_manifest = false;
+    std::string sha256;  ///< from the manifest, when known
+};
+
+struct RunEntry {
+    TimePoint time{};
+    std::string manifest_key;
+    bool loaded = false;  ///< `manifest` was read (list reads every one; others read few)
+    Manifest manifest;
+};
+
+struct ListReport {
+    std::vector<BackupEntry> backups;  ///< every backup object, oldest first
+    std::vector<RunEntry> runs;        ///< every manifest, oldest first
+    std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
+};
+
+struct VerifiedObject {
+    std::string key;
+    std::string half;
+    bool ok = false;
+    std::uint64_t bytes = 0;
+    std::string sha256;
+    std::string problem;  ///< empty when ok
+};
+
+struct VerifyReport {
+    TimePoint time{};
+    std::vector<VerifiedObject> objects;
+    bool ok() const noexcept;
+};
+
+// ---- restore --------------------------------------------------------------------------
+
+struct RestoreDbOptions {
+    std::string which = "latest";  ///< "latest" or a <ts>
+    pgdump::RestoreOptions restore;  ///< target, confirmation, safety dump, proof, list...
+    /// TOC exclusions applied before restoring (e.g. "FUNCTION public user_lookup", "ACL").
+    std::vector<std::string> exclude;
+};
+
+struct RestoreDocsOptions {
+    std::string which = "latest";
+    std::filesystem::path target;
+    tarball::ExtractOptions extract;
+    /// Replace a non-empty target directory (its old content is removed once the new tree is
+    /// in place).
+    bool confirm_non_empty = false;
+};
+
+struct DocsRestoreReport {
+    std::string key;
+    tarball::ExtractSummary summary;
+    /// Files the profile requires after a restore that are missing (empty when all there).
+    std::vector<std::string> missing_required;
+};
+
+// ---- status / check / refresh ---------------------------------------------------------
+
+struct StatusReport {
+    std::optional<RunEntry> last_run;         ///< the newest manifest
+    std::optional<RunEntry> last_success;     ///< the newest manifest whose halves all succeeded
+    std::optional<double> age_seconds;        ///< of the last success
+    bool stale = true;                        ///< no success, or older than max_age
+};
+
+struct CheckItem {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+};
+
+struct CheckReport {
+    std::vector<CheckItem> items;
+    bool ok() const noexcept;
+};
+
+struct RefreshOptions {
+    pgdump::ConnectionParams source;   ///< production (read only)
+    pgdump::ConnectionParams sandbox;  ///< the sandbox database, as its owner role
+    std::vector<std::string> exclude;  ///< TOC exclusions (default: none)
+    pgdump::ProofOptions proof;
+    /// Also sync a documents subtree (e.g. "mycompany/") from the production tree to the
+    /// sandbox's, when both are set.
+    std::filesystem::path docs_source;
+    std::filesystem::path docs_target;
+    std::string docs_subtree;
+    /// Commands run before and after (argv, no shell); the post hook always runs, on failure
+    /// and on cancellation too.
+    std::vector<std::string> pre_hook;
+    std::vector<std::string> post_hook;
+};
+
+struct RefreshReport {
+    pgdump::RestoreReport restore;
+    std::optional<tarball::ExtractSummary> docs;
+    int post_hook_exit = 0;
+};
+
+class Job {
+public:
+    /// Validates the configuration (ConfigError naming what is wrong) and opens the store.
+    explicit Job(Config config);
+    ~Job();
+    Job(Job&&) noexcept;
+    Job& operator=(Job&&) noexcept;
+
+    const Config& config() const noexcept;
+    store::Store& store();
+
+    BackupReport backup(const BackupOptions& options = {});
+    ListReport list();
+    /// Downloads every object of a run ("latest" or a <ts>) and checks every byte: SHA-256
+    /// against the manifest, the whole dump archive (every block), the whole tar.
+    VerifyReport verify(const std::string& which = "latest");
+    pgdump::RestoreReport restore_db(const RestoreDbOptions& options);
+    DocsRestoreReport restore_docs(const RestoreDocsOptions& options);
+    /// Plans with the configured policy and deletes what the plan drops (not on a dry run).
+    /// Refuses when the newest run failed, unless forced.
+    PruneReport prune(bool dry_run = false, bool force = false);
+    /// The last successful run and its age; `max_age` decides `stale`. When metrics_file is
+    /// set, writes Prometheus textfile metrics there (atomically).
+    StatusReport status(std::chrono::seconds max_age,
+                        const std::optional<std::filesystem::path>& metrics_file = std::nullopt);
+    /// Preflight: tools found and version-matched, database reachable read-only, documents
+    /// readable, store reachable (put, get, delete a probe), clock skew, temp space.
+    CheckReport check();
+    /// Sandbox refresh from production (see RefreshOptions).
+    RefreshReport refresh(const RefreshOptions& options);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dolibak::job
