@@ -7,7 +7,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <regex>
+#include <cctype>
 
 namespace dolibak::pgdump {
 
@@ -112,12 +112,22 @@ int tool_major_version(const std::filesystem::path& program, std::string* full) 
         throw ProcessError(program.string() + " --version failed: " + r.status.describe(),
                            program.string(), r.status.code, r.status.signal, r.err);
     // "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
-    static const std::regex re(R"(\(PostgreSQL\)\s+(\d+)(\.\d+)?)");
-    std::smatch m;
-    if (!std::regex_search(r.out, m, re))
-        throw FormatError("cannot read the version of " + program.string() + ": " + r.out);
-    if (full) *full = m[1].str() + m[2].str();
-    return std::stoi(m[1].str());
+    const std::string tag = "(PostgreSQL)";
+    auto at = r.out.find(tag);
+    if (at != std::string::npos) {
+        at += tag.size();
+        while (at < r.out.size() && r.out[at] == ' ') ++at;
+        std::size_t end = at;
+        while (end < r.out.size() &&
+               (std::isdigit(static_cast<unsigned char>(r.out[end])) || r.out[end] == '.'))
+            ++end;
+        const std::string v = r.out.substr(at, end - at);
+        if (!v.empty() && std::isdigit(static_cast<unsigned char>(v[0]))) {
+            if (full) *full = v;
+            return std::stoi(v);
+        }
+    }
+    throw FormatError("cannot read the version of " + program.string() + ": " + r.out);
 }
 
 PgTools find_tools(int server_major, const std::optional<std::filesystem::path>& configured_dir) {
