@@ -50,7 +50,7 @@ SETTINGS = {
 SECRET_SETTINGS = {"db_password", "s3_access_key_id", "s3_secret_access_key", "s3_session_token"}
 # Environment variables that hold secrets; in the examples only as placeholders.
 SECRET_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-              "DOLIBAK_DB_PASSWORD", "PGPASSWORD", "DOLIBAK_S3_ACCESS_KEY_ID",
+              "DOLIBAK_DB_PASSWORD", "DOLIBAK_TARGET_PASSWORD", "PGPASSWORD", "DOLIBAK_S3_ACCESS_KEY_ID",
               "DOLIBAK_S3_SECRET_ACCESS_KEY", "DOLIBAK_S3_SESSION_TOKEN"}
 PLACEHOLDER = re.compile(r"^REPLACE_WITH_[A-Z0-9_]+$")
 
@@ -344,12 +344,37 @@ def test_every_yaml_file_parses():
         assert load_yaml_docs(f), f"{f} is empty"
 
 
-def test_plain_manifests():
-    docs = []
+def plain_manifests():
+    """instance label -> objects of examples/kubernetes/*.yaml."""
+    out = {}
     for f in example_files(".yaml"):
         if os.path.dirname(f) == K8S:
-            docs += load_yaml_docs(f)
-    kinds = by_kind(docs)
+            for d in load_yaml_docs(f):
+                out.setdefault(d["metadata"]["labels"]["app.kubernetes.io/instance"], []).append(d)
+    return out
+
+
+def check_references(kinds):
+    cm_name = kinds["ConfigMap"][0]["metadata"]["name"]
+    secret_name = kinds["Secret"][0]["metadata"]["name"]
+    for cj in kinds["CronJob"]:
+        spec = pod_spec(cj)
+        assert any(v.get("configMap", {}).get("name") == cm_name for v in spec["volumes"])
+        assert spec["containers"][0]["envFrom"][0]["secretRef"]["name"] == secret_name
+
+
+def check_refresh_cronjob(cj):
+    container = check_hardened_pod(cj)
+    args = container["args"]
+    assert args[0] == "refresh" and "--to-db" in args and "--role" in args
+    for arg in args:
+        assert "password" not in arg.lower(), "no secret in argv: DOLIBAK_TARGET_PASSWORD"
+
+
+def test_plain_manifests():
+    envs = plain_manifests()
+    assert sorted(envs) == ["prod", "sandbox"]
+    kinds = by_kind(envs["prod"])
     assert sorted(kinds) == ["ConfigMap", "CronJob", "Secret"]
     config = check_config_map(kinds["ConfigMap"][0])
     assert config["docs_dir"] == "/documents" and config["temp_dir"] == "/scratch"
@@ -358,13 +383,16 @@ def test_plain_manifests():
     assert sorted(jobs) == ["backup", "status"]
     check_backup_cronjob(jobs["backup"])
     check_status_cronjob(jobs["status"])
-    # They refer to each other by the right names.
-    cm_name = kinds["ConfigMap"][0]["metadata"]["name"]
-    secret_name = kinds["Secret"][0]["metadata"]["name"]
-    for cj in kinds["CronJob"]:
-        spec = pod_spec(cj)
-        assert any(v.get("configMap", {}).get("name") == cm_name for v in spec["volumes"])
-        assert spec["containers"][0]["envFrom"][0]["secretRef"]["name"] == secret_name
+    check_references(kinds)
+
+    kinds = by_kind(envs["sandbox"])
+    assert sorted((k, len(v)) for k, v in kinds.items()) == [("ConfigMap", 1), ("CronJob", 1), ("Secret", 1)]
+    config = check_config_map(kinds["ConfigMap"][0])
+    assert "docs_dir" not in config  # the refresh is database-only here
+    check_secret(kinds["Secret"][0])
+    assert "DOLIBAK_TARGET_PASSWORD" in kinds["Secret"][0]["stringData"]
+    check_refresh_cronjob(kinds["CronJob"][0])
+    check_references(kinds)
 
 
 def test_chart_defaults_render():
@@ -384,19 +412,21 @@ def test_chart_prod_values():
     check_status_cronjob(jobs["status"])
     assert jobs["backup"]["metadata"]["name"] == "dolibak-prod-backup"
     # The prod values and the plain ConfigMap describe the same job.
-    (plain,) = load_yaml_docs(os.path.join(K8S, "configmap.yaml"))
-    assert config == json.loads(plain["data"]["dolibak.json"])
+    plain = by_kind(plain_manifests()["prod"])
+    assert config == json.loads(plain["ConfigMap"][0]["data"]["dolibak.json"])
 
 
 def test_chart_sandbox_values():
     kinds = by_kind(render_chart("values-sandbox.yaml", "dolibak-sandbox"))
-    check_config_map(kinds["ConfigMap"][0])
+    config = check_config_map(kinds["ConfigMap"][0])
     jobs = {component(cj): cj for cj in kinds["CronJob"]}
     assert sorted(jobs) == ["refresh"]
-    container = check_hardened_pod(jobs["refresh"])
-    assert container["args"][0] == "refresh"
-    for arg in container["args"]:
-        assert "password" not in arg.lower() or arg.startswith("--"), "no secret in argv"
+    check_refresh_cronjob(jobs["refresh"])
+    # The same refresh as the plain manifest.
+    plain = by_kind(plain_manifests()["sandbox"])
+    assert pod_spec(jobs["refresh"])["containers"][0]["args"] == \
+        pod_spec(plain["CronJob"][0])["containers"][0]["args"]
+    assert config == json.loads(plain["ConfigMap"][0]["data"]["dolibak.json"])
 
 
 def test_chart_secret_placeholders_only():
