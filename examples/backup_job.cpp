@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
         job::Job backup_job(std::move(config));
         const job::BackupReport report = backup_job.backup();
 
-        std::cout << "run " << dolibak::format_timestamp(report.time) << " ("
-                  << report.seconds << " s)\n";
+        std::cout << "run " << dolibak::format_timestamp(report.time) << " (" << report.seconds
+                  << " s)\n";
         for (const auto& h : report.halves) {
             std::cout << "  " << h.half << ": " << job::to_string(h.outcome);
             if (!h.key.empty()) std::cout << " " << h.key << " (" << h.bytes << " bytes)";

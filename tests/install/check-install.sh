@@ -17,6 +17,16 @@ echo "find_package example: $out"
 expected=$(sha256sum "$examples_dir/CMakeLists.txt" | cut -d' ' -f1)
 grep -q "$expected" <<<"$out" || { echo "example printed a wrong digest"; exit 1; }
 
+# The job example links (it needs a database to do real work): usage, then a clear error for
+# a store directory that does not exist.
+set +e
+"$work/build/backup_job" >/dev/null 2>"$work/usage.txt"; rc=$?
+env -u PGDATABASE "$work/build/backup_job" "$work/no-such-store" "$work" >/dev/null 2>"$work/nostore.txt"; rc2=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "usage: backup_job" "$work/usage.txt" || { echo "backup_job: no usage (exit $rc)"; exit 1; }
+[ "$rc2" -eq 1 ] && grep -q "no-such-store" "$work/nostore.txt" || { echo "backup_job: missing store not reported (exit $rc2): $(cat "$work/nostore.txt")"; exit 1; }
+echo "find_package job example: $(cat "$work/nostore.txt")"
+
 # pkg-config
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # shellcheck disable=SC2046
