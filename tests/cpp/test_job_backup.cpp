@@ -290,3 +290,21 @@ TEST_CASE("backup and skip on the signature-checking S3 server") {
     CHECK(listing.runs.size() == 2);
     CHECK(listing.backups.size() == 2);
 }
+
+TEST_CASE("globals: roles stored beside an uploaded dump, without passwords by default") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    c.db->globals = true;
+    job::Job j(c);
+    job::BackupOptions force;
+    force.force = true;
+    auto r = j.backup(force);
+    REQUIRE(r.ok());
+    const auto& g = jobt::half(r, "globals");
+    CHECK(g.outcome == Outcome::uploaded);
+    CHECK(g.key.rfind("globals/", 0) == 0);
+    const auto sql = j.store().get_bytes(g.key);
+    CHECK(sql.find("CREATE ROLE prod_owner") != std::string::npos);
+    CHECK(sql.find("SCRAM-SHA-256$") == std::string::npos);
+    CHECK(Manifest::from_json(j.store().get_bytes(r.manifest_key)).halves.count("globals") == 1);
+}
