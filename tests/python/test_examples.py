@@ -457,6 +457,15 @@ def test_no_literal_secrets_anywhere():
                 f"{f}: {m.group(1)} has a literal value"
 
 
+def test_settings_list_matches_the_library():
+    """The SETTINGS list of this test is the library's own list (when the build has it)."""
+    dolibak = pytest.importorskip("dolibak")
+    keys = getattr(dolibak, "setting_keys", None) or getattr(getattr(dolibak, "job", None), "setting_keys", None)
+    if keys is None:
+        pytest.skip("this build's Python module has no setting_keys()")
+    assert set(keys()) == SETTINGS
+
+
 def test_config_examples_use_known_settings():
     with open(os.path.join(SYSTEMD, "dolibak.json.example"), encoding="utf-8") as f:
         config = json.load(f)
