@@ -274,7 +274,6 @@ TEST_CASE("backup and skip on the signature-checking S3 server") {
     c.now = next_second;
     c.store.s3.endpoint = s3.at("endpoint").get<std::string>();
     c.store.s3.region = s3.at("region").get<std::string>();
-    c.store.use_environment = false;
     c.store.credentials =
         s3::Credentials{s3.at("access_key").get<std::string>(),
                         Secret(s3.at("secret_key").get<std::string>()), Secret(), "test"};
