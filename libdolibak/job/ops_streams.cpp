@@ -24,25 +24,30 @@ CheckedSource::CheckedSource(io::Source& inner, std::string what, Expect expect,
       cancel_(std::move(cancel)),
       on_progress_(std::move(on_progress)) {}
 
-std::size_t CheckedSource::read(io::MutableBytes buf) {
-    if (cancel_) cancel_->check("reading " + what_);
-    if (ended_) return 0;
-    const std::size_t n = inner_.read(buf);
-    if (n > 0) {
-        hash_.update(io::Bytes(buf.data(), n));
-        bytes_ += n;
-        if (on_progress_ && bytes_ - reported_ >= (8u << 20)) {
-            reported_ = bytes_;
-            on_progress_(bytes_);
-        }
-        if (expect_.bytes && bytes_ > *expect_.bytes)
-            throw VerificationError(fmt::format("{} is larger than recorded: more than {} bytes",
-                                                what_, *expect_.bytes),
-                                    {what_ + ": size differs from the manifest"});
-        return n;
+void CheckedSource::fetch_next() {
+    if (ended_ || !next_.empty()) return;
+    next_.resize(io::default_buffer_size);
+    const std::size_t n = inner_.read(next_);
+    next_.resize(n);
+    if (n == 0) {
+        ended_ = true;
+        if (on_progress_) on_progress_(bytes_);
+        check_end();
+        return;
     }
-    ended_ = true;
-    if (on_progress_) on_progress_(bytes_);
+    hash_.update(io::Bytes(next_.data(), n));
+    bytes_ += n;
+    if (on_progress_ && bytes_ - reported_ >= (8u << 20)) {
+        reported_ = bytes_;
+        on_progress_(bytes_);
+    }
+    if (expect_.bytes && bytes_ > *expect_.bytes)
+        throw VerificationError(
+            fmt::format("{} is larger than recorded: more than {} bytes", what_, *expect_.bytes),
+            {what_ + ": size differs from the manifest"});
+}
+
+void CheckedSource::check_end() {
     if (expect_.bytes && bytes_ != *expect_.bytes)
         throw VerificationError(
             fmt::format("{} has {} bytes, the manifest records {}", what_, bytes_, *expect_.bytes),
@@ -54,7 +59,29 @@ std::size_t CheckedSource::read(io::MutableBytes buf) {
                                                 what_, got, expect_.sha256),
                                     {what_ + ": SHA-256 differs from the manifest"});
     }
-    return 0;
+}
+
+std::size_t CheckedSource::read(io::MutableBytes buf) {
+    if (cancel_) cancel_->check("reading " + what_);
+    if (failure_) std::rethrow_exception(failure_);
+    try {
+        if (cur_pos_ == cur_.size()) {
+            fetch_next();
+            if (next_.empty()) return 0;
+            std::swap(cur_, next_);
+            next_.clear();
+            cur_pos_ = 0;
+            // One chunk ahead: the end (and its checks) is seen before the last bytes go out.
+            fetch_next();
+        }
+    } catch (...) {
+        failure_ = std::current_exception();
+        throw;
+    }
+    const std::size_t n = std::min(buf.size(), cur_.size() - cur_pos_);
+    std::memcpy(buf.data(), cur_.data() + cur_pos_, n);
+    cur_pos_ += n;
+    return n;
 }
 
 // ---- RecordingSource / ReplaySource -----------------------------------------------------

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,10 +23,11 @@
 namespace dolibak::job::detail {
 
 /// Reads a stored object: every byte hashed and counted, the cancel token checked on each read,
-/// progress reported. When an expected digest or size is given, the end of the stream is
-/// refused (VerificationError) instead of reported when they do not match: a consumer that
-/// commits only at EOF (pg_restore --single-transaction, the staged extractor) then commits
-/// nothing.
+/// progress reported. When an expected digest or size is given and does not match, the read
+/// that would hand out the last bytes fails (VerificationError) instead: the source reads one
+/// chunk ahead, so a consumer that stops at its own end marker without asking for EOF (the tar
+/// reader) is refused too, and one that commits only at the end (pg_restore
+/// --single-transaction, the staged extractor) commits nothing.
 class CheckedSource final : public io::Source {
 public:
     struct Expect {
@@ -42,6 +44,8 @@ public:
     bool at_end() const noexcept { return ended_; }
 
 private:
+    void fetch_next();
+    void check_end();
     io::Source& inner_;
     std::string what_;
     Expect expect_;
@@ -50,7 +54,10 @@ private:
     Sha256 hash_;
     std::uint64_t bytes_ = 0;
     std::uint64_t reported_ = 0;
-    bool ended_ = false;
+    bool ended_ = false;  ///< the inner source reached its end
+    std::vector<std::byte> cur_, next_;
+    std::size_t cur_pos_ = 0;
+    std::exception_ptr failure_;
 };
 
 /// Keeps a copy of what is read (for a peek), up to `limit` bytes (FormatError beyond).
