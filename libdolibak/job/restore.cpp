@@ -4,6 +4,7 @@
 #include "job/ops_streams.hpp"
 
 #include <dolibak/error.hpp>
+#include <dolibak/pgdump/toc_filter.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/lister.hpp>
 
@@ -75,6 +76,7 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
     }
     if (!options.exclude.empty() && ro.list)
         throw ConfigError("give either TOC exclusions or a pg_restore list, not both");
+    for (const auto& rule : options.exclude) pgdump::parse_rule(rule);  // bad rules fail first
 
     im.check_cancel("starting the restore");
     auto raw = im.store->get(entry.key);

@@ -96,7 +96,8 @@ std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options)
         s3::ClientOptions copts = options.s3;
         s3::Credentials creds;
         if (options.use_environment) {
-            auto cfg = s3::client_config_from_environment(options.credential_sources, copts);
+            auto cfg = s3::client_config_from_environment(options.credential_sources, copts,
+                                                          !options.credentials.has_value());
             copts = std::move(cfg.options);
             creds = std::move(cfg.credentials);
         }

@@ -1,6 +1,6 @@
 // Job::restore_db / restore_docs against a real PostgreSQL and generated documents, from a
 // file:// store and from the signature-checking S3 fixture.
-#include "job_testing.hpp"
+#include "job_ops_testing.hpp"
 
 #include <dolibak/error.hpp>
 #include <dolibak/pgdump/restore.hpp>
@@ -37,17 +37,31 @@ void tamper_manifest_sha(store::Store& s, TimePoint t, const std::string& half) 
 
 TEST_CASE("restore of latest into a fresh database and directory equals the source") {
     test::TempDir tmp;
-    job::Job j(jt::config("file://" + (tmp / "store").string()));
-    const auto& src_db = pgt::generated_db();
+    const jobt::Instance inst(40, 11);
+    // The filtered restore below leaves this function out.
+    inst.sql(
+        "CREATE FUNCTION user_lookup(i_username text, OUT uname text, OUT phash text) "
+        "RETURNS record LANGUAGE sql SECURITY DEFINER AS $$ SELECT i_username, 'x' $$;");
     // An older run with other content: latest must not pick it.
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
     const auto other_db = pgt::create_db("prod");
     pgt::psql(pgt::conn("prod", other_db), "CREATE TABLE llx_other (a int);");
     test::write_file(tmp / "old-docs/install.lock", "");
     jt::make_run(j.store(), {t_old, other_db, tmp / "old-docs"});
-    jt::make_run(j.store(), {t_new, src_db, jt::generated_docs()});
+    // The latest run: the job's own backup of the generated instance.
+    {
+        job::Job b(inst.config("file://" + (tmp / "store").string()));
+        const auto rep = b.backup();
+        REQUIRE(rep.ok());
+    }
+    const auto src_db = inst.db;
+    const auto& src_docs = inst.docs;
+
+    const auto v = j.verify();
+    CHECK(v.ok());
+    CHECK(v.objects.size() == 2);
 
     const auto target_db = pgt::create_db("prod");
-    std::vector<job::Event> events;
     auto opts = db_to(target_db);
     const auto rep = j.restore_db(opts);
     CHECK(rep.pg_restore_exit == 0);
@@ -58,10 +72,11 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
 
     const auto target_dir = tmp / "restored";
     const auto drep = j.restore_docs(docs_to(target_dir));
-    CHECK(drep.key == make_store_key("", ObjectKind::docs_tar_gz, t_new));
+    CHECK(drep.key.rfind("docs/", 0) == 0);
+    CHECK(drep.key != make_store_key("", ObjectKind::docs_tar_gz, t_old));
     CHECK(drep.missing_required.empty());
     CHECK(drep.summary.files > 50);
-    CHECK(jt::tree(target_dir, false) == jt::tree(jt::generated_docs()));
+    CHECK(jt::tree(target_dir, false) == jt::tree(src_docs));
 
     // A non-empty target is refused without confirmation.
     CHECK_THROWS_AS(j.restore_db(db_to(target_db)), ConfigError);
@@ -72,7 +87,7 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     again.confirm_non_empty = true;
     j.restore_docs(again);
     CHECK(!fs::exists(target_dir / "stray.txt"));
-    CHECK(jt::tree(target_dir, false) == jt::tree(jt::generated_docs()));
+    CHECK(jt::tree(target_dir, false) == jt::tree(src_docs));
 
     // A named run is restored, not the latest.
     auto o = docs_to(tmp / "older");
@@ -89,28 +104,19 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     CHECK(pgt::psql(d.restore.target, "SELECT count(*) FROM llx_other") == "0\n");
     d.which = "20250101T000000Z";
     CHECK_THROWS_AS(j.restore_db(d), ConfigError);
-}
 
-TEST_CASE("a filtered restore reads the TOC off the streamed archive first") {
-    test::TempDir tmp;
-    job::Job j(jt::config("file://" + (tmp / "store").string()));
-    const auto& src_db = pgt::generated_db();
-    jt::make_run(j.store(), {t_new, src_db, {}, /*zstd_dump=*/true});
-    const auto target = pgt::create_db("prod");
-    auto o = db_to(target);
-    o.exclude = {"FUNCTION::user_lookup(*"};
-    const auto rep = j.restore_db(o);
-    CHECK(rep.pattern_tables >= 250);
-    CHECK(pgt::psql(pgt::conn("prod", target),
+    // A filtered restore: pg_restore needs its -L list before the archive, so the TOC is read
+    // off the head of the streamed object first.
+    const auto filtered = pgt::create_db("prod");
+    auto f = db_to(filtered);
+    f.exclude = {"FUNCTION::user_lookup(*"};
+    const auto rf = j.restore_db(f);
+    CHECK(rf.pattern_tables >= 250);
+    CHECK(pgt::psql(pgt::conn("prod", filtered),
                     "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "0\n");
     CHECK(pgt::psql(pgt::conn("prod", src_db),
                     "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "1\n");
-    CHECK(jt::row_counts(pgt::conn("prod", target)) == jt::row_counts(pgt::conn("prod", src_db)));
-    // A bad rule is refused before anything is restored.
-    o.restore.target = pgt::conn("prod", pgt::create_db("prod"));
-    o.exclude = {"a:b:c:d:e"};
-    CHECK_THROWS_AS(j.restore_db(o), ConfigError);
-    CHECK(pgdump::count_user_objects(o.restore.target) == 0);
+    CHECK(jt::row_counts(pgt::conn("prod", filtered)) == expected);
 }
 
 TEST_CASE("a digest that differs from the manifest commits nothing") {
@@ -136,6 +142,12 @@ TEST_CASE("a digest that differs from the manifest commits nothing") {
 
     CHECK_THROWS_AS(j.restore_docs(docs_to(tmp / "out")), VerificationError);
     CHECK(!fs::exists(tmp / "out"));
+
+    // A bad exclusion rule is refused before anything is restored.
+    auto o = db_to(target);
+    o.exclude = {"a:b:c:d:e"};
+    CHECK_THROWS_AS(j.restore_db(o), ConfigError);
+    CHECK(pgdump::count_user_objects(pgt::conn("prod", target)) == 0);
 }
 
 TEST_CASE("archives of the old scripts (no manifest, leading documents/) restore") {
