@@ -14,6 +14,7 @@
 #include <atomic>
 #include <exception>
 #include <thread>
+#include <utility>
 
 namespace dolibak::job {
 
@@ -51,6 +52,25 @@ auto piped(const std::shared_ptr<CancelToken>& cancel, Produce produce, Consume 
         throw;
     }
 }
+
+// Tells when the restore starts reading (the sandbox has been reset by then), and checks the
+// cancel token on every read, the replayed head included.
+class StartNotifyingSource final : public io::Source {
+public:
+    StartNotifyingSource(io::Source& inner, std::shared_ptr<CancelToken> cancel,
+                         std::function<void()> on_start)
+        : inner_(inner), cancel_(std::move(cancel)), on_start_(std::move(on_start)) {}
+    std::size_t read(io::MutableBytes buf) override {
+        if (on_start_) std::exchange(on_start_, nullptr)();
+        if (cancel_) cancel_->check("restoring into the sandbox");
+        return inner_.read(buf);
+    }
+
+private:
+    io::Source& inner_;
+    std::shared_ptr<CancelToken> cancel_;
+    std::function<void()> on_start_;
+};
 
 }  // namespace
 
@@ -120,7 +140,10 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
                                           peeked.toc.entries.size()));
                 im.check_cancel("resetting the sandbox");
                 detail::ReplaySource replay(std::move(peeked.head), counted);
-                return pgdump::reset_sandbox(replay, ro);
+                StartNotifyingSource restoring(replay, im.config.cancel, [&] {
+                    im.info("db", "sandbox reset: restoring the stream as " + ro.target.user);
+                });
+                return pgdump::reset_sandbox(restoring, ro);
             });
         im.info("db", fmt::format("sandbox restored and proved: {} tables match {}",
                                   report.restore.pattern_tables, options.proof.table_pattern));
