@@ -37,9 +37,12 @@ void CheckedSource::fetch_next() {
     }
     hash_.update(io::Bytes(next_.data(), n));
     bytes_ += n;
-    if (on_progress_ && bytes_ - reported_ >= (8u << 20)) {
-        reported_ = bytes_;
-        on_progress_(bytes_);
+    if (on_progress_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - reported_ >= std::chrono::milliseconds(500)) {
+            reported_ = now;
+            on_progress_(bytes_);
+        }
     }
     if (expect_.bytes && bytes_ > *expect_.bytes)
         throw VerificationError(

@@ -9,6 +9,7 @@
 #include <dolibak/job.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -23,10 +24,11 @@
 namespace dolibak::job::detail {
 
 /// Reads a stored object: every byte hashed and counted, the cancel token checked on each read,
-/// progress reported. When an expected digest or size is given and does not match, the read
-/// that would hand out the last bytes fails (VerificationError) instead: the source reads one
-/// chunk ahead, so a consumer that stops at its own end marker without asking for EOF (the tar
-/// reader) is refused too, and one that commits only at the end (pg_restore
+/// progress reported (at most twice a second, and at the end). When an expected digest or size is
+/// given and does not match, the read that would hand out the last bytes fails (VerificationError)
+/// instead: the source reads one chunk ahead, so a consumer that stops at its own end marker
+/// without asking for EOF (the tar reader) is refused too, and one that commits only at the end
+/// (pg_restore
 /// --single-transaction, the staged extractor) commits nothing.
 class CheckedSource final : public io::Source {
 public:
@@ -53,7 +55,7 @@ private:
     std::function<void(std::uint64_t)> on_progress_;
     Sha256 hash_;
     std::uint64_t bytes_ = 0;
-    std::uint64_t reported_ = 0;
+    std::chrono::steady_clock::time_point reported_{};
     bool ended_ = false;  ///< the inner source reached its end
     std::vector<std::byte> cur_, next_;
     std::size_t cur_pos_ = 0;
