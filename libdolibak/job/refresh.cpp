@@ -39,6 +39,11 @@ auto piped(const std::shared_ptr<CancelToken>& cancel, Produce produce, Consume 
     });
     try {
         auto result = consume(pipe.source());
+        // The consumer may stop at its own end marker (the tar's zero blocks): take what the
+        // producer still writes so that it can finish.
+        std::vector<std::byte> rest(64 * 1024);
+        while (pipe.source().read(rest) > 0) {
+        }
         producer.join();
         if (producer_error) std::rethrow_exception(producer_error);
         return result;
