@@ -1,0 +1,291 @@
+// Job::check: the preflight of the original setup test, one item per thing a backup needs.
+#include "job/job_impl.hpp"
+
+#include "pgdump/pgconn.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/hash.hpp>
+#include <dolibak/pgdump/tools.hpp>
+#include <dolibak/tarball/excludes.hpp>
+
+#include <fmt/core.h>
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+
+namespace dolibak::job {
+
+namespace {
+
+std::string human_bytes(std::uint64_t n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::random_device rd;
+    std::string raw(bytes, '\0');
+    for (auto& c : raw) c = static_cast<char>(rd() & 0xff);
+    return to_hex(io::as_bytes(raw));
+}
+
+// Reserved key of the store probe: not a backup, manifest, fingerprint or lock name.
+constexpr const char* probe_prefix = ".dolibak-check-";
+
+// Walks the documents tree like the tar writer would (excludes pruned), counting what it can
+// read and naming the first entries it cannot.
+struct DocsWalk {
+    std::uint64_t files = 0, dirs = 0, bytes = 0;
+    std::vector<std::string> unreadable;
+    std::uint64_t unreadable_count = 0;
+};
+
+void walk_docs(const std::filesystem::path& root, const std::filesystem::path& dir,
+               const tarball::ExcludeMatcher& ex, DocsWalk& w) {
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec), end;
+    if (ec) {
+        ++w.unreadable_count;
+        if (w.unreadable.size() < 3)
+            w.unreadable.push_back(std::filesystem::relative(dir, root).string() + "/ (" +
+                                   ec.message() + ")");
+        return;
+    }
+    for (; it != end; it.increment(ec)) {
+        if (ec) break;
+        const auto& p = it->path();
+        const std::string rel = std::filesystem::relative(p, root).generic_string();
+        const auto st = it->symlink_status(ec);
+        if (ec) continue;
+        const bool is_dir = std::filesystem::is_directory(st);
+        if (ex.excluded(rel, is_dir)) continue;
+        if (is_dir) {
+            ++w.dirs;
+            walk_docs(root, p, ex, w);
+        } else if (std::filesystem::is_regular_file(st)) {
+            ++w.files;
+            w.bytes += it->file_size(ec);
+            if (::access(p.c_str(), R_OK) != 0) {
+                ++w.unreadable_count;
+                if (w.unreadable.size() < 3) w.unreadable.push_back(rel);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+CheckReport Job::check() {
+    Impl& im = *impl_;
+    CheckReport report;
+    std::vector<std::string_view> secrets;
+    if (im.config.db) secrets.push_back(im.config.db->conn.password.reveal());
+    if (im.config.store.credentials) {
+        secrets.push_back(im.config.store.credentials->secret_access_key.reveal());
+        secrets.push_back(im.config.store.credentials->session_token.reveal());
+    }
+    auto clean = [&](std::string text) {
+        for (auto s : secrets)
+            if (!s.empty()) text = redact(std::move(text), {s});
+        return text;
+    };
+    auto add = [&](std::string name, bool ok, std::string detail) {
+        CheckItem item{std::move(name), ok, clean(std::move(detail))};
+        (ok ? im.info("", item.name + ": " + item.detail)
+            : im.warn("", item.name + ": FAILED: " + item.detail));
+        report.items.push_back(std::move(item));
+    };
+    // Runs one item; an exception makes it fail with its message (never the whole check).
+    auto item = [&](const std::string& name,
+                    const std::function<std::pair<bool, std::string>()>& f) {
+        im.check_cancel("checking " + name);
+        try {
+            auto [ok, detail] = f();
+            add(name, ok, std::move(detail));
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const std::exception& e) {
+            add(name, false, e.what());
+        }
+    };
+
+    // ---- database ----
+    if (im.config.db) {
+        const auto& db = *im.config.db;
+        std::optional<int> server;
+        item("database", [&]() -> std::pair<bool, std::string> {
+            pgdump::detail::Connection c(db.conn);
+            server = PQserverVersion(c.get());
+            // The dump's session: PGOPTIONS=-c default_transaction_read_only=on.
+            c.exec("SET default_transaction_read_only = on");
+            const std::string ro = c.scalar("SHOW default_transaction_read_only");
+            bool write_refused = false;
+            std::string why;
+            try {
+                c.exec("CREATE TEMPORARY TABLE dolibak_check_probe (a int)");
+                c.exec("DROP TABLE dolibak_check_probe");
+            } catch (const DatabaseError& e) {
+                why = e.what();
+                write_refused = why.find("read-only") != std::string::npos;
+            }
+            const std::string tables = c.scalar(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p') AND c.relname LIKE " +
+                c.quote_literal(im.config.profile.table_like_pattern()) +
+                " AND has_table_privilege(c.oid, 'SELECT')");
+            const bool super = c.scalar(
+                                   "SELECT rolsuper FROM pg_roles WHERE rolname = "
+                                   "current_user") == "t";
+            std::string detail = fmt::format(
+                "{} reachable (server {}.{}), session read-only: {}, writes {}; {} readable "
+                "tables match {}{}",
+                db.conn.describe(), *server / 10000, *server % 10000, ro,
+                write_refused ? "refused" : "NOT refused (" + why + ")", tables,
+                im.config.profile.table_like_pattern(),
+                super ? "; note: connected as a superuser, a read-only role is enough" : "");
+            return {ro == "on" && write_refused, detail};
+        });
+        item("pg tools", [&]() -> std::pair<bool, std::string> {
+            if (!server) return {false, "not checked: the database is unreachable"};
+            const auto tools = pgdump::find_tools(*server / 10000, db.tools_dir);
+            std::string restore_version;
+            const int rmajor = pgdump::tool_major_version(tools.pg_restore, &restore_version);
+            const bool ok = tools.major >= *server / 10000 && rmajor == tools.major;
+            return {ok, fmt::format("pg_dump {} ({}) and pg_restore {} ({}) for server {}",
+                                    tools.version, tools.pg_dump.string(), restore_version,
+                                    tools.pg_restore.string(), *server / 10000)};
+        });
+    }
+
+    // ---- documents ----
+    if (im.config.docs) {
+        const auto root = im.config.docs->root;
+        item("documents", [&]() -> std::pair<bool, std::string> {
+            std::error_code ec;
+            const auto st = std::filesystem::status(root, ec);
+            if (ec || !std::filesystem::exists(st))
+                return {false, root.string() + " does not exist"};
+            if (!std::filesystem::is_directory(st))
+                return {false, root.string() + " is not a directory"};
+            DocsWalk w;
+            walk_docs(root, root, tarball::ExcludeMatcher(im.document_excludes()), w);
+            std::string detail = fmt::format("{}: {} files, {} directories, {}", root.string(),
+                                             w.files, w.dirs, human_bytes(w.bytes));
+            bool ok = true;
+            if (w.unreadable_count > 0) {
+                std::string names;
+                for (const auto& u : w.unreadable) names += (names.empty() ? "" : ", ") + u;
+                detail += fmt::format(
+                    "; {} unreadable ({}){}", w.unreadable_count, names,
+                    im.config.docs->skip_unreadable ? ", skipped by skip_unreadable" : "");
+                ok = im.config.docs->skip_unreadable;
+            }
+            for (const auto& r : im.config.profile.required_documents) {
+                if (!std::filesystem::exists(root / r, ec)) {
+                    detail += "; " + r + " missing (the " + im.config.profile.name +
+                              " profile requires it)";
+                    ok = false;
+                }
+            }
+            return {ok, detail};
+        });
+    }
+
+    // ---- store ----
+    std::optional<std::chrono::seconds> skew;
+    bool store_ok = false;
+    item("store", [&]() -> std::pair<bool, std::string> {
+        auto& s = *im.store;
+        const std::string key = probe_prefix + random_hex(8);
+        const std::string payload = "dolibak check probe " + random_hex(16) + "\n";
+        const auto before = std::chrono::system_clock::now();
+        store::PutOptions po;
+        po.no_overwrite = true;
+        po.content_type = "text/plain";
+        s.put_bytes(key, payload, po);
+        const auto after = std::chrono::system_clock::now();
+        bool removed = false;
+        try {
+            const auto info = s.head(key);
+            if (!info) throw Error("the probe " + key + " is not visible after its upload");
+            if (s.url().rfind("s3://", 0) == 0) {
+                // Last-Modified is the server's clock at the upload, to the second.
+                const auto lo =
+                    std::chrono::floor<std::chrono::seconds>(before) - std::chrono::seconds(1);
+                const auto hi =
+                    std::chrono::ceil<std::chrono::seconds>(after) + std::chrono::seconds(1);
+                const auto m = std::chrono::floor<std::chrono::seconds>(info->modified);
+                skew = m < lo ? m - lo : m > hi ? m - hi : std::chrono::seconds(0);
+            }
+            const std::string back = s.get_bytes(key, 4096);
+            if (back != payload) throw Error("the probe read back differs from what was written");
+            s.remove(key);
+            removed = true;
+            if (s.head(key)) throw Error("the probe " + key + " is still there after its removal");
+        } catch (...) {
+            if (!removed) {
+                try {
+                    s.remove(key);
+                } catch (...) {
+                }
+            }
+            throw;
+        }
+        store_ok = true;
+        return {true, s.url() + ": put, get and delete of a probe object work"};
+    });
+    item("clock", [&]() -> std::pair<bool, std::string> {
+        if (im.store->url().rfind("s3://", 0) != 0)
+            return {true, "local directory store: no remote clock to compare"};
+        if (!store_ok || !skew) return {false, "not checked: the store is unreachable"};
+        const auto abs = skew->count() < 0 ? -skew->count() : skew->count();
+        // S3 refuses requests signed more than 15 minutes off; retention buckets want better.
+        const bool ok = abs <= 300;
+        return {ok, abs == 0 ? std::string("the store's clock agrees with this machine's")
+                             : fmt::format("the store's clock is {} s {} this machine's{}", abs,
+                                           skew->count() > 0 ? "ahead of" : "behind",
+                                           ok ? "" : " (more than 300 s: fix NTP)")};
+    });
+
+    // ---- temporary space ----
+    item("temp space", [&]() -> std::pair<bool, std::string> {
+        const auto dir = im.config.temp_dir.empty() ? std::filesystem::temp_directory_path()
+                                                    : im.config.temp_dir;
+        struct statvfs vfs {};
+        if (::statvfs(dir.c_str(), &vfs) != 0)
+            throw IoError("cannot look at the free space of", dir.string(), errno);
+        const std::uint64_t free_bytes =
+            static_cast<std::uint64_t>(vfs.f_bavail) * static_cast<std::uint64_t>(vfs.f_frsize);
+        // Writable: a temporary file made and removed.
+        std::string templ = (dir / ".dolibak-check-XXXXXX").string();
+        const int fd = ::mkstemp(templ.data());
+        if (fd < 0) throw IoError("cannot create a temporary file in", dir.string(), errno);
+        ::close(fd);
+        ::unlink(templ.c_str());
+        // A restore spools the dump (--jobs) or takes a safety dump of the target there.
+        std::uint64_t largest = 0;
+        if (store_ok) {
+            try {
+                for (const auto& b : im.scan(Impl::ManifestLoad::none).backups)
+                    if (b.half == "db") largest = b.size;
+            } catch (const Error&) {
+            }
+        }
+        const std::uint64_t need = std::max<std::uint64_t>(2 * largest, 256u << 20);
+        return {free_bytes >= need,
+                fmt::format("{} free in {} (a spooled restore or safety dump needs about {})",
+                            human_bytes(free_bytes), dir.string(), human_bytes(need))};
+    });
+    return report;
+}
+
+}  // namespace dolibak::job

@@ -1,0 +1,147 @@
+#pragma once
+// Private: stream plumbing shared by verify, restore and refresh — a checked download
+// (SHA-256, size, cancellation, progress), a peek at a dump's TOC before a filtered restore
+// starts, a replay of peeked bytes, and a bounded in-process pipe between a producer thread
+// (pg_dump, the tar writer) and a consumer (pg_restore, the extractor).
+#include <dolibak/cancel.hpp>
+#include <dolibak/hash.hpp>
+#include <dolibak/io.hpp>
+#include <dolibak/job.hpp>
+#include <dolibak/pgdump/archive.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dolibak::job::detail {
+
+/// Reads a stored object: every byte hashed and counted, the cancel token checked on each read,
+/// progress reported (at most twice a second, and at the end). When an expected digest or size is
+/// given and does not match, the read that would hand out the last bytes fails (VerificationError)
+/// instead: the source reads one chunk ahead, so a consumer that stops at its own end marker
+/// without asking for EOF (the tar reader) is refused too, and one that commits only at the end
+/// (pg_restore
+/// --single-transaction, the staged extractor) commits nothing.
+class CheckedSource final : public io::Source {
+public:
+    struct Expect {
+        std::string sha256;  ///< empty: not checked
+        std::optional<std::uint64_t> bytes;
+    };
+    CheckedSource(io::Source& inner, std::string what, Expect expect,
+                  std::shared_ptr<CancelToken> cancel,
+                  std::function<void(std::uint64_t)> on_progress = {});
+    std::size_t read(io::MutableBytes buf) override;
+    std::uint64_t bytes() const noexcept { return bytes_; }
+    /// The digest of everything read so far.
+    std::string sha256() const { return hash_.hex(); }
+    bool at_end() const noexcept { return ended_; }
+
+private:
+    void fetch_next();
+    void check_end();
+    io::Source& inner_;
+    std::string what_;
+    Expect expect_;
+    std::shared_ptr<CancelToken> cancel_;
+    std::function<void(std::uint64_t)> on_progress_;
+    Sha256 hash_;
+    std::uint64_t bytes_ = 0;
+    std::chrono::steady_clock::time_point reported_{};
+    bool ended_ = false;  ///< the inner source reached its end
+    std::vector<std::byte> cur_, next_;
+    std::size_t cur_pos_ = 0;
+    std::exception_ptr failure_;
+};
+
+/// Keeps a copy of what is read (for a peek), up to `limit` bytes (FormatError beyond).
+class RecordingSource final : public io::Source {
+public:
+    RecordingSource(io::Source& inner, std::size_t limit) : inner_(inner), limit_(limit) {}
+    std::size_t read(io::MutableBytes buf) override;
+    std::vector<std::byte> take() { return std::move(recorded_); }
+
+private:
+    io::Source& inner_;
+    std::size_t limit_;
+    std::vector<std::byte> recorded_;
+};
+
+/// Gives back bytes already read, then reads on from the source.
+class ReplaySource final : public io::Source {
+public:
+    ReplaySource(std::vector<std::byte> head, io::Source& rest)
+        : head_(std::move(head)), rest_(rest) {}
+    std::size_t read(io::MutableBytes buf) override;
+
+private:
+    std::vector<std::byte> head_;
+    std::size_t pos_ = 0;
+    io::Source& rest_;
+};
+
+/// The TOC of a dump archive (plain or zstd-wrapped) read from the start of `source`, and
+/// the raw bytes consumed to get it (replay them before the rest of `source`). Throws
+/// FormatError when the stream ends or breaks before the TOC is complete.
+struct PeekedToc {
+    pgdump::ArchiveSummary toc;
+    std::vector<std::byte> head;
+};
+PeekedToc peek_toc(io::Source& source, const std::string& name);
+
+/// The pg_restore -L list of an archive with `exclude` rules ("desc:schema:tag:owner") taken
+/// out, their dependents with them.
+std::string exclusion_list(const pgdump::ArchiveSummary& toc,
+                           const std::vector<std::string>& exclude);
+
+/// A bounded pipe between two threads: the producer writes to sink(), the consumer reads from
+/// source(). The producer's abort(), or the consumer's close(), makes the other side fail
+/// promptly; both sides also fail with Cancelled when the token is set.
+class ThreadPipe {
+public:
+    explicit ThreadPipe(std::shared_ptr<CancelToken> cancel, std::size_t capacity = 8u << 20);
+    ~ThreadPipe();
+    io::Sink& sink();
+    io::Source& source();
+    /// The consumer gives up: pending and later writes fail.
+    void close() noexcept;
+
+private:
+    class PipeSink;
+    class PipeSource;
+    friend class PipeSink;
+    friend class PipeSource;
+    void write(io::Bytes data);
+    std::size_t read(io::MutableBytes buf);
+    void finish_writing();
+    void abort_writing() noexcept;
+
+    std::shared_ptr<CancelToken> cancel_;
+    std::size_t capacity_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::vector<std::byte>> chunks_;
+    std::size_t front_pos_ = 0;  ///< bytes of chunks_.front() already read
+    std::size_t buffered_ = 0;
+    bool finished_ = false;
+    bool aborted_ = false;
+    bool closed_ = false;
+    std::unique_ptr<PipeSink> sink_;
+    std::unique_ptr<PipeSource> source_;
+};
+
+/// Runs `argv` (no shell) with the given extra environment and returns its exit code (-1 when
+/// it was killed by a signal). Throws ProcessError when it cannot be started.
+int run_hook(const std::vector<std::string>& argv,
+             const std::vector<std::pair<std::string, std::optional<std::string>>>& env,
+             std::string* stderr_tail);
+
+}  // namespace dolibak::job::detail

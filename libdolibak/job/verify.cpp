@@ -1,0 +1,172 @@
+// Job::verify: downloads every object of a run and checks every byte.
+#include "job/job_impl.hpp"
+#include "job/ops_streams.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/pgdump/archive.hpp>
+#include <dolibak/tarball/lister.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <set>
+
+namespace dolibak::job {
+
+namespace {
+
+struct Target {
+    std::string half;
+    std::string key;
+    const ManifestHalf* recorded = nullptr;  ///< what the manifest says, when there is one
+};
+
+// Reads what is left of a source (so that the digest covers every byte).
+void drain(io::Source& src) {
+    std::vector<std::byte> buf(io::default_buffer_size);
+    while (src.read(buf) > 0) {
+    }
+}
+
+}  // namespace
+
+VerifyReport Job::verify(const std::string& which) {
+    Impl& im = *impl_;
+    const ListReport listing = im.scan(Impl::ManifestLoad::none);
+    VerifyReport report;
+
+    // Which run: its manifest when there is one, else the objects of that time stamp (old
+    // scripts). "latest" is the newest manifest, or without any, the newest object of each half.
+    std::optional<Manifest> manifest;
+    std::string manifest_key;
+    std::vector<Target> targets;
+    if (which.empty() || which == "latest") {
+        if (!listing.runs.empty()) {
+            manifest_key = listing.runs.back().manifest_key;
+            report.time = listing.runs.back().time;
+        } else {
+            std::set<std::string> seen;
+            for (auto it = listing.backups.rbegin(); it != listing.backups.rend(); ++it)
+                if (seen.insert(it->half).second) targets.push_back({it->half, it->key, nullptr});
+            if (targets.empty())
+                throw ConfigError("nothing to verify: no backup in " + im.store->url());
+            report.time = listing.backups.back().time;
+        }
+    } else {
+        report.time = parse_timestamp(which);
+        for (const auto& run : listing.runs)
+            if (run.time == report.time) manifest_key = run.manifest_key;
+        if (manifest_key.empty()) {
+            for (const auto& b : listing.backups)
+                if (b.time == report.time) targets.push_back({b.half, b.key, nullptr});
+            if (targets.empty())
+                throw ConfigError("no run at " + which + " in " + im.store->url() +
+                                  " (dolibak list shows what there is)");
+        }
+    }
+    if (!manifest_key.empty()) {
+        try {
+            manifest = im.load_manifest(manifest_key);
+        } catch (const Error& e) {
+            // A broken manifest is itself a finding; the objects of its time are still checked
+            // on their format.
+            report.objects.push_back({manifest_key, "manifest", false, 0, "", e.what()});
+            for (const auto& b : listing.backups)
+                if (b.time == report.time) targets.push_back({b.half, b.key, nullptr});
+        }
+    }
+    if (manifest) {
+        for (const auto& [half, h] : manifest->halves) {
+            if (!h.key.empty()) {
+                targets.push_back({half, h.key, &h});
+            } else if (h.status == ManifestHalf::Status::failed) {
+                VerifiedObject v;
+                v.half = half;
+                v.problem = "the run's " + half + " half failed, nothing was stored" +
+                            (h.error.empty() ? std::string() : ": " + h.error);
+                report.objects.push_back(std::move(v));
+            }
+        }
+    }
+
+    std::set<std::string> present;
+    for (const auto& b : listing.backups) present.insert(b.key);
+    for (const auto& o : listing.other) present.insert(o.key);
+
+    for (const auto& t : targets) {
+        im.check_cancel("verifying " + t.key);
+        VerifiedObject v;
+        v.key = t.key;
+        v.half = t.half;
+        if (!present.count(t.key)) {
+            v.problem = "missing from the store (named by " + manifest_key + ")";
+            im.warn(t.half, t.key + ": " + v.problem);
+            report.objects.push_back(std::move(v));
+            continue;
+        }
+        im.info(t.half, "verifying " + t.key);
+        std::vector<std::string> problems;
+        try {
+            auto raw = im.store->get(t.key);
+            // No expectation here: the digest is compared below, so that a mismatch is a
+            // finding together with what the format check says.
+            const std::string half = t.half;
+            detail::CheckedSource src(
+                *raw, t.key, {}, im.config.cancel, [&im, half](std::uint64_t n) {
+                    im.emit({Event::Kind::progress, half, "verifying", n, std::nullopt});
+                });
+            if (t.half == "db") {
+                auto [result, summary] = pgdump::open_and_verify(src, t.key);
+                if (!result.ok())
+                    problems.push_back(
+                        fmt::format("dump archive: {} at byte {}", result.message, result.offset));
+                else if (summary.tables.empty())
+                    problems.push_back("dump archive holds no table data");
+            } else if (t.half == "docs") {
+                try {
+                    const auto s = tarball::list_tar(src);
+                    if (s.entries == 0) problems.push_back("tar archive holds no entry");
+                } catch (const FormatError& e) {
+                    problems.push_back(std::string("tar archive: ") + e.what());
+                }
+            } else {
+                std::vector<std::byte> first(4096);
+                first.resize(io::read_full(src, first));
+                const bool blank = std::all_of(first.begin(), first.end(), [](std::byte b) {
+                    const auto c = static_cast<unsigned char>(b);
+                    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+                });
+                if (blank) problems.push_back("globals SQL is empty");
+            }
+            drain(src);
+            v.bytes = src.bytes();
+            v.sha256 = src.sha256();
+            if (t.recorded) {
+                if (t.recorded->bytes != v.bytes)
+                    problems.insert(problems.begin(),
+                                    fmt::format("size {} differs from the manifest's {}", v.bytes,
+                                                t.recorded->bytes));
+                if (!t.recorded->sha256.empty() && t.recorded->sha256 != v.sha256)
+                    problems.insert(problems.begin(),
+                                    fmt::format("SHA-256 {} differs from the manifest's {}",
+                                                v.sha256, t.recorded->sha256));
+            }
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            problems.push_back(e.what());
+        }
+        v.ok = problems.empty();
+        for (const auto& p : problems) v.problem += (v.problem.empty() ? "" : "; ") + p;
+        if (v.ok)
+            im.info(t.half, fmt::format("{}: ok ({} bytes){}", t.key, v.bytes,
+                                        t.recorded ? ", SHA-256 matches the manifest"
+                                                   : " (no manifest: format checked only)"));
+        else
+            im.warn(t.half, t.key + ": " + v.problem);
+        report.objects.push_back(std::move(v));
+    }
+    return report;
+}
+
+}  // namespace dolibak::job

@@ -1,0 +1,205 @@
+// Job::restore_db / restore_docs against a real PostgreSQL and generated documents, from a
+// file:// store and from the signature-checking S3 fixture.
+#include "job_ops_testing.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/pgdump/restore.hpp>
+
+using namespace dolibak;
+namespace fs = std::filesystem;
+
+namespace {
+
+const TimePoint t_old = parse_timestamp("20260101T020000Z");
+const TimePoint t_new = parse_timestamp("20260102T020000Z");
+
+job::RestoreDbOptions db_to(const std::string& dbname) {
+    job::RestoreDbOptions o;
+    o.restore.target = pgt::conn("prod", dbname);
+    return o;
+}
+
+job::RestoreDocsOptions docs_to(const fs::path& target) {
+    job::RestoreDocsOptions o;
+    o.target = target;
+    return o;
+}
+
+// Sets the SHA-256 the manifest of `t` records for `half` to another (valid) digest.
+void tamper_manifest_sha(store::Store& s, TimePoint t, const std::string& half) {
+    const auto key = make_store_key("", ObjectKind::manifest, t);
+    auto m = Manifest::from_json(s.get_bytes(key));
+    m.halves.at(half).sha256 = sha256_hex("not the object");
+    s.put_bytes(key, m.to_json());
+}
+
+}  // namespace
+
+TEST_CASE("restore of latest into a fresh database and directory equals the source") {
+    test::TempDir tmp;
+    const jobt::Instance inst(40, 11);
+    // The filtered restore below leaves this function out.
+    inst.sql(
+        "CREATE FUNCTION user_lookup(i_username text, OUT uname text, OUT phash text) "
+        "RETURNS record LANGUAGE sql SECURITY DEFINER AS $$ SELECT i_username, 'x' $$;");
+    // An older run with other content: latest must not pick it.
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
+    const auto other_db = pgt::create_db("prod");
+    pgt::psql(pgt::conn("prod", other_db), "CREATE TABLE llx_other (a int);");
+    test::write_file(tmp / "old-docs/install.lock", "");
+    jt::make_run(j.store(), {t_old, other_db, tmp / "old-docs"});
+    // The latest run: the job's own backup of the generated instance.
+    {
+        job::Job b(inst.config("file://" + (tmp / "store").string()));
+        const auto rep = b.backup();
+        REQUIRE(rep.ok());
+    }
+    const auto src_db = inst.db;
+    const auto& src_docs = inst.docs;
+
+    const auto v = j.verify();
+    CHECK(v.ok());
+    CHECK(v.objects.size() == 2);
+
+    const auto target_db = pgt::create_db("prod");
+    auto opts = db_to(target_db);
+    const auto rep = j.restore_db(opts);
+    CHECK(rep.pg_restore_exit == 0);
+    CHECK(rep.pattern_tables >= 250);
+    const auto expected = jt::row_counts(pgt::conn("prod", src_db));
+    CHECK(expected.size() > 250);
+    CHECK(jt::row_counts(pgt::conn("prod", target_db)) == expected);
+
+    const auto target_dir = tmp / "restored";
+    const auto drep = j.restore_docs(docs_to(target_dir));
+    CHECK(drep.key.rfind("docs/", 0) == 0);
+    CHECK(drep.key != make_store_key("", ObjectKind::docs_tar_gz, t_old));
+    CHECK(drep.missing_required.empty());
+    CHECK(drep.summary.files > 50);
+    CHECK(jt::tree(target_dir, false) == jt::tree(src_docs));
+
+    // A non-empty target is refused without confirmation.
+    CHECK_THROWS_AS(j.restore_db(db_to(target_db)), ConfigError);
+    test::write_file(target_dir / "stray.txt", "x");
+    CHECK_THROWS_AS(j.restore_docs(docs_to(target_dir)), ConfigError);
+    CHECK(fs::exists(target_dir / "stray.txt"));
+    auto again = docs_to(target_dir);
+    again.confirm_non_empty = true;
+    j.restore_docs(again);
+    CHECK(!fs::exists(target_dir / "stray.txt"));
+    CHECK(jt::tree(target_dir, false) == jt::tree(src_docs));
+
+    // A named run is restored, not the latest.
+    auto o = docs_to(tmp / "older");
+    o.which = format_timestamp(t_old);
+    const auto r = j.restore_docs(o);
+    CHECK(r.key == make_store_key("", ObjectKind::docs_tar_gz, t_old));
+    CHECK(fs::exists(tmp / "older/install.lock"));
+    CHECK(!fs::exists(tmp / "older/facture"));
+    auto d = db_to(pgt::create_db("prod"));
+    d.which = format_timestamp(t_old);
+    d.restore.proof.min_tables = 0;
+    const auto r2 = j.restore_db(d);
+    CHECK(r2.tables.size() == 1);  // llx_other, empty
+    CHECK(pgt::psql(d.restore.target, "SELECT count(*) FROM llx_other") == "0\n");
+    d.which = "20250101T000000Z";
+    CHECK_THROWS_AS(j.restore_db(d), ConfigError);
+
+    // A filtered restore: pg_restore needs its -L list before the archive, so the TOC is read
+    // off the head of the streamed object first.
+    const auto filtered = pgt::create_db("prod");
+    auto f = db_to(filtered);
+    f.exclude = {"FUNCTION::user_lookup(*"};
+    const auto rf = j.restore_db(f);
+    CHECK(rf.pattern_tables >= 250);
+    CHECK(pgt::psql(pgt::conn("prod", filtered),
+                    "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "0\n");
+    CHECK(pgt::psql(pgt::conn("prod", src_db),
+                    "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "1\n");
+    CHECK(jt::row_counts(pgt::conn("prod", filtered)) == expected);
+}
+
+TEST_CASE("a digest that differs from the manifest commits nothing") {
+    test::TempDir tmp;
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
+    test::write_file(tmp / "docs/install.lock", "");
+    test::write_file(tmp / "docs/facture/F1/F1.pdf", std::string(300000, 'p'));
+    jt::make_run(j.store(), {t_new, jt::tiny_db(), tmp / "docs"});
+    tamper_manifest_sha(j.store(), t_new, "db");
+    tamper_manifest_sha(j.store(), t_new, "docs");
+
+    const auto target = pgt::create_db("prod");
+    try {
+        auto o = db_to(target);
+        o.restore.proof = jt::tiny_proof();
+        j.restore_db(o);
+        FAIL("expected VerificationError");
+    } catch (const VerificationError& e) {
+        CHECK(std::string(e.what()).find("SHA-256") != std::string::npos);
+    }
+    // pg_restore ran in one transaction and was stopped before its commit.
+    CHECK(pgdump::count_user_objects(pgt::conn("prod", target)) == 0);
+
+    CHECK_THROWS_AS(j.restore_docs(docs_to(tmp / "out")), VerificationError);
+    CHECK(!fs::exists(tmp / "out"));
+
+    // A bad exclusion rule is refused before anything is restored.
+    auto o = db_to(target);
+    o.exclude = {"a:b:c:d:e"};
+    CHECK_THROWS_AS(j.restore_db(o), ConfigError);
+    CHECK(pgdump::count_user_objects(pgt::conn("prod", target)) == 0);
+}
+
+TEST_CASE("archives of the old scripts (no manifest, leading documents/) restore") {
+    test::TempDir tmp;
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
+    jt::RunSpec spec{t_new, jt::tiny_db(), jt::generated_docs()};
+    spec.manifest = false;
+    spec.old_prefix = true;
+    jt::make_run(j.store(), spec);
+    const auto target = tmp / "restored";
+    const auto rep = j.restore_docs(docs_to(target));
+    CHECK(rep.missing_required.empty());
+    CHECK(!fs::exists(target / "documents"));
+    CHECK(jt::tree(target, false) == jt::tree(jt::generated_docs()));
+    const auto db = pgt::create_db("prod");
+    auto o = db_to(db);
+    o.restore.proof = jt::tiny_proof();
+    j.restore_db(o);
+    CHECK(jt::row_counts(pgt::conn("prod", db)) ==
+          jt::row_counts(pgt::conn("prod", jt::tiny_db())));
+}
+
+TEST_CASE("a restore reports the profile's required documents that are missing") {
+    test::TempDir tmp;
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
+    test::write_file(tmp / "docs/facture/a.pdf", "pdf");
+    jt::make_run(j.store(), {t_new, {}, tmp / "docs"});
+    const auto rep = j.restore_docs(docs_to(tmp / "out"));
+    CHECK(rep.missing_required == std::vector<std::string>{"install.lock"});
+    CHECK(test::read_file(tmp / "out/facture/a.pdf") == "pdf");
+}
+
+TEST_CASE("restore and verify from the S3 fixture (zstd dump, zstd tar)") {
+    job::Job j(jt::config(jt::s3_url(), jt::s3_options()));
+    jt::RunSpec spec{t_new, jt::tiny_db(), jt::generated_docs()};
+    spec.zstd_dump = true;
+    spec.zstd_docs = true;
+    jt::make_run(j.store(), spec);
+
+    const auto v = j.verify();
+    CHECK(v.ok());
+    REQUIRE(v.objects.size() == 2);
+    CHECK(v.time == t_new);
+
+    const auto db = pgt::create_db("prod");
+    auto o = db_to(db);
+    o.restore.proof = jt::tiny_proof();
+    j.restore_db(o);
+    CHECK(jt::row_counts(pgt::conn("prod", db)) ==
+          jt::row_counts(pgt::conn("prod", jt::tiny_db())));
+    test::TempDir tmp;
+    const auto rep = j.restore_docs(docs_to(tmp / "restored"));
+    CHECK(rep.key == make_store_key("", ObjectKind::docs_tar_zst, t_new));
+    CHECK(jt::tree(tmp / "restored", false) == jt::tree(jt::generated_docs()));
+}
