@@ -96,9 +96,14 @@ std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options)
         s3::ClientOptions copts = options.s3;
         s3::Credentials creds;
         if (options.use_environment) {
-            auto cfg = s3::client_config_from_environment(options.credential_sources, copts);
-            copts = std::move(cfg.options);
-            creds = std::move(cfg.credentials);
+            try {
+                auto cfg = s3::client_config_from_environment(options.credential_sources, copts);
+                copts = std::move(cfg.options);
+                creds = std::move(cfg.credentials);
+            } catch (const ConfigError&) {
+                // No credentials in the environment: fine when they were given explicitly.
+                if (!options.credentials) throw;
+            }
         }
         if (options.credentials) creds = *options.credentials;
         if (creds.empty()) throw ConfigError("no S3 credentials for " + url);
