@@ -39,14 +39,14 @@ namespace dolibak::job {
 struct Event {
     enum class Kind { info, warning, progress };
     Kind kind = Kind::info;
-    std::string half;     ///< "db", "docs", "globals" or empty
-    std::string message;  ///< never contains a secret
-    std::uint64_t bytes = 0;                ///< progress: bytes so far
-    std::optional<std::uint64_t> total;     ///< progress: expected total, when known
+    std::string half;                    ///< "db", "docs", "globals" or empty
+    std::string message;                 ///< never contains a secret
+    std::uint64_t bytes = 0;             ///< progress: bytes so far
+    std::optional<std::uint64_t> total;  ///< progress: expected total, when known
 };
 
 struct DatabaseSettings {
-    pgdump::ConnectionParams conn;                  ///< the source database (read only)
+    pgdump::ConnectionParams conn;                   ///< the source database (read only)
     std::optional<std::filesystem::path> tools_dir;  ///< where pg_dump/pg_restore are
     pgdump::DumpMode dump_mode = pgdump::DumpMode::pg_dump_compressed;
     std::optional<int> pg_dump_level;
@@ -122,18 +122,20 @@ std::string_view to_string(HalfReport::Outcome o) noexcept;
 
 struct PruneReport {
     retention::Plan plan;
+    /// Every key the plan removes: dropped backups and the manifests of their runs.
+    std::vector<std::string> to_delete;
     std::vector<std::string> deleted;  ///< keys removed (empty on a dry run)
     std::vector<store::RemoveFailure> failures;
     bool dry_run = false;
 };
 
 struct BackupReport {
-    TimePoint time{};           ///< the run's <ts>
+    TimePoint time{};  ///< the run's <ts>
     std::vector<HalfReport> halves;
-    std::string manifest_key;   ///< empty on a dry run
+    std::string manifest_key;  ///< empty on a dry run
     double seconds = 0;
     std::optional<PruneReport> prune;
-    bool ok() const noexcept;   ///< no half failed
+    bool ok() const noexcept;  ///< no half failed
 };
 
 // ---- list / verify --------------------------------------------------------------------
@@ -156,8 +158,8 @@ struct RunEntry {
 };
 
 struct ListReport {
-    std::vector<BackupEntry> backups;  ///< every backup object, oldest first
-    std::vector<RunEntry> runs;        ///< every manifest, oldest first
+    std::vector<BackupEntry> backups;      ///< every backup object, oldest first
+    std::vector<RunEntry> runs;            ///< every manifest, oldest first
     std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
 };
 
@@ -179,7 +181,7 @@ struct VerifyReport {
 // ---- restore --------------------------------------------------------------------------
 
 struct RestoreDbOptions {
-    std::string which = "latest";  ///< "latest" or a <ts>
+    std::string which = "latest";    ///< "latest" or a <ts>
     pgdump::RestoreOptions restore;  ///< target, confirmation, safety dump, proof, list...
     /// TOC exclusions applied before restoring (e.g. "FUNCTION public user_lookup", "ACL").
     std::vector<std::string> exclude;
@@ -204,10 +206,10 @@ struct DocsRestoreReport {
 // ---- status / check / refresh ---------------------------------------------------------
 
 struct StatusReport {
-    std::optional<RunEntry> last_run;         ///< the newest manifest
-    std::optional<RunEntry> last_success;     ///< the newest manifest whose halves all succeeded
-    std::optional<double> age_seconds;        ///< of the last success
-    bool stale = true;                        ///< no success, or older than max_age
+    std::optional<RunEntry> last_run;      ///< the newest manifest
+    std::optional<RunEntry> last_success;  ///< the newest manifest whose halves all succeeded
+    std::optional<double> age_seconds;     ///< of the last success
+    bool stale = true;                     ///< no success, or older than max_age
 };
 
 struct CheckItem {
@@ -274,8 +276,10 @@ public:
     /// Sandbox refresh from production (see RefreshOptions).
     RefreshReport refresh(const RefreshOptions& options);
 
-private:
+    /// Internal state, shared by the operations' implementation files.
     struct Impl;
+
+private:
     std::unique_ptr<Impl> impl_;
 };
 

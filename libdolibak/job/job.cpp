@@ -19,7 +19,8 @@ void CancelToken::check(const std::string& what) const {
     std::string by = "cancelled";
     if (sig != 0) {
         const char* abbrev = ::sigabbrev_np(sig);
-        by = std::string("interrupted by ") + (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig));
+        by = std::string("interrupted by ") +
+             (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig));
     }
     throw Cancelled(by + " while " + what);
 }
@@ -32,11 +33,16 @@ using nlohmann::json;
 
 std::string_view to_string(HalfReport::Outcome o) noexcept {
     switch (o) {
-        case HalfReport::Outcome::uploaded: return "uploaded";
-        case HalfReport::Outcome::unchanged: return "unchanged";
-        case HalfReport::Outcome::would_upload: return "would-upload";
-        case HalfReport::Outcome::skipped: return "skipped";
-        case HalfReport::Outcome::failed: return "failed";
+        case HalfReport::Outcome::uploaded:
+            return "uploaded";
+        case HalfReport::Outcome::unchanged:
+            return "unchanged";
+        case HalfReport::Outcome::would_upload:
+            return "would-upload";
+        case HalfReport::Outcome::skipped:
+            return "skipped";
+        case HalfReport::Outcome::failed:
+            return "failed";
     }
     return "?";
 }
@@ -59,9 +65,9 @@ bool CheckReport::ok() const noexcept {
 namespace detail {
 
 std::string StoredFingerprint::to_json() const {
-    json j = {{"version", 1},       {"half", half},   {"fingerprint", value},
-              {"mode", mode},       {"object", object}, {"time", format_timestamp(time)},
-              {"sha256", sha256},   {"bytes", bytes}};
+    json j = {{"version", 1},     {"half", half},     {"fingerprint", value},
+              {"mode", mode},     {"object", object}, {"time", format_timestamp(time)},
+              {"sha256", sha256}, {"bytes", bytes}};
     return j.dump(2) + "\n";
 }
 
@@ -160,7 +166,7 @@ ListReport Job::Impl::scan(ManifestLoad load) {
     std::sort(manifests.begin(), manifests.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
     // Newest first when only the newest ones are wanted.
-    std::size_t wanted = load == ManifestLoad::all ? manifests.size()
+    std::size_t wanted = load == ManifestLoad::all      ? manifests.size()
                          : load == ManifestLoad::newest ? std::min<std::size_t>(1, manifests.size())
                                                         : 0;
     for (std::size_t i = 0; i < manifests.size(); ++i) {
@@ -242,9 +248,15 @@ Job::~Job() = default;
 Job::Job(Job&&) noexcept = default;
 Job& Job::operator=(Job&&) noexcept = default;
 
-const Config& Job::config() const noexcept { return impl_->config; }
-store::Store& Job::store() { return *impl_->store; }
+const Config& Job::config() const noexcept {
+    return impl_->config;
+}
+store::Store& Job::store() {
+    return *impl_->store;
+}
 
-ListReport Job::list() { return impl_->scan(Impl::ManifestLoad::all); }
+ListReport Job::list() {
+    return impl_->scan(Impl::ManifestLoad::all);
+}
 
 }  // namespace dolibak::job

@@ -51,7 +51,11 @@ struct Job::Impl {
     std::unique_ptr<store::Store> store;
     std::mutex event_mutex;
 
-    TimePoint now() const { return config.now ? config.now() : std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
+    TimePoint now() const {
+        return config.now ? config.now()
+                          : std::chrono::time_point_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now());
+    }
     void emit(Event e);
     void info(const std::string& half, const std::string& message);
     void warn(const std::string& half, const std::string& message);

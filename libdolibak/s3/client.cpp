@@ -411,9 +411,10 @@ bool Client::bucket_exists(const std::string& bucket) {
     return true;
 }
 
-ClientConfig client_config_from_environment(const CredentialOptions& where, ClientOptions base) {
+ClientConfig client_config_from_environment(const CredentialOptions& where, ClientOptions base,
+                                            bool require_credentials) {
     auto rc = resolve_config(where);
-    if (rc.credentials.empty())
+    if (require_credentials && rc.credentials.empty())
         throw ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
             "them in profile '" + rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");

@@ -96,14 +96,10 @@ std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options)
         s3::ClientOptions copts = options.s3;
         s3::Credentials creds;
         if (options.use_environment) {
-            try {
-                auto cfg = s3::client_config_from_environment(options.credential_sources, copts);
-                copts = std::move(cfg.options);
-                creds = std::move(cfg.credentials);
-            } catch (const ConfigError&) {
-                // No credentials in the environment: fine when they were given explicitly.
-                if (!options.credentials) throw;
-            }
+            auto cfg = s3::client_config_from_environment(options.credential_sources, copts,
+                                                          !options.credentials.has_value());
+            copts = std::move(cfg.options);
+            creds = std::move(cfg.credentials);
         }
         if (options.credentials) creds = *options.credentials;
         if (creds.empty()) throw ConfigError("no S3 credentials for " + url);

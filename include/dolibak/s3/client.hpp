@@ -209,7 +209,10 @@ struct ClientConfig {
     ClientOptions options;
     Credentials credentials;
 };
+/// Throws ConfigError when no credentials are found, unless `require_credentials` is false
+/// (the caller supplies them: region and endpoint still come from the environment).
 ClientConfig client_config_from_environment(const CredentialOptions& where = {},
-                                            ClientOptions base = {});
+                                            ClientOptions base = {},
+                                            bool require_credentials = true);
 
 }  // namespace dolibak::s3

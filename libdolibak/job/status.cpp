@@ -1,0 +1,116 @@
+// Job::status: the last successful run (an unchanged run counts as a success) and its age,
+// and Prometheus textfile metrics for node-exporter's textfile collector.
+#include "job/job_impl.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/file_io.hpp>
+
+#include <fmt/core.h>
+
+namespace dolibak::job {
+
+namespace {
+
+std::string label_value(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+double epoch(TimePoint t) {
+    return static_cast<double>(t.time_since_epoch().count());
+}
+
+void write_metrics(const std::filesystem::path& path, const std::string& store_url,
+                   const StatusReport& s, TimePoint now) {
+    const std::string store = "store=\"" + label_value(store_url) + "\"";
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    metric("dolibak_status_time_seconds", "gauge", "When this status was computed (Unix time).");
+    out += fmt::format("dolibak_status_time_seconds{{{}}} {:.0f}\n", store, epoch(now));
+    metric("dolibak_last_success_timestamp_seconds", "gauge",
+           "Time stamp of the newest successful run (Unix time); 0 when there is none.");
+    out += fmt::format("dolibak_last_success_timestamp_seconds{{{}}} {:.0f}\n", store,
+                       s.last_success ? epoch(s.last_success->time) : 0.0);
+    metric("dolibak_stale", "gauge", "1 when the last success is missing or older than max-age.");
+    out += fmt::format("dolibak_stale{{{}}} {}\n", store, s.stale ? 1 : 0);
+    if (s.last_run && s.last_run->loaded) {
+        const auto& m = s.last_run->manifest;
+        metric("dolibak_last_run_timestamp_seconds", "gauge",
+               "Time stamp of the newest run (Unix time).");
+        out += fmt::format("dolibak_last_run_timestamp_seconds{{{}}} {:.0f}\n", store,
+                           epoch(s.last_run->time));
+        metric("dolibak_last_run_success", "gauge",
+               "1 when every half of the newest run succeeded.");
+        out += fmt::format("dolibak_last_run_success{{{}}} {}\n", store, m.succeeded() ? 1 : 0);
+        metric("dolibak_last_run_duration_seconds", "gauge", "Duration of the newest run.");
+        const double duration =
+            m.finished_at > m.started_at ? epoch(m.finished_at) - epoch(m.started_at) : 0.0;
+        out += fmt::format("dolibak_last_run_duration_seconds{{{}}} {:.0f}\n", store, duration);
+        metric("dolibak_half_bytes", "gauge",
+               "Size of the object holding each half in the newest run (new or unchanged).");
+        for (const auto& [half, h] : m.halves)
+            out += fmt::format("dolibak_half_bytes{{{},half=\"{}\"}} {}\n", store,
+                               label_value(half), h.bytes);
+        metric("dolibak_half_uploaded", "gauge",
+               "1 when the newest run uploaded the half, 0 when unchanged, skipped or failed.");
+        for (const auto& [half, h] : m.halves)
+            out +=
+                fmt::format("dolibak_half_uploaded{{{},half=\"{}\"}} {}\n", store,
+                            label_value(half), h.status == ManifestHalf::Status::uploaded ? 1 : 0);
+        metric("dolibak_half_failed", "gauge", "1 when the half failed in the newest run.");
+        for (const auto& [half, h] : m.halves)
+            out += fmt::format("dolibak_half_failed{{{},half=\"{}\"}} {}\n", store,
+                               label_value(half), h.status == ManifestHalf::Status::failed ? 1 : 0);
+    }
+    io::AtomicFileSink sink(path, 0644);
+    io::write(sink, out);
+    sink.finish();
+}
+
+}  // namespace
+
+StatusReport Job::status(std::chrono::seconds max_age,
+                         const std::optional<std::filesystem::path>& metrics_file) {
+    auto& im = *impl_;
+    if (max_age.count() <= 0) throw ConfigError("--max-age must be positive");
+    const auto listing = im.scan(Impl::ManifestLoad::none);
+    StatusReport s;
+    // Newest first: usually one or two manifests are read.
+    for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
+        RunEntry run = *it;
+        try {
+            run.manifest = im.load_manifest(run.manifest_key);
+            run.loaded = true;
+        } catch (const Error& e) {
+            im.warn("", std::string("unreadable manifest skipped: ") + e.what());
+            continue;
+        }
+        if (!s.last_run) s.last_run = run;
+        if (run.manifest.succeeded()) {
+            s.last_success = run;
+            break;
+        }
+    }
+    const TimePoint now = im.now();
+    if (s.last_success) {
+        const auto done = s.last_success->manifest.finished_at.time_since_epoch().count() > 0
+                              ? s.last_success->manifest.finished_at
+                              : s.last_success->time;
+        s.age_seconds = static_cast<double>((now - done).count());
+        s.stale = *s.age_seconds > static_cast<double>(max_age.count());
+    }
+    if (metrics_file) write_metrics(*metrics_file, im.store->url(), s, now);
+    return s;
+}
+
+}  // namespace dolibak::job

@@ -1,0 +1,309 @@
+// Job::backup end to end on real PostgreSQL and a real documents tree: what is uploaded, what
+// is skipped, what a failure or a cancellation leaves behind.
+#include "job_testing.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/job.hpp>
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace dolibak;
+using Outcome = job::HalfReport::Outcome;
+
+namespace {
+
+jobt::Instance& instance() {
+    static jobt::Instance i;
+    return i;
+}
+
+// Every run gets its own second: <ts> has a one-second resolution.
+TimePoint next_second() {
+    static TimePoint t =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    t += std::chrono::seconds(1);
+    return t;
+}
+
+job::Config config_for(const std::filesystem::path& store) {
+    auto c = instance().config(jobt::file_url(store));
+    c.now = next_second;
+    return c;
+}
+
+std::vector<std::string> keys_of(store::Store& s) {
+    std::vector<std::string> out;
+    for (const auto& o : s.list("")) out.push_back(o.key);
+    return out;
+}
+
+void touch(const std::filesystem::path& p, std::string_view content) {
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+}
+
+}  // namespace
+
+TEST_CASE("first run uploads both halves; the next uploads nothing; then only what changed") {
+    test::TempDir store_dir;
+    job::Job j(config_for(store_dir.path()));
+    auto& inst = instance();
+
+    auto r1 = j.backup();
+    CHECK(r1.ok());
+    CHECK(jobt::half(r1, "db").outcome == Outcome::uploaded);
+    CHECK(jobt::half(r1, "docs").outcome == Outcome::uploaded);
+    CHECK(jobt::half(r1, "db").key.rfind("db/", 0) == 0);
+    CHECK(jobt::half(r1, "docs").key.find(".tar.gz") != std::string::npos);
+    CHECK(j.store().head(".fp-db"));
+    CHECK(j.store().head(".fp-docs"));
+    CHECK_FALSE(j.store().head(".lock"));
+    const auto manifest = Manifest::from_json(j.store().get_bytes(r1.manifest_key));
+    CHECK(manifest.succeeded());
+    CHECK(manifest.halves.at("db").sha256 == jobt::half(r1, "db").sha256);
+    CHECK(manifest.halves.at("db").archive_summary_json.find("llx_facture") != std::string::npos);
+
+    auto r2 = j.backup();
+    CHECK(r2.ok());
+    CHECK(jobt::half(r2, "db").outcome == Outcome::unchanged);
+    CHECK(jobt::half(r2, "docs").outcome == Outcome::unchanged);
+    CHECK(jobt::half(r2, "db").key == jobt::half(r1, "db").key);
+    MESSAGE("unchanged run took " << r2.seconds << " s");
+
+    SUBCASE("volatile changes: constants and logins") {
+        inst.sql(
+            "UPDATE llx_const SET value = value || '1'; "
+            "UPDATE llx_user SET datelastlogin = now()");
+        auto r = j.backup();
+        CHECK(jobt::half(r, "db").outcome == Outcome::unchanged);
+    }
+    SUBCASE("a new invoice uploads the database only") {
+        inst.sql(
+            "INSERT INTO llx_facture (ref, entity, fk_soc, datec, fk_statut) "
+            "SELECT 'FA2611-0999', 1, min(rowid), now(), 0 FROM llx_societe");
+        auto r = j.backup();
+        CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
+        CHECK(jobt::half(r, "docs").outcome == Outcome::unchanged);
+    }
+    SUBCASE("an edited invoice line (a table without tms) uploads the database") {
+        inst.sql(
+            "UPDATE llx_facturedet SET subprice = subprice + 1 WHERE rowid = "
+            "(SELECT min(rowid) FROM llx_facturedet)");
+        CHECK(jobt::half(j.backup(), "db").outcome == Outcome::uploaded);
+    }
+    SUBCASE("an UPDATE of a table whose tms has no trigger uploads the database") {
+        inst.sql(
+            "UPDATE llx_accounting_bookkeeping SET label_operation = 'fixed' WHERE rowid = "
+            "(SELECT min(rowid) FROM llx_accounting_bookkeeping)");
+        CHECK(jobt::half(j.backup(), "db").outcome == Outcome::uploaded);
+    }
+    SUBCASE("temp files, previews and the log change nothing; a new PDF uploads the documents") {
+        touch(inst.docs / "facture/temp/cache-widget.png", "x");
+        // A preview written beside an existing invoice PDF, as Dolibarr does on first view.
+        std::filesystem::path pdf;
+        for (auto& e : std::filesystem::recursive_directory_iterator(inst.docs / "facture"))
+            if (e.path().extension() == ".pdf" &&
+                e.path().string().find("/temp/") == std::string::npos) {
+                pdf = e.path();
+                break;
+            }
+        REQUIRE_FALSE(pdf.empty());
+        touch(pdf.string() + "_preview.png", "png");
+        touch(inst.docs / "dolibarr.log", "GET /index.php\n");
+        CHECK(jobt::half(j.backup(), "docs").outcome == Outcome::unchanged);
+        touch(inst.docs / "facture/FA2611-0999/FA2611-0999.pdf", "%PDF-1.4 new invoice %%EOF");
+        auto r = j.backup();
+        CHECK(jobt::half(r, "docs").outcome == Outcome::uploaded);
+        CHECK(jobt::half(r, "db").outcome == Outcome::unchanged);
+    }
+    SUBCASE("an object that the stored fingerprint names disappears: uploaded again") {
+        j.store().remove(jobt::half(r1, "db").key);
+        auto r = j.backup();
+        CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
+        CHECK(jobt::half(r, "db").reason.find("gone from the store") != std::string::npos);
+    }
+    SUBCASE("--force uploads anyway; --dry-run stores nothing") {
+        const auto before = keys_of(j.store());
+        job::BackupOptions dry;
+        dry.dry_run = true;
+        dry.force = true;
+        auto d = j.backup(dry);
+        CHECK(jobt::half(d, "db").outcome == Outcome::would_upload);
+        CHECK(d.manifest_key.empty());
+        CHECK(keys_of(j.store()) == before);
+        job::BackupOptions force;
+        force.force = true;
+        force.db = false;
+        auto f = j.backup(force);
+        CHECK(jobt::half(f, "docs").outcome == Outcome::uploaded);
+        CHECK(jobt::half(f, "db").outcome == Outcome::skipped);
+    }
+}
+
+TEST_CASE("a failing half fails alone, and its fingerprint does not advance") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    job::Job j(c);
+    REQUIRE(j.backup().ok());
+    const auto fp_docs = j.store().get_bytes(".fp-docs");
+    instance().sql("INSERT INTO llx_c_country (code, label, active) VALUES ('ZZ', 'Test', 1)");
+
+    auto broken = c;
+    broken.docs->root = store_dir.path() / "no-such-documents";
+    job::Job jb(broken);
+    auto r = jb.backup();
+    CHECK_FALSE(r.ok());
+    CHECK(jobt::half(r, "docs").outcome == Outcome::failed);
+    CHECK(jobt::half(r, "docs").error.find("no-such-documents") != std::string::npos);
+    CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
+    CHECK(jb.store().get_bytes(".fp-docs") == fp_docs);
+    const auto m = Manifest::from_json(jb.store().get_bytes(r.manifest_key));
+    CHECK(m.halves.at("docs").status == ManifestHalf::Status::failed);
+    // Prune refuses after a failed run.
+    CHECK_THROWS_WITH_AS(jb.prune(), doctest::Contains("failed"), Error);
+}
+
+TEST_CASE("a cancelled run leaves no object, no lock and an unchanged fingerprint") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    job::Job first(c);
+    REQUIRE(first.backup().ok());
+    const auto fp_before = first.store().get_bytes(".fp-db");
+    const auto keys_before = keys_of(first.store());
+    instance().sql(
+        "UPDATE llx_product SET label = label || '!' WHERE rowid = "
+        "(SELECT min(rowid) FROM llx_product)");
+
+    auto token = std::make_shared<CancelToken>();
+    c.cancel = token;
+    c.on_event = [token](const job::Event& e) {
+        if (e.kind == job::Event::Kind::progress && e.half == "db") token->cancel(SIGTERM);
+    };
+    job::BackupOptions only_db;
+    only_db.docs = false;
+    job::Job j(c);
+    CHECK_THROWS_AS(j.backup(only_db), Cancelled);
+    CHECK(j.store().get_bytes(".fp-db") == fp_before);
+    CHECK(keys_of(j.store()) == keys_before);
+    // Nothing half-written either (temporary files of the directory store).
+    std::size_t files = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(store_dir.path()))
+        if (e.is_regular_file()) ++files;
+    CHECK(files == keys_before.size());
+    // The next run succeeds.
+    c.cancel.reset();
+    c.on_event = nullptr;
+    auto r = job::Job(c).backup(only_db);
+    CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
+}
+
+TEST_CASE("the lock keeps two runs apart; an expired lock is taken over") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    job::Job j(c);
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    j.store().put_bytes(".lock", R"({"host":"other","pid":42,"since":")" + format_rfc3339(now) +
+                                     R"(","expires":")" +
+                                     format_rfc3339(now + std::chrono::hours(1)) + "\"}");
+    CHECK_THROWS_WITH_AS(j.backup(), doctest::Contains("locked by the run of pid 42 on other"),
+                         Error);
+    j.store().put_bytes(".lock", R"({"host":"other","pid":42,"since":"2020-01-01T00:00:00Z",)"
+                                 R"("expires":"2020-01-01T12:00:00Z"})");
+    std::vector<std::string> warnings;
+    c.on_event = [&](const job::Event& e) {
+        if (e.kind == job::Event::Kind::warning) warnings.push_back(e.message);
+    };
+    CHECK(job::Job(c).backup().ok());
+    REQUIRE_FALSE(warnings.empty());
+    CHECK(warnings.front().find("expired lock") != std::string::npos);
+    CHECK_FALSE(j.store().head(".lock"));
+}
+
+TEST_CASE("status: age of the last success, staleness and Prometheus metrics") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    job::Job j(c);
+    auto empty = j.status(std::chrono::hours(26));
+    CHECK(empty.stale);
+    CHECK_FALSE(empty.last_success);
+    REQUIRE(j.backup().ok());
+
+    const auto metrics = store_dir.path() / "dolibak.prom";
+    auto fresh = j.status(std::chrono::hours(26), metrics);
+    REQUIRE(fresh.last_success);
+    CHECK_FALSE(fresh.stale);
+    // Thirty hours later, the same run is stale.
+    auto later = c;
+    const auto t = fresh.last_success->time + std::chrono::hours(30);
+    later.now = [t] { return t; };
+    auto old = job::Job(later).status(std::chrono::hours(26));
+    CHECK(old.stale);
+    CHECK(*old.age_seconds >= 30 * 3600 - 5);
+
+    // The textfile parses: HELP/TYPE comments, then `name{labels} value` lines.
+    const std::string text = test::read_file(metrics);
+    std::istringstream lines(text);
+    std::string line;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+        const auto brace = line.find('{');
+        const auto close = line.rfind('}');
+        REQUIRE_MESSAGE(brace != std::string::npos, line);
+        REQUIRE_MESSAGE(close != std::string::npos, line);
+        const std::string name = line.substr(0, brace);
+        CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+        const std::string value = line.substr(close + 2);
+        CHECK_NOTHROW((void)std::stod(value));
+        ++samples;
+    }
+    CHECK(samples >= 8);
+    CHECK(text.find("dolibak_stale{") != std::string::npos);
+    CHECK(text.find("dolibak_last_run_success{") != std::string::npos);
+}
+
+TEST_CASE("backup and skip on the signature-checking S3 server") {
+    const auto& s3 = test::s3();
+    auto c = instance().config("s3://" + s3.at("bucket").get<std::string>() + "/job-test");
+    c.now = next_second;
+    c.store.s3.endpoint = s3.at("endpoint").get<std::string>();
+    c.store.s3.region = s3.at("region").get<std::string>();
+    c.store.credentials =
+        s3::Credentials{s3.at("access_key").get<std::string>(),
+                        Secret(s3.at("secret_key").get<std::string>()), Secret(), "test"};
+    job::Job j(c);
+    auto r1 = j.backup();
+    REQUIRE(r1.ok());
+    CHECK(jobt::half(r1, "db").outcome == Outcome::uploaded);
+    CHECK(jobt::half(r1, "docs").outcome == Outcome::uploaded);
+    auto r2 = j.backup();
+    CHECK(jobt::half(r2, "db").outcome == Outcome::unchanged);
+    CHECK(jobt::half(r2, "docs").outcome == Outcome::unchanged);
+    const auto listing = j.list();
+    CHECK(listing.runs.size() == 2);
+    CHECK(listing.backups.size() == 2);
+}
+
+TEST_CASE("globals: roles stored beside an uploaded dump, without passwords by default") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    c.db->globals = true;
+    job::Job j(c);
+    job::BackupOptions force;
+    force.force = true;
+    auto r = j.backup(force);
+    REQUIRE(r.ok());
+    const auto& g = jobt::half(r, "globals");
+    CHECK(g.outcome == Outcome::uploaded);
+    CHECK(g.key.rfind("globals/", 0) == 0);
+    const auto sql = j.store().get_bytes(g.key);
+    CHECK(sql.find("CREATE ROLE prod_owner") != std::string::npos);
+    CHECK(sql.find("SCRAM-SHA-256$") == std::string::npos);
+    CHECK(Manifest::from_json(j.store().get_bytes(r.manifest_key)).halves.count("globals") == 1);
+}

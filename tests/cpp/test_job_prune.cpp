@@ -1,0 +1,123 @@
+// Job::prune over three years of synthetic history: exactly the planner's plan is applied,
+// the newest manifest's objects stay, manifests go with their runs.
+#include "support/testsupport.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/job.hpp>
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+using namespace dolibak;
+
+namespace {
+
+TimePoint at(int y, int m, int d, int h) {
+    using namespace std::chrono;
+    return sys_days{year{y} / m / d} + hours{h};
+}
+
+struct History {
+    test::TempDir dir;
+    job::Config config;
+    std::vector<retention::Backup> backups;
+    TimePoint newest{};
+
+    /// `days` daily runs at 02:00 UTC ending on 2026-11-23; the db half is unchanged every
+    /// third day (its run has a manifest but no db object).
+    explicit History(int days) {
+        config.store_url = "file://" + dir.path().string();
+        job::Job j(config);
+        newest = at(2026, 11, 23, 2);
+        for (int i = 0; i < days; ++i) {
+            const TimePoint t = newest - std::chrono::days(i);
+            Manifest m;
+            m.time = m.started_at = m.finished_at = t;
+            const bool db_changed = i % 3 != 1 || i == 0;
+            const std::string docs_key = make_store_key("", ObjectKind::docs_tar_gz, t);
+            j.store().put_bytes(docs_key, "docs");
+            backups.push_back({docs_key, t, "docs", true});
+            ManifestHalf docs;
+            docs.key = docs_key;
+            docs.bytes = 4;
+            docs.sha256 = std::string(64, 'a');
+            m.halves["docs"] = docs;
+            ManifestHalf db;
+            if (db_changed) {
+                db.key = make_store_key("", ObjectKind::db_dump, t);
+                j.store().put_bytes(db.key, "db");
+                backups.push_back({db.key, t, "db", true});
+            } else {
+                db.status = ManifestHalf::Status::unchanged;
+                db.key = make_store_key("", ObjectKind::db_dump, t + std::chrono::days(1));
+            }
+            db.bytes = 2;
+            db.sha256 = std::string(64, 'b');
+            m.halves["db"] = db;
+            j.store().put_bytes(make_store_key("", ObjectKind::manifest, t), m.to_json());
+        }
+        config.now = [t = newest] { return t; };
+    }
+};
+
+std::set<std::string> keys(store::Store& s, const std::string& prefix) {
+    std::set<std::string> out;
+    for (const auto& o : s.list(prefix)) out.insert(o.key);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("prune over three years applies exactly the planner's plan") {
+    History h(3 * 365);
+    job::Job j(h.config);
+    const auto expected = retention::plan(h.backups, h.newest, h.config.retention);
+    std::set<std::string> expected_kept;
+    for (const auto& d : expected.decisions)
+        if (d.keep) expected_kept.insert(d.backup.key);
+
+    auto dry = j.prune(true);
+    CHECK(dry.deleted.empty());
+    CHECK(dry.plan.kept() == expected.kept());
+    CHECK(keys(j.store(), "db/").size() + keys(j.store(), "docs/").size() == h.backups.size());
+
+    auto report = j.prune();
+    CHECK(report.failures.empty());
+    CHECK(report.deleted == report.to_delete);
+    std::set<std::string> remaining = keys(j.store(), "db/");
+    for (const auto& k : keys(j.store(), "docs/")) remaining.insert(k);
+    CHECK(remaining == expected_kept);
+    // Each remaining manifest belongs to a kept run, and the newest one is there.
+    const auto manifests = keys(j.store(), "manifests/");
+    CHECK(manifests.count(make_store_key("", ObjectKind::manifest, h.newest)) == 1);
+    std::set<TimePoint> kept_times;
+    for (const auto& d : expected.decisions)
+        if (d.keep) kept_times.insert(d.backup.time);
+    CHECK(manifests.size() == kept_times.size());
+    // Planning again drops nothing.
+    auto again = j.prune();
+    CHECK(again.deleted.empty());
+}
+
+TEST_CASE("prune never deletes what the newest manifest names") {
+    History h(100);
+    // The newest run found the db unchanged and names the db object of 40 days ago, which the
+    // tiered policy alone would drop.
+    job::Job j(h.config);
+    const auto old_db = make_store_key("", ObjectKind::db_dump, h.newest - std::chrono::days(40));
+    j.store().put_bytes(old_db, "db");
+    auto newest_key = make_store_key("", ObjectKind::manifest, h.newest);
+    auto m = Manifest::from_json(j.store().get_bytes(newest_key));
+    m.halves["db"].status = ManifestHalf::Status::unchanged;
+    m.halves["db"].key = old_db;
+    j.store().remove(make_store_key("", ObjectKind::db_dump, h.newest));
+    j.store().put_bytes(newest_key, m.to_json());
+    auto report = j.prune();
+    CHECK(j.store().head(old_db));
+    bool protected_reason = false;
+    for (const auto& d : report.plan.decisions)
+        if (d.backup.key == old_db)
+            for (auto r : d.reasons) protected_reason |= r == retention::Reason::protected_key;
+    CHECK(protected_reason);
+}
