@@ -90,6 +90,8 @@ std::vector<SettingInfo> make_keys() {
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),
         choice("log_format", {"text", "json"}, "CLI log format"),
+        item("cancel_grace", K::duration,
+             "CLI: after SIGINT/SIGTERM, exit anyway after this long (default 20s)"),
     };
 }
 
@@ -829,6 +831,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     }
     if (auto v = r.path("temp_dir")) c.temp_dir = *v;
     (void)r.choice("log_format");
+    (void)r.duration("cancel_grace");
     return c;
 }
 

@@ -11,9 +11,11 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 namespace dolibak::cli {
 
@@ -83,6 +85,46 @@ void add_env_secrets(Output& out) {
 }
 
 }  // namespace
+
+/// The last resort after SIGINT/SIGTERM: the job stops at its next block, but a step that
+/// waits without data (a child that prints nothing, a slow query) would keep it running; the
+/// process then exits anyway after a grace period (as Kubernetes would kill it), leaving the
+/// lock to expire.
+class Watchdog {
+public:
+    Watchdog(const CancelToken& token, Output& out, std::chrono::seconds grace)
+        : thread_([this, &token, &out, grace] {
+              std::unique_lock lock(mutex_);
+              while (!done_ && !token.cancelled())
+                  cv_.wait_for(lock, std::chrono::milliseconds(100));
+              if (done_) return;
+              if (cv_.wait_for(lock, grace, [this] { return done_; })) return;
+              const int sig = token.signal() ? token.signal() : SIGINT;
+              out.end_progress();
+              out.log("error", "",
+                      "still running " + std::to_string(grace.count()) + "s after " +
+                          signal_name(sig) +
+                          ": exiting without cleanup (the store's lock expires after lock_ttl)");
+              std::fflush(nullptr);
+              ::_exit(128 + sig);
+          }) {}
+    ~Watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -329,6 +371,9 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
             add_env_secrets(*out);
         }
         for (auto& s : job::secret_values(settings)) out->add_secret(s);
+        std::chrono::seconds grace{20};
+        if (auto it = settings.find("cancel_grace"); it != settings.end())
+            grace = job::parse_duration(it->second.value, "cancel_grace");
         if (run.adjust_settings) run.adjust_settings(settings);
         job::Config config = job::config_from_settings(settings);
         if (config.db) out->add_secret(config.db->conn.password.reveal());
@@ -338,6 +383,7 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
         if (run.adjust_config) run.adjust_config(config);
         int rc = 0;
         {
+            Watchdog watchdog(*token, *out, grace);
             job::Job job(std::move(config));
             rc = body(job, *out);
         }
