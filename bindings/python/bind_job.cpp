@@ -195,8 +195,20 @@ const Registrar registrar(60, [](py::module_& m) {
     prune
         .def_property_readonly("decisions",
                                [](const PruneReport& r) { return py::cast(r.plan.decisions); })
-        .def_property_readonly("kept", [](const PruneReport& r) { return r.plan.kept(); })
-        .def_property_readonly("dropped", [](const PruneReport& r) { return r.plan.dropped(); })
+        .def_property_readonly("kept",
+                               [](const PruneReport& r) {
+                                   std::vector<retention::Decision> v;
+                                   for (const auto& d : r.plan.decisions)
+                                       if (d.keep) v.push_back(d);
+                                   return v;
+                               })
+        .def_property_readonly("dropped",
+                               [](const PruneReport& r) {
+                                   std::vector<retention::Decision> v;
+                                   for (const auto& d : r.plan.decisions)
+                                       if (!d.keep) v.push_back(d);
+                                   return v;
+                               })
         .def_property_readonly("drop_keys", [](const PruneReport& r) { return r.plan.drop_keys(); })
         .def_readonly("deleted", &PruneReport::deleted)
         .def_property_readonly("failures",

@@ -151,7 +151,7 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert job.status(max_age_seconds=3600).to_dict()["stale"] is False
 
     p = job.prune(dry_run=True)
-    assert p.dry_run and p.dropped == 0 and p.kept == 2
+    assert p.dry_run and p.dropped == [] and len(p.kept) == 2 and p.drop_keys == []
     assert all(isinstance(x, dolibak.retention.Decision) for x in p.decisions)
     assert all(x.keep and x.reasons for x in p.decisions)
     assert p.to_dict()["kept"] == 2
@@ -188,3 +188,40 @@ def test_cancel_from_another_thread(dolibarr, tmp_path):
     if r is not None:  # the job reports cancelled halves as failed
         assert not r.ok
     assert not list((tmp_path / "s").glob("db/*"))
+
+
+@pytest.mark.parametrize("module", ["", "io", "s3", "store", "pgdump", "tarball",
+                                    "fingerprint", "retention", "job"])
+def test_type_stubs_cover_the_module(module):
+    """Every public name of each module, and every public attribute of its classes, is in
+    the module's .pyi stub (the stubs are parsed, not imported)."""
+    import ast
+    import importlib
+    mod = importlib.import_module("dolibak" + ("." + module if module else ""))
+    stub_path = os.path.join(os.path.dirname(dolibak.__file__),
+                             (module or "__init__") + ".pyi")
+    tree = ast.parse(open(stub_path).read())
+    names, members = set(), {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            names.add(node.name)
+            members[node.name] = {n.name for n in node.body
+                                  if isinstance(n, (ast.FunctionDef, ast.AnnAssign))
+                                  and hasattr(n, "name")} | {
+                n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, (ast.AnnAssign,)):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    public = {n for n in dir(mod) if not n.startswith("_")} - {"annotations"}
+    assert public - names == set()
+    for cls, declared in members.items():
+        obj = getattr(mod, cls, None)
+        if obj is None or not isinstance(obj, type) or issubclass(obj, BaseException):
+            continue
+        attrs = {a for a in vars(obj) if not a.startswith("_")}
+        assert attrs - declared == set(), cls

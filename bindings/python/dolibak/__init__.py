@@ -18,7 +18,7 @@ from ._core import (  # noqa: F401  (re-exported)
     RemoteError,
     VerificationError,
 )
-from ._core import (  # noqa: F401  (the backup job, bind_job.cpp)
+from .job import (  # noqa: F401  (the backup job, bind_job.cpp)
     BackupEntry,
     BackupReport,
     CheckItem,
@@ -38,7 +38,6 @@ from ._core import (  # noqa: F401  (the backup job, bind_job.cpp)
     VerifyReport,
     setting_keys,
 )
-
 __version__ = _core.__version__
 
 # Make the extension's submodules importable as `import dolibak.io` etc.
