@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <future>
+#include <thread>
 
 namespace dolibak::job {
 
@@ -331,15 +332,21 @@ BackupReport Job::backup(const BackupOptions& options) {
 
     BackupReport report;
     report.time = im.now();
-    const TimePoint started_at = report.time;
     std::optional<detail::Lease> lease;
     if (!options.dry_run) {
         lease.emplace(*im.store, im.config.lock_ttl, report.time,
                       [&im](const Event& e) { im.emit(e); });
-        // Two runs in the same second would share a <ts>: the objects are never overwritten.
+        // Two runs in the same second would share a <ts>, and objects are never overwritten:
+        // wait for the next second.
+        for (int i = 0; i < 3 && im.store->head(make_store_key("", ObjectKind::manifest,
+                                                               report.time));
+             ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+            report.time = im.now();
+        }
         if (im.store->head(make_store_key("", ObjectKind::manifest, report.time)))
             throw Error("a run with time stamp " + format_timestamp(report.time) +
-                        " already exists; try again in a second");
+                        " already exists in the store");
     }
     BackupRun run(im, options, report.time);
 
@@ -365,7 +372,7 @@ BackupReport Job::backup(const BackupOptions& options) {
 
     Manifest manifest;
     manifest.time = report.time;
-    manifest.started_at = started_at;
+    manifest.started_at = report.time;
     manifest.tool_version = std::string(dolibak::version());
     manifest.profile = im.config.profile.name;
     for (auto& r : results) {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <climits>
+#include <csignal>
+#include <cerrno>
 
 namespace dolibak::job::detail {
 
@@ -41,21 +43,29 @@ Lease::Lease(store::Store& store, std::chrono::seconds ttl, TimePoint now,
         }
         std::string holder = "another run";
         std::optional<TimePoint> expires;
+        bool holder_dead = false;
         try {
             const auto j = nlohmann::json::parse(store_.get_bytes(lock_key, 64 * 1024));
-            holder = "the run of pid " + std::to_string(j.at("pid").get<long>()) + " on " +
-                     j.at("host").get<std::string>() + " since " + j.at("since").get<std::string>();
+            const long pid = j.at("pid").get<long>();
+            const auto host = j.at("host").get<std::string>();
+            holder = "the run of pid " + std::to_string(pid) + " on " + host + " since " +
+                     j.at("since").get<std::string>();
             expires = parse_rfc3339(j.at("expires").get<std::string>());
+            // A run of this machine whose process is gone (killed, crashed) holds nothing.
+            holder_dead = host == host_name() && pid > 0 &&
+                          ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
         } catch (const std::exception&) {
             holder = "an unreadable lock object";
         }
-        if (expires && *expires > now)
+        if (expires && *expires > now && !holder_dead)
             throw Error("the store is locked by " + holder + " (until " + format_rfc3339(*expires) +
                         "); if that run is dead, delete '" + lock_key +
                         "' from the store or wait for the lock to expire");
         if (emit)
-            emit({Event::Kind::warning, "", "taking over an expired lock held by " + holder, 0,
-                  std::nullopt});
+            emit({Event::Kind::warning, "",
+                  std::string("taking over the lock held by ") + holder +
+                      (holder_dead ? " (that process is gone)" : " (expired)"),
+                  0, std::nullopt});
         store_.remove(lock_key);
     }
     throw Error("cannot take the store's lock: it was taken again meanwhile");

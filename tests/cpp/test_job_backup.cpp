@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -221,8 +222,26 @@ TEST_CASE("the lock keeps two runs apart; an expired lock is taken over") {
     };
     CHECK(job::Job(c).backup().ok());
     REQUIRE_FALSE(warnings.empty());
-    CHECK(warnings.front().find("expired lock") != std::string::npos);
+    CHECK(warnings.front().find("(expired)") != std::string::npos);
     CHECK_FALSE(j.store().head(".lock"));
+
+    // A lock of this machine whose process is gone is taken over at once.
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    ProcessOptions o;
+    o.argv = {"true"};
+    o.out = Stdio::null;
+    Process dead(o);
+    const auto dead_pid = dead.pid();
+    dead.wait();
+    j.store().put_bytes(".lock", R"({"host":")" + std::string(host) + R"(","pid":)" +
+                                     std::to_string(dead_pid) + R"(,"since":")" +
+                                     format_rfc3339(now) + R"(","expires":")" +
+                                     format_rfc3339(now + std::chrono::hours(1)) + "\"}");
+    warnings.clear();
+    CHECK(job::Job(c).backup().ok());
+    REQUIRE_FALSE(warnings.empty());
+    CHECK(warnings.front().find("that process is gone") != std::string::npos);
 }
 
 TEST_CASE("status: age of the last success, staleness and Prometheus metrics") {

@@ -17,6 +17,30 @@ echo "find_package example: $out"
 expected=$(sha256sum "$examples_dir/CMakeLists.txt" | cut -d' ' -f1)
 grep -q "$expected" <<<"$out" || { echo "example printed a wrong digest"; exit 1; }
 
+# The job example links (it needs a database to do real work): usage, then a clear error for
+# a store directory that does not exist.
+set +e
+"$work/build/backup_job" >/dev/null 2>"$work/usage.txt"; rc=$?
+env -u PGDATABASE "$work/build/backup_job" "$work/no-such-store" "$work" >/dev/null 2>"$work/nostore.txt"; rc2=$?
+set -e
+if [ "$rc" -ne 2 ] || ! grep -q "usage: backup_job" "$work/usage.txt"; then
+  echo "backup_job: no usage (exit $rc)"; exit 1
+fi
+if [ "$rc2" -ne 1 ] || ! grep -q "no-such-store" "$work/nostore.txt"; then
+  echo "backup_job: missing store not reported (exit $rc2): $(cat "$work/nostore.txt")"; exit 1
+fi
+echo "find_package job example: $(cat "$work/nostore.txt")"
+# Without PGDATABASE it backs up the documents only: a real run, then an unchanged one.
+mkdir -p "$work/store" "$work/documents/facture/FA2401-0001"
+printf '%%PDF-1.4 example\n' >"$work/documents/facture/FA2401-0001/FA2401-0001.pdf"
+env -u PGDATABASE "$work/build/backup_job" "$work/store" "$work/documents" >"$work/run1.txt" 2>"$work/run1.err"
+sleep 1  # a run is named by its second: two in the same second are refused
+env -u PGDATABASE "$work/build/backup_job" "$work/store" "$work/documents" >"$work/run2.txt" 2>"$work/run2.err"
+grep -q "docs: uploaded docs/" "$work/run1.txt" || { echo "backup_job: first run:"; cat "$work/run1.txt"; exit 1; }
+grep -q "docs: unchanged docs/" "$work/run2.txt" || { echo "backup_job: second run:"; cat "$work/run2.txt"; exit 1; }
+grep -q "docs: 1 backup(s)" "$work/run2.txt" || { echo "backup_job: listing:"; cat "$work/run2.txt"; exit 1; }
+echo "job example, second run:"; sed 's/^/  /' "$work/run2.txt"
+
 # pkg-config
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # shellcheck disable=SC2046
