@@ -18,7 +18,26 @@ from ._core import (  # noqa: F401  (re-exported)
     RemoteError,
     VerificationError,
 )
-
+from .job import (  # noqa: F401  (the backup job, bind_job.cpp)
+    BackupEntry,
+    BackupReport,
+    CheckItem,
+    CheckReport,
+    DocsRestoreReport,
+    Event,
+    HalfReport,
+    Job,
+    ListReport,
+    PruneReport,
+    RefreshReport,
+    RestoreReport,
+    RunEntry,
+    StatusReport,
+    TableCheck,
+    VerifiedObject,
+    VerifyReport,
+    setting_keys,
+)
 __version__ = _core.__version__
 
 # Make the extension's submodules importable as `import dolibak.io` etc.

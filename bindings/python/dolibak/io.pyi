@@ -1,0 +1,6 @@
+"""Type stubs of dolibak.io (digests)."""
+import os
+from typing import Union
+
+def sha256(data: bytes) -> str: ...
+def sha256_file(path: Union[str, os.PathLike]) -> str: ...

@@ -1,0 +1,21 @@
+"""dolibak.job: the backup job (also importable from the package itself: dolibak.Job)."""
+from ._core import (  # noqa: F401  (re-exported)
+    BackupEntry,
+    BackupReport,
+    CheckItem,
+    CheckReport,
+    DocsRestoreReport,
+    Event,
+    HalfReport,
+    Job,
+    ListReport,
+    PruneReport,
+    RefreshReport,
+    RestoreReport,
+    RunEntry,
+    StatusReport,
+    TableCheck,
+    VerifiedObject,
+    VerifyReport,
+    setting_keys,
+)

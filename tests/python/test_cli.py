@@ -1,0 +1,350 @@
+"""The dolibak CLI end to end: the built binary against the real PostgreSQL fixture, a
+file:// store in tmp_path and the S3 fixture; settings precedence, exit codes, log formats,
+signals, and secrets never printed."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import dolibarr_gen as gen
+import pgfixture
+
+BUILD = os.path.dirname(os.environ.get("DOLIBAK_PYTHONPATH", "")) if os.environ.get(
+    "DOLIBAK_PYTHONPATH") else None
+CLI = os.path.join(BUILD, "bin", "dolibak") if BUILD else None
+
+pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
+                                reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
+
+SECRET_PW = "Zq9-RECOGNISABLE-DB-PASSWORD-41"
+SECRET_AWS = "Xk7-RECOGNISABLE-AWS-SECRET-KEY-93"
+
+
+def base_env(extra=None):
+    """The environment without libpq/AWS/DOLIBAK variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PG", "AWS_", "DOLIBAK_"))}
+    env["HOME"] = os.environ.get("HOME", "/tmp")
+    env["AWS_CONFIG_FILE"] = "/nonexistent"
+    env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+    if extra:
+        env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(args, env=None, check_rc=None, timeout=300):
+    p = subprocess.run([CLI] + list(args), env=base_env(env), capture_output=True, text=True,
+                       timeout=timeout)
+    if check_rc is not None:
+        assert p.returncode == check_rc, (p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def store_url(path):
+    return "file://" + str(path)
+
+
+@pytest.fixture
+def store(tmp_path):
+    d = tmp_path / "store"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def dolibarr(fresh_db, tmp_path):
+    """A small Dolibarr-like database and documents tree; returns (env, docs_dir)."""
+    env = pgfixture.libpq_env(fresh_db)
+    gen.create_db(env, 20, 7)
+    docs = tmp_path / "documents"
+    gen.create_docs(str(docs), 20, 7)
+    return env, docs
+
+
+# ---- plumbing -------------------------------------------------------------------------------
+
+def test_list_empty_store_text_and_json(store):
+    p = run(["list", "--store", store_url(store)], check_rc=0)
+    assert "(no backups)" in p.stdout
+    p = run(["list", "--store", store_url(store), "--json"], check_rc=0)
+    assert json.loads(p.stdout) == {"backups": [], "runs": [], "other": []}
+
+
+def test_usage_and_config_errors_exit_2(tmp_path, store):
+    assert run(["list", "--no-such-flag"]).returncode == 2
+    assert run([]).returncode == 2
+    # No store at all.
+    p = run(["list"], check_rc=2)
+    assert "store" in p.stderr
+    # A missing directory is an error unless asked to create it.
+    p = run(["list", "--store", store_url(tmp_path / "missing")], check_rc=2)
+    assert "does not exist" in p.stderr
+    run(["list", "--store", store_url(tmp_path / "missing"), "--create-store-dir"], check_rc=0)
+    # An unknown key in the config file names the key and the file.
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"store": store_url(store), "sotre": "x"}))
+    p = run(["list", "--config", str(cfg)], check_rc=2)
+    assert "sotre" in p.stderr and str(cfg) in p.stderr
+    # A bad value names the key, its source, the value and what is allowed.
+    p = run(["list", "--store", store_url(store)], env={"DOLIBAK_DB_PORT": "70000"}, check_rc=2)
+    assert "db_port" in p.stderr and "DOLIBAK_DB_PORT" in p.stderr and "70000" in p.stderr
+    assert "1 to 65535" in p.stderr
+    p = run(["list", "--store", store_url(store), "--lock-ttl", "soon"], check_rc=2)
+    assert "lock_ttl" in p.stderr and "--lock-ttl" in p.stderr
+    # No flag exists for a secret.
+    assert run(["list", "--store", store_url(store), "--db-password", "x"]).returncode == 2
+    # status --max-age is checked too.
+    assert run(["status", "--store", store_url(store), "--max-age", "x"]).returncode == 2
+
+
+def test_precedence_flag_env_file(tmp_path, store):
+    other = tmp_path / "other"
+    other.mkdir()
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"store": store_url(tmp_path / "nowhere")}))
+    # file only: the missing directory
+    assert run(["list", "--config", str(cfg)]).returncode == 2
+    # env beats the file
+    run(["list", "--config", str(cfg)], env={"DOLIBAK_STORE": store_url(store)}, check_rc=0)
+    # DOLIBAK_CONFIG names the file
+    assert run(["list"], env={"DOLIBAK_CONFIG": str(cfg)}).returncode == 2
+    # flag beats env
+    run(["list", "--store", store_url(other)],
+        env={"DOLIBAK_STORE": store_url(tmp_path / "nowhere")}, check_rc=0)
+
+
+def test_log_format_json_lines(tmp_path):
+    p = run(["list", "--store", store_url(tmp_path / "missing"), "--log-format", "json"],
+            check_rc=2)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    assert lines
+    for l in lines:
+        o = json.loads(l)
+        assert o["level"] in ("info", "warning", "error")
+        assert o["time"].endswith("Z")
+        assert "message" in o
+    # Text lines are timestamped: 2026-11-23T02:00:01Z ERROR ...
+    p = run(["list", "--store", store_url(tmp_path / "missing")], check_rc=2)
+    first = p.stderr.splitlines()[0]
+    assert first[19] == "Z" and first[10] == "T" and " ERROR " in first
+
+
+def test_status_empty_store_is_stale(store, tmp_path):
+    metrics = tmp_path / "m.prom"
+    p = run(["status", "--store", store_url(store), "--metrics", str(metrics)], check_rc=1)
+    assert "STALE" in p.stdout
+    p = run(["status", "--store", store_url(store), "--json"], check_rc=1)
+    assert json.loads(p.stdout)["stale"] is True
+    assert metrics.exists()
+
+
+# ---- end to end -----------------------------------------------------------------------------
+
+def test_backup_list_status_prune(dolibarr, store, tmp_path):
+    env, docs = dolibarr
+    common = ["--store", store_url(store), "--docs-dir", str(docs)]
+    p = run(["backup", "--json"] + common, env=env, check_rc=0)
+    r = json.loads(p.stdout)
+    assert r["ok"]
+    halves = {h["half"]: h for h in r["halves"]}
+    assert halves["db"]["outcome"] == "uploaded" and halves["db"]["key"].startswith("db/")
+    assert halves["docs"]["outcome"] == "uploaded" and halves["docs"]["key"].startswith("docs/")
+    assert (store / halves["db"]["key"]).stat().st_size == halves["db"]["bytes"]
+    # Not a terminal: timestamped log lines on stderr, no progress line.
+    assert "\r" not in p.stderr
+    assert any(" INFO " in l for l in p.stderr.splitlines())
+
+    # Second run: both unchanged; text output.
+    time.sleep(1.1)  # a new <ts> (one-second resolution)
+    p = run(["backup"] + common, env=env, check_rc=0)
+    assert p.stdout.count("unchanged") >= 2, p.stdout
+
+    # A dry run stores nothing.
+    before = sorted(str(x) for x in store.rglob("*"))
+    p = run(["backup", "--dry-run", "--json", "--force"] + common, env=env, check_rc=0)
+    assert {h["outcome"] for h in json.loads(p.stdout)["halves"]} == {"would-upload"}
+    assert sorted(str(x) for x in store.rglob("*")) == before
+
+    # --db-only and --docs-only
+    p = run(["backup", "--db-only", "--dry-run", "--json"] + common, env=env, check_rc=0)
+    assert [h["half"] for h in json.loads(p.stdout)["halves"] if h["outcome"] != "skipped"] == ["db"]
+    assert run(["backup", "--db-only", "--docs-only"] + common, env=env).returncode == 2
+
+    # list: every object has a manifest; runs listed.
+    p = run(["list", "--json"] + common, env=env, check_rc=0)
+    lst = json.loads(p.stdout)
+    assert {b["half"] for b in lst["backups"]} == {"db", "docs"}
+    assert all(b["has_manifest"] for b in lst["backups"])
+    assert len(lst["runs"]) == 2
+    p = run(["list"] + common, env=env, check_rc=0)
+    assert "1 run(s)" in p.stdout  # the docs object was found unchanged by one run
+    assert "old scripts" not in p.stdout
+
+    # An object of the old scripts (no manifest) is marked.
+    (store / "db" / "20200101T020000Z.dump").write_bytes(b"PGDMP old")
+    p = run(["list"] + common, env=env, check_rc=0)
+    assert "no (old scripts)" in p.stdout
+
+    # status: fresh
+    p = run(["status", "--max-age", "1h", "--json"] + common, env=env, check_rc=0)
+    assert json.loads(p.stdout)["stale"] is False
+
+    # prune --dry-run prints the plan with reasons and deletes nothing.
+    p = run(["prune", "--dry-run", "--json"] + common, env=env, check_rc=0)
+    plan = json.loads(p.stdout)
+    assert plan["dry_run"] is True
+    assert any(d["keep"] and d["reasons"] for d in plan["decisions"])
+    p = run(["prune", "--dry-run"] + common, env=env, check_rc=0)
+    assert "keep" in p.stdout and "dry run" in p.stdout
+
+
+def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
+    env, docs = dolibarr
+    env = dict(env, AWS_ACCESS_KEY_ID=s3_server["access_key"],
+               AWS_SECRET_ACCESS_KEY=s3_server["secret_key"])
+    common = ["--store", f"s3://{s3_bucket}/erp", "--s3-endpoint", s3_server["endpoint"],
+              "--s3-region", s3_server["region"], "--s3-addressing", "path",
+              "--docs-dir", str(docs)]
+    p = run(["backup", "--json"] + common, env=env, check_rc=0)
+    assert {h["outcome"] for h in json.loads(p.stdout)["halves"]} == {"uploaded"}
+    p = run(["list", "--json"] + common, env=env, check_rc=0)
+    assert {b["half"] for b in json.loads(p.stdout)["backups"]} == {"db", "docs"}
+    assert s3_server["secret_key"] not in p.stdout + p.stderr
+
+
+def test_secrets_never_printed(dolibarr, store, tmp_path, s3_server, s3_bucket):
+    env, docs = dolibarr
+    # A wrong database password given by environment: the backup fails.
+    bad = dict(env, DOLIBAK_DB_PASSWORD=SECRET_PW, AWS_SECRET_ACCESS_KEY=SECRET_AWS,
+               AWS_ACCESS_KEY_ID="AKIDRECOGNISABLE")
+    bad.pop("PGPASSWORD")
+    outputs = []
+    for log_format in ("text", "json"):
+        p = run(["backup", "--store", store_url(store), "--docs-dir", str(docs),
+                 "--log-format", log_format], env=bad)
+        assert p.returncode == 3, (p.stdout, p.stderr)
+        outputs.append(p.stdout + p.stderr)
+        p = run(["backup", "--store", store_url(store), "--json", "--db-only"], env=bad)
+        assert p.returncode == 3
+        outputs.append(p.stdout + p.stderr)
+    # The S3 store with a wrong secret key.
+    s3 = ["--store", f"s3://{s3_bucket}/x", "--s3-endpoint", s3_server["endpoint"],
+          "--s3-region", s3_server["region"], "--s3-addressing", "path"]
+    for cmd in (["list"], ["status"], ["prune", "--dry-run"], ["backup", "--docs-only",
+                                                                   "--docs-dir", str(docs)],
+                ["verify"], ["check"]):
+        p = run(cmd + s3, env=bad)
+        assert p.returncode in (1, 2, 3), (cmd, p.stdout, p.stderr)
+        outputs.append(p.stdout + p.stderr)
+    # A config file holding the secret, malformed right at it, group-readable.
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"store": "%s", "db_password": %s}' % (store_url(store), SECRET_PW))
+    p = run(["list", "--config", str(cfg)], check_rc=2)
+    outputs.append(p.stdout + p.stderr)
+    cfg.write_text(json.dumps({"store": store_url(store), "db_password": SECRET_PW,
+                               "db_name": "nosuchdb", "db_host": env["PGHOST"],
+                               "db_port": int(env["PGPORT"]), "db_user": env["PGUSER"]}))
+    os.chmod(cfg, 0o644)
+    p = run(["backup", "--config", str(cfg), "--db-only"])
+    assert p.returncode == 3
+    assert "chmod 600" in p.stderr
+    outputs.append(p.stdout + p.stderr)
+    # A restore target with a password in the conninfo is refused without echoing it.
+    p = run(["restore", "db", "--store", store_url(store), "--to",
+             f"dbname=x password={SECRET_PW}"], check_rc=2)
+    outputs.append(p.stdout + p.stderr)
+    for out in outputs:
+        assert SECRET_PW not in out
+        assert SECRET_AWS not in out
+
+
+SLOW_PG_DUMP = """#!/bin/sh
+# The real pg_dump, its output trickled (1 KiB every 0.2 s) so that a run can be interrupted
+# in the middle of its dump.
+case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
+%(bin)s/pg_dump "$@" | %(python)s -c '
+import sys, time
+while True:
+    b = sys.stdin.buffer.read(1024)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+    sys.stdout.buffer.flush()
+    time.sleep(0.2)
+'
+"""
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_stops_cleanly(dolibarr, store, tmp_path, pg_server, sig, code):
+    env, docs = dolibarr
+    tools = tmp_path / "fakebin"
+    tools.mkdir()
+    f = tools / "pg_dump"
+    f.write_text(SLOW_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable})
+    f.chmod(0o755)
+    for name in ("pg_restore", "pg_dumpall"):
+        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    proc = subprocess.Popen([CLI, "backup", "--db-only", "--store", store_url(store),
+                             "--pg-tools-dir", str(tools)], env=base_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait until the run holds the lock (it is then dumping).
+        deadline = time.monotonic() + 60
+        while not (store / ".lock").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, (out, err)
+    assert "interrupted by " + signal.Signals(sig).name in err
+    assert not (store / ".lock").exists()
+    leftovers = [p for p in store.rglob("*") if p.is_file()]
+    assert leftovers == [], leftovers
+
+
+HANGING_PG_DUMP = """#!/bin/sh
+# A pg_dump that answers --version, then hangs without output.
+case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
+exec sleep 300
+"""
+
+
+def test_signal_with_a_silent_child_exits_after_the_grace(dolibarr, store, tmp_path, pg_server):
+    env, _ = dolibarr
+    tools = tmp_path / "fakebin"
+    tools.mkdir()
+    f = tools / "pg_dump"
+    f.write_text(HANGING_PG_DUMP % {"bin": pg_server["bin_dir"]})
+    f.chmod(0o755)
+    for name in ("pg_restore", "pg_dumpall"):
+        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    proc = subprocess.Popen([CLI, "backup", "--db-only", "--store", store_url(store),
+                             "--pg-tools-dir", str(tools), "--cancel-grace", "2s"],
+                            env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (store / ".lock").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, (out, err)
+    # Nothing was published under a final name.
+    assert not list((store / "db").glob("*")) if (store / "db").exists() else True

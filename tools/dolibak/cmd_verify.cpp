@@ -1,0 +1,31 @@
+// dolibak verify [ts|latest]: download a run's objects and check every byte.
+#include "job_cli.hpp"
+#include "job_text.hpp"
+
+#include <dolibak/job_report.hpp>
+
+namespace dolibak::cli {
+namespace {
+
+const Registrar registrar{Command{
+    "verify", [](CLI::App& app, auto set_action) {
+        auto* sub = app.add_subcommand(
+            "verify",
+            "Download a run's objects and check every byte (SHA-256, whole dump archive, whole "
+            "tar); exit 1 when a defect is found");
+        auto which = std::make_shared<std::string>("latest");
+        sub->add_option("which", *which, "latest (default) or a time stamp YYYYMMDDTHHMMSSZ");
+        auto o = add_job_options(sub);
+        sub->callback([set_action, o, which] {
+            set_action([o, which] {
+                return run_job(*o, [o, which](job::Job& j, Output& out) {
+                    const auto r = j.verify(*which);
+                    out.print(o->json ? job::to_json(r) : text::verify(r));
+                    return r.ok() ? exit_ok : exit_stale_or_failed_check;
+                });
+            });
+        });
+    }}};
+
+}  // namespace
+}  // namespace dolibak::cli

@@ -1,0 +1,171 @@
+#include "job_text.hpp"
+
+#include "job_cli.hpp"
+
+#include <fmt/core.h>
+
+#include <map>
+#include <set>
+
+namespace dolibak::cli::text {
+
+namespace {
+
+std::string when(TimePoint t) {
+    return t == TimePoint{} ? "-" : format_rfc3339(t);
+}
+
+std::string prune_lines(const job::PruneReport& r) {
+    std::string s;
+    std::string last_half;
+    for (const auto& d : r.plan.decisions) {
+        if (d.backup.half != last_half) {
+            last_half = d.backup.half;
+            s += fmt::format("[{}]\n", last_half);
+        }
+        std::string reasons;
+        for (const auto reason : d.reasons)
+            reasons += (reasons.empty() ? "" : ",") + std::string(retention::to_string(reason));
+        s += fmt::format("  {}  {}  {:<22} {}\n", d.keep ? "keep" : "DROP", d.backup.key,
+                         d.keep ? reasons : std::string("-"), d.detail);
+    }
+    s += fmt::format("{} kept, {} {}", r.plan.kept(), r.plan.dropped(),
+                     r.dry_run ? "would be deleted (dry run)" : "to delete");
+    if (!r.dry_run) s += fmt::format(", {} deleted", r.deleted.size());
+    s += "\n";
+    for (const auto& f : r.failures)
+        s += fmt::format("  FAILED to delete {}: {}\n", f.key, f.message);
+    return s;
+}
+
+}  // namespace
+
+std::string backup(const job::BackupReport& r) {
+    std::string s = fmt::format("run {}{}\n", when(r.time),
+                                r.manifest_key.empty() ? "" : "  manifest " + r.manifest_key);
+    for (const auto& h : r.halves) {
+        s += fmt::format("  {:<8} {:<13} {:<40} {:>10}  {:>7}", h.half, job::to_string(h.outcome),
+                         h.key.empty() ? "-" : h.key, h.bytes ? human_bytes(h.bytes) : "-",
+                         human_seconds(h.seconds));
+        if (!h.reason.empty()) s += "  " + h.reason;
+        if (!h.error.empty()) s += "  error: " + h.error;
+        s += "\n";
+    }
+    s += fmt::format("{} in {}\n", r.ok() ? "ok" : "FAILED", human_seconds(r.seconds));
+    if (r.prune) s += "prune:\n" + prune_lines(*r.prune);
+    return s;
+}
+
+std::string prune(const job::PruneReport& r) {
+    return prune_lines(r);
+}
+
+std::string list(const job::ListReport& r) {
+    // How each object was used by the runs: uploaded by one, found unchanged by others.
+    std::map<std::string, int> unchanged;
+    std::map<std::string, bool> uploaded;
+    for (const auto& run : r.runs) {
+        if (!run.loaded) continue;
+        for (const auto& [half, h] : run.manifest.halves) {
+            if (h.key.empty()) continue;
+            if (h.status == ManifestHalf::Status::unchanged) ++unchanged[h.key];
+            if (h.status == ManifestHalf::Status::uploaded) uploaded[h.key] = true;
+        }
+    }
+    std::string s = fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {}\n", "TIME", "HALF", "SIZE",
+                                "UPLOADED", "UNCHANGED", "MANIFEST");
+    bool old_scripts = false;
+    for (const auto& b : r.backups) {
+        const bool old = !b.has_manifest;
+        old_scripts = old_scripts || old;
+        s +=
+            fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {}\n", when(b.time), b.half,
+                        human_bytes(b.size), uploaded.count(b.key) ? "yes" : (old ? "-" : "no"),
+                        unchanged.count(b.key) ? std::to_string(unchanged[b.key]) + " run(s)" : "-",
+                        old ? "no (old scripts)" : "yes");
+    }
+    if (r.backups.empty()) s += "(no backups)\n";
+    if (!r.runs.empty()) {
+        s += fmt::format("\n{:<22} {:<7} {}\n", "RUN", "RESULT", "HALVES");
+        for (const auto& run : r.runs) {
+            std::string halves;
+            if (run.loaded)
+                for (const auto& [half, h] : run.manifest.halves)
+                    halves += (halves.empty() ? "" : ", ") + half + " " +
+                              std::string(to_string(h.status));
+            s += fmt::format("{:<22} {:<7} {}\n", when(run.time),
+                             !run.loaded                ? "?"
+                             : run.manifest.succeeded() ? "ok"
+                                                        : "FAILED",
+                             run.loaded ? halves : "(manifest unreadable)");
+        }
+    }
+    s += fmt::format("\n{} backup object(s), {} run(s)", r.backups.size(), r.runs.size());
+    if (old_scripts) s += "; objects without a manifest were left by the old scripts";
+    if (!r.other.empty()) s += fmt::format("; {} other object(s) ignored", r.other.size());
+    return s + "\n";
+}
+
+std::string verify(const job::VerifyReport& r) {
+    std::string s = fmt::format("run {}\n", when(r.time));
+    for (const auto& o : r.objects)
+        s += fmt::format("  {:<8} {:<5} {:<40} {:>10}  {}\n", o.half, o.ok ? "ok" : "BAD", o.key,
+                         human_bytes(o.bytes), o.ok ? o.sha256 : o.problem);
+    s += r.ok() ? "verified: every byte checked\n" : "VERIFICATION FAILED\n";
+    return s;
+}
+
+std::string restore_db(const pgdump::RestoreReport& r) {
+    std::size_t rows_ok = 0;
+    for (const auto& t : r.tables)
+        if (t.actual_rows && (!t.expected_rows || *t.expected_rows == *t.actual_rows)) ++rows_ok;
+    return fmt::format(
+        "restored: {} table(s) checked, {} with the archive's row count; {} application "
+        "table(s) in the database\n",
+        r.tables.size(), rows_ok, r.pattern_tables);
+}
+
+std::string restore_docs(const job::DocsRestoreReport& r) {
+    std::string s = fmt::format("restored {}: {} file(s), {} directorie(s), {} symlink(s), {}\n",
+                                r.key, r.summary.files, r.summary.directories, r.summary.symlinks,
+                                human_bytes(r.summary.content_bytes));
+    for (const auto& m : r.missing_required) s += "  MISSING required document: " + m + "\n";
+    return s;
+}
+
+std::string status(const job::StatusReport& r, double max_age_seconds) {
+    std::string s;
+    if (r.last_run)
+        s +=
+            fmt::format("last run:     {}{}\n", when(r.last_run->time),
+                        r.last_run->loaded && !r.last_run->manifest.succeeded() ? " (FAILED)" : "");
+    else
+        s += "last run:     none\n";
+    if (r.last_success)
+        s += fmt::format("last success: {} ({} ago)\n", when(r.last_success->time),
+                         human_seconds(r.age_seconds.value_or(0)));
+    else
+        s += "last success: none\n";
+    s += r.stale ? fmt::format("STALE: no success within {}\n", human_seconds(max_age_seconds))
+                 : std::string("fresh\n");
+    return s;
+}
+
+std::string check(const job::CheckReport& r) {
+    std::string s;
+    for (const auto& i : r.items)
+        s += fmt::format("  {:<4} {:<24} {}\n", i.ok ? "ok" : "FAIL", i.name, i.detail);
+    s += r.ok() ? "all checks passed\n" : "SOME CHECKS FAILED\n";
+    return s;
+}
+
+std::string refresh(const job::RefreshReport& r) {
+    std::string s = restore_db(r.restore);
+    if (r.docs)
+        s += fmt::format("documents: {} file(s), {}\n", r.docs->files,
+                         human_bytes(r.docs->content_bytes));
+    s += fmt::format("post hook exit status: {}\n", r.post_hook_exit);
+    return s;
+}
+
+}  // namespace dolibak::cli::text
