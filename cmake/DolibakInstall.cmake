@@ -14,7 +14,8 @@ install(TARGETS dolibak_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 set(DOLIBAK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dolibak)
 install(EXPORT dolibakTargets NAMESPACE dolibak:: DESTINATION ${DOLIBAK_CMAKE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/dolibakConfig.cmake.in
-  ${PROJECT_BINARY_DIR}/dolibakConfig.cmake INSTALL_DESTINATION ${DOLIBAK_CMAKE_DIR})
+  ${PROJECT_BINARY_DIR}/dolibakConfig.cmake INSTALL_DESTINATION ${DOLIBAK_CMAKE_DIR}
+  PATH_VARS CMAKE_INSTALL_INCLUDEDIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/dolibakConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/dolibakConfig.cmake ${PROJECT_BINARY_DIR}/dolibakConfigVersion.cmake

@@ -36,8 +36,8 @@ std::string xml_text(const pugi::xml_document& doc) {
 }
 
 void add_put_headers(HeaderList& h, const PutOptions& o) {
-    h.emplace_back("content-type", o.content_type.empty() ? "application/octet-stream"
-                                                          : o.content_type);
+    h.emplace_back("content-type",
+                   o.content_type.empty() ? "application/octet-stream" : o.content_type);
     for (const auto& [k, v] : o.metadata) h.emplace_back("x-amz-meta-" + k, v);
 }
 
@@ -74,8 +74,8 @@ std::chrono::seconds Client::clock_offset() const {
     return std::chrono::seconds(impl_->clock_offset_s.load());
 }
 
-std::string Client::put_object(const std::string& bucket, const std::string& key,
-                               io::Bytes data, const PutOptions& options) {
+std::string Client::put_object(const std::string& bucket, const std::string& key, io::Bytes data,
+                               const PutOptions& options) {
     check_key(bucket, key);
     HttpRequest r;
     r.method = "PUT";
@@ -89,8 +89,8 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     return resp.header("etag");
 }
 
-std::uint64_t Client::get_object(const std::string& bucket, const std::string& key,
-                                 io::Sink& out, const GetOptions& options) {
+std::uint64_t Client::get_object(const std::string& bucket, const std::string& key, io::Sink& out,
+                                 const GetOptions& options) {
     check_key(bucket, key);
     if (options.length && *options.length == 0) return 0;
     std::uint64_t delivered = 0;
@@ -199,7 +199,8 @@ std::vector<DeleteFailure> Client::delete_objects(const std::string& bucket,
         if (resp.status != 200) impl_->fail(r, resp, "DeleteObjects");
         const auto answer = parse_xml(resp.body, "DeleteObjects");
         for (auto e : answer.child("DeleteResult").children("Error"))
-            failures.push_back({e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
+            failures.push_back(
+                {e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
     }
     return failures;
 }
@@ -416,7 +417,8 @@ ClientConfig client_config_from_environment(const CredentialOptions& where, Clie
     if (rc.credentials.empty())
         throw ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
-            "them in profile '" + rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
+            "them in profile '" +
+            rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
     ClientConfig c{std::move(base), std::move(rc.credentials)};
     if (c.options.endpoint.empty()) c.options.endpoint = rc.endpoint_url;
     if (!rc.region.empty() && (c.options.region.empty() || c.options.region == "us-east-1"))

@@ -10,8 +10,8 @@ namespace dolibak::s3 {
 namespace {
 
 bool unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int hex_value(char c) {
@@ -94,8 +94,8 @@ Canonical make_canonical(const SigningRequest& r, const HeaderList& headers,
     std::string method = r.method;
     for (auto& ch : method)
         if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
-    c.request = method + '\n' + (r.path.empty() ? std::string("/") : r.path) + '\n' + query +
-                '\n' + lines + '\n' + c.signed_headers + '\n' + r.payload_sha256;
+    c.request = method + '\n' + (r.path.empty() ? std::string("/") : r.path) + '\n' + query + '\n' +
+                lines + '\n' + c.signed_headers + '\n' + r.payload_sha256;
     return c;
 }
 

@@ -289,8 +289,8 @@ std::string Client::Impl::url_for(const HttpRequest& r) const {
 }
 
 std::string Client::Impl::redacted(std::string text) const {
-    return redact(std::move(text), {credentials.secret_access_key.reveal(),
-                                    credentials.session_token.reveal()});
+    return redact(std::move(text),
+                  {credentials.secret_access_key.reveal(), credentials.session_token.reveal()});
 }
 
 void Client::Impl::trace(const std::string& line) const {
@@ -357,13 +357,16 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
     curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                     static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(options.low_speed_time.count()));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
-    if (!options.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_bundle.c_str());
+    if (!options.ca_bundle.empty())
+        curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_bundle.c_str());
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -439,8 +442,8 @@ HttpResponse Client::Impl::execute(
         if (rc != CURLE_OK) {
             if (!retryable_curl(rc)) {
                 d.message = curl_error;
-                throw RemoteError(redacted("S3 " + r.method + " " + Client::describe(r.bucket, r.key) +
-                                           ": " + curl_error),
+                throw RemoteError(redacted("S3 " + r.method + " " +
+                                           Client::describe(r.bucket, r.key) + ": " + curl_error),
                                   d);
             }
             retry = true;
@@ -478,13 +481,14 @@ HttpResponse Client::Impl::execute(
         if (on_retry) progress = on_retry(r, resp);
         if (progress) attempt = 1;
         if (attempt >= options.retry.max_attempts || total >= options.retry.max_total_attempts) {
-            if (rc == CURLE_OK) fail(r, resp, "giving up after " + std::to_string(total) + " attempts");
+            if (rc == CURLE_OK)
+                fail(r, resp, "giving up after " + std::to_string(total) + " attempts");
             d.retryable = true;
             d.message = curl_error;
-            throw RemoteError(redacted("S3 " + r.method + " " + Client::describe(r.bucket, r.key) +
-                                       ": " + curl_error + " (giving up after " +
-                                       std::to_string(total) + " attempts)"),
-                              d);
+            throw RemoteError(
+                redacted("S3 " + r.method + " " + Client::describe(r.bucket, r.key) + ": " +
+                         curl_error + " (giving up after " + std::to_string(total) + " attempts)"),
+                d);
         }
         ++n_retries;
         if (!immediate) {
@@ -507,10 +511,17 @@ void Client::Impl::fail(const HttpRequest& r, const HttpResponse& resp,
     d.code = e.code;
     if (d.code.empty()) {
         switch (resp.status) {
-            case 404: d.code = r.key.empty() ? "NoSuchBucket" : "NoSuchKey"; break;
-            case 403: d.code = "AccessDenied"; break;
-            case 412: d.code = "PreconditionFailed"; break;
-            default: break;
+            case 404:
+                d.code = r.key.empty() ? "NoSuchBucket" : "NoSuchKey";
+                break;
+            case 403:
+                d.code = "AccessDenied";
+                break;
+            case 412:
+                d.code = "PreconditionFailed";
+                break;
+            default:
+                break;
         }
     }
     d.message = redacted(e.message);

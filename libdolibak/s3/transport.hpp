@@ -90,8 +90,9 @@ struct Client::Impl {
     /// adjust the request; it returns true when the failed attempt made progress (which
     /// gives the attempt back). Returns the last response for a non-retryable status (the
     /// caller checks it); throws RemoteError when retries run out, Cancelled on cancel.
-    HttpResponse execute(HttpRequest& r,
-                         const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
+    HttpResponse execute(
+        HttpRequest& r,
+        const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
 
     /// Throws RemoteError for a response with a non-2xx status.
     [[noreturn]] void fail(const HttpRequest& r, const HttpResponse& resp,

@@ -26,7 +26,8 @@ public:
         if (options_.size_hint) {
             // Leave room: 9,000 parts for the hinted size.
             const std::uint64_t need = (*options_.size_hint + 8999) / 9000;
-            if (need > part_size_) part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
+            if (need > part_size_)
+                part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
         }
         buffer_.reserve(std::min<std::size_t>(part_size_, 1 << 20));
     }
@@ -111,7 +112,8 @@ private:
     void flush_part() {
         if (upload_id_.empty()) start_multipart();
         if (next_part_ > max_parts)
-            throw Error(what() + ": more than 10,000 parts; give a size hint or a larger part size");
+            throw Error(what() +
+                        ": more than 10,000 parts; give a size hint or a larger part size");
         Part p{next_part_++, std::move(buffer_)};
         buffer_ = std::string();
         buffer_.reserve(std::min<std::size_t>(current_part_size(), 1 << 20));
@@ -145,8 +147,8 @@ private:
                 queue_.pop_front();
             }
             try {
-                auto etag = client_.upload_part(bucket_, key_, upload_id_, p.number,
-                                                io::as_bytes(p.data));
+                auto etag =
+                    client_.upload_part(bucket_, key_, upload_id_, p.number, io::as_bytes(p.data));
                 std::lock_guard lock(mutex_);
                 parts_.push_back({p.number, std::move(etag)});
             } catch (...) {

@@ -78,9 +78,14 @@ std::string get_all(Client& c, const std::string& key, GetOptions o = {}) {
 TEST_CASE("put, head, get and delete with awkward keys") {
     auto& c = client();
     const auto p = unique_prefix("basic");
-    const std::vector<std::string> keys = {
-        "db/20261123T010000Z.dump", "dump-2026-11-23T01:00:00Z.pgdump", "paren(1).txt",
-        "a+b=c&d.txt", "\xc3\xbcmlaut.txt", "sp ace.txt", "tilde~x", "at@star*.txt"};
+    const std::vector<std::string> keys = {"db/20261123T010000Z.dump",
+                                           "dump-2026-11-23T01:00:00Z.pgdump",
+                                           "paren(1).txt",
+                                           "a+b=c&d.txt",
+                                           "\xc3\xbcmlaut.txt",
+                                           "sp ace.txt",
+                                           "tilde~x",
+                                           "at@star*.txt"};
     for (const auto& k : keys) {
         CAPTURE(k);
         const std::string data = "content of " + k;
@@ -260,7 +265,8 @@ TEST_CASE("DeleteObjects goes in batches of 1000 with Content-MD5") {
     auto& c = client();
     const auto p = unique_prefix("many");
     std::vector<std::string> keys;
-    for (int i = 0; i < 1003; ++i) keys.push_back(p + "k" + std::to_string(i) + (i == 5 ? "&<>\"'" : ""));
+    for (int i = 0; i < 1003; ++i)
+        keys.push_back(p + "k" + std::to_string(i) + (i == 5 ? "&<>\"'" : ""));
     std::vector<std::thread> threads;
     std::atomic<std::size_t> next{0};
     for (int t = 0; t < 4; ++t)

@@ -69,8 +69,9 @@ RawRequest parse_request(const std::string& text) {
             const std::string item = qs.substr(p, amp - p);
             if (!item.empty()) {
                 const auto eq = item.find('=');
-                r.query.emplace_back(uri_decode(item.substr(0, eq)),
-                                     eq == std::string::npos ? "" : uri_decode(item.substr(eq + 1)));
+                r.query.emplace_back(
+                    uri_decode(item.substr(0, eq)),
+                    eq == std::string::npos ? "" : uri_decode(item.substr(eq + 1)));
             }
             p = amp + 1;
         }
@@ -162,8 +163,8 @@ TEST_CASE("aws-c-auth SigV4 vectors (header and query signing)") {
         }
 
         if (fs::exists(entry.path() / "query-signature.txt")) {
-            const auto p = presign(
-                r, c, std::chrono::seconds(ctx.value("expiration_in_seconds", 3600)), o);
+            const auto p =
+                presign(r, c, std::chrono::seconds(ctx.value("expiration_in_seconds", 3600)), o);
             CHECK(p.canonical_request ==
                   trim(test::read_file(entry.path() / "query-canonical-request.txt")));
             CHECK(p.string_to_sign ==
