@@ -105,6 +105,7 @@ std::uint64_t Client::get_object(const std::string& bucket, const std::string& k
     auto set_headers = [&] {
         r.headers.clear();
         const std::uint64_t start = options.offset + delivered;
+        r.require_partial = start > 0;
         if (start > 0 || options.length) {
             std::string range = "bytes=" + std::to_string(start) + "-";
             if (options.length) range += std::to_string(options.offset + *options.length - 1);

@@ -90,6 +90,12 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* p) {
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
     if (t->req->sink && status >= 200 && status < 300) {
         try {
+            if (t->req->require_partial && status != 206)
+                throw RemoteError("S3 GET " + Client::describe(t->req->bucket, t->req->key) +
+                                      ": the server ignored the Range header (HTTP " +
+                                      std::to_string(status) + "); cannot resume",
+                                  RemoteError::Details{static_cast<int>(status), "RangeIgnored", "",
+                                                       "", t->req->bucket, t->req->key, false});
             t->req->sink->write(io::Bytes(reinterpret_cast<const std::byte*>(data), len));
         } catch (...) {
             t->sink_error = std::current_exception();

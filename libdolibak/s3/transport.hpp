@@ -28,8 +28,9 @@ struct HttpRequest {
     QueryList query;
     HeaderList headers;  // extra signed headers (content-type, range, content-md5, ...)
     io::Bytes body;
-    std::string payload_sha256;  // computed from body when empty
-    io::Sink* sink = nullptr;    // where a 2xx body goes (else into HttpResponse::body)
+    std::string payload_sha256;    // computed from body when empty
+    io::Sink* sink = nullptr;      // where a 2xx body goes (else into HttpResponse::body)
+    bool require_partial = false;  // a Range not starting at 0 was asked: 200 is an error
     std::size_t max_body = 32 * 1024 * 1024;
     const std::atomic<bool>* cancel = nullptr;
 };

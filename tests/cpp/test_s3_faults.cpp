@@ -233,6 +233,28 @@ TEST_CASE("a failing single PUT publishes nothing; the store reports the error")
     set_rules(nlohmann::json::array());
 }
 
+TEST_CASE("a resumed download from a server that ignores Range fails instead of corrupting") {
+    const auto key = unique("norange.bin");
+    const auto data = random_bytes(3 * 1024 * 1024, 5);
+    Client c(via_proxy(), creds());
+    c.put_object(bucket(), key, io::as_bytes(data));
+    set_rules(nlohmann::json::array({
+        {{"method", "GET"}, {"path_contains", key}, {"action", "cut_response"}, {"times", 1}},
+        {{"method", "GET"}, {"path_contains", key}, {"action", "range_as_200"}, {"times", -1}},
+    }));
+    io::MemorySink got;
+    try {
+        c.get_object(bucket(), key, got);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "RangeIgnored");
+        CHECK_FALSE(e.details().retryable);
+    }
+    CHECK(got.data().size() < data.size());
+    CHECK(data.starts_with(got.data()));  // what was written is a true prefix
+    set_rules(nlohmann::json::array());
+}
+
 TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
     test::Fixture tls(
         test::source_dir() / "tools/testenv/faultproxy.py",
