@@ -67,7 +67,7 @@ std::string Client::describe(const std::string& bucket, const std::string& key) 
 
 ClientStats Client::stats() const {
     return {impl_->n_requests.load(), impl_->n_retries.load(), impl_->n_sent.load(),
-            impl_->n_received.load()};
+            impl_->n_received.load(), impl_->upload_buffered_peak.load()};
 }
 
 std::chrono::seconds Client::clock_offset() const {

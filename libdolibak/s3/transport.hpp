@@ -69,6 +69,15 @@ struct Client::Impl {
     std::atomic<bool> skew_corrected{false};
 
     std::atomic<std::uint64_t> n_requests{0}, n_retries{0}, n_sent{0}, n_received{0};
+    std::atomic<std::int64_t> upload_buffered{0};
+    std::atomic<std::uint64_t> upload_buffered_peak{0};
+    void note_buffered(std::int64_t delta) {
+        const auto now = upload_buffered += delta;
+        auto peak = upload_buffered_peak.load();
+        while (now > 0 && static_cast<std::uint64_t>(now) > peak &&
+               !upload_buffered_peak.compare_exchange_weak(peak, static_cast<std::uint64_t>(now))) {
+        }
+    }
 
     std::mutex rng_mutex;
     std::mt19937_64 rng{std::random_device{}()};

@@ -10,9 +10,11 @@
 namespace dolibak::s3 {
 
 namespace {
-
 constexpr std::uint64_t max_part_size = 5ull * 1024 * 1024 * 1024;
 constexpr int max_parts = 10000;
+}  // namespace
+
+namespace detail {
 
 class UploadSink final : public io::Sink {
 public:
@@ -43,6 +45,7 @@ public:
             if (buffer_.size() >= current_part_size()) flush_part();
             const std::size_t n = std::min(current_part_size() - buffer_.size(), data.size());
             buffer_.append(io::as_chars(data.subspan(0, n)));
+            account(static_cast<std::int64_t>(n));
             data = data.subspan(n);
         }
     }
@@ -53,6 +56,7 @@ public:
             if (upload_id_.empty()) {
                 // Everything fits in one part: a single PutObject.
                 etag_ = client_.put_object(bucket_, key_, io::as_bytes(buffer_), options_);
+                account(-static_cast<std::int64_t>(buffer_.size()));
                 buffer_.clear();
                 buffer_.shrink_to_fit();
                 state_ = State::done;
@@ -78,10 +82,12 @@ public:
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
+            for (const auto& p : queue_) account(-static_cast<std::int64_t>(p.data.size()));
             queue_.clear();
         }
         cv_.notify_all();
         stop_workers();
+        account(-static_cast<std::int64_t>(buffer_.size()));
         buffer_.clear();
         if (!upload_id_.empty()) {
             try {
@@ -100,6 +106,7 @@ private:
     };
 
     std::string what() const { return Client::describe(bucket_, key_); }
+    void account(std::int64_t delta) { client_.impl_->note_buffered(delta); }
 
     std::size_t current_part_size() const {
         // For unknown sizes, parts double every 1,000 parts (capped at 5 GiB).
@@ -155,8 +162,11 @@ private:
                 std::lock_guard lock(mutex_);
                 if (!failure_) failure_ = std::current_exception();
                 stopping_ = true;
+                for (const auto& q : queue_) account(-static_cast<std::int64_t>(q.data.size()));
+                in_flight_ -= queue_.size();
                 queue_.clear();
             }
+            account(-static_cast<std::int64_t>(p.data.size()));
             p.data = std::string();
             {
                 std::lock_guard lock(mutex_);
@@ -210,6 +220,10 @@ private:
     std::vector<CompletedPart> parts_;
     std::vector<std::thread> workers_;
 };
+
+}  // namespace detail
+
+namespace {
 
 // A bounded byte pipe between a background GET (writer) and the caller (reader).
 
@@ -310,7 +324,7 @@ private:
 std::unique_ptr<io::Sink> Client::upload(const std::string& bucket, const std::string& key,
                                          const PutOptions& options) {
     if (bucket.empty() || key.empty()) throw ConfigError("S3 upload: empty bucket or key");
-    return std::make_unique<UploadSink>(*this, bucket, key, options);
+    return std::make_unique<detail::UploadSink>(*this, bucket, key, options);
 }
 
 std::unique_ptr<io::Source> Client::open_object(const std::string& bucket, const std::string& key,

@@ -235,6 +235,22 @@ TEST_CASE("streaming upload: small stream is one PutObject, large one a parallel
     CHECK(c.list_multipart_uploads(bucket(), p).empty());
 }
 
+TEST_CASE("a streaming upload holds at most (parallel_parts + 1) parts in memory") {
+    auto o = options_for(test::s3());
+    o.parallel_parts = 1;
+    Client c(o, creds_for(test::s3()));
+    const auto key = unique_prefix("memory") + "stream.dump";
+    const auto data = random_bytes(21 * 1024 * 1024 + 1, 13);
+    auto sink = c.upload(bucket(), key);
+    for (std::size_t i = 0; i < data.size(); i += 256 * 1024)
+        sink->write(io::as_bytes(std::string_view(data).substr(i, 256 * 1024)));
+    sink->finish();
+    const auto peak = c.stats().peak_upload_buffer_bytes;
+    CHECK(peak > o.part_size);       // it did buffer ahead of the upload in flight...
+    CHECK(peak <= 2 * o.part_size);  // ...but never more than one part ahead
+    CHECK(get_all(c, key) == data);
+}
+
 TEST_CASE("an aborted multipart upload leaves no object and no open upload") {
     auto& c = client();
     const auto p = unique_prefix("abort");

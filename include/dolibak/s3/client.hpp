@@ -125,7 +125,13 @@ struct ClientStats {
     std::uint64_t retries = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
+    /// The most memory that streaming uploads held at once in part buffers (all sinks).
+    std::uint64_t peak_upload_buffer_bytes = 0;
 };
+
+namespace detail {
+class UploadSink;
+}
 
 /// Thread-safe: one client may serve many threads. The sinks and sources it returns refer
 /// to it and must not outlive it.
@@ -203,6 +209,7 @@ public:
     struct Impl;
 
 private:
+    friend class detail::UploadSink;
     std::unique_ptr<Impl> impl_;
 };
 
