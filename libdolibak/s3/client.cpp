@@ -318,7 +318,16 @@ void Client::complete_multipart_upload(const std::string& bucket, const std::str
         auto resp = impl_->execute(r);
         if (resp.status != 200) impl_->fail(r, resp, "CompleteMultipartUpload");
         const auto e = parse_error_body(resp.body);
-        if (e.code.empty()) return;
+        if (e.code.empty()) {
+            const auto answer = parse_xml(resp.body, "CompleteMultipartUpload");
+            // CompleteMultipartUploadResult on S3 (moto calls it ...Response): any root.
+            const std::string etag = answer.document_element().child_value("ETag");
+            if (etag.empty()) {
+                resp.status = 500;
+                impl_->fail(r, resp, "CompleteMultipartUpload answered 200 without an ETag");
+            }
+            return;
+        }
         if (attempt >= impl_->options.retry.max_attempts) {
             resp.status = 500;
             impl_->fail(r, resp, "CompleteMultipartUpload answered 200 with an error");

@@ -51,7 +51,8 @@ bool retryable_curl(CURLcode c) {
 }
 
 bool retryable_status(long status, const std::string& code) {
-    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429)
+    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429 ||
+        status == 408)
         return true;
     return code == "RequestTimeout" || code == "SlowDown" || code == "InternalError" ||
            code == "ServiceUnavailable" || code == "Throttling" || code == "ThrottlingException" ||
@@ -233,6 +234,15 @@ Client::Impl::~Impl() {
     for (auto* c : pool) curl_easy_cleanup(c);
 }
 
+std::string Client::Impl::cached_key(const std::string& date) {
+    std::lock_guard lock(key_mutex);
+    if (key_date != date) {
+        key_value = signing_key(credentials.secret_access_key, date, options.region, "s3");
+        key_date = date;
+    }
+    return key_value;
+}
+
 CURL* Client::Impl::acquire() {
     {
         std::lock_guard lock(pool_mutex);
@@ -335,7 +345,10 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
     sr.region = options.region;
     sr.service = "s3";
     sr.time = std::chrono::system_clock::now() + std::chrono::seconds(clock_offset_s.load());
-    const auto signed_req = sign(sr, credentials);
+    SignOptions so;
+    const std::string key = cached_key(amz_date(sr.time).substr(0, 8));
+    so.cached_signing_key = key;
+    const auto signed_req = sign(sr, credentials, so);
 
     std::unique_ptr<curl_slist, SlistDeleter> list;
     auto add = [&](const std::string& line) {
@@ -381,6 +394,9 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    // Larger buffers: fewer callbacks and system calls per GiB.
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
 
     if (r.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);

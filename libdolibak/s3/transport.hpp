@@ -79,6 +79,11 @@ struct Client::Impl {
         }
     }
 
+    std::mutex key_mutex;
+    std::string key_date;  // the day the cached signing key is for
+    std::string key_value;
+    std::string cached_key(const std::string& date);
+
     std::mutex rng_mutex;
     std::mt19937_64 rng{std::random_device{}()};
 
