@@ -346,3 +346,45 @@ TEST_CASE("endpoints and addressing styles") {
     ca.ca_bundle = "/nonexistent/ca.pem";
     CHECK_THROWS_AS(Client(ca, cr), ConfigError);
 }
+
+TEST_CASE("round trips at the part-size edges and of a 100 MiB multipart object") {
+    auto o = options_for(test::s3());
+    Client c(o, creds_for(test::s3()));
+    const auto p = unique_prefix("edges");
+    const std::size_t part = o.part_size;
+    for (const std::size_t size : {std::size_t(0), std::size_t(1), part - 1, part, part + 1}) {
+        CAPTURE(size);
+        const auto data = random_bytes(size, static_cast<unsigned>(size));
+        const auto key = p + "size-" + std::to_string(size);
+        auto sink = c.upload(bucket(), key);
+        sink->write(io::as_bytes(data));
+        sink->finish();
+        CHECK(c.head_object(bucket(), key)->size == size);
+        CHECK(get_all(c, key) == data);
+    }
+    // Keys that need care when signing.
+    for (const std::string k : {"100%.txt", "a//b", "sp ace/+plus=eq~tilde", "\xe2\x82\xac/x"}) {
+        CAPTURE(k);
+        c.put_object(bucket(), p + k, io::as_bytes(k));
+        CHECK(get_all(c, p + k) == k);
+    }
+    o.part_size = 10 * 1024 * 1024;
+    Client big_client(o, creds_for(test::s3()));
+    const auto big = random_bytes(100 * 1024 * 1024 + 3, 100);
+    {
+        auto sink = big_client.upload(bucket(), p + "big");
+        for (std::size_t i = 0; i < big.size(); i += 4 << 20)
+            sink->write(io::as_bytes(std::string_view(big).substr(i, 4 << 20)));
+        sink->finish();
+    }
+    const auto info = big_client.head_object(bucket(), p + "big");
+    REQUIRE(info);
+    CHECK(info->etag.ends_with("-11\""));
+    Sha256 want, got;
+    want.update(big);
+    io::NullSink null;
+    io::ObservedSink counted(null, {&got});
+    CHECK(big_client.get_object(bucket(), p + "big", counted) == big.size());
+    CHECK(got.hex() == want.hex());
+    c.delete_object(bucket(), p + "big");
+}
