@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -28,13 +29,21 @@ double cpu_seconds() {
     return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
+long peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
 void report(const char* what, std::uint64_t bytes, double wall, double cpu) {
     const double gib = static_cast<double>(bytes) / (1024.0 * 1024 * 1024);
     fmt::print(
         "{{\"client\": \"dolibak\", \"op\": \"{}\", \"bytes\": {}, \"wall_s\": {:.3f}, "
-        "\"cpu_s\": {:.3f}, \"cpu_s_per_gib\": {:.3f}, \"mib_per_s\": {:.1f}}}\n",
+        "\"cpu_s\": {:.3f}, \"cpu_s_per_gib\": {:.3f}, \"mib_per_s\": {:.1f}, "
+        "\"peak_rss_mib\": {}}}\n",
         what, bytes, wall, cpu, gib > 0 ? cpu / gib : 0.0,
-        wall > 0 ? static_cast<double>(bytes) / (1024.0 * 1024) / wall : 0.0);
+        wall > 0 ? static_cast<double>(bytes) / (1024.0 * 1024) / wall : 0.0, peak_rss_mib());
+    std::fflush(stdout);
 }
 
 }  // namespace

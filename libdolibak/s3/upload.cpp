@@ -31,6 +31,8 @@ public:
             if (need > part_size_)
                 part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
         }
+        // A stream that may fit in one PutObject starts small; part buffers are reserved
+        // whole (no regrowth copies) and recycled between parts (no fresh page faults).
         buffer_.reserve(std::min<std::size_t>(part_size_, 1 << 20));
     }
 
@@ -122,8 +124,7 @@ private:
             throw Error(what() +
                         ": more than 10,000 parts; give a size hint or a larger part size");
         Part p{next_part_++, std::move(buffer_)};
-        buffer_ = std::string();
-        buffer_.reserve(std::min<std::size_t>(current_part_size(), 1 << 20));
+        buffer_ = take_buffer();
         std::unique_lock lock(mutex_);
         // Bounded memory: at most parallel parts queued or in flight, plus the one we fill.
         cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
@@ -135,6 +136,20 @@ private:
         queue_.push_back(std::move(p));
         lock.unlock();
         cv_.notify_all();
+    }
+
+    std::string take_buffer() {
+        std::string b;
+        {
+            std::lock_guard lock(mutex_);
+            if (!free_.empty()) {
+                b = std::move(free_.back());
+                free_.pop_back();
+            }
+        }
+        b.clear();
+        b.reserve(current_part_size());
+        return b;
     }
 
     void start_multipart() {
@@ -167,7 +182,11 @@ private:
                 queue_.clear();
             }
             account(-static_cast<std::int64_t>(p.data.size()));
-            p.data = std::string();
+            {
+                std::lock_guard lock(mutex_);
+                p.data.clear();  // keeps its capacity for the next part
+                free_.push_back(std::move(p.data));
+            }
             {
                 std::lock_guard lock(mutex_);
                 --in_flight_;
@@ -218,6 +237,7 @@ private:
     bool stopping_ = false;
     std::exception_ptr failure_;
     std::vector<CompletedPart> parts_;
+    std::vector<std::string> free_;  // recycled part buffers (at most parallel_parts)
     std::vector<std::thread> workers_;
 };
 
