@@ -33,7 +33,9 @@ public:
         }
         // A stream that may fit in one PutObject starts small; part buffers are reserved
         // whole (no regrowth copies) and recycled between parts (no fresh page faults).
-        buffer_.reserve(std::min<std::size_t>(part_size_, 1 << 20));
+        const bool multipart_expected = options_.size_hint && *options_.size_hint > part_size_;
+        buffer_.reserve(multipart_expected ? part_size_
+                                           : std::min<std::size_t>(part_size_, 1 << 20));
     }
 
     ~UploadSink() override { abort(); }
@@ -123,19 +125,20 @@ private:
         if (next_part_ > max_parts)
             throw Error(what() +
                         ": more than 10,000 parts; give a size hint or a larger part size");
-        Part p{next_part_++, std::move(buffer_)};
-        buffer_ = take_buffer();
-        std::unique_lock lock(mutex_);
-        // Bounded memory: at most parallel parts queued or in flight, plus the one we fill.
-        cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
-        if (failure_) {
-            lock.unlock();
-            rethrow_failure();
+        {
+            std::unique_lock lock(mutex_);
+            // Bounded memory: at most parallel parts queued or in flight, plus the one we
+            // fill; the next buffer is taken only once this one has a worker's slot.
+            cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
+            if (failure_) {
+                lock.unlock();
+                rethrow_failure();
+            }
+            ++in_flight_;
+            queue_.push_back(Part{next_part_++, std::move(buffer_)});
         }
-        ++in_flight_;
-        queue_.push_back(std::move(p));
-        lock.unlock();
         cv_.notify_all();
+        buffer_ = take_buffer();
     }
 
     std::string take_buffer() {
