@@ -3,10 +3,11 @@
 # `aws s3 cp` (aws CLI v1), on the same server in the same run. Prints wall time and the
 # client's CPU seconds per GiB (the server's cost dominates wall time: compare wall only
 # between clients of one run). Not part of the test suite.
-#   bench/s3-vs-awscli.sh [SIZE_MIB=256] [BUILD_DIR=build/release]
+#   bench/s3-vs-awscli.sh [SIZE_MIB=1024] [BUILD_DIR=build/release]
+# aws CLI v1 is the one on PATH; v2 is added when /usr/bin/aws is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mib=${1:-256}
+size_mib=${1:-1024}
 build=${2:-build/release}
 bin=$build/bench/s3_transfer
 [ -x "$bin" ] || { echo "build $bin first (cmake --build --preset release)" >&2; exit 2; }
@@ -31,14 +32,23 @@ echo "== $size_mib MiB through moto at $AWS_ENDPOINT_URL"
 cmp "$work/data.bin" "$work/back-dolibak.bin"
 
 gib=$(awk -v m="$size_mib" 'BEGIN { print m / 1024 }')
-timed() {  # label, command...: prints a JSON line like s3_transfer's
-  local label=$1; shift
-  /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >/dev/null
-  read -r wall user sys < "$work/time"
-  awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v g="$gib" -v m="$size_mib" \
-    'BEGIN { printf "{\"client\": \"aws-cli\", \"op\": \"%s\", \"wall_s\": %.3f, \"cpu_s\": %.3f, \"cpu_s_per_gib\": %.3f, \"mib_per_s\": %.1f}\n", l, w, u + s, (u + s) / g, m / w }'
+timed() {  # client, op, command...: prints a JSON line like s3_transfer's
+  local client=$1 label=$2; shift 2
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null
+  read -r wall user sys rss < "$work/time"
+  awk -v c="$client" -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v g="$gib" \
+    -v m="$size_mib" -v r="$rss" \
+    'BEGIN { printf "{\"client\": \"%s\", \"op\": \"%s\", \"wall_s\": %.3f, \"cpu_s\": %.3f, \"cpu_s_per_gib\": %.3f, \"mib_per_s\": %.1f, \"peak_rss_mib\": %d}\n", c, l, w, u + s, (u + s) / g, m / w, r / 1024 }'
 }
-timed upload "$aws_bin" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$work/data.bin" "s3://$S3_BUCKET/bench/aws.bin"
-timed download "$aws_bin" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "s3://$S3_BUCKET/bench/aws.bin" "$work/back-aws.bin"
-cmp "$work/data.bin" "$work/back-aws.bin"
-echo "== both copies came back byte-identical"
+clients=("aws-cli-v1 $aws_bin")
+if [ -x /usr/bin/aws ] && /usr/bin/aws --version 2>&1 | grep -q '^aws-cli/2'; then
+  clients+=("aws-cli-v2 /usr/bin/aws")
+fi
+for entry in "${clients[@]}"; do
+  read -r name path <<<"$entry"
+  timed "$name" upload "$path" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$work/data.bin" "s3://$S3_BUCKET/bench/$name.bin"
+  timed "$name" download "$path" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "s3://$S3_BUCKET/bench/$name.bin" "$work/back-$name.bin"
+  cmp "$work/data.bin" "$work/back-$name.bin"
+  rm -f "$work/back-$name.bin"
+done
+echo "== every copy came back byte-identical"

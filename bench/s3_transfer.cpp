@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -22,24 +23,36 @@ namespace {
 double cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    auto tv = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+long peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
 }
 
 void report(const char* what, std::uint64_t bytes, double wall, double cpu) {
     const double gib = static_cast<double>(bytes) / (1024.0 * 1024 * 1024);
-    fmt::print("{{\"client\": \"dolibak\", \"op\": \"{}\", \"bytes\": {}, \"wall_s\": {:.3f}, "
-               "\"cpu_s\": {:.3f}, \"cpu_s_per_gib\": {:.3f}, \"mib_per_s\": {:.1f}}}\n",
-               what, bytes, wall, cpu, gib > 0 ? cpu / gib : 0.0,
-               wall > 0 ? static_cast<double>(bytes) / (1024.0 * 1024) / wall : 0.0);
+    fmt::print(
+        "{{\"client\": \"dolibak\", \"op\": \"{}\", \"bytes\": {}, \"wall_s\": {:.3f}, "
+        "\"cpu_s\": {:.3f}, \"cpu_s_per_gib\": {:.3f}, \"mib_per_s\": {:.1f}, "
+        "\"peak_rss_mib\": {}}}\n",
+        what, bytes, wall, cpu, gib > 0 ? cpu / gib : 0.0,
+        wall > 0 ? static_cast<double>(bytes) / (1024.0 * 1024) / wall : 0.0, peak_rss_mib());
+    std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 4) {
-        fmt::print(stderr, "usage: s3_transfer BUCKET KEY FILE [--part-size MiB] [--parallel N] "
-                           "[--download-to PATH]\n");
+        fmt::print(stderr,
+                   "usage: s3_transfer BUCKET KEY FILE [--part-size MiB] [--parallel N] "
+                   "[--download-to PATH]\n");
         return 2;
     }
     const std::string bucket = argv[1], key = argv[2];
@@ -78,9 +91,10 @@ int main(int argc, char** argv) {
         c0 = cpu_seconds();
         std::uint64_t got = 0;
         {
-            dolibak::io::FdSink out(dolibak::UniqueFd(::open(download.c_str(),
-                                                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
-                                    download.string());
+            dolibak::io::FdSink out(
+                dolibak::UniqueFd(
+                    ::open(download.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
+                download.string());
             got = client.get_object(bucket, key, out);
             out.finish();
         }

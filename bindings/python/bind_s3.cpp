@@ -150,8 +150,8 @@ const Registrar registrar(30, [](py::module_& m) {
             for (const auto& [n, v] : s.headers) out[py::str(n)] = v;
             return out;
         },
-        py::arg("method"), py::arg("url"), py::kw_only(), py::arg("region"),
-        py::arg("access_key"), py::arg("secret_key"), py::arg("session_token") = py::none(),
+        py::arg("method"), py::arg("url"), py::kw_only(), py::arg("region"), py::arg("access_key"),
+        py::arg("secret_key"), py::arg("session_token") = py::none(),
         py::arg("headers") = py::none(), py::arg("body") = py::none(),
         py::arg("payload_sha256") = py::none(), py::arg("amz_date") = py::none(),
         py::arg("service") = "s3", py::arg("content_sha256_header") = true,
@@ -177,9 +177,9 @@ neither means an empty body. amz_date: "YYYYMMDDTHHMMSSZ", else now.)");
                                        std::chrono::seconds(expires));
             return base + r.path + "?" + p.query;
         },
-        py::arg("method"), py::arg("url"), py::kw_only(), py::arg("region"),
-        py::arg("access_key"), py::arg("secret_key"), py::arg("session_token") = py::none(),
-        py::arg("expires") = 3600, py::arg("headers") = py::none(),
+        py::arg("method"), py::arg("url"), py::kw_only(), py::arg("region"), py::arg("access_key"),
+        py::arg("secret_key"), py::arg("session_token") = py::none(), py::arg("expires") = 3600,
+        py::arg("headers") = py::none(),
         py::arg("payload_sha256") = std::string(s3::unsigned_payload),
         py::arg("amz_date") = py::none(), py::arg("service") = "s3",
         "A presigned URL (query-string SigV4) for the request, valid `expires` seconds.");

@@ -128,8 +128,10 @@ const Registrar registrar(40, [](py::module_& m) {
         [](const std::string& url, const std::optional<std::string>& endpoint,
            const std::optional<std::string>& region, const std::optional<std::string>& access_key,
            const std::optional<std::string>& secret_key,
-           const std::optional<std::string>& session_token, const std::optional<std::string>& addressing,
-           const std::optional<std::size_t>& part_size, const std::optional<unsigned>& parallel_parts,
+           const std::optional<std::string>& session_token,
+           const std::optional<std::string>& addressing,
+           const std::optional<std::size_t>& part_size,
+           const std::optional<unsigned>& parallel_parts,
            const std::optional<std::size_t>& min_part_size, bool use_environment,
            bool create_directory) {
             store::StoreOptions o;

@@ -66,11 +66,13 @@ public:
     virtual std::string url() const = 0;
 
     /// A streaming upload to `key`; see the header comment for the publish rule.
-    virtual std::unique_ptr<io::Sink> put(const std::string& key, const PutOptions& options = {}) = 0;
+    virtual std::unique_ptr<io::Sink> put(const std::string& key,
+                                          const PutOptions& options = {}) = 0;
     /// A streaming download. Throws ObjectNotFound at once when the key does not exist. An
     /// S3 download is pinned to the version seen when it was opened (If-Match) and resumes
     /// across cut connections.
-    virtual std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options = {}) = 0;
+    virtual std::unique_ptr<io::Source> get(const std::string& key,
+                                            const GetOptions& options = {}) = 0;
     /// Downloads into a sink (not finished here); returns the bytes written.
     virtual std::uint64_t get_to(const std::string& key, io::Sink& out,
                                  const GetOptions& options = {});
@@ -99,7 +101,7 @@ public:
 /// Where an S3 store gets its settings. By default from the environment and ~/.aws (see
 /// s3/credentials.hpp); fields set here win.
 struct StoreOptions {
-    s3::ClientOptions s3;                       ///< endpoint, region, part size, retries...
+    s3::ClientOptions s3;                        ///< endpoint, region, part size, retries...
     std::optional<s3::Credentials> credentials;  ///< else resolved from the environment
     s3::CredentialOptions credential_sources;
     bool use_environment = true;  ///< read AWS_* / ~/.aws for what is not set

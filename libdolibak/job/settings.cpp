@@ -473,7 +473,10 @@ Settings settings_from_environment(const Environment* env, std::vector<std::stri
         if (find_setting(key)) {
             out[key] = Setting{value, std::nullopt, name};
         } else if (unknown && name != "DOLIBAK_CONFIG" && name != "DOLIBAK_PYTHONPATH" &&
+                   name != "DOLIBAK_TARGET_PASSWORD" && name != "DOLIBAK_MOTO_PYTHON" &&
+                   name != "DOLIBAK_PG_BIN" && name != "DOLIBAK_DEMO_DIR" &&
                    !name.starts_with("DOLIBAK_TEST")) {
+            // (the others are read elsewhere: restore/refresh targets, test fixtures, demo)
             unknown->push_back(name);
         }
     }

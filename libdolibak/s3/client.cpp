@@ -36,8 +36,8 @@ std::string xml_text(const pugi::xml_document& doc) {
 }
 
 void add_put_headers(HeaderList& h, const PutOptions& o) {
-    h.emplace_back("content-type", o.content_type.empty() ? "application/octet-stream"
-                                                          : o.content_type);
+    h.emplace_back("content-type",
+                   o.content_type.empty() ? "application/octet-stream" : o.content_type);
     for (const auto& [k, v] : o.metadata) h.emplace_back("x-amz-meta-" + k, v);
 }
 
@@ -67,15 +67,15 @@ std::string Client::describe(const std::string& bucket, const std::string& key) 
 
 ClientStats Client::stats() const {
     return {impl_->n_requests.load(), impl_->n_retries.load(), impl_->n_sent.load(),
-            impl_->n_received.load()};
+            impl_->n_received.load(), impl_->upload_buffered_peak.load()};
 }
 
 std::chrono::seconds Client::clock_offset() const {
     return std::chrono::seconds(impl_->clock_offset_s.load());
 }
 
-std::string Client::put_object(const std::string& bucket, const std::string& key,
-                               io::Bytes data, const PutOptions& options) {
+std::string Client::put_object(const std::string& bucket, const std::string& key, io::Bytes data,
+                               const PutOptions& options) {
     check_key(bucket, key);
     HttpRequest r;
     r.method = "PUT";
@@ -89,8 +89,8 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     return resp.header("etag");
 }
 
-std::uint64_t Client::get_object(const std::string& bucket, const std::string& key,
-                                 io::Sink& out, const GetOptions& options) {
+std::uint64_t Client::get_object(const std::string& bucket, const std::string& key, io::Sink& out,
+                                 const GetOptions& options) {
     check_key(bucket, key);
     if (options.length && *options.length == 0) return 0;
     std::uint64_t delivered = 0;
@@ -105,6 +105,7 @@ std::uint64_t Client::get_object(const std::string& bucket, const std::string& k
     auto set_headers = [&] {
         r.headers.clear();
         const std::uint64_t start = options.offset + delivered;
+        r.require_partial = start > 0;
         if (start > 0 || options.length) {
             std::string range = "bytes=" + std::to_string(start) + "-";
             if (options.length) range += std::to_string(options.offset + *options.length - 1);
@@ -199,7 +200,8 @@ std::vector<DeleteFailure> Client::delete_objects(const std::string& bucket,
         if (resp.status != 200) impl_->fail(r, resp, "DeleteObjects");
         const auto answer = parse_xml(resp.body, "DeleteObjects");
         for (auto e : answer.child("DeleteResult").children("Error"))
-            failures.push_back({e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
+            failures.push_back(
+                {e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
     }
     return failures;
 }
@@ -316,7 +318,16 @@ void Client::complete_multipart_upload(const std::string& bucket, const std::str
         auto resp = impl_->execute(r);
         if (resp.status != 200) impl_->fail(r, resp, "CompleteMultipartUpload");
         const auto e = parse_error_body(resp.body);
-        if (e.code.empty()) return;
+        if (e.code.empty()) {
+            const auto answer = parse_xml(resp.body, "CompleteMultipartUpload");
+            // CompleteMultipartUploadResult on S3 (moto calls it ...Response): any root.
+            const std::string etag = answer.document_element().child_value("ETag");
+            if (etag.empty()) {
+                resp.status = 500;
+                impl_->fail(r, resp, "CompleteMultipartUpload answered 200 without an ETag");
+            }
+            return;
+        }
         if (attempt >= impl_->options.retry.max_attempts) {
             resp.status = 500;
             impl_->fail(r, resp, "CompleteMultipartUpload answered 200 with an error");
@@ -417,7 +428,8 @@ ClientConfig client_config_from_environment(const CredentialOptions& where, Clie
     if (require_credentials && rc.credentials.empty())
         throw ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
-            "them in profile '" + rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
+            "them in profile '" +
+            rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
     ClientConfig c{std::move(base), std::move(rc.credentials)};
     if (c.options.endpoint.empty()) c.options.endpoint = rc.endpoint_url;
     if (!rc.region.empty() && (c.options.region.empty() || c.options.region == "us-east-1"))

@@ -183,7 +183,8 @@ Credentials resolve_credentials(const CredentialOptions& options) {
     if (rc.credentials.empty())
         throw ConfigError(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-            "put them in profile '" + rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
+            "put them in profile '" +
+            rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
     return std::move(rc.credentials);
 }
 

@@ -10,8 +10,8 @@ namespace dolibak::s3 {
 namespace {
 
 bool unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int hex_value(char c) {
@@ -94,8 +94,8 @@ Canonical make_canonical(const SigningRequest& r, const HeaderList& headers,
     std::string method = r.method;
     for (auto& ch : method)
         if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
-    c.request = method + '\n' + (r.path.empty() ? std::string("/") : r.path) + '\n' + query +
-                '\n' + lines + '\n' + c.signed_headers + '\n' + r.payload_sha256;
+    c.request = method + '\n' + (r.path.empty() ? std::string("/") : r.path) + '\n' + query + '\n' +
+                lines + '\n' + c.signed_headers + '\n' + r.payload_sha256;
     return c;
 }
 
@@ -206,6 +206,10 @@ SignedRequest sign(const SigningRequest& r, const Credentials& credentials,
     headers.reserve(r.headers.size() + 3);
     for (const auto& h : r.headers) {
         if (header_named(h.first, {"authorization", "x-amz-date"})) continue;
+        if (options.skip_unstable_headers &&
+            header_named(h.first, {"accept-encoding", "user-agent", "content-length",
+                                   "transfer-encoding", "expect", "connection", "x-amzn-trace-id"}))
+            continue;
         if (options.content_sha256_header && header_named(h.first, {"x-amz-content-sha256"}))
             continue;
         if (token && header_named(h.first, {"x-amz-security-token"})) continue;
@@ -225,7 +229,9 @@ SignedRequest sign(const SigningRequest& r, const Credentials& credentials,
     const std::string scope = scope_of(date, r);
     out.string_to_sign =
         "AWS4-HMAC-SHA256\n" + when + '\n' + scope + '\n' + sha256_of(out.canonical_request);
-    const auto key = signing_key(credentials.secret_access_key, date, r.region, r.service);
+    const auto key = options.cached_signing_key.empty()
+                         ? signing_key(credentials.secret_access_key, date, r.region, r.service)
+                         : std::string(options.cached_signing_key);
     out.signature = to_hex(io::as_bytes(hmac_sha256(key, out.string_to_sign)));
     out.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
                         ", SignedHeaders=" + out.signed_headers + ", Signature=" + out.signature;

@@ -28,8 +28,9 @@ struct HttpRequest {
     QueryList query;
     HeaderList headers;  // extra signed headers (content-type, range, content-md5, ...)
     io::Bytes body;
-    std::string payload_sha256;  // computed from body when empty
-    io::Sink* sink = nullptr;    // where a 2xx body goes (else into HttpResponse::body)
+    std::string payload_sha256;    // computed from body when empty
+    io::Sink* sink = nullptr;      // where a 2xx body goes (else into HttpResponse::body)
+    bool require_partial = false;  // a Range not starting at 0 was asked: 200 is an error
     std::size_t max_body = 32 * 1024 * 1024;
     const std::atomic<bool>* cancel = nullptr;
 };
@@ -68,6 +69,20 @@ struct Client::Impl {
     std::atomic<bool> skew_corrected{false};
 
     std::atomic<std::uint64_t> n_requests{0}, n_retries{0}, n_sent{0}, n_received{0};
+    std::atomic<std::int64_t> upload_buffered{0};
+    std::atomic<std::uint64_t> upload_buffered_peak{0};
+    void note_buffered(std::int64_t delta) {
+        const auto now = upload_buffered += delta;
+        auto peak = upload_buffered_peak.load();
+        while (now > 0 && static_cast<std::uint64_t>(now) > peak &&
+               !upload_buffered_peak.compare_exchange_weak(peak, static_cast<std::uint64_t>(now))) {
+        }
+    }
+
+    std::mutex key_mutex;
+    std::string key_date;  // the day the cached signing key is for
+    std::string key_value;
+    std::string cached_key(const std::string& date);
 
     std::mutex rng_mutex;
     std::mt19937_64 rng{std::random_device{}()};
@@ -90,8 +105,9 @@ struct Client::Impl {
     /// adjust the request; it returns true when the failed attempt made progress (which
     /// gives the attempt back). Returns the last response for a non-retryable status (the
     /// caller checks it); throws RemoteError when retries run out, Cancelled on cancel.
-    HttpResponse execute(HttpRequest& r,
-                         const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
+    HttpResponse execute(
+        HttpRequest& r,
+        const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
 
     /// Throws RemoteError for a response with a non-2xx status.
     [[noreturn]] void fail(const HttpRequest& r, const HttpResponse& resp,

@@ -10,9 +10,11 @@
 namespace dolibak::s3 {
 
 namespace {
-
 constexpr std::uint64_t max_part_size = 5ull * 1024 * 1024 * 1024;
 constexpr int max_parts = 10000;
+}  // namespace
+
+namespace detail {
 
 class UploadSink final : public io::Sink {
 public:
@@ -26,9 +28,14 @@ public:
         if (options_.size_hint) {
             // Leave room: 9,000 parts for the hinted size.
             const std::uint64_t need = (*options_.size_hint + 8999) / 9000;
-            if (need > part_size_) part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
+            if (need > part_size_)
+                part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
         }
-        buffer_.reserve(std::min<std::size_t>(part_size_, 1 << 20));
+        // A stream that may fit in one PutObject starts small; part buffers are reserved
+        // whole (no regrowth copies) and recycled between parts (no fresh page faults).
+        const bool multipart_expected = options_.size_hint && *options_.size_hint > part_size_;
+        buffer_.reserve(multipart_expected ? part_size_
+                                           : std::min<std::size_t>(part_size_, 1 << 20));
     }
 
     ~UploadSink() override { abort(); }
@@ -42,6 +49,7 @@ public:
             if (buffer_.size() >= current_part_size()) flush_part();
             const std::size_t n = std::min(current_part_size() - buffer_.size(), data.size());
             buffer_.append(io::as_chars(data.subspan(0, n)));
+            account(static_cast<std::int64_t>(n));
             data = data.subspan(n);
         }
     }
@@ -52,6 +60,7 @@ public:
             if (upload_id_.empty()) {
                 // Everything fits in one part: a single PutObject.
                 etag_ = client_.put_object(bucket_, key_, io::as_bytes(buffer_), options_);
+                account(-static_cast<std::int64_t>(buffer_.size()));
                 buffer_.clear();
                 buffer_.shrink_to_fit();
                 state_ = State::done;
@@ -77,10 +86,12 @@ public:
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
+            for (const auto& p : queue_) account(-static_cast<std::int64_t>(p.data.size()));
             queue_.clear();
         }
         cv_.notify_all();
         stop_workers();
+        account(-static_cast<std::int64_t>(buffer_.size()));
         buffer_.clear();
         if (!upload_id_.empty()) {
             try {
@@ -99,6 +110,7 @@ private:
     };
 
     std::string what() const { return Client::describe(bucket_, key_); }
+    void account(std::int64_t delta) { client_.impl_->note_buffered(delta); }
 
     std::size_t current_part_size() const {
         // For unknown sizes, parts double every 1,000 parts (capped at 5 GiB).
@@ -111,21 +123,36 @@ private:
     void flush_part() {
         if (upload_id_.empty()) start_multipart();
         if (next_part_ > max_parts)
-            throw Error(what() + ": more than 10,000 parts; give a size hint or a larger part size");
-        Part p{next_part_++, std::move(buffer_)};
-        buffer_ = std::string();
-        buffer_.reserve(std::min<std::size_t>(current_part_size(), 1 << 20));
-        std::unique_lock lock(mutex_);
-        // Bounded memory: at most parallel parts queued or in flight, plus the one we fill.
-        cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
-        if (failure_) {
-            lock.unlock();
-            rethrow_failure();
+            throw Error(what() +
+                        ": more than 10,000 parts; give a size hint or a larger part size");
+        {
+            std::unique_lock lock(mutex_);
+            // Bounded memory: at most parallel parts queued or in flight, plus the one we
+            // fill; the next buffer is taken only once this one has a worker's slot.
+            cv_.wait(lock, [&] { return in_flight_ < workers_.size() || failure_ || stopping_; });
+            if (failure_) {
+                lock.unlock();
+                rethrow_failure();
+            }
+            ++in_flight_;
+            queue_.push_back(Part{next_part_++, std::move(buffer_)});
         }
-        ++in_flight_;
-        queue_.push_back(std::move(p));
-        lock.unlock();
         cv_.notify_all();
+        buffer_ = take_buffer();
+    }
+
+    std::string take_buffer() {
+        std::string b;
+        {
+            std::lock_guard lock(mutex_);
+            if (!free_.empty()) {
+                b = std::move(free_.back());
+                free_.pop_back();
+            }
+        }
+        b.clear();
+        b.reserve(current_part_size());
+        return b;
     }
 
     void start_multipart() {
@@ -145,17 +172,24 @@ private:
                 queue_.pop_front();
             }
             try {
-                auto etag = client_.upload_part(bucket_, key_, upload_id_, p.number,
-                                                io::as_bytes(p.data));
+                auto etag =
+                    client_.upload_part(bucket_, key_, upload_id_, p.number, io::as_bytes(p.data));
                 std::lock_guard lock(mutex_);
                 parts_.push_back({p.number, std::move(etag)});
             } catch (...) {
                 std::lock_guard lock(mutex_);
                 if (!failure_) failure_ = std::current_exception();
                 stopping_ = true;
+                for (const auto& q : queue_) account(-static_cast<std::int64_t>(q.data.size()));
+                in_flight_ -= queue_.size();
                 queue_.clear();
             }
-            p.data = std::string();
+            account(-static_cast<std::int64_t>(p.data.size()));
+            {
+                std::lock_guard lock(mutex_);
+                p.data.clear();  // keeps its capacity for the next part
+                free_.push_back(std::move(p.data));
+            }
             {
                 std::lock_guard lock(mutex_);
                 --in_flight_;
@@ -206,8 +240,13 @@ private:
     bool stopping_ = false;
     std::exception_ptr failure_;
     std::vector<CompletedPart> parts_;
+    std::vector<std::string> free_;  // recycled part buffers (at most parallel_parts)
     std::vector<std::thread> workers_;
 };
+
+}  // namespace detail
+
+namespace {
 
 // A bounded byte pipe between a background GET (writer) and the caller (reader).
 
@@ -308,7 +347,7 @@ private:
 std::unique_ptr<io::Sink> Client::upload(const std::string& bucket, const std::string& key,
                                          const PutOptions& options) {
     if (bucket.empty() || key.empty()) throw ConfigError("S3 upload: empty bucket or key");
-    return std::make_unique<UploadSink>(*this, bucket, key, options);
+    return std::make_unique<detail::UploadSink>(*this, bucket, key, options);
 }
 
 std::unique_ptr<io::Source> Client::open_object(const std::string& bucket, const std::string& key,

@@ -29,7 +29,8 @@ std::string random_name() {
 std::chrono::system_clock::time_point mtime_of(const struct stat& st) {
     return std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+            std::chrono::seconds(st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
 }
 
 class FileSink final : public io::Sink {
@@ -156,8 +157,7 @@ public:
         struct stat st {};
         if (::fstat(fd, &st) != 0) throw IoError("cannot stat", path.string(), errno);
         if (!S_ISREG(st.st_mode)) throw ObjectNotFound(url(), key);
-        if (options.offset > 0 &&
-            ::lseek(fd, static_cast<off_t>(options.offset), SEEK_SET) < 0)
+        if (options.offset > 0 && ::lseek(fd, static_cast<off_t>(options.offset), SEEK_SET) < 0)
             throw IoError("cannot seek", path.string(), errno);
         auto src = std::make_unique<io::FdSource>(std::move(owned), path.string());
         return std::make_unique<LimitedSource>(std::move(src), options.length);
@@ -197,7 +197,8 @@ public:
             if (!rel.starts_with(prefix)) continue;
             out.push_back({rel, static_cast<std::uint64_t>(st.st_size), mtime_of(st), {}});
         }
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        std::sort(out.begin(), out.end(),
+                  [](const auto& a, const auto& b) { return a.key < b.key; });
         return out;
     }
 
@@ -209,8 +210,8 @@ public:
             throw IoError("cannot remove", path.string(), errno);
         }
         // Tidy: remove directories left empty, up to the root.
-        for (auto dir = path.parent_path(); dir != root_ && dir.string().size() > root_.string().size();
-             dir = dir.parent_path())
+        for (auto dir = path.parent_path();
+             dir != root_ && dir.string().size() > root_.string().size(); dir = dir.parent_path())
             if (::rmdir(dir.c_str()) != 0) break;
     }
 

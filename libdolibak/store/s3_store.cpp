@@ -6,6 +6,34 @@ namespace dolibak::store {
 
 namespace {
 
+// The client's sinks and sources refer to it: these wrappers keep it alive as long as they
+// live, even when the store that made them is gone.
+class KeepAliveSink final : public io::Sink {
+public:
+    KeepAliveSink(std::shared_ptr<s3::Client> c, std::unique_ptr<io::Sink> s)
+        : client_(std::move(c)), sink_(std::move(s)) {}
+    ~KeepAliveSink() override { sink_.reset(); }
+    void write(io::Bytes data) override { sink_->write(data); }
+    void finish() override { sink_->finish(); }
+    void abort() noexcept override { sink_->abort(); }
+
+private:
+    std::shared_ptr<s3::Client> client_;
+    std::unique_ptr<io::Sink> sink_;
+};
+
+class KeepAliveSource final : public io::Source {
+public:
+    KeepAliveSource(std::shared_ptr<s3::Client> c, std::unique_ptr<io::Source> s)
+        : client_(std::move(c)), source_(std::move(s)) {}
+    ~KeepAliveSource() override { source_.reset(); }
+    std::size_t read(io::MutableBytes buf) override { return source_->read(buf); }
+
+private:
+    std::shared_ptr<s3::Client> client_;
+    std::unique_ptr<io::Source> source_;
+};
+
 class S3Store final : public Store {
 public:
     S3Store(std::shared_ptr<s3::Client> client, std::string bucket, std::string prefix)
@@ -19,7 +47,7 @@ public:
         o.content_type = options.content_type;
         o.size_hint = options.size_hint;
         o.if_none_match = options.no_overwrite;
-        return client_->upload(bucket_, prefix_ + key, o);
+        return std::make_unique<KeepAliveSink>(client_, client_->upload(bucket_, prefix_ + key, o));
     }
 
     std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options) override {
@@ -33,10 +61,12 @@ public:
         if (o.offset >= info->size && info->size > 0 && !o.length)
             return std::make_unique<io::MemorySource>(std::string_view());
         if (info->size == 0) return std::make_unique<io::MemorySource>(std::string_view());
-        return client_->open_object(bucket_, prefix_ + key, o);
+        return std::make_unique<KeepAliveSource>(client_,
+                                                 client_->open_object(bucket_, prefix_ + key, o));
     }
 
-    std::uint64_t get_to(const std::string& key, io::Sink& out, const GetOptions& options) override {
+    std::uint64_t get_to(const std::string& key, io::Sink& out,
+                         const GetOptions& options) override {
         validate_key(key);
         s3::GetOptions o;
         o.offset = options.offset;
@@ -65,7 +95,8 @@ public:
             out.push_back({o.key.substr(prefix_.size()), o.size, o.last_modified, o.etag});
         }
         // S3 lists in UTF-8 binary order already; sort anyway for other services.
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        std::sort(out.begin(), out.end(),
+                  [](const auto& a, const auto& b) { return a.key < b.key; });
         return out;
     }
 

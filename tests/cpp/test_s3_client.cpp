@@ -78,9 +78,14 @@ std::string get_all(Client& c, const std::string& key, GetOptions o = {}) {
 TEST_CASE("put, head, get and delete with awkward keys") {
     auto& c = client();
     const auto p = unique_prefix("basic");
-    const std::vector<std::string> keys = {
-        "db/20261123T010000Z.dump", "dump-2026-11-23T01:00:00Z.pgdump", "paren(1).txt",
-        "a+b=c&d.txt", "\xc3\xbcmlaut.txt", "sp ace.txt", "tilde~x", "at@star*.txt"};
+    const std::vector<std::string> keys = {"db/20261123T010000Z.dump",
+                                           "dump-2026-11-23T01:00:00Z.pgdump",
+                                           "paren(1).txt",
+                                           "a+b=c&d.txt",
+                                           "\xc3\xbcmlaut.txt",
+                                           "sp ace.txt",
+                                           "tilde~x",
+                                           "at@star*.txt"};
     for (const auto& k : keys) {
         CAPTURE(k);
         const std::string data = "content of " + k;
@@ -217,7 +222,13 @@ TEST_CASE("streaming upload: small stream is one PutObject, large one a parallel
         }
         if (path.ends_with("big.dump")) {
             if (q.find("partNumber=") != std::string::npos) ++parts;
-            if (q == "uploads=" || q == "uploads") ++creates;
+            if (q == "uploads=" || q == "uploads") {
+                ++creates;
+                // CreateMultipartUpload goes with an explicit Content-Length: 0.
+                bool length = false;
+                for (const auto& h : e.at("headers")) length = length || h == "content-length";
+                CHECK(length);
+            }
             if (e.at("method") == "POST" && q.find("uploadId=") != std::string::npos) ++completes;
         } else if (e.at("method") == "PUT" && q.empty()) {
             ++singles;
@@ -228,6 +239,22 @@ TEST_CASE("streaming upload: small stream is one PutObject, large one a parallel
     CHECK(completes == 1);
     CHECK(singles == 2);
     CHECK(c.list_multipart_uploads(bucket(), p).empty());
+}
+
+TEST_CASE("a streaming upload holds at most (parallel_parts + 1) parts in memory") {
+    auto o = options_for(test::s3());
+    o.parallel_parts = 1;
+    Client c(o, creds_for(test::s3()));
+    const auto key = unique_prefix("memory") + "stream.dump";
+    const auto data = random_bytes(21 * 1024 * 1024 + 1, 13);
+    auto sink = c.upload(bucket(), key);
+    for (std::size_t i = 0; i < data.size(); i += 256 * 1024)
+        sink->write(io::as_bytes(std::string_view(data).substr(i, 256 * 1024)));
+    sink->finish();
+    const auto peak = c.stats().peak_upload_buffer_bytes;
+    CHECK(peak > o.part_size);       // it did buffer ahead of the upload in flight...
+    CHECK(peak <= 2 * o.part_size);  // ...but never more than one part ahead
+    CHECK(get_all(c, key) == data);
 }
 
 TEST_CASE("an aborted multipart upload leaves no object and no open upload") {
@@ -260,7 +287,8 @@ TEST_CASE("DeleteObjects goes in batches of 1000 with Content-MD5") {
     auto& c = client();
     const auto p = unique_prefix("many");
     std::vector<std::string> keys;
-    for (int i = 0; i < 1003; ++i) keys.push_back(p + "k" + std::to_string(i) + (i == 5 ? "&<>\"'" : ""));
+    for (int i = 0; i < 1003; ++i)
+        keys.push_back(p + "k" + std::to_string(i) + (i == 5 ? "&<>\"'" : ""));
     std::vector<std::thread> threads;
     std::atomic<std::size_t> next{0};
     for (int t = 0; t < 4; ++t)
@@ -323,4 +351,46 @@ TEST_CASE("endpoints and addressing styles") {
     ClientOptions ca;
     ca.ca_bundle = "/nonexistent/ca.pem";
     CHECK_THROWS_AS(Client(ca, cr), ConfigError);
+}
+
+TEST_CASE("round trips at the part-size edges and of a 100 MiB multipart object") {
+    auto o = options_for(test::s3());
+    Client c(o, creds_for(test::s3()));
+    const auto p = unique_prefix("edges");
+    const std::size_t part = o.part_size;
+    for (const std::size_t size : {std::size_t(0), std::size_t(1), part - 1, part, part + 1}) {
+        CAPTURE(size);
+        const auto data = random_bytes(size, static_cast<unsigned>(size));
+        const auto key = p + "size-" + std::to_string(size);
+        auto sink = c.upload(bucket(), key);
+        sink->write(io::as_bytes(data));
+        sink->finish();
+        CHECK(c.head_object(bucket(), key)->size == size);
+        CHECK(get_all(c, key) == data);
+    }
+    // Keys that need care when signing.
+    for (const std::string k : {"100%.txt", "a//b", "sp ace/+plus=eq~tilde", "\xe2\x82\xac/x"}) {
+        CAPTURE(k);
+        c.put_object(bucket(), p + k, io::as_bytes(k));
+        CHECK(get_all(c, p + k) == k);
+    }
+    o.part_size = 10 * 1024 * 1024;
+    Client big_client(o, creds_for(test::s3()));
+    const auto big = random_bytes(100 * 1024 * 1024 + 3, 100);
+    {
+        auto sink = big_client.upload(bucket(), p + "big");
+        for (std::size_t i = 0; i < big.size(); i += 4 << 20)
+            sink->write(io::as_bytes(std::string_view(big).substr(i, 4 << 20)));
+        sink->finish();
+    }
+    const auto info = big_client.head_object(bucket(), p + "big");
+    REQUIRE(info);
+    CHECK(info->etag.ends_with("-11\""));
+    Sha256 want, got;
+    want.update(big);
+    io::NullSink null;
+    io::ObservedSink counted(null, {&got});
+    CHECK(big_client.get_object(bucket(), p + "big", counted) == big.size());
+    CHECK(got.hex() == want.hex());
+    c.delete_object(bucket(), p + "big");
 }

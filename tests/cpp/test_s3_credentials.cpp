@@ -13,8 +13,9 @@ using namespace dolibak::s3;
 
 TEST_CASE("the environment wins over the files") {
     test::TempDir home;
-    test::write_file(home / ".aws/credentials",
-                     "[default]\naws_access_key_id = AKFILE\naws_secret_access_key = file-secret\n");
+    test::write_file(
+        home / ".aws/credentials",
+        "[default]\naws_access_key_id = AKFILE\naws_secret_access_key = file-secret\n");
     CredentialOptions o;
     o.env = std::map<std::string, std::string>{{"HOME", home.path().string()},
                                                {"AWS_ACCESS_KEY_ID", "AKENV"},
@@ -43,10 +44,11 @@ TEST_CASE("profiles, config file, region, endpoint and addressing style") {
                      "endpoint_url = https://s3.example.net\ns3 =\n  addressing_style = path\n"
                      "[profile cfgonly]\naws_access_key_id = AKCFG\naws_secret_access_key = c\n");
     CredentialOptions o;
-    o.env = std::map<std::string, std::string>{{"HOME", home.path().string()},
-                                               {"AWS_SHARED_CREDENTIALS_FILE", (home / "creds").string()},
-                                               {"AWS_CONFIG_FILE", (home / "config").string()},
-                                               {"AWS_PROFILE", "backup"}};
+    o.env = std::map<std::string, std::string>{
+        {"HOME", home.path().string()},
+        {"AWS_SHARED_CREDENTIALS_FILE", (home / "creds").string()},
+        {"AWS_CONFIG_FILE", (home / "config").string()},
+        {"AWS_PROFILE", "backup"}};
     auto rc = resolve_config(o);
     CHECK(rc.profile == "backup");
     CHECK(rc.credentials.access_key_id == "AKBACKUP");

@@ -19,8 +19,9 @@ using namespace dolibak::s3;
 namespace {
 
 test::Fixture& proxy() {
-    static test::Fixture p(test::source_dir() / "tools/testenv/faultproxy.py",
-                           {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>())});
+    static test::Fixture p(
+        test::source_dir() / "tools/testenv/faultproxy.py",
+        {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>())});
     return p;
 }
 
@@ -95,13 +96,37 @@ TEST_CASE("uploads and downloads survive 503s, 500s, cut connections and stalls"
     const auto key = unique("big.dump");
     const auto data = random_bytes(12 * 1024 * 1024 + 4321, 42);
     set_rules(nlohmann::json::array({
-        {{"method", "POST"}, {"path_contains", key}, {"query_contains", "uploads"}, {"action", "503"}, {"times", 1}},
-        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=1&"}, {"action", "503"}, {"times", 2}},
-        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=2&"}, {"action", "cut_request"}, {"times", 1}},
-        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=3&"}, {"action", "cut_response"}, {"times", 1}},
-        {{"method", "POST"}, {"path_contains", key}, {"query_contains", "uploadId="}, {"action", "500"}, {"times", 1}},
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploads"},
+         {"action", "503"},
+         {"times", 1}},
+        {{"method", "PUT"},
+         {"path_contains", key},
+         {"query_contains", "partNumber=1&"},
+         {"action", "503"},
+         {"times", 2}},
+        {{"method", "PUT"},
+         {"path_contains", key},
+         {"query_contains", "partNumber=2&"},
+         {"action", "cut_request"},
+         {"times", 1}},
+        {{"method", "PUT"},
+         {"path_contains", key},
+         {"query_contains", "partNumber=3&"},
+         {"action", "cut_response"},
+         {"times", 1}},
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "500"},
+         {"times", 1}},
         {{"method", "GET"}, {"path_contains", key}, {"action", "cut_response"}, {"times", 2}},
-        {{"method", "GET"}, {"path_contains", key}, {"action", "stall_response"}, {"delay", 4}, {"times", 1}},
+        {{"method", "GET"},
+         {"path_contains", key},
+         {"action", "stall_response"},
+         {"delay", 4},
+         {"times", 1}},
         {{"method", "HEAD"}, {"path_contains", key}, {"action", "429"}, {"times", 1}},
     }));
     auto o = via_proxy();
@@ -150,7 +175,11 @@ TEST_CASE("uploads and downloads survive 503s, 500s, cut connections and stalls"
 TEST_CASE("a multipart upload that keeps failing leaves no object and no open upload") {
     const auto key = unique("doomed.dump");
     set_rules(nlohmann::json::array({
-        {{"method", "PUT"}, {"path_contains", key}, {"query_contains", "partNumber=2&"}, {"action", "500"}, {"times", -1}},
+        {{"method", "PUT"},
+         {"path_contains", key},
+         {"query_contains", "partNumber=2&"},
+         {"action", "500"},
+         {"times", -1}},
     }));
     auto o = via_proxy();
     o.retry.max_attempts = 3;
@@ -193,17 +222,43 @@ TEST_CASE("a failing single PUT publishes nothing; the store reports the error")
     // With one cut only, the retry succeeds.
     set_rules(nlohmann::json::array({
         {{"method", "PUT"}, {"path_contains", key}, {"action", "cut_request"}, {"times", 1}},
-        {{"method", "GET"}, {"path_contains", key}, {"action", "delay"}, {"delay", 0.5}, {"times", 1}},
+        {{"method", "GET"},
+         {"path_contains", key},
+         {"action", "delay"},
+         {"delay", 0.5},
+         {"times", 1}},
     }));
     s->put_bytes(key, "{\"x\":1}");
     CHECK(s->get_bytes(key) == "{\"x\":1}");
     set_rules(nlohmann::json::array());
 }
 
+TEST_CASE("a resumed download from a server that ignores Range fails instead of corrupting") {
+    const auto key = unique("norange.bin");
+    const auto data = random_bytes(3 * 1024 * 1024, 5);
+    Client c(via_proxy(), creds());
+    c.put_object(bucket(), key, io::as_bytes(data));
+    set_rules(nlohmann::json::array({
+        {{"method", "GET"}, {"path_contains", key}, {"action", "cut_response"}, {"times", 1}},
+        {{"method", "GET"}, {"path_contains", key}, {"action", "range_as_200"}, {"times", -1}},
+    }));
+    io::MemorySink got;
+    try {
+        c.get_object(bucket(), key, got);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "RangeIgnored");
+        CHECK_FALSE(e.details().retryable);
+    }
+    CHECK(got.data().size() < data.size());
+    CHECK(data.starts_with(got.data()));  // what was written is a true prefix
+    set_rules(nlohmann::json::array());
+}
+
 TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
-    test::Fixture tls(test::source_dir() / "tools/testenv/faultproxy.py",
-                      {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>()),
-                       "--tls"});
+    test::Fixture tls(
+        test::source_dir() / "tools/testenv/faultproxy.py",
+        {"--upstream", "127.0.0.1:" + std::to_string(test::s3().at("port").get<int>()), "--tls"});
     auto o = via_proxy();
     o.endpoint = tls.info().at("endpoint").get<std::string>();
     REQUIRE(o.endpoint.starts_with("https://"));

@@ -63,8 +63,8 @@ std::vector<std::string> keys_of(const std::vector<store::ObjectInfo>& v) {
 }  // namespace
 
 TEST_CASE("store keys are validated") {
-    for (const char* bad : {"", "/abs", "a//b", "a/./b", "../x", "a/..", "x\n", ".dolibak-tmp/x",
-                            ".dolibak-tmp"})
+    for (const char* bad :
+         {"", "/abs", "a//b", "a/./b", "../x", "a/..", "x\n", ".dolibak-tmp/x", ".dolibak-tmp"})
         CHECK_THROWS_AS(store::validate_key(bad), ConfigError);
     for (const char* good : {"db/20261123T010000Z.dump", ".fp-db", "a/.dolibak-tmp",
                              "dump-2026-11-23T01:00:00Z.pgdump", "\xc3\xbc/x y+z"})
@@ -82,7 +82,8 @@ TEST_CASE("store URLs") {
     auto s = store::open("file://" + (t.path() / "new%20dir").string(), o);
     CHECK(fs::is_directory(t.path() / "new dir"));
     CHECK(s->url() == "file://" + (t.path() / "new dir").string() + "/");
-    auto s3 = store::open("s3://" + test::s3().at("bucket").get<std::string>() + "//a/b/", s3_options());
+    auto s3 =
+        store::open("s3://" + test::s3().at("bucket").get<std::string>() + "//a/b/", s3_options());
     CHECK(s3->url() == "s3://" + test::s3().at("bucket").get<std::string>() + "/a/b/");
 }
 
@@ -164,20 +165,20 @@ TEST_CASE("the store contract holds for every backend") {
         CHECK(all[1].size == big.size());
         CHECK(keys_of(s.list("db/")) ==
               std::vector<std::string>{"db/20261123T010000Z.dump", "db/new.dump"});
-        CHECK(keys_of(s.list("db")) == std::vector<std::string>{"db/20261123T010000Z.dump",
-                                                               "db/new.dump", "dbx"});
+        CHECK(keys_of(s.list("db")) ==
+              std::vector<std::string>{"db/20261123T010000Z.dump", "db/new.dump", "dbx"});
         CHECK(s.list("nothing/").empty());
 
         // Removal.
         s.remove("dbx");
         s.remove("dbx");  // again: fine
         CHECK_FALSE(s.head("dbx"));
-        const auto failures = s.remove_many({"db/new.dump", "docs/20261123T010000Z.tar.gz",
-                                             "never/was"});
+        const auto failures =
+            s.remove_many({"db/new.dump", "docs/20261123T010000Z.tar.gz", "never/was"});
         CHECK(failures.empty());
         CHECK(keys_of(s.list()) == std::vector<std::string>{".fp-db", "db/20261123T010000Z.dump",
-                                                           "empty",
-                                                           "manifests/20261123T010000Z.json"});
+                                                            "empty",
+                                                            "manifests/20261123T010000Z.json"});
         CHECK_THROWS_AS(s.put("../escape"), ConfigError);
         CHECK_THROWS_AS(s.remove("a//b"), ConfigError);
     }
@@ -202,4 +203,15 @@ TEST_CASE("a directory store keeps temporary files out of sight and cleans them 
     CHECK(test::read_file(t.path() / "back.bin") == "file body");
     s->remove("docs/f.bin");
     CHECK_FALSE(fs::exists(t.path() / "docs"));  // emptied folders go too
+}
+
+TEST_CASE("sinks and sources outlive the store that made them") {
+    static std::mt19937_64 rng(std::random_device{}());
+    const std::string url = "s3://" + test::s3().at("bucket").get<std::string>() + "/alive-" +
+                            std::to_string(rng() % 1000000000);
+    auto sink = store::open(url, s3_options())->put("k");
+    io::write(*sink, "still here");
+    sink->finish();
+    auto src = store::open(url, s3_options())->get("k");
+    CHECK(io::read_all(*src) == "still here");
 }

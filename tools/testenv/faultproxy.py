@@ -19,6 +19,8 @@ first one that matches and has times left applies. Actions:
   head when the body is empty), then close.
 * ``stall_response``: like cut_response, but wait ``delay`` seconds before closing.
 * ``delay``: wait ``delay`` seconds, then forward normally.
+* ``range_as_200``: forward, then turn a 206 answer into 200 (as a server that ignores
+  Range would answer; the Range header itself is signed, so it cannot be removed).
 * ``pass``: forward (to let some requests through before a later rule).
 
 Every request is logged to ``faults.jsonl`` (method, path, query, action taken).
@@ -224,6 +226,11 @@ class Proxy:
         finally:
             up.close()
 
+        if action == "range_as_200" and response.startswith(b"HTTP/1.1 206"):
+            rhead, _, rbody = response.partition(b"\r\n\r\n")
+            rlines = [l for l in rhead.split(b"\r\n")[1:]
+                      if not l.lower().startswith(b"content-range:")]
+            response = b"\r\n".join([b"HTTP/1.1 200 OK"] + rlines) + b"\r\n\r\n" + rbody
         if action in ("cut_response", "stall_response"):
             rhead, _, rbody = response.partition(b"\r\n\r\n")
             if rbody:

@@ -1,38 +1,33 @@
-"""Type stubs of dolibak.store (s3://bucket/prefix and file:///dir)."""
-import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+"""One interface over s3://bucket/prefix and file:///dir (see docs/store.md)."""
+from os import PathLike
+from typing import Optional, TypedDict, Union
 
 from . import Error
 
 class ObjectNotFound(Error): ...
 
-ObjectInfo = Dict[str, Any]  # {"key": str, "size": int, "modified": float, "etag": str}
+class ObjectInfo(TypedDict):
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+    etag: str
 
 class Store:
     @property
     def url(self) -> str: ...
     def put_bytes(self, key: str, data: bytes, no_overwrite: bool = False) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
-    def put_file(self, key: str, path: Union[str, os.PathLike]) -> None: ...
-    def get_file(self, key: str, path: Union[str, os.PathLike]) -> int: ...
+    def put_file(self, key: str, path: Union[str, PathLike[str]]) -> None: ...
+    def get_file(self, key: str, path: Union[str, PathLike[str]]) -> int: ...
     def head(self, key: str) -> Optional[ObjectInfo]: ...
-    def list(self, prefix: str = "") -> List[ObjectInfo]: ...
+    def list(self, prefix: str = "") -> list[ObjectInfo]: ...
     def remove(self, key: str) -> None: ...
-    def remove_many(self, keys: List[str]) -> List[Tuple[str, str]]: ...
+    def remove_many(self, keys: list[str]) -> list[tuple[str, str]]: ...
     def cleanup(self, older_than_seconds: float) -> int: ...
 
-def open(
-    url: str,
-    *,
-    endpoint: Optional[str] = None,
-    region: Optional[str] = None,
-    access_key: Optional[str] = None,
-    secret_key: Optional[str] = None,
-    session_token: Optional[str] = None,
-    addressing: Optional[str] = None,
-    part_size: Optional[int] = None,
-    parallel_parts: Optional[int] = None,
-    min_part_size: Optional[int] = None,
-    use_environment: bool = True,
-    create_directory: bool = False,
-) -> Store: ...
+def open(url: str, *, endpoint: Optional[str] = None, region: Optional[str] = None,
+         access_key: Optional[str] = None, secret_key: Optional[str] = None,
+         session_token: Optional[str] = None, addressing: Optional[str] = None,
+         part_size: Optional[int] = None, parallel_parts: Optional[int] = None,
+         min_part_size: Optional[int] = None, use_environment: bool = True,
+         create_directory: bool = False) -> Store: ...

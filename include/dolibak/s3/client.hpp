@@ -46,14 +46,14 @@ struct RetryPolicy {
 };
 
 struct ClientOptions {
-    /// "https://s3.eu-west-3.amazonaws.com", "http://127.0.0.1:9000", "https://storage.googleapis.com".
-    /// Empty: AWS's endpoint for the region.
+    /// "https://s3.eu-west-3.amazonaws.com", "http://127.0.0.1:9000",
+    /// "https://storage.googleapis.com". Empty: AWS's endpoint for the region.
     std::string endpoint;
     /// Signing region; "auto" for Cloudflare R2; "us-east-1" for most other services.
     std::string region = "us-east-1";
     AddressingStyle addressing = AddressingStyle::automatic;
-    bool verify_tls = true;      ///< never turned off silently: a ConfigError names the flag
-    std::string ca_bundle;       ///< a PEM file of CAs to trust instead of the system's
+    bool verify_tls = true;  ///< never turned off silently: a ConfigError names the flag
+    std::string ca_bundle;   ///< a PEM file of CAs to trust instead of the system's
     /// Multipart: the size of each part (grows for very large streams, see upload()).
     std::size_t part_size = 16 * 1024 * 1024;
     /// S3 refuses parts smaller than 5 MiB (but the last); lower only for tests.
@@ -66,7 +66,8 @@ struct ClientOptions {
     long low_speed_bytes = 1024;
     std::chrono::seconds low_speed_time{60};
     std::string user_agent;  ///< default "dolibak/<version>"
-    /// One line per request attempt (method, URL, status, bytes, time); no secrets.
+    /// One line per request attempt (method, URL, status, bytes, time); no secrets. Called
+    /// from several threads at once during multipart uploads.
     std::function<void(const std::string&)> trace;
 };
 
@@ -124,8 +125,16 @@ struct ClientStats {
     std::uint64_t retries = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
+    /// The most memory that streaming uploads held at once in part buffers (all sinks).
+    std::uint64_t peak_upload_buffer_bytes = 0;
 };
 
+namespace detail {
+class UploadSink;
+}
+
+/// Thread-safe: one client may serve many threads. The sinks and sources it returns refer
+/// to it and must not outlive it.
 class Client {
 public:
     Client(ClientOptions options, Credentials credentials);
@@ -200,6 +209,7 @@ public:
     struct Impl;
 
 private:
+    friend class detail::UploadSink;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -61,6 +61,13 @@ struct SignOptions {
     /// Add and sign x-amz-security-token when the credentials have a session token. When
     /// false the token is added after signing, unsigned (the vectors' "omit" cases).
     bool sign_session_token = true;
+    /// Leave out of the signature the headers that proxies, libcurl or services rewrite:
+    /// Accept-Encoding (GCS rewrites it), User-Agent, Content-Length, Transfer-Encoding,
+    /// Expect, Connection, X-Amzn-Trace-Id. (AWS's generic vectors sign all: false there.)
+    bool skip_unstable_headers = true;
+    /// A signing key from signing_key() for this request's date, region and service (for
+    /// clients that cache it); empty: derived here.
+    std::string_view cached_signing_key;
 };
 
 struct SignedRequest {
