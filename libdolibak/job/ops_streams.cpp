@@ -264,6 +264,11 @@ void ThreadPipe::abort_writing() noexcept {
     changed_.notify_all();
 }
 
+bool ThreadPipe::producer_aborted() noexcept {
+    std::lock_guard lock(mutex_);
+    return aborted_;
+}
+
 void ThreadPipe::close() noexcept {
     std::lock_guard lock(mutex_);
     closed_ = true;

@@ -113,6 +113,9 @@ public:
     io::Source& source();
     /// The consumer gives up: pending and later writes fail.
     void close() noexcept;
+    /// Whether the producer aborted the stream (before any close(): a producer that fails
+    /// on its own, as opposed to one whose writes failed because the consumer closed).
+    bool producer_aborted() noexcept;
 
 private:
     class PipeSink;

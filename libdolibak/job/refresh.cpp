@@ -11,7 +11,6 @@
 
 #include <fmt/core.h>
 
-#include <atomic>
 #include <exception>
 #include <thread>
 #include <utility>
@@ -27,13 +26,11 @@ template <typename Produce, typename Consume>
 auto piped(const std::shared_ptr<CancelToken>& cancel, Produce produce, Consume consume) {
     detail::ThreadPipe pipe(cancel);
     std::exception_ptr producer_error;
-    std::atomic<bool> producer_failed{false};
     std::thread producer([&] {
         try {
             produce(pipe.sink());
         } catch (...) {
             producer_error = std::current_exception();
-            producer_failed.store(true, std::memory_order_release);
             pipe.sink().abort();
         }
     });
@@ -48,11 +45,13 @@ auto piped(const std::shared_ptr<CancelToken>& cancel, Produce produce, Consume 
         if (producer_error) std::rethrow_exception(producer_error);
         return result;
     } catch (...) {
-        // Did the producer fail first (the consumer then only saw the stream break)?
-        const bool producer_first = producer_failed.load(std::memory_order_acquire);
+        // Did the producer fail first (the consumer then only saw the stream break)? The pipe
+        // knows: a producer aborts it before it throws (pgdump::dump aborts its sink itself),
+        // and this side has not closed it yet, so an abort now is the producer's own failure.
+        const bool producer_first = pipe.producer_aborted();
         pipe.close();
         if (producer.joinable()) producer.join();
-        if (producer_first && !(cancel && cancel->cancelled()))
+        if (producer_first && producer_error && !(cancel && cancel->cancelled()))
             std::rethrow_exception(producer_error);
         throw;
     }

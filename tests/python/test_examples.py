@@ -45,7 +45,7 @@ SETTINGS = {
     "docs_exclude", "docs_fingerprint", "skip_unreadable", "retention", "keep_daily_days",
     "keep_monthly_months", "keep_yearly_years", "keep_last", "keep_hourly", "keep_daily",
     "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "lock_ttl", "temp_dir",
-    "log_format",
+    "log_format", "cancel_grace",
 }
 SECRET_SETTINGS = {"db_password", "s3_access_key_id", "s3_secret_access_key", "s3_session_token"}
 # Environment variables that hold secrets; in the examples only as placeholders.
