@@ -12,7 +12,14 @@ if(DOLIBAK_WERROR)
 endif()
 
 add_library(dolibak_sanitizers INTERFACE)
-if(DOLIBAK_SANITIZE)
+if(DOLIBAK_FUZZ)
+  # The library is instrumented for libFuzzer's coverage feedback too (fuzzer-no-link: the
+  # fuzz targets bring libFuzzer's main); otherwise the fuzzer would only see its harness.
+  target_compile_options(dolibak_sanitizers INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
+  target_link_options(dolibak_sanitizers INTERFACE -fsanitize=address,undefined)
+elseif(DOLIBAK_SANITIZE)
   target_compile_options(dolibak_sanitizers INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(dolibak_sanitizers INTERFACE -fsanitize=address,undefined)
