@@ -182,6 +182,7 @@ public:
                     refuse(name, "unsupported entry type");
             }
         }
+        reader.finish();
         finish_dirs();
         return summary_;
     }
@@ -235,12 +236,15 @@ private:
         return depth == 0 ? root_fd_ : open_fds_[depth - 1].get();
     }
 
-    // Makes room for a new non-directory entry (a later entry replaces an earlier one).
-    void clear_slot(const std::string& name, int dir_fd, const std::string& leaf) {
+    // Makes room for a new non-directory entry (a later entry replaces an earlier one). What
+    // was there is no longer a file this run extracted: a later hard link may not name it.
+    void clear_slot(const std::string& name, int dir_fd, const Components& path) {
+        const std::string& leaf = path.back();
         struct stat st {};
         if (::fstatat(dir_fd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
         if (S_ISDIR(st.st_mode)) refuse(name, "a directory of that name already exists");
         if (::unlinkat(dir_fd, leaf.c_str(), 0) != 0) throw IoError("cannot replace", name, errno);
+        extracted_files_.erase(joined(path));
     }
 
     void remember_dir(const Components& path, archive_entry* ae) {
@@ -278,7 +282,7 @@ private:
     void make_file(const std::string& name, const Components& path, archive_entry* ae,
                    detail::SourceReader& reader) {
         const int at = parent_fd(name, path);
-        clear_slot(name, at, path.back());
+        clear_slot(name, at, path);
         UniqueFd fd(::openat(at, path.back().c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!fd) throw IoError("cannot create", name, errno);
@@ -300,7 +304,7 @@ private:
         const std::string target = t != nullptr ? t : "";
         check_symlink_target(name, path.size() - 1, target);
         const int at = parent_fd(name, path);
-        clear_slot(name, at, path.back());
+        clear_slot(name, at, path);
         if (::symlinkat(target.c_str(), at, path.back().c_str()) != 0)
             throw IoError("cannot create symlink", name, errno);
         if (options_.restore_times && archive_entry_mtime_is_set(ae)) {
@@ -323,9 +327,14 @@ private:
         // Open the source's directory first (the cache holds one chain), then the link's.
         UniqueFd src_dir(::dup(parent_fd(first, *source)));
         if (!src_dir) throw IoError("cannot duplicate a descriptor", first, errno);
+        // linkat links a symlink itself, not its target: only a regular file may be linked.
+        struct stat st {};
+        if (::fstatat(src_dir.get(), source->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            refuse(name, fmt::format("hard link to '{}', which is not a regular file", first));
         const int at = parent_fd(name, path);
         if (joined(path) == key) return;  // a link to itself: already there
-        clear_slot(name, at, path.back());
+        clear_slot(name, at, path);
         if (::linkat(src_dir.get(), source->back().c_str(), at, path.back().c_str(), 0) != 0)
             throw IoError("cannot create hard link", name, errno);
         extracted_files_.insert(joined(path));

@@ -108,6 +108,7 @@ ListSummary list_tar(io::Source& archive_source,
     }
     if (s.entries == 0 && archive_format(reader.get()) == 0)
         throw FormatError("not a tar archive (empty input)", 0);
+    reader.finish();
     s.archive_bytes = reader.source_bytes();
     s.tar_bytes = static_cast<std::uint64_t>(archive_filter_bytes(reader.get(), 0));
     s.compression = reader.compression();

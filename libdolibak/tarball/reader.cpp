@@ -1,6 +1,7 @@
 #include "tarball/reader.hpp"
 
 #include <dolibak/error.hpp>
+#include <dolibak/zstd.hpp>
 
 #include <fmt/core.h>
 #include <zlib.h>
@@ -94,24 +95,53 @@ private:
     bool done_ = false;
 };
 
-SourceReader::SourceReader(io::Source& source)
-    : source_(source), buffer_(io::default_buffer_size), a_(archive_read_new()) {
-    if (!a_) throw Error("out of memory creating the tar reader");
-    // Look at the first bytes: gzip goes through our checked inflater.
-    pending_ = io::read_full(source_, io::MutableBytes(buffer_.data(), 2));
-    if (pending_ > 0)
-        pending_ +=
-            source_.read(io::MutableBytes(buffer_.data() + pending_, buffer_.size() - pending_));
-    total_ = pending_;
-    if (pending_ >= 2 && buffer_[0] == std::byte{0x1f} && buffer_[1] == std::byte{0x8b}) {
-        gunzip_ = std::make_unique<GunzipSource>(
-            source_,
-            std::vector<std::byte>(buffer_.begin(),
-                                   buffer_.begin() + static_cast<std::ptrdiff_t>(pending_)),
-            total_);
-        pending_ = 0;
+// The first bytes again, then the rest of `inner`, counting what is read from `inner`.
+class ReplaySource final : public io::Source {
+public:
+    ReplaySource(io::Source& inner, std::vector<std::byte> first, std::uint64_t& consumed_total)
+        : inner_(inner), first_(std::move(first)), total_(consumed_total) {}
+    std::size_t read(io::MutableBytes buf) override {
+        if (pos_ < first_.size()) {
+            const std::size_t n = std::min(buf.size(), first_.size() - pos_);
+            std::copy_n(first_.begin() + static_cast<std::ptrdiff_t>(pos_), n, buf.begin());
+            pos_ += n;
+            return n;
+        }
+        const std::size_t n = inner_.read(buf);
+        total_ += n;
+        return n;
     }
-    archive_read_support_filter_zstd(a_.get());
+
+private:
+    io::Source& inner_;
+    std::vector<std::byte> first_;
+    std::size_t pos_ = 0;
+    std::uint64_t& total_;
+};
+
+SourceReader::SourceReader(io::Source& source) : source_(source), a_(archive_read_new()) {
+    if (!a_) throw Error("out of memory creating the tar reader");
+    for (auto& b : buffers_) b.resize(io::default_buffer_size);
+    // Look at the first bytes: gzip and zstd are decoded here, libarchive reads plain tar.
+    std::vector<std::byte> first(io::default_buffer_size);
+    std::size_t n = io::read_full(source_, io::MutableBytes(first.data(), 4));
+    if (n == 4) n += source_.read(io::MutableBytes(first.data() + 4, first.size() - 4));
+    first.resize(n);
+    total_ = n;
+    if (n >= 2 && first[0] == std::byte{0x1f} && first[1] == std::byte{0x8b}) {
+        compression_ = "gzip";
+        raw_ = std::make_unique<GunzipSource>(source_, std::move(first), total_);
+        decoded_ = raw_.get();
+    } else {
+        const bool zstd = io::is_zstd(io::Bytes(first.data(), first.size()));
+        raw_ = std::make_unique<ReplaySource>(source_, std::move(first), total_);
+        decoded_ = raw_.get();
+        if (zstd) {
+            compression_ = "zstd";
+            zstd_ = std::make_unique<io::ZstdSource>(*raw_);
+            decoded_ = zstd_.get();
+        }
+    }
     archive_read_support_filter_none(a_.get());
     archive_read_support_format_tar(a_.get());
     if (archive_read_open(a_.get(), this, nullptr, &SourceReader::on_read, nullptr) != ARCHIVE_OK)
@@ -120,20 +150,66 @@ SourceReader::SourceReader(io::Source& source)
 
 SourceReader::~SourceReader() = default;
 
+std::size_t SourceReader::read_decoded(io::MutableBytes buf) {
+    try {
+        return decoded_->read(buf);
+    } catch (const FormatError& e) {
+        if (e.offset()) throw;
+        // zstd's errors carry no position: the compressed bytes read so far bound it.
+        throw FormatError(e.what(), total_);
+    }
+}
+
 la_ssize_t SourceReader::on_read(archive* a, void* self_ptr, const void** out) {
     auto* self = static_cast<SourceReader*>(self_ptr);
     try {
-        *out = self->buffer_.data();
-        if (self->pending_ > 0) return static_cast<la_ssize_t>(std::exchange(self->pending_, 0));
-        if (self->gunzip_)
-            return static_cast<la_ssize_t>(self->gunzip_->read(io::MutableBytes(self->buffer_)));
-        const std::size_t n = self->source_.read(io::MutableBytes(self->buffer_));
-        self->total_ += n;
+        // Two buffers in turn: the bytes handed last time stay readable for finish().
+        self->current_ ^= 1u;
+        auto& buf = self->buffers_[self->current_];
+        const std::size_t n = self->read_decoded(io::MutableBytes(buf));
+        self->lengths_[self->current_] = n;
+        self->handed_ += n;
+        *out = buf.data();
         return static_cast<la_ssize_t>(n);
     } catch (...) {
         self->error_ = std::current_exception();
         archive_set_error(a, EIO, "the input failed");
         return -1;
+    }
+}
+
+void SourceReader::finish() {
+    // libarchive stops at the end marker. What it was handed beyond it, and the rest of the
+    // stream, may only be the zero padding of the last record; reading the stream to its end
+    // also checks the gzip trailer (CRC-32, length) and that nothing follows the compression.
+    const auto consumed = static_cast<std::uint64_t>(archive_filter_bytes(a_.get(), 0));
+    std::uint64_t tar_offset = consumed;
+    auto check_zeros = [&](const std::byte* p, std::size_t n) {
+        const auto* bad = std::find_if(p, p + n, [](std::byte b) { return b != std::byte{0}; });
+        if (bad != p + n) {
+            tar_offset += static_cast<std::uint64_t>(bad - p);
+            throw FormatError(
+                fmt::format("data after the end of the tar archive (byte {} of the tar stream)",
+                            tar_offset),
+                compression_ == "none" ? tar_offset : total_);
+        }
+        tar_offset += n;
+    };
+    std::uint64_t unconsumed = handed_ - consumed;
+    const unsigned cur = current_, prev = current_ ^ 1u;
+    if (unconsumed > lengths_[cur] + lengths_[prev])
+        throw Error("the tar reader consumed less than it was handed: cannot check the end");
+    if (unconsumed > lengths_[cur]) {
+        const std::size_t from_prev = unconsumed - lengths_[cur];
+        check_zeros(buffers_[prev].data() + lengths_[prev] - from_prev, from_prev);
+        unconsumed = lengths_[cur];
+    }
+    check_zeros(buffers_[cur].data() + lengths_[cur] - unconsumed, unconsumed);
+    auto& buf = buffers_[cur];
+    for (;;) {
+        const std::size_t n = read_decoded(io::MutableBytes(buf));
+        if (n == 0) break;
+        check_zeros(buf.data(), n);
     }
 }
 
@@ -150,7 +226,7 @@ void SourceReader::fail(const std::string& what) {
     const la_int64_t tar_offset = archive_filter_bytes(a_.get(), 0);
     const la_int64_t raw = archive_filter_bytes(a_.get(), -1);
     const std::uint64_t offset =
-        gunzip_ ? total_ : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
+        compression_ != "none" ? total_ : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
     throw FormatError(
         fmt::format("{}: {} (byte {} of the tar stream)", what, error_text(a_.get()), tar_offset),
         offset);
@@ -170,11 +246,7 @@ std::size_t SourceReader::read_data(std::vector<std::byte>& buffer, const std::s
 }
 
 std::string SourceReader::compression() const {
-    if (gunzip_) return "gzip";
-    const int n = archive_filter_count(a_.get());
-    for (int i = 0; i < n; ++i)
-        if (archive_filter_code(a_.get(), i) == ARCHIVE_FILTER_ZSTD) return "zstd";
-    return "none";
+    return compression_;
 }
 
 }  // namespace dolibak::tarball::detail

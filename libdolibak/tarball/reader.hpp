@@ -1,12 +1,14 @@
 #pragma once
 // Private: a libarchive reader fed by an io::Source (gzip, zstd or no compression; tar formats).
-// gzip is decompressed here with zlib rather than by libarchive, because libarchive does not
-// check the gzip CRC-32 and length trailer: the verifier must catch a flipped bit.
+// gzip and zstd are decoded here (zlib, libzstd) and libarchive reads the plain tar stream:
+// libarchive does not check the gzip CRC-32 and length trailer, and it stops reading at the
+// tar end marker, so neither the trailer nor what follows would be checked otherwise.
 #include "tarball/archive_handle.hpp"
 
 #include <dolibak/io.hpp>
 #include <dolibak/tarball/lister.hpp>
 
+#include <array>
 #include <exception>
 #include <memory>
 #include <string>
@@ -16,8 +18,6 @@ namespace dolibak::tarball::detail {
 
 /// The type of an entry read by libarchive (hard links first: they carry a file type too).
 EntryType entry_type(archive_entry* e);
-
-class GunzipSource;
 
 class SourceReader {
 public:
@@ -35,16 +35,25 @@ public:
     bool next(archive_entry** entry);
     /// Reads the current entry's data; returns 0 at its end.
     std::size_t read_data(std::vector<std::byte>& buffer, const std::string& path);
+    /// After next() returned false: reads the input to its end. Only the tar's zero padding may
+    /// follow the end marker, and the compression stream must end cleanly (gzip trailer).
+    void finish();
     std::string compression() const;
 
 private:
     static la_ssize_t on_read(archive* a, void* self, const void** out);
+    std::size_t read_decoded(io::MutableBytes buf);
     ScopedUtf8Locale locale_;
     io::Source& source_;
-    std::vector<std::byte> buffer_;
-    std::size_t pending_ = 0;  // bytes of the first read not yet handed to libarchive
-    std::uint64_t total_ = 0;
-    std::unique_ptr<GunzipSource> gunzip_;
+    std::uint64_t total_ = 0;  // bytes read from source_
+    std::string compression_ = "none";
+    std::unique_ptr<io::Source> raw_;   // the source with its first bytes replayed, or gunzip
+    std::unique_ptr<io::Source> zstd_;  // zstd decoder over raw_
+    io::Source* decoded_ = nullptr;     // the plain tar stream
+    std::array<std::vector<std::byte>, 2> buffers_;  // handed to libarchive in turn
+    std::array<std::size_t, 2> lengths_{0, 0};
+    unsigned current_ = 1;
+    std::uint64_t handed_ = 0;
     std::exception_ptr error_;
     ReadArchive a_;
 };

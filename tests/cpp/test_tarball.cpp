@@ -16,11 +16,14 @@
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -346,27 +349,70 @@ TEST_CASE("writer options: prefix, excludes, levels, bad settings") {
     CHECK_THROWS_AS(tarball::write_tar(tmp / "missing", null, {}), IoError);
 }
 
+// Runs `body` as the unprivileged user nobody (65534) in a forked child when this process is
+// root (root reads every file, whatever its mode), else here. Returns body's result.
+static int as_unprivileged(const std::function<int()>& body) {
+    if (::geteuid() != 0) return body();
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int rc = 90;
+        if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+            ::setresuid(65534, 65534, 65534) == 0) {
+            try {
+                rc = body();
+            } catch (...) {
+                rc = 91;
+            }
+        }
+        ::_exit(rc);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 TEST_CASE("an unreadable file is an error naming it, or a warning when skipped") {
-    if (::geteuid() == 0) return;  // root reads everything
     TempDir tmp;
     make_tree(tmp / "d");
     write_file(tmp / "d/facture/secret.pdf", "x");
     ::chmod((tmp / "d/facture/secret.pdf").c_str(), 0);
-    io::NullSink null;
-    try {
-        tarball::write_tar(tmp / "d", null, {});
-        FAIL("no error");
-    } catch (const IoError& e) {
-        CHECK(std::string(e.what()).find("facture/secret.pdf") != std::string::npos);
+    // The tree is readable by others (as a documents volume is to a backup user), the results
+    // folder writable by them.
+    ::chmod(tmp.path().c_str(), 0755);
+    fs::create_directories(tmp / "out");
+    ::chmod((tmp / "out").c_str(), 0777);
+    const int rc = as_unprivileged([&] {
+        io::NullSink null;
+        try {
+            tarball::write_tar(tmp / "d", null, {});
+            return 1;  // no error
+        } catch (const IoError& e) {
+            write_file(tmp / "out/error.txt", e.what());
+        }
+        tarball::WriteOptions wo;
+        wo.skip_unreadable = true;
+        tarball::WriteSummary s;
+        const auto data = write_archive(tmp / "d", wo, &s);
+        std::string warnings;
+        for (const auto& w : s.warnings) warnings += w.path + "\n";
+        write_file(tmp / "out/warnings.txt", warnings);
+        write_file(tmp / "out/archive.tar.gz", data);
+        return 0;
+    });
+    REQUIRE(rc == 0);
+    CHECK(test::read_file(tmp / "out/error.txt").find("facture/secret.pdf") != std::string::npos);
+    CHECK(test::read_file(tmp / "out/warnings.txt") == "facture/secret.pdf\n");
+    // Every other file was read (files of another owner: O_NOATIME falls back) and archived.
+    const std::string archived = test::read_file(tmp / "out/archive.tar.gz");
+    io::MemorySource src(archived);
+    const auto listed = tarball::list_tar(src);
+    CHECK(listed.files > 5);
+    if (::geteuid() == 0) {  // root reads secret.pdf too: one file more, nothing else
+        const std::string everything = write_archive(tmp / "d");
+        io::MemorySource all(everything);
+        CHECK(tarball::list_tar(all).files == listed.files + 1);
     }
-    tarball::WriteOptions wo;
-    wo.skip_unreadable = true;
-    tarball::WriteSummary s;
-    const auto data = write_archive(tmp / "d", wo, &s);
-    REQUIRE(s.warnings.size() == 1);
-    CHECK(s.warnings[0].path == "facture/secret.pdf");
-    io::MemorySource src(data);
-    CHECK_NOTHROW(tarball::list_tar(src));
 }
 
 // A sink that changes the tree when the archive reaches given sizes.
@@ -524,6 +570,17 @@ TEST_CASE("hostile archives are refused, nothing is written outside, the old tre
     cases.push_back({"hard link to a name not extracted",
                      ArchiveBuilder().add("hl", AE_IFREG, "", "old/keep.pdf", true).finish(),
                      "not a file extracted before it"});
+    // A file, then a symlink replacing it (allowed: it stays inside), then a hard link to the
+    // name: linkat would copy the symlink to the root, where "../../outside" escapes.
+    cases.push_back({"hard link to a file replaced by a symlink",
+                     ArchiveBuilder()
+                         .add("a", AE_IFDIR)
+                         .add("a/b", AE_IFDIR)
+                         .add("a/b/f", AE_IFREG, "first")
+                         .add("a/b/f", AE_IFLNK, "", "../../outside")
+                         .add("l", AE_IFREG, "", "a/b/f", true)
+                         .finish(),
+                     "not a file extracted before it"});
     cases.push_back(
         {"device node", ArchiveBuilder().add("null", AE_IFCHR).finish(), "device node"});
     cases.push_back({"FIFO", ArchiveBuilder().add("fifo", AE_IFIFO).finish(), "FIFO"});
@@ -615,6 +672,79 @@ TEST_CASE("the verifier reads to the end and reports the first defect with its o
     }
     io::MemorySource cut(std::string_view(data).substr(0, data.size() - 30));
     CHECK_THROWS_AS(tarball::list_tar(cut), FormatError);
+}
+
+TEST_CASE("the reader checks the end: gzip trailer, nothing after the stream or the end marker") {
+    TempDir tmp;
+    make_tree(tmp / "d");
+    fs::create_directories(tmp / "target");
+    write_file(tmp / "target/old.pdf", "old");
+    auto refused = [&](const std::string& data, const std::string& message) {
+        {
+            io::MemorySource src(data);
+            try {
+                tarball::list_tar(src);
+                FAIL("the lister accepted it");
+            } catch (const FormatError& e) {
+                INFO(e.what());
+                CHECK(std::string(e.what()).find(message) != std::string::npos);
+                CHECK(e.offset().has_value());
+            }
+        }
+        // The extractor reads to the end before it swaps the new tree in.
+        CHECK_THROWS_AS(extract(data, tmp / "target"), FormatError);
+        CHECK(test::read_file(tmp / "target/old.pdf") == "old");
+    };
+    auto accepted = [&](const std::string& data) {
+        io::MemorySource src(data);
+        CHECK(tarball::list_tar(src).files > 5);
+    };
+
+    tarball::WriteOptions gz;
+    const auto gzip = write_archive(tmp / "d", gz);
+    accepted(gzip);
+    SUBCASE("gzip cut inside its 8-byte trailer") {
+        for (std::size_t cut = 1; cut <= 8; ++cut) {
+            INFO("cut: ", cut);
+            refused(gzip.substr(0, gzip.size() - cut), "truncated gzip");
+        }
+    }
+    SUBCASE("gzip CRC-32 flipped") {
+        std::string bad = gzip;
+        bad[bad.size() - 6] = static_cast<char>(bad[bad.size() - 6] ^ 0x01);
+        refused(bad, "corrupt gzip data");
+    }
+    SUBCASE("garbage after the gzip stream") {
+        refused(gzip + "trailing", "garbage after the end of the gzip stream");
+    }
+    SUBCASE("zero padding after the gzip stream is accepted") {
+        accepted(gzip + std::string(512, '\0'));
+    }
+
+    tarball::WriteOptions zo;
+    zo.compression = tarball::Compression::zstd;
+    const auto zst = write_archive(tmp / "d", zo);
+    accepted(zst);
+    SUBCASE("garbage after the zstd stream") {
+        refused(zst + "trailing", "zstd");
+    }
+    SUBCASE("zstd cut") {
+        refused(zst.substr(0, zst.size() - 3), "truncated zstd");
+    }
+
+    tarball::WriteOptions none;
+    none.compression = tarball::Compression::none;
+    const auto tar = write_archive(tmp / "d", none);
+    accepted(tar);
+    SUBCASE("more zero blocks after the end marker are accepted") {
+        accepted(tar + std::string(20480, '\0'));
+    }
+    SUBCASE("data after the end marker, in the last record or beyond") {
+        std::string in_padding = tar;
+        in_padding[in_padding.size() - 1] = 'x';  // inside the record's zero padding
+        refused(in_padding, "data after the end of the tar archive");
+        refused(tar + std::string(3 << 20, '\0') + "x", "data after the end of the tar archive");
+    }
 }
 
 TEST_CASE("the documents fingerprint follows documents, not regenerated files") {
