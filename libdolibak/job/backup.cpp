@@ -10,6 +10,7 @@
 #include <dolibak/process.hpp>
 #include <dolibak/version.hpp>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include <future>
@@ -336,11 +337,15 @@ BackupReport Job::backup(const BackupOptions& options) {
     if (!options.dry_run) {
         lease.emplace(*im.store, im.config.lock_ttl, report.time,
                       [&im](const Event& e) { im.emit(e); });
+        // With the lock held, no other run writes under this prefix: an open multipart upload
+        // (S3) or a temporary file (directory) here was left by a run that was killed.
+        if (const std::size_t n = im.store->cleanup(std::chrono::seconds(0)))
+            im.warn("",
+                    fmt::format("removed {} unfinished upload(s) left by an interrupted run", n));
         // Two runs in the same second would share a <ts>, and objects are never overwritten:
         // wait for the next second.
-        for (int i = 0; i < 3 && im.store->head(make_store_key("", ObjectKind::manifest,
-                                                               report.time));
-             ++i) {
+        for (int i = 0;
+             i < 3 && im.store->head(make_store_key("", ObjectKind::manifest, report.time)); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1100));
             report.time = im.now();
         }

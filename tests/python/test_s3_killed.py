@@ -1,4 +1,4 @@
-"""A backup process killed (SIGKILL) in the middle of a multipart upload: no object appears,
+"""A store upload killed (SIGKILL) in the middle of a multipart upload: no object appears,
 and the open upload it left is found and aborted by Store.cleanup() (what the next run does)."""
 from __future__ import annotations
 
