@@ -24,8 +24,10 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
         res.server_version = server_version_num(o.conn);
         res.tools = o.tools ? *o.tools : find_tools(res.server_version / 10000, o.tools_dir);
         if (res.tools.major * 10000 < (res.server_version / 10000) * 10000)
-            throw ConfigError(fmt::format("pg_dump {} is older than the server ({})",
-                                          res.tools.version, res.server_version));
+            throw ConfigError(
+                fmt::format("pg_dump {} ({}) is older than the PostgreSQL {}.{} server",
+                            res.tools.version, res.tools.pg_dump.string(),
+                            res.server_version / 10000, res.server_version % 10000));
     } catch (...) {
         sink.abort();
         throw;

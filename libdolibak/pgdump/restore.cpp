@@ -111,6 +111,14 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
         }
         rep.tables.push_back(std::move(tc));
     }
+    // Large objects: a filtered restore may leave them out; otherwise each one the archive
+    // holds is there (a --clean restore over a database may keep others of its own).
+    if (!only_ids && archive.large_objects > 0) {
+        const auto n = std::stoull(c.scalar("SELECT count(*) FROM pg_largeobject_metadata"));
+        if (n < archive.large_objects)
+            diffs.push_back(fmt::format("{} large object(s) in the archive, {} in the database",
+                                        archive.large_objects, n));
+    }
     if (rep.pattern_tables < proof.min_tables)
         diffs.push_back(fmt::format("only {} tables match {} in the database, at least {} expected",
                                     rep.pattern_tables, proof.table_pattern, proof.min_tables));

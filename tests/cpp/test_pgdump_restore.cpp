@@ -7,6 +7,8 @@
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
 
+#include <fmt/core.h>
+
 #include <sys/stat.h>
 
 using namespace dolibak;
@@ -61,6 +63,24 @@ TEST_CASE("tools of the server's version are found; older ones are refused namin
         CHECK(m.find("15.") != std::string::npos);
     }
     CHECK_THROWS_AS(find_tools(15, std::filesystem::path("/nonexistent")), ConfigError);
+    // Tools given explicitly are checked too, and nothing reaches the sink.
+    auto o = dump_opts();
+    PgTools old = t;
+    old.major = 14;
+    old.version = "14.11";
+    o.tools = old;
+    io::MemorySink sink;
+    try {
+        dump(o, sink);
+        FAIL("expected ConfigError");
+    } catch (const ConfigError& e) {
+        const std::string m = e.what();
+        CHECK(m.find("pg_dump 14.11") != std::string::npos);
+        CHECK(m.find(fmt::format("PostgreSQL {}.{} server", server / 10000, server % 10000)) !=
+              std::string::npos);
+    }
+    CHECK(sink.aborted());
+    CHECK_FALSE(sink.finished());
 }
 
 TEST_CASE("streamed dump: verified while written, sink finished, password never in argv") {
@@ -81,21 +101,57 @@ TEST_CASE("streamed dump: verified while written, sink finished, password never 
     CHECK(listing(again) == listing(res.summary));
 }
 
-TEST_CASE("the dump session is read-only") {
-    // A role setting that would make the session writable is overridden by PGOPTIONS: prove it
-    // by checking what pg_dump's session sees through a function called from a view? Simpler:
-    // the environment dump() gives pg_dump carries the option.
+TEST_CASE("the dump session is read-only, whatever the role's own settings") {
+    // The role's own default would leave its sessions writable.
     auto o = dump_opts();
-    const auto env = o.conn.env();
-    bool has_password = false;
-    for (const auto& [k, v] : env) has_password = has_password || (k == "PGPASSWORD" && v);
-    CHECK(has_password);
-    // psql with the same PGOPTIONS cannot write.
-    ProcessOptions po;
-    po.argv = {pgt::pg_bin() + "/psql", "-X", "-At", "-c", "SHOW default_transaction_read_only"};
-    po.env = env;
-    po.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
-    CHECK(run(std::move(po)).out == "on\n");
+    pgt::psql(pgt::conn("superuser"),
+              "ALTER ROLE " + o.conn.user + " SET default_transaction_read_only = off;");
+    // A pg_dump in a tools directory of ours records its argv, tries a write and reads the
+    // setting through psql in the environment dump() gave it, then runs the real pg_dump.
+    test::TempDir d;
+    const auto tools = d / "tools";
+    std::filesystem::create_directories(tools);
+    const auto record = d / "record";
+    test::write_file(tools / "pg_dump",
+                     "#!/bin/sh\n"
+                     "case \"$1\" in --version) exec " +
+                         pgt::pg_bin() +
+                         "/pg_dump --version;; esac\n"
+                         "printf '%s\\n' \"$@\" > '" +
+                         (d / "argv").string() +
+                         "'\n"
+                         "" +
+                         pgt::pg_bin() +
+                         "/psql -X -At -c 'SHOW default_transaction_read_only' "
+                         "> '" +
+                         record.string() +
+                         "' 2>&1\n"
+                         "" +
+                         pgt::pg_bin() +
+                         "/psql -X -At -c 'CREATE TABLE dump_wrote (a int)' "
+                         ">> '" +
+                         record.string() +
+                         "' 2>&1\n"
+                         "exec " +
+                         pgt::pg_bin() + "/pg_dump \"$@\"\n");
+    ::chmod((tools / "pg_dump").c_str(), 0755);
+    std::filesystem::create_symlink(pgt::pg_bin() + "/pg_restore", tools / "pg_restore");
+    o.tools_dir = tools;
+    io::MemorySink sink;
+    const auto res = dump(o, sink);
+    CHECK(res.summary.tables.size() >= 250);
+    const auto seen = test::read_file(record);
+    INFO(seen);
+    CHECK(seen.rfind("on\n", 0) == 0);
+    CHECK(seen.find("cannot execute CREATE TABLE in a read-only transaction") != std::string::npos);
+    CHECK(pgt::psql(o.conn, "SELECT count(*) FROM pg_class WHERE relname = 'dump_wrote'") == "0\n");
+    // The password reached it through the environment only.
+    const auto argv = test::read_file(d / "argv");
+    CHECK(argv.find("-Fc") != std::string::npos);
+    REQUIRE(!o.conn.password.empty());
+    CHECK(argv.find(o.conn.password.reveal()) == std::string::npos);
+    pgt::psql(pgt::conn("superuser"),
+              "ALTER ROLE " + o.conn.user + " RESET default_transaction_read_only;");
 }
 
 TEST_CASE("zstd mode: pg_dump -Z0 compressed in-process, restorable after zstd -d") {
@@ -200,6 +256,17 @@ TEST_CASE("restore into a fresh database passes the proof") {
             FAIL("expected VerificationError");
         } catch (const VerificationError& e) {
             CHECK(e.differences().size() == 3);
+        }
+    }
+    SUBCASE("a large object gone fails the proof") {
+        REQUIRE(rep.archive.large_objects == 1);
+        pgt::psql(pgt::conn("sandbox", db), "SELECT lo_unlink(oid) FROM pg_largeobject_metadata;");
+        try {
+            prove_restored(pgt::conn("sandbox", db), rep.archive, ProofOptions{});
+            FAIL("expected VerificationError");
+        } catch (const VerificationError& e) {
+            REQUIRE(e.differences().size() == 1);
+            CHECK(e.differences()[0] == "1 large object(s) in the archive, 0 in the database");
         }
     }
     SUBCASE("sandbox reset: DROP OWNED then restore, as the sandbox owner") {
