@@ -17,9 +17,12 @@ namespace dolibak::fingerprint {
 
 std::string_view to_string(DbMode mode) noexcept {
     switch (mode) {
-        case DbMode::xmin: return "xmin";
-        case DbMode::content: return "content";
-        case DbMode::count_tms: return "count-tms";
+        case DbMode::xmin:
+            return "xmin";
+        case DbMode::content:
+            return "content";
+        case DbMode::count_tms:
+            return "count-tms";
     }
     return "?";
 }
@@ -54,21 +57,26 @@ void hash_rows(Connection& c, Digest& digest, const std::string& sql) {
     auto r = c.exec(sql);
     const int rows = PQntuples(r.get());
     const int cols = PQnfields(r.get());
+    // Each value length-prefixed (NULL as "N"): a comment holding a tab or a newline cannot
+    // make two different catalogs hash alike.
     for (int i = 0; i < rows; ++i) {
         for (int j = 0; j < cols; ++j) {
-            if (j) digest.update("\t");
-            if (PQgetisnull(r.get(), i, j))
-                digest.update("\\N");
-            else
-                digest.update(std::string_view(PQgetvalue(r.get(), i, j),
-                                               static_cast<std::size_t>(PQgetlength(r.get(), i, j))));
+            if (PQgetisnull(r.get(), i, j)) {
+                digest.update("N");
+                continue;
+            }
+            const auto len = static_cast<std::size_t>(PQgetlength(r.get(), i, j));
+            digest.update(std::to_string(len) + ":");
+            digest.update(std::string_view(PQgetvalue(r.get(), i, j), len));
         }
         digest.update("\n");
     }
 }
 
 // The schema: tables and columns, constraints, indexes, triggers, functions, views,
-// sequences (not their values), in a stable order.
+// sequences (not their values), and what else pg_dump restores with them: owners, privileges,
+// comments, row-level security and its policies, schemas, enum and domain types, extensions,
+// default privileges; in a stable order.
 std::string schema_digest(Connection& c) {
     Sha256 d;
     const std::string where = system_schemas;
@@ -79,13 +87,13 @@ std::string schema_digest(Connection& c) {
               "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
               "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
               "LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum "
-              "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND " + where +
-              " ORDER BY 1, 2, a.attnum");
+              "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND " +
+                  where + " ORDER BY 1, 2, a.attnum");
     hash_rows(c, d,
               "SELECT n.nspname, co.conrelid::regclass::text, co.conname, "
               "pg_get_constraintdef(co.oid) FROM pg_constraint co "
-              "JOIN pg_namespace n ON n.oid = co.connamespace WHERE " + where +
-              " ORDER BY 1, 2, 3");
+              "JOIN pg_namespace n ON n.oid = co.connamespace WHERE " +
+                  where + " ORDER BY 1, 2, 3");
     hash_rows(c, d,
               "SELECT n.nspname, i.relname, pg_get_indexdef(i.oid) FROM pg_class i "
               "JOIN pg_namespace n ON n.oid = i.relnamespace WHERE i.relkind IN ('i', 'I') AND " +
@@ -107,7 +115,57 @@ std::string schema_digest(Connection& c) {
     hash_rows(c, d,
               "SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement::text "
               "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid "
-              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " + where + " ORDER BY 1, 2");
+              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " +
+                  where + " ORDER BY 1, 2");
+    // Owners, privileges, comments and row-level security of relations, then of their columns.
+    hash_rows(c, d,
+              "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), c.relacl::text, "
+              "obj_description(c.oid, 'pg_class'), c.relrowsecurity::text, "
+              "c.relforcerowsecurity::text FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND " +
+                  where + " ORDER BY 1, 2");
+    hash_rows(c, d,
+              "SELECT n.nspname, c.relname, a.attname, col_description(c.oid, a.attnum), "
+              "a.attacl::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+              "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND (a.attacl IS NOT NULL OR "
+              "col_description(c.oid, a.attnum) IS NOT NULL) AND " +
+                  where + " ORDER BY 1, 2, 3");
+    hash_rows(c, d,
+              "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), "
+              "pg_get_userbyid(p.proowner), p.proacl::text, obj_description(p.oid, 'pg_proc') "
+              "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+              "WHERE p.prokind IN ('f', 'p', 'a', 'w') AND " +
+                  where + " ORDER BY 1, 2, 3");
+    hash_rows(c, d,
+              "SELECT n.nspname, c.relname, p.polname, p.polcmd::text, p.polpermissive::text, "
+              "pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid), "
+              "ARRAY(SELECT CASE r WHEN 0 THEN 'public' ELSE pg_get_userbyid(r) END "
+              "FROM unnest(p.polroles) AS r ORDER BY 1)::text "
+              "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " +
+                  where + " ORDER BY 1, 2, 3");
+    hash_rows(c, d,
+              "SELECT n.nspname, pg_get_userbyid(n.nspowner), n.nspacl::text, "
+              "obj_description(n.oid, 'pg_namespace') FROM pg_namespace n WHERE " +
+                  where + " ORDER BY 1");
+    hash_rows(c, d,
+              "SELECT n.nspname, t.typname, t.typtype::text, pg_get_userbyid(t.typowner), "
+              "t.typacl::text, format_type(t.typbasetype, t.typtypmod), t.typnotnull::text, "
+              "t.typdefault, obj_description(t.oid, 'pg_type'), "
+              "ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid "
+              "ORDER BY e.enumsortorder)::text "
+              "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+              "WHERE t.typtype IN ('e', 'd') AND " +
+                  where + " ORDER BY 1, 2");
+    hash_rows(c, d,
+              "SELECT e.extname, e.extversion, n.nspname FROM pg_extension e "
+              "JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1");
+    hash_rows(c, d,
+              "SELECT pg_get_userbyid(a.defaclrole), coalesce(n.nspname, ''), "
+              "a.defaclobjtype::text, a.defaclacl::text FROM pg_default_acl a "
+              "LEFT JOIN pg_namespace n ON n.oid = a.defaclnamespace ORDER BY 1, 2, 3");
     return d.hex();
 }
 
@@ -165,12 +223,13 @@ TableFingerprint xmin_of(Connection& c, const std::string& schema, const std::st
     // xmin of every row version: a committed write always gives a transaction id newer than
     // every existing one, so count + sum changes with any insert, update or delete; the hash
     // sum guards against transaction-id wraparound.
-    auto r = c.exec("SELECT count(*), coalesce(sum(xmin::text::numeric), 0), "
-                    "coalesce(sum(hashtext(xmin::text)::numeric), 0) FROM ONLY " +
-                    qualified);
+    auto r = c.exec(
+        "SELECT count(*), coalesce(sum(xmin::text::numeric), 0), "
+        "coalesce(sum(hashtext(xmin::text)::numeric), 0) FROM ONLY " +
+        qualified);
     const std::string rows = PQgetvalue(r.get(), 0, 0);
-    const std::string digest = sha256_hex(std::string(PQgetvalue(r.get(), 0, 1)) + "/" +
-                                          PQgetvalue(r.get(), 0, 2));
+    const std::string digest =
+        sha256_hex(std::string(PQgetvalue(r.get(), 0, 1)) + "/" + PQgetvalue(r.get(), 0, 2));
     return {schema, name, std::stoull(rows), digest};
 }
 
@@ -230,8 +289,12 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
             continue;
         }
         switch (options.mode) {
-            case DbMode::xmin: fp.tables.push_back(xmin_of(c, schema, name)); break;
-            case DbMode::content: fp.tables.push_back(content_of(c, schema, name)); break;
+            case DbMode::xmin:
+                fp.tables.push_back(xmin_of(c, schema, name));
+                break;
+            case DbMode::content:
+                fp.tables.push_back(content_of(c, schema, name));
+                break;
             case DbMode::count_tms:
                 if (has_change_column)
                     fp.tables.push_back(count_tms_of(c, schema, name, options.change_column));
@@ -248,8 +311,7 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
         total.update(t.schema + "." + t.name + "\t" + std::to_string(t.rows) + "\t" + t.digest +
                      "\n");
     fp.value = total.hex();
-    fp.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return fp;
 }
 

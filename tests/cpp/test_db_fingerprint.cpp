@@ -19,16 +19,27 @@ using fingerprint::DbMode;
 namespace {
 
 // The Dolibarr volatile tables (written without a business change).
-const std::vector<std::string> volatile_tables = {
-    "llx_user", "llx_cronjob", "llx_const", "llx_events", "llx_user_param", "llx_oauth_token",
-    "llx_societe_account", "llx_mailing_cibles", "llx_emailcollector_emailcollector"};
+const std::vector<std::string> volatile_tables = {"llx_user",
+                                                  "llx_cronjob",
+                                                  "llx_const",
+                                                  "llx_events",
+                                                  "llx_user_param",
+                                                  "llx_oauth_token",
+                                                  "llx_societe_account",
+                                                  "llx_mailing_cibles",
+                                                  "llx_emailcollector_emailcollector"};
 
 struct Db {
     std::string name = pgt::create_db("prod");
     Db() {
         ProcessOptions o;
-        o.argv = {"/usr/bin/python3", (test::source_dir() / "tools/dolibarr_gen.py").string(),
-                  "db", "--scale", "60", "--seed", "5"};
+        o.argv = {"/usr/bin/python3",
+                  (test::source_dir() / "tools/dolibarr_gen.py").string(),
+                  "db",
+                  "--scale",
+                  "60",
+                  "--seed",
+                  "5"};
         o.env = pgt::conn("prod", name).env();
         o.env.emplace_back("PATH", pgt::pg_bin() + ":" + std::string(std::getenv("PATH")));
         auto r = run(std::move(o));
@@ -129,6 +140,53 @@ TEST_CASE("a schema change is seen by every mode") {
     CHECK(seen_by("CREATE INDEX dolibak_test_idx ON llx_product (label)") == every_mode);
 }
 
+TEST_CASE("privileges, owners, comments, policies, types and schemas are seen by every mode") {
+    // Each is restored by pg_dump's archive, so a backup taken before it would not bring it back.
+    pgt::psql(pgt::conn("superuser"),
+              "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dolibak_reader') "
+              "THEN CREATE ROLE dolibak_reader; END IF; END $$; "
+              "GRANT dolibak_reader TO " +
+                  db().conn().user + ";");
+    // Ownership passes only to a role that may create in the schema.
+    pgt::psql(pgt::conn("superuser", db().name),
+              "GRANT CREATE ON SCHEMA public TO dolibak_reader;");
+    CHECK(seen_by("GRANT SELECT ON llx_facture TO dolibak_reader") == every_mode);
+    CHECK(seen_by("GRANT SELECT (ref) ON llx_societe TO dolibak_reader") == every_mode);
+    CHECK(seen_by("REVOKE SELECT ON llx_facture FROM dolibak_reader") == every_mode);
+    CHECK(seen_by("ALTER TABLE llx_product OWNER TO dolibak_reader") == every_mode);
+    CHECK(seen_by("COMMENT ON TABLE llx_facture IS 'issued invoices'") == every_mode);
+    CHECK(seen_by("COMMENT ON COLUMN llx_facture.ref IS 'the legal number'") == every_mode);
+    CHECK(seen_by("COMMENT ON TABLE llx_facture IS 'issued\tinvoices'") == every_mode);
+    CHECK(seen_by("ALTER TABLE llx_facture ENABLE ROW LEVEL SECURITY") == every_mode);
+    CHECK(seen_by("CREATE POLICY dolibak_p ON llx_facture USING (entity = 1)") == every_mode);
+    CHECK(seen_by("ALTER POLICY dolibak_p ON llx_facture USING (entity = 2)") == every_mode);
+    CHECK(seen_by("CREATE TYPE dolibak_state AS ENUM ('draft', 'validated')") == every_mode);
+    CHECK(seen_by("ALTER TYPE dolibak_state ADD VALUE 'paid'") == every_mode);
+    CHECK(seen_by("CREATE DOMAIN dolibak_amount AS numeric(24,8) CHECK (VALUE >= 0)") ==
+          every_mode);
+    CHECK(seen_by("CREATE SCHEMA dolibak_extra") == every_mode);
+    CHECK(seen_by("GRANT USAGE ON SCHEMA dolibak_extra TO dolibak_reader") == every_mode);
+    CHECK(seen_by("GRANT EXECUTE ON FUNCTION update_modified_column_tms() TO dolibak_reader") ==
+          every_mode);
+    CHECK(seen_by("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO dolibak_reader") ==
+          every_mode);
+    // Back as it was (each step seen again), so that the other cases start from the usual state.
+    for (const char* undo :
+         {"ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM dolibak_reader",
+          "REVOKE ALL ON FUNCTION update_modified_column_tms() FROM dolibak_reader",
+          "DROP SCHEMA dolibak_extra", "DROP DOMAIN dolibak_amount", "DROP TYPE dolibak_state",
+          "DROP POLICY dolibak_p ON llx_facture",
+          "ALTER TABLE llx_facture DISABLE ROW LEVEL SECURITY",
+          "COMMENT ON TABLE llx_facture IS NULL", "COMMENT ON COLUMN llx_facture.ref IS NULL"}) {
+        INFO(undo);
+        CHECK(seen_by(undo) == every_mode);
+    }
+    db().sql("ALTER TABLE llx_product OWNER TO " + db().conn().user +
+             "; REVOKE ALL ON llx_societe FROM dolibak_reader;");
+    pgt::psql(pgt::conn("superuser", db().name),
+              "REVOKE CREATE ON SCHEMA public FROM dolibak_reader;");
+}
+
 TEST_CASE("a no-op UPDATE moves xmin but not the content hash") {
     CHECK(seen_by("UPDATE llx_c_country SET code = code WHERE rowid = (SELECT min(rowid) FROM "
                   "llx_c_country)") == std::set<DbMode>{DbMode::xmin});
@@ -145,8 +203,9 @@ TEST_CASE("uncommitted work is invisible; the commit is seen") {
     const auto c = db().conn();
     const std::string port = std::to_string(c.port);
     const char* keys[] = {"host", "port", "user", "dbname", "password", nullptr};
-    const char* values[] = {c.host.c_str(), port.c_str(), c.user.c_str(), c.dbname.c_str(),
-                            c.password.reveal().c_str(), nullptr};
+    const char* values[] = {
+        c.host.c_str(), port.c_str(), c.user.c_str(), c.dbname.c_str(), c.password.reveal().c_str(),
+        nullptr};
     std::unique_ptr<PGconn, ConnDeleter> other(PQconnectdbParams(keys, values, 0));
     REQUIRE(PQstatus(other.get()) == CONNECTION_OK);
     auto exec = [&](const char* sql) {
@@ -168,8 +227,9 @@ TEST_CASE("differences() names what changed") {
     fingerprint::DbOptions o;
     o.exclude_tables = volatile_tables;
     const auto a = fingerprint::fingerprint_database(db().conn(), o);
-    db().sql("UPDATE llx_facturedet SET qty = qty + 1 WHERE rowid = (SELECT max(rowid) FROM "
-             "llx_facturedet)");
+    db().sql(
+        "UPDATE llx_facturedet SET qty = qty + 1 WHERE rowid = (SELECT max(rowid) FROM "
+        "llx_facturedet)");
     const auto b = fingerprint::fingerprint_database(db().conn(), o);
     CHECK(a.differences(b) == std::vector<std::string>{"public.llx_facturedet"});
 }
