@@ -189,9 +189,31 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     p = run(["list"] + common, env=env, check_rc=0)
     assert "no (old scripts)" in p.stdout
 
-    # status: fresh
-    p = run(["status", "--max-age", "1h", "--json"] + common, env=env, check_rc=0)
+    # status: fresh; its metrics file parses as Prometheus text (the reference parser).
+    metrics = tmp_path / "dolibak.prom"
+    p = run(["status", "--max-age", "1h", "--json", "--metrics", str(metrics)] + common,
+            env=env, check_rc=0)
     assert json.loads(p.stdout)["stale"] is False
+    from prometheus_client.parser import text_string_to_metric_families
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    assert {f.type for f in families.values()} == {"gauge"}
+    value = {(s.name, s.labels.get("half")): s.value
+             for f in families.values() for s in f.samples}
+    assert value[("dolibak_stale", None)] == 0
+    assert value[("dolibak_last_run_success", None)] == 1
+    assert value[("dolibak_half_uploaded", "db")] == 0  # the newest run found both unchanged
+    assert value[("dolibak_half_bytes", "db")] == halves["db"]["bytes"]
+    assert abs(value[("dolibak_last_success_timestamp_seconds", None)] - time.time()) < 600
+    assert all(s.labels["store"] == store_url(store)
+               for f in families.values() for s in f.samples)
+    # status: stale once the last success is older than --max-age (exit 1, metric 1).
+    time.sleep(1.5)
+    p = run(["status", "--max-age", "1s", "--metrics", str(metrics)] + common, env=env,
+            check_rc=1)
+    assert "STALE" in p.stdout
+    stale = [s for f in text_string_to_metric_families(metrics.read_text())
+             for s in f.samples if s.name == "dolibak_stale"]
+    assert [s.value for s in stale] == [1]
 
     # prune --dry-run prints the plan with reasons and deletes nothing.
     p = run(["prune", "--dry-run", "--json"] + common, env=env, check_rc=0)
