@@ -151,7 +151,7 @@ TEST_CASE("privileges, owners, comments, policies, types and schemas are seen by
     pgt::psql(pgt::conn("superuser", db().name),
               "GRANT CREATE ON SCHEMA public TO dolibak_reader;");
     CHECK(seen_by("GRANT SELECT ON llx_facture TO dolibak_reader") == every_mode);
-    CHECK(seen_by("GRANT SELECT (ref) ON llx_societe TO dolibak_reader") == every_mode);
+    CHECK(seen_by("GRANT SELECT (nom) ON llx_societe TO dolibak_reader") == every_mode);
     CHECK(seen_by("REVOKE SELECT ON llx_facture FROM dolibak_reader") == every_mode);
     CHECK(seen_by("ALTER TABLE llx_product OWNER TO dolibak_reader") == every_mode);
     CHECK(seen_by("COMMENT ON TABLE llx_facture IS 'issued invoices'") == every_mode);

@@ -147,7 +147,7 @@ TEST_CASE("the dump session is read-only, whatever the role's own settings") {
     CHECK(pgt::psql(o.conn, "SELECT count(*) FROM pg_class WHERE relname = 'dump_wrote'") == "0\n");
     // The password reached it through the environment only.
     const auto argv = test::read_file(d / "argv");
-    CHECK(argv.find("-Fc") != std::string::npos);
+    CHECK(argv.find("--format=custom\n") != std::string::npos);
     REQUIRE(!o.conn.password.empty());
     CHECK(argv.find(o.conn.password.reveal()) == std::string::npos);
     pgt::psql(pgt::conn("superuser"),

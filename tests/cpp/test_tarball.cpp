@@ -376,10 +376,16 @@ TEST_CASE("an unreadable file is an error naming it, or a warning when skipped")
     TempDir tmp;
     make_tree(tmp / "d");
     write_file(tmp / "d/facture/secret.pdf", "x");
-    ::chmod((tmp / "d/facture/secret.pdf").c_str(), 0);
-    // The tree is readable by others (as a documents volume is to a backup user), the results
-    // folder writable by them.
+    // The tree is readable by others (as a documents volume is to a backup user), but for
+    // secret.pdf; the results folder is writable by them.
     ::chmod(tmp.path().c_str(), 0755);
+    for (const auto& e : fs::recursive_directory_iterator(tmp / "d")) {
+        if (e.is_symlink()) continue;
+        const auto others = e.is_directory() ? fs::perms::others_read | fs::perms::others_exec
+                                             : fs::perms::others_read;
+        fs::permissions(e.path(), others, fs::perm_options::add);
+    }
+    ::chmod((tmp / "d/facture/secret.pdf").c_str(), 0);
     fs::create_directories(tmp / "out");
     ::chmod((tmp / "out").c_str(), 0777);
     const int rc = as_unprivileged([&] {

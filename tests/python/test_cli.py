@@ -204,8 +204,9 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     assert value[("dolibak_half_uploaded", "db")] == 0  # the newest run found both unchanged
     assert value[("dolibak_half_bytes", "db")] == halves["db"]["bytes"]
     assert abs(value[("dolibak_last_success_timestamp_seconds", None)] - time.time()) < 600
-    assert all(s.labels["store"] == store_url(store)
-               for f in families.values() for s in f.samples)
+    # Labelled with the store's canonical URL (a directory store's ends in '/').
+    assert {s.labels["store"] for f in families.values() for s in f.samples} == \
+        {store_url(store) + "/"}
     # status: stale once the last success is older than --max-age (exit 1, metric 1).
     time.sleep(1.5)
     p = run(["status", "--max-age", "1s", "--metrics", str(metrics)] + common, env=env,
