@@ -245,6 +245,15 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("size", &BackupEntry::size)
         .def_readonly("has_manifest", &BackupEntry::has_manifest)
         .def_readonly("sha256", &BackupEntry::sha256)
+        .def_property_readonly("verified",
+                               [](const BackupEntry& b) -> py::object {
+                                   if (!b.verified) return py::none();
+                                   py::dict d;
+                                   d["at"] = from_time(b.verified->at);
+                                   d["ok"] = b.verified->ok;
+                                   d["run"] = from_time(b.verified->run);
+                                   return std::move(d);
+                               })
         .def("__repr__", [](const BackupEntry& b) { return "<BackupEntry " + b.key + ">"; });
 
     py::class_<RunEntry>(m, "RunEntry", "One run (manifest) in the store.")
@@ -264,9 +273,15 @@ const Registrar registrar(60, [](py::module_& m) {
     py::class_<ListReport> list(m, "ListReport", "Every backup and run in the store.");
     list.def_readonly("backups", &ListReport::backups)
         .def_readonly("runs", &ListReport::runs)
-        .def_property_readonly("other", [](const ListReport& r) {
+        .def_property_readonly("other",
+                               [](const ListReport& r) {
+                                   py::list l;
+                                   for (const auto& o : r.other) l.append(o.key);
+                                   return l;
+                               })
+        .def_property_readonly("verifications", [](const ListReport& r) {
             py::list l;
-            for (const auto& o : r.other) l.append(o.key);
+            for (const auto& o : r.verifications) l.append(o.key);
             return l;
         });
     add_to_dict(list);
@@ -282,6 +297,7 @@ const Registrar registrar(60, [](py::module_& m) {
     py::class_<VerifyReport> verify(m, "VerifyReport", "The outcome of verify.");
     verify.def_property_readonly("time", [](const VerifyReport& r) { return from_time(r.time); })
         .def_readonly("objects", &VerifyReport::objects)
+        .def_readonly("record_key", &VerifyReport::record_key)
         .def_property_readonly("ok", &VerifyReport::ok);
     add_to_dict(verify);
 

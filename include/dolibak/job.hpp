@@ -148,6 +148,13 @@ struct BackupEntry {
     /// A manifest of this time names the object (false: left by the old scripts).
     bool has_manifest = false;
     std::string sha256;  ///< from the manifest, when known
+    /// The newest `verify` that checked this object (recorded in verified/<ts>.json).
+    struct Verified {
+        TimePoint at{};
+        bool ok = false;
+        TimePoint run{};  ///< the run whose verification it was
+    };
+    std::optional<Verified> verified;
 };
 
 struct RunEntry {
@@ -161,6 +168,9 @@ struct ListReport {
     std::vector<BackupEntry> backups;      ///< every backup object, oldest first
     std::vector<RunEntry> runs;            ///< every manifest, oldest first
     std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
+    /// The verification records (verified/<ts>.json), oldest first; prune drops each with its
+    /// run.
+    std::vector<store::ObjectInfo> verifications;
 };
 
 struct VerifiedObject {
@@ -175,6 +185,8 @@ struct VerifiedObject {
 struct VerifyReport {
     TimePoint time{};
     std::vector<VerifiedObject> objects;
+    /// Where the result was recorded (verified/<ts>.json); empty when the store refused it.
+    std::string record_key;
     bool ok() const noexcept;
 };
 

@@ -40,6 +40,7 @@ enum class ObjectKind {
     docs_tar_zst,  ///< <prefix>/docs/<ts>.tar.zst
     manifest,      ///< <prefix>/manifests/<ts>.json
     globals_sql,   ///< <prefix>/globals/<ts>.sql (pg_dumpall --globals-only)
+    verification,  ///< <prefix>/verified/<ts>.json (the last `verify` of the run <ts>)
 };
 
 /// "db", "docs" or "manifests": the folder of a kind, which is also the half's name for the
@@ -47,7 +48,7 @@ enum class ObjectKind {
 std::string_view folder_of(ObjectKind kind) noexcept;
 /// The file name suffix of a kind: ".dump", ".dump.zst", ".tar.gz", ".tar.zst", ".json".
 std::string_view suffix_of(ObjectKind kind) noexcept;
-/// True for the objects that hold a half's data (everything but the manifest).
+/// True for the objects that hold a half's data (not the manifest, not a verification record).
 bool is_backup_object(ObjectKind kind) noexcept;
 
 /// A store key taken apart.

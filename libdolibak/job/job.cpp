@@ -153,6 +153,10 @@ ListReport Job::Impl::scan(ManifestLoad load) {
             manifests.push_back(o);
             continue;
         }
+        if (k->kind == ObjectKind::verification) {
+            r.verifications.push_back(std::move(o));
+            continue;
+        }
         BackupEntry e;
         e.half = std::string(folder_of(k->kind));
         e.time = k->time;
@@ -196,6 +200,31 @@ ListReport Job::Impl::scan(ManifestLoad load) {
             b.has_manifest = true;
             b.sha256 = it->second->sha256;
         }
+    }
+    std::sort(r.verifications.begin(), r.verifications.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    if (load == ManifestLoad::all) {
+        // The newest verification of each object wins.
+        std::map<std::string, BackupEntry::Verified> verified;
+        for (const auto& o : r.verifications) {
+            std::optional<Verification> v;
+            try {
+                v = parse_verification(store->get_bytes(o.key, 16 * 1024 * 1024));
+            } catch (const Error& e) {
+                warn("", "unreadable verification record " + o.key + " ignored: " + e.what());
+                continue;
+            }
+            if (!v) {
+                warn("", "verification record " + o.key + " not understood: ignored");
+                continue;
+            }
+            for (const auto& [key, ok] : v->objects) {
+                auto& slot = verified[key];
+                if (slot.at <= v->at) slot = {v->at, ok, v->run};
+            }
+        }
+        for (auto& b : r.backups)
+            if (auto it = verified.find(b.key); it != verified.end()) b.verified = it->second;
     }
     return r;
 }

@@ -46,6 +46,15 @@ private:
 
 namespace dolibak::job {
 
+/// A `verified/<ts>.json` record read back: which objects a verification of run <ts> checked.
+struct Verification {
+    TimePoint run{};
+    TimePoint at{};
+    std::vector<std::pair<std::string, bool>> objects;  ///< key, ok
+};
+/// Nothing when the text is not such a record (a foreign or damaged object).
+std::optional<Verification> parse_verification(std::string_view text);
+
 struct Job::Impl {
     Config config;
     std::unique_ptr<store::Store> store;
@@ -64,9 +73,12 @@ struct Job::Impl {
 
     enum class ManifestLoad { none, newest, all };
     /// Every object of the store, classified (used by list, prune, restore, verify, status).
-    /// Manifests are read as asked: none, the newest only, or all (one GET each).
+    /// Manifests are read as asked: none, the newest only, or all (one GET each); with all,
+    /// the verification records too, which set BackupEntry::verified.
     ListReport scan(ManifestLoad load);
     Manifest load_manifest(const std::string& key);
+    /// Stores the verification record of `report` (a warning when the store refuses).
+    void record(VerifyReport& report);
     /// The backup of `half` named by "latest" or a <ts> (a run that found the half unchanged
     /// resolves to the object its manifest names). Throws ConfigError when there is none.
     BackupEntry find_backup(const ListReport& listing, const std::string& half,

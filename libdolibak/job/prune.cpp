@@ -1,5 +1,6 @@
 // Job::prune: the retention plan applied to the store. The newest backup of each half and
-// every object the newest manifest names are never deleted; manifests go with their run.
+// every object the newest manifest names are never deleted; manifests and verification records
+// go with their run.
 #include "job/job_impl.hpp"
 
 #include <dolibak/error.hpp>
@@ -41,6 +42,13 @@ PruneReport Job::prune(bool dry_run, bool force) {
         if (d.keep) kept_times.insert(d.backup.time);
     for (std::size_t i = 0; i + 1 < listing.runs.size(); ++i)
         if (!kept_times.count(listing.runs[i].time)) drop.push_back(listing.runs[i].manifest_key);
+    // A verification record goes with its run, by the same rule.
+    const std::optional<TimePoint> newest_run =
+        listing.runs.empty() ? std::nullopt : std::optional(listing.runs.back().time);
+    for (const auto& v : listing.verifications) {
+        const auto t = parse_store_key(v.key)->time;
+        if (!kept_times.count(t) && t != newest_run) drop.push_back(v.key);
+    }
 
     report.to_delete = drop;
     im.info("", std::to_string(report.plan.kept()) + " backups kept, " +

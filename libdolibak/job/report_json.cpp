@@ -119,7 +119,11 @@ std::string to_json(const ListReport& r) {
                            {"key", b.key},
                            {"size", b.size},
                            {"has_manifest", b.has_manifest},
-                           {"sha256", b.sha256}});
+                           {"sha256", b.sha256},
+                           {"verified", b.verified ? json{{"at", time_json(b.verified->at)},
+                                                          {"ok", b.verified->ok},
+                                                          {"run", time_json(b.verified->run)}}
+                                                   : json(nullptr)}});
     json runs = json::array();
     for (const auto& run : r.runs) runs.push_back(run_json(run));
     json other = json::array();
@@ -136,7 +140,10 @@ std::string to_json(const VerifyReport& r) {
                            {"bytes", o.bytes},
                            {"sha256", o.sha256},
                            {"problem", o.problem}});
-    return dump({{"time", time_json(r.time)}, {"ok", r.ok()}, {"objects", objects}});
+    return dump({{"time", time_json(r.time)},
+                 {"ok", r.ok()},
+                 {"objects", objects},
+                 {"record_key", r.record_key}});
 }
 
 std::string to_json(const pgdump::RestoreReport& r) {

@@ -75,9 +75,10 @@ void check_year(const Fields& f) {
                           " is not 0000-9999");
 }
 
-constexpr std::array<ObjectKind, 6> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
+constexpr std::array<ObjectKind, 7> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
                                               ObjectKind::docs_tar_gz, ObjectKind::docs_tar_zst,
-                                              ObjectKind::manifest,    ObjectKind::globals_sql};
+                                              ObjectKind::manifest,    ObjectKind::globals_sql,
+                                              ObjectKind::verification};
 
 }  // namespace
 
@@ -144,6 +145,8 @@ std::string_view folder_of(ObjectKind kind) noexcept {
             return "manifests";
         case ObjectKind::globals_sql:
             return "globals";
+        case ObjectKind::verification:
+            return "verified";
     }
     return "";
 }
@@ -162,12 +165,14 @@ std::string_view suffix_of(ObjectKind kind) noexcept {
             return ".json";
         case ObjectKind::globals_sql:
             return ".sql";
+        case ObjectKind::verification:
+            return ".json";
     }
     return "";
 }
 
 bool is_backup_object(ObjectKind kind) noexcept {
-    return kind != ObjectKind::manifest;
+    return kind != ObjectKind::manifest && kind != ObjectKind::verification;
 }
 
 std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {

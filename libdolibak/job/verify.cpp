@@ -3,10 +3,14 @@
 #include "job/ops_streams.hpp"
 
 #include <dolibak/error.hpp>
+#include <dolibak/job_report.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/tarball/lister.hpp>
 
+#include <dolibak/version.hpp>
+
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <set>
@@ -29,6 +33,44 @@ void drain(io::Source& src) {
 }
 
 }  // namespace
+
+// The evidence of a verification, `verified/<ts>.json`, which `list` shows per object. A store
+// this identity may only read (a verification-only key) gets a warning, not a failure: the
+// verification itself stands.
+void Job::Impl::record(VerifyReport& report) {
+    const nlohmann::json j = {{"format", 1},
+                              {"run", format_timestamp(report.time)},
+                              {"verified_at", format_rfc3339(now())},
+                              {"tool_version", std::string(dolibak::version())},
+                              {"report", nlohmann::json::parse(to_json(report))}};
+    const std::string key = make_store_key("", ObjectKind::verification, report.time);
+    try {
+        store::PutOptions po;
+        po.content_type = "application/json";
+        store->put_bytes(key, j.dump(2) + "\n", po);
+        report.record_key = key;
+        info("", "verification recorded in " + key);
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const Error& e) {
+        warn("", std::string("the verification could not be recorded: ") + e.what());
+    }
+}
+
+std::optional<Verification> parse_verification(std::string_view text) {
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (j.value("format", 0) != 1) return std::nullopt;
+        Verification v;
+        v.run = parse_timestamp(j.at("run").get<std::string>());
+        v.at = parse_rfc3339(j.at("verified_at").get<std::string>());
+        for (const auto& o : j.at("report").at("objects"))
+            v.objects.emplace_back(o.at("key").get<std::string>(), o.at("ok").get<bool>());
+        return v;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 VerifyReport Job::verify(const std::string& which) {
     Impl& im = *impl_;
@@ -166,6 +208,7 @@ VerifyReport Job::verify(const std::string& which) {
             im.warn(t.half, t.key + ": " + v.problem);
         report.objects.push_back(std::move(v));
     }
+    im.record(report);
     return report;
 }
 

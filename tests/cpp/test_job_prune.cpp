@@ -50,7 +50,8 @@ struct History {
                 backups.push_back({db.key, t, "db", true});
             } else {
                 db.status = ManifestHalf::Status::unchanged;
-                db.key = make_store_key("", ObjectKind::db_dump, t + std::chrono::days(1));
+                // It names the object of the run before it (a changed one: i + 1 is not 1 mod 3).
+                db.key = make_store_key("", ObjectKind::db_dump, t - std::chrono::days(1));
             }
             db.bytes = 2;
             db.sha256 = std::string(64, 'b');
@@ -76,6 +77,19 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     std::set<std::string> expected_kept;
     for (const auto& d : expected.decisions)
         if (d.keep) expected_kept.insert(d.backup.key);
+    // A verification record every tenth day: each goes with its run.
+    std::set<std::string> records, expected_records;
+    std::set<TimePoint> kept_times;
+    for (const auto& d : expected.decisions)
+        if (d.keep) kept_times.insert(d.backup.time);
+    for (std::size_t i = 0; i < h.backups.size(); i += 20) {
+        const auto key = make_store_key("", ObjectKind::verification, h.backups[i].time);
+        if (!records.insert(key).second) continue;
+        j.store().put_bytes(key, "{}");
+        if (kept_times.count(h.backups[i].time)) expected_records.insert(key);
+    }
+    REQUIRE(records.size() > expected_records.size());
+    REQUIRE(!expected_records.empty());
 
     auto dry = j.prune(true);
     CHECK(dry.deleted.empty());
@@ -91,10 +105,8 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     // Each remaining manifest belongs to a kept run, and the newest one is there.
     const auto manifests = keys(j.store(), "manifests/");
     CHECK(manifests.count(make_store_key("", ObjectKind::manifest, h.newest)) == 1);
-    std::set<TimePoint> kept_times;
-    for (const auto& d : expected.decisions)
-        if (d.keep) kept_times.insert(d.backup.time);
     CHECK(manifests.size() == kept_times.size());
+    CHECK(keys(j.store(), "verified/") == expected_records);
     // Planning again drops nothing.
     auto again = j.prune();
     CHECK(again.deleted.empty());

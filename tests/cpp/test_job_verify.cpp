@@ -2,6 +2,9 @@
 #include "job_ops_testing.hpp"
 
 #include <dolibak/error.hpp>
+#include <dolibak/job_report.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -166,4 +169,69 @@ TEST_CASE("a missing object, a failed half and an empty globals object are findi
     r = f.j.verify();
     CHECK(!object(r, "docs").ok);
     CHECK(object(r, "docs").problem.find("missing") != std::string::npos);
+}
+
+TEST_CASE("verify records its result; list shows the newest verification of each object") {
+    Fixture f;
+    jt::make_run(f.j.store(), {t1, jt::tiny_db(), f.docs});
+    const auto m2 = jt::make_run(f.j.store(), {t2, jt::tiny_db(), f.docs});
+    // Nothing verified yet.
+    for (const auto& b : f.j.list().backups) CHECK_FALSE(b.verified);
+
+    const auto good = f.j.verify(format_timestamp(t1));
+    REQUIRE(good.ok());
+    CHECK(good.record_key == make_store_key("", ObjectKind::verification, t1));
+    CHECK(fs::exists(f.file(good.record_key)));
+    // A record is neither a backup nor a run; list reads it into the objects it checked.
+    auto listing = f.j.list();
+    CHECK(listing.runs.size() == 2);
+    CHECK(listing.verifications.size() == 1);
+    CHECK(listing.other.empty());
+    for (const auto& b : listing.backups) {
+        INFO(b.key);
+        if (b.time == t1) {
+            REQUIRE(b.verified);
+            CHECK(b.verified->ok);
+            CHECK(b.verified->run == t1);
+        } else {
+            CHECK_FALSE(b.verified);
+        }
+    }
+
+    // A damaged object: its verification says so, the other object of the run is still ok.
+    const auto docs_key = m2.halves.at("docs").key;
+    flip_byte(f.file(docs_key), fs::file_size(f.file(docs_key)) / 2);
+    const auto bad = f.j.verify(format_timestamp(t2));
+    CHECK_FALSE(bad.ok());
+    CHECK(bad.record_key == make_store_key("", ObjectKind::verification, t2));
+    listing = f.j.list();
+    for (const auto& b : listing.backups) {
+        if (b.time != t2) continue;
+        INFO(b.key);
+        REQUIRE(b.verified);
+        CHECK(b.verified->ok == (b.key != docs_key));
+    }
+    const auto json = nlohmann::json::parse(job::to_json(listing));
+    for (const auto& b : json.at("backups")) {
+        INFO(b.dump());
+        CHECK(b.at("verified").at("ok").get<bool>() == (b.at("key") != docs_key));
+    }
+}
+
+TEST_CASE("a store that refuses the record leaves the verification standing, with a warning") {
+    Fixture f;
+    jt::make_run(f.j.store(), {t1, jt::tiny_db(), f.docs});
+    std::vector<std::string> warnings;
+    auto c = jt::config("file://" + f.store_dir.string());
+    c.on_event = [&](const job::Event& e) {
+        if (e.kind == job::Event::Kind::warning) warnings.push_back(e.message);
+    };
+    job::Job j(std::move(c));
+    // verified/ is a file: nothing can be written below it.
+    test::write_file(f.store_dir / "verified", "in the way");
+    const auto r = j.verify();
+    CHECK(r.ok());
+    CHECK(r.record_key.empty());
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("the verification could not be recorded") != std::string::npos);
 }

@@ -72,17 +72,22 @@ std::string list(const job::ListReport& r) {
             if (h.status == ManifestHalf::Status::uploaded) uploaded[h.key] = true;
         }
     }
-    std::string s = fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {}\n", "TIME", "HALF", "SIZE",
-                                "UPLOADED", "UNCHANGED", "MANIFEST");
+    std::string s = fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {:<17} {}\n", "TIME", "HALF",
+                                "SIZE", "UPLOADED", "UNCHANGED", "MANIFEST", "VERIFIED");
     bool old_scripts = false;
     for (const auto& b : r.backups) {
         const bool old = !b.has_manifest;
         old_scripts = old_scripts || old;
+        // The newest `dolibak verify` that read it back: its result and day.
+        const std::string verified = b.verified
+                                         ? fmt::format("{} {}", b.verified->ok ? "ok" : "FAILED",
+                                                       format_rfc3339(b.verified->at).substr(0, 10))
+                                         : "-";
         s +=
-            fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {}\n", when(b.time), b.half,
+            fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {:<17} {}\n", when(b.time), b.half,
                         human_bytes(b.size), uploaded.count(b.key) ? "yes" : (old ? "-" : "no"),
                         unchanged.count(b.key) ? std::to_string(unchanged[b.key]) + " run(s)" : "-",
-                        old ? "no (old scripts)" : "yes");
+                        old ? "no (old scripts)" : "yes", verified);
     }
     if (r.backups.empty()) s += "(no backups)\n";
     if (!r.runs.empty()) {
@@ -112,6 +117,8 @@ std::string verify(const job::VerifyReport& r) {
         s += fmt::format("  {:<8} {:<5} {:<40} {:>10}  {}\n", o.half, o.ok ? "ok" : "BAD", o.key,
                          human_bytes(o.bytes), o.ok ? o.sha256 : o.problem);
     s += r.ok() ? "verified: every byte checked\n" : "VERIFICATION FAILED\n";
+    s += r.record_key.empty() ? "(the result could not be recorded in the store)\n"
+                              : "recorded in " + r.record_key + " (dolibak list shows it)\n";
     return s;
 }
 
