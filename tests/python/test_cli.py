@@ -184,6 +184,18 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     assert "1 run(s)" in p.stdout  # the docs object was found unchanged by one run
     assert "old scripts" not in p.stdout
 
+    # verify reads the newest run back and records it; list then shows it per object.
+    p = run(["verify", "--json"] + common, env=env, check_rc=0)
+    v = json.loads(p.stdout)
+    assert v["ok"] and v["record_key"].startswith("verified/")
+    assert (store / v["record_key"]).exists()
+    p = run(["list", "--json"] + common, env=env, check_rc=0)
+    marks = {b["key"]: b["verified"] for b in json.loads(p.stdout)["backups"]}
+    assert set(marks) == {o["key"] for o in v["objects"]}  # both objects of the newest run
+    assert all(m and m["ok"] for m in marks.values())
+    p = run(["list"] + common, env=env, check_rc=0)
+    assert "VERIFIED" in p.stdout and " ok 20" in p.stdout
+
     # An object of the old scripts (no manifest) is marked.
     (store / "db" / "20200101T020000Z.dump").write_bytes(b"PGDMP old")
     p = run(["list"] + common, env=env, check_rc=0)
