@@ -43,6 +43,9 @@ struct Event {
     std::string message;                 ///< never contains a secret
     std::uint64_t bytes = 0;             ///< progress: bytes so far
     std::optional<std::uint64_t> total;  ///< progress: expected total, when known
+    /// progress: `total` is an estimate (a backup's: the size of the half's previous object of
+    /// the same kind), so `bytes` may pass it.
+    bool estimated = false;
 };
 
 struct DatabaseSettings {

@@ -81,18 +81,32 @@ public:
         return true;
     }
 
-    /// Streams `produce` into a new object `key`: hash, count, progress and cancellation on
-    /// the way. `produce` finishes the sink it is given (or leaves it to us when it returns
-    /// false). Returns bytes and SHA-256 of what was stored.
+    /// The size the next object `key` will probably have: that of the half's previous object
+    /// (the stored fingerprint names it) when it is of the same kind.
+    static std::optional<std::uint64_t> estimate(const std::optional<StoredFingerprint>& prev,
+                                                 const std::string& key) {
+        if (!prev || prev->bytes == 0) return std::nullopt;
+        const auto was = parse_store_key(prev->object);
+        const auto will = parse_store_key(key);
+        if (!was || !will || was->kind != will->kind) return std::nullopt;
+        return prev->bytes;
+    }
+
+    /// Streams `produce` into a new object `key`: hash, count, progress (with the estimated
+    /// total, when there is one) and cancellation on the way. `produce` finishes the sink it
+    /// is given (or leaves it to us when it returns false). Returns bytes and SHA-256 of what
+    /// was stored.
     std::pair<std::uint64_t, std::string> upload(const std::string& half, const std::string& key,
-                                                 const std::function<bool(io::Sink&)>& produce) {
+                                                 const std::function<bool(io::Sink&)>& produce,
+                                                 std::optional<std::uint64_t> expected = {}) {
         store::PutOptions po;
         po.no_overwrite = true;
         auto sink = im_.store->put(key, po);
         Sha256 sha;
         detail::ProgressObserver progress(
-            [this, half](std::uint64_t bytes) {
-                im_.emit({Event::Kind::progress, half, "uploading", bytes, std::nullopt});
+            [this, half, expected](std::uint64_t bytes) {
+                im_.emit({Event::Kind::progress, half, "uploading", bytes, expected,
+                          expected.has_value()});
             },
             im_.config.cancel, "backing up the " + half + " half");
         io::ObservedSink observed(*sink, {&progress, &sha});
@@ -157,10 +171,13 @@ public:
                 d.extra_args = s.extra_dump_args;
                 im_.info("db", "dumping into " + key + " (" + r.report.reason + ")");
                 pgdump::DumpResult dumped;
-                const auto [bytes, sha] = upload("db", key, [&](io::Sink& sink) {
-                    dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
-                    return true;
-                });
+                const auto [bytes, sha] = upload(
+                    "db", key,
+                    [&](io::Sink& sink) {
+                        dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
+                        return true;
+                    },
+                    estimate(prev, key));
                 r.manifest.archive_summary_json =
                     pgdump::verification_json(pgdump::VerifyResult{}, dumped.summary);
                 StoredFingerprint sf{"db", fp.value, mode, key, t_, sha, bytes};
@@ -268,10 +285,13 @@ public:
                 };
                 im_.info("docs", "archiving into " + key + " (" + r.report.reason + ")");
                 tarball::WriteSummary written;
-                const auto [bytes, sha] = upload("docs", key, [&](io::Sink& sink) {
-                    written = tarball::write_tar(s.root, sink, w);
-                    return false;  // the writer leaves finishing to us
-                });
+                const auto [bytes, sha] = upload(
+                    "docs", key,
+                    [&](io::Sink& sink) {
+                        written = tarball::write_tar(s.root, sink, w);
+                        return false;  // the writer leaves finishing to us
+                    },
+                    estimate(prev, key));
                 nlohmann::json summary = {
                     {"entries", written.entries},         {"files", written.files},
                     {"directories", written.directories}, {"symlinks", written.symlinks},

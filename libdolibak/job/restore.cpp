@@ -80,10 +80,10 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
 
     im.check_cancel("starting the restore");
     auto raw = im.store->get(entry.key);
-    detail::CheckedSource checked(
-        *raw, entry.key, expectation(recorded), im.config.cancel, [&im](std::uint64_t n) {
-            im.emit({Event::Kind::progress, "db", "restoring", n, std::nullopt});
-        });
+    detail::CheckedSource checked(*raw, entry.key, expectation(recorded), im.config.cancel,
+                                  [&im, size = entry.size](std::uint64_t n) {
+                                      im.emit({Event::Kind::progress, "db", "restoring", n, size});
+                                  });
     try {
         if (options.exclude.empty()) return pgdump::restore(checked, ro);
         // pg_restore reads its -L list before the archive: read the TOC off the head of the
@@ -131,8 +131,9 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
     rep.key = entry.key;
     auto raw = im.store->get(entry.key);
     detail::CheckedSource checked(
-        *raw, entry.key, expectation(recorded), im.config.cancel, [&im](std::uint64_t n) {
-            im.emit({Event::Kind::progress, "docs", "restoring", n, std::nullopt});
+        *raw, entry.key, expectation(recorded), im.config.cancel,
+        [&im, size = entry.size](std::uint64_t n) {
+            im.emit({Event::Kind::progress, "docs", "restoring", n, size});
         });
     try {
         // The old scripts archived the folder itself ("documents/..."): look at the first

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace dolibak::job {
@@ -131,9 +132,9 @@ VerifyReport Job::verify(const std::string& which) {
         }
     }
 
-    std::set<std::string> present;
-    for (const auto& b : listing.backups) present.insert(b.key);
-    for (const auto& o : listing.other) present.insert(o.key);
+    std::map<std::string, std::uint64_t> present;  // key -> size
+    for (const auto& b : listing.backups) present.emplace(b.key, b.size);
+    for (const auto& o : listing.other) present.emplace(o.key, o.size);
 
     for (const auto& t : targets) {
         im.check_cancel("verifying " + t.key);
@@ -154,8 +155,9 @@ VerifyReport Job::verify(const std::string& which) {
             // finding together with what the format check says.
             const std::string half = t.half;
             detail::CheckedSource src(
-                *raw, t.key, {}, im.config.cancel, [&im, half](std::uint64_t n) {
-                    im.emit({Event::Kind::progress, half, "verifying", n, std::nullopt});
+                *raw, t.key, {}, im.config.cancel,
+                [&im, half, size = present.at(t.key)](std::uint64_t n) {
+                    im.emit({Event::Kind::progress, half, "verifying", n, size});
                 });
             if (t.half == "db") {
                 auto [result, summary] = pgdump::open_and_verify(src, t.key);

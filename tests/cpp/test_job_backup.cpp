@@ -7,9 +7,10 @@
 
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <unistd.h>
+#include <csignal>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -201,6 +202,54 @@ TEST_CASE("a cancelled run leaves no object, no lock and an unchanged fingerprin
     c.on_event = nullptr;
     auto r = job::Job(c).backup(only_db);
     CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
+}
+
+TEST_CASE("progress: a backup estimates its total from the previous object; verify knows it") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    std::mutex m;
+    std::vector<job::Event> progress;
+    c.on_event = [&](const job::Event& e) {
+        if (e.kind != job::Event::Kind::progress) return;
+        std::lock_guard lock(m);
+        progress.push_back(e);
+    };
+    job::Job j(c);
+    const auto first = j.backup();
+    REQUIRE(first.ok());
+    auto of = [&](const std::string& half) {
+        std::vector<job::Event> out;
+        for (const auto& e : progress)
+            if (e.half == half) out.push_back(e);
+        return out;
+    };
+    // The first backup of a half has nothing to go by.
+    REQUIRE(!of("db").empty());
+    for (const auto& e : progress) CHECK_FALSE(e.total);
+    progress.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new <ts>
+    job::BackupOptions force;
+    force.force = true;
+    REQUIRE(j.backup(force).ok());
+    for (const char* half : {"db", "docs"}) {
+        INFO(half);
+        const auto events = of(half);
+        REQUIRE(!events.empty());
+        for (const auto& e : events) {
+            REQUIRE(e.total);
+            CHECK(*e.total == jobt::half(first, half).bytes);
+            CHECK(e.estimated);
+        }
+    }
+    // verify reads objects of a known size: exact totals, never passed.
+    progress.clear();
+    REQUIRE(j.verify().ok());
+    REQUIRE(!progress.empty());
+    for (const auto& e : progress) {
+        REQUIRE(e.total);
+        CHECK_FALSE(e.estimated);
+        CHECK(e.bytes <= *e.total);
+    }
 }
 
 TEST_CASE("the lock keeps two runs apart; an expired lock is taken over") {

@@ -262,14 +262,17 @@ void Output::draw_progress_locked() {
         const double secs = std::chrono::duration<double>(now - p.start).count();
         const double rate = secs > 0.2 ? static_cast<double>(p.bytes) / secs : 0;
         line += (half.empty() ? std::string("job") : half) + " " + human_bytes(p.bytes);
-        if (p.total && *p.total > 0) {
+        // An estimated total (the previous backup's size) that was passed says nothing more.
+        const bool total_known = p.total && *p.total > 0 && (!p.estimated || *p.total > p.bytes);
+        if (total_known) {
             line +=
-                fmt::format(" / {} ({:.0f}%)", human_bytes(*p.total),
+                fmt::format(" / {}{} ({:.0f}%)", p.estimated ? "~" : "", human_bytes(*p.total),
                             100.0 * static_cast<double>(p.bytes) / static_cast<double>(*p.total));
         }
         if (rate > 0) line += " " + human_bytes(static_cast<std::uint64_t>(rate)) + "/s";
-        if (p.total && rate > 0 && *p.total > p.bytes)
-            line += " ETA " + human_seconds(static_cast<double>(*p.total - p.bytes) / rate);
+        if (total_known && rate > 0 && *p.total > p.bytes)
+            line += fmt::format(" ETA {}{}", p.estimated ? "~" : "",
+                                human_seconds(static_cast<double>(*p.total - p.bytes) / rate));
     }
     std::fputs("\r\x1b[2K", stderr);
     std::fputs(line.c_str(), stderr);
@@ -296,6 +299,7 @@ void Output::event(const job::Event& e) {
             p.start = std::chrono::steady_clock::now();
         p.bytes = e.bytes;
         p.total = e.total;
+        p.estimated = e.estimated;
         if (std::chrono::steady_clock::now() - last_draw_ > std::chrono::milliseconds(100))
             draw_progress_locked();
         return;

@@ -56,6 +56,7 @@ private:
     struct HalfProgress {
         std::uint64_t bytes = 0;
         std::optional<std::uint64_t> total;
+        bool estimated = false;
         std::chrono::steady_clock::time_point start;
         bool done = false;
     };
