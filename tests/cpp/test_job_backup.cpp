@@ -4,6 +4,8 @@
 
 #include <dolibak/error.hpp>
 #include <dolibak/job.hpp>
+#include <dolibak/profile.hpp>
+#include <dolibak/tarball/lister.hpp>
 
 #include <doctest/doctest.h>
 
@@ -374,4 +376,74 @@ TEST_CASE("globals: roles stored beside an uploaded dump, without passwords by d
     CHECK(sql.find("CREATE ROLE prod_owner") != std::string::npos);
     CHECK(sql.find("SCRAM-SHA-256$") == std::string::npos);
     CHECK(Manifest::from_json(j.store().get_bytes(r.manifest_key)).halves.count("globals") == 1);
+}
+
+TEST_CASE("the odoo profile: write_date tables, volatile bus and cron, filestore checklist churn") {
+    // An Odoo-shaped database and filestore, built here (dolibarr-model.md, "Odoo").
+    const std::string db = pgt::create_db("prod");
+    const auto conn = pgt::conn("prod", db);
+    pgt::psql(conn,
+              "CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL, "
+              "write_date timestamp DEFAULT now());"
+              "CREATE TABLE account_move (id serial PRIMARY KEY, name varchar, amount_total "
+              "numeric, partner_id int REFERENCES res_partner, write_date timestamp DEFAULT "
+              "now());"
+              "CREATE TABLE bus_bus (id serial PRIMARY KEY, channel varchar, message text, "
+              "create_date timestamp DEFAULT now());"
+              "CREATE TABLE ir_cron (id serial PRIMARY KEY, name varchar, nextcall timestamp);"
+              "CREATE TABLE res_users_log (id serial PRIMARY KEY, create_uid int);"
+              "CREATE TABLE sale_order_cancel_wizard (id serial PRIMARY KEY, reason text);"
+              "INSERT INTO res_partner (name) SELECT 'partner ' || i FROM generate_series(1, 50) i;"
+              "INSERT INTO account_move (name, amount_total, partner_id) "
+              "SELECT 'INV/2026/' || i, i * 10, 1 + i % 50 FROM generate_series(1, 200) i;"
+              "INSERT INTO ir_cron (name, nextcall) VALUES ('mail queue', now());");
+    test::TempDir tmp;
+    const auto filestore = tmp / "filestore" / db;
+    test::write_file(filestore / "3f/3f786850e387550fdab836ed7e6dc881de23001b", "%PDF invoice 1");
+    test::write_file(filestore / "89/89e6c98d92887913cadf06b2adb97f26cde4849b", "%PDF invoice 2");
+    test::write_file(filestore / "checklist/3f/3f786850e387550fdab836ed7e6dc881de23001b", "");
+
+    job::Config c;
+    c.store_url = jobt::file_url(tmp / "store");
+    c.store.create_directory = true;
+    c.profile = builtin_profile("odoo");
+    job::DatabaseSettings d;
+    d.conn = conn;
+    d.tools_dir = pgt::pg_bin();
+    c.db = d;
+    job::DocumentsSettings s;
+    s.root = filestore;
+    c.docs = s;
+    job::Job j(c);
+    auto run = [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new <ts>
+        const auto r = j.backup();
+        REQUIRE(r.ok());
+        return std::pair{jobt::half(r, "db").outcome, jobt::half(r, "docs").outcome};
+    };
+    using P = std::pair<Outcome, Outcome>;
+    CHECK(run() == P{Outcome::uploaded, Outcome::uploaded});
+    // The checklist marker is in the archive, though out of the fingerprint.
+    {
+        auto src = j.store().get(j.list().backups.back().key);
+        bool marker = false;
+        tarball::list_tar(*src, [&](const tarball::Entry& e) {
+            marker |= e.path.find("checklist/3f/") != std::string::npos;
+        });
+        CHECK(marker);
+    }
+    // Presence, cron state, login log, a wizard's transient rows: nothing to upload.
+    pgt::psql(conn,
+              "INSERT INTO bus_bus (channel, message) VALUES ('presence', '{}');"
+              "UPDATE ir_cron SET nextcall = now() + interval '1 minute';"
+              "INSERT INTO res_users_log (create_uid) VALUES (2);"
+              "INSERT INTO sale_order_cancel_wizard (reason) VALUES ('changed mind');");
+    test::write_file(filestore / "checklist/89/89e6c98d92887913cadf06b2adb97f26cde4849b", "");
+    CHECK(run() == P{Outcome::unchanged, Outcome::unchanged});
+    // A raw SQL edit that bypasses the ORM (write_date untouched): still seen.
+    pgt::psql(conn, "UPDATE account_move SET amount_total = amount_total + 1 WHERE id = 7;");
+    CHECK(run() == P{Outcome::uploaded, Outcome::unchanged});
+    // A new attachment in the filestore.
+    test::write_file(filestore / "c1/c1dfd96eea8cc2b62785275bca38ac261256e278", "%PDF invoice 3");
+    CHECK(run() == P{Outcome::unchanged, Outcome::uploaded});
 }
