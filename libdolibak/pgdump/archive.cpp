@@ -492,6 +492,7 @@ struct ArchiveReader::Impl {
                                 fmt::format("{}: dump id {} out of range", where_entry(), v),
                                 item_start);
                 cur = TocEntry{};
+                cur.toc_offset = item_start;
                 cur.dump_id = static_cast<int>(v);
                 if (index_by_id.count(cur.dump_id))
                     return fail(Defect::bad_toc,
@@ -1033,7 +1034,8 @@ std::string summary_json(const ArchiveSummary& s, bool with_entries) {
                     {"section", e.section},
                     {"had_dumper", e.had_dumper},
                     {"dependencies", e.dependencies},
-                    {"has_data", e.has_data()}};
+                    {"has_data", e.has_data()},
+                    {"toc_offset", e.toc_offset}};
             if (!e.tablespace.empty()) ej["tablespace"] = e.tablespace;
             if (!e.tableam.empty()) ej["tableam"] = e.tableam;
             if (e.relkind) ej["relkind"] = std::string(1, static_cast<char>(e.relkind));

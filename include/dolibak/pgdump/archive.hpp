@@ -59,6 +59,7 @@ struct ArchiveHeader {
 };
 
 struct TocEntry {
+    std::uint64_t toc_offset = 0;  ///< where the entry starts in the archive (its dump id)
     int dump_id = 0;
     bool had_dumper = false;
     std::uint32_t table_oid = 0;
