@@ -1,8 +1,10 @@
 """dolibak.Job from Python: settings (same keys as the CLI), report objects, events from
 worker threads, errors as dolibak exceptions; against the real PostgreSQL fixture, a file://
 store and the S3 fixture."""
+import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 
@@ -17,6 +19,19 @@ import pgfixture
 def db_settings(role):
     return {"db_host": str(role["host"]), "db_port": int(role["port"]), "db_user": role["user"],
             "db_name": role["dbname"], "db_password": role["password"]}
+
+
+def target(role, **over):
+    """A role of the fixture as the dict form of a database target."""
+    t = {"host": str(role["host"]), "port": int(role["port"]), "user": role["user"],
+         "dbname": role["dbname"], "password": role["password"]}
+    t.update(over)
+    return t
+
+
+def sql(role, text):
+    """psql -At as the role; the output without its last newline."""
+    return pgfixture.psql(role, text, args=["-At"]).rstrip("\n")
 
 
 @pytest.fixture
@@ -225,3 +240,145 @@ def test_type_stubs_cover_the_module(module):
             continue
         attrs = {a for a in vars(obj) if not a.startswith("_")}
         assert attrs - declared == set(), cls
+
+
+# ---- dolibak.fingerprint.database --------------------------------------------------------
+
+def test_db_fingerprint_sees_an_invoice_line_not_a_constant(dolibarr):
+    role, _ = dolibarr
+    fp = dolibak.fingerprint.database(target(role))
+    assert isinstance(fp, dolibak.fingerprint.DbFingerprint)
+    assert fp.mode == "xmin"
+    assert len(fp.value) == 64 and len(fp.schema_digest) == 64 and fp.value != fp.schema_digest
+    # The dolibarr profile: llx_* tables, its volatile tables left out.
+    names = {t.name for t in fp.tables}
+    assert names and all(n.startswith("llx_") for n in names)
+    assert "llx_const" not in names and "public.llx_const" in fp.excluded
+    assert "public.llx_user" in fp.excluded
+    line = fp.table("llx_facturedet")
+    assert fp.table("public.llx_facturedet").digest == line.digest
+    assert line.schema == "public" and len(line.digest) > 0
+    assert line.rows == int(sql(role, "SELECT count(*) FROM llx_facturedet")) > 0
+    assert fp.table("llx_const") is None
+    assert fp.to_dict()["tables"][0]["name"] == fp.tables[0].name
+    assert fp.to_dict()["value"] == fp.value
+    # An invoice line has no tms column: only a row-level fingerprint can see its edit.
+    assert sql(role, "SELECT count(*) FROM information_schema.columns WHERE "
+                     "table_name = 'llx_facturedet' AND column_name = 'tms'") == "0"
+
+    again = dolibak.fingerprint.database(target(role))
+    assert again == fp and again.value == fp.value and again.differences(fp) == []
+
+    sql(role, "UPDATE llx_const SET value = value || 'x' "
+              "WHERE rowid = (SELECT min(rowid) FROM llx_const)")
+    after_const = dolibak.fingerprint.database(target(role))
+    assert after_const.value == fp.value and after_const.differences(fp) == []
+
+    count_tms = dolibak.fingerprint.database(target(role), mode="count-tms")
+    assert count_tms.mode == "count-tms" and count_tms.value != fp.value
+    sql(role, "UPDATE llx_facturedet SET qty = qty + 1 "
+              "WHERE rowid = (SELECT min(rowid) FROM llx_facturedet)")
+    after_line = dolibak.fingerprint.database(target(role))
+    assert after_line.value != fp.value and after_line != fp
+    assert after_line.differences(fp) == ["public.llx_facturedet"]
+    assert after_line.schema_digest == fp.schema_digest
+    assert after_line.table("llx_facturedet").rows == line.rows
+    assert after_line.table("llx_facturedet").digest != line.digest
+    # What the original scripts' count+max(tms) way misses.
+    assert dolibak.fingerprint.database(target(role), mode="count-tms") == count_tms
+    with pytest.raises(dolibak.ConfigError, match="count-tms"):
+        count_tms.differences(fp)
+
+    # exclude_tables adds to the profile's volatile tables; include_tables replaces llx_*.
+    fewer = dolibak.fingerprint.database(target(role), exclude_tables=["llx_facture*"])
+    assert {"public.llx_facturedet", "public.llx_facture", "public.llx_const"} <= set(
+        fewer.excluded)
+    only = dolibak.fingerprint.database(target(role), include_tables=["llx_facturedet"])
+    assert [t.name for t in only.tables] == ["llx_facturedet"]
+    everything = dolibak.fingerprint.database(target(role), profile=None)
+    assert "llx_const" in {t.name for t in everything.tables} and everything.excluded == []
+
+
+def test_db_fingerprint_is_the_one_a_backup_compares(dolibarr, tmp_path):
+    role, _ = dolibarr
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                           create_store_dir=True, volatile_tables=["llx_societe*"]),
+                      use_environment=False)
+    half = job.backup(dry_run=True).half("db")
+    assert half.outcome == "would-upload"
+    fp = dolibak.fingerprint.database(target(role), exclude_tables=["llx_societe*"])
+    assert fp.value == half.fingerprint
+    assert dolibak.fingerprint.database(target(role)).value != half.fingerprint
+    # A conninfo string works too; the password comes from DOLIBAK_TARGET_PASSWORD.
+    conninfo = "host=%s port=%d user=%s dbname=%s" % (role["host"], role["port"], role["user"],
+                                                      role["dbname"])
+    os.environ["DOLIBAK_TARGET_PASSWORD"] = role["password"]
+    try:
+        assert dolibak.fingerprint.database(conninfo, exclude_tables=["llx_societe*"]) == fp
+    finally:
+        del os.environ["DOLIBAK_TARGET_PASSWORD"]
+
+
+def test_db_fingerprint_errors_never_show_the_password(dolibarr):
+    role, _ = dolibarr
+    secret = "pw-SECRET-4711"
+    with pytest.raises(dolibak.DatabaseError) as e:
+        dolibak.fingerprint.database(target(role, password=secret))
+    assert "password authentication failed" in str(e.value) and secret not in str(e.value)
+    with pytest.raises(dolibak.DatabaseError) as e:
+        dolibak.fingerprint.database(target(role, password=secret, dbname="no_such_db"))
+    assert "no_such_db" in str(e.value) and secret not in str(e.value)
+    with pytest.raises(dolibak.ConfigError, match="password") as e:
+        dolibak.fingerprint.database("dbname=x password=" + secret)
+    assert secret not in str(e.value)
+    with pytest.raises(dolibak.ConfigError, match="'passwd'"):
+        dolibak.fingerprint.database({"dbname": "x", "passwd": secret})
+    with pytest.raises(dolibak.ConfigError, match="'xmax'"):
+        dolibak.fingerprint.database(target(role), mode="xmax")
+    with pytest.raises(dolibak.ConfigError, match="odoo"):
+        dolibak.fingerprint.database(target(role), profile="sap")
+    with pytest.raises(TypeError):
+        dolibak.fingerprint.database(42)
+    fp = dolibak.fingerprint.database(target(role))
+    assert role["password"] not in repr(fp) and repr(fp).startswith("<DbFingerprint xmin ")
+    assert role["password"] not in json.dumps(fp.to_dict())
+
+
+def test_db_fingerprint_releases_the_gil(dolibarr):
+    """A table locked by another session makes the fingerprint wait inside the C++ call; this
+    thread must still run meanwhile (it watches the server see the wait)."""
+    role, _ = dolibarr
+    env = pgfixture.clean_env(pgfixture.libpq_env(role))
+    holder = subprocess.Popen(
+        [os.path.join(pgfixture.find_pg_bin(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+    try:
+        # The lock holder commits by itself after 8 s: a held GIL would make the fingerprint
+        # finish before this thread could look, and the assertions below fail, not hang.
+        holder.stdin.write("BEGIN; LOCK TABLE llx_facturedet IN ACCESS EXCLUSIVE MODE;\n"
+                           "SELECT pg_sleep(8); COMMIT;\n")
+        holder.stdin.close()
+        deadline = time.monotonic() + 5
+        while sql(role, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'llx_facturedet' AND l.mode = 'AccessExclusiveLock' "
+                        "AND l.granted") != "1":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        result = {}
+        worker = threading.Thread(
+            target=lambda: result.setdefault("fp", dolibak.fingerprint.database(target(role))))
+        started = time.monotonic()
+        worker.start()
+        waiting = "0"
+        while waiting == "0" and time.monotonic() - started < 5:
+            waiting = sql(role, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                "application_name = 'dolibak' AND wait_event_type = 'Lock'")
+            time.sleep(0.05)
+        assert waiting == "1" and worker.is_alive() and "fp" not in result
+        assert time.monotonic() - started < 5
+        sql(dict(role), "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
+                        "query LIKE 'SELECT pg_sleep(8)%' AND pid <> pg_backend_pid()")
+        worker.join(30)
+        assert not worker.is_alive() and len(result["fp"].value) == 64
+    finally:
+        holder.wait(30)
