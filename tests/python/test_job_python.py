@@ -382,3 +382,19 @@ def test_db_fingerprint_releases_the_gil(dolibarr):
         assert not worker.is_alive() and len(result["fp"].value) == 64
     finally:
         holder.wait(30)
+
+
+def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):
+    """A tree this small reaches the store in the tar writer's last flush only: its failure
+    (here the cancellation) must not be lost, leaving an empty object "uploaded"."""
+    docs = tmp_path / "docs"
+    (docs / "a").mkdir(parents=True)
+    (docs / "a" / "f.txt").write_text("tiny")
+    (docs / "install.lock").write_text("")
+    store = tmp_path / "s"
+    job = dolibak.Job({"store": "file://" + str(store), "create_store_dir": True,
+                       "docs_dir": str(docs)}, use_environment=False)
+    job.cancel()
+    with pytest.raises(dolibak.Cancelled, match="backing up the docs half"):
+        job.backup()
+    assert [p for p in store.rglob("*") if not p.is_dir()] == []
