@@ -1,9 +1,12 @@
 """dolibak.Job from Python: settings (same keys as the CLI), report objects, events from
 worker threads, errors as dolibak exceptions; against the real PostgreSQL fixture, a file://
 store and the S3 fixture."""
+import fnmatch
 import hashlib
 import json
 import os
+import secrets
+import stat
 import subprocess
 import threading
 import time
@@ -32,6 +35,70 @@ def target(role, **over):
 def sql(role, text):
     """psql -At as the role; the output without its last newline."""
     return pgfixture.psql(role, text, args=["-At"]).rstrip("\n")
+
+
+def row_counts(role):
+    """{table: exact row count} of every table of the public schema."""
+    out = sql(role, "SELECT c.relname, (xpath('/row/n/text()', query_to_xml(format("
+                    "'SELECT count(*) AS n FROM public.%I', c.relname), false, true, '')))[1]"
+                    "::text FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+                    "WHERE s.nspname = 'public' AND c.relkind = 'r' ORDER BY 1")
+    return {name: int(n) for name, n in (line.split("|") for line in out.splitlines())}
+
+
+# The dolibarr profile's document_excludes (libdolibak/job/profile.cpp), matched like
+# tarball::ExcludeMatcher: "/" + path (and + "/" for a directory) and each tail after a "/".
+DOC_EXCLUDES = ["temp/*", "*/temp/*", "*.log", "*.pdf_preview*.png", "*.back", "*.old",
+                "admin/documents/*"]
+
+
+def excluded(rel, is_dir):
+    cands = ["/" + rel] + (["/" + rel + "/"] if is_dir else [])
+    for c in cands:
+        tails = [c] + [c[i + 1:] for i in range(len(c) - 1) if c[i] == "/"]
+        if any(fnmatch.fnmatchcase(t, p) for t in tails for p in DOC_EXCLUDES):
+            return True
+    return False
+
+
+def tree(root, apply_excludes=True):
+    """{relative path: "dir" | (mode, SHA-256)} of what a backup keeps of a tree."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        rel_d = os.path.relpath(d, root)
+        for name in list(dirs):
+            rel = os.path.normpath(os.path.join(rel_d, name))
+            if apply_excludes and excluded(rel, True):
+                dirs.remove(name)
+            else:
+                out[rel] = "dir"
+        for name in files:
+            rel = os.path.normpath(os.path.join(rel_d, name))
+            if apply_excludes and excluded(rel, False):
+                continue
+            path = os.path.join(d, name)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            out[rel] = (stat.S_IMODE(os.lstat(path).st_mode), digest)
+    return out
+
+
+def files_of(t):
+    return sum(1 for v in t.values() if v != "dir")
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """A new empty database owned by prod_owner (a restore target); its role dict."""
+    su = pg_server["superuser"]
+    name = "r_" + secrets.token_hex(6)
+    pgfixture.psql(su, "CREATE DATABASE %s OWNER prod_owner;" % name,
+                   bin_dir=pg_server["bin_dir"])
+    try:
+        yield dict(pg_server["prod"], dbname=name)
+    finally:
+        pgfixture.psql(su, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % name,
+                       bin_dir=pg_server["bin_dir"], check=False)
 
 
 @pytest.fixture
@@ -172,7 +239,7 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert p.to_dict()["kept"] == 2
 
 
-def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
+def test_backup_to_s3(dolibarr, s3_server, s3_bucket, tmp_path):
     role, docs = dolibarr
     settings = dict(db_settings(role), store=f"s3://{s3_bucket}/erp",
                     s3_endpoint=s3_server["endpoint"], s3_region=s3_server["region"],
@@ -184,6 +251,13 @@ def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
     assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
     assert {b.half for b in job.list().backups} == {"db", "docs"}
     assert s3_server["secret_key"] not in json.dumps(r.to_dict())
+    # Every byte read back from S3 and checked; the documents restored from there.
+    v = job.verify()
+    assert v.ok and {(o.half, o.key, o.sha256) for o in v.objects} == {
+        (h.half, h.key, h.sha256) for h in r.halves}
+    d = job.restore_docs(tmp_path / "from-s3")
+    assert d.key == r.half("docs").key
+    assert tree(tmp_path / "from-s3") == tree(docs)
     # Without credentials anywhere the store cannot be opened.
     with pytest.raises(dolibak.ConfigError):
         dolibak.Job({"store": f"s3://{s3_bucket}/erp", "s3_endpoint": s3_server["endpoint"]},
@@ -299,7 +373,7 @@ def test_db_fingerprint_sees_an_invoice_line_not_a_constant(dolibarr):
     assert "llx_const" in {t.name for t in everything.tables} and everything.excluded == []
 
 
-def test_db_fingerprint_is_the_one_a_backup_compares(dolibarr, tmp_path):
+def test_db_fingerprint_is_the_one_a_backup_compares(dolibarr, tmp_path, monkeypatch):
     role, _ = dolibarr
     job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
                            create_store_dir=True, volatile_tables=["llx_societe*"]),
@@ -312,11 +386,8 @@ def test_db_fingerprint_is_the_one_a_backup_compares(dolibarr, tmp_path):
     # A conninfo string works too; the password comes from DOLIBAK_TARGET_PASSWORD.
     conninfo = "host=%s port=%d user=%s dbname=%s" % (role["host"], role["port"], role["user"],
                                                       role["dbname"])
-    os.environ["DOLIBAK_TARGET_PASSWORD"] = role["password"]
-    try:
-        assert dolibak.fingerprint.database(conninfo, exclude_tables=["llx_societe*"]) == fp
-    finally:
-        del os.environ["DOLIBAK_TARGET_PASSWORD"]
+    monkeypatch.setenv("DOLIBAK_TARGET_PASSWORD", role["password"])
+    assert dolibak.fingerprint.database(conninfo, exclude_tables=["llx_societe*"]) == fp
 
 
 def test_db_fingerprint_errors_never_show_the_password(dolibarr):
@@ -376,12 +447,162 @@ def test_db_fingerprint_releases_the_gil(dolibarr):
             time.sleep(0.05)
         assert waiting == "1" and worker.is_alive() and "fp" not in result
         assert time.monotonic() - started < 5
-        sql(dict(role), "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
-                        "query LIKE 'SELECT pg_sleep(8)%' AND pid <> pg_backend_pid()")
+        sql(role, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
+                  "query LIKE 'SELECT pg_sleep(8)%' AND pid <> pg_backend_pid()")
         worker.join(30)
         assert not worker.is_alive() and len(result["fp"].value) == 64
     finally:
         holder.wait(30)
+
+
+# ---- verify, restore, check, refresh, cancel -----------------------------------------------
+
+def backed_up(role, docs, store, **more):
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(store), create_store_dir=True,
+                           docs_dir=str(docs), **more), use_environment=False)
+    r = job.backup()
+    assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
+    return job, r
+
+
+def test_verify_a_good_run_then_a_flipped_byte(dolibarr, tmp_path):
+    role, docs = dolibarr
+    store = tmp_path / "store"
+    job, r = backed_up(role, docs, store)
+    v = job.verify()
+    assert isinstance(v, dolibak.VerifyReport)
+    assert v.ok and v.time == r.time
+    assert {o.half for o in v.objects} == {"db", "docs"}
+    for o in v.objects:
+        data = (store / o.key).read_bytes()
+        assert o.ok and o.problem == ""
+        assert o.key == r.half(o.half).key
+        assert o.bytes == len(data) and o.sha256 == hashlib.sha256(data).hexdigest()
+    assert v.to_dict()["objects"][0]["ok"] is True
+    ts = dolibak.retention.format_timestamp(r.time)
+    assert [o.key for o in job.verify(ts).objects] == [o.key for o in v.objects]
+    with pytest.raises(dolibak.ConfigError, match="20000101T000000Z"):
+        job.verify("20000101T000000Z")
+
+    # One byte flipped in the middle of the stored dump: a finding, not an exception.
+    dump = store / r.half("db").key
+    os.chmod(dump, 0o644)
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dump.write_bytes(bytes(data))
+    bad = job.verify()
+    assert not bad.ok
+    by_half = {o.half: o for o in bad.objects}
+    assert not by_half["db"].ok
+    assert by_half["db"].sha256 == hashlib.sha256(bytes(data)).hexdigest()
+    assert ("SHA-256 %s differs from the manifest's %s" % (by_half["db"].sha256,
+                                                            r.half("db").sha256)
+            in by_half["db"].problem)
+    assert by_half["docs"].ok and by_half["docs"].problem == ""
+
+
+def test_restore_db_and_docs_into_fresh_targets_with_the_proof(dolibarr, empty_db, tmp_path,
+                                                               monkeypatch):
+    role, docs = dolibarr
+    job, r = backed_up(role, docs, tmp_path / "store", dump_mode="zstd")
+    # The target as a conninfo string; its password from DOLIBAK_TARGET_PASSWORD.
+    monkeypatch.setenv("DOLIBAK_TARGET_PASSWORD", empty_db["password"])
+    conninfo = "host=%s port=%d user=%s dbname=%s" % (empty_db["host"], empty_db["port"],
+                                                      empty_db["user"], empty_db["dbname"])
+    rep = job.restore_db(conninfo)
+    assert isinstance(rep, dolibak.RestoreReport)
+    assert rep.pg_restore_exit == 0 and rep.pattern_tables >= 250
+    assert len(rep.tables) >= 250
+    assert all(t.expected_rows == t.actual_rows for t in rep.tables)
+    source, restored = row_counts(role), row_counts(empty_db)
+    assert restored == source and len(source) >= 250
+    assert source["llx_facturedet"] > 0
+    assert {(t.name, t.actual_rows) for t in rep.tables} <= set(restored.items())
+    # A non-empty target is refused unless confirmed.
+    with pytest.raises(dolibak.ConfigError):
+        job.restore_db(target(empty_db))
+
+    out = tmp_path / "restored"
+    d = job.restore_docs(out)
+    assert isinstance(d, dolibak.DocsRestoreReport)
+    assert d.key == r.half("docs").key and d.missing_required == []
+    source_tree = tree(docs)
+    assert tree(out, apply_excludes=False) == source_tree
+    assert d.files == files_of(source_tree) > 0
+    assert len(tree(docs, apply_excludes=False)) > len(source_tree)  # the excludes were applied
+    (out / "extra.txt").write_text("x")
+    with pytest.raises(dolibak.ConfigError):
+        job.restore_docs(out)
+    job.restore_docs(out, yes=True)
+    assert tree(out, apply_excludes=False) == source_tree
+
+
+def test_check_reports_each_item(dolibarr, tmp_path):
+    role, docs = dolibarr
+    good = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                            create_store_dir=True, docs_dir=str(docs),
+                            temp_dir=str(tmp_path)), use_environment=False)
+    c = good.check()
+    assert isinstance(c, dolibak.CheckReport)
+    items = {i.name: i for i in c.items}
+    assert set(items) == {"database", "pg tools", "documents", "store", "clock", "temp space"}
+    for name in ("database", "pg tools", "documents", "store", "clock"):
+        assert items[name].ok, (name, items[name].detail)
+    assert "session read-only: on, writes refused" in items["database"].detail
+    assert "superuser" not in items["database"].detail  # prod_owner is none
+    assert str(tmp_path) in items["temp space"].detail
+    assert c.ok == items["temp space"].ok
+    assert c.to_dict()["items"][0]["name"] == c.items[0].name
+
+    secret = "pw-WRONG-0815"
+    empty_docs = tmp_path / "empty-docs"
+    empty_docs.mkdir()
+    bad = dolibak.Job(dict(db_settings(role), db_password=secret,
+                           store="file://" + str(tmp_path / "s"), docs_dir=str(empty_docs)),
+                      use_environment=False).check()
+    items = {i.name: i for i in bad.items}
+    assert not bad.ok
+    assert not items["database"].ok and "password authentication failed" in items[
+        "database"].detail
+    assert not items["pg tools"].ok and "unreachable" in items["pg tools"].detail
+    assert not items["documents"].ok and "install.lock missing" in items["documents"].detail
+    assert items["store"].ok
+    assert secret not in json.dumps(bad.to_dict())
+
+
+def test_refresh_the_sandbox_as_its_owner_role(dolibarr, pg_server, tmp_path):
+    role, docs = dolibarr
+    sandbox = pg_server["sandbox"]
+    sql(sandbox, "DROP TABLE IF EXISTS junk; CREATE TABLE junk (a int); "
+                 "INSERT INTO junk VALUES (1);")
+    sdocs = tmp_path / "sandbox-docs"
+    (sdocs / "other").mkdir(parents=True)
+    (sdocs / "other" / "keep.txt").write_text("kept")
+    (sdocs / "mycompany").mkdir()
+    (sdocs / "mycompany" / "stale.txt").write_text("stale")
+    post = tmp_path / "post"
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                           create_store_dir=True), use_environment=False)
+    to_db = {"host": str(sandbox["host"]), "port": int(sandbox["port"]),
+             "dbname": sandbox["dbname"], "password": sandbox["password"]}
+    rep = job.refresh(to_db, role="sandbox_owner", docs_from=docs, docs_to=sdocs,
+                      docs_subtree="mycompany",
+                      post_hook=["/bin/sh", "-c", 'printf "%s" "$DOLIBAK_REFRESH_RESULT" > "$0"',
+                                 str(post)])
+    assert isinstance(rep, dolibak.RefreshReport)
+    assert rep.post_hook_exit == 0 and post.read_text() == "ok"
+    assert rep.restore.pg_restore_exit == 0 and rep.restore.pattern_tables >= 250
+    assert row_counts(sandbox) == row_counts(role)
+    assert sql(sandbox, "SELECT count(*) FROM pg_class WHERE relname = 'junk'") == "0"
+    assert sql(sandbox, "SELECT DISTINCT tableowner FROM pg_tables "
+                        "WHERE tablename LIKE 'llx\\_%'") == "sandbox_owner"
+    assert sql(sandbox, "SELECT rolsuper FROM pg_roles WHERE rolname = 'sandbox_owner'") == "f"
+    # Documents: the subtree mirrors prod's, the rest of the sandbox tree is left alone.
+    assert tree(sdocs / "mycompany") == tree(docs / "mycompany")
+    assert rep.docs_files == files_of(tree(docs / "mycompany")) > 0
+    assert not (sdocs / "mycompany" / "stale.txt").exists()
+    assert (sdocs / "other" / "keep.txt").read_text() == "kept"
+    assert rep.to_dict()["post_hook_exit"] == 0
 
 
 def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):
