@@ -264,21 +264,6 @@ def test_backup_to_s3(dolibarr, s3_server, s3_bucket, tmp_path):
                     use_environment=False)
 
 
-def test_cancel_from_another_thread(dolibarr, tmp_path):
-    role, docs = dolibarr
-    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
-                           create_store_dir=True, docs_dir=str(docs)), use_environment=False)
-    job.cancel()
-    r = None
-    try:
-        r = job.backup()
-    except dolibak.Cancelled:
-        pass
-    if r is not None:  # the job reports cancelled halves as failed
-        assert not r.ok
-    assert not list((tmp_path / "s").glob("db/*"))
-
-
 @pytest.mark.parametrize("module", ["", "io", "s3", "store", "pgdump", "tarball",
                                     "fingerprint", "retention", "job"])
 def test_type_stubs_cover_the_module(module):
@@ -619,3 +604,50 @@ def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):
     with pytest.raises(dolibak.Cancelled, match="backing up the docs half"):
         job.backup()
     assert [p for p in store.rglob("*") if not p.is_dir()] == []
+
+
+def test_cancel_from_another_thread_while_a_backup_streams(dolibarr, tmp_path):
+    """A third thread cancels once a half streams. The half whose upload first reports
+    progress waits in its callback until the cancel is issued (so that it is certainly
+    mid-stream then); events are delivered one at a time, so the other half cannot report
+    its own first block meanwhile: it has not stored anything yet either."""
+    role, docs = dolibarr
+    store = tmp_path / "s"
+    first = []
+    streaming = threading.Event()
+    issued = threading.Event()
+    main = threading.get_ident()
+
+    def on_event(e):
+        if e.kind == "progress" and not first:
+            first.append((e.half, e.bytes, threading.get_ident()))
+            streaming.set()
+            issued.wait(20)
+
+    settings = dict(db_settings(role), store="file://" + str(store), create_store_dir=True,
+                    docs_dir=str(docs))
+    job = dolibak.Job(settings, use_environment=False, on_event=on_event)
+
+    def canceller():
+        if streaming.wait(20):
+            job.cancel()
+        issued.set()
+
+    t = threading.Thread(target=canceller)
+    t.start()
+    try:
+        with pytest.raises(dolibak.Cancelled, match="backing up the (db|docs) half"):
+            job.backup()
+    finally:
+        issued.set()
+        t.join()
+    assert len(first) == 1
+    half, nbytes, thread = first[0]
+    assert half in ("db", "docs") and nbytes > 0 and thread not in (main, t.ident)
+    # Nothing stored: no object, no manifest, no stored fingerprint, no lock left behind.
+    assert [p for p in store.rglob("*") if not p.is_dir()] == []
+    fresh = dolibak.Job(settings, use_environment=False)
+    assert fresh.list().backups == [] and fresh.list().runs == []
+    # So the next run uploads both halves.
+    r = fresh.backup()
+    assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
