@@ -1,6 +1,7 @@
 // dolibak.Job: the backup job for Python, configured with the same settings as the CLI
 // (job_settings.hpp), returning read-only report objects (each with to_dict()).
 #include "registry.hpp"
+#include "target.hpp"
 
 #include <dolibak/error.hpp>
 #include <dolibak/job.hpp>
@@ -123,33 +124,6 @@ private:
     std::shared_ptr<CancelToken> cancel_;
     std::unique_ptr<Job> job_;
 };
-
-pgdump::ConnectionParams to_target(const py::object& target, const char* what) {
-    if (py::isinstance<py::str>(target)) return target_connection(target.cast<std::string>(), what);
-    if (!py::isinstance<py::dict>(target))
-        throw py::type_error(std::string(what) + ": a conninfo string or a dict");
-    pgdump::ConnectionParams c;
-    for (const auto& [k, v] : target.cast<py::dict>()) {
-        const std::string key = py::str(k).cast<std::string>();
-        if (key == "host")
-            c.host = v.cast<std::string>();
-        else if (key == "port")
-            c.port = v.cast<int>();
-        else if (key == "user")
-            c.user = v.cast<std::string>();
-        else if (key == "dbname")
-            c.dbname = v.cast<std::string>();
-        else if (key == "password")
-            c.password = Secret(v.cast<std::string>());
-        else if (key == "sslmode")
-            c.sslmode = v.cast<std::string>();
-        else
-            throw ConfigError(std::string(what) + ": unknown key '" + key +
-                              "' (host, port, user, dbname, password, sslmode)");
-    }
-    if (c.dbname.empty()) throw ConfigError(std::string(what) + ": dbname is required");
-    return c;
-}
 
 template <class T>
 void add_to_dict(py::class_<T>& c) {

@@ -1,8 +1,7 @@
-// dolibak.tarball and dolibak.fingerprint: documents archives and the documents fingerprint.
+// dolibak.tarball: documents archives (write, list, verify, extract).
 #include "registry.hpp"
 
 #include <dolibak/file_io.hpp>
-#include <dolibak/fingerprint/docs.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>
@@ -143,32 +142,6 @@ const Registrar registrar(20, [](py::module_& m) {
         py::arg("archive"), py::arg("target"), py::arg("in_place") = false, py::arg("subtree") = "",
         py::arg("strip_components") = 0,
         "Safely extract an archive into target (staged and swapped in unless in_place).");
-
-    auto f = m.def_submodule("fingerprint", "Fingerprints of the two halves");
-    f.def(
-        "docs",
-        [](const std::filesystem::path& root, bool content,
-           std::optional<std::vector<std::string>> excludes) {
-            fingerprint::DocsOptions o;
-            o.content = content;
-            if (excludes) o.excludes = *excludes;
-            fingerprint::DocsFingerprint fp;
-            {
-                py::gil_scoped_release release;
-                fp = fingerprint::docs_fingerprint(root, o);
-            }
-            py::dict d;
-            d["sha256"] = fp.sha256;
-            d["entries"] = fp.entries;
-            d["files"] = fp.files;
-            d["directories"] = fp.directories;
-            d["symlinks"] = fp.symlinks;
-            d["bytes"] = fp.bytes;
-            d["content"] = fp.content;
-            return d;
-        },
-        py::arg("root"), py::arg("content") = false, py::arg("excludes") = py::none(),
-        "Documents fingerprint (SHA-256 over the sorted metadata of included entries).");
 });
 
 }  // namespace

@@ -208,6 +208,9 @@ public:
         h.excluded = [this](const std::string&) { ++summary_.excluded; };
         detail::walk(root, excludes, h);
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("closing the archive");
+        // libarchive ignores what the close callback returns: the last flush's failure (a
+        // cancellation, a full disk) is only in out_.error.
+        if (out_.error) std::rethrow_exception(out_.error);
         summary_.archive_bytes = out_.total;
         return std::move(summary_);
     }

@@ -441,6 +441,44 @@ private:
     std::vector<std::pair<std::size_t, std::function<void()>>> steps_;
 };
 
+// A sink that counts its writes and throws on the n-th one (0: never).
+class CountingSink final : public io::Sink {
+public:
+    explicit CountingSink(int fail_at) : fail_at_(fail_at) {}
+    void write(io::Bytes) override {
+        if (++writes == fail_at_) throw IoError("cannot write", "counting-sink", ENOSPC);
+    }
+    void finish() override {}
+    void abort() noexcept override {}
+    int writes = 0;
+
+private:
+    int fail_at_;
+};
+
+TEST_CASE("a sink that fails on the archive's last write fails the writer") {
+    // The last write is the flush of the writer's own buffer when libarchive closes its
+    // output, whose return value libarchive ignores: small trees reach the sink only there.
+    TempDir tmp;
+    write_file(tmp / "small/a.txt", "small");
+    write_file(tmp / "large/b.bin", random_bytes(1500000, 9));
+    for (const std::string tree : {"small", "large"}) {
+        for (const auto c :
+             {tarball::Compression::none, tarball::Compression::gzip, tarball::Compression::zstd}) {
+            CAPTURE(tree);
+            CAPTURE(tarball::file_extension(c));
+            tarball::WriteOptions wo;
+            wo.compression = c;
+            CountingSink ok(0);
+            tarball::write_tar(tmp / tree, ok, wo);
+            REQUIRE(ok.writes >= 1);
+            CountingSink failing(ok.writes);
+            CHECK_THROWS_AS(tarball::write_tar(tmp / tree, failing, wo), IoError);
+            CHECK(failing.writes == ok.writes);
+        }
+    }
+}
+
 TEST_CASE("files that shrink, grow or vanish during the walk give warnings and a valid archive") {
     TempDir tmp;
     fs::create_directories(tmp / "d");

@@ -1,8 +1,13 @@
 """dolibak.Job from Python: settings (same keys as the CLI), report objects, events from
 worker threads, errors as dolibak exceptions; against the real PostgreSQL fixture, a file://
 store and the S3 fixture."""
+import fnmatch
+import hashlib
 import json
 import os
+import secrets
+import stat
+import subprocess
 import threading
 import time
 
@@ -17,6 +22,83 @@ import pgfixture
 def db_settings(role):
     return {"db_host": str(role["host"]), "db_port": int(role["port"]), "db_user": role["user"],
             "db_name": role["dbname"], "db_password": role["password"]}
+
+
+def target(role, **over):
+    """A role of the fixture as the dict form of a database target."""
+    t = {"host": str(role["host"]), "port": int(role["port"]), "user": role["user"],
+         "dbname": role["dbname"], "password": role["password"]}
+    t.update(over)
+    return t
+
+
+def sql(role, text):
+    """psql -At as the role; the output without its last newline."""
+    return pgfixture.psql(role, text, args=["-At"]).rstrip("\n")
+
+
+def row_counts(role):
+    """{table: exact row count} of every table of the public schema."""
+    out = sql(role, "SELECT c.relname, (xpath('/row/n/text()', query_to_xml(format("
+                    "'SELECT count(*) AS n FROM public.%I', c.relname), false, true, '')))[1]"
+                    "::text FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+                    "WHERE s.nspname = 'public' AND c.relkind = 'r' ORDER BY 1")
+    return {name: int(n) for name, n in (line.split("|") for line in out.splitlines())}
+
+
+# The dolibarr profile's document_excludes (libdolibak/job/profile.cpp), matched like
+# tarball::ExcludeMatcher: "/" + path (and + "/" for a directory) and each tail after a "/".
+DOC_EXCLUDES = ["temp/*", "*/temp/*", "*.log", "*.pdf_preview*.png", "*.back", "*.old",
+                "admin/documents/*"]
+
+
+def excluded(rel, is_dir):
+    cands = ["/" + rel] + (["/" + rel + "/"] if is_dir else [])
+    for c in cands:
+        tails = [c] + [c[i + 1:] for i in range(len(c) - 1) if c[i] == "/"]
+        if any(fnmatch.fnmatchcase(t, p) for t in tails for p in DOC_EXCLUDES):
+            return True
+    return False
+
+
+def tree(root, apply_excludes=True):
+    """{relative path: "dir" | (mode, SHA-256)} of what a backup keeps of a tree."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        rel_d = os.path.relpath(d, root)
+        for name in list(dirs):
+            rel = os.path.normpath(os.path.join(rel_d, name))
+            if apply_excludes and excluded(rel, True):
+                dirs.remove(name)
+            else:
+                out[rel] = "dir"
+        for name in files:
+            rel = os.path.normpath(os.path.join(rel_d, name))
+            if apply_excludes and excluded(rel, False):
+                continue
+            path = os.path.join(d, name)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            out[rel] = (stat.S_IMODE(os.lstat(path).st_mode), digest)
+    return out
+
+
+def files_of(t):
+    return sum(1 for v in t.values() if v != "dir")
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """A new empty database owned by prod_owner (a restore target); its role dict."""
+    su = pg_server["superuser"]
+    name = "r_" + secrets.token_hex(6)
+    pgfixture.psql(su, "CREATE DATABASE %s OWNER prod_owner;" % name,
+                   bin_dir=pg_server["bin_dir"])
+    try:
+        yield dict(pg_server["prod"], dbname=name)
+    finally:
+        pgfixture.psql(su, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % name,
+                       bin_dir=pg_server["bin_dir"], check=False)
 
 
 @pytest.fixture
@@ -157,7 +239,7 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert p.to_dict()["kept"] == 2
 
 
-def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
+def test_backup_to_s3(dolibarr, s3_server, s3_bucket, tmp_path):
     role, docs = dolibarr
     settings = dict(db_settings(role), store=f"s3://{s3_bucket}/erp",
                     s3_endpoint=s3_server["endpoint"], s3_region=s3_server["region"],
@@ -169,25 +251,17 @@ def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
     assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
     assert {b.half for b in job.list().backups} == {"db", "docs"}
     assert s3_server["secret_key"] not in json.dumps(r.to_dict())
+    # Every byte read back from S3 and checked; the documents restored from there.
+    v = job.verify()
+    assert v.ok and {(o.half, o.key, o.sha256) for o in v.objects} == {
+        (h.half, h.key, h.sha256) for h in r.halves}
+    d = job.restore_docs(tmp_path / "from-s3")
+    assert d.key == r.half("docs").key
+    assert tree(tmp_path / "from-s3") == tree(docs)
     # Without credentials anywhere the store cannot be opened.
     with pytest.raises(dolibak.ConfigError):
         dolibak.Job({"store": f"s3://{s3_bucket}/erp", "s3_endpoint": s3_server["endpoint"]},
                     use_environment=False)
-
-
-def test_cancel_from_another_thread(dolibarr, tmp_path):
-    role, docs = dolibarr
-    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
-                           create_store_dir=True, docs_dir=str(docs)), use_environment=False)
-    job.cancel()
-    r = None
-    try:
-        r = job.backup()
-    except dolibak.Cancelled:
-        pass
-    if r is not None:  # the job reports cancelled halves as failed
-        assert not r.ok
-    assert not list((tmp_path / "s").glob("db/*"))
 
 
 @pytest.mark.parametrize("module", ["", "io", "s3", "store", "pgdump", "tarball",
@@ -225,3 +299,355 @@ def test_type_stubs_cover_the_module(module):
             continue
         attrs = {a for a in vars(obj) if not a.startswith("_")}
         assert attrs - declared == set(), cls
+
+
+# ---- dolibak.fingerprint.database --------------------------------------------------------
+
+def test_db_fingerprint_sees_an_invoice_line_not_a_constant(dolibarr):
+    role, _ = dolibarr
+    fp = dolibak.fingerprint.database(target(role))
+    assert isinstance(fp, dolibak.fingerprint.DbFingerprint)
+    assert fp.mode == "xmin"
+    assert len(fp.value) == 64 and len(fp.schema_digest) == 64 and fp.value != fp.schema_digest
+    # The dolibarr profile: llx_* tables, its volatile tables left out.
+    names = {t.name for t in fp.tables}
+    assert names and all(n.startswith("llx_") for n in names)
+    assert "llx_const" not in names and "public.llx_const" in fp.excluded
+    assert "public.llx_user" in fp.excluded
+    line = fp.table("llx_facturedet")
+    assert fp.table("public.llx_facturedet").digest == line.digest
+    assert line.schema == "public" and len(line.digest) > 0
+    assert line.rows == int(sql(role, "SELECT count(*) FROM llx_facturedet")) > 0
+    assert fp.table("llx_const") is None
+    assert fp.to_dict()["tables"][0]["name"] == fp.tables[0].name
+    assert fp.to_dict()["value"] == fp.value
+    # An invoice line has no tms column: only a row-level fingerprint can see its edit.
+    assert sql(role, "SELECT count(*) FROM information_schema.columns WHERE "
+                     "table_name = 'llx_facturedet' AND column_name = 'tms'") == "0"
+
+    again = dolibak.fingerprint.database(target(role))
+    assert again == fp and again.value == fp.value and again.differences(fp) == []
+
+    sql(role, "UPDATE llx_const SET value = value || 'x' "
+              "WHERE rowid = (SELECT min(rowid) FROM llx_const)")
+    after_const = dolibak.fingerprint.database(target(role))
+    assert after_const.value == fp.value and after_const.differences(fp) == []
+
+    count_tms = dolibak.fingerprint.database(target(role), mode="count-tms")
+    assert count_tms.mode == "count-tms" and count_tms.value != fp.value
+    sql(role, "UPDATE llx_facturedet SET qty = qty + 1 "
+              "WHERE rowid = (SELECT min(rowid) FROM llx_facturedet)")
+    after_line = dolibak.fingerprint.database(target(role))
+    assert after_line.value != fp.value and after_line != fp
+    assert after_line.differences(fp) == ["public.llx_facturedet"]
+    assert after_line.schema_digest == fp.schema_digest
+    assert after_line.table("llx_facturedet").rows == line.rows
+    assert after_line.table("llx_facturedet").digest != line.digest
+    # What the original scripts' count+max(tms) way misses.
+    assert dolibak.fingerprint.database(target(role), mode="count-tms") == count_tms
+    with pytest.raises(dolibak.ConfigError, match="count-tms"):
+        count_tms.differences(fp)
+
+    # exclude_tables adds to the profile's volatile tables; include_tables replaces llx_*.
+    fewer = dolibak.fingerprint.database(target(role), exclude_tables=["llx_facture*"])
+    assert {"public.llx_facturedet", "public.llx_facture", "public.llx_const"} <= set(
+        fewer.excluded)
+    only = dolibak.fingerprint.database(target(role), include_tables=["llx_facturedet"])
+    assert [t.name for t in only.tables] == ["llx_facturedet"]
+    everything = dolibak.fingerprint.database(target(role), profile=None)
+    assert "llx_const" in {t.name for t in everything.tables} and everything.excluded == []
+
+
+def test_db_fingerprint_is_the_one_a_backup_compares(dolibarr, tmp_path, monkeypatch):
+    role, _ = dolibarr
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                           create_store_dir=True, volatile_tables=["llx_societe*"]),
+                      use_environment=False)
+    half = job.backup(dry_run=True).half("db")
+    assert half.outcome == "would-upload"
+    fp = dolibak.fingerprint.database(target(role), exclude_tables=["llx_societe*"])
+    assert fp.value == half.fingerprint
+    assert dolibak.fingerprint.database(target(role)).value != half.fingerprint
+    # A conninfo string works too; the password comes from DOLIBAK_TARGET_PASSWORD.
+    conninfo = "host=%s port=%d user=%s dbname=%s" % (role["host"], role["port"], role["user"],
+                                                      role["dbname"])
+    monkeypatch.setenv("DOLIBAK_TARGET_PASSWORD", role["password"])
+    assert dolibak.fingerprint.database(conninfo, exclude_tables=["llx_societe*"]) == fp
+
+
+def test_db_fingerprint_errors_never_show_the_password(dolibarr):
+    role, _ = dolibarr
+    secret = "pw-SECRET-4711"
+    with pytest.raises(dolibak.DatabaseError) as e:
+        dolibak.fingerprint.database(target(role, password=secret))
+    assert "password authentication failed" in str(e.value) and secret not in str(e.value)
+    with pytest.raises(dolibak.DatabaseError) as e:
+        dolibak.fingerprint.database(target(role, password=secret, dbname="no_such_db"))
+    assert "no_such_db" in str(e.value) and secret not in str(e.value)
+    with pytest.raises(dolibak.ConfigError, match="password") as e:
+        dolibak.fingerprint.database("dbname=x password=" + secret)
+    assert secret not in str(e.value)
+    with pytest.raises(dolibak.ConfigError, match="'passwd'"):
+        dolibak.fingerprint.database({"dbname": "x", "passwd": secret})
+    with pytest.raises(dolibak.ConfigError, match="'xmax'"):
+        dolibak.fingerprint.database(target(role), mode="xmax")
+    with pytest.raises(dolibak.ConfigError, match="odoo"):
+        dolibak.fingerprint.database(target(role), profile="sap")
+    with pytest.raises(TypeError):
+        dolibak.fingerprint.database(42)
+    fp = dolibak.fingerprint.database(target(role))
+    assert role["password"] not in repr(fp) and repr(fp).startswith("<DbFingerprint xmin ")
+    assert role["password"] not in json.dumps(fp.to_dict())
+
+
+def test_db_fingerprint_releases_the_gil(dolibarr):
+    """A table locked by another session makes the fingerprint wait inside the C++ call; this
+    thread must still run meanwhile (it watches the server see the wait)."""
+    role, _ = dolibarr
+    env = pgfixture.clean_env(pgfixture.libpq_env(role))
+    holder = subprocess.Popen(
+        [os.path.join(pgfixture.find_pg_bin(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+    try:
+        # The lock holder commits by itself after 8 s: a held GIL would make the fingerprint
+        # finish before this thread could look, and the assertions below fail, not hang.
+        holder.stdin.write("BEGIN; LOCK TABLE llx_facturedet IN ACCESS EXCLUSIVE MODE;\n"
+                           "SELECT pg_sleep(8); COMMIT;\n")
+        holder.stdin.close()
+        deadline = time.monotonic() + 5
+        while sql(role, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'llx_facturedet' AND l.mode = 'AccessExclusiveLock' "
+                        "AND l.granted") != "1":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        result = {}
+        worker = threading.Thread(
+            target=lambda: result.setdefault("fp", dolibak.fingerprint.database(target(role))))
+        started = time.monotonic()
+        worker.start()
+        waiting = "0"
+        while waiting == "0" and time.monotonic() - started < 5:
+            waiting = sql(role, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                "application_name = 'dolibak' AND wait_event_type = 'Lock'")
+            time.sleep(0.05)
+        assert waiting == "1" and worker.is_alive() and "fp" not in result
+        assert time.monotonic() - started < 5
+        sql(role, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE "
+                  "query LIKE 'SELECT pg_sleep(8)%' AND pid <> pg_backend_pid()")
+        worker.join(30)
+        assert not worker.is_alive() and len(result["fp"].value) == 64
+    finally:
+        holder.wait(30)
+
+
+# ---- verify, restore, check, refresh, cancel -----------------------------------------------
+
+def backed_up(role, docs, store, **more):
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(store), create_store_dir=True,
+                           docs_dir=str(docs), **more), use_environment=False)
+    r = job.backup()
+    assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
+    return job, r
+
+
+def test_verify_a_good_run_then_a_flipped_byte(dolibarr, tmp_path):
+    role, docs = dolibarr
+    store = tmp_path / "store"
+    job, r = backed_up(role, docs, store)
+    v = job.verify()
+    assert isinstance(v, dolibak.VerifyReport)
+    assert v.ok and v.time == r.time
+    assert {o.half for o in v.objects} == {"db", "docs"}
+    for o in v.objects:
+        data = (store / o.key).read_bytes()
+        assert o.ok and o.problem == ""
+        assert o.key == r.half(o.half).key
+        assert o.bytes == len(data) and o.sha256 == hashlib.sha256(data).hexdigest()
+    assert v.to_dict()["objects"][0]["ok"] is True
+    ts = dolibak.retention.format_timestamp(r.time)
+    assert [o.key for o in job.verify(ts).objects] == [o.key for o in v.objects]
+    with pytest.raises(dolibak.ConfigError, match="20000101T000000Z"):
+        job.verify("20000101T000000Z")
+
+    # One byte flipped in the middle of the stored dump: a finding, not an exception.
+    dump = store / r.half("db").key
+    os.chmod(dump, 0o644)
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dump.write_bytes(bytes(data))
+    bad = job.verify()
+    assert not bad.ok
+    by_half = {o.half: o for o in bad.objects}
+    assert not by_half["db"].ok
+    assert by_half["db"].sha256 == hashlib.sha256(bytes(data)).hexdigest()
+    assert ("SHA-256 %s differs from the manifest's %s" % (by_half["db"].sha256,
+                                                            r.half("db").sha256)
+            in by_half["db"].problem)
+    assert by_half["docs"].ok and by_half["docs"].problem == ""
+
+
+def test_restore_db_and_docs_into_fresh_targets_with_the_proof(dolibarr, empty_db, tmp_path,
+                                                               monkeypatch):
+    role, docs = dolibarr
+    job, r = backed_up(role, docs, tmp_path / "store", dump_mode="zstd")
+    # The target as a conninfo string; its password from DOLIBAK_TARGET_PASSWORD.
+    monkeypatch.setenv("DOLIBAK_TARGET_PASSWORD", empty_db["password"])
+    conninfo = "host=%s port=%d user=%s dbname=%s" % (empty_db["host"], empty_db["port"],
+                                                      empty_db["user"], empty_db["dbname"])
+    rep = job.restore_db(conninfo)
+    assert isinstance(rep, dolibak.RestoreReport)
+    assert rep.pg_restore_exit == 0 and rep.pattern_tables >= 250
+    assert len(rep.tables) >= 250
+    assert all(t.expected_rows == t.actual_rows for t in rep.tables)
+    source, restored = row_counts(role), row_counts(empty_db)
+    assert restored == source and len(source) >= 250
+    assert source["llx_facturedet"] > 0
+    assert {(t.name, t.actual_rows) for t in rep.tables} <= set(restored.items())
+    # A non-empty target is refused unless confirmed.
+    with pytest.raises(dolibak.ConfigError):
+        job.restore_db(target(empty_db))
+
+    out = tmp_path / "restored"
+    d = job.restore_docs(out)
+    assert isinstance(d, dolibak.DocsRestoreReport)
+    assert d.key == r.half("docs").key and d.missing_required == []
+    source_tree = tree(docs)
+    assert tree(out, apply_excludes=False) == source_tree
+    assert d.files == files_of(source_tree) > 0
+    assert len(tree(docs, apply_excludes=False)) > len(source_tree)  # the excludes were applied
+    (out / "extra.txt").write_text("x")
+    with pytest.raises(dolibak.ConfigError):
+        job.restore_docs(out)
+    job.restore_docs(out, yes=True)
+    assert tree(out, apply_excludes=False) == source_tree
+
+
+def test_check_reports_each_item(dolibarr, tmp_path):
+    role, docs = dolibarr
+    good = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                            create_store_dir=True, docs_dir=str(docs),
+                            temp_dir=str(tmp_path)), use_environment=False)
+    c = good.check()
+    assert isinstance(c, dolibak.CheckReport)
+    items = {i.name: i for i in c.items}
+    assert set(items) == {"database", "pg tools", "documents", "store", "clock", "temp space"}
+    for name in ("database", "pg tools", "documents", "store", "clock"):
+        assert items[name].ok, (name, items[name].detail)
+    assert "session read-only: on, writes refused" in items["database"].detail
+    assert "superuser" not in items["database"].detail  # prod_owner is none
+    assert str(tmp_path) in items["temp space"].detail
+    assert c.ok == items["temp space"].ok
+    assert c.to_dict()["items"][0]["name"] == c.items[0].name
+
+    secret = "pw-WRONG-0815"
+    empty_docs = tmp_path / "empty-docs"
+    empty_docs.mkdir()
+    bad = dolibak.Job(dict(db_settings(role), db_password=secret,
+                           store="file://" + str(tmp_path / "s"), docs_dir=str(empty_docs)),
+                      use_environment=False).check()
+    items = {i.name: i for i in bad.items}
+    assert not bad.ok
+    assert not items["database"].ok and "password authentication failed" in items[
+        "database"].detail
+    assert not items["pg tools"].ok and "unreachable" in items["pg tools"].detail
+    assert not items["documents"].ok and "install.lock missing" in items["documents"].detail
+    assert items["store"].ok
+    assert secret not in json.dumps(bad.to_dict())
+
+
+def test_refresh_the_sandbox_as_its_owner_role(dolibarr, pg_server, tmp_path):
+    role, docs = dolibarr
+    sandbox = pg_server["sandbox"]
+    sql(sandbox, "DROP TABLE IF EXISTS junk; CREATE TABLE junk (a int); "
+                 "INSERT INTO junk VALUES (1);")
+    sdocs = tmp_path / "sandbox-docs"
+    (sdocs / "other").mkdir(parents=True)
+    (sdocs / "other" / "keep.txt").write_text("kept")
+    (sdocs / "mycompany").mkdir()
+    (sdocs / "mycompany" / "stale.txt").write_text("stale")
+    post = tmp_path / "post"
+    job = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),
+                           create_store_dir=True), use_environment=False)
+    to_db = {"host": str(sandbox["host"]), "port": int(sandbox["port"]),
+             "dbname": sandbox["dbname"], "password": sandbox["password"]}
+    rep = job.refresh(to_db, role="sandbox_owner", docs_from=docs, docs_to=sdocs,
+                      docs_subtree="mycompany",
+                      post_hook=["/bin/sh", "-c", 'printf "%s" "$DOLIBAK_REFRESH_RESULT" > "$0"',
+                                 str(post)])
+    assert isinstance(rep, dolibak.RefreshReport)
+    assert rep.post_hook_exit == 0 and post.read_text() == "ok"
+    assert rep.restore.pg_restore_exit == 0 and rep.restore.pattern_tables >= 250
+    assert row_counts(sandbox) == row_counts(role)
+    assert sql(sandbox, "SELECT count(*) FROM pg_class WHERE relname = 'junk'") == "0"
+    assert sql(sandbox, "SELECT DISTINCT tableowner FROM pg_tables "
+                        "WHERE tablename LIKE 'llx\\_%'") == "sandbox_owner"
+    assert sql(sandbox, "SELECT rolsuper FROM pg_roles WHERE rolname = 'sandbox_owner'") == "f"
+    # Documents: the subtree mirrors prod's, the rest of the sandbox tree is left alone.
+    assert tree(sdocs / "mycompany") == tree(docs / "mycompany")
+    assert rep.docs_files == files_of(tree(docs / "mycompany")) > 0
+    assert not (sdocs / "mycompany" / "stale.txt").exists()
+    assert (sdocs / "other" / "keep.txt").read_text() == "kept"
+    assert rep.to_dict()["post_hook_exit"] == 0
+
+
+def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):
+    """A tree this small reaches the store in the tar writer's last flush only: its failure
+    (here the cancellation) must not be lost, leaving an empty object "uploaded"."""
+    docs = tmp_path / "docs"
+    (docs / "a").mkdir(parents=True)
+    (docs / "a" / "f.txt").write_text("tiny")
+    (docs / "install.lock").write_text("")
+    store = tmp_path / "s"
+    job = dolibak.Job({"store": "file://" + str(store), "create_store_dir": True,
+                       "docs_dir": str(docs)}, use_environment=False)
+    job.cancel()
+    with pytest.raises(dolibak.Cancelled, match="backing up the docs half"):
+        job.backup()
+    assert [p for p in store.rglob("*") if not p.is_dir()] == []
+
+
+def test_cancel_from_another_thread_while_a_backup_streams(dolibarr, tmp_path):
+    """A third thread cancels once a half streams. The half whose upload first reports
+    progress waits in its callback until the cancel is issued (so that it is certainly
+    mid-stream then); events are delivered one at a time, so the other half cannot report
+    its own first block meanwhile: it has not stored anything yet either."""
+    role, docs = dolibarr
+    store = tmp_path / "s"
+    first = []
+    streaming = threading.Event()
+    issued = threading.Event()
+    main = threading.get_ident()
+
+    def on_event(e):
+        if e.kind == "progress" and not first:
+            first.append((e.half, e.bytes, threading.get_ident()))
+            streaming.set()
+            issued.wait(20)
+
+    settings = dict(db_settings(role), store="file://" + str(store), create_store_dir=True,
+                    docs_dir=str(docs))
+    job = dolibak.Job(settings, use_environment=False, on_event=on_event)
+
+    def canceller():
+        if streaming.wait(20):
+            job.cancel()
+        issued.set()
+
+    t = threading.Thread(target=canceller)
+    t.start()
+    try:
+        with pytest.raises(dolibak.Cancelled, match="backing up the (db|docs) half"):
+            job.backup()
+    finally:
+        issued.set()
+        t.join()
+    assert len(first) == 1
+    half, nbytes, thread = first[0]
+    assert half in ("db", "docs") and nbytes > 0 and thread not in (main, t.ident)
+    # Nothing stored: no object, no manifest, no stored fingerprint, no lock left behind.
+    assert [p for p in store.rglob("*") if not p.is_dir()] == []
+    fresh = dolibak.Job(settings, use_environment=False)
+    assert fresh.list().backups == [] and fresh.list().runs == []
+    # So the next run uploads both halves.
+    r = fresh.backup()
+    assert r.ok and {h.outcome for h in r.halves} == {"uploaded"}
