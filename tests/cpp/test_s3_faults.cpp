@@ -1,5 +1,6 @@
 // The S3 client through a fault-injecting proxy (tools/testenv/faultproxy.py) in front of
-// the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls.
+// the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls,
+// CompleteMultipartUpload answering 200 with an <Error> or without ETag.
 // Transfers must complete byte-identical; a multipart upload that cannot complete must
 // leave no object and no open upload.
 #include "support/testsupport.hpp"
@@ -10,8 +11,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <thread>
 
 using namespace dolibak;
 using namespace dolibak::s3;
@@ -280,4 +285,126 @@ TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
     io::MemorySink got;
     c.get_object(bucket(), key, got);
     CHECK(got.data() == "over TLS");
+}
+
+namespace {
+
+void trace_retries(ClientOptions& o, std::mutex& m, std::vector<std::string>& lines) {
+    o.trace = [&m, &lines](const std::string& l) {
+        std::lock_guard lock(m);
+        if (l.starts_with("retrying")) lines.push_back(l);
+    };
+}
+
+void upload_in_chunks(Client& c, const std::string& key, const std::string& data) {
+    auto sink = c.upload(bucket(), key);
+    for (std::size_t i = 0; i < data.size(); i += 1 << 20)
+        sink->write(io::as_bytes(std::string_view(data).substr(i, 1 << 20)));
+    sink->finish();
+}
+
+// The requests that reached moto for `key` (path ending with it), by method and query part.
+int upstream(const std::string& method, const std::string& key, const std::string& query_part,
+             int status) {
+    int n = 0;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            std::string(e.at("query")).find(query_part) != std::string::npos &&
+            e.at("status") == status)
+            ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("CompleteMultipartUpload answered 200 with an <Error> is retried; the object is whole") {
+    const auto key = unique("complete-200-error.dump");
+    const auto data = random_bytes(11 * 1024 * 1024 + 17, 21);
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "error_200"},
+         {"code", "InternalError"},
+         {"times", 2}},
+    }));
+    auto o = via_proxy();
+    std::mutex m;
+    std::vector<std::string> retries;
+    trace_retries(o, m, retries);
+    Client c(o, creds());
+    upload_in_chunks(c, key, data);
+    CHECK(faults("error_200", key) == 2);
+    // Only the third Complete reached the server, and it completed the upload.
+    CHECK(upstream("POST", key, "uploadId=", 200) == 1);
+    Client d(direct(), creds());
+    const auto info = d.head_object(bucket(), key);
+    REQUIRE(info);
+    CHECK(info->etag.ends_with("-3\""));  // 5 + 5 + 1 MiB parts
+    io::MemorySink got;
+    CHECK(d.get_object(bucket(), key, got) == data.size());
+    CHECK(got.data() == data);
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    // Each retry is traced and counted like any other.
+    int complete_retries = 0;
+    for (const auto& l : retries)
+        complete_retries += l.find("after 200 InternalError") != std::string::npos;
+    CHECK(complete_retries == 2);
+    CHECK(c.stats().retries == retries.size());
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a CompleteMultipartUpload that keeps answering 200 <Error> fails and aborts") {
+    const auto key = unique("complete-200-forever.dump");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "error_200"},
+         {"times", -1}},
+    }));
+    auto o = via_proxy();
+    o.retry.max_attempts = 3;
+    Client c(o, creds());
+    try {
+        upload_in_chunks(c, key, random_bytes(6 * 1024 * 1024, 22));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "InternalError");
+        CHECK(e.details().retryable);
+        CHECK(std::string(e.what()).find("200 with an error") != std::string::npos);
+    }
+    CHECK(faults("error_200", key) == 3);
+    Client d(direct(), creds());
+    CHECK_FALSE(d.head_object(bucket(), key));
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    CHECK(upstream("DELETE", key, "uploadId=", 204) == 1);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a CompleteMultipartUpload answered 200 without an ETag fails and aborts the upload") {
+    const auto key = unique("complete-no-etag.dump");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "complete_no_etag"},
+         {"times", -1}},
+    }));
+    Client c(via_proxy(), creds());
+    auto sink = c.upload(bucket(), key);
+    sink->write(io::as_bytes(random_bytes(11 * 1024 * 1024, 23)));
+    try {
+        sink->finish();
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(std::string(e.what()).find("without an ETag") != std::string::npos);
+    }
+    sink.reset();
+    CHECK(faults("complete_no_etag", key) == 1);  // a failure, not retried
+    Client d(direct(), creds());
+    CHECK_FALSE(d.head_object(bucket(), key));
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    CHECK(upstream("DELETE", key, "uploadId=", 204) == 1);
+    set_rules(nlohmann::json::array());
 }
