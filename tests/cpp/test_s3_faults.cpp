@@ -1,6 +1,7 @@
 // The S3 client through a fault-injecting proxy (tools/testenv/faultproxy.py) in front of
 // the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls,
-// CompleteMultipartUpload answering 200 with an <Error> or without ETag.
+// CompleteMultipartUpload answering 200 with an <Error> or without ETag, DeleteObjects
+// answering <Error>s for some keys.
 // Transfers must complete byte-identical; a multipart upload that cannot complete must
 // leave no object and no open upload.
 #include "support/testsupport.hpp"
@@ -406,5 +407,83 @@ TEST_CASE("a CompleteMultipartUpload answered 200 without an ETag fails and abor
     CHECK_FALSE(d.head_object(bucket(), key));
     CHECK(d.list_multipart_uploads(bucket(), key).empty());
     CHECK(upstream("DELETE", key, "uploadId=", 204) == 1);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("DeleteObjects errors are reported per key; the other keys are deleted") {
+    const auto p = unique("delete-errors/");
+    // Two batches, with failing keys in both (the proxy adds an <Error> for every key that
+    // contains "locked"; moto itself deleted them all the same, so only the answer fails).
+    std::vector<std::string> keys;
+    for (int i = 0; i < 1003; ++i) {
+        std::string k = p + "k" + std::to_string(i);
+        if (i == 7) k = p + "locked-1 & <x>";
+        if (i == 1001) k = p + "locked-2 \xc3\xbc";
+        keys.push_back(k);
+    }
+    Client d(direct(), creds());
+    {
+        std::vector<std::thread> threads;
+        std::atomic<std::size_t> next{0};
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                for (std::size_t i; (i = next++) < keys.size();)
+                    d.put_object(bucket(), keys[i], io::as_bytes(std::string_view("x")));
+            });
+        for (auto& t : threads) t.join();
+    }
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", bucket()},
+         {"query_contains", "delete"},
+         {"action", "delete_errors"},
+         {"error_keys", "locked"},
+         {"code", "AccessDenied"},
+         {"message", "Access Denied"},
+         {"times", 2}},
+    }));
+    Client c(via_proxy(), creds());
+    auto failures = c.delete_objects(bucket(), keys);
+    CHECK(faults("delete_errors", bucket()) == 2);
+    std::sort(failures.begin(), failures.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    REQUIRE(failures.size() == 2);
+    CHECK(failures[0].key == keys[7]);
+    CHECK(failures[1].key == keys[1001]);
+    for (const auto& f : failures) {
+        CHECK(f.code == "AccessDenied");
+        CHECK(f.message == "Access Denied");
+    }
+    for (const std::size_t i : {0, 6, 8, 999, 1000, 1002}) {
+        CAPTURE(keys[i]);
+        CHECK_FALSE(d.head_object(bucket(), keys[i]));
+    }
+    CHECK(d.list_objects(bucket(), p).empty());
+
+    // The store reports them with keys relative to its prefix, code and message.
+    store::StoreOptions so;
+    so.use_environment = false;
+    so.s3 = via_proxy();
+    so.credentials = creds();
+    auto s = store::open("s3://" + bucket() + "/" + p + "store", so);
+    for (const std::string k : {"db/a.dump", "db/locked.dump", "docs/b.tar.gz"})
+        s->put_bytes(k, "x");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", bucket()},
+         {"query_contains", "delete"},
+         {"action", "delete_errors"},
+         {"error_keys", "locked"},
+         {"code", "AccessDenied"},
+         {"message", "Access Denied"},
+         {"times", 1}},
+    }));
+    const auto failed = s->remove_many({"db/a.dump", "db/locked.dump", "docs/b.tar.gz"});
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].key == "db/locked.dump");
+    CHECK(failed[0].message.find("AccessDenied") != std::string::npos);
+    CHECK(failed[0].message.find("Access Denied") != std::string::npos);
+    CHECK_FALSE(s->head("db/a.dump"));
+    CHECK_FALSE(s->head("docs/b.tar.gz"));
     set_rules(nlohmann::json::array());
 }
