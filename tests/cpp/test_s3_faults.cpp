@@ -4,6 +4,7 @@
 // answering <Error>s for some keys.
 // Transfers must complete byte-identical; a multipart upload that cannot complete must
 // leave no object and no open upload.
+// Errors carry the request id the server sent.
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
@@ -486,4 +487,55 @@ TEST_CASE("DeleteObjects errors are reported per key; the other keys are deleted
     CHECK_FALSE(s->head("db/a.dump"));
     CHECK_FALSE(s->head("docs/b.tar.gz"));
     set_rules(nlohmann::json::array());
+}
+
+namespace {
+
+// The request id the proxy saw in the upstream's answer to the last `method` on `key`.
+std::string relayed_request_id(const std::string& method, const std::string& key) {
+    std::string id;
+    for (const auto& e : read_jsonl(proxy().info().at("fault_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            e.contains("request_id"))
+            id = e.at("request_id").get<std::string>();
+    return id;
+}
+
+}  // namespace
+
+TEST_CASE("errors carry the request id the server sent") {
+    set_rules(nlohmann::json::array());
+    Client c(via_proxy(), creds());
+    const auto key = unique("no-such-key");
+    auto check_id = [&](const RemoteError& e, const std::string& method) {
+        const auto& id = e.details().request_id;
+        CHECK_FALSE(id.empty());
+        CHECK(id == relayed_request_id(method, key));
+        CHECK(std::string(e.what()).find("[request id " + id + "]") != std::string::npos);
+    };
+    try {  // from the <Error> body
+        io::MemorySink sink;
+        c.get_object(bucket(), key, sink);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "NoSuchKey");
+        check_id(e, "GET");
+    }
+    auto wrong = creds();
+    wrong.secret_access_key = Secret(wrong.secret_access_key.reveal() + "x");
+    Client bad(via_proxy(), wrong);
+    try {
+        bad.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "SignatureDoesNotMatch");
+        check_id(e, "PUT");
+    }
+    try {  // a HEAD has no body: from the response header
+        bad.head_object(bucket(), key);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().http_status == 403);
+        check_id(e, "HEAD");
+    }
 }
