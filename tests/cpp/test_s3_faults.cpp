@@ -4,7 +4,8 @@
 // answering <Error>s for some keys.
 // Transfers must complete byte-identical; a multipart upload that cannot complete must
 // leave no object and no open upload.
-// Errors carry the request id the server sent.
+// Errors carry the request id the server sent; no message or trace line holds the session
+// token or the secret key.
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
@@ -537,5 +538,77 @@ TEST_CASE("errors carry the request id the server sent") {
     } catch (const RemoteError& e) {
         CHECK(e.details().http_status == 403);
         check_id(e, "HEAD");
+    }
+}
+
+TEST_CASE("neither the session token nor the secret appears in errors or traces") {
+    set_rules(nlohmann::json::array());
+    auto cr = creds();
+    // Shaped like an STS token (with + / =), unknown to moto: answered InvalidToken.
+    const std::string token =
+        "IQoJb3JpZ2luX2VjEXAMPLE/" + std::to_string(std::random_device{}()) + "+tok==";
+    const std::string secret = cr.secret_access_key.reveal();
+    cr.session_token = Secret(token);
+    std::vector<std::string> lines;
+    std::mutex m;
+    auto o = via_proxy();
+    o.retry.max_attempts = 2;
+    o.trace = [&](const std::string& l) {
+        std::lock_guard lock(m);
+        lines.push_back(l);
+    };
+    Client c(o, cr);
+    std::vector<std::string> texts;  // every message and detail the client produced
+    auto collect = [&](const RemoteError& e) {
+        texts.push_back(e.what());
+        texts.push_back(e.details().message);
+        texts.push_back(e.details().code);
+    };
+    const auto key = unique("token.txt");
+    try {  // moto saw the token and refused it
+        c.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "InvalidToken");
+        collect(e);
+    }
+    bool token_sent = false;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (std::string(e.at("path")).ends_with(key))
+            for (const auto& h : e.at("headers"))
+                token_sent = token_sent || h == "x-amz-security-token";
+    CHECK(token_sent);
+    // A server quoting the request back (as AWS quotes the canonical request).
+    set_rules(nlohmann::json::array({
+        {{"path_contains", key}, {"action", "echo_error"}, {"times", -1}},
+    }));
+    try {
+        c.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "SignatureDoesNotMatch");
+        // The quote arrived, with the token blacked out.
+        CHECK(e.details().message.find("x-amz-security-token: ***") != std::string::npos);
+        collect(e);
+    }
+    // Retries and giving up (trace lines, the last error).
+    set_rules(nlohmann::json::array({
+        {{"path_contains", key}, {"action", "503"}, {"times", -1}},
+    }));
+    try {
+        io::MemorySink sink;
+        c.get_object(bucket(), key, sink);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().retryable);
+        collect(e);
+    }
+    set_rules(nlohmann::json::array());
+    REQUIRE(lines.size() >= 5);
+    texts.insert(texts.end(), lines.begin(), lines.end());
+    for (const auto& t : texts) {
+        CAPTURE(t);
+        CHECK(t.find(token) == std::string::npos);
+        CHECK(t.find(secret) == std::string::npos);
     }
 }
