@@ -332,7 +332,11 @@ void Client::complete_multipart_upload(const std::string& bucket, const std::str
             resp.status = 500;
             impl_->fail(r, resp, "CompleteMultipartUpload answered 200 with an error");
         }
-        std::this_thread::sleep_for(impl_->backoff(attempt));
+        ++impl_->n_retries;
+        const auto delay = impl_->backoff(attempt);
+        impl_->trace("retrying POST " + describe(bucket, key) + " after 200 " + e.code + " in " +
+                     std::to_string(delay.count()) + " ms");
+        std::this_thread::sleep_for(delay);
     }
 }
 

@@ -547,7 +547,11 @@ void Client::Impl::fail(const HttpRequest& r, const HttpResponse& resp,
         }
     }
     d.message = redacted(e.message);
-    d.request_id = e.request_id.empty() ? resp.header("x-amz-request-id") : e.request_id;
+    // From the <Error> body, else (HEAD, bodiless errors) S3's header; some S3-compatible
+    // services (moto) send only the x-amzn-requestid of other AWS services.
+    d.request_id = e.request_id;
+    if (d.request_id.empty()) d.request_id = resp.header("x-amz-request-id");
+    if (d.request_id.empty()) d.request_id = resp.header("x-amzn-requestid");
     d.bucket = r.bucket;
     d.key = r.key;
     d.retryable = retryable_status(resp.status, e.code);

@@ -54,6 +54,19 @@ struct S3ErrorBody {
 };
 S3ErrorBody parse_error_body(const std::string& xml);
 
+/// The part sizes of a streaming upload (S3 allows 10,000 parts of at most 5 GiB). Part n
+/// (1-based) is `base` bytes for n <= steady_parts, then doubles every 1,000 parts, up to
+/// 5 GiB. `base` is the client's part_size (at least min_part_size), or larger so that a
+/// size hint fits in 9,000 parts; steady_parts is 1,000, or the parts the hinted size needs
+/// when more: a hinted upload has parts of one size (memory stays
+/// (parallel_parts + 1) x base) unless it outgrows its hint.
+struct PartSizes {
+    std::uint64_t base = 0;
+    int steady_parts = 1000;
+    std::uint64_t size(int part_number) const;
+};
+PartSizes part_sizes(const ClientOptions& options, std::optional<std::uint64_t> size_hint);
+
 std::chrono::system_clock::time_point parse_http_date(const std::string& text);
 std::chrono::system_clock::time_point parse_iso8601(const std::string& text);
 

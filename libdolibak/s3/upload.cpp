@@ -2,6 +2,7 @@
 // and streaming download (a Source fed by a background GET).
 #include "s3/transport.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -12,7 +13,33 @@ namespace dolibak::s3 {
 namespace {
 constexpr std::uint64_t max_part_size = 5ull * 1024 * 1024 * 1024;
 constexpr int max_parts = 10000;
+constexpr int hinted_parts = 9000;  // a size hint leaves room for 1,000 more parts
+constexpr int parts_per_doubling = 1000;
 }  // namespace
+
+std::uint64_t PartSizes::size(int part_number) const {
+    std::uint64_t s = base;
+    if (part_number > steady_parts) {
+        const int doublings = (part_number - steady_parts - 1) / parts_per_doubling + 1;
+        for (int i = 0; i < doublings && s < max_part_size; ++i) s *= 2;
+    }
+    return std::min(s, max_part_size);
+}
+
+PartSizes part_sizes(const ClientOptions& options, std::optional<std::uint64_t> size_hint) {
+    PartSizes p;
+    p.base =
+        std::min<std::uint64_t>(std::max(options.part_size, options.min_part_size), max_part_size);
+    p.steady_parts = parts_per_doubling;
+    if (size_hint) {
+        const std::uint64_t need = (*size_hint + hinted_parts - 1) / hinted_parts;
+        p.base = std::max(p.base, std::min(need, max_part_size));
+        const std::uint64_t parts = (*size_hint + p.base - 1) / p.base;
+        p.steady_parts =
+            static_cast<int>(std::clamp<std::uint64_t>(parts, parts_per_doubling, max_parts));
+    }
+    return p;
+}
 
 namespace detail {
 
@@ -22,20 +49,13 @@ public:
         : client_(client),
           bucket_(std::move(bucket)),
           key_(std::move(key)),
-          options_(std::move(options)) {
-        const auto& o = client_.options();
-        part_size_ = std::max(o.part_size, o.min_part_size);
-        if (options_.size_hint) {
-            // Leave room: 9,000 parts for the hinted size.
-            const std::uint64_t need = (*options_.size_hint + 8999) / 9000;
-            if (need > part_size_)
-                part_size_ = static_cast<std::size_t>(std::min(need, max_part_size));
-        }
+          options_(std::move(options)),
+          sizes_(part_sizes(client_.options(), options_.size_hint)) {
         // A stream that may fit in one PutObject starts small; part buffers are reserved
         // whole (no regrowth copies) and recycled between parts (no fresh page faults).
-        const bool multipart_expected = options_.size_hint && *options_.size_hint > part_size_;
-        buffer_.reserve(multipart_expected ? part_size_
-                                           : std::min<std::size_t>(part_size_, 1 << 20));
+        const std::size_t first = current_part_size();
+        const bool multipart_expected = options_.size_hint && *options_.size_hint > first;
+        buffer_.reserve(multipart_expected ? first : std::min<std::size_t>(first, 1 << 20));
     }
 
     ~UploadSink() override { abort(); }
@@ -112,12 +132,9 @@ private:
     std::string what() const { return Client::describe(bucket_, key_); }
     void account(std::int64_t delta) { client_.impl_->note_buffered(delta); }
 
+    // The size of the part being filled (see PartSizes).
     std::size_t current_part_size() const {
-        // For unknown sizes, parts double every 1,000 parts (capped at 5 GiB).
-        const int next = next_part_;
-        std::uint64_t size = part_size_;
-        for (int i = 1000; i < next && size < max_part_size; i += 1000) size *= 2;
-        return static_cast<std::size_t>(std::min(size, max_part_size));
+        return static_cast<std::size_t>(sizes_.size(next_part_));
     }
 
     void flush_part() {
@@ -226,7 +243,7 @@ private:
     Client& client_;
     std::string bucket_, key_;
     PutOptions options_;
-    std::size_t part_size_;
+    PartSizes sizes_;
     std::string buffer_;
     State state_ = State::open;
     std::string upload_id_;

@@ -6,6 +6,8 @@
 #include <dolibak/hash.hpp>
 #include <dolibak/s3/client.hpp>
 
+#include "s3/transport.hpp"
+
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -393,4 +395,78 @@ TEST_CASE("round trips at the part-size edges and of a 100 MiB multipart object"
     CHECK(big_client.get_object(bucket(), p + "big", counted) == big.size());
     CHECK(got.hex() == want.hex());
     c.delete_object(bucket(), p + "big");
+}
+
+TEST_CASE("part sizes: a size hint keeps one part size under 10,000 parts") {
+    constexpr std::uint64_t MiB = 1024 * 1024, GiB = 1024 * MiB;
+    const ClientOptions defaults;  // 16 MiB parts
+    for (const std::uint64_t hint : {500 * GiB, 1 * GiB, 150 * GiB, 5 * 1024 * GiB}) {
+        CAPTURE(hint);
+        const auto sizes = part_sizes(defaults, hint);
+        CHECK(sizes.base >= defaults.part_size);
+        CHECK(sizes.base <= 5 * GiB);
+        // The parts that carry the hinted size: all of one size, at most 9,000 of them.
+        std::uint64_t total = 0;
+        int parts = 0;
+        while (total < hint) total += sizes.size(++parts);
+        CHECK(parts <= 9000);
+        CHECK(sizes.size(parts) == sizes.base);
+        // A stream somewhat larger than its hint still fits in 10,000 parts.
+        while (total < hint + hint / 10) total += sizes.size(++parts);
+        CHECK(parts <= 10000);
+    }
+    const auto big = part_sizes(defaults, 500 * GiB);
+    CHECK(big.base == (500 * GiB + 8999) / 9000);  // memory: (parallel + 1) x ~57 MiB
+    CHECK(big.size(9000) == big.base);
+    CHECK(big.size(9001) == 2 * big.base);  // grows only past the hinted size
+    // A small hint changes nothing.
+    const auto small = part_sizes(defaults, 100 * MiB);
+    CHECK(small.base == 16 * MiB);
+    CHECK(small.steady_parts == 1000);
+}
+
+TEST_CASE("part sizes: an upload of unknown size doubles its parts every 1,000 parts") {
+    constexpr std::uint64_t MiB = 1024 * 1024, GiB = 1024 * MiB;
+    const auto sizes = part_sizes(ClientOptions{}, std::nullopt);
+    CHECK(sizes.size(1) == 16 * MiB);
+    CHECK(sizes.size(1000) == 16 * MiB);
+    CHECK(sizes.size(1001) == 32 * MiB);
+    CHECK(sizes.size(2000) == 32 * MiB);
+    CHECK(sizes.size(2001) == 64 * MiB);
+    CHECK(sizes.size(9000) == 4 * GiB);
+    CHECK(sizes.size(9001) == 5 * GiB);  // capped at S3's maximum part size
+    CHECK(sizes.size(10000) == 5 * GiB);
+    std::uint64_t total = 0;
+    for (int n = 1; n <= 10000; ++n) total += sizes.size(n);
+    CHECK(total >= 5 * 1024 * GiB);  // S3's largest object fits
+    // A part size below S3's minimum is raised to it.
+    ClientOptions tiny;
+    tiny.part_size = 1024;
+    CHECK(part_sizes(tiny, std::nullopt).size(1) == tiny.min_part_size);
+}
+
+TEST_CASE("a streaming upload with a size hint uses the larger part size it needs") {
+    auto o = options_for(test::s3());  // 5 MiB parts
+    Client c(o, creds_for(test::s3()));
+    const std::size_t part = 6 * 1024 * 1024;
+    PutOptions po;
+    po.size_hint = std::uint64_t(part) * 9000;  // needs 6 MiB parts
+    const auto key = unique_prefix("hinted") + "obj";
+    const auto data = random_bytes(part + 1024 * 1024, 17);
+    {
+        auto sink = c.upload(bucket(), key, po);
+        for (std::size_t i = 0; i < data.size(); i += 512 * 1024)
+            sink->write(io::as_bytes(std::string_view(data).substr(i, 512 * 1024)));
+        sink->finish();
+    }
+    // The multipart ETag is the MD5 of the parts' MD5s: it tells where the parts were cut.
+    Md5 first, second, whole;
+    first.update(std::string_view(data).substr(0, part));
+    second.update(std::string_view(data).substr(part));
+    whole.update(first.bytes());
+    whole.update(second.bytes());
+    const auto info = c.head_object(bucket(), key);
+    REQUIRE(info);
+    CHECK(info->etag == "\"" + whole.hex() + "-2\"");
+    CHECK(get_all(c, key) == data);
 }

@@ -1,7 +1,11 @@
 // The S3 client through a fault-injecting proxy (tools/testenv/faultproxy.py) in front of
-// the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls.
+// the moto fixture: 503 SlowDown, 500, connections cut mid-request and mid-response, stalls,
+// CompleteMultipartUpload answering 200 with an <Error> or without ETag, DeleteObjects
+// answering <Error>s for some keys.
 // Transfers must complete byte-identical; a multipart upload that cannot complete must
 // leave no object and no open upload.
+// Errors carry the request id the server sent; no message or trace line holds the session
+// token or the secret key.
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
@@ -10,8 +14,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <thread>
 
 using namespace dolibak;
 using namespace dolibak::s3;
@@ -280,4 +288,327 @@ TEST_CASE("TLS is verified; a CA bundle makes a private CA trusted") {
     io::MemorySink got;
     c.get_object(bucket(), key, got);
     CHECK(got.data() == "over TLS");
+}
+
+namespace {
+
+void trace_retries(ClientOptions& o, std::mutex& m, std::vector<std::string>& lines) {
+    o.trace = [&m, &lines](const std::string& l) {
+        std::lock_guard lock(m);
+        if (l.starts_with("retrying")) lines.push_back(l);
+    };
+}
+
+void upload_in_chunks(Client& c, const std::string& key, const std::string& data) {
+    auto sink = c.upload(bucket(), key);
+    for (std::size_t i = 0; i < data.size(); i += 1 << 20)
+        sink->write(io::as_bytes(std::string_view(data).substr(i, 1 << 20)));
+    sink->finish();
+}
+
+// The requests that reached moto for `key` (path ending with it), by method and query part.
+int upstream(const std::string& method, const std::string& key, const std::string& query_part,
+             int status) {
+    int n = 0;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            std::string(e.at("query")).find(query_part) != std::string::npos &&
+            e.at("status") == status)
+            ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("CompleteMultipartUpload answered 200 with an <Error> is retried; the object is whole") {
+    const auto key = unique("complete-200-error.dump");
+    const auto data = random_bytes(11 * 1024 * 1024 + 17, 21);
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "error_200"},
+         {"code", "InternalError"},
+         {"times", 2}},
+    }));
+    auto o = via_proxy();
+    std::mutex m;
+    std::vector<std::string> retries;
+    trace_retries(o, m, retries);
+    Client c(o, creds());
+    upload_in_chunks(c, key, data);
+    CHECK(faults("error_200", key) == 2);
+    // Only the third Complete reached the server, and it completed the upload.
+    CHECK(upstream("POST", key, "uploadId=", 200) == 1);
+    Client d(direct(), creds());
+    const auto info = d.head_object(bucket(), key);
+    REQUIRE(info);
+    CHECK(info->etag.ends_with("-3\""));  // 5 + 5 + 1 MiB parts
+    io::MemorySink got;
+    CHECK(d.get_object(bucket(), key, got) == data.size());
+    CHECK(got.data() == data);
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    // Each retry is traced and counted like any other.
+    int complete_retries = 0;
+    for (const auto& l : retries)
+        complete_retries += l.find("after 200 InternalError") != std::string::npos;
+    CHECK(complete_retries == 2);
+    CHECK(c.stats().retries == retries.size());
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a CompleteMultipartUpload that keeps answering 200 <Error> fails and aborts") {
+    const auto key = unique("complete-200-forever.dump");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "error_200"},
+         {"times", -1}},
+    }));
+    auto o = via_proxy();
+    o.retry.max_attempts = 3;
+    Client c(o, creds());
+    try {
+        upload_in_chunks(c, key, random_bytes(6 * 1024 * 1024, 22));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "InternalError");
+        CHECK(e.details().retryable);
+        CHECK(std::string(e.what()).find("200 with an error") != std::string::npos);
+    }
+    CHECK(faults("error_200", key) == 3);
+    Client d(direct(), creds());
+    CHECK_FALSE(d.head_object(bucket(), key));
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    CHECK(upstream("DELETE", key, "uploadId=", 204) == 1);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("a CompleteMultipartUpload answered 200 without an ETag fails and aborts the upload") {
+    const auto key = unique("complete-no-etag.dump");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", key},
+         {"query_contains", "uploadId="},
+         {"action", "complete_no_etag"},
+         {"times", -1}},
+    }));
+    Client c(via_proxy(), creds());
+    auto sink = c.upload(bucket(), key);
+    sink->write(io::as_bytes(random_bytes(11 * 1024 * 1024, 23)));
+    try {
+        sink->finish();
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(std::string(e.what()).find("without an ETag") != std::string::npos);
+    }
+    sink.reset();
+    CHECK(faults("complete_no_etag", key) == 1);  // a failure, not retried
+    Client d(direct(), creds());
+    CHECK_FALSE(d.head_object(bucket(), key));
+    CHECK(d.list_multipart_uploads(bucket(), key).empty());
+    CHECK(upstream("DELETE", key, "uploadId=", 204) == 1);
+    set_rules(nlohmann::json::array());
+}
+
+TEST_CASE("DeleteObjects errors are reported per key; the other keys are deleted") {
+    const auto p = unique("delete-errors/");
+    // Two batches, with failing keys in both (the proxy adds an <Error> for every key that
+    // contains "locked"; moto itself deleted them all the same, so only the answer fails).
+    std::vector<std::string> keys;
+    for (int i = 0; i < 1003; ++i) {
+        std::string k = p + "k" + std::to_string(i);
+        if (i == 7) k = p + "locked-1 & <x>";
+        if (i == 1001) k = p + "locked-2 \xc3\xbc";
+        keys.push_back(k);
+    }
+    Client d(direct(), creds());
+    {
+        std::vector<std::thread> threads;
+        std::atomic<std::size_t> next{0};
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                for (std::size_t i; (i = next++) < keys.size();)
+                    d.put_object(bucket(), keys[i], io::as_bytes(std::string_view("x")));
+            });
+        for (auto& t : threads) t.join();
+    }
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", bucket()},
+         {"query_contains", "delete"},
+         {"action", "delete_errors"},
+         {"error_keys", "locked"},
+         {"code", "AccessDenied"},
+         {"message", "Access Denied"},
+         {"times", 2}},
+    }));
+    Client c(via_proxy(), creds());
+    auto failures = c.delete_objects(bucket(), keys);
+    CHECK(faults("delete_errors", bucket()) == 2);
+    std::sort(failures.begin(), failures.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    REQUIRE(failures.size() == 2);
+    CHECK(failures[0].key == keys[7]);
+    CHECK(failures[1].key == keys[1001]);
+    for (const auto& f : failures) {
+        CHECK(f.code == "AccessDenied");
+        CHECK(f.message == "Access Denied");
+    }
+    for (const std::size_t i : {0, 6, 8, 999, 1000, 1002}) {
+        CAPTURE(keys[i]);
+        CHECK_FALSE(d.head_object(bucket(), keys[i]));
+    }
+    CHECK(d.list_objects(bucket(), p).empty());
+
+    // The store reports them with keys relative to its prefix, code and message.
+    store::StoreOptions so;
+    so.use_environment = false;
+    so.s3 = via_proxy();
+    so.credentials = creds();
+    auto s = store::open("s3://" + bucket() + "/" + p + "store", so);
+    for (const std::string k : {"db/a.dump", "db/locked.dump", "docs/b.tar.gz"})
+        s->put_bytes(k, "x");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", bucket()},
+         {"query_contains", "delete"},
+         {"action", "delete_errors"},
+         {"error_keys", "locked"},
+         {"code", "AccessDenied"},
+         {"message", "Access Denied"},
+         {"times", 1}},
+    }));
+    const auto failed = s->remove_many({"db/a.dump", "db/locked.dump", "docs/b.tar.gz"});
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].key == "db/locked.dump");
+    CHECK(failed[0].message.find("AccessDenied") != std::string::npos);
+    CHECK(failed[0].message.find("Access Denied") != std::string::npos);
+    CHECK_FALSE(s->head("db/a.dump"));
+    CHECK_FALSE(s->head("docs/b.tar.gz"));
+    set_rules(nlohmann::json::array());
+}
+
+namespace {
+
+// The request id the proxy saw in the upstream's answer to the last `method` on `key`.
+std::string relayed_request_id(const std::string& method, const std::string& key) {
+    std::string id;
+    for (const auto& e : read_jsonl(proxy().info().at("fault_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            e.contains("request_id"))
+            id = e.at("request_id").get<std::string>();
+    return id;
+}
+
+}  // namespace
+
+TEST_CASE("errors carry the request id the server sent") {
+    set_rules(nlohmann::json::array());
+    Client c(via_proxy(), creds());
+    const auto key = unique("no-such-key");
+    auto check_id = [&](const RemoteError& e, const std::string& method) {
+        const auto& id = e.details().request_id;
+        CHECK_FALSE(id.empty());
+        CHECK(id == relayed_request_id(method, key));
+        CHECK(std::string(e.what()).find("[request id " + id + "]") != std::string::npos);
+    };
+    try {  // from the <Error> body
+        io::MemorySink sink;
+        c.get_object(bucket(), key, sink);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "NoSuchKey");
+        check_id(e, "GET");
+    }
+    auto wrong = creds();
+    wrong.secret_access_key = Secret(wrong.secret_access_key.reveal() + "x");
+    Client bad(via_proxy(), wrong);
+    try {
+        bad.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "SignatureDoesNotMatch");
+        check_id(e, "PUT");
+    }
+    try {  // a HEAD has no body: from the response header
+        bad.head_object(bucket(), key);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().http_status == 403);
+        check_id(e, "HEAD");
+    }
+}
+
+TEST_CASE("neither the session token nor the secret appears in errors or traces") {
+    set_rules(nlohmann::json::array());
+    auto cr = creds();
+    // Shaped like an STS token (with + / =), unknown to moto: answered InvalidToken.
+    const std::string token =
+        "IQoJb3JpZ2luX2VjEXAMPLE/" + std::to_string(std::random_device{}()) + "+tok==";
+    const std::string secret = cr.secret_access_key.reveal();
+    cr.session_token = Secret(token);
+    std::vector<std::string> lines;
+    std::mutex m;
+    auto o = via_proxy();
+    o.retry.max_attempts = 2;
+    o.trace = [&](const std::string& l) {
+        std::lock_guard lock(m);
+        lines.push_back(l);
+    };
+    Client c(o, cr);
+    std::vector<std::string> texts;  // every message and detail the client produced
+    auto collect = [&](const RemoteError& e) {
+        texts.push_back(e.what());
+        texts.push_back(e.details().message);
+        texts.push_back(e.details().code);
+    };
+    const auto key = unique("token.txt");
+    try {  // moto saw the token and refused it
+        c.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "InvalidToken");
+        collect(e);
+    }
+    bool token_sent = false;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (std::string(e.at("path")).ends_with(key))
+            for (const auto& h : e.at("headers"))
+                token_sent = token_sent || h == "x-amz-security-token";
+    CHECK(token_sent);
+    // A server quoting the request back (as AWS quotes the canonical request).
+    set_rules(nlohmann::json::array({
+        {{"path_contains", key}, {"action", "echo_error"}, {"times", -1}},
+    }));
+    try {
+        c.put_object(bucket(), key, io::as_bytes(std::string_view("x")));
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().code == "SignatureDoesNotMatch");
+        // The quote arrived, with the token blacked out.
+        CHECK(e.details().message.find("x-amz-security-token: ***") != std::string::npos);
+        collect(e);
+    }
+    // Retries and giving up (trace lines, the last error).
+    set_rules(nlohmann::json::array({
+        {{"path_contains", key}, {"action", "503"}, {"times", -1}},
+    }));
+    try {
+        io::MemorySink sink;
+        c.get_object(bucket(), key, sink);
+        FAIL("no error");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().retryable);
+        collect(e);
+    }
+    set_rules(nlohmann::json::array());
+    REQUIRE(lines.size() >= 5);
+    texts.insert(texts.end(), lines.begin(), lines.end());
+    for (const auto& t : texts) {
+        CAPTURE(t);
+        CHECK(t.find(token) == std::string::npos);
+        CHECK(t.find(secret) == std::string::npos);
+    }
 }

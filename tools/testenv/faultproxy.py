@@ -21,9 +21,24 @@ first one that matches and has times left applies. Actions:
 * ``delay``: wait ``delay`` seconds, then forward normally.
 * ``range_as_200``: forward, then turn a 206 answer into 200 (as a server that ignores
   Range would answer; the Range header itself is signed, so it cannot be removed).
+* ``error_200``: answer ``200 OK`` with an S3 ``<Error>`` body (``code``, default
+  InternalError) without forwarding, as S3 may answer CompleteMultipartUpload when the
+  error came after its headers. Not forwarded: the upload stays open upstream, as it does
+  on S3 (forwarding would complete it, and the retry would meet NoSuchUpload).
+* ``complete_no_etag``: answer ``200 OK`` with a CompleteMultipartUploadResult that has no
+  ETag, without forwarding (the upload stays open upstream).
+* ``echo_error``: answer ``403`` SignatureDoesNotMatch without forwarding, with the
+  request's head (header values included) in the Message, as AWS quotes the canonical
+  request it computed (x-amz-security-token included) in its SignatureDoesNotMatch.
+* ``delete_errors``: forward a DeleteObjects, then answer an ``<Error>`` (``code``, default
+  AccessDenied; ``message``) for each key of the request that contains ``error_keys``, in
+  place of its ``<Deleted>`` entry if any. Upstream deleted those keys all the same (the
+  request is signed: it cannot be changed); only the answer says otherwise.
 * ``pass``: forward (to let some requests through before a later rule).
 
-Every request is logged to ``faults.jsonl`` (method, path, query, action taken).
+Every request is logged to ``faults.jsonl`` (method, path, query, action taken; for a
+forwarded request also the upstream's ``status`` and ``request_id``, from
+``x-amz-request-id``, ``x-amzn-requestid`` or an ``<Error>`` body's RequestId).
 
 ``faultproxy.py serve --upstream HOST:PORT [--dir DIR] [--tls]`` prints one JSON line
 (endpoint, port, rules_file, fault_log, dir; with --tls also ca_file, the PEM of a
@@ -36,6 +51,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +59,10 @@ import sys
 import tempfile
 import threading
 import time
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 ERRORS = {
     "503": (503, "Service Unavailable", "SlowDown", "Please reduce your request rate."),
@@ -50,6 +70,71 @@ ERRORS = {
             "We encountered an internal error. Please try again."),
     "429": (429, "Too Many Requests", "SlowDown", "Please reduce your request rate."),
 }
+
+
+def error_xml(code: str, message: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
+            f"<Message>{escape(message)}</Message><RequestId>faultproxy</RequestId>"
+            "</Error>").encode()
+
+
+def split_response(response: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """(status line, header lines, body) of a whole HTTP/1.1 response; a chunked body is
+    decoded."""
+    rhead, _, rbody = response.partition(b"\r\n\r\n")
+    status, *headers = rhead.split(b"\r\n")
+    chunked = any(h.lower().startswith(b"transfer-encoding:") and b"chunked" in h.lower()
+                  for h in headers)
+    if chunked:
+        body, rest = b"", rbody
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            body, rest = body + rest[:size], rest[size + 2:]
+        rbody = body
+    return status, headers, rbody
+
+
+def with_body(status: bytes, headers: list[bytes], body: bytes) -> bytes:
+    """A response with a new body: Content-Length set, no Transfer-Encoding."""
+    kept = [h for h in headers if not h.lower().startswith((b"content-length:",
+                                                             b"transfer-encoding:"))]
+    kept.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join([status] + kept) + b"\r\n\r\n" + body
+
+
+def request_id_of(headers: list[bytes], body: bytes) -> str:
+    for h in headers:
+        name, _, value = h.partition(b":")
+        if name.strip().lower() in (b"x-amz-request-id", b"x-amzn-requestid"):
+            return value.strip().decode("latin-1")
+    m = re.search(rb"<Error>.*?<RequestId>([^<]*)</RequestId>", body, re.S)
+    return m.group(1).decode("utf-8", "replace") if m else ""
+
+
+def delete_keys(request_body: bytes) -> list[str]:
+    """The keys of a DeleteObjects request body."""
+    root = ElementTree.fromstring(request_body)
+    return [k.text or "" for k in root.iter() if k.tag in ("Key", f"{{{S3_NS}}}Key")]
+
+
+def add_delete_errors(answer: bytes, keys: list[str], code: str, message: str) -> bytes:
+    """A DeleteResult answer with <Error> entries for `keys` (their <Deleted> taken out)."""
+    failed = set(keys)
+    deleted = re.compile(rb"<Deleted>\s*<Key>([^<]*)</Key>.*?</Deleted>", re.S)
+
+    def drop(m: re.Match) -> bytes:
+        key = ElementTree.fromstring(b"<K>" + m.group(1) + b"</K>").text or ""
+        return b"" if key in failed else m.group(0)
+
+    answer = deleted.sub(drop, answer)
+    errors = "".join(f"<Error><Key>{escape(k)}</Key><Code>{escape(code)}</Code>"
+                     f"<Message>{escape(message)}</Message></Error>" for k in keys).encode()
+    if b"</DeleteResult>" not in answer:
+        raise ValueError("delete_errors: not a DeleteResult answer")
+    return answer.replace(b"</DeleteResult>", errors + b"</DeleteResult>", 1)
 
 
 class Proxy:
@@ -169,6 +254,13 @@ class Proxy:
                 return int(value.strip())
         return 0
 
+    @staticmethod
+    def _answer(conn: socket.socket, method: str, status: str, xml: bytes) -> None:
+        conn.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n"
+            f"Content-Length: {len(xml)}\r\nConnection: close\r\n\r\n".encode()
+            + (b"" if method == "HEAD" else xml))
+
     def _handle(self, conn: socket.socket) -> None:
         head, body = self._read_head(conn)
         request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
@@ -177,8 +269,12 @@ class Proxy:
         length = self._content_length(head)
         rule = self.choose(method, path, query)
         action = rule.get("action", "pass")
-        self.log({"method": method, "path": path, "query": query, "action": action,
-                  "time": time.time()})
+        entry = {"method": method, "path": path, "query": query, "action": action,
+                 "time": time.time()}
+        forwarded = action not in ERRORS and action not in (
+            "cut_request", "error_200", "complete_no_etag", "echo_error")
+        if not forwarded:
+            self.log(entry)
 
         if action == "cut_request":
             want = length // 2
@@ -198,13 +294,26 @@ class Proxy:
 
         if action in ERRORS:
             status, reason, code, message = ERRORS[action]
-            xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-                   f"<Message>{message}</Message><RequestId>faultproxy</RequestId>"
-                   "</Error>").encode()
-            conn.sendall(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\n"
-                f"Content-Length: {len(xml)}\r\nConnection: close\r\n\r\n".encode()
-                + (b"" if method == "HEAD" else xml))
+            self._answer(conn, method, f"{status} {reason}", error_xml(code, message))
+            return
+        if action == "error_200":
+            code = rule.get("code", "InternalError")
+            self._answer(conn, method, "200 OK",
+                         error_xml(code, rule.get("message", "We encountered an internal "
+                                                  "error. Please try again.")))
+            return
+        if action == "echo_error":
+            self._answer(conn, method, "403 Forbidden", error_xml(
+                "SignatureDoesNotMatch", "The request signature we calculated does not match "
+                "the signature you provided. The request was: " + head.decode("latin-1")))
+            return
+        if action == "complete_no_etag":
+            bucket, _, key = path.lstrip("/").partition("/")
+            xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult '
+                   f'xmlns="{S3_NS}"><Location>http://127.0.0.1{escape(path)}</Location>'
+                   f"<Bucket>{escape(bucket)}</Bucket><Key>{escape(key)}</Key>"
+                   "</CompleteMultipartUploadResult>").encode()
+            self._answer(conn, method, "200 OK", xml)
             return
 
         if action == "delay":
@@ -214,18 +323,33 @@ class Proxy:
         lines = head.rstrip(b"\r\n").split(b"\r\n")
         lines = [l for l in lines if not l.lower().startswith(b"connection:")]
         lines.append(b"Connection: close")
-        up = socket.create_connection(self.upstream, timeout=120)
+        response = b""
         try:
-            up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-            response = b""
-            while True:
-                chunk = up.recv(1 << 20)
-                if not chunk:
-                    break
-                response += chunk
-        finally:
-            up.close()
+            with socket.create_connection(self.upstream, timeout=120) as up:
+                up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+                while True:
+                    chunk = up.recv(1 << 20)
+                    if not chunk:
+                        break
+                    response += chunk
+        except OSError:
+            entry["status"] = 0
+            self.log(entry)
+            raise
 
+        status_line, rheaders, rbody = split_response(response)
+        try:
+            entry["status"] = int(status_line.split(b" ")[1])
+        except (IndexError, ValueError):
+            entry["status"] = 0
+        entry["request_id"] = request_id_of(rheaders, rbody)
+        self.log(entry)
+
+        if action == "delete_errors" and entry["status"] == 200:
+            failed = [k for k in delete_keys(body) if rule.get("error_keys", "") in k]
+            response = with_body(status_line, rheaders, add_delete_errors(
+                rbody, failed, rule.get("code", "AccessDenied"),
+                rule.get("message", "Access Denied")))
         if action == "range_as_200" and response.startswith(b"HTTP/1.1 206"):
             rhead, _, rbody = response.partition(b"\r\n\r\n")
             rlines = [l for l in rhead.split(b"\r\n")[1:]

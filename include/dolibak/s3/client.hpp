@@ -86,7 +86,8 @@ struct PutOptions {
     /// Fail with 412 PreconditionFailed instead of replacing an existing object
     /// (If-None-Match: *; AWS, MinIO, moto; not every service).
     bool if_none_match = false;
-    /// Expected total size, when known: picks a part size that keeps under 10,000 parts.
+    /// Expected total size, when known: picks a part size that keeps under 10,000 parts
+    /// (9,000 for the hinted size), kept for all the hinted data.
     std::optional<std::uint64_t> size_hint;
 };
 
@@ -153,7 +154,8 @@ public:
     /// A streaming upload: write() the data, then finish() (the object appears, whole) or
     /// abort() (nothing appears; a multipart upload is aborted). Destroying the sink
     /// without finish() aborts. Part sizes: options().part_size, or larger to fit
-    /// size_hint in 9,000 parts; for unknown sizes they double every 1,000 parts.
+    /// size_hint in 9,000 parts, one size for as much data as the hint says; for unknown
+    /// sizes (and past the hint) they double every 1,000 parts.
     std::unique_ptr<io::Sink> upload(const std::string& bucket, const std::string& key,
                                      const PutOptions& options = {});
     /// Streams the object (or a range of it) into `out` (not finished by this call), resuming
