@@ -2,6 +2,8 @@
 // only when PutObject or CompleteMultipartUpload succeeds.
 #include "store/backends.hpp"
 
+#include <dolibak/error.hpp>
+
 namespace dolibak::store {
 
 namespace {
@@ -112,10 +114,28 @@ public:
             validate_key(k);
             full.push_back(prefix_ + k);
         }
+        // One DeleteObjects per 1,000 keys, sent here so that a batch that fails as a whole
+        // (its retries spent) is reported key by key like the server's own per-key errors,
+        // and the other batches still go.
+        constexpr std::size_t batch = 1000;
         std::vector<RemoveFailure> out;
-        for (auto& f : client_->delete_objects(bucket_, full))
-            out.push_back({f.key.substr(std::min(prefix_.size(), f.key.size())),
-                           f.code + (f.message.empty() ? "" : ": " + f.message)});
+        auto relative = [this](const std::string& k) {
+            return k.substr(std::min(prefix_.size(), k.size()));
+        };
+        for (std::size_t from = 0; from < full.size(); from += batch) {
+            const std::vector<std::string> part(
+                full.begin() + static_cast<std::ptrdiff_t>(from),
+                full.begin() + static_cast<std::ptrdiff_t>(std::min(full.size(), from + batch)));
+            try {
+                for (auto& f : client_->delete_objects(bucket_, part))
+                    out.push_back(
+                        {relative(f.key), f.code + (f.message.empty() ? "" : ": " + f.message)});
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const Error& e) {
+                for (const auto& k : part) out.push_back({relative(k), e.what()});
+            }
+        }
         return out;
     }
 

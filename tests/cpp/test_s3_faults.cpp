@@ -487,7 +487,26 @@ TEST_CASE("DeleteObjects errors are reported per key; the other keys are deleted
     CHECK(failed[0].message.find("Access Denied") != std::string::npos);
     CHECK_FALSE(s->head("db/a.dump"));
     CHECK_FALSE(s->head("docs/b.tar.gz"));
+
+    // A batch that fails as a whole (every attempt answered 500) is reported key by key,
+    // not thrown; the keys are still there, and a later call removes them.
+    for (const std::string k : {"db/c.dump", "docs/d.tar.gz"}) s->put_bytes(k, "x");
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", bucket()},
+         {"query_contains", "delete"},
+         {"action", "500"},
+         {"times", -1}},
+    }));
+    const auto batch_failed = s->remove_many({"db/c.dump", "docs/d.tar.gz"});
+    REQUIRE(batch_failed.size() == 2);
+    CHECK(batch_failed[0].key == "db/c.dump");
+    CHECK(batch_failed[1].key == "docs/d.tar.gz");
+    for (const auto& f : batch_failed) CHECK(f.message.find("InternalError") != std::string::npos);
+    CHECK(s->head("db/c.dump"));
     set_rules(nlohmann::json::array());
+    CHECK(s->remove_many({"db/c.dump", "docs/d.tar.gz"}).empty());
+    CHECK_FALSE(s->head("db/c.dump"));
 }
 
 namespace {
