@@ -297,6 +297,44 @@ def test_secrets_never_printed(dolibarr, store, tmp_path, s3_server, s3_bucket):
         assert SECRET_AWS not in out
 
 
+def test_secrets_never_printed_on_success(dolibarr, empty_db, tmp_path, s3_server, s3_bucket):
+    """Every command that succeeds, with the secrets in the environment only: neither the
+    database password nor the AWS secret key appears in any output, text or JSON logs."""
+    env, docs = dolibarr
+    db_password = env["PGPASSWORD"]
+    env = dict(env, AWS_ACCESS_KEY_ID=s3_server["access_key"],
+               AWS_SECRET_ACCESS_KEY=s3_server["secret_key"])
+    # The password also given the dolibak way (it wins over PGPASSWORD).
+    env["DOLIBAK_DB_PASSWORD"] = env.pop("PGPASSWORD")
+    s3 = ["--store", f"s3://{s3_bucket}/erp", "--s3-endpoint", s3_server["endpoint"],
+          "--s3-region", s3_server["region"], "--s3-addressing", "path", "--docs-dir", str(docs)]
+    target = (f"host={env['PGHOST']} port={env['PGPORT']} user={empty_db['user']} "
+              f"dbname={empty_db['dbname']}")
+    outputs = []
+    for log_format in ("text", "json"):
+        common = s3 + ["--log-format", log_format]
+        for cmd, rc in ((["backup", "--force"], 0), (["backup", "--json"], 0), (["list"], 0),
+                        (["list", "--json"], 0), (["verify", "latest"], 0),
+                        (["status", "--json"], 0), (["check"], 0), (["prune", "--dry-run"], 0)):
+            if cmd[0] == "backup":
+                time.sleep(1.1)  # a new <ts>
+            p = run(cmd + common, env=env)
+            assert p.returncode == rc, (cmd, p.stdout, p.stderr)
+            outputs.append(p.stdout + p.stderr)
+    # Restores, the target's password from DOLIBAK_TARGET_PASSWORD.
+    p = run(["restore", "db", "latest", "--to", target] + s3,
+            env=dict(env, DOLIBAK_TARGET_PASSWORD=empty_db["password"]), check_rc=0)
+    outputs.append(p.stdout + p.stderr)
+    p = run(["restore", "docs", "latest", "--to", str(tmp_path / "restored")] + s3, env=env,
+            check_rc=0)
+    outputs.append(p.stdout + p.stderr)
+    assert len(outputs) == 18
+    for out in outputs:
+        assert db_password not in out
+        assert s3_server["secret_key"] not in out
+        assert empty_db["password"] not in out
+
+
 SLOW_PG_DUMP = """#!/bin/sh
 # The real pg_dump, its output trickled (1 KiB every 0.2 s) so that a run can be interrupted
 # in the middle of its dump.

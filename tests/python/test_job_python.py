@@ -88,20 +88,6 @@ def files_of(t):
 
 
 @pytest.fixture
-def empty_db(pg_server):
-    """A new empty database owned by prod_owner (a restore target); its role dict."""
-    su = pg_server["superuser"]
-    name = "r_" + secrets.token_hex(6)
-    pgfixture.psql(su, "CREATE DATABASE %s OWNER prod_owner;" % name,
-                   bin_dir=pg_server["bin_dir"])
-    try:
-        yield dict(pg_server["prod"], dbname=name)
-    finally:
-        pgfixture.psql(su, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % name,
-                       bin_dir=pg_server["bin_dir"], check=False)
-
-
-@pytest.fixture
 def dolibarr(fresh_db, tmp_path):
     gen.create_db(pgfixture.libpq_env(fresh_db), 20, 3)
     docs = tmp_path / "documents"
