@@ -352,9 +352,8 @@ while True:
 """
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_cleanly(dolibarr, store, tmp_path, pg_server, sig, code):
-    env, docs = dolibarr
+def slow_pg_tools(tmp_path, pg_server):
+    """A --pg-tools-dir whose pg_dump trickles its output (the real pg_restore, pg_dumpall)."""
     tools = tmp_path / "fakebin"
     tools.mkdir()
     f = tools / "pg_dump"
@@ -362,6 +361,13 @@ def test_signal_stops_cleanly(dolibarr, store, tmp_path, pg_server, sig, code):
     f.chmod(0o755)
     for name in ("pg_restore", "pg_dumpall"):
         os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    return tools
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_stops_cleanly(dolibarr, store, tmp_path, pg_server, sig, code):
+    env, docs = dolibarr
+    tools = slow_pg_tools(tmp_path, pg_server)
     proc = subprocess.Popen([CLI, "backup", "--db-only", "--store", store_url(store),
                              "--pg-tools-dir", str(tools)], env=base_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

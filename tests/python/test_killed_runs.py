@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from fixtures_s3 import s3_signed_request
-from test_cli import CLI, SLOW_PG_DUMP, base_env, dolibarr, run, store, store_url  # noqa: F401
+from test_cli import CLI, base_env, dolibarr, run, slow_pg_tools, store, store_url  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
                                 reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
@@ -115,13 +114,7 @@ def test_killed_during_the_dump_into_a_directory(dolibarr, store, tmp_path, pg_s
                        env=base_env(env), capture_output=True, text=True, check=True)
     assert p.stdout.splitlines()[0] == "1", p.stdout  # the row was there and changed
 
-    tools = tmp_path / "fakebin"
-    tools.mkdir()
-    f = tools / "pg_dump"
-    f.write_text(SLOW_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable})
-    f.chmod(0o755)
-    for name in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    tools = slow_pg_tools(tmp_path, pg_server)
     tmpdir = store / ".dolibak-tmp"
 
     def dump_streaming():
