@@ -470,13 +470,26 @@ struct ArchiveReader::Impl {
                 h.compression_level = static_cast<int>(v);
                 h.compression = v == 0 ? Compression::none : Compression::gzip;
                 return start_ts();
-            case F::ts:
-                ts[static_cast<std::size_t>(ts_index)] = v;
+            case F::ts: {
+                // pg_dump writes the fields of its localtime() struct tm: anything else is a
+                // damaged header (and would overflow the arithmetic below).
+                static constexpr std::array<const char*, 7> names{
+                    "second", "minute", "hour", "day", "month", "year", "daylight saving flag"};
+                static constexpr std::array<std::int64_t, 7> lo{0, 0, 0, 1, 0, 0, -1};
+                static constexpr std::array<std::int64_t, 7> hi{61, 59, 23, 31, 11, 8099, 1};
+                const auto i = static_cast<std::size_t>(ts_index);
+                if (v < lo[i] || v > hi[i])
+                    return fail(Defect::bad_header,
+                                fmt::format("creation time in file header: {} {} is not in {}..{}",
+                                            names[i], v, lo[i], hi[i]),
+                                item_start);
+                ts[i] = v;
                 if (++ts_index < 7) return expect(F::ts);
                 h.created = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", ts[5] + 1900,
                                         ts[4] + 1, ts[3], ts[2], ts[1], ts[0]);
                 h.created_dst = ts[6] > 0;
                 return expect(F::dbname);
+            }
             case F::toc_count:
                 if (v < 0 || v > opts.max_entries)
                     return fail(

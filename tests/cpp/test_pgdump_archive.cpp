@@ -387,6 +387,7 @@ namespace {
 struct Builder {
     int minor;
     std::string out;
+    std::vector<long long> tm = {5, 4, 3, 2, 0, 124, 0};  // 2024-01-02 03:04:05
     void byte(int b) { out += static_cast<char>(b); }
     void integer(long long v) {
         byte(v < 0 ? 1 : 0);
@@ -415,7 +416,7 @@ struct Builder {
             byte(static_cast<int>(c));
         else
             integer(c == Compression::none ? 0 : -1);
-        for (long long v : {5, 4, 3, 2, 0, 124, 0}) integer(v);  // 2024-01-02 03:04:05
+        for (long long v : tm) integer(v);
         str("db");
         str("15.1");
         str("15.1");
@@ -553,6 +554,18 @@ TEST_CASE("versions outside 1.12..1.16 and bad header fields are refused with a 
     b15.header(Compression::none, 0);
     b15.out[11] = 9;  // no such algorithm
     CHECK(verify_bytes(b15.out).defect == Defect::bad_header);
+    // Creation time fields out of range (a fuzzer found a month of 2^63 - 1 overflowing).
+    for (std::size_t field = 0; field < 7; ++field) {
+        for (long long v : {-2LL, 99999LL, 4294967295LL}) {
+            Builder bt{14, {}};
+            bt.tm[field] = v;
+            bt.header(Compression::none, 0);
+            const auto r = verify_bytes(bt.out);
+            INFO("field ", field, " = ", v, ": ", r.message);
+            CHECK(r.defect == Defect::bad_header);
+            CHECK(r.message.find("creation time") != std::string::npos);
+        }
+    }
     // A huge TOC count costs nothing: the archive is simply truncated.
     Builder big{14, {}};
     big.header(Compression::none, 9'000'000);
