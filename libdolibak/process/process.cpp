@@ -69,9 +69,16 @@ struct SpawnAttr {
     SpawnAttr& operator=(const SpawnAttr&) = delete;
 };
 
-std::pair<UniqueFd, UniqueFd> make_pipe() {
+// `large`: a data stream (the child's stdin or stdout). A 64 KiB pipe fills in milliseconds
+// at pg_dump's rate, so the child stalls whenever this side spends a moment on a chunk (the
+// archive verifier inflating a block); 1 MiB (Linux's default pipe-max-size, allowed without
+// privilege) absorbs that. Best effort: a kernel that refuses keeps its default.
+std::pair<UniqueFd, UniqueFd> make_pipe(bool large = false) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError("cannot create a pipe", "", errno);
+#ifdef F_SETPIPE_SZ
+    if (large) (void)::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
+#endif
     return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
@@ -179,7 +186,7 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
     };
     switch (o.in) {
         case Stdio::pipe:
-            std::tie(in_read, in_write) = make_pipe();
+            std::tie(in_read, in_write) = make_pipe(true);
             posix_spawn_file_actions_adddup2(fa, in_read.get(), 0);
             break;
         case Stdio::null:
@@ -190,7 +197,7 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
     }
     switch (o.out) {
         case Stdio::pipe:
-            std::tie(out_read, out_write) = make_pipe();
+            std::tie(out_read, out_write) = make_pipe(true);
             posix_spawn_file_actions_adddup2(fa, out_write.get(), 1);
             break;
         case Stdio::null:
