@@ -18,7 +18,7 @@ for i in range(n):
     if i % 100 == 0:
         os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, f"FA{i:06d}.pdf"), "wb") as f:
-        f.write(b"%PDF-1.4 %d\n" % i)
+        f.write(b"%%PDF-1.4 %d\n" % i)
 PY
 t() { /usr/bin/time -f "   %e s wall, %U+%S s cpu, %M KiB peak RSS" "$@"; }
 find "$tree" -printf '%s %T@ %p\n' > /dev/null  # warm the page cache and the dentry cache

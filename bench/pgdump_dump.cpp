@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     o.conn.user = env("PGUSER");
     o.conn.dbname = env("PGDATABASE");
     o.conn.password = Secret(env("PGPASSWORD"));
-    o.zstd.level = argc > 2 ? std::atoi(argv[2]) : 3;
+    o.zstd.level = argc > 2 ? std::atoi(argv[2]) : 6;
     o.zstd.threads = argc > 3 ? std::atoi(argv[3]) : 2;
     for (auto mode : {pgdump::DumpMode::pg_dump_compressed, pgdump::DumpMode::zstd}) {
         const bool z = mode == pgdump::DumpMode::zstd;

@@ -26,7 +26,7 @@ t pg_dump -Fc > /dev/null
 echo "== original way: pg_dump -Fc > file, then copy into the store"
 t sh -c 'pg_dump -Fc > "$1/x.dump" && cp "$1/x.dump" "$2/x.dump" && sync' _ "$work/out" "$work/store"
 ls -l "$work/out/x.dump" | awk '{print "   size", $5}'
-echo "== limit -Z0 | zstd -T2 -3"
-t sh -c 'pg_dump -Fc -Z0 | zstd -q -T2 -3 > /dev/null'
+echo "== limit -Z0 | zstd -T2 -6 (the zstd mode's default level)"
+t sh -c 'pg_dump -Fc -Z0 | zstd -q -T2 -6 > /dev/null'
 echo "== dolibak (both modes, into the store)"
-"$build/bench/pgdump_dump" "$work/store" 3 2
+"$build/bench/pgdump_dump" "$work/store" 6 2
