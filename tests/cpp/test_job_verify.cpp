@@ -235,3 +235,28 @@ TEST_CASE("a store that refuses the record leaves the verification standing, wit
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("the verification could not be recorded") != std::string::npos);
 }
+
+TEST_CASE("a verification record that is not one is ignored by list, with a warning") {
+    Fixture f;
+    jt::make_run(f.j.store(), {t1, jt::tiny_db(), f.docs});
+    std::vector<std::string> warnings;
+    auto c = jt::config("file://" + f.store_dir.string());
+    c.on_event = [&](const job::Event& e) {
+        if (e.kind == job::Event::Kind::warning) warnings.push_back(e.message);
+    };
+    job::Job j(std::move(c));
+    const auto key = make_store_key("", ObjectKind::verification, t1);
+    for (const std::string body : {"not json", "{\"format\": 2}", "{\"format\": 1, \"run\": 3}"}) {
+        INFO(body);
+        warnings.clear();
+        j.store().put_bytes(key, body);
+        const auto listing = j.list();
+        CHECK(listing.verifications.size() == 1);
+        for (const auto& b : listing.backups) CHECK_FALSE(b.verified);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0] == "verification record " + key + " not understood: ignored");
+    }
+    // A real verification replaces it and is read again.
+    REQUIRE(j.verify().ok());
+    for (const auto& b : j.list().backups) CHECK(b.verified);
+}
