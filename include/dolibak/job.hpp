@@ -12,7 +12,9 @@
 //   <prefix>/.fp-db, <prefix>/.fp-docs      last stored fingerprint of each half
 //   <prefix>/.lock                          lease of the run in progress
 #include <dolibak/cancel.hpp>
+#include <dolibak/catalog/catalog.hpp>
 #include <dolibak/fingerprint/db.hpp>
+#include <dolibak/job/env.hpp>
 #include <dolibak/manifest.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
@@ -94,7 +96,8 @@ struct Config {
     std::function<void(const Event&)> on_event;
     /// Checked between blocks; children are stopped and uploads aborted when set.
     std::shared_ptr<CancelToken> cancel;
-    /// The run's clock (tests inject one); default the system clock.
+    /// The run's clock for Env::real (tests of the real halves inject one); default the
+    /// system clock. A Job built over another Env takes its time from that Env's clock.
     std::function<TimePoint()> now;
 };
 
@@ -145,38 +148,10 @@ struct BackupReport {
 
 // ---- list / verify --------------------------------------------------------------------
 
-struct BackupEntry {
-    std::string half;  ///< "db", "docs", "globals"
-    TimePoint time{};
-    std::string key;
-    std::uint64_t size = 0;
-    /// A manifest of this time names the object (false: left by the old scripts).
-    bool has_manifest = false;
-    std::string sha256;  ///< from the manifest, when known
-    /// The newest `verify` that checked this object (recorded in verified/<ts>.json).
-    struct Verified {
-        TimePoint at{};
-        bool ok = false;
-        TimePoint run{};  ///< the run whose verification it was
-    };
-    std::optional<Verified> verified;
-};
-
-struct RunEntry {
-    TimePoint time{};
-    std::string manifest_key;
-    bool loaded = false;  ///< `manifest` was read (list reads every one; others read few)
-    Manifest manifest;
-};
-
-struct ListReport {
-    std::vector<BackupEntry> backups;      ///< every backup object, oldest first
-    std::vector<RunEntry> runs;            ///< every manifest, oldest first
-    std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
-    /// The verification records (verified/<ts>.json), oldest first; prune drops each with its
-    /// run.
-    std::vector<store::ObjectInfo> verifications;
-};
+/// The catalog's view of the store (catalog/catalog.hpp).
+using BackupEntry = catalog::BackupEntry;
+using RunEntry = catalog::RunEntry;
+using ListReport = catalog::Listing;
 
 struct VerifiedObject {
     std::string key;
@@ -223,10 +198,16 @@ struct DocsRestoreReport {
 // ---- status / check / refresh ---------------------------------------------------------
 
 struct StatusReport {
-    std::optional<RunEntry> last_run;      ///< the newest manifest
+    std::optional<RunEntry> last_run;      ///< the newest manifest (not future-dated)
     std::optional<RunEntry> last_success;  ///< the newest manifest whose halves all succeeded
     std::optional<double> age_seconds;     ///< of the last success
-    bool stale = true;                     ///< no success, or older than max_age
+    bool stale = true;                     ///< no success, or older than max_age, or see below
+    /// Why it is stale, when it is ("no successful run", "last success 30 h ago", "a run is
+    /// stamped in the future: ...").
+    std::string reason;
+    /// Runs stamped beyond the clock-skew tolerance in the future (a wrong clock): they
+    /// make the store stale, are never taken as the latest, and `check` reports them.
+    std::vector<TimePoint> future_runs;
 };
 
 struct CheckItem {
@@ -264,14 +245,19 @@ struct RefreshReport {
 
 class Job {
 public:
-    /// Validates the configuration (ConfigError naming what is wrong) and opens the store.
+    /// Validates the configuration (ConfigError naming what is wrong) and builds the real
+    /// environment (Env::real: opens the store).
     explicit Job(Config config);
+    /// The same over an environment the caller owns (a memory store, an injected clock, fake
+    /// drivers); `env` must outlive the Job.
+    Job(Config config, Env& env);
     ~Job();
     Job(Job&&) noexcept;
     Job& operator=(Job&&) noexcept;
 
     const Config& config() const noexcept;
     store::Store& store();
+    Env& env();
 
     BackupReport backup(const BackupOptions& options = {});
     ListReport list();

@@ -22,12 +22,16 @@
 
 namespace dolibak::retention {
 
+/// The state of a backup's latest verification.
+enum class Verification { unknown, good, failed };
+
 /// One backup object of one half.
 struct Backup {
     std::string key;   ///< store key, unique
     TimePoint time{};  ///< when the run started (the key's time stamp)
     std::string half;  ///< "db", "docs", ...: each half is planned on its own
     bool ok = true;    ///< false: the run failed or the object is known bad
+    Verification verified = Verification::unknown;
 };
 
 /// Tiered windows; 0 disables a tier.

@@ -1,5 +1,6 @@
 // Job::check: the preflight of the original setup test, one item per thing a backup needs.
 #include "job/job_impl.hpp"
+#include "job/real_drivers.hpp"
 
 #include "pgdump/pgconn.hpp"
 
@@ -177,7 +178,7 @@ CheckReport Job::check() {
             if (!std::filesystem::is_directory(st))
                 return {false, root.string() + " is not a directory"};
             DocsWalk w;
-            walk_docs(root, root, tarball::ExcludeMatcher(im.document_excludes()), w);
+            walk_docs(root, root, tarball::ExcludeMatcher(detail::document_excludes(im.config)), w);
             std::string detail = fmt::format("{}: {} files, {} directories, {}", root.string(),
                                              w.files, w.dirs, human_bytes(w.bytes));
             bool ok = true;
@@ -204,7 +205,7 @@ CheckReport Job::check() {
     std::optional<std::chrono::seconds> skew;
     bool store_ok = false;
     item("store", [&]() -> std::pair<bool, std::string> {
-        auto& s = *im.store;
+        auto& s = im.store();
         const std::string key = probe_prefix + random_hex(8);
         const std::string payload = "dolibak check probe " + random_hex(16) + "\n";
         const auto before = std::chrono::system_clock::now();
@@ -244,7 +245,7 @@ CheckReport Job::check() {
         return {true, s.url() + ": put, get and delete of a probe object work"};
     });
     item("clock", [&]() -> std::pair<bool, std::string> {
-        if (im.store->url().rfind("s3://", 0) != 0)
+        if (im.store().url().rfind("s3://", 0) != 0)
             return {true, "local directory store: no remote clock to compare"};
         if (!store_ok || !skew) return {false, "not checked: the store is unreachable"};
         const auto abs = skew->count() < 0 ? -skew->count() : skew->count();
@@ -275,7 +276,7 @@ CheckReport Job::check() {
         std::uint64_t largest = 0;
         if (store_ok) {
             try {
-                for (const auto& b : im.scan(Impl::ManifestLoad::none).backups)
+                for (const auto& b : im.catalog->scan(catalog::Catalog::Load::none).backups)
                     if (b.half == "db") largest = b.size;
             } catch (const Error&) {
             }
@@ -285,6 +286,23 @@ CheckReport Job::check() {
                 fmt::format("{} free in {} (a spooled restore or safety dump needs about {})",
                             human_bytes(free_bytes), dir.string(), human_bytes(need))};
     });
+    if (store_ok) {
+        item("history: no run stamped in the future", [&]() -> std::pair<bool, std::string> {
+            const TimePoint now = im.now();
+            std::vector<std::string> future;
+            const auto listing = im.catalog->scan(catalog::Catalog::Load::none);
+            for (const auto& run : listing.runs)
+                if (catalog::is_future(run.time, now)) future.push_back(format_timestamp(run.time));
+            for (const auto& b : listing.backups)
+                if (!b.has_manifest && catalog::is_future(b.time, now)) future.push_back(b.key);
+            if (future.empty())
+                return {true, "every run is stamped before " + format_timestamp(now)};
+            return {false, fmt::format("{} run(s) stamped in the future (now {}), first {}: a "
+                                       "machine with a wrong clock? they are never taken as the "
+                                       "latest; delete them once the clock is right",
+                                       future.size(), format_timestamp(now), future.front())};
+        });
+    }
     return report;
 }
 

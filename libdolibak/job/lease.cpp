@@ -8,9 +8,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <csignal>
-#include <cerrno>
 
 namespace dolibak::job::detail {
 
@@ -34,18 +34,18 @@ Lease::Lease(store::Store& store, std::chrono::seconds ttl, TimePoint now,
     o.content_type = "application/json";
     for (int attempt = 0; attempt < 2; ++attempt) {
         try {
-            store_.put_bytes(lock_key, body.dump() + "\n", o);
+            store_.put_bytes(catalog::lock_key, body.dump() + "\n", o);
             held_ = true;
             return;
         } catch (const Error&) {
             // Either the lock exists (another run, or a crashed one) or the store failed.
-            if (!store_.head(lock_key)) throw;
+            if (!store_.head(catalog::lock_key)) throw;
         }
         std::string holder = "another run";
         std::optional<TimePoint> expires;
         bool holder_dead = false;
         try {
-            const auto j = nlohmann::json::parse(store_.get_bytes(lock_key, 64 * 1024));
+            const auto j = nlohmann::json::parse(store_.get_bytes(catalog::lock_key, 64 * 1024));
             const long pid = j.at("pid").get<long>();
             const auto host = j.at("host").get<std::string>();
             holder = "the run of pid " + std::to_string(pid) + " on " + host + " since " +
@@ -59,14 +59,14 @@ Lease::Lease(store::Store& store, std::chrono::seconds ttl, TimePoint now,
         }
         if (expires && *expires > now && !holder_dead)
             throw Error("the store is locked by " + holder + " (until " + format_rfc3339(*expires) +
-                        "); if that run is dead, delete '" + lock_key +
+                        "); if that run is dead, delete '" + catalog::lock_key +
                         "' from the store or wait for the lock to expire");
         if (emit)
             emit({Event::Kind::warning, "",
                   std::string("taking over the lock held by ") + holder +
                       (holder_dead ? " (that process is gone)" : " (expired)"),
                   0, std::nullopt});
-        store_.remove(lock_key);
+        store_.remove(catalog::lock_key);
     }
     throw Error("cannot take the store's lock: it was taken again meanwhile");
 }
@@ -79,7 +79,7 @@ void Lease::release() noexcept {
     if (!held_) return;
     held_ = false;
     try {
-        store_.remove(lock_key);
+        store_.remove(catalog::lock_key);
     } catch (...) {
         // The lease expires by itself.
     }

@@ -1,8 +1,10 @@
-// Job::prune: the retention plan applied to the store. The newest backup of each half and
-// every object the newest manifest names are never deleted; manifests and verification records
-// go with their run.
+// Job::prune: the retention plan applied to the store, over runs (catalog/prune_plan.hpp): an
+// object stays while any kept run names it; the newest run is always kept; manifests and
+// verification records of the runs that go are deleted before the objects, so that an
+// interruption never leaves a listed run without its objects.
 #include "job/job_impl.hpp"
 
+#include <dolibak/catalog/prune_plan.hpp>
 #include <dolibak/error.hpp>
 
 #include <set>
@@ -13,57 +15,54 @@ PruneReport Job::prune(bool dry_run, bool force) {
     auto& im = *impl_;
     std::optional<detail::Lease> lease;
     if (!dry_run)
-        lease.emplace(*im.store, im.config.lock_ttl, im.now(),
+        lease.emplace(im.store(), im.config.lock_ttl, im.now(),
                       [&im](const Event& e) { im.emit(e); });
-    const auto listing = im.scan(Impl::ManifestLoad::newest);
-    std::set<std::string> protected_keys;
-    if (!listing.runs.empty()) {
-        const auto& newest = listing.runs.back();
-        if (!newest.loaded)
-            throw Error("the newest manifest " + newest.manifest_key +
-                        " cannot be read: prune refused (the objects it names are unknown)");
-        if (!newest.manifest.succeeded() && !force)
-            throw Error("the last run (" + format_timestamp(newest.time) +
+    const auto listing = im.catalog->scan(catalog::Catalog::Load::all, true);
+    for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
+        if (!it->loaded) continue;
+        if (!it->manifest.succeeded() && !force)
+            throw Error("the last run (" + format_timestamp(it->time) +
                         ") failed: prune refused until a run succeeds (or force it)");
-        for (const auto& k : newest.manifest.keys()) protected_keys.insert(k);
+        break;
     }
-    std::vector<retention::Backup> backups;
-    for (const auto& b : listing.backups) backups.push_back({b.key, b.time, b.half, true});
+    const auto pp = catalog::plan_prune(listing, im.now(), im.config.retention, force);
+    for (const auto& k : pp.unreadable)
+        im.warn("", "the manifest " + k +
+                        " cannot be read: kept, with the objects of its time stamp (--force)");
 
     PruneReport report;
     report.dry_run = dry_run;
-    report.plan = retention::plan(backups, im.now(), im.config.retention, protected_keys);
-    auto drop = report.plan.drop_keys();
-
-    // A run's manifest goes when none of the objects of its time stamp is kept; the newest
-    // manifest always stays.
-    std::set<TimePoint> kept_times;
-    for (const auto& d : report.plan.decisions)
-        if (d.keep) kept_times.insert(d.backup.time);
-    for (std::size_t i = 0; i + 1 < listing.runs.size(); ++i)
-        if (!kept_times.count(listing.runs[i].time)) drop.push_back(listing.runs[i].manifest_key);
-    // A verification record goes with its run, by the same rule.
-    const std::optional<TimePoint> newest_run =
-        listing.runs.empty() ? std::nullopt : std::optional(listing.runs.back().time);
-    for (const auto& v : listing.verifications) {
-        const auto t = parse_store_key(v.key)->time;
-        if (!kept_times.count(t) && t != newest_run) drop.push_back(v.key);
-    }
-
-    report.to_delete = drop;
-    im.info("", std::to_string(report.plan.kept()) + " backups kept, " +
-                    std::to_string(report.plan.dropped()) + " dropped" +
+    report.plan = pp.plan;
+    report.to_delete = pp.drop_runs;
+    report.to_delete.insert(report.to_delete.end(), pp.drop_objects.begin(), pp.drop_objects.end());
+    im.info("", std::to_string(report.plan.kept()) + " run halves kept, " +
+                    std::to_string(report.plan.dropped()) + " dropped; " +
+                    std::to_string(report.to_delete.size()) + " object(s) to delete" +
                     (dry_run ? " (dry run: nothing deleted)" : ""));
-    if (!dry_run && !drop.empty()) {
-        im.check_cancel("pruning");
-        report.failures = im.store->remove_many(drop);
-        std::set<std::string> failed;
-        for (const auto& f : report.failures) failed.insert(f.key);
-        for (const auto& k : drop)
-            if (!failed.count(k)) report.deleted.push_back(k);
-        for (const auto& f : report.failures)
+    if (dry_run || report.to_delete.empty()) return report;
+    im.check_cancel("pruning");
+    std::set<std::string> failed;
+    auto remove = [&](const std::vector<std::string>& keys) {
+        if (keys.empty()) return;
+        for (auto& f : im.store().remove_many(keys)) {
+            failed.insert(f.key);
             im.warn("", "could not delete " + f.key + ": " + f.message);
-    }
+            report.failures.push_back(std::move(f));
+        }
+        for (const auto& k : keys)
+            if (!failed.count(k)) report.deleted.push_back(k);
+    };
+    remove(pp.drop_runs);
+    // An object named by a manifest that could not be deleted stays with it.
+    std::set<std::string> still_named;
+    for (const auto& run : listing.runs)
+        if (run.loaded && failed.count(run.manifest_key))
+            for (const auto& k : run.manifest.keys()) still_named.insert(k);
+    std::vector<std::string> objects;
+    for (const auto& k : pp.drop_objects)
+        if (!still_named.count(k)) objects.push_back(k);
+    im.check_cancel("pruning");
+    remove(objects);
     return report;
 }
 

@@ -3,6 +3,7 @@
 // copied the same way, framed by pre/post hooks where the post hook always runs.
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
+#include "job/real_drivers.hpp"
 
 #include <dolibak/error.hpp>
 #include <dolibak/pgdump/dump.hpp>
@@ -170,7 +171,7 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
             im.info("docs", "syncing " + from.string() + " to " + to.string());
             tarball::WriteOptions wo;
             wo.compression = tarball::Compression::none;
-            wo.excludes = im.document_excludes();
+            wo.excludes = detail::document_excludes(im.config);
             if (im.config.docs) wo.skip_unreadable = im.config.docs->skip_unreadable;
             wo.on_warning = [&im](const tarball::Warning& w) {
                 im.warn("docs", w.path + ": " + w.message);

@@ -5,8 +5,6 @@
 
 #include <dolibak/error.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/tarball/extractor.hpp>
-#include <dolibak/tarball/lister.hpp>
 
 #include <fmt/core.h>
 
@@ -15,25 +13,6 @@
 namespace dolibak::job {
 
 namespace {
-
-// What the manifest of the run that stored `entry` says about it (the run that uploads an
-// object has the object's time stamp), when there is such a manifest.
-template <typename JobImpl>
-std::optional<ManifestHalf> recorded_half(JobImpl& im, const ListReport& listing,
-                                          const BackupEntry& entry) {
-    for (const auto& run : listing.runs) {
-        if (run.time != entry.time) continue;
-        try {
-            const Manifest m = run.loaded ? run.manifest : im.load_manifest(run.manifest_key);
-            auto it = m.halves.find(entry.half);
-            if (it != m.halves.end() && it->second.key == entry.key) return it->second;
-        } catch (const Error& e) {
-            im.warn(entry.half,
-                    std::string("manifest unreadable, restoring without its digest: ") + e.what());
-        }
-    }
-    return std::nullopt;
-}
 
 detail::CheckedSource::Expect expectation(const std::optional<ManifestHalf>& h) {
     detail::CheckedSource::Expect x;
@@ -44,11 +23,6 @@ detail::CheckedSource::Expect expectation(const std::optional<ManifestHalf>& h) 
     return x;
 }
 
-// Thrown by the first-entry peek to stop listing.
-struct FirstEntrySeen {
-    std::string path;
-};
-
 bool directory_is_empty(const std::filesystem::path& p) {
     return std::filesystem::directory_iterator(p) == std::filesystem::directory_iterator();
 }
@@ -57,43 +31,25 @@ bool directory_is_empty(const std::filesystem::path& p) {
 
 pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
     Impl& im = *impl_;
-    const ListReport listing = im.scan(Impl::ManifestLoad::none);
-    const BackupEntry entry = im.find_backup(listing, "db", options.which);
-    const auto recorded = recorded_half(im, listing, entry);
+    if (!options.exclude.empty() && options.restore.list)
+        throw ConfigError("give either TOC exclusions or a pg_restore list, not both");
+    for (const auto& rule : options.exclude) pgdump::parse_rule(rule);  // bad rules fail first
+    auto* driver = im.env->database();
+    if (!driver) throw ConfigError("the environment has no database driver");
+    const ListReport listing = im.catalog->scan(catalog::Catalog::Load::none);
+    const BackupEntry entry = im.catalog->find_backup(listing, "db", options.which, im.now());
+    const auto recorded = im.catalog->recorded_half(listing, entry);
     im.info("db", fmt::format("restoring {} ({} bytes{}) into {}", entry.key, entry.size,
                               recorded ? ", SHA-256 checked before commit" : ", no manifest",
                               options.restore.target.describe()));
-
-    pgdump::RestoreOptions ro = options.restore;
-    if (!ro.tools_dir && !ro.tools && im.config.db) ro.tools_dir = im.config.db->tools_dir;
-    if (ro.temp_dir.empty()) ro.temp_dir = im.config.temp_dir;
-    // The proof follows the application profile unless the caller chose one.
-    const pgdump::ProofOptions default_proof;
-    if (ro.proof.table_pattern == default_proof.table_pattern &&
-        ro.proof.min_tables == default_proof.min_tables) {
-        ro.proof.table_pattern = im.config.profile.table_like_pattern();
-        ro.proof.min_tables = im.config.profile.min_restored_tables;
-    }
-    if (!options.exclude.empty() && ro.list)
-        throw ConfigError("give either TOC exclusions or a pg_restore list, not both");
-    for (const auto& rule : options.exclude) pgdump::parse_rule(rule);  // bad rules fail first
-
     im.check_cancel("starting the restore");
-    auto raw = im.store->get(entry.key);
+    auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(*raw, entry.key, expectation(recorded), im.config.cancel,
                                   [&im, size = entry.size](std::uint64_t n) {
                                       im.emit({Event::Kind::progress, "db", "restoring", n, size});
                                   });
     try {
-        if (options.exclude.empty()) return pgdump::restore(checked, ro);
-        // pg_restore reads its -L list before the archive: read the TOC off the head of the
-        // stream first, build the list, then replay the head and stream the rest.
-        auto peeked = detail::peek_toc(checked, entry.key);
-        ro.list = detail::exclusion_list(peeked.toc, options.exclude);
-        im.info("db", fmt::format("TOC read ({} entries), {} exclusion rule(s) applied",
-                                  peeked.toc.entries.size(), options.exclude.size()));
-        detail::ReplaySource replay(std::move(peeked.head), checked);
-        return pgdump::restore(replay, ro);
+        return driver->restore(checked, entry.key, options, im.context("db"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;
@@ -117,9 +73,11 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
     if (options.extract.in_place && !options.extract.subtree.empty())
         throw ConfigError("an in-place restore of a subtree is not supported");
 
-    const ListReport listing = im.scan(Impl::ManifestLoad::none);
-    const BackupEntry entry = im.find_backup(listing, "docs", options.which);
-    const auto recorded = recorded_half(im, listing, entry);
+    auto* driver = im.env->documents();
+    if (!driver) throw ConfigError("the environment has no documents driver");
+    const ListReport listing = im.catalog->scan(catalog::Catalog::Load::none);
+    const BackupEntry entry = im.catalog->find_backup(listing, "docs", options.which, im.now());
+    const auto recorded = im.catalog->recorded_half(listing, entry);
     const auto kind = parse_store_key(entry.key);
     im.info("docs", fmt::format("restoring {} ({} bytes, {}{}) into {}", entry.key, entry.size,
                                 kind && kind->kind == ObjectKind::docs_tar_zst ? "zstd" : "gzip",
@@ -129,31 +87,15 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
 
     DocsRestoreReport rep;
     rep.key = entry.key;
-    auto raw = im.store->get(entry.key);
+    auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(
         *raw, entry.key, expectation(recorded), im.config.cancel,
         [&im, size = entry.size](std::uint64_t n) {
             im.emit({Event::Kind::progress, "docs", "restoring", n, size});
         });
     try {
-        // The old scripts archived the folder itself ("documents/..."): look at the first
-        // entry, then replay what that took.
-        tarball::ExtractOptions xo = options.extract;
-        detail::RecordingSource rec(checked, std::size_t{64} << 20);
-        std::string first;
-        try {
-            tarball::list_tar(rec, [](const tarball::Entry& e) { throw FirstEntrySeen{e.path}; });
-        } catch (const FirstEntrySeen& seen) {
-            first = seen.path;
-        }
-        const bool old_layout =
-            !recorded && (first == "documents" || first.rfind("documents/", 0) == 0);
-        if (old_layout && xo.strip_components == 0) {
-            xo.strip_components = 1;
-            im.info("docs", "archive of the old scripts: leading documents/ stripped");
-        }
-        detail::ReplaySource replay(rec.take(), checked);
-        rep.summary = tarball::extract_tar(replay, target, xo);
+        rep.summary = driver->restore(checked, entry.key, target, options, recorded.has_value(),
+                                      im.context("docs"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key + " into " + target.string());
         throw;

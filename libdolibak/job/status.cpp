@@ -7,6 +7,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 namespace dolibak::job {
 
 namespace {
@@ -83,13 +85,19 @@ StatusReport Job::status(std::chrono::seconds max_age,
                          const std::optional<std::filesystem::path>& metrics_file) {
     auto& im = *impl_;
     if (max_age.count() <= 0) throw ConfigError("--max-age must be positive");
-    const auto listing = im.scan(Impl::ManifestLoad::none);
+    const auto listing = im.catalog->scan(catalog::Catalog::Load::none);
+    const TimePoint now = im.now();
     StatusReport s;
-    // Newest first: usually one or two manifests are read.
+    // Newest first: usually one or two manifests are read. A run stamped in the future (a
+    // machine with a wrong clock) would otherwise stand as fresh forever.
     for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
+        if (catalog::is_future(it->time, now)) {
+            s.future_runs.push_back(it->time);
+            continue;
+        }
         RunEntry run = *it;
         try {
-            run.manifest = im.load_manifest(run.manifest_key);
+            run.manifest = im.catalog->load_manifest(run.manifest_key);
             run.loaded = true;
         } catch (const Error& e) {
             im.warn("", std::string("unreadable manifest skipped: ") + e.what());
@@ -101,15 +109,28 @@ StatusReport Job::status(std::chrono::seconds max_age,
             break;
         }
     }
-    const TimePoint now = im.now();
+    std::reverse(s.future_runs.begin(), s.future_runs.end());
     if (s.last_success) {
         const auto done = s.last_success->manifest.finished_at.time_since_epoch().count() > 0
                               ? s.last_success->manifest.finished_at
                               : s.last_success->time;
         s.age_seconds = static_cast<double>((now - done).count());
         s.stale = *s.age_seconds > static_cast<double>(max_age.count());
+        if (s.stale)
+            s.reason = fmt::format("the last success ({}) is older than {} s",
+                                   format_timestamp(s.last_success->time), max_age.count());
+    } else {
+        s.reason = "no successful run";
     }
-    if (metrics_file) write_metrics(*metrics_file, im.store->url(), s, now);
+    if (!s.future_runs.empty()) {
+        s.stale = true;
+        s.reason = fmt::format(
+            "{} run(s) stamped in the future (the newest {}, now {}): a wrong clock; they are "
+            "not counted",
+            s.future_runs.size(), format_timestamp(s.future_runs.back()), format_timestamp(now));
+        im.warn("", s.reason);
+    }
+    if (metrics_file) write_metrics(*metrics_file, im.store().url(), s, now);
     return s;
 }
 

@@ -4,15 +4,9 @@
 
 #include <dolibak/error.hpp>
 #include <dolibak/job_report.hpp>
-#include <dolibak/pgdump/archive.hpp>
-#include <dolibak/tarball/lister.hpp>
-
-#include <dolibak/version.hpp>
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -39,18 +33,9 @@ void drain(io::Source& src) {
 // this identity may only read (a verification-only key) gets a warning, not a failure: the
 // verification itself stands.
 void Job::Impl::record(VerifyReport& report) {
-    const nlohmann::json j = {{"format", 1},
-                              {"run", format_timestamp(report.time)},
-                              {"verified_at", format_rfc3339(now())},
-                              {"tool_version", std::string(dolibak::version())},
-                              {"report", nlohmann::json::parse(to_json(report))}};
-    const std::string key = make_store_key("", ObjectKind::verification, report.time);
     try {
-        store::PutOptions po;
-        po.content_type = "application/json";
-        store->put_bytes(key, j.dump(2) + "\n", po);
-        report.record_key = key;
-        info("", "verification recorded in " + key);
+        report.record_key = catalog->record_verification(report.time, now(), to_json(report));
+        info("", "verification recorded in " + report.record_key);
     } catch (const Cancelled&) {
         throw;
     } catch (const Error& e) {
@@ -58,24 +43,9 @@ void Job::Impl::record(VerifyReport& report) {
     }
 }
 
-std::optional<Verification> parse_verification(std::string_view text) {
-    try {
-        const auto j = nlohmann::json::parse(text);
-        if (j.value("format", 0) != 1) return std::nullopt;
-        Verification v;
-        v.run = parse_timestamp(j.at("run").get<std::string>());
-        v.at = parse_rfc3339(j.at("verified_at").get<std::string>());
-        for (const auto& o : j.at("report").at("objects"))
-            v.objects.emplace_back(o.at("key").get<std::string>(), o.at("ok").get<bool>());
-        return v;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
 VerifyReport Job::verify(const std::string& which) {
     Impl& im = *impl_;
-    const ListReport listing = im.scan(Impl::ManifestLoad::none);
+    const ListReport listing = im.catalog->scan(catalog::Catalog::Load::none);
     VerifyReport report;
 
     // Which run: its manifest when there is one, else the objects of that time stamp (old
@@ -92,7 +62,7 @@ VerifyReport Job::verify(const std::string& which) {
             for (auto it = listing.backups.rbegin(); it != listing.backups.rend(); ++it)
                 if (seen.insert(it->half).second) targets.push_back({it->half, it->key, nullptr});
             if (targets.empty())
-                throw ConfigError("nothing to verify: no backup in " + im.store->url());
+                throw ConfigError("nothing to verify: no backup in " + im.store().url());
             report.time = listing.backups.back().time;
         }
     } else {
@@ -103,13 +73,13 @@ VerifyReport Job::verify(const std::string& which) {
             for (const auto& b : listing.backups)
                 if (b.time == report.time) targets.push_back({b.half, b.key, nullptr});
             if (targets.empty())
-                throw ConfigError("no run at " + which + " in " + im.store->url() +
+                throw ConfigError("no run at " + which + " in " + im.store().url() +
                                   " (dolibak list shows what there is)");
         }
     }
     if (!manifest_key.empty()) {
         try {
-            manifest = im.load_manifest(manifest_key);
+            manifest = im.catalog->load_manifest(manifest_key);
         } catch (const Error& e) {
             // A broken manifest is itself a finding; the objects of its time are still checked
             // on their format.
@@ -150,7 +120,7 @@ VerifyReport Job::verify(const std::string& which) {
         im.info(t.half, "verifying " + t.key);
         std::vector<std::string> problems;
         try {
-            auto raw = im.store->get(t.key);
+            auto raw = im.store().get(t.key);
             // No expectation here: the digest is compared below, so that a mismatch is a
             // finding together with what the format check says.
             const std::string half = t.half;
@@ -159,29 +129,13 @@ VerifyReport Job::verify(const std::string& which) {
                 [&im, half, size = present.at(t.key)](std::uint64_t n) {
                     im.emit({Event::Kind::progress, half, "verifying", n, size});
                 });
-            if (t.half == "db") {
-                auto [result, summary] = pgdump::open_and_verify(src, t.key);
-                if (!result.ok())
-                    problems.push_back(
-                        fmt::format("dump archive: {} at byte {}", result.message, result.offset));
-                else if (summary.tables.empty())
-                    problems.push_back("dump archive holds no table data");
-            } else if (t.half == "docs") {
-                try {
-                    const auto s = tarball::list_tar(src);
-                    if (s.entries == 0) problems.push_back("tar archive holds no entry");
-                } catch (const FormatError& e) {
-                    problems.push_back(std::string("tar archive: ") + e.what());
-                }
-            } else {
-                std::vector<std::byte> first(4096);
-                first.resize(io::read_full(src, first));
-                const bool blank = std::all_of(first.begin(), first.end(), [](std::byte b) {
-                    const auto c = static_cast<unsigned char>(b);
-                    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-                });
-                if (blank) problems.push_back("globals SQL is empty");
-            }
+            HalfDriver* driver = t.half == "db"     ? im.env->database()
+                                 : t.half == "docs" ? im.env->documents()
+                                                    : im.env->globals();
+            if (!driver)
+                throw ConfigError("the environment has no driver for the " + t.half + " half");
+            for (auto& p : driver->check_object(src, t.key, im.context(t.half)))
+                problems.push_back(std::move(p));
             drain(src);
             v.bytes = src.bytes();
             v.sha256 = src.sha256();

@@ -1,5 +1,6 @@
-// Job::prune over three years of synthetic history: exactly the planner's plan is applied,
-// the newest manifest's objects stay, manifests go with their runs.
+// Job::prune over three years of synthetic history: the planner decides over runs (one
+// candidate per run and half), every object a kept run names stays, whichever run uploaded it,
+// the newest manifest's objects stay, manifests and verification records go with their runs.
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
@@ -7,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
 using namespace dolibak;
@@ -21,7 +23,12 @@ TimePoint at(int y, int m, int d, int h) {
 struct History {
     test::TempDir dir;
     job::Config config;
+    /// One candidate per run and half, keyed as the catalog keys them: the object when the run
+    /// uploaded it, "<object>@<run ts>" when it found the half unchanged.
     std::vector<retention::Backup> backups;
+    /// The objects each candidate's run names.
+    std::map<std::string, std::vector<std::string>> named_by_run_of;
+    std::size_t objects = 0;
     TimePoint newest{};
 
     /// `days` daily runs at 02:00 UTC ending on 2026-11-23; the db half is unchanged every
@@ -37,6 +44,7 @@ struct History {
             const bool db_changed = i % 3 != 1 || i == 0;
             const std::string docs_key = make_store_key("", ObjectKind::docs_tar_gz, t);
             j.store().put_bytes(docs_key, "docs");
+            ++objects;
             backups.push_back({docs_key, t, "docs", true});
             ManifestHalf docs;
             docs.key = docs_key;
@@ -47,12 +55,16 @@ struct History {
             if (db_changed) {
                 db.key = make_store_key("", ObjectKind::db_dump, t);
                 j.store().put_bytes(db.key, "db");
+                ++objects;
                 backups.push_back({db.key, t, "db", true});
             } else {
                 db.status = ManifestHalf::Status::unchanged;
                 // It names the object of the run before it (a changed one: i + 1 is not 1 mod 3).
                 db.key = make_store_key("", ObjectKind::db_dump, t - std::chrono::days(1));
+                backups.push_back({db.key + "@" + format_timestamp(t), t, "db", true});
             }
+            named_by_run_of[backups.back().key] = {docs_key, db.key};
+            named_by_run_of[docs_key] = {docs_key, db.key};
             db.bytes = 2;
             db.sha256 = std::string(64, 'b');
             m.halves["db"] = db;
@@ -74,9 +86,11 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     History h(3 * 365);
     job::Job j(h.config);
     const auto expected = retention::plan(h.backups, h.newest, h.config.retention);
+    // A kept run keeps every object it names.
     std::set<std::string> expected_kept;
     for (const auto& d : expected.decisions)
-        if (d.keep) expected_kept.insert(d.backup.key);
+        if (d.keep)
+            for (const auto& k : h.named_by_run_of.at(d.backup.key)) expected_kept.insert(k);
     // A verification record every tenth day: each goes with its run.
     std::set<std::string> records, expected_records;
     std::set<TimePoint> kept_times;
@@ -94,7 +108,7 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     auto dry = j.prune(true);
     CHECK(dry.deleted.empty());
     CHECK(dry.plan.kept() == expected.kept());
-    CHECK(keys(j.store(), "db/").size() + keys(j.store(), "docs/").size() == h.backups.size());
+    CHECK(keys(j.store(), "db/").size() + keys(j.store(), "docs/").size() == h.objects);
 
     auto report = j.prune();
     CHECK(report.failures.empty());
@@ -129,7 +143,7 @@ TEST_CASE("prune never deletes what the newest manifest names") {
     CHECK(j.store().head(old_db));
     bool protected_reason = false;
     for (const auto& d : report.plan.decisions)
-        if (d.backup.key == old_db)
+        if (d.backup.key == old_db + "@" + format_timestamp(h.newest))
             for (auto r : d.reasons) protected_reason |= r == retention::Reason::protected_key;
     CHECK(protected_reason);
 }

@@ -1,0 +1,35 @@
+#pragma once
+// Retention over runs. The planner (retention.hpp) decides, per half, which runs stand for
+// their day, month or year; the catalog turns that into keys to delete so that an object stays
+// while any kept run names it. A run whose documents were "unchanged" names an older object:
+// that object stays as long as the run does, whoever uploaded it.
+#include <dolibak/catalog/catalog.hpp>
+#include <dolibak/retention.hpp>
+
+#include <string>
+#include <vector>
+
+namespace dolibak::catalog {
+
+struct PrunePlan {
+    /// The planner's decisions, one per (run, half): the key is the object's key when the run
+    /// uploaded it, "<object>@<run ts>" when the run found the half unchanged, and
+    /// "<manifest>#<half>" for a half that failed (no object).
+    retention::Plan plan;
+    /// Manifests and verification records of the runs that go: deleted first, so that an
+    /// interruption never leaves a listed run without its objects.
+    std::vector<std::string> drop_runs;
+    /// Objects no kept run names: deleted after the runs.
+    std::vector<std::string> drop_objects;
+    /// Manifests that could not be read, kept with the objects of their time stamp (only
+    /// with `force`; without it they refuse the plan).
+    std::vector<std::string> unreadable;
+};
+
+/// Plans a prune over `listing`, which must have every manifest loaded (Catalog::Load::all)
+/// and the verification records read. The newest run is always kept. Throws Error naming an
+/// unreadable manifest unless `force`.
+PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Policy& policy,
+                     bool force);
+
+}  // namespace dolibak::catalog

@@ -1,0 +1,116 @@
+#pragma once
+// The job's environment, in the spirit of LevelDB's Env: everything a Job touches outside
+// its own logic — the store, the clock and one driver per half (database, documents,
+// globals) — comes through here. Env::real(config) builds today's objects (the configured
+// store, the system clock, pg_dump/pg_restore, the tar writer and extractor); tests inject a
+// memory store, a fault-injecting store, a clock they advance and drivers whose content they
+// control, so that a decade of runs is simulated in seconds (docs/architecture.md).
+#include <dolibak/cancel.hpp>
+#include <dolibak/io.hpp>
+#include <dolibak/pgdump/restore.hpp>
+#include <dolibak/store.hpp>
+#include <dolibak/tarball/extractor.hpp>
+#include <dolibak/timestamp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dolibak::job {
+
+struct Config;
+struct Event;
+struct RestoreDbOptions;
+struct RestoreDocsOptions;
+
+/// The run's clock. Every time stamp and every wait of a Job goes through it.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual TimePoint now() = 0;
+    virtual void sleep_for(std::chrono::milliseconds d) = 0;
+    /// The system clock and std::this_thread::sleep_for.
+    static Clock& system();
+};
+
+/// What a driver is given for one call: where to say things, and the job's cancel token.
+struct DriverContext {
+    std::function<void(const std::string& message)> info;
+    std::function<void(const std::string& message)> warn;
+    std::shared_ptr<CancelToken> cancel;
+};
+
+/// A fingerprint of a half's live content (see fingerprint/).
+struct LiveFingerprint {
+    std::string value;           ///< hex digest
+    std::string mode;            ///< "xmin", "content", "count-tms", "metadata", ...
+    std::string tool_version;    ///< of the tool that would produce the object, when known
+    std::string server_version;  ///< the database server's, when known
+};
+
+/// What producing a half's object said about it, for the manifest and the run report.
+struct Produced {
+    std::string summary_json;  ///< compact archive summary (a JSON object), or empty
+    std::string tool_version;
+    std::string server_version;
+    std::string detail;  ///< for the log line: "308 tables", "1,204 files"
+};
+
+/// One half of an instance (database, documents, globals): how to fingerprint its live
+/// content, produce its object, check a stored object's format.
+class HalfDriver {
+public:
+    virtual ~HalfDriver() = default;
+    /// The kind of object produce() writes (its folder and suffix in the store).
+    virtual ObjectKind object_kind() const = 0;
+    /// The manifest's format name ("pg_dump-custom", "tar.gz", "sql", ...).
+    virtual std::string format() const = 0;
+    /// The live content's fingerprint. Throws when it cannot be taken (the half fails).
+    virtual LiveFingerprint fingerprint(const DriverContext& ctx) = 0;
+    /// Writes the half's object into `sink` and finishes it; on any failure aborts it and
+    /// throws. Never returns with the sink neither finished nor aborted.
+    virtual Produced produce(io::Sink& sink, const DriverContext& ctx) = 0;
+    /// Checks a stored object's format (reading as much of it as it needs); returns the
+    /// problems found, empty when it is sound.
+    virtual std::vector<std::string> check_object(io::Source& object, const std::string& key,
+                                                  const DriverContext& ctx) = 0;
+};
+
+class DatabaseDriver : public HalfDriver {
+public:
+    /// Restores a dump object into the target the options name, with proof. `object` is
+    /// checked against the manifest's digest by the caller as it is read.
+    virtual pgdump::RestoreReport restore(io::Source& object, const std::string& key,
+                                          const RestoreDbOptions& options,
+                                          const DriverContext& ctx) = 0;
+};
+
+class DocumentsDriver : public HalfDriver {
+public:
+    /// Extracts an archive object into `target` (safely: staged, all-or-nothing). `recorded`:
+    /// a manifest names the object (else it may come from the old scripts).
+    virtual tarball::ExtractSummary restore(io::Source& object, const std::string& key,
+                                            const std::filesystem::path& target,
+                                            const RestoreDocsOptions& options, bool recorded,
+                                            const DriverContext& ctx) = 0;
+};
+
+class Env {
+public:
+    virtual ~Env() = default;
+    virtual store::Store& store() = 0;
+    virtual Clock& clock() = 0;
+    /// The drivers of the configured halves; nullptr for a half that is not configured.
+    virtual DatabaseDriver* database() = 0;
+    virtual DocumentsDriver* documents() = 0;
+    virtual HalfDriver* globals() = 0;
+
+    /// Today's objects for `config`: its store (opened here), the system clock (or
+    /// config.now), pg_dump / pg_restore / pg_dumpall, the tar writer and extractor.
+    /// `emit` receives the drivers' warnings that come outside a call's context.
+    static std::unique_ptr<Env> real(const Config& config);
+};
+
+}  // namespace dolibak::job

@@ -1,0 +1,140 @@
+// The real database driver: the fingerprint of fingerprint/db, a version-matched pg_dump
+// streamed through the archive verifier, the archive reader for stored dumps, and pg_restore
+// with proof (TOC exclusions applied through a -L list built from the stream's head).
+#include "job/ops_streams.hpp"
+#include "job/real_drivers.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/fingerprint/db.hpp>
+#include <dolibak/pgdump/archive.hpp>
+#include <dolibak/pgdump/dump.hpp>
+#include <dolibak/pgdump/toc_filter.hpp>
+#include <dolibak/pgdump/tools.hpp>
+
+#include <fmt/core.h>
+
+namespace dolibak::job::detail {
+
+namespace {
+
+class RealDatabase final : public DatabaseDriver {
+public:
+    explicit RealDatabase(const Config& c)
+        : settings_(c.db),
+          profile_(c.profile),
+          temp_dir_(c.temp_dir),
+          volatile_(volatile_tables(c)) {}
+
+    ObjectKind object_kind() const override {
+        return zstd() ? ObjectKind::db_dump_zst : ObjectKind::db_dump;
+    }
+    std::string format() const override {
+        return zstd() ? "pg_dump-custom+zstd" : "pg_dump-custom";
+    }
+
+    LiveFingerprint fingerprint(const DriverContext& ctx) override {
+        const auto& s = configured();
+        Produced versions;
+        resolve(&versions);
+        fingerprint::DbOptions fo;
+        fo.mode = s.fingerprint_mode;
+        fo.include_tables = {profile_.table_prefix + "*"};
+        fo.exclude_tables = volatile_;
+        fo.change_column = profile_.change_column;
+        ctx.info("fingerprinting " + s.conn.describe());
+        const auto fp = fingerprint::fingerprint_database(s.conn, fo);
+        return {fp.value, std::string(fingerprint::to_string(fo.mode)), versions.tool_version,
+                versions.server_version};
+    }
+
+    Produced produce(io::Sink& sink, const DriverContext&) override {
+        const auto& s = configured();
+        Produced p;
+        pgdump::DumpOptions d;
+        try {
+            d.tools = resolve(&p);
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        d.conn = s.conn;
+        d.mode = s.dump_mode;
+        d.pg_dump_level = s.pg_dump_level;
+        d.zstd = s.zstd;
+        d.extra_args = s.extra_dump_args;
+        const auto dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
+        p.summary_json = pgdump::verification_json(pgdump::VerifyResult{}, dumped.summary);
+        p.detail = fmt::format("{} tables", dumped.summary.tables.size());
+        return p;
+    }
+
+    std::vector<std::string> check_object(io::Source& object, const std::string& key,
+                                          const DriverContext&) override {
+        std::vector<std::string> problems;
+        auto [result, summary] = pgdump::open_and_verify(object, key);
+        if (!result.ok())
+            problems.push_back(
+                fmt::format("dump archive: {} at byte {}", result.message, result.offset));
+        else if (summary.tables.empty())
+            problems.push_back("dump archive holds no table data");
+        return problems;
+    }
+
+    pgdump::RestoreReport restore(io::Source& object, const std::string& key,
+                                  const RestoreDbOptions& options,
+                                  const DriverContext& ctx) override {
+        pgdump::RestoreOptions ro = options.restore;
+        if (!ro.tools_dir && !ro.tools && settings_) ro.tools_dir = settings_->tools_dir;
+        if (ro.temp_dir.empty()) ro.temp_dir = temp_dir_;
+        // The proof follows the application profile unless the caller chose one.
+        const pgdump::ProofOptions default_proof;
+        if (ro.proof.table_pattern == default_proof.table_pattern &&
+            ro.proof.min_tables == default_proof.min_tables) {
+            ro.proof.table_pattern = profile_.table_like_pattern();
+            ro.proof.min_tables = profile_.min_restored_tables;
+        }
+        if (options.exclude.empty()) return pgdump::restore(object, ro);
+        // pg_restore reads its -L list before the archive: read the TOC off the head of the
+        // stream first, build the list, then replay the head and stream the rest.
+        auto peeked = peek_toc(object, key);
+        ro.list = exclusion_list(peeked.toc, options.exclude);
+        ctx.info(fmt::format("TOC read ({} entries), {} exclusion rule(s) applied",
+                             peeked.toc.entries.size(), options.exclude.size()));
+        ReplaySource replay(std::move(peeked.head), object);
+        return pgdump::restore(replay, ro);
+    }
+
+private:
+    bool zstd() const { return settings_ && settings_->dump_mode == pgdump::DumpMode::zstd; }
+
+    const DatabaseSettings& configured() const {
+        if (!settings_) throw ConfigError("no database is configured");
+        return *settings_;
+    }
+
+    /// The server's version and the tools of its major version (versions into `p`).
+    pgdump::PgTools resolve(Produced* p = nullptr) const {
+        const auto& s = configured();
+        const int server = pgdump::server_version_num(s.conn);
+        auto tools = pgdump::find_tools(server / 10000, s.tools_dir);
+        if (p) {
+            p->tool_version = "pg_dump (PostgreSQL) " + tools.version;
+            p->server_version =
+                std::to_string(server / 10000) + "." + std::to_string(server % 10000);
+        }
+        return tools;
+    }
+
+    std::optional<DatabaseSettings> settings_;
+    Profile profile_;
+    std::filesystem::path temp_dir_;
+    std::vector<std::string> volatile_;
+};
+
+}  // namespace
+
+std::unique_ptr<DatabaseDriver> make_real_database(const Config& config) {
+    return std::make_unique<RealDatabase>(config);
+}
+
+}  // namespace dolibak::job::detail

@@ -1,0 +1,135 @@
+// The real documents driver: the tree's fingerprint (fingerprint/docs), the sorted tar writer
+// (gzip or zstd), the lister for stored archives and the safe extractor.
+#include "job/ops_streams.hpp"
+#include "job/real_drivers.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/fingerprint/docs.hpp>
+#include <dolibak/tarball/lister.hpp>
+#include <dolibak/tarball/writer.hpp>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+namespace dolibak::job::detail {
+
+namespace {
+
+// Thrown by the first-entry peek to stop listing.
+struct FirstEntrySeen {
+    std::string path;
+};
+
+class RealDocuments final : public DocumentsDriver {
+public:
+    explicit RealDocuments(const Config& c)
+        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)) {}
+
+    ObjectKind object_kind() const override {
+        return compression() == tarball::Compression::zstd ? ObjectKind::docs_tar_zst
+                                                           : ObjectKind::docs_tar_gz;
+    }
+    std::string format() const override { return "tar." + tarball::file_extension(compression()); }
+
+    LiveFingerprint fingerprint(const DriverContext& ctx) override {
+        const auto& s = configured();
+        if (!std::filesystem::is_directory(std::filesystem::status(s.root)))
+            throw ConfigError("the documents directory " + s.root.string() +
+                              " does not exist or is not a directory");
+        fingerprint::DocsOptions fo;
+        fo.excludes = excludes_;
+        fo.excludes.insert(fo.excludes.end(), profile_.fingerprint_excludes.begin(),
+                           profile_.fingerprint_excludes.end());
+        fo.content = s.content_fingerprint;
+        ctx.info("fingerprinting " + s.root.string());
+        const auto fp = fingerprint::docs_fingerprint(s.root, fo);
+        return {fp.sha256, fo.content ? "content" : "metadata", {}, {}};
+    }
+
+    Produced produce(io::Sink& sink, const DriverContext& ctx) override {
+        const auto& s = configured();
+        tarball::WriteOptions w;
+        w.compression = s.compression;
+        w.level = s.level;
+        w.threads = s.threads;
+        w.excludes = excludes_;
+        w.skip_unreadable = s.skip_unreadable;
+        w.on_warning = [&ctx](const tarball::Warning& warning) {
+            ctx.warn(warning.path + ": " + warning.message);
+        };
+        tarball::WriteSummary written;
+        try {
+            written = tarball::write_tar(s.root, sink, w);
+            sink.finish();  // the writer leaves finishing to its caller
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        const nlohmann::json summary = {
+            {"entries", written.entries},         {"files", written.files},
+            {"directories", written.directories}, {"symlinks", written.symlinks},
+            {"excluded", written.excluded},       {"content_bytes", written.content_bytes},
+            {"warnings", written.warnings.size()}};
+        Produced p;
+        p.summary_json = summary.dump();
+        p.detail = fmt::format("{} files", written.files);
+        return p;
+    }
+
+    std::vector<std::string> check_object(io::Source& object, const std::string&,
+                                          const DriverContext&) override {
+        std::vector<std::string> problems;
+        try {
+            const auto s = tarball::list_tar(object);
+            if (s.entries == 0) problems.push_back("tar archive holds no entry");
+        } catch (const FormatError& e) {
+            problems.push_back(std::string("tar archive: ") + e.what());
+        }
+        return problems;
+    }
+
+    tarball::ExtractSummary restore(io::Source& object, const std::string&,
+                                    const std::filesystem::path& target,
+                                    const RestoreDocsOptions& options, bool recorded,
+                                    const DriverContext& ctx) override {
+        // The old scripts archived the folder itself ("documents/..."): look at the first
+        // entry, then replay what that took.
+        tarball::ExtractOptions xo = options.extract;
+        RecordingSource rec(object, std::size_t{64} << 20);
+        std::string first;
+        try {
+            tarball::list_tar(rec, [](const tarball::Entry& e) { throw FirstEntrySeen{e.path}; });
+        } catch (const FirstEntrySeen& seen) {
+            first = seen.path;
+        }
+        const bool old_layout =
+            !recorded && (first == "documents" || first.rfind("documents/", 0) == 0);
+        if (old_layout && xo.strip_components == 0) {
+            xo.strip_components = 1;
+            ctx.info("archive of the old scripts: leading documents/ stripped");
+        }
+        ReplaySource replay(rec.take(), object);
+        return tarball::extract_tar(replay, target, xo);
+    }
+
+private:
+    tarball::Compression compression() const {
+        return settings_ ? settings_->compression : tarball::Compression::gzip;
+    }
+    const DocumentsSettings& configured() const {
+        if (!settings_) throw ConfigError("no documents directory is configured");
+        return *settings_;
+    }
+
+    std::optional<DocumentsSettings> settings_;
+    Profile profile_;
+    std::vector<std::string> excludes_;
+};
+
+}  // namespace
+
+std::unique_ptr<DocumentsDriver> make_real_documents(const Config& config) {
+    return std::make_unique<RealDocuments>(config);
+}
+
+}  // namespace dolibak::job::detail

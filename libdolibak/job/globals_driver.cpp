@@ -1,0 +1,75 @@
+// The real globals driver: roles and other cluster-wide objects from pg_dumpall
+// --globals-only, in a read-only session, stored beside an uploaded dump.
+#include "job/real_drivers.hpp"
+
+#include <dolibak/error.hpp>
+#include <dolibak/pgdump/dump.hpp>
+#include <dolibak/pgdump/tools.hpp>
+#include <dolibak/process.hpp>
+
+#include <algorithm>
+
+namespace dolibak::job::detail {
+
+namespace {
+
+class RealGlobals final : public HalfDriver {
+public:
+    explicit RealGlobals(const Config& c) : settings_(c.db) {}
+
+    ObjectKind object_kind() const override { return ObjectKind::globals_sql; }
+    std::string format() const override { return "sql"; }
+
+    LiveFingerprint fingerprint(const DriverContext&) override {
+        throw Error("the globals have no fingerprint: they are stored with every new dump");
+    }
+
+    Produced produce(io::Sink& sink, const DriverContext&) override {
+        Produced p;
+        try {
+            if (!settings_) throw ConfigError("no database is configured");
+            const auto& s = *settings_;
+            const int server = pgdump::server_version_num(s.conn);
+            const auto tools = pgdump::find_tools(server / 10000, s.tools_dir);
+            const auto pg_dumpall = tools.pg_dump.parent_path() / "pg_dumpall";
+            ProcessOptions o;
+            o.argv = {pg_dumpall.string(), "--globals-only", "--database=" + s.conn.dbname};
+            if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
+            o.env = s.conn.env();
+            o.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
+            p.tool_version = "pg_dumpall (PostgreSQL) " + tools.version;
+            Process child(o);
+            const auto bytes = io::pump(child.out(), sink);
+            child.check();
+            if (bytes == 0) throw Error("pg_dumpall wrote nothing");
+            sink.finish();
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        return p;
+    }
+
+    std::vector<std::string> check_object(io::Source& object, const std::string&,
+                                          const DriverContext&) override {
+        std::vector<std::byte> first(4096);
+        first.resize(io::read_full(object, first));
+        const bool blank = std::all_of(first.begin(), first.end(), [](std::byte b) {
+            const auto c = static_cast<unsigned char>(b);
+            return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+        });
+        if (blank) return {"globals SQL is empty"};
+        return {};
+    }
+
+private:
+    std::optional<DatabaseSettings> settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<HalfDriver> make_real_globals(const Config& config) {
+    return std::make_unique<RealGlobals>(config);
+}
+
+}  // namespace dolibak::job::detail
