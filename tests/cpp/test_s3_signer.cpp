@@ -1,7 +1,8 @@
-// The SigV4 signer against AWS's own test vectors (shared/testdata/sigv4: aws-c-auth's suite
+// The SigV4 signer against AWS's own test vectors (tests/data/sigv4: aws-c-auth's suite
 // and botocore's copy of the original suite) and the S3 examples of the S3 API reference.
 // S3 signs the path as sent: the vectors' "-normalized" variants (and botocore's
-// normalize-path group) apply to other services only and are skipped.
+// normalize-path group) apply to other services only; they are not copied into tests/data
+// and would be skipped if they were.
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
@@ -97,7 +98,7 @@ Credentials creds(const std::string& ak, const std::string& sk, const std::strin
 }
 
 fs::path vectors() {
-    return test::shared_dir() / "testdata" / "sigv4";
+    return test::test_data_dir() / "sigv4";
 }
 
 }  // namespace

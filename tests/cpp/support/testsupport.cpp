@@ -55,9 +55,8 @@ std::filesystem::path source_dir() {
     return DOLIBAK_SOURCE_DIR;
 }
 
-std::filesystem::path shared_dir() {
-    if (const char* s = std::getenv("DOLIBAK_SHARED_DIR")) return s;
-    return DOLIBAK_SHARED_DIR;
+std::filesystem::path test_data_dir() {
+    return DOLIBAK_TEST_DATA_DIR;
 }
 
 Fixture::Fixture(const std::filesystem::path& script, std::vector<std::string> args) {

@@ -33,7 +33,8 @@ void write_file(const std::filesystem::path& path, std::string_view content);
 std::string read_file(const std::filesystem::path& path);
 
 std::filesystem::path source_dir();
-std::filesystem::path shared_dir();
+/// tests/data of the source tree: test vectors kept in the repository.
+std::filesystem::path test_data_dir();
 
 /// A running fixture: a `serve` child and the JSON line it printed.
 class Fixture {
