@@ -201,6 +201,7 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("manifest_key", &BackupReport::manifest_key)
         .def_readonly("seconds", &BackupReport::seconds)
         .def_readonly("prune", &BackupReport::prune)
+        .def_readonly("prune_error", &BackupReport::prune_error)
         .def_property_readonly("ok", &BackupReport::ok)
         .def(
             "half",
@@ -302,7 +303,13 @@ const Registrar registrar(60, [](py::module_& m) {
     status.def_readonly("last_run", &StatusReport::last_run)
         .def_readonly("last_success", &StatusReport::last_success)
         .def_readonly("age_seconds", &StatusReport::age_seconds)
-        .def_readonly("stale", &StatusReport::stale);
+        .def_readonly("stale", &StatusReport::stale)
+        .def_readonly("reason", &StatusReport::reason)
+        .def_property_readonly("future_runs", [](const StatusReport& r) {
+            std::vector<py::object> out;
+            for (const auto t : r.future_runs) out.push_back(from_time(t));
+            return out;
+        });
     add_to_dict(status);
 
     py::class_<CheckItem>(m, "CheckItem", "One preflight check.")

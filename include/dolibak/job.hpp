@@ -143,6 +143,9 @@ struct BackupReport {
     std::string manifest_key;  ///< empty on a dry run
     double seconds = 0;
     std::optional<PruneReport> prune;
+    /// Why the prune asked for after the run did not happen or stopped (refused, failed,
+    /// cancelled); the run itself stands as reported.
+    std::string prune_error;
     bool ok() const noexcept;  ///< no half failed
 };
 

@@ -63,7 +63,7 @@ struct Manifest {
     /// retention must protect while this is the newest manifest.
     std::vector<std::string> keys() const;
 
-    /// The JSON form (pretty-printed, keys sorted).
+    /// The JSON form (compact, keys sorted, one line).
     std::string to_json() const;
     /// Parses strictly: required fields present with the right types, a known version (a
     /// newer one is refused), valid time stamps, statuses and digests. Unknown fields are

@@ -301,7 +301,15 @@ BackupReport Job::backup(const BackupOptions& options) {
         im.info("", "manifest " + report.manifest_key + (report.ok() ? "" : " (run FAILED)"));
     }
     if (lease) lease->release();
-    if (options.prune && !options.dry_run && report.ok()) report.prune = prune(false, false);
+    // The run is published: nothing after this point changes what it reports.
+    if (options.prune && !options.dry_run && report.ok()) {
+        try {
+            report.prune = prune(false, false);
+        } catch (const Error& e) {
+            report.prune_error = e.what();
+            im.warn("", std::string("prune after the run: ") + e.what());
+        }
+    }
     report.seconds = seconds_since(start);
     return report;
 }

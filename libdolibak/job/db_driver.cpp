@@ -63,7 +63,7 @@ public:
         d.zstd = s.zstd;
         d.extra_args = s.extra_dump_args;
         const auto dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
-        p.summary_json = pgdump::verification_json(pgdump::VerifyResult{}, dumped.summary);
+        p.summary_json = pgdump::manifest_summary_json(dumped.summary);
         p.detail = fmt::format("{} tables", dumped.summary.tables.size());
         return p;
     }

@@ -152,7 +152,7 @@ std::string Manifest::to_json() const {
         {"result", succeeded() ? "success" : "failed"},
         {"halves", halves_json},
     };
-    return j.dump(2) + "\n";
+    return j.dump() + "\n";
 }
 
 Manifest Manifest::from_json(std::string_view text) {

@@ -104,6 +104,7 @@ std::string to_json(const BackupReport& r) {
         {"time", time_json(r.time)}, {"ok", r.ok()},
         {"halves", halves},          {"manifest_key", r.manifest_key},
         {"seconds", r.seconds},      {"prune", r.prune ? prune_json(*r.prune) : json(nullptr)}};
+    if (!r.prune_error.empty()) j["prune_error"] = r.prune_error;
     return dump(j);
 }
 
@@ -157,7 +158,11 @@ std::string to_json(const DocsRestoreReport& r) {
 }
 
 std::string to_json(const StatusReport& r) {
+    json future = json::array();
+    for (const auto t : r.future_runs) future.push_back(time_json(t));
     return dump({{"stale", r.stale},
+                 {"reason", r.reason},
+                 {"future_runs", future},
                  {"age_seconds", r.age_seconds ? json(*r.age_seconds) : json(nullptr)},
                  {"last_run", r.last_run ? run_json(*r.last_run) : json(nullptr)},
                  {"last_success", r.last_success ? run_json(*r.last_success) : json(nullptr)}});

@@ -934,6 +934,30 @@ std::string verification_json(const VerifyResult& r, const ArchiveSummary& s) {
     return j.dump(2);
 }
 
+std::string manifest_summary_json(const ArchiveSummary& s) {
+    using nlohmann::json;
+    const auto& h = s.header;
+    json j;
+    j["format_version"] = h.version_string();
+    j["compression"] = to_string(h.compression);
+    j["dbname"] = h.dbname;
+    j["server_version"] = h.server_version;
+    j["pg_dump_version"] = h.pg_dump_version;
+    j["toc_entries"] = h.toc_count;
+    j["archive_bytes"] = s.archive_bytes;
+    j["data_bytes"] = s.data_bytes;
+    j["large_objects"] = s.large_objects;
+    j["counts_by_type"] = s.counts_by_desc;
+    j["table_count"] = s.tables.size();
+    json tables = json::object();
+    for (const auto& t : s.tables) {
+        const std::string name = t.schema == "public" ? t.name : t.schema + "." + t.name;
+        tables[name] = json::array({t.rows ? json(*t.rows) : json(nullptr), t.bytes});
+    }
+    j["tables"] = std::move(tables);
+    return j.dump();
+}
+
 ArchiveSummary read_archive(io::Source& source) {
     auto [result, summary] = open_and_verify(source, "archive");
     if (!result.ok())

@@ -33,7 +33,7 @@ int run_backup(job::Job& job, Output& out, const BackupFlags& f, bool json) {
         out.print(job::to_json(r));
     else
         out.print(text::backup(r));
-    return r.ok() ? exit_ok : exit_error;
+    return r.ok() && r.prune_error.empty() ? exit_ok : exit_error;
 }
 
 const Registrar registrar{Command{

@@ -392,7 +392,12 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
             rc = body(job, *out);
         }
         out->end_progress();
-        if (token->cancelled()) return interrupted();
+        // The operation completed: what it published stands, and its report says so, even
+        // when a signal came after its last step (e.g. after a backup's manifest).
+        if (token->cancelled())
+            out->log("warning", "",
+                     signal_name(token->signal() ? token->signal() : SIGINT) +
+                         " arrived after the operation had completed: its result stands");
         return rc;
     } catch (const std::exception& e) {
         out->end_progress();

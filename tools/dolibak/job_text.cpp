@@ -53,6 +53,7 @@ std::string backup(const job::BackupReport& r) {
     }
     s += fmt::format("{} in {}\n", r.ok() ? "ok" : "FAILED", human_seconds(r.seconds));
     if (r.prune) s += "prune:\n" + prune_lines(*r.prune);
+    if (!r.prune_error.empty()) s += "prune: not done: " + r.prune_error + "\n";
     return s;
 }
 
@@ -153,8 +154,11 @@ std::string status(const job::StatusReport& r, double max_age_seconds) {
                          human_seconds(r.age_seconds.value_or(0)));
     else
         s += "last success: none\n";
-    s += r.stale ? fmt::format("STALE: no success within {}\n", human_seconds(max_age_seconds))
-                 : std::string("fresh\n");
+    if (!r.future_runs.empty())
+        s += fmt::format("STALE: {}\n", r.reason);
+    else
+        s += r.stale ? fmt::format("STALE: no success within {}\n", human_seconds(max_age_seconds))
+                     : std::string("fresh\n");
     return s;
 }
 

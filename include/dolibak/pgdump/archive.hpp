@@ -207,7 +207,12 @@ std::string listing_line(const TocEntry& e);
 /// The listing pg_restore -l prints.
 std::string listing(const ArchiveSummary& summary, const ListingOptions& options = {});
 
-/// The summary as JSON text (for manifests, the CLI and Python).
+/// The summary as JSON text (for the CLI and Python).
 std::string summary_json(const ArchiveSummary& summary, bool with_entries = true);
+/// The summary a run's manifest keeps, compact: header facts, counts by type, totals and per
+/// table `[rows, uncompressed bytes]` (rows null for --inserts data) under "tables", keyed
+/// by name ("schema.name" outside public). About 10 KiB for Dolibarr's 308 tables; the whole
+/// TOC stays in the archive itself (`dolibak inspect` reads it from there).
+std::string manifest_summary_json(const ArchiveSummary& summary);
 
 }  // namespace dolibak::pgdump
