@@ -34,13 +34,15 @@ std::string format_rfc3339(TimePoint t);
 
 /// What a store object is, from its name.
 enum class ObjectKind {
-    db_dump,       ///< <prefix>/db/<ts>.dump (pg_dump custom format)
-    db_dump_zst,   ///< <prefix>/db/<ts>.dump.zst
-    docs_tar_gz,   ///< <prefix>/docs/<ts>.tar.gz
-    docs_tar_zst,  ///< <prefix>/docs/<ts>.tar.zst
-    manifest,      ///< <prefix>/manifests/<ts>.json
-    globals_sql,   ///< <prefix>/globals/<ts>.sql (pg_dumpall --globals-only)
-    verification,  ///< <prefix>/verified/<ts>.json (the last `verify` of the run <ts>)
+    db_dump,          ///< <prefix>/db/<ts>.dump (pg_dump custom format)
+    db_dump_zst,      ///< <prefix>/db/<ts>.dump.zst
+    docs_tar_gz,      ///< <prefix>/docs/<ts>.tar.gz
+    docs_tar_zst,     ///< <prefix>/docs/<ts>.tar.zst
+    manifest,         ///< <prefix>/manifests/<ts>.json
+    globals_sql,      ///< <prefix>/globals/<ts>.sql (pg_dumpall --globals-only)
+    verification,     ///< <prefix>/verified/<ts>.json (a `verify` of the run <ts>, before 0.2)
+    verified_ok,      ///< <prefix>/verified/<ts>.ok.json (the last `verify` of <ts>: all ok)
+    verified_failed,  ///< <prefix>/verified/<ts>.failed.json (the last `verify` found problems)
 };
 
 /// "db", "docs" or "manifests": the folder of a kind, which is also the half's name for the
@@ -50,6 +52,8 @@ std::string_view folder_of(ObjectKind kind) noexcept;
 std::string_view suffix_of(ObjectKind kind) noexcept;
 /// True for the objects that hold a half's data (not the manifest, not a verification record).
 bool is_backup_object(ObjectKind kind) noexcept;
+/// True for the three kinds of verification record.
+bool is_verification_record(ObjectKind kind) noexcept;
 
 /// A store key taken apart.
 struct StoreKey {

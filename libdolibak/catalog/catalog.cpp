@@ -110,17 +110,30 @@ void Catalog::store_fingerprint(const StoredFingerprint& fp) {
     store_.put_bytes(fingerprint_key(fp.half), fp.to_json(), po);
 }
 
-std::string Catalog::record_verification(TimePoint run, TimePoint at,
+std::string Catalog::record_verification(TimePoint run, TimePoint at, bool ok,
                                          const std::string& report_json) {
     const json j = {{"format", 1},
                     {"run", format_timestamp(run)},
                     {"verified_at", format_rfc3339(at)},
                     {"tool_version", std::string(dolibak::version())},
                     {"report", json::parse(report_json)}};
-    const std::string key = make_store_key("", ObjectKind::verification, run);
+    // The outcome is in the name, so that `list` knows it without reading the record.
+    const std::string key =
+        make_store_key("", ok ? ObjectKind::verified_ok : ObjectKind::verified_failed, run);
     store::PutOptions po;
     po.content_type = "application/json";
     store_.put_bytes(key, j.dump() + "\n", po);
+    // Only the newest record of a run stays.
+    for (const auto kind :
+         {ObjectKind::verified_failed, ObjectKind::verified_ok, ObjectKind::verification}) {
+        const auto other = make_store_key("", kind, run);
+        if (other == key) continue;
+        try {
+            store_.remove(other);
+        } catch (const Error& e) {
+            if (warn_) warn_("an older verification record stays: " + std::string(e.what()));
+        }
+    }
     return key;
 }
 
@@ -137,7 +150,7 @@ Listing Catalog::scan(Load load, bool verifications) {
             manifests.push_back(o);
             continue;
         }
-        if (k->kind == ObjectKind::verification) {
+        if (is_verification_record(k->kind)) {
             r.verifications.push_back(std::move(o));
             continue;
         }
@@ -188,7 +201,21 @@ Listing Catalog::scan(Load load, bool verifications) {
     if (verifications) {
         // The newest verification of each object wins.
         std::map<std::string, BackupEntry::Verified> verified;
+        std::map<TimePoint, const RunEntry*> runs_by_time;
+        for (const auto& run : r.runs)
+            if (run.loaded) runs_by_time[run.time] = &run;
         for (const auto& o : r.verifications) {
+            const auto k = parse_store_key(o.key);
+            // An all-ok record of a run whose manifest is loaded says enough by its name: every
+            // object the manifest names was verified, when the record was written.
+            if (k && k->kind == ObjectKind::verified_ok && runs_by_time.count(k->time)) {
+                const TimePoint at = std::chrono::floor<std::chrono::seconds>(o.modified);
+                for (const auto& key : runs_by_time[k->time]->manifest.keys()) {
+                    auto& slot = verified[key];
+                    if (slot.at <= at) slot = {at, true, k->time};
+                }
+                continue;
+            }
             std::optional<Verification> v;
             try {
                 v = parse_verification(store_.get_bytes(o.key, max_small_object));

@@ -75,10 +75,10 @@ void check_year(const Fields& f) {
                           " is not 0000-9999");
 }
 
-constexpr std::array<ObjectKind, 7> all_kinds{ObjectKind::db_dump_zst, ObjectKind::db_dump,
-                                              ObjectKind::docs_tar_gz, ObjectKind::docs_tar_zst,
-                                              ObjectKind::manifest,    ObjectKind::globals_sql,
-                                              ObjectKind::verification};
+constexpr std::array<ObjectKind, 9> all_kinds{
+    ObjectKind::db_dump_zst,  ObjectKind::db_dump,     ObjectKind::docs_tar_gz,
+    ObjectKind::docs_tar_zst, ObjectKind::manifest,    ObjectKind::globals_sql,
+    ObjectKind::verification, ObjectKind::verified_ok, ObjectKind::verified_failed};
 
 }  // namespace
 
@@ -146,6 +146,8 @@ std::string_view folder_of(ObjectKind kind) noexcept {
         case ObjectKind::globals_sql:
             return "globals";
         case ObjectKind::verification:
+        case ObjectKind::verified_ok:
+        case ObjectKind::verified_failed:
             return "verified";
     }
     return "";
@@ -167,12 +169,21 @@ std::string_view suffix_of(ObjectKind kind) noexcept {
             return ".sql";
         case ObjectKind::verification:
             return ".json";
+        case ObjectKind::verified_ok:
+            return ".ok.json";
+        case ObjectKind::verified_failed:
+            return ".failed.json";
     }
     return "";
 }
 
 bool is_backup_object(ObjectKind kind) noexcept {
-    return kind != ObjectKind::manifest && kind != ObjectKind::verification;
+    return kind != ObjectKind::manifest && !is_verification_record(kind);
+}
+
+bool is_verification_record(ObjectKind kind) noexcept {
+    return kind == ObjectKind::verification || kind == ObjectKind::verified_ok ||
+           kind == ObjectKind::verified_failed;
 }
 
 std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {

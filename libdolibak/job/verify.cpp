@@ -34,7 +34,8 @@ void drain(io::Source& src) {
 // verification itself stands.
 void Job::Impl::record(VerifyReport& report) {
     try {
-        report.record_key = catalog->record_verification(report.time, now(), to_json(report));
+        report.record_key =
+            catalog->record_verification(report.time, now(), report.ok(), to_json(report));
         info("", "verification recorded in " + report.record_key);
     } catch (const Cancelled&) {
         throw;

@@ -180,7 +180,7 @@ TEST_CASE("verify records its result; list shows the newest verification of each
 
     const auto good = f.j.verify(format_timestamp(t1));
     REQUIRE(good.ok());
-    CHECK(good.record_key == make_store_key("", ObjectKind::verification, t1));
+    CHECK(good.record_key == make_store_key("", ObjectKind::verified_ok, t1));
     CHECK(fs::exists(f.file(good.record_key)));
     // A record is neither a backup nor a run; list reads it into the objects it checked.
     auto listing = f.j.list();
@@ -203,7 +203,7 @@ TEST_CASE("verify records its result; list shows the newest verification of each
     flip_byte(f.file(docs_key), fs::file_size(f.file(docs_key)) / 2);
     const auto bad = f.j.verify(format_timestamp(t2));
     CHECK_FALSE(bad.ok());
-    CHECK(bad.record_key == make_store_key("", ObjectKind::verification, t2));
+    CHECK(bad.record_key == make_store_key("", ObjectKind::verified_failed, t2));
     listing = f.j.list();
     for (const auto& b : listing.backups) {
         if (b.time != t2) continue;
@@ -256,7 +256,8 @@ TEST_CASE("a verification record that is not one is ignored by list, with a warn
         REQUIRE(warnings.size() == 1);
         CHECK(warnings[0] == "verification record " + key + " not understood: ignored");
     }
-    // A real verification replaces it and is read again.
+    // A real verification replaces it (the old record is removed) and is read again.
     REQUIRE(j.verify().ok());
+    CHECK_FALSE(j.store().head(key));
     for (const auto& b : j.list().backups) CHECK(b.verified);
 }

@@ -68,7 +68,7 @@ struct Listing {
     std::vector<BackupEntry> backups;      ///< every backup object, oldest first
     std::vector<RunEntry> runs;            ///< every manifest, oldest first
     std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
-    /// The verification records (verified/<ts>.json), oldest first.
+    /// The verification records (verified/<ts>[.ok|.failed].json), oldest first.
     std::vector<store::ObjectInfo> verifications;
 };
 
@@ -119,9 +119,11 @@ public:
     std::optional<StoredFingerprint> fingerprint(const std::string& half);
     void store_fingerprint(const StoredFingerprint& fp);
 
-    /// Stores the record of a verification of run `run` (its report as JSON) and returns its
-    /// key.
-    std::string record_verification(TimePoint run, TimePoint at, const std::string& report_json);
+    /// Stores the record of a verification of run `run` (its report as JSON) under
+    /// verified/<ts>.ok.json or .failed.json (the outcome in the name: `list` reads no
+    /// all-ok record), removes the run's older records and returns the key.
+    std::string record_verification(TimePoint run, TimePoint at, bool ok,
+                                    const std::string& report_json);
 
     /// The backup of `half` named by "latest" or a <ts>; a run that found the half unchanged
     /// resolves to the object its manifest names. "latest" skips runs and objects stamped in
