@@ -1,8 +1,10 @@
-// The Store contract, run against both backends: a directory and S3 (the moto fixture).
+// The Store contract, run against every backend: a directory, S3 (the moto fixture) and the
+// MemoryStore shipped for tests (which must behave exactly like the others).
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
 #include <dolibak/store.hpp>
+#include <dolibak/store/memory_store.hpp>
 
 #include <doctest/doctest.h>
 
@@ -53,6 +55,7 @@ std::vector<Backend> backends() {
     const std::string url = "s3://" + test::s3().at("bucket").get<std::string>() + "/store-" +
                             std::to_string(rng() % 1000000000) + "/backups";
     out.push_back({"s3", nullptr, store::open(url, s3_options())});
+    out.push_back({"memory", nullptr, std::make_unique<store::MemoryStore>("contract")});
     return out;
 }
 
@@ -307,7 +310,7 @@ TEST_CASE("conditional writes and removes hold for every backend") {
             sink->abort();
             CHECK(s.get_bytes("small") == "v1");
         } else {
-            // Directory: a replace changes the etag even with the same bytes.
+            // Directory and memory: a replace changes the etag even with the same bytes.
             const auto a = s.put_bytes("same", "same bytes");
             const auto b2 = s.put_bytes("same", "same bytes");
             CHECK(a != b2);
