@@ -3,8 +3,8 @@
 // atomic), then fsyncs the directory. list() never shows .dolibak-tmp.
 //
 // Every change of the tree (publish, remove, remove_if) happens under an exclusive flock() on
-// <root>/.dolibak-tmp/publish.lock, so that a compare-then-rename (if_match) or
-// compare-then-unlink (remove_if) is atomic against other processes using the store.
+// <root>/.dolibak-tmp/publish.lock (present only while held), so that a compare-then-rename
+// (if_match) or compare-then-unlink (remove_if) is atomic against other processes using the store.
 // An object's etag is its inode, size and modification time (ns): a replace is a rename of a
 // new file, so the etag changes.
 #include "store/backends.hpp"
@@ -59,20 +59,39 @@ fs::path make_tmpdir(const fs::path& root) {
     return tmpdir;
 }
 
-// The store's exclusive lock for changes of the tree, held while it lives.
+// The store's exclusive lock for changes of the tree, held while it lives. The lock file
+// exists only while someone holds or waits for it (a store at rest holds nothing but its
+// objects): the holder removes it before unlocking, and whoever locked a file that is no
+// longer the one under the name (removed meanwhile) tries again with a new one.
 class TreeLock {
 public:
-    explicit TreeLock(const fs::path& root) {
-        const auto path = make_tmpdir(root) / std::string(lock_name);
-        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) throw IoError("cannot open", path.string(), errno);
-        fd_.reset(fd);
-        while (::flock(fd_.get(), LOCK_EX) != 0)
-            if (errno != EINTR) throw IoError("cannot lock", path.string(), errno);
+    explicit TreeLock(const fs::path& root) : path_(make_tmpdir(root) / std::string(lock_name)) {
+        for (;;) {
+            const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) throw IoError("cannot open", path_.string(), errno);
+            UniqueFd owned(fd);
+            while (::flock(fd, LOCK_EX) != 0)
+                if (errno != EINTR) throw IoError("cannot lock", path_.string(), errno);
+            struct stat held {
+            }, named{};
+            if (::fstat(fd, &held) != 0) throw IoError("cannot stat", path_.string(), errno);
+            if (::stat(path_.c_str(), &named) == 0 && named.st_dev == held.st_dev &&
+                named.st_ino == held.st_ino) {
+                fd_ = std::move(owned);
+                return;
+            }
+            // The previous holder removed that file while we waited: start over.
+        }
     }
-    // Closing the descriptor releases the lock.
+    ~TreeLock() {
+        ::unlink(path_.c_str());  // still locked: nobody can hold the name's file now
+        // Closing the descriptor (fd_) releases the lock.
+    }
+    TreeLock(const TreeLock&) = delete;
+    TreeLock& operator=(const TreeLock&) = delete;
 
 private:
+    fs::path path_;
     UniqueFd fd_;
 };
 
