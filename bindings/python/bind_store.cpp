@@ -2,6 +2,8 @@
 #include "registry.hpp"
 
 #include <dolibak/store.hpp>
+#include <dolibak/store/fault_store.hpp>
+#include <dolibak/store/memory_store.hpp>
 
 #include <pybind11/chrono.h>
 #include <pybind11/stl.h>
@@ -21,15 +23,41 @@ py::dict info_dict(const store::ObjectInfo& o) {
     return d;
 }
 
+store::FaultStore::Op op_of(const std::string& name) {
+    using Op = store::FaultStore::Op;
+    for (const auto op : {Op::put, Op::get, Op::head, Op::list, Op::remove, Op::remove_if,
+                          Op::remove_many, Op::cleanup})
+        if (name == store::to_string(op)) return op;
+    throw ConfigError("FaultStore: unknown operation '" + name + "'");
+}
+
+store::FaultStore::Fault fault_of(const std::string& name) {
+    using Fault = store::FaultStore::Fault;
+    if (name == "transient") return Fault::transient;
+    if (name == "already_exists") return Fault::already_exists;
+    if (name == "precondition_failed") return Fault::precondition_failed;
+    if (name == "io_error") return Fault::io_error;
+    if (name == "lose_response") return Fault::lose_response;
+    throw ConfigError("FaultStore: unknown fault '" + name + "'");
+}
+
 const Registrar registrar(40, [](py::module_& m) {
     auto sm = m.def_submodule("store", "One interface over s3://bucket/prefix and file:///dir");
     static py::exception<store::ObjectNotFound> not_found(sm, "ObjectNotFound",
                                                           m.attr("Error").ptr());
+    static py::exception<store::AlreadyExists> already_exists(sm, "AlreadyExists",
+                                                              m.attr("Error").ptr());
+    static py::exception<store::PreconditionFailed> precondition_failed(sm, "PreconditionFailed",
+                                                                        m.attr("Error").ptr());
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const store::ObjectNotFound& e) {
             not_found(e.what());
+        } catch (const store::AlreadyExists& e) {
+            already_exists(e.what());
+        } catch (const store::PreconditionFailed& e) {
+            precondition_failed(e.what());
         }
     });
 
@@ -37,14 +65,19 @@ const Registrar registrar(40, [](py::module_& m) {
         .def_property_readonly("url", &store::Store::url)
         .def(
             "put_bytes",
-            [](store::Store& s, const std::string& key, py::bytes data, bool no_overwrite) {
+            [](store::Store& s, const std::string& key, py::bytes data, bool no_overwrite,
+               const std::string& if_match) {
                 std::string copy = data;
                 py::gil_scoped_release release;
                 store::PutOptions o;
                 o.no_overwrite = no_overwrite;
-                s.put_bytes(key, copy, o);
+                o.if_match = if_match;
+                return s.put_bytes(key, copy, o);
             },
-            py::arg("key"), py::arg("data"), py::arg("no_overwrite") = false)
+            py::arg("key"), py::arg("data"), py::arg("no_overwrite") = false,
+            py::arg("if_match") = "",
+            "Publishes data under key; returns its etag. no_overwrite: AlreadyExists when the "
+            "key is taken; if_match: PreconditionFailed unless the current etag is this one.")
         .def(
             "get_bytes",
             [](store::Store& s, const std::string& key) {
@@ -103,6 +136,14 @@ const Registrar registrar(40, [](py::module_& m) {
             },
             py::arg("key"))
         .def(
+            "remove_if",
+            [](store::Store& s, const std::string& key, const std::string& etag) {
+                py::gil_scoped_release release;
+                s.remove_if(key, etag);
+            },
+            py::arg("key"), py::arg("etag"),
+            "Removes key only if its etag is still etag, else PreconditionFailed.")
+        .def(
             "remove_many",
             [](store::Store& s, const std::vector<std::string>& keys) {
                 std::vector<store::RemoveFailure> failures;
@@ -122,6 +163,51 @@ const Registrar registrar(40, [](py::module_& m) {
                 return s.cleanup(std::chrono::seconds(static_cast<long long>(older_than)));
             },
             py::arg("older_than_seconds"));
+
+    py::class_<store::MemoryStore, store::Store, std::shared_ptr<store::MemoryStore>>(
+        sm, "MemoryStore", "A thread-safe store in memory (mem://<name>/), for tests")
+        .def(py::init<std::string>(), py::arg("name") = "memory");
+
+    py::class_<store::FaultStore, store::Store, std::shared_ptr<store::FaultStore>>(
+        sm, "FaultStore",
+        "Wraps a store and injects faults per operation (put, get, head, list, remove, "
+        "remove_if, remove_many, cleanup)")
+        .def(py::init<std::shared_ptr<store::Store>>(), py::arg("inner"))
+        .def(
+            "fail",
+            [](store::FaultStore& f, const std::string& op, std::uint64_t nth,
+               const std::string& fault,
+               bool and_after) { f.fail(op_of(op), nth, fault_of(fault), and_after); },
+            py::arg("op"), py::arg("nth"), py::arg("fault"), py::arg("and_after") = false,
+            "Call number nth (1-based) of op fails with fault: transient, already_exists, "
+            "precondition_failed, io_error or lose_response (performed, then a transient "
+            "error); with and_after, every call from nth on.")
+        .def(
+            "hook",
+            [](store::FaultStore& f, const std::string& op, std::uint64_t nth, py::function fn,
+               bool and_after) {
+                // The hook runs on whatever thread makes the call, without the GIL: take it,
+                // and drop the Python object under it too.
+                std::shared_ptr<py::function> held(new py::function(std::move(fn)),
+                                                   [](py::function* p) {
+                                                       py::gil_scoped_acquire gil;
+                                                       delete p;
+                                                   });
+                f.hook(
+                    op_of(op), nth,
+                    [held] {
+                        py::gil_scoped_acquire gil;
+                        (*held)();
+                    },
+                    and_after);
+            },
+            py::arg("op"), py::arg("nth"), py::arg("fn"), py::arg("and_after") = false,
+            "Calls fn() just before call number nth of op (or every call from nth on).")
+        .def(
+            "calls",
+            [](const store::FaultStore& f, const std::string& op) { return f.calls(op_of(op)); },
+            py::arg("op"))
+        .def("reset", &store::FaultStore::reset);
 
     sm.def(
         "open",

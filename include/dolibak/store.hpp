@@ -7,6 +7,11 @@
 // finish() publishes atomically (S3: PutObject / CompleteMultipartUpload; directory: a
 // temporary file fsynced and renamed into place); abort(), an exception or destroying the
 // sink unfinished publishes nothing and cleans up.
+//
+// Conditional writes (see docs/store.md, "Conditional operations"): `no_overwrite` publishes
+// only when the key is free (else AlreadyExists), `if_match` only when the current object
+// still has the given etag (else PreconditionFailed), and remove_if() removes only such an
+// object. They are the building blocks of the store's lock.
 #include <dolibak/error.hpp>
 #include <dolibak/io.hpp>
 #include <dolibak/s3/client.hpp>
@@ -32,19 +37,50 @@ private:
     std::string key_;
 };
 
+/// A put with `no_overwrite` found its key taken (S3: 412 or 409 to If-None-Match: *;
+/// directory: the name exists). Nothing was published.
+class AlreadyExists : public Error {
+public:
+    AlreadyExists(const std::string& store_url, std::string key, const std::string& detail = {});
+    const std::string& key() const noexcept { return key_; }
+
+private:
+    std::string key_;
+};
+
+/// A put with `if_match`, or a remove_if(), found that the object under its key no longer
+/// has the expected etag, or is gone (S3: 412, 409, or 404 to If-Match). Nothing changed.
+class PreconditionFailed : public Error {
+public:
+    PreconditionFailed(const std::string& store_url, std::string key,
+                       const std::string& detail = {});
+    const std::string& key() const noexcept { return key_; }
+
+private:
+    std::string key_;
+};
+
 struct ObjectInfo {
     std::string key;  ///< relative to the store
     std::uint64_t size = 0;
     std::chrono::system_clock::time_point modified{};
-    std::string etag;  ///< S3's ETag; empty for directories
+    /// Opaque; changes whenever the object under the key is replaced. S3: its ETag (with
+    /// quotes); directory: inode, size and modification time in ns; memory: a counter.
+    std::string etag;
 };
 
 struct PutOptions {
     /// Total size when known (S3: picks the part size). Not enforced.
     std::optional<std::uint64_t> size_hint;
-    /// Fail (Error) instead of replacing an existing object. Directory: always honoured;
-    /// S3: If-None-Match: * (honoured by AWS, MinIO, moto; other services may ignore it).
+    /// Publish only if the key is free, else throw AlreadyExists. Directory: link() (atomic);
+    /// S3: If-None-Match: * on PutObject and CompleteMultipartUpload (honoured by AWS, MinIO,
+    /// moto; other services may ignore it).
     bool no_overwrite = false;
+    /// When not empty: publish only if the current object's etag equals this one, else throw
+    /// PreconditionFailed (also when the object is gone). S3: If-Match, for objects of one
+    /// part only (a larger stream is refused with ConfigError when it outgrows the part).
+    /// Exclusive with no_overwrite.
+    std::string if_match;
     std::string content_type = "application/octet-stream";
 };
 
@@ -58,6 +94,13 @@ struct RemoveFailure {
     std::string message;
 };
 
+/// The sink put() returns: a Sink that knows the etag of what it published.
+class ObjectSink : public io::Sink {
+public:
+    /// The etag of the object finish() published; empty before (and after abort()).
+    virtual std::string etag() const = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -65,9 +108,10 @@ public:
     /// The store's URL, normalised ("s3://bucket/prefix/", "file:///srv/backups/"); no secrets.
     virtual std::string url() const = 0;
 
-    /// A streaming upload to `key`; see the header comment for the publish rule.
-    virtual std::unique_ptr<io::Sink> put(const std::string& key,
-                                          const PutOptions& options = {}) = 0;
+    /// A streaming upload to `key`; see the header comment for the publish rule. finish()
+    /// throws AlreadyExists / PreconditionFailed when a condition of `options` fails.
+    virtual std::unique_ptr<ObjectSink> put(const std::string& key,
+                                            const PutOptions& options = {}) = 0;
     /// A streaming download. Throws ObjectNotFound at once when the key does not exist. An
     /// S3 download is pinned to the version seen when it was opened (If-Match) and resumes
     /// across cut connections.
@@ -83,6 +127,9 @@ public:
     virtual std::vector<ObjectInfo> list(const std::string& prefix = {}) = 0;
     /// Removes an object; removing a missing key is not an error.
     virtual void remove(const std::string& key) = 0;
+    /// Removes the object only if its etag is still `etag`; throws PreconditionFailed when
+    /// it is not (or the object is gone). S3: DELETE with If-Match.
+    virtual void remove_if(const std::string& key, const std::string& etag) = 0;
     /// Removes many (S3: DeleteObjects, 1,000 per request). Returns what could not be removed.
     virtual std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) = 0;
     /// Cleans up what interrupted uploads left (S3: open multipart uploads under the prefix;
@@ -90,7 +137,9 @@ public:
     virtual std::size_t cleanup(std::chrono::seconds older_than) = 0;
 
     // Conveniences for small objects (manifests, fingerprints).
-    void put_bytes(const std::string& key, std::string_view data, const PutOptions& options = {});
+    /// Returns the etag of the object it published.
+    std::string put_bytes(const std::string& key, std::string_view data,
+                          const PutOptions& options = {});
     std::string get_bytes(const std::string& key, std::size_t max_bytes = 64 * 1024 * 1024);
     /// Uploads a local file / downloads to a local file (published atomically).
     void put_file(const std::string& key, const std::filesystem::path& path,

@@ -35,6 +35,48 @@ std::string xml_text(const pugi::xml_document& doc) {
     return ss.str();
 }
 
+// An ETag without its quotes (S3 quotes them; a caller may not).
+std::string_view bare_etag(std::string_view e) {
+    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+    return e;
+}
+
+bool same_etag(std::string_view a, std::string_view b) {
+    return !bare_etag(a).empty() && bare_etag(a) == bare_etag(b);
+}
+
+// A conditional write that lost: 412, or 409 ConditionalRequestConflict (AWS, when another
+// conditional write to the key was in progress).
+bool conditional_conflict(const HttpResponse& resp) {
+    if (resp.status == 412) return true;
+    return resp.status == 409 && parse_error_body(resp.body).code == "ConditionalRequestConflict";
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// The ETag S3 gives a multipart object: the MD5 of the parts' binary MD5s, then "-<parts>".
+// Empty when a part's ETag is not an MD5 (SSE-KMS, some services): nothing to compare then.
+std::string multipart_etag(const std::vector<CompletedPart>& parts) {
+    std::string md5s;
+    for (const auto& p : parts) {
+        const auto hex = bare_etag(p.etag);
+        if (hex.size() != 32) return {};
+        for (std::size_t i = 0; i < hex.size(); i += 2) {
+            const int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+            if (hi < 0 || lo < 0) return {};
+            md5s += static_cast<char>(hi * 16 + lo);
+        }
+    }
+    Md5 md5;
+    md5.update(md5s);
+    return "\"" + md5.hex() + "-" + std::to_string(parts.size()) + "\"";
+}
+
 void add_put_headers(HeaderList& h, const PutOptions& o) {
     h.emplace_back("content-type",
                    o.content_type.empty() ? "application/octet-stream" : o.content_type);
@@ -84,7 +126,20 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     r.body = data;
     add_put_headers(r.headers, options);
     if (options.if_none_match) r.headers.emplace_back("if-none-match", "*");
+    if (!options.if_match.empty()) r.headers.emplace_back("if-match", options.if_match);
     auto resp = impl_->execute(r);
+    if (resp.status != 200 && resp.attempts > 1 && conditional_conflict(resp) &&
+        (options.if_none_match || !options.if_match.empty())) {
+        // A retry: the attempt whose answer was lost may have published this very object.
+        Md5 md5;
+        md5.update(data);
+        if (auto info = head_object(bucket, key); info && same_etag(info->etag, md5.hex())) {
+            impl_->trace("PUT " + describe(bucket, key) + ": " + std::to_string(resp.status) +
+                         " to a retry, but the object is ours (ETag " + info->etag +
+                         "): an earlier attempt was applied");
+            return info->etag;
+        }
+    }
     if (resp.status != 200) impl_->fail(r, resp, "");
     return resp.header("etag");
 }
@@ -164,14 +219,27 @@ std::optional<ObjectInfo> Client::head_object(const std::string& bucket, const s
     return info;
 }
 
-void Client::delete_object(const std::string& bucket, const std::string& key) {
+void Client::delete_object(const std::string& bucket, const std::string& key,
+                           const std::string& if_match) {
     check_key(bucket, key);
     HttpRequest r;
     r.method = "DELETE";
     r.bucket = bucket;
     r.key = key;
+    if (!if_match.empty()) r.headers.emplace_back("if-match", if_match);
     auto resp = impl_->execute(r);
-    if (resp.status != 204 && resp.status != 200 && resp.status != 404) impl_->fail(r, resp, "");
+    if (resp.status == 204 || resp.status == 200) return;
+    if (resp.status == 404) {
+        // Unconditional: a missing key is fine. Conditional: only when retried (the object
+        // is gone, most likely by the attempt whose answer was lost).
+        if (if_match.empty()) return;
+        if (resp.attempts > 1) {
+            impl_->trace("DELETE " + describe(bucket, key) +
+                         ": 404 to a retry of a conditional delete: taken as done");
+            return;
+        }
+    }
+    impl_->fail(r, resp, "");
 }
 
 std::vector<DeleteFailure> Client::delete_objects(const std::string& bucket,
@@ -294,9 +362,10 @@ std::string Client::upload_part(const std::string& bucket, const std::string& ke
     return etag;
 }
 
-void Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
-                                       const std::string& upload_id,
-                                       const std::vector<CompletedPart>& parts) {
+std::string Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                              const std::string& upload_id,
+                                              const std::vector<CompletedPart>& parts,
+                                              bool if_none_match) {
     pugi::xml_document doc;
     auto root = doc.append_child("CompleteMultipartUpload");
     root.append_attribute("xmlns") = xml_ns;
@@ -312,21 +381,39 @@ void Client::complete_multipart_upload(const std::string& bucket, const std::str
     r.key = key;
     r.query = {{"uploadId", upload_id}};
     r.headers = {{"content-type", "application/xml"}};
+    if (if_none_match) r.headers.emplace_back("if-none-match", "*");
     r.body = io::as_bytes(body);
     // S3 may answer 200 with an <Error> body (the error came after the headers): retry those.
     for (int attempt = 1;; ++attempt) {
         auto resp = impl_->execute(r);
+        const bool retried = attempt > 1 || resp.attempts > 1;
+        const bool gone = resp.status == 404 && parse_error_body(resp.body).code == "NoSuchUpload";
+        if (resp.status != 200 && retried && (gone || conditional_conflict(resp))) {
+            // An earlier attempt may have completed the upload and its answer been lost: then
+            // the object under the key is ours, with the ETag these parts make.
+            const auto ours = multipart_etag(parts);
+            if (auto info = head_object(bucket, key);
+                info && !ours.empty() && same_etag(info->etag, ours)) {
+                impl_->trace("POST " + describe(bucket, key) + ": " + std::to_string(resp.status) +
+                             " to a retried CompleteMultipartUpload, but the object is ours "
+                             "(ETag " +
+                             info->etag + "): an earlier attempt completed it");
+                return info->etag;
+            }
+        }
         if (resp.status != 200) impl_->fail(r, resp, "CompleteMultipartUpload");
         const auto e = parse_error_body(resp.body);
         if (e.code.empty()) {
             const auto answer = parse_xml(resp.body, "CompleteMultipartUpload");
             // CompleteMultipartUploadResult on S3 (moto calls it ...Response): any root.
-            const std::string etag = answer.document_element().child_value("ETag");
+            std::string etag = answer.document_element().child_value("ETag");
+            // S3 quotes it, as in every ETag header; moto does not: one form for callers.
+            if (!etag.empty() && !etag.starts_with('"')) etag = '"' + etag + '"';
             if (etag.empty()) {
                 resp.status = 500;
                 impl_->fail(r, resp, "CompleteMultipartUpload answered 200 without an ETag");
             }
-            return;
+            return etag;
         }
         if (attempt >= impl_->options.retry.max_attempts) {
             resp.status = 500;

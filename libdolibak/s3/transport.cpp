@@ -471,6 +471,7 @@ HttpResponse Client::Impl::execute(
             retry = true;
             why = curl_error;
         } else if (resp.status >= 200 && resp.status < 300) {
+            resp.attempts = total;
             return resp;
         } else {
             const auto e = parse_error_body(resp.body);
@@ -491,11 +492,15 @@ HttpResponse Client::Impl::execute(
                     } catch (const FormatError&) {
                     }
                 }
-                if (!retry) return resp;
+                if (!retry) {
+                    resp.attempts = total;
+                    return resp;
+                }
             } else if (retryable_status(resp.status, e.code)) {
                 retry = true;
                 why = std::to_string(resp.status) + (e.code.empty() ? "" : " " + e.code);
             } else {
+                resp.attempts = total;
                 return resp;
             }
         }

@@ -41,6 +41,8 @@ struct HttpResponse {
     std::string body;                            // non-sunk body
     std::uint64_t sunk = 0;                      // bytes written to the sink (this attempt)
     bool head_complete = false;                  // the blank line ending the head was seen
+    int attempts = 0;  // attempts execute() made for this answer (> 1: an earlier one may
+                       // have been applied and its answer lost)
 
     std::string header(const std::string& name) const {
         const auto it = headers.find(name);

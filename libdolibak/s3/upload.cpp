@@ -43,7 +43,7 @@ PartSizes part_sizes(const ClientOptions& options, std::optional<std::uint64_t> 
 
 namespace detail {
 
-class UploadSink final : public io::Sink {
+class UploadSink final : public ObjectUpload {
 public:
     UploadSink(Client& client, std::string bucket, std::string key, PutOptions options)
         : client_(client),
@@ -59,6 +59,8 @@ public:
     }
 
     ~UploadSink() override { abort(); }
+
+    std::string etag() const override { return state_ == State::done ? etag_ : std::string(); }
 
     void write(io::Bytes data) override {
         if (state_ != State::open) throw Error("write to " + what() + " after it was completed");
@@ -91,7 +93,8 @@ public:
             rethrow_failure();
             std::sort(parts_.begin(), parts_.end(),
                       [](const auto& a, const auto& b) { return a.number < b.number; });
-            client_.complete_multipart_upload(bucket_, key_, upload_id_, parts_);
+            etag_ = client_.complete_multipart_upload(bucket_, key_, upload_id_, parts_,
+                                                      options_.if_none_match);
             stop_workers();
             state_ = State::done;
         } catch (...) {
@@ -138,6 +141,10 @@ private:
     }
 
     void flush_part() {
+        if (upload_id_.empty() && !options_.if_match.empty())
+            throw ConfigError(what() + ": a conditional replace (If-Match) is limited to " +
+                              std::to_string(current_part_size()) +
+                              " bytes (one part); this object is larger");
         if (upload_id_.empty()) start_multipart();
         if (next_part_ > max_parts)
             throw Error(what() +
@@ -361,8 +368,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<io::Sink> Client::upload(const std::string& bucket, const std::string& key,
-                                         const PutOptions& options) {
+std::unique_ptr<ObjectUpload> Client::upload(const std::string& bucket, const std::string& key,
+                                             const PutOptions& options) {
     if (bucket.empty() || key.empty()) throw ConfigError("S3 upload: empty bucket or key");
     return std::make_unique<detail::UploadSink>(*this, bucket, key, options);
 }

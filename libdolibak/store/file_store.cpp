@@ -1,15 +1,23 @@
 // A store in a local directory. Objects are files under the root; a put writes
 // <root>/.dolibak-tmp/<random>.part, fsyncs it and renames it into place (same file system:
 // atomic), then fsyncs the directory. list() never shows .dolibak-tmp.
+//
+// Every change of the tree (publish, remove, remove_if) happens under an exclusive flock() on
+// <root>/.dolibak-tmp/publish.lock (present only while held), so that a compare-then-rename
+// (if_match) or compare-then-unlink (remove_if) is atomic against other processes using the store.
+// An object's etag is its inode, size and modification time (ns): a replace is a rename of a
+// new file, so the etag changes.
 #include "store/backends.hpp"
 
 #include <dolibak/file_io.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 namespace dolibak::store {
@@ -33,13 +41,79 @@ std::chrono::system_clock::time_point mtime_of(const struct stat& st) {
             std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
 }
 
-class FileSink final : public io::Sink {
+constexpr std::string_view lock_name = "publish.lock";
+
+std::string etag_of(const struct stat& st) {
+    char buf[80];
+    const long long ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL +
+                         static_cast<long long>(st.st_mtim.tv_nsec);
+    std::snprintf(buf, sizeof buf, "%llx-%llx-%llx", static_cast<unsigned long long>(st.st_ino),
+                  static_cast<unsigned long long>(st.st_size), static_cast<unsigned long long>(ns));
+    return buf;
+}
+
+fs::path make_tmpdir(const fs::path& root) {
+    auto tmpdir = root / std::string(reserved_dir);
+    if (::mkdir(tmpdir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw IoError("cannot create", tmpdir.string(), errno);
+    return tmpdir;
+}
+
+// The store's exclusive lock for changes of the tree, held while it lives. The lock file
+// exists only while someone holds or waits for it (a store at rest holds nothing but its
+// objects): the holder removes it before unlocking, and whoever locked a file that is no
+// longer the one under the name (removed meanwhile) tries again with a new one.
+class TreeLock {
 public:
-    FileSink(fs::path root, std::string key, PutOptions options)
-        : root_(std::move(root)), key_(std::move(key)), options_(std::move(options)) {
-        const auto tmpdir = root_ / std::string(reserved_dir);
-        if (::mkdir(tmpdir.c_str(), 0700) != 0 && errno != EEXIST)
-            throw IoError("cannot create", tmpdir.string(), errno);
+    explicit TreeLock(const fs::path& root) : path_(make_tmpdir(root) / std::string(lock_name)) {
+        for (;;) {
+            const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) throw IoError("cannot open", path_.string(), errno);
+            UniqueFd owned(fd);
+            while (::flock(fd, LOCK_EX) != 0)
+                if (errno != EINTR) throw IoError("cannot lock", path_.string(), errno);
+            struct stat held {
+            }, named{};
+            if (::fstat(fd, &held) != 0) throw IoError("cannot stat", path_.string(), errno);
+            if (::stat(path_.c_str(), &named) == 0 && named.st_dev == held.st_dev &&
+                named.st_ino == held.st_ino) {
+                fd_ = std::move(owned);
+                return;
+            }
+            // The previous holder removed that file while we waited: start over.
+        }
+    }
+    ~TreeLock() {
+        ::unlink(path_.c_str());  // still locked: nobody can hold the name's file now
+        // Closing the descriptor (fd_) releases the lock.
+    }
+    TreeLock(const TreeLock&) = delete;
+    TreeLock& operator=(const TreeLock&) = delete;
+
+private:
+    fs::path path_;
+    UniqueFd fd_;
+};
+
+// The etag of the regular file at `path`, or nullopt when there is none.
+std::optional<std::string> current_etag(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+        throw IoError("cannot stat", path.string(), errno);
+    }
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return etag_of(st);
+}
+
+class FileSink final : public ObjectSink {
+public:
+    FileSink(fs::path root, std::string url, std::string key, PutOptions options)
+        : root_(std::move(root)),
+          url_(std::move(url)),
+          key_(std::move(key)),
+          options_(std::move(options)) {
+        const auto tmpdir = make_tmpdir(root_);
         for (int i = 0; i < 100 && !fd_; ++i) {
             temp_ = tmpdir / (random_name() + ".part");
             const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -67,29 +141,48 @@ public:
         }
     }
 
+    std::string etag() const override { return published_ ? etag_ : std::string(); }
+
     void finish() override {
         if (done_) throw Error("completing " + key_ + " twice");
         try {
             if (::fsync(fd_.get()) != 0) throw IoError("cannot fsync", temp_.string(), errno);
+            // Neither rename() nor link() changes inode, size or mtime: this is the etag the
+            // object will have.
+            struct stat st {};
+            if (::fstat(fd_.get(), &st) != 0) throw IoError("cannot stat", temp_.string(), errno);
+            const std::string etag = etag_of(st);
             if (::close(fd_.release()) != 0) throw IoError("cannot close", temp_.string(), errno);
             const fs::path final_path = root_ / key_;
             const fs::path dir = final_path.parent_path();
-            std::error_code ec;
-            fs::create_directories(dir, ec);
-            if (ec) throw IoError("cannot create directory", dir.string(), ec.value());
-            if (options_.no_overwrite) {
-                // link() fails if the name exists: no window where another object is replaced.
-                if (::link(temp_.c_str(), final_path.c_str()) != 0) {
-                    const int e = errno;
-                    if (e == EEXIST)
-                        throw Error("object '" + key_ + "' already exists (no overwrite asked)");
-                    throw IoError("cannot publish", final_path.string(), e);
+            {
+                TreeLock lock(root_);
+                std::error_code ec;
+                fs::create_directories(dir, ec);
+                if (ec) throw IoError("cannot create directory", dir.string(), ec.value());
+                if (options_.no_overwrite) {
+                    // link() fails if the name exists: no window where another object is
+                    // replaced, even by a process that does not take the lock.
+                    if (::link(temp_.c_str(), final_path.c_str()) != 0) {
+                        const int e = errno;
+                        if (e == EEXIST) throw AlreadyExists(url_, key_);
+                        throw IoError("cannot publish", final_path.string(), e);
+                    }
+                    ::unlink(temp_.c_str());
+                } else {
+                    if (!options_.if_match.empty()) {
+                        const auto current = current_etag(final_path);
+                        if (!current || *current != options_.if_match)
+                            throw PreconditionFailed(
+                                url_, key_, current ? "its etag is now " + *current : "it is gone");
+                    }
+                    if (::rename(temp_.c_str(), final_path.c_str()) != 0)
+                        throw IoError("cannot publish", final_path.string(), errno);
                 }
-                ::unlink(temp_.c_str());
-            } else if (::rename(temp_.c_str(), final_path.c_str()) != 0) {
-                throw IoError("cannot publish", final_path.string(), errno);
+                done_ = true;
+                published_ = true;
+                etag_ = etag;
             }
-            done_ = true;
             io::fsync_directory(dir);
         } catch (...) {
             abort();
@@ -106,11 +199,14 @@ public:
 
 private:
     fs::path root_;
+    std::string url_;
     std::string key_;
     PutOptions options_;
     fs::path temp_;
     UniqueFd fd_;
     bool done_ = false;
+    bool published_ = false;
+    std::string etag_;
 };
 
 class LimitedSource final : public io::Source {
@@ -140,9 +236,10 @@ public:
         return s;
     }
 
-    std::unique_ptr<io::Sink> put(const std::string& key, const PutOptions& options) override {
+    std::unique_ptr<ObjectSink> put(const std::string& key, const PutOptions& options) override {
         validate_key(key);
-        return std::make_unique<FileSink>(root_, key, options);
+        check_put_options(key, options);
+        return std::make_unique<FileSink>(root_, url(), key, options);
     }
 
     std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options) override {
@@ -172,7 +269,7 @@ public:
             throw IoError("cannot stat", path.string(), errno);
         }
         if (!S_ISREG(st.st_mode)) return std::nullopt;
-        return ObjectInfo{key, static_cast<std::uint64_t>(st.st_size), mtime_of(st), {}};
+        return ObjectInfo{key, static_cast<std::uint64_t>(st.st_size), mtime_of(st), etag_of(st)};
     }
 
     std::vector<ObjectInfo> list(const std::string& prefix) override {
@@ -195,7 +292,7 @@ public:
             struct stat st {};
             if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
             if (!rel.starts_with(prefix)) continue;
-            out.push_back({rel, static_cast<std::uint64_t>(st.st_size), mtime_of(st), {}});
+            out.push_back({rel, static_cast<std::uint64_t>(st.st_size), mtime_of(st), etag_of(st)});
         }
         std::sort(out.begin(), out.end(),
                   [](const auto& a, const auto& b) { return a.key < b.key; });
@@ -205,14 +302,20 @@ public:
     void remove(const std::string& key) override {
         validate_key(key);
         const auto path = root_ / key;
-        if (::unlink(path.c_str()) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return;
-            throw IoError("cannot remove", path.string(), errno);
-        }
-        // Tidy: remove directories left empty, up to the root.
-        for (auto dir = path.parent_path();
-             dir != root_ && dir.string().size() > root_.string().size(); dir = dir.parent_path())
-            if (::rmdir(dir.c_str()) != 0) break;
+        TreeLock lock(root_);
+        unlink_and_tidy(path);
+    }
+
+    void remove_if(const std::string& key, const std::string& etag) override {
+        validate_key(key);
+        if (etag.empty()) throw ConfigError("remove_if of '" + key + "' without an etag");
+        const auto path = root_ / key;
+        TreeLock lock(root_);
+        const auto current = current_etag(path);
+        if (!current || *current != etag)
+            throw PreconditionFailed(url(), key,
+                                     current ? "its etag is now " + *current : "it is gone");
+        unlink_and_tidy(path);
     }
 
     std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
@@ -234,6 +337,7 @@ public:
         const auto now = std::chrono::system_clock::now();
         std::size_t n = 0;
         for (const auto& e : fs::directory_iterator(tmpdir, ec)) {
+            if (e.path().filename() == lock_name) continue;  // never: others may hold it
             struct stat st {};
             if (::lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
             if (now - mtime_of(st) < older_than) continue;
@@ -243,6 +347,18 @@ public:
     }
 
 private:
+    // With the tree lock held.
+    void unlink_and_tidy(const fs::path& path) {
+        if (::unlink(path.c_str()) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return;
+            throw IoError("cannot remove", path.string(), errno);
+        }
+        // Tidy: remove directories left empty, up to the root.
+        for (auto dir = path.parent_path();
+             dir != root_ && dir.string().size() > root_.string().size(); dir = dir.parent_path())
+            if (::rmdir(dir.c_str()) != 0) break;
+    }
+
     fs::path root_;
 };
 

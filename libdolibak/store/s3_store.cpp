@@ -8,20 +8,50 @@ namespace dolibak::store {
 
 namespace {
 
+// S3's answer to a failed condition, as the store's typed conflict. 412 is the documented
+// answer; AWS may also answer 409 ConditionalRequestConflict when another conditional write
+// to the key is in progress: the key is being taken by someone else, so it is the same
+// conflict (the caller decides whether to try again). A 404 to If-Match: the object is gone.
+[[noreturn]] void throw_conflict(const RemoteError& e, const std::string& url,
+                                 const std::string& key, bool no_overwrite, bool if_match) {
+    const auto& d = e.details();
+    const bool conflict =
+        d.http_status == 412 || (d.http_status == 409 && d.code == "ConditionalRequestConflict");
+    const bool gone = d.http_status == 404 && d.code == "NoSuchKey";
+    if (no_overwrite && conflict) throw AlreadyExists(url, key, e.what());
+    if (if_match && (conflict || gone)) throw PreconditionFailed(url, key, e.what());
+    throw;  // called from the handler that caught `e`
+}
+
 // The client's sinks and sources refer to it: these wrappers keep it alive as long as they
 // live, even when the store that made them is gone.
-class KeepAliveSink final : public io::Sink {
+class S3Sink final : public ObjectSink {
 public:
-    KeepAliveSink(std::shared_ptr<s3::Client> c, std::unique_ptr<io::Sink> s)
-        : client_(std::move(c)), sink_(std::move(s)) {}
-    ~KeepAliveSink() override { sink_.reset(); }
+    S3Sink(std::shared_ptr<s3::Client> c, std::unique_ptr<s3::ObjectUpload> s, std::string url,
+           std::string key, const PutOptions& options)
+        : client_(std::move(c)),
+          sink_(std::move(s)),
+          url_(std::move(url)),
+          key_(std::move(key)),
+          no_overwrite_(options.no_overwrite),
+          if_match_(!options.if_match.empty()) {}
+    ~S3Sink() override { sink_.reset(); }
     void write(io::Bytes data) override { sink_->write(data); }
-    void finish() override { sink_->finish(); }
+    void finish() override {
+        try {
+            sink_->finish();
+        } catch (const RemoteError& e) {
+            throw_conflict(e, url_, key_, no_overwrite_, if_match_);
+        }
+    }
     void abort() noexcept override { sink_->abort(); }
+    std::string etag() const override { return sink_->etag(); }
 
 private:
     std::shared_ptr<s3::Client> client_;
-    std::unique_ptr<io::Sink> sink_;
+    std::unique_ptr<s3::ObjectUpload> sink_;
+    std::string url_, key_;
+    bool no_overwrite_, if_match_;
 };
 
 class KeepAliveSource final : public io::Source {
@@ -43,13 +73,16 @@ public:
 
     std::string url() const override { return "s3://" + bucket_ + "/" + prefix_; }
 
-    std::unique_ptr<io::Sink> put(const std::string& key, const PutOptions& options) override {
+    std::unique_ptr<ObjectSink> put(const std::string& key, const PutOptions& options) override {
         validate_key(key);
+        check_put_options(key, options);
         s3::PutOptions o;
         o.content_type = options.content_type;
         o.size_hint = options.size_hint;
         o.if_none_match = options.no_overwrite;
-        return std::make_unique<KeepAliveSink>(client_, client_->upload(bucket_, prefix_ + key, o));
+        o.if_match = options.if_match;
+        return std::make_unique<S3Sink>(client_, client_->upload(bucket_, prefix_ + key, o), url(),
+                                        key, options);
     }
 
     std::unique_ptr<io::Source> get(const std::string& key, const GetOptions& options) override {
@@ -105,6 +138,16 @@ public:
     void remove(const std::string& key) override {
         validate_key(key);
         client_->delete_object(bucket_, prefix_ + key);
+    }
+
+    void remove_if(const std::string& key, const std::string& etag) override {
+        validate_key(key);
+        if (etag.empty()) throw ConfigError("remove_if of '" + key + "' without an etag");
+        try {
+            client_->delete_object(bucket_, prefix_ + key, etag);
+        } catch (const RemoteError& e) {
+            throw_conflict(e, url(), key, false, true);
+        }
     }
 
     std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override {

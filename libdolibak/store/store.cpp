@@ -8,6 +8,19 @@ namespace dolibak::store {
 ObjectNotFound::ObjectNotFound(const std::string& store_url, std::string key)
     : Error("no object '" + key + "' in " + store_url), key_(std::move(key)) {}
 
+AlreadyExists::AlreadyExists(const std::string& store_url, std::string key,
+                             const std::string& detail)
+    : Error("object '" + key + "' already exists in " + store_url + " (no overwrite asked)" +
+            (detail.empty() ? "" : ": " + detail)),
+      key_(std::move(key)) {}
+
+PreconditionFailed::PreconditionFailed(const std::string& store_url, std::string key,
+                                       const std::string& detail)
+    : Error("object '" + key + "' in " + store_url +
+            " is no longer the expected version (or is gone)" +
+            (detail.empty() ? "" : ": " + detail)),
+      key_(std::move(key)) {}
+
 void validate_key(std::string_view key) {
     auto bad = [&](const std::string& why) {
         throw ConfigError("invalid store key '" + std::string(key) + "': " + why);
@@ -31,12 +44,18 @@ void validate_key(std::string_view key) {
     }
 }
 
+void check_put_options(const std::string& key, const PutOptions& options) {
+    if (options.no_overwrite && !options.if_match.empty())
+        throw ConfigError("put of '" + key + "': no_overwrite and if_match exclude each other");
+}
+
 std::uint64_t Store::get_to(const std::string& key, io::Sink& out, const GetOptions& options) {
     auto src = get(key, options);
     return io::pump(*src, out);
 }
 
-void Store::put_bytes(const std::string& key, std::string_view data, const PutOptions& options) {
+std::string Store::put_bytes(const std::string& key, std::string_view data,
+                             const PutOptions& options) {
     auto o = options;
     if (!o.size_hint) o.size_hint = data.size();
     auto sink = put(key, o);
@@ -47,6 +66,7 @@ void Store::put_bytes(const std::string& key, std::string_view data, const PutOp
         sink->abort();
         throw;
     }
+    return sink->etag();
 }
 
 std::string Store::get_bytes(const std::string& key, std::size_t max_bytes) {

@@ -631,3 +631,169 @@ TEST_CASE("neither the session token nor the secret appears in errors or traces"
         CHECK(t.find(secret) == std::string::npos);
     }
 }
+
+// ---- conditional writes whose answer was lost ------------------------------------------
+
+namespace {
+
+std::unique_ptr<store::Store> store_via_proxy(const std::string& prefix,
+                                              std::vector<std::string>* trace = nullptr) {
+    store::StoreOptions o;
+    o.use_environment = false;
+    o.s3 = via_proxy();
+    if (trace) {
+        static std::mutex m;
+        o.s3.trace = [trace](const std::string& l) {
+            std::lock_guard lock(m);
+            trace->push_back(l);
+        };
+    }
+    o.credentials = creds();
+    return store::open("s3://" + bucket() + "/" + prefix, o);
+}
+
+// Statuses moto answered to `method` requests on `key` (in order).
+std::vector<int> upstream_statuses(const std::string& method, const std::string& key,
+                                   const std::string& query_part = {}) {
+    std::vector<int> out;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            std::string(e.at("query")).find(query_part) != std::string::npos)
+            out.push_back(e.at("status").get<int>());
+    return out;
+}
+
+bool sent_header(const std::string& method, const std::string& key, const std::string& query_part,
+                 const std::string& header) {
+    bool all = true, any = false;
+    for (const auto& e : read_jsonl(test::s3().at("request_log")))
+        if (e.at("method") == method && std::string(e.at("path")).ends_with(key) &&
+            std::string(e.at("query")).find(query_part) != std::string::npos) {
+            any = true;
+            bool has = false;
+            for (const auto& h : e.at("headers")) has = has || h == header;
+            all = all && has;
+        }
+    return any && all;
+}
+
+}  // namespace
+
+TEST_CASE("a write-once PUT whose answer was lost is not a false conflict") {
+    const auto prefix = unique("lost-put");
+    std::vector<std::string> trace;
+    auto s = store_via_proxy(prefix, &trace);
+    const std::string key = "lock";
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", prefix}, {"action", "lose_response"}, {"times", 1}},
+    }));
+    store::PutOptions once;
+    once.no_overwrite = true;
+    const auto etag = s->put_bytes(key, "ours", once);
+    set_rules(nlohmann::json::array());
+    CHECK(faults("lose_response", prefix) == 1);
+    // The retry met the object its first attempt had published: moto answered 412.
+    CHECK(upstream_statuses("PUT", prefix + "/" + key) == std::vector<int>{200, 412});
+    CHECK(etag == s->head(key)->etag);
+    CHECK(s->get_bytes(key) == "ours");
+    bool explained = false;
+    for (const auto& l : trace) explained = explained || l.find("the object is ours") != l.npos;
+    CHECK(explained);
+
+    // The same for a conditional replace (If-Match) and a conditional remove.
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", prefix}, {"action", "lose_response"}, {"times", 1}},
+        {{"method", "DELETE"},
+         {"path_contains", prefix},
+         {"action", "lose_response"},
+         {"times", 1}},
+    }));
+    store::PutOptions cas;
+    cas.if_match = etag;
+    const auto renewed = s->put_bytes(key, "ours, renewed", cas);
+    CHECK(renewed != etag);
+    CHECK(renewed == s->head(key)->etag);
+    s->remove_if(key, renewed);  // the retry meets 404: the first attempt removed it
+    set_rules(nlohmann::json::array());
+    CHECK_FALSE(s->head(key));
+    CHECK(faults("lose_response", prefix) == 3);
+
+    // But a conflict on a retry with someone else's object stays a conflict.
+    s->put_bytes(key, "theirs");
+    set_rules(nlohmann::json::array({
+        {{"method", "PUT"}, {"path_contains", prefix}, {"action", "503"}, {"times", 1}},
+    }));
+    CHECK_THROWS_AS(s->put_bytes(key, "ours again", once), store::AlreadyExists);
+    set_rules(nlohmann::json::array());
+    CHECK(s->get_bytes(key) == "theirs");
+}
+
+TEST_CASE("a write-once multipart upload sends If-None-Match on Complete; a lost answer is ours") {
+    const auto prefix = unique("lost-complete");
+    auto s = store_via_proxy(prefix);
+    const auto data = random_bytes(11 * 1024 * 1024 + 5, 77);
+    store::PutOptions once;
+    once.no_overwrite = true;
+    auto upload = [&](const std::string& key, const std::string& bytes) {
+        auto sink = s->put(key, once);
+        sink->write(io::as_bytes(bytes));
+        sink->finish();
+        return sink->etag();
+    };
+
+    // The first Complete is applied but its answer lost; the retry is answered 412, as S3
+    // answers a conditional write that meets the object (moto would treat it as idempotent).
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", prefix + "/a.dump"},
+         {"query_contains", "uploadId="},
+         {"action", "lose_response"},
+         {"times", 1}},
+        {{"method", "POST"},
+         {"path_contains", prefix + "/a.dump"},
+         {"query_contains", "uploadId="},
+         {"action", "412"},
+         {"times", 1}},
+    }));
+    const auto etag = upload("a.dump", data);
+    set_rules(nlohmann::json::array());
+    CHECK(faults("lose_response", prefix + "/a.dump") == 1);
+    CHECK(faults("412", prefix + "/a.dump") == 1);
+    CHECK(sent_header("POST", prefix + "/a.dump", "uploadId=", "if-none-match"));
+    const auto a_info = s->head("a.dump");
+    REQUIRE(a_info);
+    CHECK(etag == a_info->etag);
+    CHECK(etag.ends_with("-3\""));
+    CHECK(s->get_bytes("a.dump") == data);
+
+    // Lost answer, and the retry reaches moto (idempotent Complete): a success too.
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", prefix + "/b.dump"},
+         {"query_contains", "uploadId="},
+         {"action", "lose_response"},
+         {"times", 1}},
+    }));
+    const auto b_etag = upload("b.dump", data);
+    const auto b_info = s->head("b.dump");
+    REQUIRE(b_info);
+    CHECK(b_etag == b_info->etag);
+    set_rules(nlohmann::json::array());
+
+    // A retried Complete that meets another run's object: AlreadyExists, that object stays,
+    // and our upload is aborted.
+    const auto theirs = random_bytes(6 * 1024 * 1024, 78);
+    upload("c.dump", theirs);
+    set_rules(nlohmann::json::array({
+        {{"method", "POST"},
+         {"path_contains", prefix + "/c.dump"},
+         {"query_contains", "uploadId="},
+         {"action", "503"},
+         {"times", 1}},
+    }));
+    CHECK_THROWS_AS(upload("c.dump", data), store::AlreadyExists);
+    set_rules(nlohmann::json::array());
+    CHECK(s->get_bytes("c.dump") == theirs);
+    Client direct_client(direct(), creds());
+    CHECK(direct_client.list_multipart_uploads(bucket(), prefix + "/").empty());
+}

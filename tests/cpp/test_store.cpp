@@ -1,12 +1,16 @@
-// The Store contract, run against both backends: a directory and S3 (the moto fixture).
+// The Store contract, run against every backend: a directory, S3 (the moto fixture) and the
+// MemoryStore shipped for tests (which must behave exactly like the others).
 #include "support/testsupport.hpp"
 
 #include <dolibak/error.hpp>
 #include <dolibak/store.hpp>
+#include <dolibak/store/memory_store.hpp>
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 using namespace dolibak;
 namespace fs = std::filesystem;
@@ -51,6 +55,7 @@ std::vector<Backend> backends() {
     const std::string url = "s3://" + test::s3().at("bucket").get<std::string>() + "/store-" +
                             std::to_string(rng() % 1000000000) + "/backups";
     out.push_back({"s3", nullptr, store::open(url, s3_options())});
+    out.push_back({"memory", nullptr, std::make_unique<store::MemoryStore>("contract")});
     return out;
 }
 
@@ -203,6 +208,10 @@ TEST_CASE("a directory store keeps temporary files out of sight and cleans them 
     CHECK(test::read_file(t.path() / "back.bin") == "file body");
     s->remove("docs/f.bin");
     CHECK_FALSE(fs::exists(t.path() / "docs"));  // emptied folders go too
+    // The lock file of tree changes exists only while held: nothing is left at rest.
+    const auto etag = s->put_bytes("lock", "x");
+    s->remove_if("lock", etag);
+    CHECK(fs::is_empty(t.path() / ".dolibak-tmp"));
 }
 
 TEST_CASE("sinks and sources outlive the store that made them") {
@@ -214,4 +223,139 @@ TEST_CASE("sinks and sources outlive the store that made them") {
     sink->finish();
     auto src = store::open(url, s3_options())->get("k");
     CHECK(io::read_all(*src) == "still here");
+}
+
+TEST_CASE("conditional writes and removes hold for every backend") {
+    for (auto& b : backends()) {
+        CAPTURE(b.name);
+        auto& s = *b.store;
+        store::PutOptions once;
+        once.no_overwrite = true;
+
+        // put_bytes returns the etag of what it published; head and list agree.
+        const auto e1 = s.put_bytes("lock", "holder 1", once);
+        CHECK_FALSE(e1.empty());
+        CHECK(s.head("lock")->etag == e1);
+        CHECK(s.list("lock").at(0).etag == e1);
+
+        // no_overwrite, one part: a typed AlreadyExists, the object untouched.
+        try {
+            s.put_bytes("lock", "holder 2", once);
+            FAIL("no AlreadyExists");
+        } catch (const store::AlreadyExists& e) {
+            CHECK(e.key() == "lock");
+        }
+        CHECK(s.get_bytes("lock") == "holder 1");
+        CHECK(s.head("lock")->etag == e1);
+
+        // no_overwrite, several parts (S3: a multipart upload, 5 MiB parts): write-once too.
+        const auto first = random_bytes(11 * 1024 * 1024, 1);
+        const auto second = random_bytes(11 * 1024 * 1024, 2);
+        std::string big_etag;
+        {
+            auto sink = s.put("db/once.dump", once);
+            sink->write(io::as_bytes(first));
+            CHECK(sink->etag().empty());
+            sink->finish();
+            big_etag = sink->etag();
+        }
+        CHECK_FALSE(big_etag.empty());
+        CHECK(s.head("db/once.dump")->etag == big_etag);
+        {
+            auto sink = s.put("db/once.dump", once);
+            sink->write(io::as_bytes(second));
+            CHECK_THROWS_AS(sink->finish(), store::AlreadyExists);
+            CHECK(sink->etag().empty());
+        }
+        CHECK(s.get_bytes("db/once.dump") == first);
+        CHECK(s.cleanup(std::chrono::seconds(0)) == 0);  // the refused upload left nothing
+
+        // if_match: replace only the version we know; the etag changes.
+        store::PutOptions cas;
+        cas.if_match = e1;
+        const auto e2 = s.put_bytes("lock", "holder 1, renewed", cas);
+        CHECK_FALSE(e2.empty());
+        CHECK(e2 != e1);
+        CHECK(s.head("lock")->etag == e2);
+        try {
+            s.put_bytes("lock", "holder 3", cas);  // e1 is stale now
+            FAIL("no PreconditionFailed");
+        } catch (const store::PreconditionFailed& e) {
+            CHECK(e.key() == "lock");
+        }
+        CHECK(s.get_bytes("lock") == "holder 1, renewed");
+        store::PutOptions on_missing;
+        on_missing.if_match = e2;
+        CHECK_THROWS_AS(s.put_bytes("no/such/lock", "x", on_missing), store::PreconditionFailed);
+        CHECK_FALSE(s.head("no/such/lock"));
+        store::PutOptions both = once;
+        both.if_match = e2;
+        CHECK_THROWS_AS(s.put_bytes("lock", "x", both), ConfigError);
+
+        // remove_if: only the version we know.
+        CHECK_THROWS_AS(s.remove_if("lock", e1), store::PreconditionFailed);
+        CHECK(s.head("lock"));
+        s.remove_if("lock", e2);
+        CHECK_FALSE(s.head("lock"));
+        CHECK_THROWS_AS(s.remove_if("lock", e2), store::PreconditionFailed);  // gone
+        CHECK_THROWS_AS(s.remove_if("lock", ""), ConfigError);
+
+        // Both conflicts are dolibak::Errors (callers that catch Error keep working).
+        CHECK_THROWS_AS(s.put_bytes("db/once.dump", "x", once), Error);
+
+        if (b.name == "s3") {
+            // A conditional replace is for objects of one part: a larger one is refused, and
+            // nothing is published.
+            const auto e = s.put_bytes("small", "v1");
+            store::PutOptions o;
+            o.if_match = e;
+            auto sink = s.put("small", o);
+            CHECK_THROWS_AS(sink->write(io::as_bytes(first)), ConfigError);
+            sink->abort();
+            CHECK(s.get_bytes("small") == "v1");
+        } else {
+            // Directory and memory: a replace changes the etag even with the same bytes.
+            const auto a = s.put_bytes("same", "same bytes");
+            const auto b2 = s.put_bytes("same", "same bytes");
+            CHECK(a != b2);
+        }
+        s.remove_many({"db/once.dump", "small", "same"});
+        CHECK(s.cleanup(std::chrono::seconds(0)) == 0);
+    }
+}
+
+TEST_CASE("concurrent conditional writes: exactly one wins") {
+    auto racers = backends();
+    racers.erase(racers.begin() + 1);  // moto does not make its check-and-write atomic
+    for (auto& b : racers) {
+        CAPTURE(b.name);
+        auto& s = *b.store;
+        store::PutOptions once;
+        once.no_overwrite = true;
+        const auto e0 = s.put_bytes("lease", "initial");
+        for (int round = 0; round < 2; ++round) {
+            std::atomic<int> won{0}, lost{0};
+            std::vector<std::thread> threads;
+            for (int i = 0; i < 8; ++i)
+                threads.emplace_back([&, i] {
+                    try {
+                        if (round == 0) {
+                            store::PutOptions cas;
+                            cas.if_match = e0;
+                            s.put_bytes("lease", "taken by " + std::to_string(i), cas);
+                        } else {
+                            s.put_bytes("fresh", "created by " + std::to_string(i), once);
+                        }
+                        ++won;
+                    } catch (const store::PreconditionFailed&) {
+                        ++lost;
+                    } catch (const store::AlreadyExists&) {
+                        ++lost;
+                    }
+                });
+            for (auto& t : threads) t.join();
+            CHECK(won == 1);
+            CHECK(lost == 7);
+        }
+    }
 }

@@ -118,7 +118,15 @@ def test_killed_during_the_dump_into_a_directory(dolibarr, store, tmp_path, pg_s
     tmpdir = store / ".dolibak-tmp"
 
     def dump_streaming():
-        return tmpdir.is_dir() and any(p.stat().st_size > 0 for p in tmpdir.iterdir())
+        # Files come and go in there (a lease's .part renamed into place, the store's lock
+        # file of tree changes): one listed may be gone by the time it is looked at.
+        for p in (tmpdir.iterdir() if tmpdir.is_dir() else []):
+            try:
+                if p.name.endswith(".part") and p.stat().st_size > 0:
+                    return True
+            except FileNotFoundError:
+                pass
+        return False
 
     proc = subprocess.Popen([CLI, "backup", "--db-only", "--pg-tools-dir", str(tools)] + common,
                             env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -14,6 +14,11 @@ first one that matches and has times left applies. Actions:
 
 * ``503`` / ``500`` / ``429``: answer that status with an S3 XML error (SlowDown,
   InternalError, SlowDown) without forwarding (the request body is read first).
+* ``412``: answer 412 PreconditionFailed without forwarding, as S3 answers the retry of a
+  conditional write (If-None-Match / If-Match) whose first attempt was applied (moto treats
+  a repeated CompleteMultipartUpload as idempotent instead).
+* ``lose_response``: forward, then close the connection without sending a byte of the
+  answer: the request was applied, its answer lost.
 * ``cut_request``: read half of the request body, then close the connection.
 * ``cut_response``: forward, then send the response head and half of its body (half of the
   head when the body is empty), then close.
@@ -69,6 +74,8 @@ ERRORS = {
     "500": (500, "Internal Server Error", "InternalError",
             "We encountered an internal error. Please try again."),
     "429": (429, "Too Many Requests", "SlowDown", "Please reduce your request rate."),
+    "412": (412, "Precondition Failed", "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold"),
 }
 
 
@@ -355,6 +362,9 @@ class Proxy:
             rlines = [l for l in rhead.split(b"\r\n")[1:]
                       if not l.lower().startswith(b"content-range:")]
             response = b"\r\n".join([b"HTTP/1.1 200 OK"] + rlines) + b"\r\n\r\n" + rbody
+        if action == "lose_response":
+            conn.shutdown(socket.SHUT_RDWR)
+            return
         if action in ("cut_response", "stall_response"):
             rhead, _, rbody = response.partition(b"\r\n\r\n")
             if rbody:

@@ -84,8 +84,13 @@ struct PutOptions {
     std::string content_type = "application/octet-stream";
     std::map<std::string, std::string> metadata;  ///< sent as x-amz-meta-<name>
     /// Fail with 412 PreconditionFailed instead of replacing an existing object
-    /// (If-None-Match: *; AWS, MinIO, moto; not every service).
+    /// (If-None-Match: *; AWS, MinIO, moto; not every service). Sent on PutObject and on
+    /// CompleteMultipartUpload.
     bool if_none_match = false;
+    /// When not empty: replace only the object with this ETag (If-Match on PutObject; 412
+    /// when it differs, 404 when the object is gone). Single-part uploads only: upload()
+    /// refuses (ConfigError) to go multipart with it.
+    std::string if_match;
     /// Expected total size, when known: picks a part size that keeps under 10,000 parts
     /// (9,000 for the hinted size), kept for all the hinted data.
     std::optional<std::uint64_t> size_hint;
@@ -134,6 +139,12 @@ namespace detail {
 class UploadSink;
 }
 
+/// The sink upload() returns: after finish(), etag() is the new object's ETag.
+class ObjectUpload : public io::Sink {
+public:
+    virtual std::string etag() const = 0;
+};
+
 /// Thread-safe: one client may serve many threads. The sinks and sources it returns refer
 /// to it and must not outlive it.
 class Client {
@@ -149,6 +160,9 @@ public:
 
     // -- objects -----------------------------------------------------------------------
     /// One PutObject of bytes held in memory. Returns the ETag.
+    /// Lost answers: when a conditional PutObject (if_none_match / if_match) was retried and
+    /// the retry meets 412 (or 409 ConditionalRequestConflict), the object is HEADed: if
+    /// its ETag is the MD5 of `data`, an earlier attempt published it and this is a success.
     std::string put_object(const std::string& bucket, const std::string& key, io::Bytes data,
                            const PutOptions& options = {});
     /// A streaming upload: write() the data, then finish() (the object appears, whole) or
@@ -156,8 +170,8 @@ public:
     /// without finish() aborts. Part sizes: options().part_size, or larger to fit
     /// size_hint in 9,000 parts, one size for as much data as the hint says; for unknown
     /// sizes (and past the hint) they double every 1,000 parts.
-    std::unique_ptr<io::Sink> upload(const std::string& bucket, const std::string& key,
-                                     const PutOptions& options = {});
+    std::unique_ptr<ObjectUpload> upload(const std::string& bucket, const std::string& key,
+                                         const PutOptions& options = {});
     /// Streams the object (or a range of it) into `out` (not finished by this call), resuming
     /// after cut connections. Returns the bytes written. NoSuchKey -> RemoteError (404).
     std::uint64_t get_object(const std::string& bucket, const std::string& key, io::Sink& out,
@@ -168,8 +182,12 @@ public:
                                             const GetOptions& options = {});
     /// nullopt when the object does not exist.
     std::optional<ObjectInfo> head_object(const std::string& bucket, const std::string& key);
-    /// Deleting a missing key is not an error (S3 answers 204 either way).
-    void delete_object(const std::string& bucket, const std::string& key);
+    /// Deleting a missing key is not an error (S3 answers 204 either way). With `if_match`,
+    /// the object must still have that ETag: RemoteError 412 when it differs, 404 when it
+    /// is missing (but a retried request meeting 404 is a success: the object is gone,
+    /// most likely by the attempt whose answer was lost).
+    void delete_object(const std::string& bucket, const std::string& key,
+                       const std::string& if_match = {});
     /// DeleteObjects in batches of 1,000 (Quiet, with Content-MD5). Returns the keys S3
     /// could not delete.
     std::vector<DeleteFailure> delete_objects(const std::string& bucket,
@@ -188,9 +206,14 @@ public:
     /// Returns the part's ETag.
     std::string upload_part(const std::string& bucket, const std::string& key,
                             const std::string& upload_id, int part_number, io::Bytes data);
-    void complete_multipart_upload(const std::string& bucket, const std::string& key,
-                                   const std::string& upload_id,
-                                   const std::vector<CompletedPart>& parts);
+    /// Returns the object's ETag. `if_none_match` sends If-None-Match: * (write-once). A
+    /// retried request meeting 412 / 409 ConditionalRequestConflict / 404 NoSuchUpload
+    /// HEADs the object: when its ETag is the one these parts make (MD5 of the parts'
+    /// binary MD5s, "-N"), an earlier attempt completed it and this is a success.
+    std::string complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                          const std::string& upload_id,
+                                          const std::vector<CompletedPart>& parts,
+                                          bool if_none_match = false);
     void abort_multipart_upload(const std::string& bucket, const std::string& key,
                                 const std::string& upload_id);
     std::vector<MultipartUploadInfo> list_multipart_uploads(const std::string& bucket,
