@@ -32,7 +32,8 @@ struct HalfResult {
 
 class BackupRun {
 public:
-    BackupRun(Job::Impl& im, const BackupOptions& o, TimePoint t) : im_(im), o_(o), t_(t) {}
+    BackupRun(Job::Impl& im, const BackupOptions& o, TimePoint t, catalog::Lease* lease)
+        : im_(im), o_(o), t_(t), lease_(lease) {}
 
     /// Decides whether a half may be skipped; fills `r` when it is.
     bool unchanged(HalfResult& r, const std::optional<StoredFingerprint>& prev,
@@ -91,6 +92,8 @@ public:
         Sha256 sha;
         detail::ProgressObserver progress(
             [this, half, expected](std::uint64_t bytes) {
+                // A long run keeps its lease (a conditional put each quarter of the TTL).
+                if (lease_) lease_->renew_if_due(im_.now());
                 im_.emit({Event::Kind::progress, half, "uploading", bytes, expected,
                           expected.has_value()});
             },
@@ -201,6 +204,7 @@ private:
     Job::Impl& im_;
     const BackupOptions& o_;
     TimePoint t_;
+    catalog::Lease* lease_;
 };
 
 HalfDriver& driver_of(HalfDriver* d, const char* half) {
@@ -224,10 +228,9 @@ BackupReport Job::backup(const BackupOptions& options) {
 
     BackupReport report;
     report.time = im.now();
-    std::optional<detail::Lease> lease;
+    std::unique_ptr<catalog::Lease> lease;
     if (!options.dry_run) {
-        lease.emplace(im.store(), im.config.lock_ttl, report.time,
-                      [&im](const Event& e) { im.emit(e); });
+        lease = im.lock();
         // With the lock held, no other run writes under this prefix: an open multipart upload
         // (S3) or a temporary file (directory) here was left by a run that was killed.
         if (const std::size_t n = im.store().cleanup(std::chrono::seconds(0)))
@@ -244,7 +247,7 @@ BackupReport Job::backup(const BackupOptions& options) {
             throw Error("a run with time stamp " + format_timestamp(report.time) +
                         " already exists in the store");
     }
-    BackupRun run(im, options, report.time);
+    BackupRun run(im, options, report.time, lease.get());
 
     // Both halves at once; a failure of one does not stop the other.
     std::future<HalfResult> db_future, docs_future;
@@ -297,6 +300,9 @@ BackupReport Job::backup(const BackupOptions& options) {
     }
     if (!options.dry_run) {
         manifest.finished_at = im.now();
+        // Still the lock holder? A run whose lease expired and was taken over publishes no
+        // manifest: its objects are left to the next prune, its fingerprints to the next run.
+        lease->renew(manifest.finished_at);
         report.manifest_key = im.catalog->publish_manifest(manifest);
         im.info("", "manifest " + report.manifest_key + (report.ok() ? "" : " (run FAILED)"));
     }

@@ -98,6 +98,13 @@ std::vector<std::string> document_excludes(const Config& config) {
 
 }  // namespace detail
 
+std::unique_ptr<catalog::Lease> Job::Impl::lock() {
+    catalog::LeaseOptions o;
+    o.ttl = config.lock_ttl;
+    o.warn = [this](const std::string& m) { warn("", m); };
+    return std::make_unique<catalog::Lease>(store(), now(), std::move(o));
+}
+
 DriverContext Job::Impl::context(const std::string& half) {
     DriverContext c;
     c.info = [this, half](const std::string& m) { info(half, m); };

@@ -1,30 +1,11 @@
 #pragma once
 // Private: the state a Job shares between its operations (one .cpp file per operation).
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/catalog/lease.hpp>
 #include <dolibak/job.hpp>
 
 #include <map>
 #include <mutex>
-
-namespace dolibak::job::detail {
-
-/// A lease on the store: created with no-overwrite, removed on release. A lease older than
-/// the TTL (a crashed run) is taken over, with a warning.
-class Lease {
-public:
-    Lease(store::Store& store, std::chrono::seconds ttl, TimePoint now,
-          const std::function<void(const Event&)>& emit);
-    ~Lease();
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    void release() noexcept;
-
-private:
-    store::Store& store_;
-    bool held_ = false;
-};
-
-}  // namespace dolibak::job::detail
 
 namespace dolibak::job {
 
@@ -45,6 +26,8 @@ struct Job::Impl {
     /// What a driver working on `half` is given.
     DriverContext context(const std::string& half);
 
+    /// Takes the store's lock for this job (TTL from the configuration, warnings as events).
+    std::unique_ptr<catalog::Lease> lock();
     /// Stores the verification record of `report` (a warning when the store refuses).
     void record(VerifyReport& report);
 };

@@ -13,10 +13,8 @@ namespace dolibak::job {
 
 PruneReport Job::prune(bool dry_run, bool force) {
     auto& im = *impl_;
-    std::optional<detail::Lease> lease;
-    if (!dry_run)
-        lease.emplace(im.store(), im.config.lock_ttl, im.now(),
-                      [&im](const Event& e) { im.emit(e); });
+    std::unique_ptr<catalog::Lease> lease;
+    if (!dry_run) lease = im.lock();
     const auto listing = im.catalog->scan(catalog::Catalog::Load::all, true);
     for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
         if (!it->loaded) continue;
