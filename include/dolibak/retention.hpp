@@ -2,9 +2,9 @@
 // The retention planner: which backups to keep and which to drop, and why. Pure: no I/O and
 // no clock; `now` is given. docs/retention.md describes both modes precisely.
 //
-// Tiered mode (the default, as the original scripts): every backup at most 30 days old; then,
-// among older ones, the newest of each calendar month back to 12 months; then, among those
-// older still, the newest of each calendar year back to 10 years.
+// Tiered mode (the default): among backups at most 30 days old, the newest of each calendar
+// day; then, among older ones, the newest of each calendar month back to 12 months; then,
+// among those older still, the newest of each calendar year back to 10 years.
 // Count mode (restic's `forget --keep-last/-hourly/-daily/-weekly/-monthly/-yearly`): the
 // newest backup of each of the N most recent buckets that hold a backup, rules OR'ed.
 //
@@ -32,7 +32,7 @@ struct Backup {
 
 /// Tiered windows; 0 disables a tier.
 struct TieredPolicy {
-    int daily_days = 30;      ///< keep every backup whose age is <= this many days (24 h each)
+    int daily_days = 30;  ///< newest per day among backups at most this many days old (24 h each)
     int monthly_months = 12;  ///< newest per month, back to now minus this many months
     int yearly_years = 10;    ///< newest per year, back to now minus this many years
 };
@@ -60,7 +60,7 @@ struct Policy {
 
 /// Why a backup is kept.
 enum class Reason {
-    daily,           ///< tiered: at most daily_days old
+    daily,           ///< tiered: newest of its day, at most daily_days old
     monthly,         ///< tiered: newest of its month in the monthly window
     yearly,          ///< tiered: newest of its year in the yearly window
     last,            ///< count: one of the `last` newest

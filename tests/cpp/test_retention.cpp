@@ -104,6 +104,51 @@ TEST_CASE("fixed case of the original scripts: 1100 daily backups keep 46 (31+12
     CHECK(p.drop_keys().front() == "p/db/20231120T020000Z.dump");
 }
 
+TEST_CASE("tiered daily tier keeps the newest backup of each calendar day") {
+    const TimePoint newest = ts("20261123T020000Z");
+    std::vector<Backup> hourly;
+    for (int i = 0; i < 1100; ++i) hourly.push_back(db(newest - hours{i}));
+    const Plan p = plan(hourly, newest);
+    // The window (ages <= 720 h) spans 2026-10-24 02:00 .. 2026-11-23 02:00: 31 calendar
+    // days, partly the first and the last. Older runs are all in October: one monthly.
+    CHECK(p.count(Reason::daily) == 31);
+    CHECK(p.count(Reason::monthly) == 1);
+    CHECK(p.kept() == 32);
+    CHECK(has(find(p, "p/db/20261123T020000Z.dump"), Reason::daily));
+    CHECK(has(find(p, "p/db/20261024T230000Z.dump"), Reason::daily));
+    CHECK(find(p, "p/db/20261024T230000Z.dump").detail.find("day 2026-10-24") != std::string::npos);
+    CHECK_FALSE(find(p, "p/db/20261024T220000Z.dump").keep);
+    CHECK(find(p, "p/db/20261024T220000Z.dump").detail ==
+          "not the newest of day 2026-10-24 (kept: p/db/20261024T230000Z.dump)");
+    CHECK(has(find(p, "p/db/20261024T010000Z.dump"), Reason::monthly));
+    CHECK(has(find(p, "p/db/20261122T230000Z.dump"), Reason::daily));
+    CHECK_FALSE(find(p, "p/db/20261122T220000Z.dump").keep);
+
+    SUBCASE("days are those of the zone's wall clock, DST change days included") {
+        // Every hour from 2026-10-23 22:00Z to 2026-10-27 22:00Z (97 runs). In Paris that is
+        // 10-24 00:00 CEST to 10-27 23:00 CET: four whole days, 10-25 having 25 hours (CEST
+        // -> CET at 01:00Z). In UTC: 10-23 (two runs) to 10-27, five days.
+        std::vector<Backup> v;
+        const TimePoint last = ts("20261027T220000Z");
+        for (int i = 0; i <= 96; ++i) v.push_back(db(last - hours{i}));
+        CHECK(plan(v, last).count(Reason::daily) == 5);
+        Policy pol;
+        pol.zone = TimeZone::locate("Europe/Paris");
+        const Plan q = plan(v, last, pol);
+        CHECK(q.count(Reason::daily) == 4);
+        CHECK(q.kept() == 4);
+        CHECK(has(find(q, "p/db/20261024T210000Z.dump"), Reason::daily));  // 10-24 23:00 CEST
+        CHECK(has(find(q, "p/db/20261025T220000Z.dump"), Reason::daily));  // 10-25 23:00 CET
+        CHECK(find(q, "p/db/20261025T220000Z.dump").detail.find("day 2026-10-25") !=
+              std::string::npos);
+        CHECK(has(find(q, "p/db/20261026T220000Z.dump"), Reason::daily));
+        CHECK(has(find(q, "p/db/20261027T220000Z.dump"), Reason::daily));
+        // 10-23 22:00Z is 10-24 00:00 in Paris: not the newest of that day.
+        CHECK(find(q, "p/db/20261023T220000Z.dump").detail ==
+              "not the newest of day 2026-10-24 (kept: p/db/20261024T210000Z.dump)");
+    }
+}
+
 TEST_CASE("tiered edges: exactly 30 days, the monthly and yearly window starts") {
     const TimePoint now = ts("20261123T020000Z");
     SUBCASE("daily edge is inclusive, measured in seconds") {

@@ -133,7 +133,7 @@ const Registrar registrar{Command{
         sub->add_option("--protect", o->protect,
                         "A key that must be kept (e.g. named by the newest manifest); repeatable");
         sub->add_option("--keep-daily-days", o->daily_days,
-                        "Tiered: keep every backup at most this many days old (default 30)")
+                        "Tiered: the newest backup of each day for this many days (default 30)")
             ->check(CLI::NonNegativeNumber);
         sub->add_option("--keep-monthly-months", o->monthly_months,
                         "Tiered: newest per month back this many months (default 12)")
