@@ -8,9 +8,14 @@
 // Count mode (restic's `forget --keep-last/-hourly/-daily/-weekly/-monthly/-yearly`): the
 // newest backup of each of the N most recent buckets that hold a backup, rules OR'ed.
 //
-// Invariants of both: the newest successful backup of each half and every protected key (the
-// objects the newest manifest names) are kept; failed and future-dated backups never take a
-// slot; a plan that would leave a half without any backup is refused.
+// In every bucket of both modes the backup standing for it is the newest whose verification
+// did not fail (see Backup::verified); one that failed verification stands only when all of
+// the bucket's did.
+//
+// Invariants of both: the newest successful backup of each half (and, when its verification
+// failed, also the newest successful one whose verification did not fail) and every protected
+// key (the objects the newest manifest names) are kept; failed and future-dated backups never
+// take a slot; a plan that would leave a half without any backup is refused.
 #include <dolibak/timestamp.hpp>
 #include <dolibak/timezone.hpp>
 
@@ -22,12 +27,25 @@
 
 namespace dolibak::retention {
 
+/// The result of a backup's latest verification (restoring it somewhere and checking it).
+enum class Verification {
+    unknown,  ///< never verified, or the result is not known
+    good,     ///< the latest verification succeeded
+    failed,   ///< the latest verification failed
+};
+
+/// "unknown", "good", "failed".
+std::string_view to_string(Verification v) noexcept;
+
 /// One backup object of one half.
 struct Backup {
     std::string key;   ///< store key, unique
     TimePoint time{};  ///< when the run started (the key's time stamp)
     std::string half;  ///< "db", "docs", ...: each half is planned on its own
     bool ok = true;    ///< false: the run failed or the object is known bad
+    /// Its latest verification: in every bucket, a backup whose verification failed stands
+    /// for the bucket only when every successful backup of the bucket failed verification.
+    Verification verified = Verification::unknown;
 };
 
 /// Tiered windows; 0 disables a tier.
@@ -71,7 +89,8 @@ enum class Reason {
     year,            ///< count: newest of one of the `yearly` most recent years
     oldest,          ///< count: the oldest backup, kept while a rule has slots left (restic)
     empty_policy,    ///< count: no rule given, everything is kept (as restic)
-    newest_success,  ///< invariant: the newest successful backup of its half
+    newest_success,  ///< invariant: the newest successful backup of its half, and the newest
+                     ///< one whose verification did not fail
     protected_key,   ///< invariant: named by the newest manifest (or otherwise protected)
     future,          ///< dated after `now`: never dropped, never takes a slot
     failed_recent,   ///< failed, but not older than the newest success (kept as evidence)
@@ -112,14 +131,16 @@ Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& polic
 void check_keeps_every_half(const Plan& p);
 
 /// The plan as JSON: {"now", "policy", "kept", "dropped", "counts": {reason: n},
-/// "decisions": [{"key","time","half","ok","keep","reasons","detail"}]}.
+/// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
+/// ("verified": "unknown", "good" or "failed").
 std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
 
 /// Reads a list of backups, one per line: a store key (`<prefix>/db/<ts>.dump`, ...; its half
 /// is its folder) or a bare `<ts>` (half `default_half`, key = the time stamp), optionally
-/// followed by whitespace and `ok` or `failed`. Blank lines and lines starting with '#' are
-/// skipped, and so are manifest keys (counted in `*manifests_skipped` when given). Throws
-/// ConfigError naming the line of anything else.
+/// followed by whitespace and `ok` or `failed`, and/or `verified-ok` (good) or
+/// `verified-failed` (in either order; at most one of each pair). Blank lines and lines starting
+/// with '#' are skipped, and so are manifest keys (counted in `*manifests_skipped` when given).
+/// Throws ConfigError naming the line of anything else.
 std::vector<Backup> backups_from_lines(std::string_view text, std::string_view default_half = "db",
                                        std::size_t* manifests_skipped = nullptr);
 

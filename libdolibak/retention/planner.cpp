@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <limits>
 #include <map>
-#include <optional>
 
 namespace dolibak::retention {
 
@@ -148,9 +147,8 @@ void add_reason(Decision& d, Reason r, const std::string& text) {
     if (!text.empty()) add_detail(d, text);
 }
 
-// Verification results are not known yet: no backup failed one.
-bool verification_failed(const Decision&) {
-    return false;
+bool verification_failed(const Decision& d) {
+    return d.backup.verified == Verification::failed;
 }
 
 // The backup standing for a bucket, among its members (newest first): the newest whose
@@ -415,6 +413,18 @@ void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy
 
 }  // namespace
 
+std::string_view to_string(Verification v) noexcept {
+    switch (v) {
+        case Verification::unknown:
+            return "unknown";
+        case Verification::good:
+            return "good";
+        case Verification::failed:
+            return "failed";
+    }
+    return "?";
+}
+
 std::string_view to_string(Reason r) noexcept {
     switch (r) {
         case Reason::daily:
@@ -532,24 +542,38 @@ std::vector<Backup> backups_from_lines(std::string_view text, std::string_view d
             return ConfigError("backup list line " + std::to_string(line_no) + " ('" +
                                std::string(line) + "'): " + why);
         };
-        if (fields.size() > 2) throw bad("expected a key or time stamp, then optionally ok|failed");
+        if (fields.size() > 3)
+            throw bad(
+                "expected a key or time stamp, then optionally ok|failed and "
+                "verified-ok|verified-failed");
         bool ok = true;
-        if (fields.size() == 2) {
-            if (fields[1] == "failed")
-                ok = false;
-            else if (fields[1] != "ok")
-                throw bad("the second field must be 'ok' or 'failed'");
+        Verification verified = Verification::unknown;
+        bool seen_ok = false, seen_verified = false;
+        for (std::size_t f = 1; f < fields.size(); ++f) {
+            const auto w = fields[f];
+            if (w == "ok" || w == "failed") {
+                if (seen_ok) throw bad("'ok' or 'failed' given twice");
+                seen_ok = true;
+                ok = w == "ok";
+            } else if (w == "verified-ok" || w == "verified-failed") {
+                if (seen_verified) throw bad("'verified-ok' or 'verified-failed' given twice");
+                seen_verified = true;
+                verified = w == "verified-ok" ? Verification::good : Verification::failed;
+            } else {
+                throw bad("'" + std::string(w) +
+                          "' is none of ok, failed, verified-ok, verified-failed");
+            }
         }
         if (const auto k = parse_store_key(fields[0])) {
             if (!is_backup_object(k->kind)) {
                 if (manifests_skipped) ++*manifests_skipped;
                 continue;
             }
-            out.push_back({std::string(fields[0]), k->time, k->half, ok});
+            out.push_back({std::string(fields[0]), k->time, k->half, ok, verified});
             continue;
         }
         if (const auto t = try_parse_timestamp(fields[0])) {
-            out.push_back({std::string(fields[0]), *t, std::string(default_half), ok});
+            out.push_back({std::string(fields[0]), *t, std::string(default_half), ok, verified});
             continue;
         }
         if (fields[0].size() == 16) {
@@ -616,6 +640,7 @@ std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
                         {"time", format_rfc3339(d.backup.time)},
                         {"half", d.backup.half},
                         {"ok", d.backup.ok},
+                        {"verified", std::string(to_string(d.backup.verified))},
                         {"keep", d.keep},
                         {"reasons", reasons},
                         {"detail", d.detail}});

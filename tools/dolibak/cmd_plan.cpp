@@ -1,6 +1,6 @@
 // dolibak plan: offline retention planning. Reads backups (store keys or time stamps, one per
-// line, optionally followed by ok|failed) on stdin and prints which to keep, which to drop,
-// and why. docs/retention.md describes the policies.
+// line, optionally followed by ok|failed and verified-ok|verified-failed) on stdin and prints
+// which to keep, which to drop, and why. docs/retention.md describes the policies.
 #include "command.hpp"
 
 #include <dolibak/error.hpp>
@@ -120,7 +120,8 @@ const Registrar registrar{Command{
         auto* sub = app.add_subcommand(
             "plan",
             "Plan retention offline: backups (keys or time stamps, one per line, optionally "
-            "followed by ok|failed) on stdin; prints what to keep and drop, and why");
+            "followed by ok|failed and verified-ok|verified-failed) on stdin; prints what to keep "
+            "and drop, and why");
         auto o = std::make_shared<PlanOptions>();
         sub->add_option("--now", o->now, "Plan as of this time (YYYYMMDDTHHMMSSZ; default: now)");
         sub->add_option("--half", o->half, "Half of bare time stamps (default: db)");
