@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <span>
+#include <unordered_set>
 
 namespace dolibak::retention {
 
@@ -48,10 +50,9 @@ IsoWeek iso_week(TimePoint local) {
     return {static_cast<int>(y), static_cast<int>((thursday - jan1).count() / 7 + 1)};
 }
 
+// Two digits (v < 100); called for every label, so no snprintf.
 std::string two(unsigned v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%02u", v);
-    return buf;
+    return {static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
 }
 
 // `local` minus `n` calendar months, the day clamped to the target month's length.
@@ -190,7 +191,8 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
     for (int v : {c.last, c.hourly, c.daily, c.weekly, c.monthly, c.yearly})
         if (v < CountPolicy::unlimited)
             throw ConfigError("retention counts must be 0 (off), positive, or unlimited");
-    std::set<std::string_view> keys;
+    std::unordered_set<std::string_view> keys;
+    keys.reserve(backups.size());
     for (const auto& b : backups) {
         if (b.key.empty()) throw ConfigError("a backup has an empty key");
         if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
@@ -201,8 +203,8 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
 
 // Tiered mode over the eligible backups (newest first). Each backup is examined by the first
 // window it falls in; each window's buckets (day, month, year) keep their standing backup.
-void plan_tiered(std::vector<Decision>& items, const std::vector<std::size_t>& eligible,
-                 TimePoint now, const Policy& policy) {
+void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& eligible, TimePoint now,
+                 const Policy& policy) {
     const auto& t = policy.tiered;
     const TimeZone& zone = policy.zone;
     const TimePoint local_now = zone.to_local(now);
@@ -279,7 +281,7 @@ void plan_tiered(std::vector<Decision>& items, const std::vector<std::size_t>& e
 }
 
 // Count mode (restic's forget) over the eligible backups (newest first).
-void plan_count(std::vector<Decision>& items, const std::vector<std::size_t>& eligible,
+void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligible,
                 const Policy& policy) {
     const auto& c = policy.count;
     if (c.empty()) {
@@ -363,7 +365,7 @@ void plan_count(std::vector<Decision>& items, const std::vector<std::size_t>& el
 }
 
 // Plans one half; `items` sorted newest first.
-void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy,
+void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
                const std::set<std::string>& protected_keys) {
     // Eligible: successful and not dated after `now`; only these take slots.
     std::vector<std::size_t> eligible;
@@ -493,7 +495,13 @@ std::vector<std::string> Plan::drop_keys() const {
 
 void check_keeps_every_half(const Plan& p) {
     std::map<std::string, bool> any_kept;
-    for (const auto& d : p.decisions) any_kept[d.backup.half] |= d.keep;
+    const Decision* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
+    bool* half_kept = nullptr;
+    for (const auto& d : p.decisions) {
+        if (!prev || d.backup.half != prev->backup.half) half_kept = &any_kept[d.backup.half];
+        *half_kept |= d.keep;
+        prev = &d;
+    }
     for (const auto& [half, kept] : any_kept)
         if (!kept)
             throw Error("retention plan refused: it would drop every backup of half '" + half +
@@ -503,16 +511,24 @@ void check_keeps_every_half(const Plan& p) {
 Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy,
           const std::set<std::string>& protected_keys) {
     validate(backups, policy);
-    std::map<std::string, std::vector<Decision>> halves;
-    for (const auto& b : backups) halves[b.half].push_back(Decision{b, false, {}, {}});
+    // By half, then newest first: sort pointers, copy each backup once.
+    std::vector<const Backup*> order(backups.size());
+    for (std::size_t i = 0; i < backups.size(); ++i) order[i] = &backups[i];
+    std::sort(order.begin(), order.end(), [](const Backup* a, const Backup* b) {
+        if (a->half != b->half) return a->half < b->half;
+        return a->time != b->time ? a->time > b->time : a->key > b->key;
+    });
     Plan p;
-    for (auto& [half, items] : halves) {
-        std::sort(items.begin(), items.end(), [](const Decision& a, const Decision& b) {
-            return a.backup.time != b.backup.time ? a.backup.time > b.backup.time
-                                                  : a.backup.key > b.backup.key;
-        });
-        plan_half(items, now, policy, protected_keys);
-        for (auto& d : items) p.decisions.push_back(std::move(d));
+    p.decisions.reserve(order.size());
+    for (const Backup* b : order) p.decisions.push_back(Decision{*b, false, {}, {}});
+    for (std::size_t start = 0; start < p.decisions.size();) {
+        std::size_t end = start + 1;
+        while (end < p.decisions.size() &&
+               p.decisions[end].backup.half == p.decisions[start].backup.half)
+            ++end;
+        plan_half(std::span<Decision>(p.decisions).subspan(start, end - start), now, policy,
+                  protected_keys);
+        start = end;
     }
     check_keeps_every_half(p);
     return p;
@@ -633,19 +649,20 @@ std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
         }
     j["counts"] = counts;
     json list = json::array();
+    list.get_ref<json::array_t&>().reserve(p.decisions.size());
     for (const auto& d : p.decisions) {
-        json reasons = json::array();
-        for (const auto r : d.reasons) reasons.push_back(std::string(to_string(r)));
-        list.push_back({{"key", d.backup.key},
-                        {"time", format_rfc3339(d.backup.time)},
-                        {"half", d.backup.half},
-                        {"ok", d.backup.ok},
-                        {"verified", std::string(to_string(d.backup.verified))},
-                        {"keep", d.keep},
-                        {"reasons", reasons},
-                        {"detail", d.detail}});
+        json& o = list.emplace_back(json::object());
+        json& reasons = o["reasons"] = json::array();
+        for (const auto r : d.reasons) reasons.emplace_back(std::string(to_string(r)));
+        o["key"] = d.backup.key;
+        o["time"] = format_rfc3339(d.backup.time);
+        o["half"] = d.backup.half;
+        o["ok"] = d.backup.ok;
+        o["verified"] = std::string(to_string(d.backup.verified));
+        o["keep"] = d.keep;
+        o["detail"] = d.detail;
     }
-    j["decisions"] = list;
+    j["decisions"] = std::move(list);
     return j.dump(2);
 }
 
