@@ -47,6 +47,13 @@ py::object from_time(TimePoint t) {
         .attr("fromtimestamp")(t.time_since_epoch().count(), datetime.attr("timezone").attr("utc"));
 }
 
+retention::Verification to_verification(const std::string& s) {
+    if (s == "unknown") return retention::Verification::unknown;
+    if (s == "good") return retention::Verification::good;
+    if (s == "failed") return retention::Verification::failed;
+    throw ConfigError("a verification state is 'unknown', 'good' or 'failed', not '" + s + "'");
+}
+
 struct PyPlan {
     Plan plan;
     TimePoint now;
@@ -84,19 +91,28 @@ const Registrar registrar(40, [](py::module_& m) {
         "See docs/retention.md.");
 
     py::class_<Backup>(r, "Backup", "One backup object of one half.")
-        .def(py::init([](std::string key, const py::object& time, std::string half, bool ok) {
-                 return Backup{std::move(key), to_time(time), std::move(half), ok};
+        .def(py::init([](std::string key, const py::object& time, std::string half, bool ok,
+                         const std::string& verified) {
+                 return Backup{std::move(key), to_time(time), std::move(half), ok,
+                               to_verification(verified)};
              }),
-             py::arg("key"), py::arg("time"), py::arg("half") = "db", py::arg("ok") = true)
+             py::arg("key"), py::arg("time"), py::arg("half") = "db", py::arg("ok") = true,
+             py::arg("verified") = "unknown")
         .def_readwrite("key", &Backup::key)
         .def_property(
             "time", [](const Backup& b) { return from_time(b.time); },
             [](Backup& b, const py::object& t) { b.time = to_time(t); })
         .def_readwrite("half", &Backup::half)
         .def_readwrite("ok", &Backup::ok)
+        .def_property(
+            "verified",
+            [](const Backup& b) { return std::string(retention::to_string(b.verified)); },
+            [](Backup& b, const std::string& v) { b.verified = to_verification(v); },
+            "Its latest verification: 'unknown', 'good' or 'failed'.")
         .def("__repr__", [](const Backup& b) {
             return "Backup(key='" + b.key + "', time='" + format_timestamp(b.time) + "', half='" +
-                   b.half + "', ok=" + (b.ok ? "True" : "False") + ")";
+                   b.half + "', ok=" + (b.ok ? "True" : "False") + ", verified='" +
+                   std::string(retention::to_string(b.verified)) + "')";
         });
 
     py::class_<Policy>(r, "Policy",
@@ -141,6 +157,9 @@ const Registrar registrar(40, [](py::module_& m) {
         .def_property_readonly("time", [](const Decision& d) { return from_time(d.backup.time); })
         .def_property_readonly("half", [](const Decision& d) { return d.backup.half; })
         .def_property_readonly("ok", [](const Decision& d) { return d.backup.ok; })
+        .def_property_readonly(
+            "verified",
+            [](const Decision& d) { return std::string(retention::to_string(d.backup.verified)); })
         .def_readonly("keep", &Decision::keep)
         .def_property_readonly("reasons", &reasons_of,
                                "Why it is kept: 'daily', 'monthly', 'yearly', 'last', 'hourly', "
@@ -218,7 +237,8 @@ const Registrar registrar(40, [](py::module_& m) {
             return retention::backups_from_lines(text, default_half);
         },
         py::arg("text"), py::arg("default_half") = "db",
-        "Backups from text, one key or time stamp per line (optionally followed by ok|failed).");
+        "Backups from text, one key or time stamp per line (optionally followed by ok|failed "
+        "and verified-ok|verified-failed).");
 
     r.def(
         "parse_timestamp", [](const std::string& s) { return from_time(parse_timestamp(s)); },

@@ -2,15 +2,20 @@
 // The retention planner: which backups to keep and which to drop, and why. Pure: no I/O and
 // no clock; `now` is given. docs/retention.md describes both modes precisely.
 //
-// Tiered mode (the default, as the original scripts): every backup at most 30 days old; then,
-// among older ones, the newest of each calendar month back to 12 months; then, among those
-// older still, the newest of each calendar year back to 10 years.
+// Tiered mode (the default): among backups at most 30 days old, the newest of each calendar
+// day; then, among older ones, the newest of each calendar month back to 12 months; then,
+// among those older still, the newest of each calendar year back to 10 years.
 // Count mode (restic's `forget --keep-last/-hourly/-daily/-weekly/-monthly/-yearly`): the
 // newest backup of each of the N most recent buckets that hold a backup, rules OR'ed.
 //
-// Invariants of both: the newest successful backup of each half and every protected key (the
-// objects the newest manifest names) are kept; failed and future-dated backups never take a
-// slot; a plan that would leave a half without any backup is refused.
+// In every bucket of both modes the backup standing for it is the newest whose verification
+// did not fail (see Backup::verified); one that failed verification stands only when all of
+// the bucket's did.
+//
+// Invariants of both: the newest successful backup of each half (and, when its verification
+// failed, also the newest successful one whose verification did not fail) and every protected
+// key (the objects the newest manifest names) are kept; failed and future-dated backups never
+// take a slot; a plan that would leave a half without any backup is refused.
 #include <dolibak/timestamp.hpp>
 #include <dolibak/timezone.hpp>
 
@@ -22,8 +27,15 @@
 
 namespace dolibak::retention {
 
-/// The state of a backup's latest verification.
-enum class Verification { unknown, good, failed };
+/// The result of a backup's latest verification (restoring it somewhere and checking it).
+enum class Verification {
+    unknown,  ///< never verified, or the result is not known
+    good,     ///< the latest verification succeeded
+    failed,   ///< the latest verification failed
+};
+
+/// "unknown", "good", "failed".
+std::string_view to_string(Verification v) noexcept;
 
 /// One backup object of one half.
 struct Backup {
@@ -31,12 +43,14 @@ struct Backup {
     TimePoint time{};  ///< when the run started (the key's time stamp)
     std::string half;  ///< "db", "docs", ...: each half is planned on its own
     bool ok = true;    ///< false: the run failed or the object is known bad
+    /// Its latest verification: in every bucket, a backup whose verification failed stands
+    /// for the bucket only when every successful backup of the bucket failed verification.
     Verification verified = Verification::unknown;
 };
 
 /// Tiered windows; 0 disables a tier.
 struct TieredPolicy {
-    int daily_days = 30;      ///< keep every backup whose age is <= this many days (24 h each)
+    int daily_days = 30;  ///< newest per day among backups at most this many days old (24 h each)
     int monthly_months = 12;  ///< newest per month, back to now minus this many months
     int yearly_years = 10;    ///< newest per year, back to now minus this many years
 };
@@ -64,7 +78,7 @@ struct Policy {
 
 /// Why a backup is kept.
 enum class Reason {
-    daily,           ///< tiered: at most daily_days old
+    daily,           ///< tiered: newest of its day, at most daily_days old
     monthly,         ///< tiered: newest of its month in the monthly window
     yearly,          ///< tiered: newest of its year in the yearly window
     last,            ///< count: one of the `last` newest
@@ -75,7 +89,8 @@ enum class Reason {
     year,            ///< count: newest of one of the `yearly` most recent years
     oldest,          ///< count: the oldest backup, kept while a rule has slots left (restic)
     empty_policy,    ///< count: no rule given, everything is kept (as restic)
-    newest_success,  ///< invariant: the newest successful backup of its half
+    newest_success,  ///< invariant: the newest successful backup of its half, and the newest
+                     ///< one whose verification did not fail
     protected_key,   ///< invariant: named by the newest manifest (or otherwise protected)
     future,          ///< dated after `now`: never dropped, never takes a slot
     failed_recent,   ///< failed, but not older than the newest success (kept as evidence)
@@ -116,14 +131,16 @@ Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& polic
 void check_keeps_every_half(const Plan& p);
 
 /// The plan as JSON: {"now", "policy", "kept", "dropped", "counts": {reason: n},
-/// "decisions": [{"key","time","half","ok","keep","reasons","detail"}]}.
+/// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
+/// ("verified": "unknown", "good" or "failed").
 std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
 
 /// Reads a list of backups, one per line: a store key (`<prefix>/db/<ts>.dump`, ...; its half
 /// is its folder) or a bare `<ts>` (half `default_half`, key = the time stamp), optionally
-/// followed by whitespace and `ok` or `failed`. Blank lines and lines starting with '#' are
-/// skipped, and so are manifest keys (counted in `*manifests_skipped` when given). Throws
-/// ConfigError naming the line of anything else.
+/// followed by whitespace and `ok` or `failed`, and/or `verified-ok` (good) or
+/// `verified-failed` (in either order; at most one of each pair). Blank lines and lines starting
+/// with '#' are skipped, and so are manifest keys (counted in `*manifests_skipped` when given).
+/// Throws ConfigError naming the line of anything else.
 std::vector<Backup> backups_from_lines(std::string_view text, std::string_view default_half = "db",
                                        std::size_t* manifests_skipped = nullptr);
 

@@ -9,7 +9,8 @@
 #include <cstdio>
 #include <limits>
 #include <map>
-#include <optional>
+#include <span>
+#include <unordered_set>
 
 namespace dolibak::retention {
 
@@ -49,10 +50,9 @@ IsoWeek iso_week(TimePoint local) {
     return {static_cast<int>(y), static_cast<int>((thursday - jan1).count() / 7 + 1)};
 }
 
+// Two digits (v < 100); called for every label, so no snprintf.
 std::string two(unsigned v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%02u", v);
-    return buf;
+    return {static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
 }
 
 // `local` minus `n` calendar months, the day clamped to the target month's length.
@@ -74,33 +74,49 @@ std::string age_text(seconds age) {
 
 enum class Rule { last, hourly, daily, weekly, monthly, yearly };
 
-struct Bucket {
-    std::int64_t id;
-    std::string label;
-};
-
-Bucket bucket_of(Rule r, TimePoint local, std::size_t nr) {
+// The bucket of a local time for a calendar rule (not `last`), as a number that orders like
+// the buckets; its label is made only when a detail needs it.
+std::int64_t bucket_id(Rule r, TimePoint local) {
     const Civil c = civil(local);
-    const std::string ymd = std::to_string(c.y) + "-" + two(c.m) + "-" + two(c.d);
     switch (r) {
-        case Rule::last:
-            return {static_cast<std::int64_t>(nr), "#" + std::to_string(nr + 1) + " newest"};
         case Rule::hourly:
-            return {((std::int64_t{c.y} * 100 + c.m) * 100 + c.d) * 100 + c.h,
-                    "hour " + ymd + "T" + two(static_cast<unsigned>(c.h))};
+            return ((std::int64_t{c.y} * 100 + c.m) * 100 + c.d) * 100 + c.h;
         case Rule::daily:
-            return {(std::int64_t{c.y} * 100 + c.m) * 100 + c.d, "day " + ymd};
+            return (std::int64_t{c.y} * 100 + c.m) * 100 + c.d;
         case Rule::weekly: {
             const auto w = iso_week(local);
-            return {std::int64_t{w.year} * 100 + w.week,
-                    "week " + std::to_string(w.year) + "-W" + two(static_cast<unsigned>(w.week))};
+            return std::int64_t{w.year} * 100 + w.week;
         }
         case Rule::monthly:
-            return {std::int64_t{c.y} * 100 + c.m, "month " + std::to_string(c.y) + "-" + two(c.m)};
+            return std::int64_t{c.y} * 100 + c.m;
         case Rule::yearly:
-            return {std::int64_t{c.y}, "year " + std::to_string(c.y)};
+            return std::int64_t{c.y};
+        case Rule::last:
+            break;
     }
-    return {0, ""};
+    return 0;
+}
+
+std::string bucket_label(Rule r, TimePoint local) {
+    const Civil c = civil(local);
+    const auto ymd = [&] { return std::to_string(c.y) + "-" + two(c.m) + "-" + two(c.d); };
+    switch (r) {
+        case Rule::hourly:
+            return "hour " + ymd() + "T" + two(static_cast<unsigned>(c.h));
+        case Rule::daily:
+            return "day " + ymd();
+        case Rule::weekly: {
+            const auto w = iso_week(local);
+            return "week " + std::to_string(w.year) + "-W" + two(static_cast<unsigned>(w.week));
+        }
+        case Rule::monthly:
+            return "month " + std::to_string(c.y) + "-" + two(c.m);
+        case Rule::yearly:
+            return "year " + std::to_string(c.y);
+        case Rule::last:
+            break;
+    }
+    return "";
 }
 
 Reason reason_of(Rule r) {
@@ -132,6 +148,39 @@ void add_reason(Decision& d, Reason r, const std::string& text) {
     if (!text.empty()) add_detail(d, text);
 }
 
+bool verification_failed(const Decision& d) {
+    return d.backup.verified == Verification::failed;
+}
+
+// The backup standing for a bucket, among its members (newest first): the newest whose
+// verification did not fail, else the newest.
+struct Standing {
+    std::size_t first = 0;  ///< the newest member
+    std::size_t item = 0;   ///< the one standing for the bucket
+    bool good = false;      ///< `item` did not fail verification
+    void offer(std::size_t i, bool failed) {
+        if (!good && !failed) {
+            item = i;
+            good = true;
+        }
+    }
+    static Standing start(std::size_t i, bool failed) { return {i, i, !failed}; }
+};
+
+// The detail of the backup standing for a bucket.
+std::string standing_text(const std::string& label, const Standing& s) {
+    if (!s.good) return "newest of " + label + " (verification failed, as for every backup of it)";
+    if (s.item != s.first) return "newest of " + label + " whose verification did not fail";
+    return "newest of " + label;
+}
+
+// Why a member of a bucket does not stand for it.
+std::string not_standing_text(const Decision& d, const std::string& label, const Decision& rep) {
+    if (verification_failed(d) && !verification_failed(rep))
+        return "verification failed; " + label + " kept by " + rep.backup.key;
+    return "not the newest of " + label + " (kept: " + rep.backup.key + ")";
+}
+
 void validate(const std::vector<Backup>& backups, const Policy& policy) {
     const auto& t = policy.tiered;
     if (t.daily_days < 0 || t.monthly_months < 0 || t.yearly_years < 0)
@@ -142,7 +191,8 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
     for (int v : {c.last, c.hourly, c.daily, c.weekly, c.monthly, c.yearly})
         if (v < CountPolicy::unlimited)
             throw ConfigError("retention counts must be 0 (off), positive, or unlimited");
-    std::set<std::string_view> keys;
+    std::unordered_set<std::string_view> keys;
+    keys.reserve(backups.size());
     for (const auto& b : backups) {
         if (b.key.empty()) throw ConfigError("a backup has an empty key");
         if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
@@ -151,10 +201,172 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
     }
 }
 
-// Plans one half; `items` sorted newest first.
-void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy,
-               const std::set<std::string>& protected_keys) {
+// Tiered mode over the eligible backups (newest first). Each backup is examined by the first
+// window it falls in; each window's buckets (day, month, year) keep their standing backup.
+void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& eligible, TimePoint now,
+                 const Policy& policy) {
+    const auto& t = policy.tiered;
     const TimeZone& zone = policy.zone;
+    const TimePoint local_now = zone.to_local(now);
+    const seconds daily_window = one_day * t.daily_days;
+    // Window starts; a tier that is off has none.
+    const bool monthly_on = t.monthly_months > 0, yearly_on = t.yearly_years > 0;
+    const TimePoint month_start =
+        monthly_on ? minus_months(local_now, t.monthly_months) : TimePoint::max();
+    const TimePoint year_start =
+        yearly_on ? minus_months(local_now, 12 * t.yearly_years) : TimePoint::max();
+    struct Tier {
+        Rule rule;
+        Reason reason;
+        std::map<std::int64_t, Standing> buckets;
+    };
+    Tier tiers[3] = {{Rule::daily, Reason::daily, {}},
+                     {Rule::monthly, Reason::monthly, {}},
+                     {Rule::yearly, Reason::yearly, {}}};
+    struct Place {
+        int tier;  // -1: older than every window
+        std::int64_t bucket;
+        TimePoint local;
+    };
+    std::vector<Place> places(eligible.size());
+    for (std::size_t n = 0; n < eligible.size(); ++n) {
+        const std::size_t i = eligible[n];
+        const auto& d = items[i];
+        const TimePoint local = zone.to_local(d.backup.time);
+        int tier = -1;
+        if (t.daily_days > 0 && now - d.backup.time <= daily_window)
+            tier = 0;
+        else if (monthly_on && local >= month_start)
+            tier = 1;
+        else if (yearly_on && local >= year_start)
+            tier = 2;
+        places[n] = {tier, 0, local};
+        if (tier < 0) continue;
+        auto& tr = tiers[tier];
+        places[n].bucket = bucket_id(tr.rule, local);
+        const bool failed = verification_failed(d);
+        const auto [it, fresh] =
+            tr.buckets.try_emplace(places[n].bucket, Standing::start(i, failed));
+        if (!fresh) it->second.offer(i, failed);
+    }
+    for (std::size_t n = 0; n < eligible.size(); ++n) {
+        auto& d = items[eligible[n]];
+        const Place& pl = places[n];
+        if (pl.tier < 0) {
+            if (d.keep) continue;
+            if (yearly_on)
+                add_detail(d, "older than the yearly window (" + std::to_string(t.yearly_years) +
+                                  " years)");
+            else if (monthly_on)
+                add_detail(d, "older than the monthly window (" + std::to_string(t.monthly_months) +
+                                  " months)");
+            else
+                add_detail(
+                    d, "older than the daily window (" + std::to_string(t.daily_days) + " days)");
+            continue;
+        }
+        const auto& tr = tiers[pl.tier];
+        const Standing& s = tr.buckets.at(pl.bucket);
+        const std::string label = bucket_label(tr.rule, pl.local);
+        if (s.item == eligible[n]) {
+            std::string text = standing_text(label, s);
+            if (pl.tier == 0)
+                text += ", within " + std::to_string(t.daily_days) + " days (age " +
+                        age_text(now - d.backup.time) + ")";
+            add_reason(d, tr.reason, text);
+        } else if (!d.keep) {
+            add_detail(d, not_standing_text(d, label, items[s.item]));
+        }
+    }
+}
+
+// Count mode (restic's forget) over the eligible backups (newest first).
+void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligible,
+                const Policy& policy) {
+    const auto& c = policy.count;
+    if (c.empty()) {
+        for (const std::size_t i : eligible)
+            add_reason(items[i], Reason::empty_policy, "no rule given: everything is kept");
+        return;
+    }
+    if (eligible.empty()) return;
+    const TimeZone& zone = policy.zone;
+    std::vector<TimePoint> local(eligible.size());
+    for (std::size_t n = 0; n < eligible.size(); ++n)
+        local[n] = zone.to_local(items[eligible[n]].backup.time);
+    // For a dropped backup whose verification failed: a bucket another backup stands for.
+    std::vector<std::string> lost(eligible.size());
+    const std::size_t oldest = eligible.back();
+
+    // `last`: every backup is its own bucket; the slots go to the newest backups whose
+    // verification did not fail, then (if slots remain) to those whose verification failed.
+    if (c.last != 0) {
+        std::vector<std::size_t> order;
+        order.reserve(eligible.size());
+        for (const bool failed : {false, true})
+            for (const std::size_t i : eligible)
+                if (verification_failed(items[i]) == failed) order.push_back(i);
+        const std::size_t n = c.last == CountPolicy::unlimited
+                                  ? order.size()
+                                  : std::min(order.size(), static_cast<std::size_t>(c.last));
+        const std::string text = "one of the " + std::to_string(c.last) + " newest";
+        for (std::size_t k = 0; k < n; ++k)
+            add_reason(items[order[k]], Reason::last,
+                       verification_failed(items[order[k]])
+                           ? text + " (verification failed, too few others)"
+                           : text);
+    }
+
+    const std::pair<Rule, int> rules[] = {{Rule::hourly, c.hourly},
+                                          {Rule::daily, c.daily},
+                                          {Rule::weekly, c.weekly},
+                                          {Rule::monthly, c.monthly},
+                                          {Rule::yearly, c.yearly}};
+    for (const auto& [rule, count] : rules) {
+        if (count == 0) continue;
+        int left = count;
+        // Walking from the newest, restic keeps a backup when its bucket differs from the
+        // previous kept one's: the first of each run of consecutive backups sharing a bucket,
+        // for the first `count` runs. Here the run's standing backup takes its place.
+        std::size_t n = 0;
+        while (n < eligible.size() && left != 0) {
+            const std::int64_t id = bucket_id(rule, local[n]);
+            std::size_t end = n + 1;
+            Standing s = Standing::start(eligible[n], verification_failed(items[eligible[n]]));
+            while (end < eligible.size() && bucket_id(rule, local[end]) == id) {
+                s.offer(eligible[end], verification_failed(items[eligible[end]]));
+                ++end;
+            }
+            const std::string label = bucket_label(rule, local[n]);
+            if (left > 0) --left;
+            add_reason(items[s.item], reason_of(rule), standing_text(label, s));
+            for (std::size_t m = n; m < end; ++m)
+                if (eligible[m] != s.item && lost[m].empty() &&
+                    verification_failed(items[eligible[m]]))
+                    lost[m] = not_standing_text(items[eligible[m]], label, items[s.item]);
+            // restic >= 0.17: the oldest backup is kept too while the rule has slots left.
+            if (end == eligible.size() && left != 0 && c.keep_oldest_if_unfilled &&
+                s.item != oldest) {
+                if (left > 0) --left;
+                add_reason(items[oldest], Reason::oldest,
+                           "oldest backup, kept while the " +
+                               std::string(to_string(reason_of(rule))) + " rule has slots left");
+            }
+            n = end;
+        }
+    }
+    for (std::size_t n = 0; n < eligible.size(); ++n) {
+        auto& d = items[eligible[n]];
+        if (d.keep) continue;
+        add_detail(d, !lost[n].empty() ? lost[n]
+                                       : "no slot: its buckets are taken by newer backups, or "
+                                         "the counts are used up");
+    }
+}
+
+// Plans one half; `items` sorted newest first.
+void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
+               const std::set<std::string>& protected_keys) {
     // Eligible: successful and not dated after `now`; only these take slots.
     std::vector<std::size_t> eligible;
     for (std::size_t i = 0; i < items.size(); ++i)
@@ -177,115 +389,43 @@ void plan_half(std::vector<Decision>& items, TimePoint now, const Policy& policy
                                   format_rfc3339(newest_success) + ")");
         }
     }
-    if (!eligible.empty())
-        add_reason(items[eligible.front()], Reason::newest_success, "newest successful backup");
+    if (!eligible.empty()) {
+        auto& newest = items[eligible.front()];
+        if (!verification_failed(newest)) {
+            add_reason(newest, Reason::newest_success, "newest successful backup");
+        } else {
+            add_reason(newest, Reason::newest_success,
+                       "newest successful backup (its verification failed)");
+            const auto good = std::find_if(eligible.begin(), eligible.end(), [&](std::size_t i) {
+                return !verification_failed(items[i]);
+            });
+            if (good != eligible.end())
+                add_reason(items[*good], Reason::newest_success,
+                           "newest successful backup whose verification did not fail");
+        }
+    }
     for (auto& d : items)
         if (protected_keys.count(d.backup.key)) add_reason(d, Reason::protected_key, "protected");
 
-    if (policy.mode == Policy::Mode::tiered) {
-        const auto& t = policy.tiered;
-        const TimePoint local_now = zone.to_local(now);
-        const seconds daily_window = one_day * t.daily_days;
-        const std::optional<TimePoint> month_start =
-            t.monthly_months > 0 ? std::optional{minus_months(local_now, t.monthly_months)}
-                                 : std::nullopt;
-        const std::optional<TimePoint> year_start =
-            t.yearly_years > 0 ? std::optional{minus_months(local_now, 12 * t.yearly_years)}
-                               : std::nullopt;
-        std::map<std::int64_t, std::size_t> month_taken, year_taken;  // bucket -> item
-        for (const std::size_t i : eligible) {
-            auto& d = items[i];
-            const seconds age = now - d.backup.time;
-            const TimePoint local = zone.to_local(d.backup.time);
-            if (t.daily_days > 0 && age <= daily_window) {
-                add_reason(
-                    d, Reason::daily,
-                    "within " + std::to_string(t.daily_days) + " days (age " + age_text(age) + ")");
-                continue;
-            }
-            if (month_start && local >= *month_start) {
-                const auto b = bucket_of(Rule::monthly, local, 0);
-                const auto [it, fresh] = month_taken.emplace(b.id, i);
-                if (fresh)
-                    add_reason(d, Reason::monthly, "newest of " + b.label);
-                else if (!d.keep)
-                    add_detail(d, "not the newest of " + b.label +
-                                      " (kept: " + items[it->second].backup.key + ")");
-                continue;
-            }
-            if (year_start && local >= *year_start) {
-                const auto b = bucket_of(Rule::yearly, local, 0);
-                const auto [it, fresh] = year_taken.emplace(b.id, i);
-                if (fresh)
-                    add_reason(d, Reason::yearly, "newest of " + b.label);
-                else if (!d.keep)
-                    add_detail(d, "not the newest of " + b.label +
-                                      " (kept: " + items[it->second].backup.key + ")");
-                continue;
-            }
-            if (!d.keep) {
-                if (year_start)
-                    add_detail(d, "older than the yearly window (" +
-                                      std::to_string(t.yearly_years) + " years)");
-                else if (month_start)
-                    add_detail(d, "older than the monthly window (" +
-                                      std::to_string(t.monthly_months) + " months)");
-                else
-                    add_detail(d, "older than the daily window (" + std::to_string(t.daily_days) +
-                                      " days)");
-            }
-        }
-    } else {
-        const auto& c = policy.count;
-        if (c.empty()) {
-            for (const std::size_t i : eligible)
-                add_reason(items[i], Reason::empty_policy, "no rule given: everything is kept");
-        } else {
-            struct State {
-                Rule rule;
-                int left;
-                std::int64_t last = std::numeric_limits<std::int64_t>::min();
-            };
-            std::vector<State> rules;
-            const std::pair<Rule, int> all[] = {
-                {Rule::last, c.last},     {Rule::hourly, c.hourly},   {Rule::daily, c.daily},
-                {Rule::weekly, c.weekly}, {Rule::monthly, c.monthly}, {Rule::yearly, c.yearly}};
-            for (const auto& [rule, n] : all)
-                if (n != 0) rules.push_back({rule, n});
-            for (std::size_t nr = 0; nr < eligible.size(); ++nr) {
-                auto& d = items[eligible[nr]];
-                const TimePoint local = zone.to_local(d.backup.time);
-                const bool oldest = nr + 1 == eligible.size();
-                for (auto& s : rules) {
-                    if (s.left == 0) continue;
-                    const auto b = bucket_of(s.rule, local, nr);
-                    const bool new_bucket = b.id != s.last;
-                    if (!new_bucket && !(oldest && c.keep_oldest_if_unfilled)) continue;
-                    s.last = b.id;
-                    if (s.left > 0) --s.left;
-                    if (new_bucket)
-                        add_reason(d, reason_of(s.rule),
-                                   s.rule == Rule::last
-                                       ? "one of the " + std::to_string(c.last) + " newest"
-                                       : "newest of " + b.label);
-                    else
-                        add_reason(d, Reason::oldest,
-                                   "oldest backup, kept while the " +
-                                       std::string(to_string(reason_of(s.rule))) +
-                                       " rule has slots left");
-                }
-                if (!d.keep) {
-                    // Explain: its buckets were taken by newer backups or the rules ran out.
-                    add_detail(d,
-                               "no slot: its buckets are taken by newer backups, or the "
-                               "counts are used up");
-                }
-            }
-        }
-    }
+    if (policy.mode == Policy::Mode::tiered)
+        plan_tiered(items, eligible, now, policy);
+    else
+        plan_count(items, eligible, policy);
 }
 
 }  // namespace
+
+std::string_view to_string(Verification v) noexcept {
+    switch (v) {
+        case Verification::unknown:
+            return "unknown";
+        case Verification::good:
+            return "good";
+        case Verification::failed:
+            return "failed";
+    }
+    return "?";
+}
 
 std::string_view to_string(Reason r) noexcept {
     switch (r) {
@@ -355,7 +495,13 @@ std::vector<std::string> Plan::drop_keys() const {
 
 void check_keeps_every_half(const Plan& p) {
     std::map<std::string, bool> any_kept;
-    for (const auto& d : p.decisions) any_kept[d.backup.half] |= d.keep;
+    const Decision* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
+    bool* half_kept = nullptr;
+    for (const auto& d : p.decisions) {
+        if (!prev || d.backup.half != prev->backup.half) half_kept = &any_kept[d.backup.half];
+        *half_kept |= d.keep;
+        prev = &d;
+    }
     for (const auto& [half, kept] : any_kept)
         if (!kept)
             throw Error("retention plan refused: it would drop every backup of half '" + half +
@@ -365,16 +511,24 @@ void check_keeps_every_half(const Plan& p) {
 Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy,
           const std::set<std::string>& protected_keys) {
     validate(backups, policy);
-    std::map<std::string, std::vector<Decision>> halves;
-    for (const auto& b : backups) halves[b.half].push_back(Decision{b, false, {}, {}});
+    // By half, then newest first: sort pointers, copy each backup once.
+    std::vector<const Backup*> order(backups.size());
+    for (std::size_t i = 0; i < backups.size(); ++i) order[i] = &backups[i];
+    std::sort(order.begin(), order.end(), [](const Backup* a, const Backup* b) {
+        if (a->half != b->half) return a->half < b->half;
+        return a->time != b->time ? a->time > b->time : a->key > b->key;
+    });
     Plan p;
-    for (auto& [half, items] : halves) {
-        std::sort(items.begin(), items.end(), [](const Decision& a, const Decision& b) {
-            return a.backup.time != b.backup.time ? a.backup.time > b.backup.time
-                                                  : a.backup.key > b.backup.key;
-        });
-        plan_half(items, now, policy, protected_keys);
-        for (auto& d : items) p.decisions.push_back(std::move(d));
+    p.decisions.reserve(order.size());
+    for (const Backup* b : order) p.decisions.push_back(Decision{*b, false, {}, {}});
+    for (std::size_t start = 0; start < p.decisions.size();) {
+        std::size_t end = start + 1;
+        while (end < p.decisions.size() &&
+               p.decisions[end].backup.half == p.decisions[start].backup.half)
+            ++end;
+        plan_half(std::span<Decision>(p.decisions).subspan(start, end - start), now, policy,
+                  protected_keys);
+        start = end;
     }
     check_keeps_every_half(p);
     return p;
@@ -404,24 +558,38 @@ std::vector<Backup> backups_from_lines(std::string_view text, std::string_view d
             return ConfigError("backup list line " + std::to_string(line_no) + " ('" +
                                std::string(line) + "'): " + why);
         };
-        if (fields.size() > 2) throw bad("expected a key or time stamp, then optionally ok|failed");
+        if (fields.size() > 3)
+            throw bad(
+                "expected a key or time stamp, then optionally ok|failed and "
+                "verified-ok|verified-failed");
         bool ok = true;
-        if (fields.size() == 2) {
-            if (fields[1] == "failed")
-                ok = false;
-            else if (fields[1] != "ok")
-                throw bad("the second field must be 'ok' or 'failed'");
+        Verification verified = Verification::unknown;
+        bool seen_ok = false, seen_verified = false;
+        for (std::size_t f = 1; f < fields.size(); ++f) {
+            const auto w = fields[f];
+            if (w == "ok" || w == "failed") {
+                if (seen_ok) throw bad("'ok' or 'failed' given twice");
+                seen_ok = true;
+                ok = w == "ok";
+            } else if (w == "verified-ok" || w == "verified-failed") {
+                if (seen_verified) throw bad("'verified-ok' or 'verified-failed' given twice");
+                seen_verified = true;
+                verified = w == "verified-ok" ? Verification::good : Verification::failed;
+            } else {
+                throw bad("'" + std::string(w) +
+                          "' is none of ok, failed, verified-ok, verified-failed");
+            }
         }
         if (const auto k = parse_store_key(fields[0])) {
             if (!is_backup_object(k->kind)) {
                 if (manifests_skipped) ++*manifests_skipped;
                 continue;
             }
-            out.push_back({std::string(fields[0]), k->time, k->half, ok});
+            out.push_back({std::string(fields[0]), k->time, k->half, ok, verified});
             continue;
         }
         if (const auto t = try_parse_timestamp(fields[0])) {
-            out.push_back({std::string(fields[0]), *t, std::string(default_half), ok});
+            out.push_back({std::string(fields[0]), *t, std::string(default_half), ok, verified});
             continue;
         }
         if (fields[0].size() == 16) {
@@ -442,7 +610,7 @@ std::string describe(const Policy& policy) {
     std::string s;
     if (policy.mode == Policy::Mode::tiered) {
         const auto& t = policy.tiered;
-        s = "tiered: every backup of the last " + std::to_string(t.daily_days) +
+        s = "tiered: the newest per day for " + std::to_string(t.daily_days) +
             " days, the newest per month for " + std::to_string(t.monthly_months) +
             " months, the newest per year for " + std::to_string(t.yearly_years) + " years";
     } else {
@@ -481,18 +649,20 @@ std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
         }
     j["counts"] = counts;
     json list = json::array();
+    list.get_ref<json::array_t&>().reserve(p.decisions.size());
     for (const auto& d : p.decisions) {
-        json reasons = json::array();
-        for (const auto r : d.reasons) reasons.push_back(std::string(to_string(r)));
-        list.push_back({{"key", d.backup.key},
-                        {"time", format_rfc3339(d.backup.time)},
-                        {"half", d.backup.half},
-                        {"ok", d.backup.ok},
-                        {"keep", d.keep},
-                        {"reasons", reasons},
-                        {"detail", d.detail}});
+        json& o = list.emplace_back(json::object());
+        json& reasons = o["reasons"] = json::array();
+        for (const auto r : d.reasons) reasons.emplace_back(std::string(to_string(r)));
+        o["key"] = d.backup.key;
+        o["time"] = format_rfc3339(d.backup.time);
+        o["half"] = d.backup.half;
+        o["ok"] = d.backup.ok;
+        o["verified"] = std::string(to_string(d.backup.verified));
+        o["keep"] = d.keep;
+        o["detail"] = d.detail;
     }
-    j["decisions"] = list;
+    j["decisions"] = std::move(list);
     return j.dump(2);
 }
 

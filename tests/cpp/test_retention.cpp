@@ -28,6 +28,10 @@ Backup db(TimePoint t, bool ok = true) {
     return Backup{make_store_key("p", ObjectKind::db_dump, t), t, "db", ok};
 }
 
+Backup db(TimePoint t, Verification v) {
+    return Backup{make_store_key("p", ObjectKind::db_dump, t), t, "db", true, v};
+}
+
 std::vector<Backup> daily_history(TimePoint newest, int n, const std::string& half = "db") {
     std::vector<Backup> v;
     for (int i = 0; i < n; ++i) {
@@ -102,6 +106,51 @@ TEST_CASE("fixed case of the original scripts: 1100 daily backups keep 46 (31+12
           std::string::npos);
     CHECK(p.drop_keys().size() == 1054);
     CHECK(p.drop_keys().front() == "p/db/20231120T020000Z.dump");
+}
+
+TEST_CASE("tiered daily tier keeps the newest backup of each calendar day") {
+    const TimePoint newest = ts("20261123T020000Z");
+    std::vector<Backup> hourly;
+    for (int i = 0; i < 1100; ++i) hourly.push_back(db(newest - hours{i}));
+    const Plan p = plan(hourly, newest);
+    // The window (ages <= 720 h) spans 2026-10-24 02:00 .. 2026-11-23 02:00: 31 calendar
+    // days, partly the first and the last. Older runs are all in October: one monthly.
+    CHECK(p.count(Reason::daily) == 31);
+    CHECK(p.count(Reason::monthly) == 1);
+    CHECK(p.kept() == 32);
+    CHECK(has(find(p, "p/db/20261123T020000Z.dump"), Reason::daily));
+    CHECK(has(find(p, "p/db/20261024T230000Z.dump"), Reason::daily));
+    CHECK(find(p, "p/db/20261024T230000Z.dump").detail.find("day 2026-10-24") != std::string::npos);
+    CHECK_FALSE(find(p, "p/db/20261024T220000Z.dump").keep);
+    CHECK(find(p, "p/db/20261024T220000Z.dump").detail ==
+          "not the newest of day 2026-10-24 (kept: p/db/20261024T230000Z.dump)");
+    CHECK(has(find(p, "p/db/20261024T010000Z.dump"), Reason::monthly));
+    CHECK(has(find(p, "p/db/20261122T230000Z.dump"), Reason::daily));
+    CHECK_FALSE(find(p, "p/db/20261122T220000Z.dump").keep);
+
+    SUBCASE("days are those of the zone's wall clock, DST change days included") {
+        // Every hour from 2026-10-23 22:00Z to 2026-10-27 22:00Z (97 runs). In Paris that is
+        // 10-24 00:00 CEST to 10-27 23:00 CET: four whole days, 10-25 having 25 hours (CEST
+        // -> CET at 01:00Z). In UTC: 10-23 (two runs) to 10-27, five days.
+        std::vector<Backup> v;
+        const TimePoint last = ts("20261027T220000Z");
+        for (int i = 0; i <= 96; ++i) v.push_back(db(last - hours{i}));
+        CHECK(plan(v, last).count(Reason::daily) == 5);
+        Policy pol;
+        pol.zone = TimeZone::locate("Europe/Paris");
+        const Plan q = plan(v, last, pol);
+        CHECK(q.count(Reason::daily) == 4);
+        CHECK(q.kept() == 4);
+        CHECK(has(find(q, "p/db/20261024T210000Z.dump"), Reason::daily));  // 10-24 23:00 CEST
+        CHECK(has(find(q, "p/db/20261025T220000Z.dump"), Reason::daily));  // 10-25 23:00 CET
+        CHECK(find(q, "p/db/20261025T220000Z.dump").detail.find("day 2026-10-25") !=
+              std::string::npos);
+        CHECK(has(find(q, "p/db/20261026T220000Z.dump"), Reason::daily));
+        CHECK(has(find(q, "p/db/20261027T220000Z.dump"), Reason::daily));
+        // 10-23 22:00Z is 10-24 00:00 in Paris: not the newest of that day.
+        CHECK(find(q, "p/db/20261023T220000Z.dump").detail ==
+              "not the newest of day 2026-10-24 (kept: p/db/20261024T210000Z.dump)");
+    }
 }
 
 TEST_CASE("tiered edges: exactly 30 days, the monthly and yearly window starts") {
@@ -310,6 +359,151 @@ TEST_CASE("count mode follows restic's forget") {
     }
 }
 
+TEST_CASE("verification results: a backup that failed verification stands last in its bucket") {
+    const TimePoint now = ts("20261123T020000Z");
+    constexpr auto good = Verification::good, bad = Verification::failed,
+                   unknown = Verification::unknown;
+    SUBCASE("a month whose newest run failed verification keeps an older verified one") {
+        // September 2026 is in the monthly window, outside the daily one.
+        const std::vector<Backup> v{db(now, good), db(ts("20260930T020000Z"), bad),
+                                    db(ts("20260920T020000Z"), good),
+                                    db(ts("20260910T020000Z"), unknown)};
+        const Plan p = plan(v, now);
+        const auto& kept = find(p, "p/db/20260920T020000Z.dump");
+        CHECK(kept.reasons == std::vector<Reason>{Reason::monthly});
+        CHECK(kept.detail == "newest of month 2026-09 whose verification did not fail");
+        const auto& failed = find(p, "p/db/20260930T020000Z.dump");
+        CHECK_FALSE(failed.keep);
+        CHECK(failed.detail ==
+              "verification failed; month 2026-09 kept by p/db/20260920T020000Z.dump");
+        CHECK(find(p, "p/db/20260910T020000Z.dump").detail ==
+              "not the newest of month 2026-09 (kept: p/db/20260920T020000Z.dump)");
+        CHECK(p.kept() == 2);
+    }
+    SUBCASE("an unknown verification did not fail: the newest unverified run stands") {
+        const std::vector<Backup> v{db(now, unknown), db(ts("20260930T020000Z"), unknown),
+                                    db(ts("20260920T020000Z"), good)};
+        const Plan p = plan(v, now);
+        CHECK(has(find(p, "p/db/20260930T020000Z.dump"), Reason::monthly));
+        CHECK_FALSE(find(p, "p/db/20260920T020000Z.dump").keep);
+    }
+    SUBCASE("when every run of a bucket failed verification, the newest stands") {
+        const std::vector<Backup> v{db(now, good), db(ts("20260930T020000Z"), bad),
+                                    db(ts("20260920T020000Z"), bad)};
+        const Plan p = plan(v, now);
+        const auto& kept = find(p, "p/db/20260930T020000Z.dump");
+        CHECK(has(kept, Reason::monthly));
+        CHECK(kept.detail ==
+              "newest of month 2026-09 (verification failed, as for every backup of it)");
+        CHECK(find(p, "p/db/20260920T020000Z.dump").detail ==
+              "not the newest of month 2026-09 (kept: p/db/20260930T020000Z.dump)");
+    }
+    SUBCASE("days and years too") {
+        const std::vector<Backup> v{
+            db(now, good),
+            db(ts("20261120T230000Z"), bad),  // day 11-20: the newest failed verification
+            db(ts("20261120T120000Z"), unknown),
+            db(ts("20241231T020000Z"), bad),  // year 2024 (yearly window)
+            db(ts("20240601T020000Z"), good),
+        };
+        const Plan p = plan(v, now);
+        CHECK(find(p, "p/db/20261120T120000Z.dump")
+                  .detail.find("newest of day 2026-11-20 whose "
+                               "verification did not fail") == 0);
+        CHECK(find(p, "p/db/20261120T230000Z.dump").detail ==
+              "verification failed; day 2026-11-20 kept by p/db/20261120T120000Z.dump");
+        CHECK(has(find(p, "p/db/20240601T020000Z.dump"), Reason::yearly));
+        CHECK_FALSE(find(p, "p/db/20241231T020000Z.dump").keep);
+    }
+    SUBCASE("the newest success is kept, and so is the newest that did not fail verification") {
+        const std::vector<Backup> v{db(now, bad), db(now - hours{1}, bad),
+                                    db(now - hours{2}, unknown), db(now - hours{3}, good)};
+        Policy pol;
+        pol.tiered = {0, 0, 0};  // no tier: only the invariants keep anything
+        const Plan p = plan(v, now, pol);
+        CHECK(p.kept() == 2);
+        CHECK(p.count(Reason::newest_success) == 2);
+        CHECK(find(p, "p/db/20261123T020000Z.dump").detail.find("its verification failed") !=
+              std::string::npos);
+        CHECK(find(p, "p/db/20261123T000000Z.dump").detail ==
+              "newest successful backup whose verification did not fail");
+        // With the default policy, day 11-23 is kept by the 00:00 run; the 02:00 run stays as
+        // the newest success, the 01:00 run goes.
+        const Plan q = plan(v, now);
+        CHECK(find(q, "p/db/20261123T000000Z.dump").reasons ==
+              std::vector<Reason>{Reason::newest_success, Reason::daily});
+        CHECK(find(q, "p/db/20261123T020000Z.dump").reasons ==
+              std::vector<Reason>{Reason::newest_success});
+        CHECK(find(q, "p/db/20261123T010000Z.dump").detail ==
+              "verification failed; day 2026-11-23 kept by p/db/20261123T000000Z.dump");
+        // Only failed verifications: the newest success alone.
+        const Plan r = plan({db(now, bad), db(now - hours{1}, bad)}, now, pol);
+        CHECK(r.kept() == 1);
+    }
+    SUBCASE("count mode: every rule's bucket, and keep-last") {
+        const std::vector<Backup> v{
+            db(ts("20261123T010000Z"), bad),  db(ts("20261123T000000Z"), good),
+            db(ts("20261122T020000Z"), bad),  db(ts("20261121T020000Z"), unknown),
+            db(ts("20261120T020000Z"), good), db(ts("20261119T020000Z"), bad),
+        };
+        auto pol = count_policy(0, 0, 3, 0, 0, 0);
+        pol.count.keep_oldest_if_unfilled = false;
+        const Plan p = plan(v, now, pol);
+        // Day 11-23: the 00:00 run (the 01:00 one failed verification); 11-22: its only run,
+        // which failed verification; 11-21.
+        CHECK(kept_keys(p) == std::set<std::string>{"p/db/20261123T010000Z.dump",  // newest
+                                                    "p/db/20261123T000000Z.dump",
+                                                    "p/db/20261122T020000Z.dump",
+                                                    "p/db/20261121T020000Z.dump"});
+        CHECK(find(p, "p/db/20261123T010000Z.dump").reasons ==
+              std::vector<Reason>{Reason::newest_success});
+        CHECK(has(find(p, "p/db/20261123T000000Z.dump"), Reason::day));
+        CHECK(find(p, "p/db/20261122T020000Z.dump").detail ==
+              "newest of day 2026-11-22 (verification failed, as for every backup of it)");
+        // keep-last 3: the three newest that did not fail verification.
+        auto last = count_policy(3, 0, 0, 0, 0, 0);
+        last.count.keep_oldest_if_unfilled = false;
+        const Plan l = plan(v, now, last);
+        CHECK(l.count(Reason::last) == 3);
+        for (const char* k : {"p/db/20261123T000000Z.dump", "p/db/20261121T020000Z.dump",
+                              "p/db/20261120T020000Z.dump"})
+            CHECK(has(find(l, k), Reason::last));
+        CHECK_FALSE(find(l, "p/db/20261122T020000Z.dump").keep);
+        // More slots than backups that did not fail: the failed ones fill the rest.
+        const Plan all = plan(v, now, count_policy(10, 0, 0, 0, 0, 0));
+        CHECK(all.count(Reason::last) == 6);
+        // Monthly over the lot: November's standing run is the 00:00 one.
+        const Plan m = plan(v, now, count_policy(0, 0, 0, 0, 1, 0));
+        CHECK(has(find(m, "p/db/20261123T000000Z.dump"), Reason::month));
+        CHECK(find(m, "p/db/20261122T020000Z.dump").detail ==
+              "verification failed; month 2026-11 kept by p/db/20261123T000000Z.dump");
+    }
+    SUBCASE("read from lines and written as JSON") {
+        const auto v = backups_from_lines(
+            "p/db/20261123T020000Z.dump verified-ok\n"
+            "p/db/20261122T020000Z.dump failed verified-failed\n"
+            "p/db/20261121T020000Z.dump verified-failed ok\n"
+            "20261120T020000Z\n");
+        REQUIRE(v.size() == 4);
+        CHECK(v[0].verified == good);
+        CHECK((!v[1].ok && v[1].verified == bad));
+        CHECK((v[2].ok && v[2].verified == bad));
+        CHECK(v[3].verified == unknown);
+        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z ok failed"),
+                             doctest::Contains("given twice"), ConfigError);
+        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z verified-ok verified-failed"),
+                             doctest::Contains("given twice"), ConfigError);
+        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z verified"),
+                             doctest::Contains("line 1"), ConfigError);
+        CHECK_THROWS_AS(backups_from_lines("20261120T020000Z ok verified-ok extra"), ConfigError);
+        const auto j = nlohmann::json::parse(to_json(plan(v, now), now, Policy{}));
+        CHECK(j["decisions"][0]["verified"] == "good");
+        CHECK(j["decisions"][2]["verified"] == "failed");
+        CHECK(j["decisions"][3]["verified"] == "unknown");
+        CHECK(to_string(Verification::failed) == "failed");
+    }
+}
+
 TEST_CASE("time zones move calendar buckets") {
     // 2026-10-31T23:30Z is November 1 in Paris (UTC+1 after the October change).
     const TimePoint now = ts("20261201T000000Z");
@@ -394,7 +588,11 @@ std::vector<Backup> random_history(std::mt19937& rng, TimePoint now, const std::
         const auto key =
             make_store_key(half, half == "db" ? ObjectKind::db_dump : ObjectKind::docs_tar_gz, t);
         if (!seen.insert(key).second) continue;
-        v.push_back({key, t, half, chance(rng) >= 10});
+        const int verified = chance(rng);
+        v.push_back({key, t, half, chance(rng) >= 10,
+                     verified < 50   ? Verification::unknown
+                     : verified < 80 ? Verification::good
+                                     : Verification::failed});
     }
     return v;
 }
@@ -445,6 +643,16 @@ TEST_CASE("properties over random histories") {
                  (b.time == newest[b.half]->time && b.key > newest[b.half]->key)))
                 newest[b.half] = &b;
         for (const auto& [half, b] : newest) CHECK(kept.count(b->key) == 1);
+        // Nor the newest successful one whose verification did not fail.
+        std::map<std::string, const Backup*> newest_unfailed;
+        for (const auto& b : backups) {
+            auto& n = newest_unfailed[b.half];
+            if (b.ok && b.time <= now && b.verified != Verification::failed &&
+                (!n || b.time > n->time || (b.time == n->time && b.key > n->key)))
+                n = &b;
+        }
+        for (const auto& [half, b] : newest_unfailed)
+            if (b) CHECK(kept.count(b->key) == 1);
         for (const auto& b : backups)
             if (b.time > now) CHECK(kept.count(b.key) == 1);
 
@@ -465,6 +673,7 @@ TEST_CASE("properties over random histories") {
         extra.time = oldest_time - seconds{older(rng)};
         extra.key = "extra/" + format_timestamp(extra.time);
         extra.ok = true;
+        extra.verified = rng() % 2 ? Verification::failed : Verification::unknown;
         auto more = backups;
         more.push_back(extra);
         const Plan p3 = plan(more, now, pol);
@@ -474,6 +683,9 @@ TEST_CASE("properties over random histories") {
         for (const auto& d : p.decisions) {
             if (!d.keep || d.backup.half != extra.half || d.backup.time <= extra.time) continue;
             if (oldest_rule && d.reasons == std::vector<Reason>{Reason::oldest}) continue;
+            // A backup that failed verification gives its bucket to an older one that did not.
+            if (d.backup.verified == Verification::failed && extra.verified != Verification::failed)
+                continue;
             CHECK_MESSAGE(kept3.count(d.backup.key) == 1, d.backup.key);
         }
     }

@@ -214,3 +214,44 @@ def test_cli_plan_errors():
     assert bad.returncode == 2 and "unknown time zone" in bad.stderr
     bad = run_plan(["--now", "20261123T020000Z"], "20261131T000000Z\n")
     assert bad.returncode == 2 and "no such day" in bad.stderr
+
+
+def test_verification_results():
+    # September 2026 (monthly window): the newest run failed verification, an older one is good.
+    backups = [
+        retention.Backup("prod/db/20261123T020000Z.dump", NEWEST, verified="good"),
+        retention.Backup("prod/db/20260930T020000Z.dump", "20260930T020000Z", verified="failed"),
+        retention.Backup("prod/db/20260920T020000Z.dump", "20260920T020000Z", verified="good"),
+    ]
+    assert backups[1].verified == "failed" and backups[0].ok
+    assert "verified='failed'" in repr(backups[1])
+    plan = retention.plan(backups, NEWEST)
+    by_key = {d.key: d for d in plan.decisions}
+    assert by_key["prod/db/20260920T020000Z.dump"].reasons == ["monthly"]
+    dropped = by_key["prod/db/20260930T020000Z.dump"]
+    assert not dropped.keep and dropped.verified == "failed"
+    assert dropped.detail == \
+        "verification failed; month 2026-09 kept by prod/db/20260920T020000Z.dump"
+    doc = json.loads(plan.to_json())
+    assert [d["verified"] for d in doc["decisions"]] == ["good", "failed", "good"]
+    b = backups[2]
+    b.verified = "unknown"
+    assert b.verified == "unknown"
+    with pytest.raises(dolibak.ConfigError, match="verification state"):
+        retention.Backup("k", NEWEST, verified="maybe")
+    lines = retention.backups_from_lines(
+        "prod/db/20261123T020000Z.dump verified-ok\n20261122T020000Z failed verified-failed\n")
+    assert [(x.ok, x.verified) for x in lines] == [(True, "good"), (False, "failed")]
+
+
+def test_cli_plan_verification_words():
+    stdin = ("prod/db/20261123T020000Z.dump verified-ok\n"
+             "prod/db/20260930T020000Z.dump verified-failed\n"
+             "prod/db/20260920T020000Z.dump ok verified-ok\n")
+    out = run_plan(["--now", "20261123T020000Z", "--json"], stdin)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [(d["verified"], d["keep"]) for d in doc["decisions"]] == \
+        [("good", True), ("failed", False), ("good", True)]
+    bad = run_plan(["--now", "20261123T020000Z"], "20261123T020000Z verified-maybe\n")
+    assert bad.returncode == 2 and "line 1" in bad.stderr

@@ -1,6 +1,6 @@
 // dolibak plan: offline retention planning. Reads backups (store keys or time stamps, one per
-// line, optionally followed by ok|failed) on stdin and prints which to keep, which to drop,
-// and why. docs/retention.md describes the policies.
+// line, optionally followed by ok|failed and verified-ok|verified-failed) on stdin and prints
+// which to keep, which to drop, and why. docs/retention.md describes the policies.
 #include "command.hpp"
 
 #include <dolibak/error.hpp>
@@ -120,7 +120,8 @@ const Registrar registrar{Command{
         auto* sub = app.add_subcommand(
             "plan",
             "Plan retention offline: backups (keys or time stamps, one per line, optionally "
-            "followed by ok|failed) on stdin; prints what to keep and drop, and why");
+            "followed by ok|failed and verified-ok|verified-failed) on stdin; prints what to keep "
+            "and drop, and why");
         auto o = std::make_shared<PlanOptions>();
         sub->add_option("--now", o->now, "Plan as of this time (YYYYMMDDTHHMMSSZ; default: now)");
         sub->add_option("--half", o->half, "Half of bare time stamps (default: db)");
@@ -133,7 +134,7 @@ const Registrar registrar{Command{
         sub->add_option("--protect", o->protect,
                         "A key that must be kept (e.g. named by the newest manifest); repeatable");
         sub->add_option("--keep-daily-days", o->daily_days,
-                        "Tiered: keep every backup at most this many days old (default 30)")
+                        "Tiered: the newest backup of each day for this many days (default 30)")
             ->check(CLI::NonNegativeNumber);
         sub->add_option("--keep-monthly-months", o->monthly_months,
                         "Tiered: newest per month back this many months (default 12)")

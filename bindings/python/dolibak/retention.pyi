@@ -13,7 +13,15 @@ class Backup:
     time: datetime.datetime
     half: str
     ok: bool
-    def __init__(self, key: str, time: TimeLike, half: str = "db", ok: bool = True) -> None: ...
+    verified: str  # "unknown", "good" or "failed"
+    def __init__(
+        self,
+        key: str,
+        time: TimeLike,
+        half: str = "db",
+        ok: bool = True,
+        verified: str = "unknown",
+    ) -> None: ...
 
 class Policy:
     def __init__(
@@ -46,6 +54,8 @@ class Decision:
     def half(self) -> str: ...
     @property
     def ok(self) -> bool: ...
+    @property
+    def verified(self) -> str: ...
     @property
     def keep(self) -> bool: ...
     @property
