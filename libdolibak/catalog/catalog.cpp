@@ -84,8 +84,47 @@ std::string Catalog::publish_manifest(const Manifest& manifest) {
     store::PutOptions po;
     po.no_overwrite = true;
     po.content_type = "application/json";
-    store_.put_bytes(key, manifest.to_json(), po);
+    const std::string text = manifest.to_json();
+    try {
+        store_.put_bytes(key, text, po);
+    } catch (const store::AlreadyExists&) {
+        throw;
+    } catch (const Error&) {
+        // The answer may have been lost after the store applied the put: then the run is
+        // published, and says so.
+        std::string back;
+        try {
+            back = store_.get_bytes(key, max_small_object);
+        } catch (const Error&) {
+        }
+        if (back != text) throw;
+        if (warn_) warn_("the store's answer to " + key + " was lost; the manifest is there");
+    }
     return key;
+}
+
+void Catalog::mark(TimePoint now) {
+    if (store_.head(marker_key)) return;
+    store::PutOptions po;
+    po.no_overwrite = true;
+    po.content_type = "application/json";
+    const json j = {{"format", 1}, {"since", format_timestamp(now)}, {"tool", "dolibak"}};
+    try {
+        store_.put_bytes(marker_key, j.dump() + "\n", po);
+    } catch (const store::AlreadyExists&) {
+    }
+}
+
+std::optional<TimePoint> Catalog::marked_since() {
+    try {
+        const auto j = json::parse(store_.get_bytes(marker_key, 64 * 1024));
+        return parse_timestamp(j.at("since").get<std::string>());
+    } catch (const store::ObjectNotFound&) {
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        if (warn_) warn_(std::string("the store's marker cannot be read: ") + e.what());
+        return std::nullopt;
+    }
 }
 
 std::optional<StoredFingerprint> Catalog::fingerprint(const std::string& half) {

@@ -102,12 +102,12 @@ Lease::Lease(store::Store& store, TimePoint now, LeaseOptions options)
         try {
             h = parse(current->text);
         } catch (const std::exception& e) {
-            throw LockHeld("the store's lock '" + std::string(lock_key) +
-                           "' cannot be read (" + e.what() +
+            throw LockHeld("the store's lock '" + std::string(lock_key) + "' cannot be read (" +
+                           e.what() +
                            "): it is not taken over; if no run is in progress, delete it");
         }
-        const std::string who = "the run of pid " + std::to_string(h.pid) + " on " + h.host +
-                                " since " + h.since;
+        const std::string who =
+            "the run of pid " + std::to_string(h.pid) + " on " + h.host + " since " + h.since;
         const bool gone = options_.holder_gone(h.host, h.pid);
         if (h.expires > now && !gone)
             throw LockHeld("the store is locked by " + who + " (until " +

@@ -4,12 +4,14 @@
 #include <dolibak/error.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 
 namespace dolibak::catalog {
 
 PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Policy& policy,
-                     bool force) {
+                     bool force, const std::set<std::string>& in_use,
+                     std::optional<TimePoint> since) {
     PrunePlan out;
     // The newest verification of each object.
     std::map<std::string, const BackupEntry*> by_key;
@@ -35,6 +37,19 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
             continue;
         }
         newest_run = i;
+        // The run's verification: failed when an object it names failed its latest
+        // verification, good when every one passed, else unknown.
+        auto verified = retention::Verification::good;
+        for (const auto& key : run.manifest.keys()) {
+            const auto it = by_key.find(key);
+            if (it == by_key.end() || !it->second->verified) {
+                if (verified == retention::Verification::good)
+                    verified = retention::Verification::unknown;
+            } else if (!it->second->verified->ok) {
+                verified = retention::Verification::failed;
+            }
+        }
+        if (run.manifest.keys().empty()) verified = retention::Verification::unknown;
         for (const auto& [half, h] : run.manifest.halves) {
             if (h.status == ManifestHalf::Status::skipped) continue;
             retention::Backup c;
@@ -48,9 +63,7 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
                 const auto k = parse_store_key(h.key);
                 c.key = k && k->time == run.time ? h.key : h.key + "@" + format_timestamp(run.time);
                 c.ok = true;
-                if (auto it = by_key.find(h.key); it != by_key.end() && it->second->verified)
-                    c.verified = it->second->verified->ok ? retention::Verification::good
-                                                          : retention::Verification::failed;
+                c.verified = verified;
             }
             run_of[c.key] = i;
             candidates.push_back(std::move(c));
@@ -60,15 +73,20 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
     if (newest_run != newest)
         for (const auto& [key, i] : run_of)
             if (i == newest_run) protected_candidates.insert(key);
-    // Objects no readable manifest names: the old scripts' (each its own run), or those of an
-    // unreadable manifest's time stamp (kept).
+    // Objects no readable manifest names: those of an unreadable manifest's time stamp (kept),
+    // those a stored fingerprint names (kept), the old scripts' (each its own run), or the
+    // leftovers of a killed run (dropped).
+    std::optional<TimePoint> first_run = since;
+    if (!listing.runs.empty() && (!first_run || listing.runs.front().time < *first_run))
+        first_run = listing.runs.front().time;
     std::set<std::string> keep_objects;
     for (const auto& b : listing.backups) {
         if (named.count(b.key)) continue;
-        if (unreadable_times.count(b.time)) {
+        if (unreadable_times.count(b.time) || in_use.count(b.key)) {
             keep_objects.insert(b.key);
             continue;
         }
+        if (first_run && b.time >= *first_run) continue;  // a killed run's: not kept
         retention::Backup c;
         c.key = b.key;
         c.time = b.time;

@@ -122,7 +122,17 @@ public:
             r.manifest.tool_version = fp.tool_version;
             r.manifest.server_version = fp.server_version;
             r.report.fingerprint = fp.value;
-            const auto prev = im_.catalog->fingerprint(name);
+            std::optional<StoredFingerprint> prev;
+            try {
+                prev = im_.catalog->fingerprint(name);
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const Error& e) {
+                // A backup is better than none: without the stored fingerprint, upload.
+                im_.warn(name, std::string("the stored fingerprint cannot be read (") + e.what() +
+                                   "): uploading");
+                r.report.reason = "stored fingerprint unreadable";
+            }
             if (prev && prev->value != fp.value)
                 r.report.reason = name == "db" ? "database changed" : "documents changed";
             r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
@@ -141,8 +151,17 @@ public:
                 if (!produced.tool_version.empty()) r.manifest.tool_version = produced.tool_version;
                 if (!produced.server_version.empty())
                     r.manifest.server_version = produced.server_version;
-                im_.catalog->store_fingerprint({name, fp.value, fp.mode, key, t_, sha, bytes});
                 stored(r, key, bytes, sha);
+                try {
+                    im_.catalog->store_fingerprint({name, fp.value, fp.mode, key, t_, sha, bytes});
+                } catch (const Cancelled&) {
+                    throw;
+                } catch (const Error& e) {
+                    // The object is stored and the manifest will name it; only the next run's
+                    // skip is lost (it uploads again).
+                    im_.warn(name, std::string("the fingerprint could not be stored (") + e.what() +
+                                       "): the next run uploads this half again");
+                }
                 im_.info(name, "stored " + key + " (" + std::to_string(bytes) + " bytes" +
                                    (produced.detail.empty() ? "" : ", " + produced.detail) + ")");
             }
@@ -233,6 +252,7 @@ BackupReport Job::backup(const BackupOptions& options) {
         lease = im.lock();
         // With the lock held, no other run writes under this prefix: an open multipart upload
         // (S3) or a temporary file (directory) here was left by a run that was killed.
+        im.catalog->mark(report.time);
         if (const std::size_t n = im.store().cleanup(std::chrono::seconds(0)))
             im.warn("",
                     fmt::format("removed {} unfinished upload(s) left by an interrupted run", n));

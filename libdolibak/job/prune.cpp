@@ -16,6 +16,7 @@ PruneReport Job::prune(bool dry_run, bool force) {
     std::unique_ptr<catalog::Lease> lease;
     if (!dry_run) lease = im.lock();
     const auto listing = im.catalog->scan(catalog::Catalog::Load::all, true);
+    im.check_cancel("pruning");
     for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
         if (!it->loaded) continue;
         if (!it->manifest.succeeded() && !force)
@@ -23,7 +24,12 @@ PruneReport Job::prune(bool dry_run, bool force) {
                         ") failed: prune refused until a run succeeds (or force it)");
         break;
     }
-    const auto pp = catalog::plan_prune(listing, im.now(), im.config.retention, force);
+    // The objects the stored fingerprints name: the next unchanged run names them.
+    std::set<std::string> in_use;
+    for (const char* half : {"db", "docs"})
+        if (auto fp = im.catalog->fingerprint(half)) in_use.insert(fp->object);
+    const auto pp = catalog::plan_prune(listing, im.now(), im.config.retention, force, in_use,
+                                        im.catalog->marked_since());
     for (const auto& k : pp.unreadable)
         im.warn("", "the manifest " + k +
                         " cannot be read: kept, with the objects of its time stamp (--force)");

@@ -37,6 +37,10 @@ inline bool is_future(TimePoint t, TimePoint now) noexcept {
 inline constexpr const char* lock_key = ".lock";
 /// ".fp-db", ".fp-docs".
 std::string fingerprint_key(const std::string& half);
+/// The store's marker: written (once) by the first run of a dolibak that keeps manifests,
+/// before it stores anything. An object no manifest names is an old script's backup when it
+/// is older than the marker, else the leftover of a run that was killed.
+inline constexpr const char* marker_key = ".dolibak";
 
 struct BackupEntry {
     std::string half;  ///< "db", "docs", "globals"
@@ -113,6 +117,11 @@ public:
     Manifest load_manifest(const std::string& key);
     /// Publishes a run's manifest under manifests/<ts>.json, never replacing one.
     std::string publish_manifest(const Manifest& manifest);
+
+    /// Writes the store's marker when it is missing (its time: `now`).
+    void mark(TimePoint now);
+    /// When the marker says runs with manifests began, if there is a readable marker.
+    std::optional<TimePoint> marked_since();
 
     /// The stored fingerprint of a half, when there is a readable one (an unreadable one is
     /// warned about and ignored: the half is then uploaded).

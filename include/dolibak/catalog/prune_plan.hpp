@@ -6,6 +6,8 @@
 #include <dolibak/catalog/catalog.hpp>
 #include <dolibak/retention.hpp>
 
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,20 @@ struct PrunePlan {
     std::vector<std::string> unreadable;
 };
 
+/// A run's verification state, for the planner, is its objects' latest verifications: failed
+/// when one failed (a run whose verification failed does not stand for its day, month or year
+/// while another run of the bucket did not fail), good when all passed, else unknown.
+///
 /// Plans a prune over `listing`, which must have every manifest loaded (Catalog::Load::all)
 /// and the verification records read. The newest run is always kept. Throws Error naming an
 /// unreadable manifest unless `force`.
+///
+/// Objects no manifest names are the old scripts' backups (each its own run, planned like any
+/// other) when they are older than `since` (the store's marker) and than the first manifest;
+/// later ones were left by a run that was killed before its manifest, and are dropped, unless
+/// a stored fingerprint names them (`in_use`: the next unchanged run will name them).
 PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Policy& policy,
-                     bool force);
+                     bool force, const std::set<std::string>& in_use = {},
+                     std::optional<TimePoint> since = std::nullopt);
 
 }  // namespace dolibak::catalog

@@ -10,6 +10,7 @@
 #include <dolibak/job/env.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -30,6 +31,31 @@ public:
 
 private:
     std::atomic<std::int64_t> t_;
+};
+
+/// Where racing threads meet: arrive_and_wait() returns once `n` arrived (or after 5 s, so a
+/// thread that never comes does not hang a test); arrive() counts without waiting.
+class Meeting {
+public:
+    explicit Meeting(int n = 2) : n_(n) {}
+    void arrive() {
+        std::lock_guard lock(m_);
+        ++arrived_;
+        cv_.notify_all();
+    }
+    /// False when it gave up waiting.
+    bool arrive_and_wait() {
+        std::unique_lock lock(m_);
+        ++arrived_;
+        cv_.notify_all();
+        return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return arrived_ >= n_; });
+    }
+
+private:
+    int n_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    int arrived_ = 0;
 };
 
 /// One half's live content and what the driver did with it.
