@@ -166,6 +166,13 @@ std::optional<Lease::Read> Lease::read() {
             text = store_.get_bytes(lock_key, 64 * 1024);
         } catch (const store::ObjectNotFound&) {
             return std::nullopt;
+        } catch (const Error&) {
+            // An S3 download is pinned to the version it opened: replaced meanwhile (another
+            // run took the lock), it fails with 412. Read again; a real failure stays one.
+            const auto now = store_.head(lock_key);
+            if (!now) return std::nullopt;
+            if (now->etag != before->etag) continue;
+            throw;
         }
         const auto after = store_.head(lock_key);
         if (!after) return std::nullopt;

@@ -90,6 +90,7 @@ TEST_CASE("two runs taking over one stale lease: exactly one wins (memory and di
             f2.hook(FaultStore::Op::get, 1, [&] { meeting.arrive_and_wait(); });
             std::atomic<int> won{0}, refused{0};
             std::vector<std::unique_ptr<Lease>> held(2);
+            std::atomic<int> other{0};
             auto go = [&](store::Store& st, int i) {
                 try {
                     held[static_cast<std::size_t>(i)] =
@@ -97,6 +98,8 @@ TEST_CASE("two runs taking over one stale lease: exactly one wins (memory and di
                     ++won;
                 } catch (const LockHeld&) {
                     ++refused;
+                } catch (const std::exception&) {
+                    ++other;
                 }
             };
             std::thread a([&] { go(f1, 0); });
@@ -105,6 +108,7 @@ TEST_CASE("two runs taking over one stale lease: exactly one wins (memory and di
             b.join();
             CHECK(won == 1);
             CHECK(refused == 1);
+            CHECK(other == 0);
             held.clear();
             CHECK_FALSE(s->head(catalog::lock_key));
         }
@@ -196,6 +200,8 @@ TEST_CASE("S3: a stale lock and two backups started together, fifty times: one p
         config.store_url = url;
         job::Job j1(config, e1), j2(config, e2);
         std::atomic<int> published{0}, locked{0};
+        std::mutex errors_mutex;
+        std::vector<std::string> errors;
         auto go = [&](job::Job& j) {
             try {
                 const auto r = j.backup();
@@ -203,12 +209,17 @@ TEST_CASE("S3: a stale lock and two backups started together, fifty times: one p
             } catch (const catalog::LockHeld&) {
                 ++locked;
                 decided.arrive();
+            } catch (const std::exception& e) {
+                decided.arrive();
+                std::lock_guard lock(errors_mutex);
+                errors.emplace_back(e.what());
             }
         };
         std::thread a([&] { go(j1); });
         std::thread b([&] { go(j2); });
         a.join();
         b.join();
+        for (const auto& e : errors) FAIL_CHECK("a run failed: " << e);
         CHECK(published == 1);
         CHECK(locked == 1);
         published_total += published;
