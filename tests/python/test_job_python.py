@@ -589,7 +589,8 @@ def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):
     job.cancel()
     with pytest.raises(dolibak.Cancelled, match="backing up the docs half"):
         job.backup()
-    assert [p for p in store.rglob("*") if not p.is_dir()] == []
+    # Nothing but the store's marker (written once, before anything else).
+    assert [p.name for p in store.rglob("*") if not p.is_dir()] == [".dolibak"]
 
 
 def test_cancel_from_another_thread_while_a_backup_streams(dolibarr, tmp_path):
@@ -630,8 +631,9 @@ def test_cancel_from_another_thread_while_a_backup_streams(dolibarr, tmp_path):
     assert len(first) == 1
     half, nbytes, thread = first[0]
     assert half in ("db", "docs") and nbytes > 0 and thread not in (main, t.ident)
-    # Nothing stored: no object, no manifest, no stored fingerprint, no lock left behind.
-    assert [p for p in store.rglob("*") if not p.is_dir()] == []
+    # Nothing stored: no object, no manifest, no stored fingerprint, no lock left behind; only
+    # the store's marker (written once, before anything else).
+    assert [p.name for p in store.rglob("*") if not p.is_dir()] == [".dolibak"]
     fresh = dolibak.Job(settings, use_environment=False)
     assert fresh.list().backups == [] and fresh.list().runs == []
     # So the next run uploads both halves.

@@ -159,6 +159,9 @@ std::shared_ptr<JobOptions> add_job_options(CLI::App* sub) {
     sub->add_option("--config", o->config_file,
                     "Config file (JSON object of settings; default: $DOLIBAK_CONFIG)");
     sub->add_flag("--json", o->json, "Print the result as JSON on stdout");
+    sub->add_option("--now", o->now,
+                    "Run as if the clock said this time (YYYYMMDDTHHMMSSZ; drills and tests: "
+                    "time stamps, retention and staleness follow it)");
     auto* group = sub->add_option_group(
         "Settings", "Each also DOLIBAK_<KEY> or a config file key (docs/configuration.md)");
     for (const auto& info : job::setting_keys()) {
@@ -384,6 +387,16 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
         config.cancel = token;
         Output* sink = out.get();
         config.on_event = [sink](const job::Event& e) { sink->event(e); };
+        if (!options.now.empty()) {
+            // The clock runs on from the given time (the same-second wait still works).
+            const auto offset =
+                parse_timestamp(options.now) -
+                std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+            config.now = [offset] {
+                return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
+                       offset;
+            };
+        }
         if (run.adjust_config) run.adjust_config(config);
         int rc = 0;
         {

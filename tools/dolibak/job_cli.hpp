@@ -25,6 +25,8 @@ struct JobOptions {
     job::Settings flags;  ///< settings given as flags
     std::string config_file;
     bool json = false;
+    /// --now: run as if the clock said this (drills, and histories simulated in days).
+    std::string now;
 };
 
 /// Adds --config, --json and the settings flags (--log-format included) to `sub`.
