@@ -183,7 +183,12 @@ const Registrar registrar(60, [](py::module_& m) {
                                        if (!d.keep) v.push_back(d);
                                    return v;
                                })
-        .def_property_readonly("drop_keys", [](const PruneReport& r) { return r.plan.drop_keys(); })
+        .def_readonly("drop_keys", &PruneReport::to_delete,
+                      "Every key prune deletes (or would): the manifests and verification "
+                      "records of the runs that go, then the objects no kept run names.")
+        .def_readonly("objects", &PruneReport::objects,
+                      "For each decision's key (manifests/<ts>.json#<half>), the object it "
+                      "names.")
         .def_readonly("deleted", &PruneReport::deleted)
         .def_property_readonly("failures",
                                [](const PruneReport& r) {

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,8 +130,13 @@ struct HalfReport {
 std::string_view to_string(HalfReport::Outcome o) noexcept;
 
 struct PruneReport {
+    /// The planner's decisions over runs: one per run and half, keyed
+    /// "manifests/<ts>.json#<half>" (an old script's object: its own key).
     retention::Plan plan;
-    /// Every key the plan removes: dropped backups and the manifests of their runs.
+    /// For each decision's key, the object that run's half names (empty: the half failed).
+    std::map<std::string, std::string> objects;
+    /// Every key prune removes: the manifests and verification records of the runs that go,
+    /// then the objects no kept run names.
     std::vector<std::string> to_delete;
     std::vector<std::string> deleted;  ///< keys removed (empty on a dry run)
     std::vector<store::RemoveFailure> failures;

@@ -55,16 +55,13 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
             retention::Backup c;
             c.time = run.time;
             c.half = half;
-            if (h.key.empty()) {
-                c.key = run.manifest_key + "#" + half;
-                c.ok = false;
-            } else {
+            c.key = run.manifest_key + "#" + half;
+            c.ok = !h.key.empty();
+            if (c.ok) {
                 named.insert(h.key);
-                const auto k = parse_store_key(h.key);
-                c.key = k && k->time == run.time ? h.key : h.key + "@" + format_timestamp(run.time);
-                c.ok = true;
                 c.verified = verified;
             }
+            out.objects[c.key] = h.key;
             run_of[c.key] = i;
             candidates.push_back(std::move(c));
         }
@@ -91,6 +88,7 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
         c.key = b.key;
         c.time = b.time;
         c.half = b.half;
+        out.objects[c.key] = b.key;
         if (b.verified)
             c.verified =
                 b.verified->ok ? retention::Verification::good : retention::Verification::failed;

@@ -37,6 +37,7 @@ PruneReport Job::prune(bool dry_run, bool force) {
     PruneReport report;
     report.dry_run = dry_run;
     report.plan = pp.plan;
+    report.objects = pp.objects;
     report.to_delete = pp.drop_runs;
     report.to_delete.insert(report.to_delete.end(), pp.drop_objects.begin(), pp.drop_objects.end());
     im.info("", std::to_string(report.plan.kept()) + " run halves kept, " +

@@ -46,7 +46,9 @@ json prune_json(const PruneReport& r) {
         json reasons = json::array();
         for (const auto reason : d.reasons)
             reasons.push_back(std::string(retention::to_string(reason)));
+        const auto object = r.objects.find(d.backup.key);
         decisions.push_back({{"key", d.backup.key},
+                             {"object", object != r.objects.end() ? object->second : ""},
                              {"half", d.backup.half},
                              {"time", time_json(d.backup.time)},
                              {"ok", d.backup.ok},

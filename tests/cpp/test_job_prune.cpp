@@ -23,8 +23,8 @@ TimePoint at(int y, int m, int d, int h) {
 struct History {
     test::TempDir dir;
     job::Config config;
-    /// One candidate per run and half, keyed as the catalog keys them: the object when the run
-    /// uploaded it, "<object>@<run ts>" when it found the half unchanged.
+    /// One candidate per run and half, keyed as the catalog keys them:
+    /// "manifests/<ts>.json#<half>".
     std::vector<retention::Backup> backups;
     /// The objects each candidate's run names.
     std::map<std::string, std::vector<std::string>> named_by_run_of;
@@ -45,7 +45,8 @@ struct History {
             const std::string docs_key = make_store_key("", ObjectKind::docs_tar_gz, t);
             j.store().put_bytes(docs_key, "docs");
             ++objects;
-            backups.push_back({docs_key, t, "docs", true});
+            const auto manifest_key = make_store_key("", ObjectKind::manifest, t);
+            backups.push_back({manifest_key + "#docs", t, "docs", true});
             ManifestHalf docs;
             docs.key = docs_key;
             docs.bytes = 4;
@@ -56,19 +57,18 @@ struct History {
                 db.key = make_store_key("", ObjectKind::db_dump, t);
                 j.store().put_bytes(db.key, "db");
                 ++objects;
-                backups.push_back({db.key, t, "db", true});
             } else {
                 db.status = ManifestHalf::Status::unchanged;
                 // It names the object of the run before it (a changed one: i + 1 is not 1 mod 3).
                 db.key = make_store_key("", ObjectKind::db_dump, t - std::chrono::days(1));
-                backups.push_back({db.key + "@" + format_timestamp(t), t, "db", true});
             }
-            named_by_run_of[backups.back().key] = {docs_key, db.key};
-            named_by_run_of[docs_key] = {docs_key, db.key};
+            backups.push_back({manifest_key + "#db", t, "db", true});
+            named_by_run_of[manifest_key + "#db"] = {docs_key, db.key};
+            named_by_run_of[manifest_key + "#docs"] = {docs_key, db.key};
             db.bytes = 2;
             db.sha256 = std::string(64, 'b');
             m.halves["db"] = db;
-            j.store().put_bytes(make_store_key("", ObjectKind::manifest, t), m.to_json());
+            j.store().put_bytes(manifest_key, m.to_json());
         }
         config.now = [t = newest] { return t; };
     }
@@ -143,7 +143,7 @@ TEST_CASE("prune never deletes what the newest manifest names") {
     CHECK(j.store().head(old_db));
     bool protected_reason = false;
     for (const auto& d : report.plan.decisions)
-        if (d.backup.key == old_db + "@" + format_timestamp(h.newest))
+        if (d.backup.key == newest_key + "#db")
             for (auto r : d.reasons) protected_reason |= r == retention::Reason::protected_key;
     CHECK(protected_reason);
 }

@@ -218,10 +218,16 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert "dolibak_last_success_timestamp_seconds" in metrics.read_text()
     assert job.status(max_age_seconds=3600).to_dict()["stale"] is False
 
+    # Retention decides over runs: the newest run of the day stands for it (each half); the
+    # first run goes, but not its objects, which the second (unchanged) run names.
     p = job.prune(dry_run=True)
-    assert p.dry_run and p.dropped == [] and len(p.kept) == 2 and p.drop_keys == []
+    assert p.dry_run and len(p.kept) == 2 and len(p.dropped) == 2
+    assert {x.key for x in p.kept} == {lst.runs[-1].manifest_key + "#db",
+                                      lst.runs[-1].manifest_key + "#docs"}
+    assert p.objects[lst.runs[-1].manifest_key + "#db"] == db.key
+    assert p.drop_keys == [lst.runs[0].manifest_key]
     assert all(isinstance(x, dolibak.retention.Decision) for x in p.decisions)
-    assert all(x.keep and x.reasons for x in p.decisions)
+    assert all(x.reasons for x in p.kept)
     assert p.to_dict()["kept"] == 2
 
 
@@ -516,7 +522,8 @@ def test_check_reports_each_item(dolibarr, tmp_path):
     c = good.check()
     assert isinstance(c, dolibak.CheckReport)
     items = {i.name: i for i in c.items}
-    assert set(items) == {"database", "pg tools", "documents", "store", "clock", "temp space"}
+    assert set(items) == {"database", "pg tools", "documents", "store", "clock", "temp space",
+                          "history: no run stamped in the future"}
     for name in ("database", "pg tools", "documents", "store", "clock"):
         assert items[name].ok, (name, items[name].detail)
     assert "session read-only: on, writes refused" in items["database"].detail

@@ -26,10 +26,16 @@ std::string prune_lines(const job::PruneReport& r) {
         std::string reasons;
         for (const auto reason : d.reasons)
             reasons += (reasons.empty() ? "" : ",") + std::string(retention::to_string(reason));
-        s += fmt::format("  {}  {}  {:<22} {}\n", d.keep ? "keep" : "DROP", d.backup.key,
+        const auto object = r.objects.find(d.backup.key);
+        const std::string names =
+            object == r.objects.end() || object->second == d.backup.key
+                ? std::string()
+                : "  (" + (object->second.empty() ? std::string("failed") : object->second) + ")";
+        s += fmt::format("  {}  {}{}  {:<22} {}\n", d.keep ? "keep" : "DROP", d.backup.key, names,
                          d.keep ? reasons : std::string("-"), d.detail);
     }
-    s += fmt::format("{} kept, {} {}", r.plan.kept(), r.plan.dropped(),
+    s += fmt::format("{} run half(s) kept, {} dropped; {} object(s) {}", r.plan.kept(),
+                     r.plan.dropped(), r.to_delete.size(),
                      r.dry_run ? "would be deleted (dry run)" : "to delete");
     if (!r.dry_run) s += fmt::format(", {} deleted", r.deleted.size());
     s += "\n";

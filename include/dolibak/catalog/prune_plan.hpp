@@ -6,6 +6,7 @@
 #include <dolibak/catalog/catalog.hpp>
 #include <dolibak/retention.hpp>
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,10 +15,12 @@
 namespace dolibak::catalog {
 
 struct PrunePlan {
-    /// The planner's decisions, one per (run, half): the key is the object's key when the run
-    /// uploaded it, "<object>@<run ts>" when the run found the half unchanged, and
-    /// "<manifest>#<half>" for a half that failed (no object).
+    /// The planner's decisions, one per run and half, keyed "<manifest key>#<half>"
+    /// ("manifests/20261123T020000Z.json#db"); an object no manifest names (an old script's)
+    /// is a run of its own, keyed by the object's key.
     retention::Plan plan;
+    /// For each decision's key, the object it names (empty for a half that failed).
+    std::map<std::string, std::string> objects;
     /// Manifests and verification records of the runs that go: deleted first, so that an
     /// interruption never leaves a listed run without its objects.
     std::vector<std::string> drop_runs;
