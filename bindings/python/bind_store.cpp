@@ -34,6 +34,7 @@ store::FaultStore::Op op_of(const std::string& name) {
 store::FaultStore::Fault fault_of(const std::string& name) {
     using Fault = store::FaultStore::Fault;
     if (name == "transient") return Fault::transient;
+    if (name == "server_error") return Fault::server_error;
     if (name == "already_exists") return Fault::already_exists;
     if (name == "precondition_failed") return Fault::precondition_failed;
     if (name == "io_error") return Fault::io_error;
@@ -179,7 +180,7 @@ const Registrar registrar(40, [](py::module_& m) {
                const std::string& fault,
                bool and_after) { f.fail(op_of(op), nth, fault_of(fault), and_after); },
             py::arg("op"), py::arg("nth"), py::arg("fault"), py::arg("and_after") = false,
-            "Call number nth (1-based) of op fails with fault: transient, already_exists, "
+            "Call number nth (1-based) of op fails with fault: transient, server_error, already_exists, "
             "precondition_failed, io_error or lose_response (performed, then a transient "
             "error); with and_after, every call from nth on.")
         .def(

@@ -115,6 +115,15 @@ void FaultStore::throw_fault(Fault fault, Op op, const std::string& key) const {
             throw PreconditionFailed(url(), key, "injected fault");
         case Fault::io_error:
             throw IoError(what, key, EIO);
+        case Fault::server_error: {
+            RemoteError::Details d;
+            d.http_status = 500;
+            d.code = "InternalError";
+            d.message = "injected fault";
+            d.key = key;
+            d.retryable = true;
+            throw RemoteError(what + ": HTTP 500 InternalError (giving up after retries)", d);
+        }
         case Fault::transient:
         case Fault::lose_response:
             break;

@@ -52,6 +52,14 @@ TEST_CASE("FaultStore fails the Nth call, or every call from N on") {
     }
     CHECK(f.head("a"));
     CHECK(f.calls(Op::head) == 3);
+    f.fail(Op::head, 4, Fault::server_error);
+    try {
+        (void)f.head("a");
+        FAIL("no fault");
+    } catch (const RemoteError& e) {
+        CHECK(e.details().http_status == 500);
+        CHECK(e.details().code == "InternalError");
+    }
 
     CHECK(f.get_bytes("a") == "x");
     CHECK_THROWS_AS(f.get_bytes("a"), IoError);

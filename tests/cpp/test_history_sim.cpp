@@ -137,9 +137,10 @@ struct World {
         }
         if (fault == 2 || fault == 3) {
             const auto op = chance(0.7) ? FaultStore::Op::put : all_ops[pick(0, 7)];
-            p->faults.fail(
-                op, pick(1, 4),
-                fault == 2 ? FaultStore::Fault::lose_response : FaultStore::Fault::transient);
+            const auto kind = fault == 2    ? FaultStore::Fault::lose_response
+                              : chance(0.5) ? FaultStore::Fault::transient
+                                            : FaultStore::Fault::server_error;
+            p->faults.fail(op, pick(1, 4), kind);
             ++counts.lost;
         }
         bool published = false;

@@ -440,9 +440,6 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
         assert docs_state(out) == expect["docs"], label
         assert (out / "install.lock").exists()
 
-    # Last, so that everything above ran: `--now T` should stamp a run T when it starts within
-    # a second, but the CLI computes the clock's offset from the real clock floored to the
-    # second, so the simulated clock ticks to T+1s at the next real second boundary, which can
-    # come any time after the start (tools/dolibak/job_cli.cpp).
-    if drifted:
-        pytest.xfail("backup --now T stamped runs T+1s: %s" % drifted)
+    # `--now T` stamps a run T when it starts within a second (the CLI's clock reads T for a
+    # whole second from its start).
+    assert not drifted, "backup --now T stamped runs later than T: %s" % drifted

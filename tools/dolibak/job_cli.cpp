@@ -388,13 +388,13 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
         Output* sink = out.get();
         config.on_event = [sink](const job::Event& e) { sink->event(e); };
         if (!options.now.empty()) {
-            // The clock runs on from the given time (the same-second wait still works).
-            const auto offset =
-                parse_timestamp(options.now) -
-                std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+            // The clock runs on from the given time (the same-second wait still works): it
+            // reads that time for a whole second from now, whatever the fraction of the
+            // second the process started in.
+            const auto offset = parse_timestamp(options.now) - std::chrono::system_clock::now();
             config.now = [offset] {
-                return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
-                       offset;
+                return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() +
+                                                                offset);
             };
         }
         if (run.adjust_config) run.adjust_config(config);

@@ -27,6 +27,8 @@ public:
     enum class Fault {
         /// A store error as when retries ran out: RemoteError 503 SlowDown (retryable).
         transient,
+        /// A server error: RemoteError 500 InternalError (retryable, as S3 documents it).
+        server_error,
         /// AlreadyExists (as a 412 to no_overwrite).
         already_exists,
         /// PreconditionFailed (as a 412 to if_match / remove_if).
