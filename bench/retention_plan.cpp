@@ -2,9 +2,10 @@
 // cost of sorting the same backups by time (the floor: the planner sorts them too). Best of
 // `repeats` runs; prints figures only.
 //   retention_plan [backups] [repeats]
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
 

@@ -1,8 +1,8 @@
 // The smallest program against an installed libdolibak: prints the library's version and
 // the SHA-256 of a file, streamed through the io layer.
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <iostream>
 

@@ -3,10 +3,10 @@
 #include "registry.hpp"
 #include "target.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/fingerprint/docs.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>

@@ -1,7 +1,7 @@
 // dolibak.io: hashing of files and bytes, as the manifests record them.
 #include "registry.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pybind11/stl/filesystem.h>
 

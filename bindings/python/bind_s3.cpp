@@ -2,8 +2,8 @@
 // add to a request, presign() a URL.
 #include "registry.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/signer.hpp>
 
 #include <pybind11/chrono.h>

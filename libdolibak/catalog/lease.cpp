@@ -2,8 +2,8 @@
 #include <dolibak/catalog/lease.hpp>
 
 #include <dolibak/catalog/catalog.hpp>
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <nlohmann/json.hpp>
 

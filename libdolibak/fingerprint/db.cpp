@@ -1,6 +1,6 @@
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include "pgdump/pgconn.hpp"
 

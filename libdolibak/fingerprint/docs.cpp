@@ -2,9 +2,9 @@
 
 #include "tarball/walk.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 #include <unistd.h>

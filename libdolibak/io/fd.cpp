@@ -1,4 +1,4 @@
-#include <dolibak/fd.hpp>
+#include <dolibak/io/fd.hpp>
 
 #include <unistd.h>
 

@@ -1,6 +1,6 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -4,9 +4,10 @@
 #include "job/job_impl.hpp"
 #include "job/pipeline.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>

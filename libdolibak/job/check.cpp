@@ -4,8 +4,8 @@
 
 #include "pgdump/pgconn.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/tarball/excludes.hpp>
 

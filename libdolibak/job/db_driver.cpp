@@ -4,7 +4,8 @@
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/dump.hpp>

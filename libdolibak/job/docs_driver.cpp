@@ -3,7 +3,8 @@
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/docs.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>

@@ -2,10 +2,11 @@
 // --globals-only, in a read-only session, stored beside an uploaded dump.
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/process.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <fmt/core.h>
 

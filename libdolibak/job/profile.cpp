@@ -1,6 +1,6 @@
 // Application profiles: the built-in data and JSON loading.
-#include <dolibak/error.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <nlohmann/json.hpp>
 

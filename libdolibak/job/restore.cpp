@@ -3,7 +3,8 @@
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
 
 #include <fmt/core.h>

@@ -1,8 +1,8 @@
 // Settings of a backup job: the vocabulary, its sources (file, environment, overrides) and
-// the strict translation into a job::Config. See include/dolibak/job_settings.hpp.
-#include <dolibak/error.hpp>
-#include <dolibak/job_settings.hpp>
-#include <dolibak/timezone.hpp>
+// the strict translation into a job::Config. See include/dolibak/job/settings.hpp.
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/settings.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <nlohmann/json.hpp>
 

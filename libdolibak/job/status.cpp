@@ -2,8 +2,8 @@
 // and Prometheus textfile metrics for node-exporter's textfile collector.
 #include "job/job_impl.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <fmt/core.h>
 

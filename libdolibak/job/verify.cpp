@@ -2,8 +2,8 @@
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_report.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <fmt/core.h>
 

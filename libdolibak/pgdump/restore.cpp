@@ -1,10 +1,10 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/process.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/process/process.hpp>
 
 #include "pgdump/pgconn.hpp"
 

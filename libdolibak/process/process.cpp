@@ -1,6 +1,6 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <fcntl.h>
 #include <signal.h>

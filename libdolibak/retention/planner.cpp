@@ -1,6 +1,7 @@
-// The retention planner (see include/dolibak/retention.hpp and docs/retention.md).
-#include <dolibak/error.hpp>
-#include <dolibak/retention.hpp>
+// The retention planner (see include/dolibak/retention/planner.hpp and docs/retention.md).
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/retention/planner.hpp>
 
 #include <nlohmann/json.hpp>
 

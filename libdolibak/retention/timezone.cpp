@@ -1,6 +1,6 @@
 // Time zones: fixed offsets, POSIX TZ rules and TZif files (RFC 8536).
-#include <dolibak/error.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,6 @@
 #include "s3/transport.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pugixml.hpp>
 

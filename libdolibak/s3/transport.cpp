@@ -1,8 +1,8 @@
 #include "s3/transport.hpp"
 
-#include <dolibak/hash.hpp>
-#include <dolibak/secret.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/core/secret.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pugixml.hpp>
 

@@ -9,7 +9,7 @@
 // new file, so the etag changes.
 #include "store/backends.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>

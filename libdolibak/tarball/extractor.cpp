@@ -2,9 +2,9 @@
 
 #include "tarball/reader.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>

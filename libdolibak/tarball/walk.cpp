@@ -1,7 +1,7 @@
 #include "tarball/walk.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>

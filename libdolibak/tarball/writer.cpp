@@ -3,8 +3,8 @@
 #include "tarball/archive_handle.hpp"
 #include "tarball/walk.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 
 #include <fmt/core.h>
 #include <grp.h>

@@ -5,11 +5,12 @@
 // trees. Job::backup makes the runs where the test is end to end.
 #include "job_testing.hpp"
 
-#include <dolibak/hash.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/job/job.hpp>
 #include <dolibak/pgdump/dump.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/writer.hpp>
 

@@ -3,7 +3,7 @@
 // job configured over it.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <filesystem>
 

@@ -3,9 +3,9 @@
 // Dolibarr-like generator, and small helpers around psql/pg_dump/pg_restore.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/tools.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 // count+max(tms) mode's blind spots are shown too.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 
 #include <doctest/doctest.h>

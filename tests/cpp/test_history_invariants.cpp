@@ -6,6 +6,7 @@
 #include "support/sim_env.hpp"
 
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/catalog/keys.hpp>
 #include <dolibak/store/fault_store.hpp>
 #include <dolibak/store/memory_store.hpp>
 

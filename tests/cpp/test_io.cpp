@@ -1,11 +1,11 @@
 // The io layer: sources, sinks, observers, atomic files, digests; and the error hierarchy.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/io.hpp>
-#include <dolibak/secret.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/secret.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <doctest/doctest.h>
 

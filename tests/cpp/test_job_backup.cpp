@@ -2,9 +2,9 @@
 // is skipped, what a failure or a cancellation leaves behind.
 #include "job_testing.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/job.hpp>
+#include <dolibak/job/profile.hpp>
 #include <dolibak/tarball/lister.hpp>
 
 #include <doctest/doctest.h>

@@ -3,8 +3,9 @@
 // the newest manifest's objects stay, manifests and verification records go with their runs.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,8 @@
 // file:// store and from the signature-checking S3 fixture.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/restore.hpp>
 
 using namespace dolibak;

@@ -1,8 +1,9 @@
 // Job::verify: every byte of every object of a run, per object, with the bad one pinpointed.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_report.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <nlohmann/json.hpp>
 

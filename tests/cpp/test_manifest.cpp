@@ -1,6 +1,6 @@
 // Manifests: round trip, strict parsing with clear errors.
-#include <dolibak/error.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

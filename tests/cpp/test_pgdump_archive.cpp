@@ -3,10 +3,10 @@
 // --inserts), on hand-built archives of the other format versions, and on corrupted ones.
 #include "pgdump_testing.hpp"
 
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/zstd.hpp>
 
 #include <lz4frame.h>
 #include <zlib.h>

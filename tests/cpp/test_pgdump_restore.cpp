@@ -2,7 +2,7 @@
 // PostgreSQL 15 fixture and a generated Dolibarr-like database.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>

@@ -1,9 +1,9 @@
 // Child processes: argv spawning, streams, stderr tails, exit statuses, signals, cleanup.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 

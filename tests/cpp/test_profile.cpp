@@ -1,6 +1,6 @@
 // Application profiles: the built-in data, matching, JSON loading and extension.
-#include <dolibak/error.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <doctest/doctest.h>
 

@@ -2,8 +2,8 @@
 // headers refused, Content-MD5 required on DeleteObjects).
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/client.hpp>
 
 #include "s3/transport.hpp"

@@ -5,8 +5,8 @@
 // and would be skipped if they were.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/signer.hpp>
 
 #include <doctest/doctest.h>

@@ -2,11 +2,11 @@
 // documents fingerprint. Trees are built here; hostile archives are built with libarchive.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/docs.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/process/process.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/lister.hpp>

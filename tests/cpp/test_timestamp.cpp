@@ -1,6 +1,7 @@
 // Time stamps and store keys.
-#include <dolibak/error.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <doctest/doctest.h>
 

@@ -2,8 +2,8 @@
 // summary, its pg_restore -l listing (--list) or both as JSON (--json).
 #include "command.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <fmt/core.h>

@@ -1,7 +1,7 @@
 // dolibak sha256 FILE...: the SHA-256 of files, as the manifests record them.
 #include "command.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 

@@ -2,8 +2,8 @@
 // dolibak docs-fingerprint DIR: the documents fingerprint as the backup computes it.
 #include "command.hpp"
 
-#include <dolibak/file_io.hpp>
 #include <dolibak/fingerprint/docs.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/tarball/lister.hpp>
 
 #include <fmt/core.h>

@@ -1,7 +1,7 @@
 #pragma once
 // Connection parameters of a PostgreSQL database, and the pg_dump/pg_restore that match its
 // server's major version.
-#include <dolibak/secret.hpp>
+#include <dolibak/core/secret.hpp>
 
 #include <filesystem>
 #include <optional>

@@ -4,10 +4,11 @@
 // framed by a header and a trailer, so that a restore gives back exactly the content a run
 // stored, and a torn or foreign object is a finding. With the memory store (and a FaultStore
 // over it) a decade of runs takes seconds.
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/job/env.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <atomic>
 #include <condition_variable>

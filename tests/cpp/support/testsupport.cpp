@@ -1,7 +1,7 @@
 #include "testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <csignal>
 #include <fstream>

@@ -1,6 +1,6 @@
 // Manifests: JSON form and strict parsing.
-#include <dolibak/error.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // Child processes spawned from an argv (posix_spawn; never a shell), with their stdin and
 // stdout as streams and the tail of their stderr captured. A Process that is destroyed while
 // its child still runs kills the child (SIGKILL) and reaps it.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <sys/types.h>
 

@@ -4,7 +4,7 @@
 // object's key, size and SHA-256, its archive summary and fingerprint (JSON objects defined by
 // the pgdump/tarball and fingerprint layers, kept opaque here), tool and server versions and
 // durations. docs/manifest.md describes the JSON form.
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <cstdint>
 #include <map>

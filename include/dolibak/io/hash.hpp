@@ -1,7 +1,7 @@
 #pragma once
 // Message digests used across the library (OpenSSL EVP underneath): SHA-256 for manifests,
 // payload hashes and fingerprints, MD5 for Content-MD5 and ETag checks.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <array>
 #include <cstdint>

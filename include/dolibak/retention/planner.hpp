@@ -16,8 +16,8 @@
 // failed, also the newest successful one whose verification did not fail) and every protected
 // key (the objects the newest manifest names) are kept; failed and future-dated backups never
 // take a slot; a plan that would leave a half without any backup is refused.
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <cstddef>
 #include <set>
