@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         std::uint64_t got = 0;
         {
             dolibak::io::FdSink out(
-                dolibak::UniqueFd(
+                dolibak::io::UniqueFd(
                     ::open(download.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
                 download.string());
             got = client.get_object(bucket, key, out);

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
         namespace job = dolibak::job;
         job::Config config;
         config.store_url = "file://" + std::filesystem::absolute(argv[1]).string();
-        config.profile = dolibak::builtin_profile("dolibarr");
+        config.profile = dolibak::job::builtin_profile("dolibarr");
 
         auto conn = database_from_environment();
         if (!conn.dbname.empty()) {

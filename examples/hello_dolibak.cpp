@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     }
     try {
         std::cout << "dolibak " << dolibak::version() << " sha256 "
-                  << dolibak::sha256_file_hex(argv[1]) << "\n";
+                  << dolibak::io::sha256_file_hex(argv[1]) << "\n";
     } catch (const dolibak::Error& e) {
         std::cerr << "hello_dolibak: " << e.what() << "\n";
         return 1;

@@ -3,7 +3,7 @@
 
 #include <array>
 
-namespace dolibak {
+namespace dolibak::catalog {
 namespace {
 
 constexpr std::array<ObjectKind, 9> all_kinds{
@@ -101,4 +101,4 @@ std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint t
     return key;
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

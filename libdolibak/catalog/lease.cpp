@@ -28,7 +28,7 @@ std::string random_token() {
     std::random_device rd;
     std::string raw(16, '\0');
     for (auto& c : raw) c = static_cast<char>(rd() & 0xff);
-    return to_hex(io::as_bytes(raw));
+    return io::to_hex(io::as_bytes(raw));
 }
 
 bool local_process_gone(const std::string& host, long pid) {

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-namespace dolibak {
+namespace dolibak::catalog {
 namespace {
 
 using nlohmann::json;
@@ -215,4 +215,4 @@ Manifest Manifest::from_json(std::string_view text) {
     return m;
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

@@ -30,7 +30,7 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
         const tarball::ExcludeMatcher excludes(options.excludes);
         DocsFingerprint fp;
         fp.content = options.content;
-        Sha256 digest;
+        io::Sha256 digest;
         digest.update(options.content ? std::string_view("dolibak docs fingerprint v1 content\n")
                                       : std::string_view("dolibak docs fingerprint v1\n"));
         std::vector<std::byte> buffer;
@@ -60,9 +60,9 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
             record += '\0';
             record += e.link_target;
             if (options.content && t == 'f') {
-                UniqueFd fd(tarball::detail::open_for_reading(e.parent_fd, e.name));
+                io::UniqueFd fd(tarball::detail::open_for_reading(e.parent_fd, e.name));
                 if (!fd) throw IoError("cannot open", e.path, errno);
-                Sha256 file_digest;
+                io::Sha256 file_digest;
                 for (;;) {
                     const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
                     if (n < 0) {

@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
-namespace dolibak {
+namespace dolibak::io {
 
 void UniqueFd::reset(int fd) noexcept {
     if (fd_ >= 0 && fd_ != fd) ::close(fd_);
     fd_ = fd;
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::io

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::io {
 
 namespace {
 struct MdCtxDeleter {
@@ -125,4 +125,4 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::io

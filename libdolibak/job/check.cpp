@@ -36,7 +36,7 @@ std::string random_hex(std::size_t bytes) {
     std::random_device rd;
     std::string raw(bytes, '\0');
     for (auto& c : raw) c = static_cast<char>(rd() & 0xff);
-    return to_hex(io::as_bytes(raw));
+    return io::to_hex(io::as_bytes(raw));
 }
 
 // Reserved key of the store probe: not a backup, manifest, fingerprint or lock name.

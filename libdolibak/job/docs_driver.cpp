@@ -26,9 +26,9 @@ public:
     explicit RealDocuments(const Config& c)
         : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)) {}
 
-    ObjectKind object_kind() const override {
-        return compression() == tarball::Compression::zstd ? ObjectKind::docs_tar_zst
-                                                           : ObjectKind::docs_tar_gz;
+    catalog::ObjectKind object_kind() const override {
+        return compression() == tarball::Compression::zstd ? catalog::ObjectKind::docs_tar_zst
+                                                           : catalog::ObjectKind::docs_tar_gz;
     }
     std::string format() const override { return "tar." + tarball::file_extension(compression()); }
 

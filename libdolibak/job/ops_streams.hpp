@@ -53,7 +53,7 @@ private:
     Expect expect_;
     std::shared_ptr<CancelToken> cancel_;
     std::function<void(std::uint64_t)> on_progress_;
-    Sha256 hash_;
+    io::Sha256 hash_;
     std::uint64_t bytes_ = 0;
     std::chrono::steady_clock::time_point reported_{};
     bool ended_ = false;  ///< the inner source reached its end

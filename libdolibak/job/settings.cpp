@@ -821,7 +821,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     }
     if (auto v = r.text("time_zone")) {
         try {
-            c.retention.zone = TimeZone::locate(trim(*v));
+            c.retention.zone = retention::TimeZone::locate(trim(*v));
         } catch (Error& e) {
             e.with_context("setting " + r.describe_key("time_zone"));
             throw;

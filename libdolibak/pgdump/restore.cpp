@@ -195,10 +195,10 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
 
     ArchiveReader reader;
     RestoreReport rep;
-    ProcessOptions po;
+    process::ProcessOptions po;
     po.env = o.target.env();
-    po.out = Stdio::null;
-    po.err = Stdio::capture;
+    po.out = process::Stdio::null;
+    po.err = process::Stdio::capture;
     std::vector<std::byte> buf(io::default_buffer_size);
     // Reads the whole archive through the verifier; writes it to `to` while `to` accepts it
     // (a pg_restore that failed stops reading: the rest is still verified).
@@ -221,7 +221,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         reader.finish();
         return writing;
     };
-    ExitStatus st;
+    process::ExitStatus st;
     if (o.jobs > 1) {
         // pg_restore -j needs a seekable file: spool the (verified) archive first.
         spool.path = unique("spool");
@@ -233,14 +233,14 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         }
         argv.push_back(spool.path.string());
         po.argv = argv;
-        po.in = Stdio::null;
-        Process p(std::move(po));
+        po.in = process::Stdio::null;
+        process::Process p(std::move(po));
         st = p.wait();
         rep.pg_restore_stderr = p.stderr_tail();
     } else {
         po.argv = argv;
-        po.in = Stdio::pipe;
-        Process p(std::move(po));
+        po.in = process::Stdio::pipe;
+        process::Process p(std::move(po));
         try {
             const bool all_written = feed(p.in(), true);
             if (reader.failed() || !all_written)

@@ -105,7 +105,7 @@ int server_version_num(const ConnectionParams& conn) {
 }
 
 int tool_major_version(const std::filesystem::path& program, std::string* full) {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {program.string(), "--version"};
     auto r = run(std::move(o));
     if (!r.status.success())
@@ -157,8 +157,8 @@ PgTools find_tools(int server_major, const std::optional<std::filesystem::path>&
     for (const auto& d : dirs) {
         std::optional<std::filesystem::path> dump, rest;
         if (d.empty()) {
-            dump = find_program("pg_dump");
-            rest = find_program("pg_restore");
+            dump = process::find_program("pg_dump");
+            rest = process::find_program("pg_restore");
         } else {
             if (std::filesystem::exists(d / "pg_dump")) dump = d / "pg_dump";
             if (std::filesystem::exists(d / "pg_restore")) rest = d / "pg_restore";

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::retention {
 
 using namespace std::chrono;
 
@@ -379,4 +379,4 @@ seconds TimeZone::offset_at(TimePoint t) const {
     return rules_ ? rules_->offset_at(t) : seconds{0};
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::retention

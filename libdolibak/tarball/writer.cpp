@@ -295,7 +295,7 @@ private:
     }
 
     void add_file(const WalkEntry& w) {
-        UniqueFd fd(detail::open_for_reading(w.parent_fd, w.name));
+        io::UniqueFd fd(detail::open_for_reading(w.parent_fd, w.name));
         if (!fd) {
             if (errno == ENOENT) {
                 warn(w.path, "vanished during the walk");

@@ -32,7 +32,7 @@ const std::vector<std::string> volatile_tables = {"llx_user",
 struct Db {
     std::string name = pgt::create_db("prod");
     Db() {
-        ProcessOptions o;
+        process::ProcessOptions o;
         o.argv = {"/usr/bin/python3",
                   (test::source_dir() / "tools/dolibarr_gen.py").string(),
                   "db",

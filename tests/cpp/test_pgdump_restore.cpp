@@ -167,8 +167,8 @@ TEST_CASE("zstd mode: pg_dump -Z0 compressed in-process, restorable after zstd -
     auto [r, s] = open_and_verify(src, "x.dump.zst");
     CHECK(r.ok());
     CHECK(listing(s) == listing(res.summary));
-    if (auto zstd = find_program("zstd")) {
-        ProcessOptions po;
+    if (auto zstd = process::find_program("zstd")) {
+        process::ProcessOptions po;
         po.argv = {zstd->string(),         "-q", "-d", (d / "x.dump.zst").string(), "-o",
                    (d / "x.dump").string()};
         REQUIRE(run(std::move(po)).status.success());

@@ -124,7 +124,7 @@ std::map<std::string, Info> snapshot(const fs::path& root, bool seconds_only = f
         } else {
             i.type = 'f';
             i.size = st.st_size;
-            i.data = sha256_file_hex(it->path());
+            i.data = io::sha256_file_hex(it->path());
         }
         out[rel] = i;
     }
@@ -222,8 +222,8 @@ private:
     std::string data_;
 };
 
-RunResult run_tool(std::vector<std::string> argv, const fs::path& cwd = {}) {
-    ProcessOptions o;
+process::RunResult run_tool(std::vector<std::string> argv, const fs::path& cwd = {}) {
+    process::ProcessOptions o;
     o.argv = std::move(argv);
     o.working_dir = cwd;
     return run(o);

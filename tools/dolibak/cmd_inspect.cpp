@@ -28,7 +28,7 @@ int run_inspect(const InspectArgs& a) {
     if (a.file == "-") {
         const int fd = ::dup(0);
         if (fd < 0) throw IoError("cannot read", "stdin", errno);
-        src = std::make_unique<io::FdSource>(UniqueFd(fd), "stdin");
+        src = std::make_unique<io::FdSource>(io::UniqueFd(fd), "stdin");
     } else {
         src = std::make_unique<io::FileSource>(a.file);
     }

@@ -48,7 +48,7 @@ const Registrar tar_list{Command{
             set_action([file, json, quiet] {
                 std::unique_ptr<io::Source> src;
                 if (*file == "-")
-                    src = std::make_unique<io::FdSource>(UniqueFd(::dup(0)), "stdin");
+                    src = std::make_unique<io::FdSource>(io::UniqueFd(::dup(0)), "stdin");
                 else
                     src = std::make_unique<io::FileSource>(*file);
                 const auto summary = tarball::list_tar(*src, [&](const tarball::Entry& e) {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace dolibak {
+namespace dolibak::catalog {
 
 /// What a store object is, from its name.
 enum class ObjectKind {
@@ -51,4 +51,4 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
 /// Builds the key of an object; `prefix` may be empty or end with '/'.
 std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::catalog {
 
 struct ManifestHalf {
     enum class Status {
@@ -72,4 +72,4 @@ struct Manifest {
     static Manifest from_json(std::string_view text);
 };
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

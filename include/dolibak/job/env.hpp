@@ -65,7 +65,7 @@ class HalfDriver {
 public:
     virtual ~HalfDriver() = default;
     /// The kind of object produce() writes (its folder and suffix in the store).
-    virtual ObjectKind object_kind() const = 0;
+    virtual catalog::ObjectKind object_kind() const = 0;
     /// The manifest's format name ("pg_dump-custom", "tar.gz", "sql", ...).
     virtual std::string format() const = 0;
     /// The live content's fingerprint. Throws when it cannot be taken (the half fails).

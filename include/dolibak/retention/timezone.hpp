@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace dolibak {
+namespace dolibak::retention {
 
 class TimeZone {
 public:
@@ -48,4 +48,4 @@ private:
     std::shared_ptr<const Rules> rules_;  // null: UTC
 };
 
-}  // namespace dolibak
+}  // namespace dolibak::retention

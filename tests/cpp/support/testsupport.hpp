@@ -45,7 +45,7 @@ public:
     const nlohmann::json& info() const noexcept { return info_; }
 
 private:
-    std::unique_ptr<Process> process_;
+    std::unique_ptr<process::Process> process_;
     nlohmann::json info_;
 };
 
