@@ -2,7 +2,7 @@
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/io/hash.hpp>
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
 
 #include <fnmatch.h>
 #include <libpq-fe.h>
@@ -37,7 +37,7 @@ DbMode parse_db_mode(std::string_view text) {
 
 namespace {
 
-using pgdump::detail::Connection;
+using pg::Connection;
 
 const char* const system_schemas =
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
@@ -195,7 +195,7 @@ private:
 
 TableFingerprint content_of(Connection& c, const std::string& schema, const std::string& name) {
     const std::string qualified = c.quote_ident(schema) + "." + c.quote_ident(name);
-    pgdump::detail::Result r(
+    pg::Result r(
         PQexec(c.get(), ("COPY (SELECT * FROM ONLY " + qualified + ") TO STDOUT").c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_OUT)
         throw DatabaseError("COPY of " + schema + "." + name +
@@ -211,7 +211,7 @@ TableFingerprint content_of(Connection& c, const std::string& schema, const std:
         h.add(std::string_view(buf, static_cast<std::size_t>(n)));
         PQfreemem(buf);
     }
-    pgdump::detail::Result end(PQgetResult(c.get()));
+    pg::Result end(PQgetResult(c.get()));
     if (PQresultStatus(end.get()) != PGRES_COMMAND_OK)
         throw DatabaseError("COPY of " + schema + "." + name +
                             " failed: " + PQresultErrorMessage(end.get()));

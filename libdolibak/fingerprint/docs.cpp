@@ -1,6 +1,6 @@
 #include <dolibak/fingerprint/docs.hpp>
 
-#include "tarball/walk.hpp"
+#include <dolibak/tarball/walk.hpp>
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/fd.hpp>
@@ -36,11 +36,11 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
         std::vector<std::byte> buffer;
         if (options.content) buffer.resize(io::default_buffer_size);
         std::string record;
-        tarball::detail::WalkHandlers h;
+        tarball::WalkHandlers h;
         h.unreadable = [](const std::string& path, const std::string& what, int err) {
             throw IoError(what, path, err);
         };
-        h.entry = [&](const tarball::detail::WalkEntry& e) {
+        h.entry = [&](const tarball::WalkEntry& e) {
             const mode_t m = e.st.st_mode;
             const char t = type_char(m);
             // Records are NUL-separated fields ending in a newline: no path contains a NUL.
@@ -60,7 +60,7 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
             record += '\0';
             record += e.link_target;
             if (options.content && t == 'f') {
-                io::UniqueFd fd(tarball::detail::open_for_reading(e.parent_fd, e.name));
+                io::UniqueFd fd(tarball::open_for_reading(e.parent_fd, e.name));
                 if (!fd) throw IoError("cannot open", e.path, errno);
                 io::Sha256 file_digest;
                 for (;;) {
@@ -85,7 +85,7 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
                 fp.bytes += static_cast<std::uint64_t>(e.st.st_size);
             }
         };
-        tarball::detail::walk(root, excludes, h);
+        tarball::walk(root, excludes, h);
         fp.sha256 = digest.hex();
         return fp;
     } catch (Error& e) {

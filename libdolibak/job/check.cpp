@@ -2,7 +2,9 @@
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
+
+#include <libpq-fe.h>
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/hash.hpp>
@@ -124,7 +126,7 @@ CheckReport Job::check() {
         const auto& db = *im.config.db;
         std::optional<int> server;
         item("database", [&]() -> std::pair<bool, std::string> {
-            pgdump::detail::Connection c(db.conn);
+            pg::Connection c(db.conn);
             server = PQserverVersion(c.get());
             // The dump's session: PGOPTIONS=-c default_transaction_read_only=on.
             c.exec("SET default_transaction_read_only = on");

@@ -6,7 +6,9 @@
 #include <dolibak/pgdump/toc_filter.hpp>
 #include <dolibak/process/process.hpp>
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
+
+#include <libpq-fe.h>
 
 #include <fmt/core.h>
 
@@ -64,7 +66,7 @@ std::string last_lines(const std::string& s, std::size_t max_chars = 2000) {
 }  // namespace
 
 int count_user_objects(const ConnectionParams& conn) {
-    detail::Connection c(conn);
+    pg::Connection c(conn);
     const std::string n1 =
         c.scalar(std::string("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
                              "c.relnamespace WHERE ") +
@@ -77,7 +79,7 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
                              const ProofOptions& proof, const std::vector<int>* only_ids) {
     RestoreReport rep;
     rep.archive = archive;
-    detail::Connection c(conn);
+    pg::Connection c(conn);
     // Tables present: schema.name -> oid.
     auto r = c.exec(
         std::string("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
@@ -284,7 +286,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
 
 RestoreReport reset_sandbox(io::Source& archive, RestoreOptions o) {
     {
-        detail::Connection c(o.target);
+        pg::Connection c(o.target);
         c.exec("DROP OWNED BY " + c.quote_ident(o.target.user) + " CASCADE");
     }
     o.confirm_non_empty = true;

@@ -1,4 +1,4 @@
-#include "tarball/walk.hpp"
+#include <dolibak/tarball/walk.hpp>
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/fd.hpp>
@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-namespace dolibak::tarball::detail {
+namespace dolibak::tarball {
 namespace {
 
 struct DirCloser {
@@ -138,4 +138,4 @@ void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,
     walk_dir(fd.get(), "", excludes, handlers);
 }
 
-}  // namespace dolibak::tarball::detail
+}  // namespace dolibak::tarball
