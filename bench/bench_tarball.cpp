@@ -2,8 +2,8 @@
 // against GNU tar, bsdtar and zstd in the same run. Prints a one-line summary; no assertion.
 //   bench_tarball write DIR OUT.tar.{gz,zst} [threads]   archive into the local directory
 //   bench_tarball fingerprint DIR                          metadata fingerprint
-#include <dolibak/file_io.hpp>
 #include <dolibak/fingerprint/docs.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/tarball/writer.hpp>
 
 #include <fmt/core.h>

@@ -4,7 +4,7 @@
 // bench/pgdump_dump.sh runs the peers (bare pg_dump -Fc > /dev/null, pg_dump -Fc > file then
 // copy) in the same run.
 //   pgdump_dump OUT_DIR [zstd_level] [zstd_threads]
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/dump.hpp>
 
 #include <fmt/core.h>

@@ -2,9 +2,10 @@
 // cost of sorting the same backups by time (the floor: the planner sorts them too). Best of
 // `repeats` runs; prints figures only.
 //   retention_plan [backups] [repeats]
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
 
@@ -52,15 +53,17 @@ int main(int argc, char** argv) {
     };
     for (int i = 0; i < n; ++i) {
         const TimePoint t = now - std::chrono::seconds{300L * i + pct(rng)};
-        Backup b{make_store_key("p", i % 2 ? ObjectKind::db_dump : ObjectKind::docs_tar_gz, t), t,
-                 i % 2 ? "db" : "docs"};
+        Backup b{
+            catalog::make_store_key(
+                "p", i % 2 ? catalog::ObjectKind::db_dump : catalog::ObjectKind::docs_tar_gz, t),
+            t, i % 2 ? "db" : "docs"};
         state(b);
         histories[0].push_back(std::move(b));
     }
     std::uniform_int_distribution<long> spread(-3600, 11L * 366 * 86400);
     while (static_cast<int>(histories[1].size()) < n) {
         const TimePoint t = now - std::chrono::seconds{spread(rng)};
-        Backup b{make_store_key("p", ObjectKind::db_dump, t), t, "db"};
+        Backup b{catalog::make_store_key("p", catalog::ObjectKind::db_dump, t), t, "db"};
         state(b);
         histories[1].push_back(std::move(b));
     }
@@ -73,7 +76,7 @@ int main(int argc, char** argv) {
 
     Policy tiered;
     Policy paris;
-    paris.zone = TimeZone::locate("Europe/Paris");
+    paris.zone = retention::TimeZone::locate("Europe/Paris");
     Policy count;
     count.mode = Policy::Mode::count;
     count.count.last = 10;

@@ -3,8 +3,8 @@
 // Settings come from the AWS_* environment (endpoint, region, credentials).
 //   s3_transfer BUCKET KEY FILE [--part-size MiB] [--parallel N] [--download-to PATH]
 // Driven by bench/s3-vs-awscli.sh, which runs `aws s3 cp` on the same server for comparison.
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/s3/client.hpp>
 
 #include <fmt/core.h>
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         std::uint64_t got = 0;
         {
             dolibak::io::FdSink out(
-                dolibak::UniqueFd(
+                dolibak::io::UniqueFd(
                     ::open(download.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)),
                 download.string());
             got = client.get_object(bucket, key, out);

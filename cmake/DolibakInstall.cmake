@@ -7,8 +7,8 @@ install(TARGETS dolibak EXPORT dolibakTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dolibak DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
-install(FILES ${PROJECT_BINARY_DIR}/generated/dolibak/version_config.hpp
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dolibak)
+install(FILES ${PROJECT_BINARY_DIR}/generated/dolibak/core/version_config.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dolibak/core)
 install(TARGETS dolibak_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(DOLIBAK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dolibak)

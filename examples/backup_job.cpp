@@ -7,9 +7,9 @@
 // PGPASSWORD); without PGDATABASE only the documents are backed up. The store directory must
 // exist (a missing directory usually means an unmounted backup disk). Exit status: 0 when
 // every half was stored or found unchanged, 1 when a half failed, 2 on bad usage.
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <cstdlib>
 #include <exception>
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
         namespace job = dolibak::job;
         job::Config config;
         config.store_url = "file://" + std::filesystem::absolute(argv[1]).string();
-        config.profile = dolibak::builtin_profile("dolibarr");
+        config.profile = dolibak::job::builtin_profile("dolibarr");
 
         auto conn = database_from_environment();
         if (!conn.dbname.empty()) {

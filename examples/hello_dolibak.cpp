@@ -1,8 +1,8 @@
 // The smallest program against an installed libdolibak: prints the library's version and
 // the SHA-256 of a file, streamed through the io layer.
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <iostream>
 
@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     }
     try {
         std::cout << "dolibak " << dolibak::version() << " sha256 "
-                  << dolibak::sha256_file_hex(argv[1]) << "\n";
+                  << dolibak::io::sha256_file_hex(argv[1]) << "\n";
     } catch (const dolibak::Error& e) {
         std::cerr << "hello_dolibak: " << e.what() << "\n";
         return 1;

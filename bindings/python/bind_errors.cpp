@@ -1,7 +1,7 @@
 // dolibak.Error and its subclasses, mirroring the C++ hierarchy.
 #include "registry.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 namespace py = pybind11;
 

@@ -3,10 +3,10 @@
 #include "registry.hpp"
 #include "target.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/fingerprint/docs.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
@@ -143,7 +143,7 @@ const Registrar registrar(50, [](py::module_& m) {
             o.mode = fingerprint::parse_db_mode(mode);
             o.include_tables.clear();
             if (profile) {
-                const Profile p = builtin_profile(*profile);
+                const job::Profile p = job::builtin_profile(*profile);
                 o.include_tables = {p.table_prefix + "*"};
                 o.exclude_tables = p.volatile_tables;
                 if (!p.change_column.empty()) o.change_column = p.change_column;

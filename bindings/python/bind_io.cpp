@@ -1,7 +1,7 @@
 // dolibak.io: hashing of files and bytes, as the manifests record them.
 #include "registry.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pybind11/stl/filesystem.h>
 
@@ -16,14 +16,14 @@ const Registrar registrar(10, [](py::module_& m) {
         "sha256_file",
         [](const std::filesystem::path& path) {
             py::gil_scoped_release release;
-            return sha256_file_hex(path);
+            return io::sha256_file_hex(path);
         },
         py::arg("path"), "Lower-case hex SHA-256 of a file's bytes (streamed).");
     io.def(
         "sha256",
         [](py::bytes data) {
             const std::string_view view = data;
-            return sha256_hex(view);
+            return io::sha256_hex(view);
         },
         py::arg("data"), "Lower-case hex SHA-256 of bytes.");
 });

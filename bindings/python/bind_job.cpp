@@ -3,10 +3,10 @@
 #include "registry.hpp"
 #include "target.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/job_report.hpp>
-#include <dolibak/job_settings.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/job.hpp>
+#include <dolibak/job/report.hpp>
+#include <dolibak/job/settings.hpp>
 
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>

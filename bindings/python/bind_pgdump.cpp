@@ -1,8 +1,8 @@
 // dolibak.pgdump: the native reader of pg_dump custom archives.
 #include "registry.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <pybind11/stl.h>

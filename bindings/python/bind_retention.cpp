@@ -1,10 +1,12 @@
 // dolibak.retention: the pure retention planner, time stamps and store keys.
 #include "registry.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/catalog/backup_list.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <pybind11/stl.h>
 
@@ -72,7 +74,7 @@ std::vector<Backup> to_backups(const py::iterable& items, const std::string& def
         if (py::isinstance<Backup>(item)) {
             out.push_back(item.cast<Backup>());
         } else if (py::isinstance<py::str>(item)) {
-            auto one = retention::backups_from_lines(item.cast<std::string>(), default_half);
+            auto one = catalog::backups_from_lines(item.cast<std::string>(), default_half);
             if (one.size() != 1)
                 throw ConfigError("'" + item.cast<std::string>() +
                                   "' is not a backup key or time stamp");
@@ -136,7 +138,7 @@ const Registrar registrar(40, [](py::module_& m) {
                  p.count.monthly = keep_monthly;
                  p.count.yearly = keep_yearly;
                  p.count.keep_oldest_if_unfilled = keep_oldest_if_unfilled;
-                 p.zone = TimeZone::locate(time_zone);
+                 p.zone = retention::TimeZone::locate(time_zone);
                  return p;
              }),
              py::kw_only(), py::arg("mode") = "tiered", py::arg("daily_days") = 30,
@@ -234,7 +236,7 @@ const Registrar registrar(40, [](py::module_& m) {
     r.def(
         "backups_from_lines",
         [](const std::string& text, const std::string& default_half) {
-            return retention::backups_from_lines(text, default_half);
+            return catalog::backups_from_lines(text, default_half);
         },
         py::arg("text"), py::arg("default_half") = "db",
         "Backups from text, one key or time stamp per line (optionally followed by ok|failed "
@@ -249,15 +251,15 @@ const Registrar registrar(40, [](py::module_& m) {
     r.def(
         "parse_store_key",
         [](const std::string& key) -> py::object {
-            const auto k = parse_store_key(key);
+            const auto k = catalog::parse_store_key(key);
             if (!k) return py::none();
             py::dict d;
             d["prefix"] = k->prefix;
             d["half"] = k->half;
             d["time"] = from_time(k->time);
             d["ts"] = format_timestamp(k->time);
-            d["suffix"] = std::string(suffix_of(k->kind));
-            d["is_backup"] = is_backup_object(k->kind);
+            d["suffix"] = std::string(catalog::suffix_of(k->kind));
+            d["is_backup"] = catalog::is_backup_object(k->kind);
             return std::move(d);
         },
         py::arg("key"),

@@ -2,8 +2,8 @@
 // add to a request, presign() a URL.
 #include "registry.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/signer.hpp>
 
 #include <pybind11/chrono.h>
@@ -142,7 +142,7 @@ const Registrar registrar(30, [](py::module_& m) {
             if (payload_sha256)
                 r.payload_sha256 = *payload_sha256;
             else if (body)
-                r.payload_sha256 = sha256_hex(std::string_view(*body));
+                r.payload_sha256 = io::sha256_hex(std::string_view(*body));
             s3::SignOptions o;
             o.content_sha256_header = content_sha256_header;
             const auto s = s3::sign(r, make_credentials(access_key, secret_key, session_token), o);

@@ -1,9 +1,9 @@
 // dolibak.store: the Store interface (s3://bucket/prefix, file:///dir) for Python.
 #include "registry.hpp"
 
-#include <dolibak/store.hpp>
 #include <dolibak/store/fault_store.hpp>
 #include <dolibak/store/memory_store.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <pybind11/chrono.h>
 #include <pybind11/stl.h>

@@ -1,7 +1,7 @@
 // dolibak.tarball: documents archives (write, list, verify, extract).
 #include "registry.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>

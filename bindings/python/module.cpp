@@ -1,6 +1,6 @@
 #include "registry.hpp"
 
-#include <dolibak/version.hpp>
+#include <dolibak/core/version.hpp>
 
 #include <algorithm>
 

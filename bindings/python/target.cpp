@@ -1,7 +1,7 @@
 #include "target.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_settings.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/settings.hpp>
 
 #include <string>
 

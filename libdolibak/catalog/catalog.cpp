@@ -1,8 +1,9 @@
 // The catalog: the store's history read and written (see catalog.hpp).
 #include <dolibak/catalog/catalog.hpp>
 
-#include <dolibak/error.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -2,8 +2,8 @@
 #include <dolibak/catalog/lease.hpp>
 
 #include <dolibak/catalog/catalog.hpp>
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +28,7 @@ std::string random_token() {
     std::random_device rd;
     std::string raw(16, '\0');
     for (auto& c : raw) c = static_cast<char>(rd() & 0xff);
-    return to_hex(io::as_bytes(raw));
+    return io::to_hex(io::as_bytes(raw));
 }
 
 bool local_process_gone(const std::string& host, long pid) {

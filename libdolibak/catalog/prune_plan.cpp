@@ -1,7 +1,8 @@
 // Retention over runs (see prune_plan.hpp).
+#include <dolibak/catalog/keys.hpp>
 #include <dolibak/catalog/prune_plan.hpp>
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <map>
 #include <optional>

@@ -1,4 +1,4 @@
-#include <dolibak/secret.hpp>
+#include <dolibak/core/secret.hpp>
 
 #include <openssl/crypto.h>
 

@@ -1,4 +1,4 @@
-#include <dolibak/version.hpp>
+#include <dolibak/core/version.hpp>
 
 namespace dolibak {
 

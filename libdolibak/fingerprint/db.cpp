@@ -1,8 +1,8 @@
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
 
 #include <fnmatch.h>
 #include <libpq-fe.h>
@@ -37,7 +37,7 @@ DbMode parse_db_mode(std::string_view text) {
 
 namespace {
 
-using pgdump::detail::Connection;
+using pg::Connection;
 
 const char* const system_schemas =
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
@@ -53,7 +53,7 @@ bool matches_any(const std::vector<std::string>& globs, const std::string& schem
 }
 
 // Every row of a query, tab-separated, one per line, into a digest.
-void hash_rows(Connection& c, Digest& digest, const std::string& sql) {
+void hash_rows(Connection& c, io::Digest& digest, const std::string& sql) {
     auto r = c.exec(sql);
     const int rows = PQntuples(r.get());
     const int cols = PQnfields(r.get());
@@ -78,7 +78,7 @@ void hash_rows(Connection& c, Digest& digest, const std::string& sql) {
 // comments, row-level security and its policies, schemas, enum and domain types, extensions,
 // default privileges; in a stable order.
 std::string schema_digest(Connection& c) {
-    Sha256 d;
+    io::Sha256 d;
     const std::string where = system_schemas;
     hash_rows(c, d,
               "SELECT n.nspname, c.relname, c.relkind::text, a.attname, "
@@ -174,7 +174,7 @@ std::string schema_digest(Connection& c) {
 class MultisetHash {
 public:
     void add(std::string_view row) {
-        const std::string h = sha256_bytes(row);
+        const std::string h = io::sha256_bytes(row);
         for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
             std::uint64_t v = 0;
             std::memcpy(&v, h.data() + lane * 8, 8);
@@ -184,7 +184,8 @@ public:
     }
     std::uint64_t count() const noexcept { return count_; }
     std::string hex() const {
-        return to_hex(io::Bytes(reinterpret_cast<const std::byte*>(lanes_.data()), sizeof lanes_));
+        return io::to_hex(
+            io::Bytes(reinterpret_cast<const std::byte*>(lanes_.data()), sizeof lanes_));
     }
 
 private:
@@ -194,7 +195,7 @@ private:
 
 TableFingerprint content_of(Connection& c, const std::string& schema, const std::string& name) {
     const std::string qualified = c.quote_ident(schema) + "." + c.quote_ident(name);
-    pgdump::detail::Result r(
+    pg::Result r(
         PQexec(c.get(), ("COPY (SELECT * FROM ONLY " + qualified + ") TO STDOUT").c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_OUT)
         throw DatabaseError("COPY of " + schema + "." + name +
@@ -210,7 +211,7 @@ TableFingerprint content_of(Connection& c, const std::string& schema, const std:
         h.add(std::string_view(buf, static_cast<std::size_t>(n)));
         PQfreemem(buf);
     }
-    pgdump::detail::Result end(PQgetResult(c.get()));
+    pg::Result end(PQgetResult(c.get()));
     if (PQresultStatus(end.get()) != PGRES_COMMAND_OK)
         throw DatabaseError("COPY of " + schema + "." + name +
                             " failed: " + PQresultErrorMessage(end.get()));
@@ -229,7 +230,7 @@ TableFingerprint xmin_of(Connection& c, const std::string& schema, const std::st
         qualified);
     const std::string rows = PQgetvalue(r.get(), 0, 0);
     const std::string digest =
-        sha256_hex(std::string(PQgetvalue(r.get(), 0, 1)) + "/" + PQgetvalue(r.get(), 0, 2));
+        io::sha256_hex(std::string(PQgetvalue(r.get(), 0, 1)) + "/" + PQgetvalue(r.get(), 0, 2));
     return {schema, name, std::stoull(rows), digest};
 }
 
@@ -239,7 +240,7 @@ TableFingerprint count_tms_of(Connection& c, const std::string& schema, const st
     auto r = c.exec("SELECT count(*), coalesce(max(" + c.quote_ident(column) +
                     ")::text, '') FROM ONLY " + qualified);
     return {schema, name, std::stoull(PQgetvalue(r.get(), 0, 0)),
-            sha256_hex(PQgetvalue(r.get(), 0, 1))};
+            io::sha256_hex(PQgetvalue(r.get(), 0, 1))};
 }
 
 }  // namespace
@@ -303,7 +304,7 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
     }
     c.exec("COMMIT");
 
-    Sha256 total;
+    io::Sha256 total;
     total.update("dolibak-db-fingerprint-1\n");
     total.update(to_string(options.mode));
     total.update("\n" + fp.schema_digest + "\n");

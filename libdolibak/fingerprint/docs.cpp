@@ -1,10 +1,10 @@
 #include <dolibak/fingerprint/docs.hpp>
 
-#include "tarball/walk.hpp"
+#include <dolibak/tarball/walk.hpp>
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 #include <unistd.h>
@@ -30,17 +30,17 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
         const tarball::ExcludeMatcher excludes(options.excludes);
         DocsFingerprint fp;
         fp.content = options.content;
-        Sha256 digest;
+        io::Sha256 digest;
         digest.update(options.content ? std::string_view("dolibak docs fingerprint v1 content\n")
                                       : std::string_view("dolibak docs fingerprint v1\n"));
         std::vector<std::byte> buffer;
         if (options.content) buffer.resize(io::default_buffer_size);
         std::string record;
-        tarball::detail::WalkHandlers h;
+        tarball::WalkHandlers h;
         h.unreadable = [](const std::string& path, const std::string& what, int err) {
             throw IoError(what, path, err);
         };
-        h.entry = [&](const tarball::detail::WalkEntry& e) {
+        h.entry = [&](const tarball::WalkEntry& e) {
             const mode_t m = e.st.st_mode;
             const char t = type_char(m);
             // Records are NUL-separated fields ending in a newline: no path contains a NUL.
@@ -60,9 +60,9 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
             record += '\0';
             record += e.link_target;
             if (options.content && t == 'f') {
-                UniqueFd fd(tarball::detail::open_for_reading(e.parent_fd, e.name));
+                io::UniqueFd fd(tarball::open_for_reading(e.parent_fd, e.name));
                 if (!fd) throw IoError("cannot open", e.path, errno);
-                Sha256 file_digest;
+                io::Sha256 file_digest;
                 for (;;) {
                     const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
                     if (n < 0) {
@@ -85,7 +85,7 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
                 fp.bytes += static_cast<std::uint64_t>(e.st.st_size);
             }
         };
-        tarball::detail::walk(root, excludes, h);
+        tarball::walk(root, excludes, h);
         fp.sha256 = digest.hex();
         return fp;
     } catch (Error& e) {

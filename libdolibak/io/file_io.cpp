@@ -1,5 +1,5 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,13 +1,13 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::io {
 
 namespace {
 struct MdCtxDeleter {
@@ -125,4 +125,4 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::io

@@ -1,5 +1,5 @@
-#include <dolibak/error.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <algorithm>
 #include <cstring>

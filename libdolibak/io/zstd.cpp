@@ -1,5 +1,5 @@
-#include <dolibak/error.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/zstd.hpp>
 
 #include <zstd.h>
 

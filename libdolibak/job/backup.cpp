@@ -4,9 +4,10 @@
 #include "job/job_impl.hpp"
 #include "job/pipeline.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 /// What the run needs to write a half's manifest entry.
 struct HalfResult {
     HalfReport report;
-    ManifestHalf manifest;
+    catalog::ManifestHalf manifest;
 };
 
 class BackupRun {
@@ -61,7 +62,7 @@ public:
         r.report.bytes = head->size;
         r.report.sha256 = prev->sha256;
         r.report.reason = "fingerprint unchanged since " + format_timestamp(prev->time);
-        r.manifest.status = ManifestHalf::Status::unchanged;
+        r.manifest.status = catalog::ManifestHalf::Status::unchanged;
         r.manifest.key = prev->object;
         r.manifest.bytes = head->size;
         r.manifest.sha256 = prev->sha256;
@@ -73,8 +74,8 @@ public:
     static std::optional<std::uint64_t> estimate(const std::optional<StoredFingerprint>& prev,
                                                  const std::string& key) {
         if (!prev || prev->bytes == 0) return std::nullopt;
-        const auto was = parse_store_key(prev->object);
-        const auto will = parse_store_key(key);
+        const auto was = catalog::parse_store_key(prev->object);
+        const auto will = catalog::parse_store_key(key);
         if (!was || !will || was->kind != will->kind) return std::nullopt;
         return prev->bytes;
     }
@@ -89,7 +90,7 @@ public:
         store::PutOptions po;
         po.no_overwrite = true;
         auto sink = im_.store().put(key, po);
-        Sha256 sha;
+        io::Sha256 sha;
         detail::ProgressObserver progress(
             [this, half, expected](std::uint64_t bytes) {
                 // A long run keeps its lease (a conditional put each quarter of the TTL).
@@ -141,7 +142,7 @@ public:
             } else if (o_.dry_run) {
                 r.report.outcome = Outcome::would_upload;
             } else {
-                const std::string key = make_store_key("", driver.object_kind(), t_);
+                const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
                 im_.info(name, std::string(name == "db" ? "dumping" : "archiving") + " into " +
                                    key + " (" + r.report.reason + ")");
                 Produced produced;
@@ -182,7 +183,7 @@ public:
         r.manifest.format = driver.format();
         try {
             const auto ctx = im_.context("globals");
-            const std::string key = make_store_key("", driver.object_kind(), t_);
+            const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
             Produced produced;
             const auto [bytes, sha] = upload("globals", key, driver, ctx, produced);
             r.manifest.tool_version = produced.tool_version;
@@ -207,13 +208,13 @@ private:
         r.report.key = r.manifest.key = key;
         r.report.bytes = r.manifest.bytes = bytes;
         r.report.sha256 = r.manifest.sha256 = sha;
-        r.manifest.status = ManifestHalf::Status::uploaded;
+        r.manifest.status = catalog::ManifestHalf::Status::uploaded;
     }
 
     void fail(HalfResult& r, const std::exception& e) {
         r.report.outcome = Outcome::failed;
         r.report.error = e.what();
-        r.manifest.status = ManifestHalf::Status::failed;
+        r.manifest.status = catalog::ManifestHalf::Status::failed;
         r.manifest.error = e.what();
         r.manifest.key.clear();
         im_.emit({Event::Kind::warning, r.report.half, std::string("failed: ") + e.what(), 0,
@@ -258,12 +259,14 @@ BackupReport Job::backup(const BackupOptions& options) {
                     fmt::format("removed {} unfinished upload(s) left by an interrupted run", n));
         // Two runs in the same second would share a <ts>, and objects are never overwritten:
         // wait for the next second.
-        for (int i = 0;
-             i < 3 && im.store().head(make_store_key("", ObjectKind::manifest, report.time)); ++i) {
+        for (int i = 0; i < 3 && im.store().head(catalog::make_store_key(
+                                     "", catalog::ObjectKind::manifest, report.time));
+             ++i) {
             im.env->clock().sleep_for(std::chrono::milliseconds(1100));
             report.time = im.now();
         }
-        if (im.store().head(make_store_key("", ObjectKind::manifest, report.time)))
+        if (im.store().head(
+                catalog::make_store_key("", catalog::ObjectKind::manifest, report.time)))
             throw Error("a run with time stamp " + format_timestamp(report.time) +
                         " already exists in the store");
     }
@@ -296,7 +299,7 @@ BackupReport Job::backup(const BackupOptions& options) {
     if (db_uploaded && im.config.db->globals)
         results.push_back(run.globals(driver_of(im.env->globals(), "globals")));
 
-    Manifest manifest;
+    catalog::Manifest manifest;
     manifest.time = report.time;
     manifest.started_at = report.time;
     manifest.tool_version = std::string(dolibak::version());
@@ -307,8 +310,8 @@ BackupReport Job::backup(const BackupOptions& options) {
     }
     for (const char* half : {"db", "docs"}) {
         if (manifest.halves.count(half)) continue;
-        ManifestHalf skipped;
-        skipped.status = ManifestHalf::Status::skipped;
+        catalog::ManifestHalf skipped;
+        skipped.status = catalog::ManifestHalf::Status::skipped;
         manifest.halves[half] = skipped;
         HalfReport h;
         h.half = half;

@@ -2,10 +2,12 @@
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <libpq-fe.h>
+
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
@@ -36,7 +38,7 @@ std::string random_hex(std::size_t bytes) {
     std::random_device rd;
     std::string raw(bytes, '\0');
     for (auto& c : raw) c = static_cast<char>(rd() & 0xff);
-    return to_hex(io::as_bytes(raw));
+    return io::to_hex(io::as_bytes(raw));
 }
 
 // Reserved key of the store probe: not a backup, manifest, fingerprint or lock name.
@@ -124,7 +126,7 @@ CheckReport Job::check() {
         const auto& db = *im.config.db;
         std::optional<int> server;
         item("database", [&]() -> std::pair<bool, std::string> {
-            pgdump::detail::Connection c(db.conn);
+            pg::Connection c(db.conn);
             server = PQserverVersion(c.get());
             // The dump's session: PGOPTIONS=-c default_transaction_read_only=on.
             c.exec("SET default_transaction_read_only = on");

@@ -4,7 +4,8 @@
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/dump.hpp>
@@ -25,8 +26,8 @@ public:
           temp_dir_(c.temp_dir),
           volatile_(volatile_tables(c)) {}
 
-    ObjectKind object_kind() const override {
-        return zstd() ? ObjectKind::db_dump_zst : ObjectKind::db_dump;
+    catalog::ObjectKind object_kind() const override {
+        return zstd() ? catalog::ObjectKind::db_dump_zst : catalog::ObjectKind::db_dump;
     }
     std::string format() const override {
         return zstd() ? "pg_dump-custom+zstd" : "pg_dump-custom";

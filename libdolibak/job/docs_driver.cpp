@@ -3,7 +3,8 @@
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/docs.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>
@@ -25,9 +26,9 @@ public:
     explicit RealDocuments(const Config& c)
         : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)) {}
 
-    ObjectKind object_kind() const override {
-        return compression() == tarball::Compression::zstd ? ObjectKind::docs_tar_zst
-                                                           : ObjectKind::docs_tar_gz;
+    catalog::ObjectKind object_kind() const override {
+        return compression() == tarball::Compression::zstd ? catalog::ObjectKind::docs_tar_zst
+                                                           : catalog::ObjectKind::docs_tar_gz;
     }
     std::string format() const override { return "tar." + tarball::file_extension(compression()); }
 

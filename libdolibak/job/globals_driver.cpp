@@ -2,10 +2,11 @@
 // --globals-only, in a read-only session, stored beside an uploaded dump.
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <algorithm>
 
@@ -17,7 +18,7 @@ class RealGlobals final : public HalfDriver {
 public:
     explicit RealGlobals(const Config& c) : settings_(c.db) {}
 
-    ObjectKind object_kind() const override { return ObjectKind::globals_sql; }
+    catalog::ObjectKind object_kind() const override { return catalog::ObjectKind::globals_sql; }
     std::string format() const override { return "sql"; }
 
     LiveFingerprint fingerprint(const DriverContext&) override {
@@ -32,13 +33,13 @@ public:
             const int server = pgdump::server_version_num(s.conn);
             const auto tools = pgdump::find_tools(server / 10000, s.tools_dir);
             const auto pg_dumpall = tools.pg_dump.parent_path() / "pg_dumpall";
-            ProcessOptions o;
+            process::ProcessOptions o;
             o.argv = {pg_dumpall.string(), "--globals-only", "--database=" + s.conn.dbname};
             if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
             o.env = s.conn.env();
             o.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
             p.tool_version = "pg_dumpall (PostgreSQL) " + tools.version;
-            Process child(o);
+            process::Process child(o);
             const auto bytes = io::pump(child.out(), sink);
             child.check();
             if (bytes == 0) throw Error("pg_dumpall wrote nothing");

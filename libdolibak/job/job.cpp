@@ -1,7 +1,7 @@
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <nlohmann/json.hpp>
 

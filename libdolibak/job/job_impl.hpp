@@ -2,7 +2,7 @@
 // Private: the state a Job shares between its operations (one .cpp file per operation).
 #include <dolibak/catalog/catalog.hpp>
 #include <dolibak/catalog/lease.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <map>
 #include <mutex>

@@ -1,9 +1,9 @@
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/process.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <fmt/core.h>
 
@@ -282,15 +282,15 @@ void ThreadPipe::close() noexcept {
 int run_hook(const std::vector<std::string>& argv,
              const std::vector<std::pair<std::string, std::optional<std::string>>>& env,
              std::string* stderr_tail) {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = argv;
     o.env = env;
-    o.in = Stdio::null;
-    o.out = Stdio::null;
-    o.err = Stdio::capture;
+    o.in = process::Stdio::null;
+    o.out = process::Stdio::null;
+    o.err = process::Stdio::capture;
     o.stderr_tail_bytes = 4096;
-    Process p(std::move(o));
-    const ExitStatus st = p.wait();
+    process::Process p(std::move(o));
+    const process::ExitStatus st = p.wait();
     if (stderr_tail) *stderr_tail = p.stderr_tail();
     return st.signal != 0 ? -1 : st.code;
 }

@@ -3,10 +3,10 @@
 // (SHA-256, size, cancellation, progress), a peek at a dump's TOC before a filtered restore
 // starts, a replay of peeked bytes, and a bounded in-process pipe between a producer thread
 // (pg_dump, the tar writer) and a consumer (pg_restore, the extractor).
-#include <dolibak/cancel.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/io.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/io/io.hpp>
+#include <dolibak/job/job.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <chrono>
@@ -53,7 +53,7 @@ private:
     Expect expect_;
     std::shared_ptr<CancelToken> cancel_;
     std::function<void(std::uint64_t)> on_progress_;
-    Sha256 hash_;
+    io::Sha256 hash_;
     std::uint64_t bytes_ = 0;
     std::chrono::steady_clock::time_point reported_{};
     bool ended_ = false;  ///< the inner source reached its end

@@ -1,7 +1,7 @@
 #pragma once
 // Private: observers the job puts in every transfer: progress events and cancellation.
-#include <dolibak/cancel.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <chrono>
 #include <functional>

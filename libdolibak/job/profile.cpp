@@ -1,6 +1,6 @@
 // Application profiles: the built-in data and JSON loading.
-#include <dolibak/error.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <set>
 
-namespace dolibak {
+namespace dolibak::job {
 namespace {
 
 using nlohmann::json;
@@ -208,4 +208,4 @@ std::string to_json(const Profile& p) {
     return j.dump(2) + "\n";
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::job

@@ -5,7 +5,7 @@
 #include "job/job_impl.hpp"
 
 #include <dolibak/catalog/prune_plan.hpp>
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <set>
 

@@ -1,7 +1,7 @@
 #pragma once
 // Private: the real half drivers and the real Env (env.hpp), one file each.
-#include <dolibak/job.hpp>
 #include <dolibak/job/env.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <memory>
 

@@ -5,7 +5,7 @@
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/writer.hpp>

@@ -1,5 +1,5 @@
-// The job's reports as JSON (see include/dolibak/job_report.hpp).
-#include <dolibak/job_report.hpp>
+// The job's reports as JSON (see include/dolibak/job/report.hpp).
+#include <dolibak/job/report.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <nlohmann/json.hpp>

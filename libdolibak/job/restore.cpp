@@ -3,7 +3,8 @@
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
 
 #include <fmt/core.h>
@@ -14,7 +15,7 @@ namespace dolibak::job {
 
 namespace {
 
-detail::CheckedSource::Expect expectation(const std::optional<ManifestHalf>& h) {
+detail::CheckedSource::Expect expectation(const std::optional<catalog::ManifestHalf>& h) {
     detail::CheckedSource::Expect x;
     if (h) {
         x.sha256 = h->sha256;
@@ -78,11 +79,12 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
     const ListReport listing = im.catalog->scan(catalog::Catalog::Load::none);
     const BackupEntry entry = im.catalog->find_backup(listing, "docs", options.which, im.now());
     const auto recorded = im.catalog->recorded_half(listing, entry);
-    const auto kind = parse_store_key(entry.key);
-    im.info("docs", fmt::format("restoring {} ({} bytes, {}{}) into {}", entry.key, entry.size,
-                                kind && kind->kind == ObjectKind::docs_tar_zst ? "zstd" : "gzip",
-                                recorded ? ", SHA-256 checked before the swap" : ", no manifest",
-                                target.string()));
+    const auto kind = catalog::parse_store_key(entry.key);
+    im.info("docs",
+            fmt::format("restoring {} ({} bytes, {}{}) into {}", entry.key, entry.size,
+                        kind && kind->kind == catalog::ObjectKind::docs_tar_zst ? "zstd" : "gzip",
+                        recorded ? ", SHA-256 checked before the swap" : ", no manifest",
+                        target.string()));
     im.check_cancel("starting the restore");
 
     DocsRestoreReport rep;

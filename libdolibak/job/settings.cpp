@@ -1,8 +1,8 @@
 // Settings of a backup job: the vocabulary, its sources (file, environment, overrides) and
-// the strict translation into a job::Config. See include/dolibak/job_settings.hpp.
-#include <dolibak/error.hpp>
-#include <dolibak/job_settings.hpp>
-#include <dolibak/timezone.hpp>
+// the strict translation into a job::Config. See include/dolibak/job/settings.hpp.
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/settings.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -821,7 +821,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     }
     if (auto v = r.text("time_zone")) {
         try {
-            c.retention.zone = TimeZone::locate(trim(*v));
+            c.retention.zone = retention::TimeZone::locate(trim(*v));
         } catch (Error& e) {
             e.with_context("setting " + r.describe_key("time_zone"));
             throw;

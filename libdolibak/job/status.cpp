@@ -2,8 +2,8 @@
 // and Prometheus textfile metrics for node-exporter's textfile collector.
 #include "job/job_impl.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <fmt/core.h>
 
@@ -66,13 +66,14 @@ void write_metrics(const std::filesystem::path& path, const std::string& store_u
         metric("dolibak_half_uploaded", "gauge",
                "1 when the newest run uploaded the half, 0 when unchanged, skipped or failed.");
         for (const auto& [half, h] : m.halves)
-            out +=
-                fmt::format("dolibak_half_uploaded{{{},half=\"{}\"}} {}\n", store,
-                            label_value(half), h.status == ManifestHalf::Status::uploaded ? 1 : 0);
+            out += fmt::format("dolibak_half_uploaded{{{},half=\"{}\"}} {}\n", store,
+                               label_value(half),
+                               h.status == catalog::ManifestHalf::Status::uploaded ? 1 : 0);
         metric("dolibak_half_failed", "gauge", "1 when the half failed in the newest run.");
         for (const auto& [half, h] : m.halves)
-            out += fmt::format("dolibak_half_failed{{{},half=\"{}\"}} {}\n", store,
-                               label_value(half), h.status == ManifestHalf::Status::failed ? 1 : 0);
+            out +=
+                fmt::format("dolibak_half_failed{{{},half=\"{}\"}} {}\n", store, label_value(half),
+                            h.status == catalog::ManifestHalf::Status::failed ? 1 : 0);
     }
     io::AtomicFileSink sink(path, 0644);
     io::write(sink, out);

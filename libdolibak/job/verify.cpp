@@ -2,8 +2,8 @@
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_report.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <fmt/core.h>
 
@@ -17,7 +17,7 @@ namespace {
 struct Target {
     std::string half;
     std::string key;
-    const ManifestHalf* recorded = nullptr;  ///< what the manifest says, when there is one
+    const catalog::ManifestHalf* recorded = nullptr;  ///< what the manifest says, when there is one
 };
 
 // Reads what is left of a source (so that the digest covers every byte).
@@ -51,7 +51,7 @@ VerifyReport Job::verify(const std::string& which) {
 
     // Which run: its manifest when there is one, else the objects of that time stamp (old
     // scripts). "latest" is the newest manifest, or without any, the newest object of each half.
-    std::optional<Manifest> manifest;
+    std::optional<catalog::Manifest> manifest;
     std::string manifest_key;
     std::vector<Target> targets;
     if (which.empty() || which == "latest") {
@@ -93,7 +93,7 @@ VerifyReport Job::verify(const std::string& which) {
         for (const auto& [half, h] : manifest->halves) {
             if (!h.key.empty()) {
                 targets.push_back({half, h.key, &h});
-            } else if (h.status == ManifestHalf::Status::failed) {
+            } else if (h.status == catalog::ManifestHalf::Status::failed) {
                 VerifiedObject v;
                 v.half = half;
                 v.problem = "the run's " + half + " half failed, nothing was stored" +

@@ -10,10 +10,10 @@
 //   data, in TOC order: a block type byte (1 data, 3 large objects), the dump id, and chunks
 //   (integer length + bytes) up to a zero length; a large-object block holds (oid, chunks,
 //   zero) groups up to a zero oid.
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
-#include <dolibak/zstd.hpp>
 
 #include "pgdump/inflate.hpp"
 

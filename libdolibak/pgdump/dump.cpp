@@ -1,6 +1,6 @@
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/dump.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <fmt/core.h>
 
@@ -33,14 +33,14 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
         throw;
     }
 
-    ProcessOptions po;
+    process::ProcessOptions po;
     po.argv = dump_argv(o, res.tools);
     po.env = o.conn.env();
     // Whatever the role's settings, the dump's session cannot write.
     po.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
-    po.in = Stdio::null;
-    po.out = Stdio::pipe;
-    po.err = Stdio::capture;
+    po.in = process::Stdio::null;
+    po.out = process::Stdio::pipe;
+    po.err = process::Stdio::capture;
     po.new_process_group = true;
 
     std::unique_ptr<io::ZstdSink> zsink;
@@ -51,7 +51,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
     }
     ArchiveReader reader;
     std::uint64_t out_direct = 0;
-    std::optional<Process> proc;
+    std::optional<process::Process> proc;
     try {
         proc.emplace(std::move(po));
         std::vector<std::byte> buf(io::default_buffer_size);
@@ -65,7 +65,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
             out_direct += n;
         }
         if (reader.failed()) proc->kill(SIGTERM);
-        const ExitStatus st = proc->wait();
+        const process::ExitStatus st = proc->wait();
         res.stderr_text = proc->stderr_tail();
         if (!st.success() && !reader.failed())
             throw ProcessError(fmt::format("pg_dump of {} failed: {}: {}", o.conn.describe(),

@@ -3,7 +3,7 @@
 // large object in a BLOBS block) is one compressed stream cut into chunks; feed() takes the
 // chunks in order and hands the inflated bytes to a callback, end() says whether the stream
 // ended exactly at the block's terminator.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <functional>

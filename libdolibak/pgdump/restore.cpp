@@ -1,12 +1,14 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/process.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/process/process.hpp>
 
-#include "pgdump/pgconn.hpp"
+#include <dolibak/pg/connection.hpp>
+
+#include <libpq-fe.h>
 
 #include <fmt/core.h>
 
@@ -64,7 +66,7 @@ std::string last_lines(const std::string& s, std::size_t max_chars = 2000) {
 }  // namespace
 
 int count_user_objects(const ConnectionParams& conn) {
-    detail::Connection c(conn);
+    pg::Connection c(conn);
     const std::string n1 =
         c.scalar(std::string("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
                              "c.relnamespace WHERE ") +
@@ -77,7 +79,7 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
                              const ProofOptions& proof, const std::vector<int>* only_ids) {
     RestoreReport rep;
     rep.archive = archive;
-    detail::Connection c(conn);
+    pg::Connection c(conn);
     // Tables present: schema.name -> oid.
     auto r = c.exec(
         std::string("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
@@ -195,10 +197,10 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
 
     ArchiveReader reader;
     RestoreReport rep;
-    ProcessOptions po;
+    process::ProcessOptions po;
     po.env = o.target.env();
-    po.out = Stdio::null;
-    po.err = Stdio::capture;
+    po.out = process::Stdio::null;
+    po.err = process::Stdio::capture;
     std::vector<std::byte> buf(io::default_buffer_size);
     // Reads the whole archive through the verifier; writes it to `to` while `to` accepts it
     // (a pg_restore that failed stops reading: the rest is still verified).
@@ -221,7 +223,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         reader.finish();
         return writing;
     };
-    ExitStatus st;
+    process::ExitStatus st;
     if (o.jobs > 1) {
         // pg_restore -j needs a seekable file: spool the (verified) archive first.
         spool.path = unique("spool");
@@ -233,14 +235,14 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         }
         argv.push_back(spool.path.string());
         po.argv = argv;
-        po.in = Stdio::null;
-        Process p(std::move(po));
+        po.in = process::Stdio::null;
+        process::Process p(std::move(po));
         st = p.wait();
         rep.pg_restore_stderr = p.stderr_tail();
     } else {
         po.argv = argv;
-        po.in = Stdio::pipe;
-        Process p(std::move(po));
+        po.in = process::Stdio::pipe;
+        process::Process p(std::move(po));
         try {
             const bool all_written = feed(p.in(), true);
             if (reader.failed() || !all_written)
@@ -284,7 +286,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
 
 RestoreReport reset_sandbox(io::Source& archive, RestoreOptions o) {
     {
-        detail::Connection c(o.target);
+        pg::Connection c(o.target);
         c.exec("DROP OWNED BY " + c.quote_ident(o.target.user) + " CASCADE");
     }
     o.confirm_non_empty = true;

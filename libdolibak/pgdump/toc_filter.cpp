@@ -1,4 +1,4 @@
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
 
 #include <fmt/core.h>

@@ -1,6 +1,6 @@
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,7 +17,7 @@
 
 extern char** environ;
 
-namespace dolibak {
+namespace dolibak::process {
 
 std::string ExitStatus::describe() const {
     if (signal != 0) {
@@ -73,13 +73,13 @@ struct SpawnAttr {
 // at pg_dump's rate, so the child stalls whenever this side spends a moment on a chunk (the
 // archive verifier inflating a block); 1 MiB (Linux's default pipe-max-size, allowed without
 // privilege) absorbs that. Best effort: a kernel that refuses keeps its default.
-std::pair<UniqueFd, UniqueFd> make_pipe(bool large = false) {
+std::pair<io::UniqueFd, io::UniqueFd> make_pipe(bool large = false) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError("cannot create a pipe", "", errno);
 #ifdef F_SETPIPE_SZ
     if (large) (void)::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
 #endif
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+    return {io::UniqueFd(fds[0]), io::UniqueFd(fds[1])};
 }
 
 std::vector<std::string> build_environment(const ProcessOptions& o) {
@@ -119,7 +119,7 @@ struct Process::Impl {
     std::string tail;
     std::thread err_reader;
 
-    void read_stderr(UniqueFd fd) {
+    void read_stderr(io::UniqueFd fd) {
         char buf[8192];
         for (;;) {
             const ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -179,7 +179,7 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
 
     SpawnActions actions;
     auto* fa = &actions.fa;
-    UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
+    io::UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
     auto null_stream = [&](int target, int flags) {
         if (posix_spawn_file_actions_addopen(fa, target, "/dev/null", flags, 0) != 0)
             throw IoError("cannot prepare /dev/null for the child", "", errno);
@@ -383,4 +383,4 @@ RunResult run(ProcessOptions options, std::optional<std::string_view> input,
     return r;
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::process

@@ -1,6 +1,6 @@
 // Time zones: fixed offsets, POSIX TZ rules and TZif files (RFC 8536).
-#include <dolibak/error.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <algorithm>
 #include <array>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::retention {
 
 using namespace std::chrono;
 
@@ -379,4 +379,4 @@ seconds TimeZone::offset_at(TimePoint t) const {
     return rules_ ? rules_->offset_at(t) : seconds{0};
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::retention

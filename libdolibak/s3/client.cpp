@@ -1,6 +1,6 @@
 #include "s3/transport.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pugixml.hpp>
 
@@ -72,7 +72,7 @@ std::string multipart_etag(const std::vector<CompletedPart>& parts) {
             md5s += static_cast<char>(hi * 16 + lo);
         }
     }
-    Md5 md5;
+    io::Md5 md5;
     md5.update(md5s);
     return "\"" + md5.hex() + "-" + std::to_string(parts.size()) + "\"";
 }
@@ -131,7 +131,7 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     if (resp.status != 200 && resp.attempts > 1 && conditional_conflict(resp) &&
         (options.if_none_match || !options.if_match.empty())) {
         // A retry: the attempt whose answer was lost may have published this very object.
-        Md5 md5;
+        io::Md5 md5;
         md5.update(data);
         if (auto info = head_object(bucket, key); info && same_etag(info->etag, md5.hex())) {
             impl_->trace("PUT " + describe(bucket, key) + ": " + std::to_string(resp.status) +
@@ -256,7 +256,7 @@ std::vector<DeleteFailure> Client::delete_objects(const std::string& bucket,
             del.append_child("Object").append_child("Key").text() = keys[i].c_str();
         }
         const std::string body = xml_text(doc);
-        Md5 md5;
+        io::Md5 md5;
         md5.update(body);
         HttpRequest r;
         r.method = "POST";

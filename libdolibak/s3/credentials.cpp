@@ -1,4 +1,4 @@
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/s3/credentials.hpp>
 
 #include <cstdlib>

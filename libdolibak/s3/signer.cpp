@@ -1,5 +1,5 @@
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/signer.hpp>
 
 #include <algorithm>
@@ -50,7 +50,7 @@ std::string canonical_value(std::string_view v) {
 }
 
 std::string sha256_of(std::string_view s) {
-    return sha256_hex(s);
+    return io::sha256_hex(s);
 }
 
 struct Canonical {
@@ -188,11 +188,11 @@ std::string canonical_query(const QueryList& query) {
 std::string signing_key(const Secret& secret, std::string_view date, std::string_view region,
                         std::string_view service) {
     std::string k = "AWS4" + secret.reveal();
-    std::string key = hmac_sha256(k, date);
+    std::string key = io::hmac_sha256(k, date);
     std::fill(k.begin(), k.end(), '\0');
-    key = hmac_sha256(key, region);
-    key = hmac_sha256(key, service);
-    return hmac_sha256(key, "aws4_request");
+    key = io::hmac_sha256(key, region);
+    key = io::hmac_sha256(key, service);
+    return io::hmac_sha256(key, "aws4_request");
 }
 
 SignedRequest sign(const SigningRequest& r, const Credentials& credentials,
@@ -232,7 +232,7 @@ SignedRequest sign(const SigningRequest& r, const Credentials& credentials,
     const auto key = options.cached_signing_key.empty()
                          ? signing_key(credentials.secret_access_key, date, r.region, r.service)
                          : std::string(options.cached_signing_key);
-    out.signature = to_hex(io::as_bytes(hmac_sha256(key, out.string_to_sign)));
+    out.signature = io::to_hex(io::as_bytes(io::hmac_sha256(key, out.string_to_sign)));
     out.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
                         ", SignedHeaders=" + out.signed_headers + ", Signature=" + out.signature;
     if (token && !options.sign_session_token)
@@ -280,7 +280,7 @@ PresignedRequest presign(const SigningRequest& r, const Credentials& credentials
     out.string_to_sign =
         "AWS4-HMAC-SHA256\n" + when + '\n' + scope + '\n' + sha256_of(out.canonical_request);
     const auto key = signing_key(credentials.secret_access_key, date, r.region, r.service);
-    out.signature = to_hex(io::as_bytes(hmac_sha256(key, out.string_to_sign)));
+    out.signature = io::to_hex(io::as_bytes(io::hmac_sha256(key, out.string_to_sign)));
     out.query = q + "&X-Amz-Signature=" + out.signature;
     if (token && !options.sign_session_token)
         out.query += "&X-Amz-Security-Token=" + uri_encode(credentials.session_token.reveal());

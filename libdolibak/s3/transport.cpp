@@ -1,8 +1,8 @@
 #include "s3/transport.hpp"
 
-#include <dolibak/hash.hpp>
-#include <dolibak/secret.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/core/secret.hpp>
+#include <dolibak/core/version.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <pugixml.hpp>
 
@@ -333,7 +333,7 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
         ~Releaser() { impl->release(c); }
     } releaser{this, curl};
 
-    if (r.payload_sha256.empty()) r.payload_sha256 = sha256_hex(io::as_chars(r.body));
+    if (r.payload_sha256.empty()) r.payload_sha256 = io::sha256_hex(io::as_chars(r.body));
     const std::string host = host_for(r.bucket);
     SigningRequest sr;
     sr.method = r.method;

@@ -1,6 +1,6 @@
 #pragma once
 // The client's private parts: one signed HTTP exchange over libcurl, with retries.
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/s3/client.hpp>
 
 #include <curl/curl.h>

@@ -1,6 +1,6 @@
 #pragma once
 // The store's backends (private).
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 
 namespace dolibak::store {
 

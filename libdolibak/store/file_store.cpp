@@ -9,7 +9,7 @@
 // new file, so the etag changes.
 #include "store/backends.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -69,7 +69,7 @@ public:
         for (;;) {
             const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
             if (fd < 0) throw IoError("cannot open", path_.string(), errno);
-            UniqueFd owned(fd);
+            io::UniqueFd owned(fd);
             while (::flock(fd, LOCK_EX) != 0)
                 if (errno != EINTR) throw IoError("cannot lock", path_.string(), errno);
             struct stat held {
@@ -92,7 +92,7 @@ public:
 
 private:
     fs::path path_;
-    UniqueFd fd_;
+    io::UniqueFd fd_;
 };
 
 // The etag of the regular file at `path`, or nullopt when there is none.
@@ -203,7 +203,7 @@ private:
     std::string key_;
     PutOptions options_;
     fs::path temp_;
-    UniqueFd fd_;
+    io::UniqueFd fd_;
     bool done_ = false;
     bool published_ = false;
     std::string etag_;
@@ -250,7 +250,7 @@ public:
             if (errno == ENOENT || errno == ENOTDIR) throw ObjectNotFound(url(), key);
             throw IoError("cannot open", path.string(), errno);
         }
-        UniqueFd owned(fd);
+        io::UniqueFd owned(fd);
         struct stat st {};
         if (::fstat(fd, &st) != 0) throw IoError("cannot stat", path.string(), errno);
         if (!S_ISREG(st.st_mode)) throw ObjectNotFound(url(), key);

@@ -2,7 +2,7 @@
 // only when PutObject or CompleteMultipartUpload succeeds.
 #include "store/backends.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 namespace dolibak::store {
 

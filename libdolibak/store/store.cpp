@@ -1,6 +1,6 @@
 #include "store/backends.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/s3/signer.hpp>
 
 namespace dolibak::store {

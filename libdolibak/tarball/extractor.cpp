@@ -2,9 +2,9 @@
 
 #include "tarball/reader.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
+#include <dolibak/io/file_io.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -113,7 +113,7 @@ void remove_children(int dir_fd, const std::string& where) {
         if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             if ((st.st_mode & 0700) != 0700) ::fchmodat(dir_fd, n.c_str(), 0700, 0);
-            UniqueFd sub(
+            io::UniqueFd sub(
                 ::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw IoError("cannot open directory", where + "/" + n, errno);
             remove_children(sub.get(), where + "/" + n);
@@ -211,7 +211,7 @@ private:
         open_fds_.resize(common);
         for (std::size_t i = common; i < depth; ++i) {
             const int at = i == 0 ? root_fd_ : open_fds_[i - 1].get();
-            UniqueFd fd(
+            io::UniqueFd fd(
                 ::openat(at, path[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!fd && errno == ENOENT) {
                 if (::mkdirat(at, path[i].c_str(), 0700) != 0)
@@ -283,10 +283,10 @@ private:
                    detail::SourceReader& reader) {
         const int at = parent_fd(name, path);
         clear_slot(name, at, path);
-        UniqueFd fd(::openat(at, path.back().c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        io::UniqueFd fd(::openat(at, path.back().c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!fd) throw IoError("cannot create", name, errno);
-        io::FdSink out(UniqueFd(::dup(fd.get())), name);
+        io::FdSink out(io::UniqueFd(::dup(fd.get())), name);
         for (;;) {
             const std::size_t n = reader.read_data(buffer_, name);
             if (n == 0) break;
@@ -325,7 +325,7 @@ private:
             refuse(name, fmt::format("hard link to '{}', which is not a file extracted before it",
                                      first));
         // Open the source's directory first (the cache holds one chain), then the link's.
-        UniqueFd src_dir(::dup(parent_fd(first, *source)));
+        io::UniqueFd src_dir(::dup(parent_fd(first, *source)));
         if (!src_dir) throw IoError("cannot duplicate a descriptor", first, errno);
         // linkat links a symlink itself, not its target: only a regular file may be linked.
         struct stat st {};
@@ -346,7 +346,7 @@ private:
         open_fds_.clear();
         // Deepest first, so that setting a parent's time comes after its children changed it.
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-            UniqueFd fd;
+            io::UniqueFd fd;
             if (it->path.empty()) {
                 fd.reset(::dup(root_fd_));
             } else {
@@ -374,7 +374,7 @@ private:
     ExtractSummary summary_;
     std::vector<std::byte> buffer_ = std::vector<std::byte>(io::default_buffer_size);
     Components open_path_;
-    std::vector<UniqueFd> open_fds_;
+    std::vector<io::UniqueFd> open_fds_;
     std::vector<DirFixup> dirs_;
     std::unordered_set<std::string> extracted_files_;
 };
@@ -389,7 +389,7 @@ void remove_tree(const std::filesystem::path& path) {
     }
     if (S_ISDIR(st.st_mode)) {
         if ((st.st_mode & 0700) != 0700) ::chmod(path.c_str(), 0700);
-        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        io::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) throw IoError("cannot open directory", path.string(), errno);
         remove_children(fd.get(), path.string());
         if (::rmdir(path.c_str()) != 0)
@@ -415,7 +415,7 @@ ExtractSummary extract_tar(io::Source& source, const std::filesystem::path& targ
 
         if (options.in_place) {
             std::filesystem::create_directories(target);
-            UniqueFd root(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            io::UniqueFd root(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!root) throw IoError("cannot open the target directory", target.string(), errno);
             Extractor x(root.get(), options);
             return x.run(source);
@@ -431,7 +431,7 @@ ExtractSummary extract_tar(io::Source& source, const std::filesystem::path& targ
         try {
             ExtractSummary summary;
             {
-                UniqueFd root(
+                io::UniqueFd root(
                     ::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
                 if (!root)
                     throw IoError("cannot open the staging directory", staging.string(), errno);

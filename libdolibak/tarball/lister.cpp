@@ -2,7 +2,7 @@
 
 #include "tarball/reader.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <sys/stat.h>
 

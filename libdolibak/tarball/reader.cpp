@@ -1,7 +1,7 @@
 #include "tarball/reader.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/zstd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/zstd.hpp>
 
 #include <fmt/core.h>
 #include <zlib.h>

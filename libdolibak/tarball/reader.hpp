@@ -5,7 +5,7 @@
 // tar end marker, so neither the trailer nor what follows would be checked otherwise.
 #include "tarball/archive_handle.hpp"
 
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/tarball/lister.hpp>
 
 #include <array>

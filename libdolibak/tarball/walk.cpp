@@ -1,7 +1,7 @@
-#include "tarball/walk.hpp"
+#include <dolibak/tarball/walk.hpp>
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-namespace dolibak::tarball::detail {
+namespace dolibak::tarball {
 namespace {
 
 struct DirCloser {
@@ -106,7 +106,7 @@ void walk_dir(int dir_fd, const std::string& rel, const ExcludeMatcher& excludes
         }
         h.entry(e);
         if (is_dir) {
-            UniqueFd sub(
+            io::UniqueFd sub(
                 ::openat(dir_fd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) {
                 if (errno == ENOENT) {
@@ -133,9 +133,9 @@ int open_for_reading(int parent_fd, const std::string& name) {
 void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,
           const WalkHandlers& handlers) {
     // The root may itself be a symlink (a mounted volume): it is the only link followed.
-    UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    io::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) throw IoError("cannot open the documents directory", root.string(), errno);
     walk_dir(fd.get(), "", excludes, handlers);
 }
 
-}  // namespace dolibak::tarball::detail
+}  // namespace dolibak::tarball

@@ -1,10 +1,10 @@
 #include <dolibak/tarball/writer.hpp>
 
+#include <dolibak/tarball/walk.hpp>
 #include "tarball/archive_handle.hpp"
-#include "tarball/walk.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/fd.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 
 #include <fmt/core.h>
 #include <grp.h>
@@ -52,7 +52,7 @@ std::string file_extension(Compression c) {
 
 namespace {
 
-using detail::WalkEntry;
+using tarball::WalkEntry;
 
 // Collects libarchive's output into large writes to the sink; keeps the sink's exception.
 struct Output {
@@ -197,7 +197,7 @@ public:
 
     WriteSummary run(const std::filesystem::path& root) {
         const ExcludeMatcher excludes(options_.excludes);
-        detail::WalkHandlers h;
+        tarball::WalkHandlers h;
         h.entry = [this](const WalkEntry& e) { add(e); };
         h.vanished = [this](const std::string& path, int) {
             warn(path, "vanished during the walk");
@@ -206,7 +206,7 @@ public:
             unreadable(path, what, err);
         };
         h.excluded = [this](const std::string&) { ++summary_.excluded; };
-        detail::walk(root, excludes, h);
+        tarball::walk(root, excludes, h);
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("closing the archive");
         // libarchive ignores what the close callback returns: the last flush's failure (a
         // cancellation, a full disk) is only in out_.error.
@@ -295,7 +295,7 @@ private:
     }
 
     void add_file(const WalkEntry& w) {
-        UniqueFd fd(detail::open_for_reading(w.parent_fd, w.name));
+        io::UniqueFd fd(tarball::open_for_reading(w.parent_fd, w.name));
         if (!fd) {
             if (errno == ENOENT) {
                 warn(w.path, "vanished during the walk");

@@ -5,11 +5,12 @@
 // trees. Job::backup makes the runs where the test is end to end.
 #include "job_testing.hpp"
 
-#include <dolibak/hash.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/job/job.hpp>
 #include <dolibak/pgdump/dump.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/writer.hpp>
 
@@ -25,7 +26,7 @@ inline const fs::path& generated_docs() {
     static const dolibak::test::TempDir dir("dolibak-job-docs");
     static const fs::path root = [] {
         const fs::path out = dir / "documents";
-        dolibak::ProcessOptions o;
+        dolibak::process::ProcessOptions o;
         o.argv = {"/usr/bin/python3",
                   (dolibak::test::source_dir() / "tools/dolibarr_gen.py").string(),
                   "docs",
@@ -35,7 +36,7 @@ inline const fs::path& generated_docs() {
                   "2",
                   "--out",
                   out.string()};
-        auto r = dolibak::run(std::move(o));
+        auto r = dolibak::process::run(std::move(o));
         if (!r.status.success()) throw dolibak::Error("dolibarr_gen.py docs failed: " + r.err);
         return out;
     }();
@@ -108,18 +109,19 @@ struct RunSpec {
 };
 
 /// Stores a run; returns its manifest (also when not stored).
-inline dolibak::Manifest make_run(dolibak::store::Store& store, const RunSpec& spec) {
+inline dolibak::catalog::Manifest make_run(dolibak::store::Store& store, const RunSpec& spec) {
     using namespace dolibak;
-    Manifest m;
+    catalog::Manifest m;
     m.time = spec.time;
     m.started_at = spec.time;
     m.finished_at = spec.time;
     m.tool_version = "test";
     m.profile = "dolibarr";
     if (!spec.db.empty()) {
-        const auto kind = spec.zstd_dump ? ObjectKind::db_dump_zst : ObjectKind::db_dump;
-        const std::string key = make_store_key("", kind, spec.time);
-        Sha256 sha;
+        const auto kind =
+            spec.zstd_dump ? catalog::ObjectKind::db_dump_zst : catalog::ObjectKind::db_dump;
+        const std::string key = catalog::make_store_key("", kind, spec.time);
+        io::Sha256 sha;
         io::ByteCounter n;
         auto up = store.put(key);
         io::ObservedSink obs(*up, {&sha, &n});
@@ -127,7 +129,7 @@ inline dolibak::Manifest make_run(dolibak::store::Store& store, const RunSpec& s
         d.conn = pgt::conn("prod", spec.db);
         d.mode = spec.zstd_dump ? pgdump::DumpMode::zstd : pgdump::DumpMode::pg_dump_compressed;
         pgdump::dump(d, obs);
-        ManifestHalf h;
+        catalog::ManifestHalf h;
         h.key = key;
         h.bytes = n.bytes();
         h.sha256 = sha.hex();
@@ -135,19 +137,20 @@ inline dolibak::Manifest make_run(dolibak::store::Store& store, const RunSpec& s
         m.halves["db"] = h;
     }
     if (!spec.docs.empty()) {
-        const auto kind = spec.zstd_docs ? ObjectKind::docs_tar_zst : ObjectKind::docs_tar_gz;
-        const std::string key = make_store_key("", kind, spec.time);
-        Sha256 sha;
+        const auto kind =
+            spec.zstd_docs ? catalog::ObjectKind::docs_tar_zst : catalog::ObjectKind::docs_tar_gz;
+        const std::string key = catalog::make_store_key("", kind, spec.time);
+        io::Sha256 sha;
         io::ByteCounter n;
         auto up = store.put(key);
         io::ObservedSink obs(*up, {&sha, &n});
         tarball::WriteOptions wo;
         wo.compression = spec.zstd_docs ? tarball::Compression::zstd : tarball::Compression::gzip;
-        wo.excludes = builtin_profile("dolibarr").document_excludes;
+        wo.excludes = job::builtin_profile("dolibarr").document_excludes;
         if (spec.old_prefix) wo.prefix = "documents/";
         tarball::write_tar(spec.docs, obs, wo);
         obs.finish();
-        ManifestHalf h;
+        catalog::ManifestHalf h;
         h.key = key;
         h.bytes = n.bytes();
         h.sha256 = sha.hex();
@@ -155,7 +158,8 @@ inline dolibak::Manifest make_run(dolibak::store::Store& store, const RunSpec& s
         m.halves["docs"] = h;
     }
     if (spec.manifest)
-        store.put_bytes(make_store_key("", ObjectKind::manifest, spec.time), m.to_json());
+        store.put_bytes(catalog::make_store_key("", catalog::ObjectKind::manifest, spec.time),
+                        m.to_json());
     return m;
 }
 
@@ -190,7 +194,8 @@ inline std::map<std::string, std::string> row_counts(const dolibak::pgdump::Conn
 /// directory and symlink (-> "dir" / "link:<target>").
 inline std::map<std::string, std::string> tree(const fs::path& root, bool apply_excludes = true) {
     std::map<std::string, std::string> out;
-    dolibak::tarball::ExcludeMatcher ex(dolibak::builtin_profile("dolibarr").document_excludes);
+    dolibak::tarball::ExcludeMatcher ex(
+        dolibak::job::builtin_profile("dolibarr").document_excludes);
     for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
          ++it) {
         const auto rel = fs::relative(it->path(), root).generic_string();
@@ -204,7 +209,7 @@ inline std::map<std::string, std::string> tree(const fs::path& root, bool apply_
         else if (fs::is_directory(st))
             out[rel] = "dir";
         else
-            out[rel] = dolibak::sha256_file_hex(it->path());
+            out[rel] = dolibak::io::sha256_file_hex(it->path());
     }
     return out;
 }

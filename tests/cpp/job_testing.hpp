@@ -3,7 +3,7 @@
 // job configured over it.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <filesystem>
 
@@ -16,7 +16,7 @@ struct Instance {
     std::filesystem::path docs = dir.path() / "documents";
 
     explicit Instance(int scale = 40, int seed = 7) {
-        dolibak::ProcessOptions o;
+        dolibak::process::ProcessOptions o;
         o.argv = {"/usr/bin/python3",
                   (dolibak::test::source_dir() / "tools/dolibarr_gen.py").string(),
                   "both",
@@ -28,7 +28,7 @@ struct Instance {
                   std::to_string(seed)};
         o.env = pgt::conn("prod", db).env();
         o.env.emplace_back("PATH", pgt::pg_bin() + ":" + std::string(std::getenv("PATH")));
-        auto r = dolibak::run(std::move(o));
+        auto r = dolibak::process::run(std::move(o));
         if (!r.status.success()) throw dolibak::Error("dolibarr_gen.py failed: " + r.err);
     }
     dolibak::pgdump::ConnectionParams conn() const { return pgt::conn("prod", db); }

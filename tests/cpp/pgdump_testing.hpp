@@ -3,9 +3,9 @@
 // Dolibarr-like generator, and small helpers around psql/pg_dump/pg_restore.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/tools.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 
@@ -33,11 +33,11 @@ inline dolibak::pgdump::ConnectionParams conn(const std::string& role,
 
 /// Runs SQL through psql as `c` (ON_ERROR_STOP), returns stdout.
 inline std::string psql(const dolibak::pgdump::ConnectionParams& c, const std::string& sql) {
-    dolibak::ProcessOptions o;
+    dolibak::process::ProcessOptions o;
     o.argv = {pg_bin() + "/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"};
     o.env = c.env();
-    o.in = dolibak::Stdio::pipe;
-    auto r = dolibak::run(std::move(o), sql);
+    o.in = dolibak::process::Stdio::pipe;
+    auto r = dolibak::process::run(std::move(o), sql);
     if (!r.status.success()) throw dolibak::Error("psql failed: " + r.err);
     return r.out;
 }
@@ -73,7 +73,7 @@ COMMENT ON TABLE llx_societe IS 'third parties';
 inline const std::string& generated_db() {
     static const std::string name = [] {
         const std::string db = create_db("prod");
-        dolibak::ProcessOptions o;
+        dolibak::process::ProcessOptions o;
         o.argv = {"/usr/bin/python3",
                   (dolibak::test::source_dir() / "tools/dolibarr_gen.py").string(),
                   "db",
@@ -84,7 +84,7 @@ inline const std::string& generated_db() {
         o.env = conn("prod", db).env();
         o.env.emplace_back(
             "PATH", pg_bin() + ":" + std::string(std::getenv("PATH") ? std::getenv("PATH") : ""));
-        auto r = dolibak::run(std::move(o));
+        auto r = dolibak::process::run(std::move(o));
         if (!r.status.success()) throw dolibak::Error("dolibarr_gen.py failed: " + r.err);
         psql(conn("prod", db), edge_sql);
         return db;
@@ -95,21 +95,21 @@ inline const std::string& generated_db() {
 /// pg_dump with the fixture's tools into a file (or via stdout when to_pipe).
 inline void pg_dump_to(const std::filesystem::path& out, const std::string& db,
                        std::vector<std::string> extra, bool to_pipe) {
-    dolibak::ProcessOptions o;
+    dolibak::process::ProcessOptions o;
     o.argv = {pg_bin() + "/pg_dump", "-Fc"};
     for (auto& a : extra) o.argv.push_back(a);
     if (!to_pipe) o.argv.push_back("--file=" + out.string());
     o.env = conn("prod", db).env();
-    auto r = dolibak::run(std::move(o), std::nullopt, 512 * 1024 * 1024);
+    auto r = dolibak::process::run(std::move(o), std::nullopt, 512 * 1024 * 1024);
     if (!r.status.success()) throw dolibak::Error("pg_dump failed: " + r.err);
     if (to_pipe) dolibak::test::write_file(out, r.out);
 }
 
 /// pg_restore -l of a file, without the ';' comment lines.
 inline std::string pg_restore_list(const std::filesystem::path& f) {
-    dolibak::ProcessOptions o;
+    dolibak::process::ProcessOptions o;
     o.argv = {pg_bin() + "/pg_restore", "-l", f.string()};
-    auto r = dolibak::run(std::move(o));
+    auto r = dolibak::process::run(std::move(o));
     if (!r.status.success()) throw dolibak::Error("pg_restore -l failed: " + r.err);
     std::string out, line;
     std::istringstream in(r.out);

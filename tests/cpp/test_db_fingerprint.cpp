@@ -3,7 +3,7 @@
 // count+max(tms) mode's blind spots are shown too.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 
 #include <doctest/doctest.h>
@@ -32,7 +32,7 @@ const std::vector<std::string> volatile_tables = {"llx_user",
 struct Db {
     std::string name = pgt::create_db("prod");
     Db() {
-        ProcessOptions o;
+        process::ProcessOptions o;
         o.argv = {"/usr/bin/python3",
                   (test::source_dir() / "tools/dolibarr_gen.py").string(),
                   "db",

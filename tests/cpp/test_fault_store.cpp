@@ -1,6 +1,6 @@
 // The test stores shipped with the library: MemoryStore (its contract is also run with the
 // real backends in test_store.cpp) and FaultStore.
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/store/fault_store.hpp>
 #include <dolibak/store/memory_store.hpp>
 

@@ -6,6 +6,7 @@
 #include "support/sim_env.hpp"
 
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/catalog/keys.hpp>
 #include <dolibak/store/fault_store.hpp>
 #include <dolibak/store/memory_store.hpp>
 
@@ -62,7 +63,8 @@ TEST_CASE("a kept run keeps the older object its unchanged half names (yearly wi
     in.db.set_content("db 0");
     in.docs.set_content("docs of 2015");
     REQUIRE(in.run_at(at(2015, 12, 20)).ok());
-    const auto docs_2015 = make_store_key("", ObjectKind::docs_tar_gz, at(2015, 12, 20));
+    const auto docs_2015 =
+        catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, at(2015, 12, 20));
     for (int m = 1; m <= 12; ++m) {
         in.db.set_content("db 2016-" + std::to_string(m));
         const auto r = in.run_at(at(2016, m, 20));
@@ -81,8 +83,10 @@ TEST_CASE("a kept run keeps the older object its unchanged half names (yearly wi
     const auto report = in.job.prune();
     CHECK(report.failures.empty());
     CHECK(in.mem.head(docs_2015));
-    CHECK(in.mem.head(make_store_key("", ObjectKind::manifest, at(2016, 12, 20))));
-    CHECK_FALSE(in.mem.head(make_store_key("", ObjectKind::manifest, at(2015, 12, 20))));
+    CHECK(
+        in.mem.head(catalog::make_store_key("", catalog::ObjectKind::manifest, at(2016, 12, 20))));
+    CHECK_FALSE(
+        in.mem.head(catalog::make_store_key("", catalog::ObjectKind::manifest, at(2015, 12, 20))));
     CHECK(in.restore_all() >= 10);
 }
 
@@ -98,7 +102,8 @@ TEST_CASE("documents unchanged for a month, pruned at the default policy: every 
     }
     CHECK(in.restore_all() > 30);
     // The documents object of day 0 stays: the monthly runs of July to September name it.
-    CHECK(in.mem.head(make_store_key("", ObjectKind::docs_tar_gz, at(2026, 7, 1))));
+    CHECK(
+        in.mem.head(catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, at(2026, 7, 1))));
 }
 
 TEST_CASE("a run whose verification failed does not stand for its month") {
@@ -111,15 +116,16 @@ TEST_CASE("a run whose verification failed does not stand for its month") {
     // The 4th verifies good; the 5th (January's newest) is damaged and fails.
     in.clock.set(at(2026, 1, 6));
     REQUIRE(in.job.verify(format_timestamp(at(2026, 1, 4))).ok());
-    const auto damaged = make_store_key("", ObjectKind::db_dump, at(2026, 1, 5));
+    const auto damaged = catalog::make_store_key("", catalog::ObjectKind::db_dump, at(2026, 1, 5));
     in.mem.put_bytes(damaged, "garbage");
     CHECK_FALSE(in.job.verify(format_timestamp(at(2026, 1, 5))).ok());
     // Months later, January keeps one run: the verified one.
     in.db.set_content("db later");
     REQUIRE(in.run_at(at(2026, 6, 1)).ok());
     const auto report = in.job.prune();
-    CHECK(in.mem.head(make_store_key("", ObjectKind::manifest, at(2026, 1, 4))));
-    CHECK_FALSE(in.mem.head(make_store_key("", ObjectKind::manifest, at(2026, 1, 5))));
+    CHECK(in.mem.head(catalog::make_store_key("", catalog::ObjectKind::manifest, at(2026, 1, 4))));
+    CHECK_FALSE(
+        in.mem.head(catalog::make_store_key("", catalog::ObjectKind::manifest, at(2026, 1, 5))));
     CHECK_FALSE(in.mem.head(damaged));
     bool said = false;
     for (const auto& d : report.plan.decisions)
@@ -155,8 +161,8 @@ TEST_CASE("an unreadable manifest: prune names it and refuses; --force goes past
         in.db.set_content("db " + std::to_string(d));
         REQUIRE(in.run_at(at(2026, 1, 1) + std::chrono::days(d)).ok());
     }
-    const auto broken =
-        make_store_key("", ObjectKind::manifest, at(2026, 1, 1) + std::chrono::days(40));
+    const auto broken = catalog::make_store_key("", catalog::ObjectKind::manifest,
+                                                at(2026, 1, 1) + std::chrono::days(40));
     in.mem.put_bytes(broken, "{torn");
     try {
         in.job.prune();
@@ -170,8 +176,8 @@ TEST_CASE("an unreadable manifest: prune names it and refuses; --force goes past
     CHECK_FALSE(report.deleted.empty());
     CHECK(in.mem.head(broken));
     // Its own objects stay with it.
-    CHECK(in.mem.head(
-        make_store_key("", ObjectKind::db_dump, at(2026, 1, 1) + std::chrono::days(40))));
+    CHECK(in.mem.head(catalog::make_store_key("", catalog::ObjectKind::db_dump,
+                                              at(2026, 1, 1) + std::chrono::days(40))));
 }
 
 TEST_CASE("a run reports what it published: an interrupted prune after it leaves it ok") {

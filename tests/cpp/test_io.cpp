@@ -1,11 +1,11 @@
 // The io layer: sources, sinks, observers, atomic files, digests; and the error hierarchy.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/io.hpp>
-#include <dolibak/secret.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/secret.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <doctest/doctest.h>
 
@@ -42,35 +42,37 @@ private:
 }  // namespace
 
 TEST_CASE("digests match published test vectors") {
-    CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    Md5 md5;
+    CHECK(io::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(io::sha256_hex("abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    io::Md5 md5;
     md5.update("The quick brown fox jumps over the lazy dog");
     CHECK(md5.hex() == "9e107d9d372bb6826bd81d3542a419d6");
     CHECK(md5.base64() == "nhB9nTcrtoJr2B01QqQZ1g==");
     // Incremental equals one-shot, and reading the digest does not end the stream.
-    Sha256 h;
+    io::Sha256 h;
     h.update("a");
-    CHECK(h.hex() == sha256_hex("a"));
+    CHECK(h.hex() == io::sha256_hex("a"));
     h.update("bc");
-    CHECK(h.hex() == sha256_hex("abc"));
-    CHECK(to_hex(io::as_bytes(hmac_sha256("key", "The quick brown fox jumps over the lazy dog"))) ==
+    CHECK(h.hex() == io::sha256_hex("abc"));
+    CHECK(io::to_hex(io::as_bytes(
+              io::hmac_sha256("key", "The quick brown fox jumps over the lazy dog"))) ==
           "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
 }
 
 TEST_CASE("base64 pads every remainder") {
-    CHECK(to_base64(io::as_bytes("")) == "");
-    CHECK(to_base64(io::as_bytes("f")) == "Zg==");
-    CHECK(to_base64(io::as_bytes("fo")) == "Zm8=");
-    CHECK(to_base64(io::as_bytes("foo")) == "Zm9v");
-    CHECK(to_base64(io::as_bytes("foobar")) == "Zm9vYmFy");
+    CHECK(io::to_base64(io::as_bytes("")) == "");
+    CHECK(io::to_base64(io::as_bytes("f")) == "Zg==");
+    CHECK(io::to_base64(io::as_bytes("fo")) == "Zm8=");
+    CHECK(io::to_base64(io::as_bytes("foo")) == "Zm9v");
+    CHECK(io::to_base64(io::as_bytes("foobar")) == "Zm9vYmFy");
 }
 
 TEST_CASE("pump through observers into a tee: every byte seen once, in order") {
     const std::string data = random_bytes(3 * 1024 * 1024 + 17, 1);
     io::MemorySource src(data);
-    Sha256 sha;
-    Md5 md5;
+    io::Sha256 sha;
+    io::Md5 md5;
     io::ByteCounter count;
     io::ObservedSource observed(src, {&sha});
     io::MemorySink a, b;
@@ -83,8 +85,8 @@ TEST_CASE("pump through observers into a tee: every byte seen once, in order") {
     CHECK(a.data() == data);
     CHECK(b.data() == data);
     CHECK(count.bytes() == data.size());
-    CHECK(sha.hex() == sha256_hex(data));
-    Md5 ref;
+    CHECK(sha.hex() == io::sha256_hex(data));
+    io::Md5 ref;
     ref.update(data);
     CHECK(md5.hex() == ref.hex());
 }
@@ -147,7 +149,7 @@ TEST_CASE("AtomicFileSink publishes only on finish") {
     sink.write(io::as_bytes(data));
     sink.finish();
     CHECK(dolibak::test::read_file(path) == data);
-    CHECK(sha256_file_hex(path) == sha256_hex(data));
+    CHECK(io::sha256_file_hex(path) == io::sha256_hex(data));
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);

@@ -2,9 +2,9 @@
 // is skipped, what a failure or a cancellation leaves behind.
 #include "job_testing.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/job.hpp>
+#include <dolibak/job/profile.hpp>
 #include <dolibak/tarball/lister.hpp>
 
 #include <doctest/doctest.h>
@@ -69,7 +69,7 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     CHECK(j.store().head(".fp-docs"));
     CHECK_FALSE(j.store().head(".lock"));
     const auto manifest_text = j.store().get_bytes(r1.manifest_key);
-    const auto manifest = Manifest::from_json(manifest_text);
+    const auto manifest = catalog::Manifest::from_json(manifest_text);
     CHECK(manifest.succeeded());
     CHECK(manifest.halves.at("db").sha256 == jobt::half(r1, "db").sha256);
     // Per table [rows, bytes]; no copy of the TOC (it was 1.5 MB for a 1.3 MB dump).
@@ -175,8 +175,8 @@ TEST_CASE("a failing half fails alone, and its fingerprint does not advance") {
     CHECK(jobt::half(r, "docs").error.find("no-such-documents") != std::string::npos);
     CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
     CHECK(jb.store().get_bytes(".fp-docs") == fp_docs);
-    const auto m = Manifest::from_json(jb.store().get_bytes(r.manifest_key));
-    CHECK(m.halves.at("docs").status == ManifestHalf::Status::failed);
+    const auto m = catalog::Manifest::from_json(jb.store().get_bytes(r.manifest_key));
+    CHECK(m.halves.at("docs").status == catalog::ManifestHalf::Status::failed);
     // Prune refuses after a failed run.
     CHECK_THROWS_WITH_AS(jb.prune(), doctest::Contains("failed"), Error);
 }
@@ -288,10 +288,10 @@ TEST_CASE("the lock keeps two runs apart; an expired lock is taken over") {
     // A lock of this machine whose process is gone is taken over at once.
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"true"};
-    o.out = Stdio::null;
-    Process dead(o);
+    o.out = process::Stdio::null;
+    process::Process dead(o);
     const auto dead_pid = dead.pid();
     dead.wait();
     j.store().put_bytes(".lock", R"({"host":")" + std::string(host) + R"(","pid":)" +
@@ -384,7 +384,9 @@ TEST_CASE("globals: roles stored beside an uploaded dump, without passwords by d
     const auto sql = j.store().get_bytes(g.key);
     CHECK(sql.find("CREATE ROLE prod_owner") != std::string::npos);
     CHECK(sql.find("SCRAM-SHA-256$") == std::string::npos);
-    CHECK(Manifest::from_json(j.store().get_bytes(r.manifest_key)).halves.count("globals") == 1);
+    CHECK(
+        catalog::Manifest::from_json(j.store().get_bytes(r.manifest_key)).halves.count("globals") ==
+        1);
 }
 
 TEST_CASE("the odoo profile: write_date tables, volatile bus and cron, filestore checklist churn") {
@@ -415,7 +417,7 @@ TEST_CASE("the odoo profile: write_date tables, volatile bus and cron, filestore
     job::Config c;
     c.store_url = jobt::file_url(tmp / "store");
     c.store.create_directory = true;
-    c.profile = builtin_profile("odoo");
+    c.profile = job::builtin_profile("odoo");
     job::DatabaseSettings d;
     d.conn = conn;
     d.tools_dir = pgt::pg_bin();

@@ -1,7 +1,7 @@
 // Job::check: each preflight item reported ok/failed with a detail, never a secret.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 using namespace dolibak;
 namespace fs = std::filesystem;

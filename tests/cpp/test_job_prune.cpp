@@ -3,8 +3,9 @@
 // the newest manifest's objects stay, manifests and verification records go with their runs.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <doctest/doctest.h>
 
@@ -39,28 +40,31 @@ struct History {
         newest = at(2026, 11, 23, 2);
         for (int i = 0; i < days; ++i) {
             const TimePoint t = newest - std::chrono::days(i);
-            Manifest m;
+            catalog::Manifest m;
             m.time = m.started_at = m.finished_at = t;
             const bool db_changed = i % 3 != 1 || i == 0;
-            const std::string docs_key = make_store_key("", ObjectKind::docs_tar_gz, t);
+            const std::string docs_key =
+                catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, t);
             j.store().put_bytes(docs_key, "docs");
             ++objects;
-            const auto manifest_key = make_store_key("", ObjectKind::manifest, t);
+            const auto manifest_key =
+                catalog::make_store_key("", catalog::ObjectKind::manifest, t);
             backups.push_back({manifest_key + "#docs", t, "docs", true});
-            ManifestHalf docs;
+            catalog::ManifestHalf docs;
             docs.key = docs_key;
             docs.bytes = 4;
             docs.sha256 = std::string(64, 'a');
             m.halves["docs"] = docs;
-            ManifestHalf db;
+            catalog::ManifestHalf db;
             if (db_changed) {
-                db.key = make_store_key("", ObjectKind::db_dump, t);
+                db.key = catalog::make_store_key("", catalog::ObjectKind::db_dump, t);
                 j.store().put_bytes(db.key, "db");
                 ++objects;
             } else {
-                db.status = ManifestHalf::Status::unchanged;
+                db.status = catalog::ManifestHalf::Status::unchanged;
                 // It names the object of the run before it (a changed one: i + 1 is not 1 mod 3).
-                db.key = make_store_key("", ObjectKind::db_dump, t - std::chrono::days(1));
+                db.key = catalog::make_store_key("", catalog::ObjectKind::db_dump,
+                                                 t - std::chrono::days(1));
             }
             backups.push_back({manifest_key + "#db", t, "db", true});
             named_by_run_of[manifest_key + "#db"] = {docs_key, db.key};
@@ -97,7 +101,8 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     for (const auto& d : expected.decisions)
         if (d.keep) kept_times.insert(d.backup.time);
     for (std::size_t i = 0; i < h.backups.size(); i += 20) {
-        const auto key = make_store_key("", ObjectKind::verification, h.backups[i].time);
+        const auto key =
+            catalog::make_store_key("", catalog::ObjectKind::verification, h.backups[i].time);
         if (!records.insert(key).second) continue;
         j.store().put_bytes(key, "{}");
         if (kept_times.count(h.backups[i].time)) expected_records.insert(key);
@@ -118,7 +123,8 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     CHECK(remaining == expected_kept);
     // Each remaining manifest belongs to a kept run, and the newest one is there.
     const auto manifests = keys(j.store(), "manifests/");
-    CHECK(manifests.count(make_store_key("", ObjectKind::manifest, h.newest)) == 1);
+    CHECK(manifests.count(catalog::make_store_key("", catalog::ObjectKind::manifest, h.newest)) ==
+          1);
     CHECK(manifests.size() == kept_times.size());
     CHECK(keys(j.store(), "verified/") == expected_records);
     // Planning again drops nothing.
@@ -131,13 +137,14 @@ TEST_CASE("prune never deletes what the newest manifest names") {
     // The newest run found the db unchanged and names the db object of 40 days ago, which the
     // tiered policy alone would drop.
     job::Job j(h.config);
-    const auto old_db = make_store_key("", ObjectKind::db_dump, h.newest - std::chrono::days(40));
+    const auto old_db =
+        catalog::make_store_key("", catalog::ObjectKind::db_dump, h.newest - std::chrono::days(40));
     j.store().put_bytes(old_db, "db");
-    auto newest_key = make_store_key("", ObjectKind::manifest, h.newest);
-    auto m = Manifest::from_json(j.store().get_bytes(newest_key));
-    m.halves["db"].status = ManifestHalf::Status::unchanged;
+    auto newest_key = catalog::make_store_key("", catalog::ObjectKind::manifest, h.newest);
+    auto m = catalog::Manifest::from_json(j.store().get_bytes(newest_key));
+    m.halves["db"].status = catalog::ManifestHalf::Status::unchanged;
     m.halves["db"].key = old_db;
-    j.store().remove(make_store_key("", ObjectKind::db_dump, h.newest));
+    j.store().remove(catalog::make_store_key("", catalog::ObjectKind::db_dump, h.newest));
     j.store().put_bytes(newest_key, m.to_json());
     auto report = j.prune();
     CHECK(j.store().head(old_db));

@@ -2,7 +2,7 @@
 // documents subtree synced, and the post hook run whatever happens.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <csignal>
 

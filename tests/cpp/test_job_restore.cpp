@@ -2,7 +2,8 @@
 // file:// store and from the signature-checking S3 fixture.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/pgdump/restore.hpp>
 
 using namespace dolibak;
@@ -27,9 +28,9 @@ job::RestoreDocsOptions docs_to(const fs::path& target) {
 
 // Sets the SHA-256 the manifest of `t` records for `half` to another (valid) digest.
 void tamper_manifest_sha(store::Store& s, TimePoint t, const std::string& half) {
-    const auto key = make_store_key("", ObjectKind::manifest, t);
-    auto m = Manifest::from_json(s.get_bytes(key));
-    m.halves.at(half).sha256 = sha256_hex("not the object");
+    const auto key = catalog::make_store_key("", catalog::ObjectKind::manifest, t);
+    auto m = catalog::Manifest::from_json(s.get_bytes(key));
+    m.halves.at(half).sha256 = io::sha256_hex("not the object");
     s.put_bytes(key, m.to_json());
 }
 
@@ -73,7 +74,7 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     const auto target_dir = tmp / "restored";
     const auto drep = j.restore_docs(docs_to(target_dir));
     CHECK(drep.key.rfind("docs/", 0) == 0);
-    CHECK(drep.key != make_store_key("", ObjectKind::docs_tar_gz, t_old));
+    CHECK(drep.key != catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, t_old));
     CHECK(drep.missing_required.empty());
     CHECK(drep.summary.files > 50);
     CHECK(jt::tree(target_dir, false) == jt::tree(src_docs));
@@ -93,7 +94,7 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     auto o = docs_to(tmp / "older");
     o.which = format_timestamp(t_old);
     const auto r = j.restore_docs(o);
-    CHECK(r.key == make_store_key("", ObjectKind::docs_tar_gz, t_old));
+    CHECK(r.key == catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, t_old));
     CHECK(fs::exists(tmp / "older/install.lock"));
     CHECK(!fs::exists(tmp / "older/facture"));
     auto d = db_to(pgt::create_db("prod"));
@@ -200,6 +201,6 @@ TEST_CASE("restore and verify from the S3 fixture (zstd dump, zstd tar)") {
           jt::row_counts(pgt::conn("prod", jt::tiny_db())));
     test::TempDir tmp;
     const auto rep = j.restore_docs(docs_to(tmp / "restored"));
-    CHECK(rep.key == make_store_key("", ObjectKind::docs_tar_zst, t_new));
+    CHECK(rep.key == catalog::make_store_key("", catalog::ObjectKind::docs_tar_zst, t_new));
     CHECK(jt::tree(tmp / "restored", false) == jt::tree(jt::generated_docs()));
 }

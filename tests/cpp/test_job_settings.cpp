@@ -2,8 +2,8 @@
 // fallbacks, every value check, and secrets never echoed.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_settings.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/settings.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,9 @@
 // Job::verify: every byte of every object of a run, per object, with the bad one pinpointed.
 #include "job_ops_testing.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/job_report.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -59,14 +60,15 @@ TEST_CASE("verify passes on a good run and checks each object's digest against t
     CHECK(r.ok());
     CHECK(r.time == t2);
     REQUIRE(r.objects.size() == 2);
-    CHECK(object(r, "db").key == make_store_key("", ObjectKind::db_dump_zst, t2));
+    CHECK(object(r, "db").key == catalog::make_store_key("", catalog::ObjectKind::db_dump_zst, t2));
     CHECK(object(r, "db").sha256 == m.halves.at("db").sha256);
     CHECK(object(r, "db").bytes == m.halves.at("db").bytes);
     CHECK(object(r, "docs").sha256 == m.halves.at("docs").sha256);
     // A named run.
     const auto r1 = f.j.verify(format_timestamp(t1));
     CHECK(r1.ok());
-    CHECK(object(r1, "docs").key == make_store_key("", ObjectKind::docs_tar_gz, t1));
+    CHECK(object(r1, "docs").key ==
+          catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, t1));
     // A run that is not there is the only error verify throws.
     CHECK_THROWS_AS(f.j.verify("20200101T000000Z"), ConfigError);
 }
@@ -102,9 +104,9 @@ TEST_CASE("a flipped byte in a stored object is pinpointed, the other object sti
 TEST_CASE("a digest in the manifest that differs from the object is reported") {
     Fixture f;
     jt::make_run(f.j.store(), {t1, jt::tiny_db(), f.docs});
-    const auto mkey = make_store_key("", ObjectKind::manifest, t1);
-    auto m = Manifest::from_json(f.j.store().get_bytes(mkey));
-    m.halves.at("db").sha256 = sha256_hex("something else");
+    const auto mkey = catalog::make_store_key("", catalog::ObjectKind::manifest, t1);
+    auto m = catalog::Manifest::from_json(f.j.store().get_bytes(mkey));
+    m.halves.at("db").sha256 = io::sha256_hex("something else");
     f.j.store().put_bytes(mkey, m.to_json());
     const auto r = f.j.verify();
     CHECK(!r.ok());
@@ -139,21 +141,22 @@ TEST_CASE("a missing object, a failed half and an empty globals object are findi
     Fixture f;
     auto m = jt::make_run(f.j.store(), {t1, jt::tiny_db(), f.docs});
     // A later run: docs unchanged (names t1's object), db failed, globals empty.
-    Manifest later = m;
+    catalog::Manifest later = m;
     later.time = later.started_at = later.finished_at = t2;
-    later.halves.at("docs").status = ManifestHalf::Status::unchanged;
-    ManifestHalf failed;
-    failed.status = ManifestHalf::Status::failed;
+    later.halves.at("docs").status = catalog::ManifestHalf::Status::unchanged;
+    catalog::ManifestHalf failed;
+    failed.status = catalog::ManifestHalf::Status::failed;
     failed.error = "pg_dump exited with status 1";
     later.halves["db"] = failed;
-    const auto gkey = make_store_key("", ObjectKind::globals_sql, t2);
+    const auto gkey = catalog::make_store_key("", catalog::ObjectKind::globals_sql, t2);
     f.j.store().put_bytes(gkey, "\n\n");
-    ManifestHalf g;
+    catalog::ManifestHalf g;
     g.key = gkey;
     g.bytes = 2;
-    g.sha256 = sha256_hex("\n\n");
+    g.sha256 = io::sha256_hex("\n\n");
     later.halves["globals"] = g;
-    f.j.store().put_bytes(make_store_key("", ObjectKind::manifest, t2), later.to_json());
+    f.j.store().put_bytes(catalog::make_store_key("", catalog::ObjectKind::manifest, t2),
+                          later.to_json());
 
     auto r = f.j.verify();
     REQUIRE(r.objects.size() == 3);
@@ -180,7 +183,7 @@ TEST_CASE("verify records its result; list shows the newest verification of each
 
     const auto good = f.j.verify(format_timestamp(t1));
     REQUIRE(good.ok());
-    CHECK(good.record_key == make_store_key("", ObjectKind::verified_ok, t1));
+    CHECK(good.record_key == catalog::make_store_key("", catalog::ObjectKind::verified_ok, t1));
     CHECK(fs::exists(f.file(good.record_key)));
     // A record is neither a backup nor a run; list reads it into the objects it checked.
     auto listing = f.j.list();
@@ -203,7 +206,7 @@ TEST_CASE("verify records its result; list shows the newest verification of each
     flip_byte(f.file(docs_key), fs::file_size(f.file(docs_key)) / 2);
     const auto bad = f.j.verify(format_timestamp(t2));
     CHECK_FALSE(bad.ok());
-    CHECK(bad.record_key == make_store_key("", ObjectKind::verified_failed, t2));
+    CHECK(bad.record_key == catalog::make_store_key("", catalog::ObjectKind::verified_failed, t2));
     listing = f.j.list();
     for (const auto& b : listing.backups) {
         if (b.time != t2) continue;
@@ -245,7 +248,7 @@ TEST_CASE("a verification record that is not one is ignored by list, with a warn
         if (e.kind == job::Event::Kind::warning) warnings.push_back(e.message);
     };
     job::Job j(std::move(c));
-    const auto key = make_store_key("", ObjectKind::verification, t1);
+    const auto key = catalog::make_store_key("", catalog::ObjectKind::verification, t1);
     for (const std::string body : {"not json", "{\"format\": 2}", "{\"format\": 1, \"run\": 3}"}) {
         INFO(body);
         warnings.clear();

@@ -234,7 +234,7 @@ TEST_CASE("S3: a stale lock and two backups started together, fifty times: one p
         for (const auto& [half, h] : run.manifest.halves) {
             INFO(h.key);
             const auto bytes = s3->get_bytes(h.key);
-            CHECK(sha256_hex(bytes) == h.sha256);
+            CHECK(io::sha256_hex(bytes) == h.sha256);
             CHECK(bytes.size() == h.bytes);
         }
     }

@@ -1,6 +1,6 @@
 // Manifests: round trip, strict parsing with clear errors.
-#include <dolibak/error.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -12,15 +12,15 @@ using nlohmann::json;
 
 namespace {
 
-Manifest sample() {
-    Manifest m;
+catalog::Manifest sample() {
+    catalog::Manifest m;
     m.time = parse_timestamp("20261123T020000Z");
     m.started_at = m.time;
     m.finished_at = m.time + std::chrono::seconds{95};
     m.tool_version = "0.1.0";
     m.profile = "dolibarr";
-    ManifestHalf db;
-    db.status = ManifestHalf::Status::uploaded;
+    catalog::ManifestHalf db;
+    db.status = catalog::ManifestHalf::Status::uploaded;
     db.key = "prod/db/20261123T020000Z.dump";
     db.bytes = 123456789;
     db.sha256 = std::string(64, 'a');
@@ -30,8 +30,8 @@ Manifest sample() {
     db.tool_version = "pg_dump (PostgreSQL) 15.8";
     db.server_version = "15.8";
     db.duration_seconds = 80.25;
-    ManifestHalf docs;
-    docs.status = ManifestHalf::Status::unchanged;
+    catalog::ManifestHalf docs;
+    docs.status = catalog::ManifestHalf::Status::unchanged;
     docs.key = "prod/docs/20261101T020000Z.tar.gz";
     docs.bytes = 42;
     docs.sha256 = std::string(64, '0');
@@ -48,15 +48,16 @@ std::string mutate(const std::function<void(json&)>& f) {
 
 void check_refused(const std::function<void(json&)>& f, const char* message) {
     CAPTURE(message);
-    CHECK_THROWS_WITH_AS(Manifest::from_json(mutate(f)), doctest::Contains(message), FormatError);
+    CHECK_THROWS_WITH_AS(catalog::Manifest::from_json(mutate(f)), doctest::Contains(message),
+                         FormatError);
 }
 
 }  // namespace
 
 TEST_CASE("manifest round trip") {
-    const Manifest m = sample();
+    const catalog::Manifest m = sample();
     const std::string text = m.to_json();
-    const Manifest back = Manifest::from_json(text);
+    const catalog::Manifest back = catalog::Manifest::from_json(text);
     CHECK(back == m);
     CHECK(back.to_json() == text);
     const json j = json::parse(text);
@@ -75,13 +76,13 @@ TEST_CASE("manifest round trip") {
 }
 
 TEST_CASE("failed and skipped halves") {
-    Manifest m = sample();
-    m.halves["docs"] = ManifestHalf{};
-    m.halves["docs"].status = ManifestHalf::Status::failed;
+    catalog::Manifest m = sample();
+    m.halves["docs"] = catalog::ManifestHalf{};
+    m.halves["docs"].status = catalog::ManifestHalf::Status::failed;
     m.halves["docs"].error = "tar: permission denied";
-    m.halves["globals"] = ManifestHalf{};
-    m.halves["globals"].status = ManifestHalf::Status::skipped;
-    const auto back = Manifest::from_json(m.to_json());
+    m.halves["globals"] = catalog::ManifestHalf{};
+    m.halves["globals"].status = catalog::ManifestHalf::Status::skipped;
+    const auto back = catalog::Manifest::from_json(m.to_json());
     CHECK(back == m);
     CHECK_FALSE(back.succeeded());
     CHECK(json::parse(m.to_json())["result"] == "failed");
@@ -92,10 +93,10 @@ TEST_CASE("failed and skipped halves") {
 }
 
 TEST_CASE("strict parsing names the field") {
-    CHECK_THROWS_WITH_AS(Manifest::from_json("{not json"), doctest::Contains("not valid JSON"),
-                         FormatError);
-    CHECK_THROWS_WITH_AS(Manifest::from_json("[1]"), doctest::Contains("must be a JSON object"),
-                         FormatError);
+    CHECK_THROWS_WITH_AS(catalog::Manifest::from_json("{not json"),
+                         doctest::Contains("not valid JSON"), FormatError);
+    CHECK_THROWS_WITH_AS(catalog::Manifest::from_json("[1]"),
+                         doctest::Contains("must be a JSON object"), FormatError);
     check_refused([](json& j) { j["schema"] = "other"; }, "schema: expected 'dolibak-manifest'");
     check_refused([](json& j) { j.erase("version"); }, "version: missing");
     check_refused([](json& j) { j["version"] = "1"; }, "version: must be an integer");
@@ -119,11 +120,11 @@ TEST_CASE("strict parsing names the field") {
     check_refused([](json& j) { j["halves"]["docs"]["duration_seconds"] = -3; },
                   "halves.docs.duration_seconds: must be a finite number >= 0");
     // Unknown fields are ignored (forward compatible within a version).
-    CHECK_NOTHROW(Manifest::from_json(mutate([](json& j) { j["later_field"] = 1; })));
+    CHECK_NOTHROW(catalog::Manifest::from_json(mutate([](json& j) { j["later_field"] = 1; })));
 }
 
 TEST_CASE("opaque JSON fields must be objects when written") {
-    Manifest m = sample();
+    catalog::Manifest m = sample();
     m.halves["db"].archive_summary_json = "[1,2]";
     CHECK_THROWS_AS(m.to_json(), FormatError);
     m.halves["db"].archive_summary_json = "{oops";

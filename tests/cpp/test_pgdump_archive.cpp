@@ -3,10 +3,10 @@
 // --inserts), on hand-built archives of the other format versions, and on corrupted ones.
 #include "pgdump_testing.hpp"
 
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
-#include <dolibak/zstd.hpp>
 
 #include <lz4frame.h>
 #include <zlib.h>
@@ -146,9 +146,9 @@ TEST_CASE("verbose listing lists every entry with dependencies, like pg_restore 
     const auto text = listing(s, o);
     CHECK(text.find(" ENCODING - ENCODING ") != std::string::npos);
     CHECK(text.find(";\tdepends on:") != std::string::npos);
-    dolibak::ProcessOptions po;
+    dolibak::process::ProcessOptions po;
     po.argv = {pgt::pg_bin() + "/pg_restore", "-l", "-v", archive("file").string()};
-    auto r = dolibak::run(std::move(po));
+    auto r = dolibak::process::run(std::move(po));
     // pg_restore -v prints the dependency lines too: every line after the header matches.
     const auto ours = text.substr(text.find("; Selected TOC Entries:"));
     const auto theirs = r.out.substr(r.out.find("; Selected TOC Entries:"));
@@ -195,10 +195,10 @@ TEST_CASE("TOC filter: drop the pooler function with its comment and ACL, drop e
     // pg_restore accepts the list (SQL output mode, no database).
     const auto lf = dir() / "filter.list";
     test::write_file(lf, list);
-    dolibak::ProcessOptions po;
+    dolibak::process::ProcessOptions po;
     po.argv = {pgt::pg_bin() + "/pg_restore", "-L", lf.string(), "-f", "-",
                archive("pipe").string()};
-    auto r = dolibak::run(std::move(po), std::nullopt, 256 * 1024 * 1024);
+    auto r = dolibak::process::run(std::move(po), std::nullopt, 256 * 1024 * 1024);
     CHECK(r.status.success());
     CHECK(r.out.find("user_lookup") == std::string::npos);
     CHECK(r.out.find("GRANT ") == std::string::npos);

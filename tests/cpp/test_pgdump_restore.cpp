@@ -2,7 +2,7 @@
 // PostgreSQL 15 fixture and a generated Dolibarr-like database.
 #include "pgdump_testing.hpp"
 
-#include <dolibak/file_io.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
@@ -167,8 +167,8 @@ TEST_CASE("zstd mode: pg_dump -Z0 compressed in-process, restorable after zstd -
     auto [r, s] = open_and_verify(src, "x.dump.zst");
     CHECK(r.ok());
     CHECK(listing(s) == listing(res.summary));
-    if (auto zstd = find_program("zstd")) {
-        ProcessOptions po;
+    if (auto zstd = process::find_program("zstd")) {
+        process::ProcessOptions po;
         po.argv = {zstd->string(),         "-q", "-d", (d / "x.dump.zst").string(), "-o",
                    (d / "x.dump").string()};
         REQUIRE(run(std::move(po)).status.success());

@@ -1,9 +1,9 @@
 // Child processes: argv spawning, streams, stderr tails, exit statuses, signals, cleanup.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 
@@ -25,8 +25,8 @@ long rss_kib() {
     return -1;
 }
 
-ProcessOptions sh(const std::string& script) {
-    ProcessOptions o;
+process::ProcessOptions sh(const std::string& script) {
+    process::ProcessOptions o;
     o.argv = {"/bin/sh", "-c", script};
     return o;
 }
@@ -42,7 +42,7 @@ TEST_CASE("run captures stdout, stderr and the exit code") {
 }
 
 TEST_CASE("arguments are passed verbatim, never through a shell") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"printf", "%s|", "a b", "$HOME", "`id`", "*", ""};
     auto r = run(o);
     CHECK(r.status.success());
@@ -59,10 +59,10 @@ TEST_CASE("environment: set and remove variables; secrets travel this way") {
 }
 
 TEST_CASE("a missing program is a clear error naming it") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"dolibak-no-such-program-xyz"};
     try {
-        Process p(o);
+        process::Process p(o);
         FAIL("started");
     } catch (const ProcessError& e) {
         CHECK(std::string(e.what()).find("dolibak-no-such-program-xyz") != std::string::npos);
@@ -71,12 +71,12 @@ TEST_CASE("a missing program is a clear error naming it") {
 }
 
 TEST_CASE("stdin and stdout stream concurrently through a child (100 MiB)") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"cat"};
-    o.in = Stdio::pipe;
-    Process p(o);
+    o.in = process::Stdio::pipe;
+    process::Process p(o);
     const std::size_t total = 100u << 20;
-    Sha256 sent;
+    io::Sha256 sent;
     std::thread writer([&] {
         std::mt19937 rng(7);
         std::string chunk(1 << 16, '\0');
@@ -87,7 +87,7 @@ TEST_CASE("stdin and stdout stream concurrently through a child (100 MiB)") {
         }
         p.in().finish();
     });
-    Sha256 received;
+    io::Sha256 received;
     io::ByteCounter count;
     io::NullSink null;
     io::ObservedSink sink(null, {&received, &count});
@@ -99,9 +99,9 @@ TEST_CASE("stdin and stdout stream concurrently through a child (100 MiB)") {
 }
 
 TEST_CASE("a child that writes gigabytes streams in bounded memory") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"head", "-c", "2147483648", "/dev/zero"};
-    Process p(o);
+    process::Process p(o);
     const long before = rss_kib();
     io::NullSink sink;
     const auto n = io::pump(p.out(), sink);
@@ -113,7 +113,7 @@ TEST_CASE("a child that writes gigabytes streams in bounded memory") {
 
 TEST_CASE("a child dying mid-stream gives a short stream and its signal") {
     auto o = sh("head -c 1000000 /dev/zero; kill -KILL $$; echo never");
-    Process p(o);
+    process::Process p(o);
     io::NullSink sink;
     CHECK(io::pump(p.out(), sink) == 1000000);
     const auto status = p.wait();
@@ -125,7 +125,7 @@ TEST_CASE("a child dying mid-stream gives a short stream and its signal") {
 
 TEST_CASE("check() reports the exit status and the tail of stderr") {
     auto o = sh("echo 'pg_dump: error: connection refused' >&2; exit 1");
-    Process p(o);
+    process::Process p(o);
     try {
         p.check();
         FAIL("no error");
@@ -147,11 +147,11 @@ TEST_CASE("a child flooding stderr does not deadlock, and only the tail is kept"
 }
 
 TEST_CASE("writing to a child that exited raises EPIPE, not SIGPIPE") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"true"};
-    o.in = Stdio::pipe;
-    o.out = Stdio::null;
-    Process p(o);
+    o.in = process::Stdio::pipe;
+    o.out = process::Stdio::null;
+    process::Process p(o);
     const std::string chunk(1 << 20, 'z');
     bool got_epipe = false;
     try {
@@ -166,10 +166,10 @@ TEST_CASE("writing to a child that exited raises EPIPE, not SIGPIPE") {
 TEST_CASE("destroying a Process kills and reaps a running child") {
     pid_t pid;
     {
-        ProcessOptions o;
+        process::ProcessOptions o;
         o.argv = {"sleep", "1000"};
-        o.out = Stdio::null;
-        Process p(o);
+        o.out = process::Stdio::null;
+        process::Process p(o);
         pid = p.pid();
         CHECK(::kill(pid, 0) == 0);
     }
@@ -179,11 +179,11 @@ TEST_CASE("destroying a Process kills and reaps a running child") {
 }
 
 TEST_CASE("wait_for times out on a running child, kill stops it") {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"sleep", "1000"};
-    o.out = Stdio::null;
+    o.out = process::Stdio::null;
     o.new_process_group = true;
-    Process p(o);
+    process::Process p(o);
     CHECK_FALSE(p.wait_for(std::chrono::milliseconds(50)).has_value());
     p.kill(SIGTERM);
     const auto s = p.wait_for(std::chrono::seconds(10));
@@ -196,10 +196,10 @@ TEST_CASE("the child starts with default signal handling even if the parent igno
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     ::sigaction(SIGINT, &ignore, &old);
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"sleep", "1000"};
-    o.out = Stdio::null;
-    Process p(o);
+    o.out = process::Stdio::null;
+    process::Process p(o);
     p.kill(SIGINT);
     const auto s = p.wait_for(std::chrono::seconds(10));
     ::sigaction(SIGINT, &old, nullptr);

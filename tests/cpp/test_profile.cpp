@@ -1,6 +1,6 @@
 // Application profiles: the built-in data, matching, JSON loading and extension.
-#include <dolibak/error.hpp>
-#include <dolibak/profile.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 using namespace dolibak;
 
 TEST_CASE("built-in dolibarr profile") {
-    const Profile p = builtin_profile("dolibarr");
+    const job::Profile p = job::builtin_profile("dolibarr");
     CHECK(p.table_prefix == "llx_");
     CHECK(p.table_like_pattern() == "llx\\_%");
     CHECK(p.change_column == "tms");
@@ -33,7 +33,7 @@ TEST_CASE("built-in dolibarr profile") {
 }
 
 TEST_CASE("built-in odoo profile") {
-    const Profile p = builtin_profile("odoo");
+    const job::Profile p = job::builtin_profile("odoo");
     CHECK(p.change_column == "write_date");
     CHECK(p.table_like_pattern() == "%");
     CHECK(p.is_volatile_table("bus_bus"));
@@ -45,20 +45,20 @@ TEST_CASE("built-in odoo profile") {
     CHECK(p.excludes_from_fingerprint("mydb/checklist/ab/abcdef"));
     CHECK(p.excludes_from_fingerprint("checklist/ab/abcdef"));
     CHECK_FALSE(p.excludes_from_fingerprint("mydb/ab/abcdef0123"));
-    CHECK(builtin_profile_names() == std::vector<std::string>{"dolibarr", "odoo"});
-    CHECK_THROWS_WITH_AS(builtin_profile("wordpress"), doctest::Contains("dolibarr, odoo"),
+    CHECK(job::builtin_profile_names() == std::vector<std::string>{"dolibarr", "odoo"});
+    CHECK_THROWS_WITH_AS(job::builtin_profile("wordpress"), doctest::Contains("dolibarr, odoo"),
                          ConfigError);
 }
 
 TEST_CASE("profiles from JSON") {
     SUBCASE("round trip of the built-in ones") {
-        for (const auto& name : builtin_profile_names()) {
-            const Profile p = builtin_profile(name);
-            CHECK(profile_from_json(to_json(p)) == p);
+        for (const auto& name : job::builtin_profile_names()) {
+            const job::Profile p = job::builtin_profile(name);
+            CHECK(job::profile_from_json(to_json(p)) == p);
         }
     }
     SUBCASE("extending dolibarr") {
-        const Profile p = profile_from_json(R"({
+        const job::Profile p = job::profile_from_json(R"({
             "extends": "dolibarr", "name": "our-dolibarr", "table_prefix": "erp_",
             "volatile_tables": {"add": ["erp_mymodule_log", "erp_cache_*"], "remove": ["llx_const"]},
             "document_excludes": {"add": ["admin/backup/*"]},
@@ -75,15 +75,16 @@ TEST_CASE("profiles from JSON") {
         CHECK(p.min_restored_tables == 260);
     }
     SUBCASE("replacing a list, and a base given by the caller") {
-        const Profile base = builtin_profile("odoo");
-        const Profile p = profile_from_json(R"({"volatile_tables": ["bus_bus"]})", &base);
+        const job::Profile base = job::builtin_profile("odoo");
+        const job::Profile p = job::profile_from_json(R"({"volatile_tables": ["bus_bus"]})", &base);
         CHECK(p.volatile_tables == std::vector<std::string>{"bus_bus"});
         CHECK(p.name == "odoo");
     }
     SUBCASE("errors name the field") {
         auto refused = [](const char* text, const char* message) {
             CAPTURE(text);
-            CHECK_THROWS_WITH_AS(profile_from_json(text), doctest::Contains(message), ConfigError);
+            CHECK_THROWS_WITH_AS(job::profile_from_json(text), doctest::Contains(message),
+                                 ConfigError);
         };
         refused("{", "not valid JSON");
         refused("[]", "must be a JSON object");

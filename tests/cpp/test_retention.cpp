@@ -2,10 +2,12 @@
 // time zones, and property tests over random histories (fixed seeds).
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/catalog/backup_list.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -25,11 +27,11 @@ TimePoint ts(const char* s) {
 }
 
 Backup db(TimePoint t, bool ok = true) {
-    return Backup{make_store_key("p", ObjectKind::db_dump, t), t, "db", ok};
+    return Backup{catalog::make_store_key("p", catalog::ObjectKind::db_dump, t), t, "db", ok};
 }
 
 Backup db(TimePoint t, Verification v) {
-    return Backup{make_store_key("p", ObjectKind::db_dump, t), t, "db", true, v};
+    return Backup{catalog::make_store_key("p", catalog::ObjectKind::db_dump, t), t, "db", true, v};
 }
 
 std::vector<Backup> daily_history(TimePoint newest, int n, const std::string& half = "db") {
@@ -37,7 +39,9 @@ std::vector<Backup> daily_history(TimePoint newest, int n, const std::string& ha
     for (int i = 0; i < n; ++i) {
         const TimePoint t = newest - days{i};
         v.push_back(
-            {make_store_key("p", half == "db" ? ObjectKind::db_dump : ObjectKind::docs_tar_gz, t),
+            {catalog::make_store_key(
+                 "p",
+                 half == "db" ? catalog::ObjectKind::db_dump : catalog::ObjectKind::docs_tar_gz, t),
              t, half, true});
     }
     return v;
@@ -137,7 +141,7 @@ TEST_CASE("tiered daily tier keeps the newest backup of each calendar day") {
         for (int i = 0; i <= 96; ++i) v.push_back(db(last - hours{i}));
         CHECK(plan(v, last).count(Reason::daily) == 5);
         Policy pol;
-        pol.zone = TimeZone::locate("Europe/Paris");
+        pol.zone = retention::TimeZone::locate("Europe/Paris");
         const Plan q = plan(v, last, pol);
         CHECK(q.count(Reason::daily) == 4);
         CHECK(q.kept() == 4);
@@ -479,7 +483,7 @@ TEST_CASE("verification results: a backup that failed verification stands last i
               "verification failed; month 2026-11 kept by p/db/20261123T000000Z.dump");
     }
     SUBCASE("read from lines and written as JSON") {
-        const auto v = backups_from_lines(
+        const auto v = catalog::backups_from_lines(
             "p/db/20261123T020000Z.dump verified-ok\n"
             "p/db/20261122T020000Z.dump failed verified-failed\n"
             "p/db/20261121T020000Z.dump verified-failed ok\n"
@@ -489,13 +493,15 @@ TEST_CASE("verification results: a backup that failed verification stands last i
         CHECK((!v[1].ok && v[1].verified == bad));
         CHECK((v[2].ok && v[2].verified == bad));
         CHECK(v[3].verified == unknown);
-        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z ok failed"),
+        CHECK_THROWS_WITH_AS(catalog::backups_from_lines("20261120T020000Z ok failed"),
                              doctest::Contains("given twice"), ConfigError);
-        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z verified-ok verified-failed"),
-                             doctest::Contains("given twice"), ConfigError);
-        CHECK_THROWS_WITH_AS(backups_from_lines("20261120T020000Z verified"),
+        CHECK_THROWS_WITH_AS(
+            catalog::backups_from_lines("20261120T020000Z verified-ok verified-failed"),
+            doctest::Contains("given twice"), ConfigError);
+        CHECK_THROWS_WITH_AS(catalog::backups_from_lines("20261120T020000Z verified"),
                              doctest::Contains("line 1"), ConfigError);
-        CHECK_THROWS_AS(backups_from_lines("20261120T020000Z ok verified-ok extra"), ConfigError);
+        CHECK_THROWS_AS(catalog::backups_from_lines("20261120T020000Z ok verified-ok extra"),
+                        ConfigError);
         const auto j = nlohmann::json::parse(to_json(plan(v, now), now, Policy{}));
         CHECK(j["decisions"][0]["verified"] == "good");
         CHECK(j["decisions"][2]["verified"] == "failed");
@@ -511,16 +517,16 @@ TEST_CASE("time zones move calendar buckets") {
     Policy pol = count_policy(0, 0, 0, 0, 5, 0);
     pol.count.keep_oldest_if_unfilled = false;
     CHECK(plan(v, now, pol).kept() == 1);  // both in October (UTC)
-    pol.zone = TimeZone::locate("Europe/Paris");
+    pol.zone = retention::TimeZone::locate("Europe/Paris");
     CHECK(plan(v, now, pol).kept() == 2);  // November and October in Paris
-    pol.zone = TimeZone::locate("+01:00");
+    pol.zone = retention::TimeZone::locate("+01:00");
     CHECK(plan(v, now, pol).kept() == 2);
-    pol.zone = TimeZone::locate("UTC-05:00");
+    pol.zone = retention::TimeZone::locate("UTC-05:00");
     CHECK(plan(v, now, pol).kept() == 1);
 }
 
 TEST_CASE("time zone loading") {
-    const auto paris = TimeZone::locate("Europe/Paris");
+    const auto paris = retention::TimeZone::locate("Europe/Paris");
     CHECK(paris.offset_at(ts("20260115T120000Z")) == hours{1});
     CHECK(paris.offset_at(ts("20260715T120000Z")) == hours{2});
     // Change days: 2026-03-29 01:00Z and 2026-10-25 01:00Z.
@@ -531,28 +537,29 @@ TEST_CASE("time zone loading") {
     // Far beyond the file's explicit transitions: the footer rule.
     CHECK(paris.offset_at(ts("20600715T120000Z")) == hours{2});
     CHECK(paris.offset_at(ts("20601215T120000Z")) == hours{1});
-    const auto sydney = TimeZone::locate("Australia/Sydney");  // southern hemisphere
+    const auto sydney = retention::TimeZone::locate("Australia/Sydney");  // southern hemisphere
     CHECK(sydney.offset_at(ts("20260115T000000Z")) == hours{11});
     CHECK(sydney.offset_at(ts("20260715T000000Z")) == hours{10});
     CHECK(sydney.offset_at(ts("20610115T000000Z")) == hours{11});
-    CHECK(TimeZone::locate("UTC").offset_at(ts("20260715T120000Z")) == seconds{0});
-    CHECK(TimeZone::locate("-0530").offset_at(ts("20260715T120000Z")) == -minutes{330});
-    CHECK(TimeZone::locate("+05:45").name() == "+05:45");
+    CHECK(retention::TimeZone::locate("UTC").offset_at(ts("20260715T120000Z")) == seconds{0});
+    CHECK(retention::TimeZone::locate("-0530").offset_at(ts("20260715T120000Z")) == -minutes{330});
+    CHECK(retention::TimeZone::locate("+05:45").name() == "+05:45");
 
-    const auto rule = TimeZone::from_posix_rule("CET-1CEST,M3.5.0,M10.5.0/3");
+    const auto rule = retention::TimeZone::from_posix_rule("CET-1CEST,M3.5.0,M10.5.0/3");
     CHECK(rule.offset_at(ts("20990715T120000Z")) == hours{2});
     CHECK(rule.offset_at(ts("20991215T120000Z")) == hours{1});
-    CHECK(TimeZone::from_posix_rule("<+0330>-3:30").offset_at(ts("20260101T000000Z")) ==
+    CHECK(retention::TimeZone::from_posix_rule("<+0330>-3:30").offset_at(ts("20260101T000000Z")) ==
           minutes{210});
 
-    CHECK_THROWS_AS(TimeZone::locate("Mars/Olympus"), ConfigError);
-    CHECK_THROWS_AS(TimeZone::locate("../etc/passwd"), ConfigError);
-    CHECK_THROWS_AS(TimeZone::locate(""), ConfigError);
-    CHECK_THROWS_AS(TimeZone::from_posix_rule("CET-1CEST"), ConfigError);
-    CHECK_THROWS_AS(TimeZone::from_posix_rule("X1"), ConfigError);
-    CHECK_THROWS_AS(TimeZone::from_tzif("junk", "not a tzif file at all, long enough to read"),
-                    FormatError);
-    CHECK_THROWS_AS(TimeZone::fixed(hours{24}), ConfigError);
+    CHECK_THROWS_AS(retention::TimeZone::locate("Mars/Olympus"), ConfigError);
+    CHECK_THROWS_AS(retention::TimeZone::locate("../etc/passwd"), ConfigError);
+    CHECK_THROWS_AS(retention::TimeZone::locate(""), ConfigError);
+    CHECK_THROWS_AS(retention::TimeZone::from_posix_rule("CET-1CEST"), ConfigError);
+    CHECK_THROWS_AS(retention::TimeZone::from_posix_rule("X1"), ConfigError);
+    CHECK_THROWS_AS(
+        retention::TimeZone::from_tzif("junk", "not a tzif file at all, long enough to read"),
+        FormatError);
+    CHECK_THROWS_AS(retention::TimeZone::fixed(hours{24}), ConfigError);
 }
 
 TEST_CASE("plan as JSON") {
@@ -585,8 +592,9 @@ std::vector<Backup> random_history(std::mt19937& rng, TimePoint now, const std::
     std::set<std::string> seen;
     for (int i = 0; i < n; ++i) {
         const TimePoint t = now - seconds{offset(rng)};
-        const auto key =
-            make_store_key(half, half == "db" ? ObjectKind::db_dump : ObjectKind::docs_tar_gz, t);
+        const auto key = catalog::make_store_key(
+            half, half == "db" ? catalog::ObjectKind::db_dump : catalog::ObjectKind::docs_tar_gz,
+            t);
         if (!seen.insert(key).second) continue;
         const int verified = chance(rng);
         v.push_back({key, t, half, chance(rng) >= 10,
@@ -615,7 +623,8 @@ Policy random_policy(std::mt19937& rng) {
         pol.count.yearly = n();
         pol.count.keep_oldest_if_unfilled = pick(rng) < 5;
     }
-    if (pick(rng) < 3) pol.zone = TimeZone::locate(pick(rng) < 5 ? "Europe/Paris" : "+09:30");
+    if (pick(rng) < 3)
+        pol.zone = retention::TimeZone::locate(pick(rng) < 5 ? "Europe/Paris" : "+09:30");
     return pol;
 }
 

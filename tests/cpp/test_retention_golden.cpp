@@ -5,10 +5,10 @@
 // docs/testing.md.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -38,7 +38,7 @@ std::string read_text(const fs::path& p) {
     return s.str();
 }
 
-Policy policy_from_json(const nlohmann::json& j, const TimeZone& zone) {
+Policy policy_from_json(const nlohmann::json& j, const retention::TimeZone& zone) {
     Policy p;
     p.zone = zone;
     const auto mode = j.at("mode").get<std::string>();
@@ -124,7 +124,8 @@ TEST_CASE("retention plans match the golden files") {
         CAPTURE(name);
         const auto h = nlohmann::json::parse(read_text(path));
         const TimePoint now = parse_timestamp(h.at("now").get<std::string>());
-        const TimeZone zone = TimeZone::locate(h.at("time_zone").get<std::string>());
+        const retention::TimeZone zone =
+            retention::TimeZone::locate(h.at("time_zone").get<std::string>());
         std::vector<Backup> backups;
         for (const auto& b : h.at("backups"))
             backups.push_back({b.at("key").get<std::string>(),

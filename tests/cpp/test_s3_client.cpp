@@ -2,8 +2,8 @@
 // headers refused, Content-MD5 required on DeleteObjects).
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/client.hpp>
 
 #include "s3/transport.hpp"
@@ -92,7 +92,7 @@ TEST_CASE("put, head, get and delete with awkward keys") {
         CAPTURE(k);
         const std::string data = "content of " + k;
         const auto etag = c.put_object(bucket(), p + k, io::as_bytes(data));
-        Md5 md5;
+        io::Md5 md5;
         md5.update(data);
         CHECK(etag == "\"" + md5.hex() + "\"");
         const auto info = c.head_object(bucket(), p + k);
@@ -388,7 +388,7 @@ TEST_CASE("round trips at the part-size edges and of a 100 MiB multipart object"
     const auto info = big_client.head_object(bucket(), p + "big");
     REQUIRE(info);
     CHECK(info->etag.ends_with("-11\""));
-    Sha256 want, got;
+    io::Sha256 want, got;
     want.update(big);
     io::NullSink null;
     io::ObservedSink counted(null, {&got});
@@ -460,7 +460,7 @@ TEST_CASE("a streaming upload with a size hint uses the larger part size it need
         sink->finish();
     }
     // The multipart ETag is the MD5 of the parts' MD5s: it tells where the parts were cut.
-    Md5 first, second, whole;
+    io::Md5 first, second, whole;
     first.update(std::string_view(data).substr(0, part));
     second.update(std::string_view(data).substr(part));
     whole.update(first.bytes());

@@ -2,7 +2,7 @@
 // any message.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/s3/client.hpp>
 #include <dolibak/s3/credentials.hpp>
 

@@ -8,9 +8,9 @@
 // token or the secret key.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/s3/client.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <doctest/doctest.h>
 

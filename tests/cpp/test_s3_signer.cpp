@@ -5,8 +5,8 @@
 // and would be skipped if they were.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/s3/signer.hpp>
 
 #include <doctest/doctest.h>
@@ -142,7 +142,7 @@ TEST_CASE("aws-c-auth SigV4 vectors (header and query signing)") {
         std::erase(ts, '-');
         std::erase(ts, ':');
         r.time = parse_amz_date(ts);
-        r.payload_sha256 = sha256_hex(raw.body);
+        r.payload_sha256 = io::sha256_hex(raw.body);
         SignOptions o;
         o.content_sha256_header = sign_body;
         o.sign_session_token = !ctx.value("omit_session_token", false);
@@ -219,7 +219,7 @@ TEST_CASE("botocore's copy of the SigV4 test suite") {
         r.region = "us-east-1";
         r.service = "service";
         r.time = parse_amz_date("20150830T123600Z");
-        r.payload_sha256 = sha256_hex(raw.body);
+        r.payload_sha256 = io::sha256_hex(raw.body);
         SignOptions o;
         o.content_sha256_header = false;
         o.sign_session_token = token_signed;
@@ -256,7 +256,7 @@ TEST_CASE("S3 API reference examples (single-chunk payload)") {
         r.headers = {{"Host", host},
                      {"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                      {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
-        r.payload_sha256 = sha256_hex("Welcome to Amazon S3.");
+        r.payload_sha256 = io::sha256_hex("Welcome to Amazon S3.");
         const auto s = sign(r, c);
         CHECK(s.signed_headers == "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class");
         CHECK(s.signature == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");

@@ -2,9 +2,9 @@
 // MemoryStore shipped for tests (which must behave exactly like the others).
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/store/memory_store.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <doctest/doctest.h>
 

@@ -2,11 +2,11 @@
 // documents fingerprint. Trees are built here; hostile archives are built with libarchive.
 #include "support/testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/docs.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/process.hpp>
+#include <dolibak/io/file_io.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/process/process.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/lister.hpp>
@@ -124,7 +124,7 @@ std::map<std::string, Info> snapshot(const fs::path& root, bool seconds_only = f
         } else {
             i.type = 'f';
             i.size = st.st_size;
-            i.data = sha256_file_hex(it->path());
+            i.data = io::sha256_file_hex(it->path());
         }
         out[rel] = i;
     }
@@ -222,8 +222,8 @@ private:
     std::string data_;
 };
 
-RunResult run_tool(std::vector<std::string> argv, const fs::path& cwd = {}) {
-    ProcessOptions o;
+process::RunResult run_tool(std::vector<std::string> argv, const fs::path& cwd = {}) {
+    process::ProcessOptions o;
     o.argv = std::move(argv);
     o.working_dir = cwd;
     return run(o);

@@ -1,6 +1,7 @@
 // Time stamps and store keys.
-#include <dolibak/error.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <doctest/doctest.h>
 
@@ -45,33 +46,35 @@ TEST_CASE("RFC 3339 in UTC") {
 
 TEST_CASE("store keys") {
     const TimePoint t = parse_timestamp("20261123T020000Z");
-    CHECK(make_store_key("backups/prod", ObjectKind::db_dump, t) ==
+    CHECK(catalog::make_store_key("backups/prod", catalog::ObjectKind::db_dump, t) ==
           "backups/prod/db/20261123T020000Z.dump");
-    CHECK(make_store_key("backups/prod/", ObjectKind::docs_tar_gz, t) ==
+    CHECK(catalog::make_store_key("backups/prod/", catalog::ObjectKind::docs_tar_gz, t) ==
           "backups/prod/docs/20261123T020000Z.tar.gz");
-    CHECK(make_store_key("", ObjectKind::manifest, t) == "manifests/20261123T020000Z.json");
+    CHECK(catalog::make_store_key("", catalog::ObjectKind::manifest, t) ==
+          "manifests/20261123T020000Z.json");
 
     struct Case {
         const char* key;
         const char* prefix;
         const char* half;
-        ObjectKind kind;
+        catalog::ObjectKind kind;
     };
     for (const Case& c :
-         {Case{"prod/db/20261123T020000Z.dump", "prod", "db", ObjectKind::db_dump},
-          Case{"a/b/db/20261123T020000Z.dump.zst", "a/b", "db", ObjectKind::db_dump_zst},
-          Case{"docs/20261123T020000Z.tar.gz", "", "docs", ObjectKind::docs_tar_gz},
-          Case{"x/docs/20261123T020000Z.tar.zst", "x", "docs", ObjectKind::docs_tar_zst},
-          Case{"x/manifests/20261123T020000Z.json", "x", "manifests", ObjectKind::manifest}}) {
+         {Case{"prod/db/20261123T020000Z.dump", "prod", "db", catalog::ObjectKind::db_dump},
+          Case{"a/b/db/20261123T020000Z.dump.zst", "a/b", "db", catalog::ObjectKind::db_dump_zst},
+          Case{"docs/20261123T020000Z.tar.gz", "", "docs", catalog::ObjectKind::docs_tar_gz},
+          Case{"x/docs/20261123T020000Z.tar.zst", "x", "docs", catalog::ObjectKind::docs_tar_zst},
+          Case{"x/manifests/20261123T020000Z.json", "x", "manifests",
+               catalog::ObjectKind::manifest}}) {
         CAPTURE(c.key);
-        const auto k = parse_store_key(c.key);
+        const auto k = catalog::parse_store_key(c.key);
         REQUIRE(k.has_value());
         CHECK(k->prefix == c.prefix);
         CHECK(k->half == c.half);
         CHECK(k->kind == c.kind);
         CHECK(k->time == t);
-        CHECK(make_store_key(k->prefix, k->kind, k->time) == c.key);
-        CHECK(is_backup_object(k->kind) == (c.kind != ObjectKind::manifest));
+        CHECK(catalog::make_store_key(k->prefix, k->kind, k->time) == c.key);
+        CHECK(catalog::is_backup_object(k->kind) == (c.kind != catalog::ObjectKind::manifest));
     }
     for (const char* other :
          {"prod/.fp-db", "prod/.fp-docs", "prod/db/20261123T020000Z.dump.tmp",
@@ -80,6 +83,6 @@ TEST_CASE("store keys") {
           "prod/dbx/20261123T020000Z.dump", "prod/db/x20261123T020000Z.dump",
           "prod/manifests/20261123T020000Z.json/", "prod/lock"}) {
         CAPTURE(other);
-        CHECK_FALSE(parse_store_key(other).has_value());
+        CHECK_FALSE(catalog::parse_store_key(other).has_value());
     }
 }

@@ -18,24 +18,24 @@ def write(root, rel, text):
 
 def make_tree(root):
     """A clean tree: core, io, s3 and job with public and private headers."""
-    write(root, "include/dolibak/error.hpp", "#pragma once\n#include <string>\n")
-    write(root, "include/dolibak/io.hpp", "#pragma once\n#include <dolibak/error.hpp>\n")
+    write(root, "include/dolibak/core/error.hpp", "#pragma once\n#include <string>\n")
+    write(root, "include/dolibak/io/io.hpp", "#pragma once\n#include <dolibak/core/error.hpp>\n")
     write(root, "include/dolibak/s3/client.hpp",
-          "#pragma once\n#include <dolibak/io.hpp>\n#include <vector>\n")
-    write(root, "include/dolibak/job.hpp",
+          "#pragma once\n#include <dolibak/io/io.hpp>\n#include <vector>\n")
+    write(root, "include/dolibak/job/job.hpp",
           "#pragma once\n#include <dolibak/s3/client.hpp>\n")
-    write(root, "libdolibak/core/error.cpp", "#include <dolibak/error.hpp>\n")
+    write(root, "libdolibak/core/error.cpp", "#include <dolibak/core/error.hpp>\n")
     write(root, "libdolibak/s3/transport.hpp",
           "#pragma once\n#include <dolibak/s3/client.hpp>\n")
     write(root, "libdolibak/s3/client.cpp",
           '#include "s3/transport.hpp"\n#include "transport.hpp"\n'
           "#include <curl/curl.h>\n")
-    write(root, "libdolibak/job/job_impl.hpp", "#pragma once\n#include <dolibak/job.hpp>\n")
+    write(root, "libdolibak/job/job_impl.hpp", "#pragma once\n#include <dolibak/job/job.hpp>\n")
     write(root, "libdolibak/job/job.cpp",
-          '#include "job/job_impl.hpp"\n#include <dolibak/io.hpp>\n'
+          '#include "job/job_impl.hpp"\n#include <dolibak/io/io.hpp>\n'
           '// #include "s3/transport.hpp" (a comment, not an include)\n'
-          '/* #include <dolibak/job.hpp>\n   #include "s3/transport.hpp" */\n')
-    write(root, "libdolibak/version.hpp.in", "#pragma once\n")
+          '/* #include <dolibak/job/job.hpp>\n   #include "s3/transport.hpp" */\n')
+    write(root, "libdolibak/core/version_config.hpp.in", "#pragma once\n")
 
 
 def run(root, *args):
@@ -54,11 +54,11 @@ def test_clean_tree_passes(tmp_path):
 
 def test_upward_include_fails(tmp_path):
     make_tree(tmp_path)
-    write(tmp_path, "include/dolibak/io.hpp",
-          "#pragma once\n#include <dolibak/error.hpp>\n#include <dolibak/s3/client.hpp>\n")
+    write(tmp_path, "include/dolibak/io/io.hpp",
+          "#pragma once\n#include <dolibak/core/error.hpp>\n#include <dolibak/s3/client.hpp>\n")
     code, out = run(tmp_path)
     assert code == 1, out
-    assert ("layer violation: include/dolibak/io.hpp:3: includes <dolibak/s3/client.hpp>: "
+    assert ("layer violation: include/dolibak/io/io.hpp:3: includes <dolibak/s3/client.hpp>: "
             "upward include: public header of layer s3, above this file's layer io") in out
     assert out.count("layer violation:") == 1, out
 
@@ -66,10 +66,10 @@ def test_upward_include_fails(tmp_path):
 def test_upward_include_from_a_source_file_fails(tmp_path):
     make_tree(tmp_path)
     write(tmp_path, "libdolibak/core/error.cpp",
-          "#include <dolibak/error.hpp>\n#include <dolibak/job.hpp>\n")
+          "#include <dolibak/core/error.hpp>\n#include <dolibak/job/job.hpp>\n")
     code, out = run(tmp_path)
     assert code == 1, out
-    assert ("libdolibak/core/error.cpp:2: includes <dolibak/job.hpp>: upward include: "
+    assert ("libdolibak/core/error.cpp:2: includes <dolibak/job/job.hpp>: upward include: "
             "public header of layer job, above this file's layer core") in out
 
 
@@ -88,18 +88,18 @@ def test_private_cross_layer_include_fails(tmp_path):
 
 def test_public_header_including_a_private_one_fails(tmp_path):
     make_tree(tmp_path)
-    write(tmp_path, "include/dolibak/job.hpp",
+    write(tmp_path, "include/dolibak/job/job.hpp",
           '#pragma once\n#include "job/job_impl.hpp"\n')
     code, out = run(tmp_path)
     assert code == 1, out
-    assert ('include/dolibak/job.hpp:2: includes "job/job_impl.hpp": public header includes '
+    assert ('include/dolibak/job/job.hpp:2: includes "job/job_impl.hpp": public header includes '
             "the private header libdolibak/job/job_impl.hpp") in out
 
 
 def test_unmapped_header_and_folder_fail(tmp_path):
     make_tree(tmp_path)
     write(tmp_path, "include/dolibak/newthing.hpp", "#pragma once\n")
-    write(tmp_path, "libdolibak/misc/x.cpp", "#include <dolibak/error.hpp>\n")
+    write(tmp_path, "libdolibak/misc/x.cpp", "#include <dolibak/core/error.hpp>\n")
     write(tmp_path, "libdolibak/job/job.cpp", "#include <dolibak/newthing.hpp>\n")
     code, out = run(tmp_path)
     assert code == 1, out

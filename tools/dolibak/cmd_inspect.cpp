@@ -2,8 +2,8 @@
 // summary, its pg_restore -l listing (--list) or both as JSON (--json).
 #include "command.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/file_io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <fmt/core.h>
@@ -28,7 +28,7 @@ int run_inspect(const InspectArgs& a) {
     if (a.file == "-") {
         const int fd = ::dup(0);
         if (fd < 0) throw IoError("cannot read", "stdin", errno);
-        src = std::make_unique<io::FdSource>(UniqueFd(fd), "stdin");
+        src = std::make_unique<io::FdSource>(io::UniqueFd(fd), "stdin");
     } else {
         src = std::make_unique<io::FileSource>(a.file);
     }

@@ -3,10 +3,11 @@
 // which to keep, which to drop, and why. docs/retention.md describes the policies.
 #include "command.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/retention.hpp>
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/catalog/backup_list.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
 
@@ -69,7 +70,7 @@ retention::Policy make_policy(const PlanOptions& o) {
         if (o.monthly_months) p.tiered.monthly_months = *o.monthly_months;
         if (o.yearly_years) p.tiered.yearly_years = *o.yearly_years;
     }
-    p.zone = TimeZone::locate(o.zone);
+    p.zone = retention::TimeZone::locate(o.zone);
     return p;
 }
 
@@ -81,7 +82,7 @@ int run_plan(const PlanOptions& o) {
     const std::string input{std::istreambuf_iterator<char>(std::cin),
                             std::istreambuf_iterator<char>()};
     std::size_t manifests = 0;
-    const auto backups = retention::backups_from_lines(input, o.half, &manifests);
+    const auto backups = catalog::backups_from_lines(input, o.half, &manifests);
     const std::set<std::string> protect(o.protect.begin(), o.protect.end());
     const auto plan = retention::plan(backups, now, policy, protect);
     if (o.json) {

@@ -3,7 +3,7 @@
 #include "job_cli.hpp"
 #include "job_text.hpp"
 
-#include <dolibak/job_report.hpp>
+#include <dolibak/job/report.hpp>
 
 namespace dolibak::cli {
 namespace {

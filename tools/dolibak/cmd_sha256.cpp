@@ -1,7 +1,7 @@
 // dolibak sha256 FILE...: the SHA-256 of files, as the manifests record them.
 #include "command.hpp"
 
-#include <dolibak/hash.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <fmt/core.h>
 
@@ -14,7 +14,8 @@ const Registrar registrar{Command{
         sub->add_option("files", *files, "Files to hash")->required()->check(CLI::ExistingFile);
         sub->callback([set_action, files] {
             set_action([files] {
-                for (const auto& f : *files) fmt::print("{}  {}\n", dolibak::sha256_file_hex(f), f);
+                for (const auto& f : *files)
+                    fmt::print("{}  {}\n", dolibak::io::sha256_file_hex(f), f);
                 return 0;
             });
         });

@@ -2,8 +2,8 @@
 // dolibak docs-fingerprint DIR: the documents fingerprint as the backup computes it.
 #include "command.hpp"
 
-#include <dolibak/file_io.hpp>
 #include <dolibak/fingerprint/docs.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/tarball/lister.hpp>
 
 #include <fmt/core.h>
@@ -48,7 +48,7 @@ const Registrar tar_list{Command{
             set_action([file, json, quiet] {
                 std::unique_ptr<io::Source> src;
                 if (*file == "-")
-                    src = std::make_unique<io::FdSource>(UniqueFd(::dup(0)), "stdin");
+                    src = std::make_unique<io::FdSource>(io::UniqueFd(::dup(0)), "stdin");
                 else
                     src = std::make_unique<io::FileSource>(*file);
                 const auto summary = tarball::list_tar(*src, [&](const tarball::Entry& e) {

@@ -1,7 +1,7 @@
 // dolibak version: the library's version (and the program's).
 #include "command.hpp"
 
-#include <dolibak/version.hpp>
+#include <dolibak/core/version.hpp>
 
 #include <fmt/core.h>
 

@@ -1,7 +1,7 @@
 #include "job_cli.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>

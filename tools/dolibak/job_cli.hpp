@@ -6,9 +6,9 @@
 // exceptions mapped to the documented exit codes.
 #include "command.hpp"
 
-#include <dolibak/cancel.hpp>
-#include <dolibak/job.hpp>
-#include <dolibak/job_settings.hpp>
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/job/job.hpp>
+#include <dolibak/job/settings.hpp>
 
 #include <chrono>
 #include <functional>

@@ -75,8 +75,8 @@ std::string list(const job::ListReport& r) {
         if (!run.loaded) continue;
         for (const auto& [half, h] : run.manifest.halves) {
             if (h.key.empty()) continue;
-            if (h.status == ManifestHalf::Status::unchanged) ++unchanged[h.key];
-            if (h.status == ManifestHalf::Status::uploaded) uploaded[h.key] = true;
+            if (h.status == catalog::ManifestHalf::Status::unchanged) ++unchanged[h.key];
+            if (h.status == catalog::ManifestHalf::Status::uploaded) uploaded[h.key] = true;
         }
     }
     std::string s = fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {:<17} {}\n", "TIME", "HALF",

@@ -1,6 +1,6 @@
 #pragma once
 // Text renderings of the job's reports (the --json form is in libdolibak: job_report.hpp).
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <string>
 

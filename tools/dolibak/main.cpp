@@ -1,7 +1,7 @@
 #include "command.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/version.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/version.hpp>
 
 #include <fmt/core.h>
 

@@ -11,9 +11,9 @@
 //   - retention decides over runs: an object stays while any kept run names it, so prune
 //     never makes a listed run unrestorable (prune_plan.hpp);
 //   - a run stamped beyond the clock-skew tolerance in the future is flagged, never "latest".
-#include <dolibak/manifest.hpp>
-#include <dolibak/store.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <chrono>
 #include <cstdint>

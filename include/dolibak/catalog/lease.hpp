@@ -9,8 +9,8 @@
 // renews its lease (conditionally) while it works, and releases it with a conditional remove,
 // so it never removes a lease another run has taken since. A put whose answer was lost is
 // recognised by the token when the lock is read back.
-#include <dolibak/store.hpp>
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <chrono>
 #include <functional>

@@ -4,7 +4,7 @@
 // while any kept run names it. A run whose documents were "unchanged" names an older object:
 // that object stays as long as the run does, whoever uploaded it.
 #include <dolibak/catalog/catalog.hpp>
-#include <dolibak/retention.hpp>
+#include <dolibak/retention/planner.hpp>
 
 #include <map>
 #include <optional>

@@ -5,12 +5,13 @@
 // store, the system clock, pg_dump/pg_restore, the tar writer and extractor); tests inject a
 // memory store, a fault-injecting store, a clock they advance and drivers whose content they
 // control, so that a decade of runs is simulated in seconds (docs/architecture.md).
-#include <dolibak/cancel.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/restore.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 #include <dolibak/tarball/extractor.hpp>
-#include <dolibak/timestamp.hpp>
 
 #include <chrono>
 #include <functional>
@@ -64,7 +65,7 @@ class HalfDriver {
 public:
     virtual ~HalfDriver() = default;
     /// The kind of object produce() writes (its folder and suffix in the store).
-    virtual ObjectKind object_kind() const = 0;
+    virtual catalog::ObjectKind object_kind() const = 0;
     /// The manifest's format name ("pg_dump-custom", "tar.gz", "sql", ...).
     virtual std::string format() const = 0;
     /// The live content's fingerprint. Throws when it cannot be taken (the half fails).

@@ -10,7 +10,7 @@
 // update() never throws: the first defect is recorded (with its byte offset) and the rest of
 // the stream is ignored. finish() declares the end of the stream; result() then tells whether
 // the archive is complete and sound.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <cstdint>
 #include <filesystem>

@@ -4,10 +4,10 @@
 // verifier into a Sink. The sink is finished only when pg_dump exited 0 and the archive is
 // complete and sound; otherwise it is aborted (nothing published) and the error says why,
 // with pg_dump's stderr.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
+#include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
-#include <dolibak/zstd.hpp>
 
 #include <optional>
 #include <string>

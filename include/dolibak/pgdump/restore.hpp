@@ -2,7 +2,7 @@
 // Restore with proof: pg_restore into an explicit database, then a check of the restored
 // database against the archive's summary (every table present with its row count, a minimum
 // number of tables matching a pattern). pg_restore's exit status alone is never trusted.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
 

@@ -1,7 +1,7 @@
 #pragma once
-// Connection parameters of a PostgreSQL database, and the pg_dump/pg_restore that match its
-// server's major version.
-#include <dolibak/secret.hpp>
+// The pg_dump/pg_restore that match a PostgreSQL server's major version (the connection
+// parameters are the pg layer's, <dolibak/pg/connection.hpp>).
+#include <dolibak/pg/connection.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -11,22 +11,9 @@
 
 namespace dolibak::pgdump {
 
-/// Where a database is and who connects. Children (pg_dump, pg_restore, psql) get it through
-/// libpq environment variables: the password only ever in PGPASSWORD, never on a command line.
-struct ConnectionParams {
-    std::string host;  ///< host name, address or socket directory
-    int port = 5432;
-    std::string user;
-    std::string dbname;
-    Secret password;
-    std::string sslmode;  ///< empty: libpq's default
-
-    /// PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (when set), PGSSLMODE (when set);
-    /// PGSERVICE and PGPASSFILE neutralised so that nothing else changes the target.
-    std::vector<std::pair<std::string, std::optional<std::string>>> env() const;
-    /// "user@host:port/dbname" (no password), for messages.
-    std::string describe() const;
-};
+/// Where a database is and who connects: defined by the pg layer, named here too because
+/// every pgdump function takes one.
+using ConnectionParams = pg::ConnectionParams;
 
 /// The server's version (libpq PQserverVersion, e.g. 150020). Throws DatabaseError.
 int server_version_num(const ConnectionParams& conn);

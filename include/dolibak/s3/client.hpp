@@ -10,7 +10,7 @@
 // cut connection left them (Range + If-Match). Uploads of any size stream through a Sink:
 // one PutObject when the data fits in one part, else a multipart upload with parallel part
 // workers and bounded memory ((parallel_parts + 1) x part size), aborted on any failure.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/s3/credentials.hpp>
 #include <dolibak/s3/signer.hpp>
 

@@ -4,7 +4,7 @@
 // AWS_SESSION_TOKEN), then the shared files (~/.aws/credentials and ~/.aws/config, or
 // AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE) for the profile AWS_PROFILE (or "default").
 // Instance metadata, SSO and credential_process are not supported.
-#include <dolibak/secret.hpp>
+#include <dolibak/core/secret.hpp>
 
 #include <filesystem>
 #include <map>

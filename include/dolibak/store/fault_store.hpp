@@ -5,7 +5,7 @@
 // actor's action, or to advance a test clock: FaultStore itself never sleeps). Counts calls
 // per operation. Thread-safe; hooks run without FaultStore's lock held, so they may use the
 // FaultStore (or its inner store) themselves.
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <array>
 #include <cstdint>

@@ -9,7 +9,7 @@
 // - list() is sorted by key (byte order) and filtered by a string prefix; get() honours
 //   offset and length and throws ObjectNotFound for a missing key;
 // - cleanup() has nothing to clean (there are no partial uploads to leave behind).
-#include <dolibak/store.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <map>
 #include <memory>

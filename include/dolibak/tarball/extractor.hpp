@@ -1,6 +1,6 @@
 #pragma once
 // Safe extractor: restores a documents archive without ever writing outside the target.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <cstdint>
 #include <filesystem>

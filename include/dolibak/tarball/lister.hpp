@@ -1,6 +1,6 @@
 #pragma once
 // Lister and verifier of tar archives (any compression libarchive reads: gzip, zstd, none).
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <cstdint>
 #include <functional>

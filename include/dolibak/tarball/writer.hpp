@@ -1,7 +1,7 @@
 #pragma once
 // Streaming tar writer: walks a documents tree (read only) and writes a pax archive, gzip or
 // zstd compressed, into an io::Sink. Memory stays bounded whatever the size of the tree.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
 #include <cstdint>

@@ -4,10 +4,11 @@
 // framed by a header and a trailer, so that a restore gives back exactly the content a run
 // stored, and a torn or foreign object is a finding. With the memory store (and a FaultStore
 // over it) a decade of runs takes seconds.
-#include <dolibak/error.hpp>
-#include <dolibak/hash.hpp>
-#include <dolibak/job.hpp>
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/job/env.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -75,7 +76,7 @@ public:
     /// throws from it to fail or kill a run there.
     std::function<void(const std::string& step)> on_step;
 
-    std::string fingerprint() const { return sha256_hex(frame(content())); }
+    std::string fingerprint() const { return io::sha256_hex(frame(content())); }
 
     std::string frame(const std::string& c) const {
         return "FAKE " + name_ + " " + std::to_string(c.size()) + "\n" + c + "\nEND\n";
@@ -111,8 +112,8 @@ inline std::string slurp(io::Source& src) {
 template <typename Base>
 class FakeDriver : public Base {
 public:
-    FakeDriver(FakeHalf& half, ObjectKind kind) : half_(half), kind_(kind) {}
-    ObjectKind object_kind() const override { return kind_; }
+    FakeDriver(FakeHalf& half, catalog::ObjectKind kind) : half_(half), kind_(kind) {}
+    catalog::ObjectKind object_kind() const override { return kind_; }
     std::string format() const override { return "fake-" + half_.name(); }
     job::LiveFingerprint fingerprint(const job::DriverContext&) override {
         half_.step("fingerprint");
@@ -146,7 +147,7 @@ public:
 
 protected:
     FakeHalf& half_;
-    ObjectKind kind_;
+    catalog::ObjectKind kind_;
 };
 
 class FakeDatabase final : public FakeDriver<job::DatabaseDriver> {
@@ -180,8 +181,8 @@ public:
     SimEnv(store::Store& store, ManualClock& clock, FakeHalf& db, FakeHalf& docs)
         : store_(store),
           clock_(clock),
-          database_(db, ObjectKind::db_dump),
-          documents_(docs, ObjectKind::docs_tar_gz) {}
+          database_(db, catalog::ObjectKind::db_dump),
+          documents_(docs, catalog::ObjectKind::docs_tar_gz) {}
     store::Store& store() override { return store_; }
     job::Clock& clock() override { return clock_; }
     job::DatabaseDriver* database() override { return &database_; }

@@ -1,7 +1,7 @@
 #include "testsupport.hpp"
 
-#include <dolibak/error.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <csignal>
 #include <fstream>
@@ -60,13 +60,13 @@ std::filesystem::path test_data_dir() {
 }
 
 Fixture::Fixture(const std::filesystem::path& script, std::vector<std::string> args) {
-    ProcessOptions o;
+    process::ProcessOptions o;
     o.argv = {"/usr/bin/python3", script.string(), "serve"};
     for (auto& a : args) o.argv.push_back(std::move(a));
-    o.in = Stdio::pipe;  // our end stays open for the fixture's lifetime
-    o.out = Stdio::pipe;
-    o.err = Stdio::capture;
-    process_ = std::make_unique<Process>(std::move(o));
+    o.in = process::Stdio::pipe;  // our end stays open for the fixture's lifetime
+    o.out = process::Stdio::pipe;
+    o.err = process::Stdio::capture;
+    process_ = std::make_unique<process::Process>(std::move(o));
     // The first line on stdout is the fixture's JSON.
     std::string line;
     char c;

@@ -3,7 +3,7 @@
 // (PostgreSQL from Debian's packages, moto with SigV4 checking) started once per test
 // program through tools/testenv/*.py in `serve` mode. The fixture's lifetime is bound to a
 // pipe: when the test program exits, even by a crash, the fixture sees EOF and tears down.
-#include <dolibak/process.hpp>
+#include <dolibak/process/process.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -45,7 +45,7 @@ public:
     const nlohmann::json& info() const noexcept { return info_; }
 
 private:
-    std::unique_ptr<Process> process_;
+    std::unique_ptr<process::Process> process_;
     nlohmann::json info_;
 };
 

@@ -4,7 +4,7 @@
 // object's key, size and SHA-256, its archive summary and fingerprint (JSON objects defined by
 // the pgdump/tarball and fingerprint layers, kept opaque here), tool and server versions and
 // durations. docs/manifest.md describes the JSON form.
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <cstdint>
 #include <map>
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::catalog {
 
 struct ManifestHalf {
     enum class Status {
@@ -72,4 +72,4 @@ struct Manifest {
     static Manifest from_json(std::string_view text);
 };
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

@@ -5,14 +5,14 @@
 // GCC 14), so dolibak reads the system's compiled IANA zone files (TZif, RFC 8536) itself:
 // explicit transitions, then the POSIX TZ rule of the file's footer for later times. Fixed
 // UTC offsets are supported too. Loading a zone reads a file; using one is pure.
-#include <dolibak/timestamp.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 
-namespace dolibak {
+namespace dolibak::retention {
 
 class TimeZone {
 public:
@@ -48,4 +48,4 @@ private:
     std::shared_ptr<const Rules> rules_;  // null: UTC
 };
 
-}  // namespace dolibak
+}  // namespace dolibak::retention

@@ -1,12 +1,12 @@
 // Manifests: JSON form and strict parsing.
-#include <dolibak/error.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 
-namespace dolibak {
+namespace dolibak::catalog {
 namespace {
 
 using nlohmann::json;
@@ -215,4 +215,4 @@ Manifest Manifest::from_json(std::string_view text) {
     return m;
 }
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

@@ -1,7 +1,7 @@
 #pragma once
 // The reports of the backup job as JSON: what `dolibak <command> --json` prints and what the
 // Python reports' to_dict() return. Times are RFC 3339 UTC strings; no secret is included.
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <string>
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::job {
 
 struct Profile {
     std::string name;
@@ -55,4 +55,4 @@ Profile profile_from_json(std::string_view json, const Profile* base = nullptr);
 /// The JSON form (every field; accepted by profile_from_json).
 std::string to_json(const Profile& p);
 
-}  // namespace dolibak
+}  // namespace dolibak::job

@@ -5,7 +5,7 @@
 // default), then turned into a job::Config with strict validation. The CLI and the Python
 // module both go through here, so a key means the same everywhere. docs/configuration.md
 // lists every key.
-#include <dolibak/job.hpp>
+#include <dolibak/job/job.hpp>
 
 #include <filesystem>
 #include <functional>

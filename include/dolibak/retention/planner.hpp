@@ -16,8 +16,8 @@
 // failed, also the newest successful one whose verification did not fail) and every protected
 // key (the objects the newest manifest names) are kept; failed and future-dated backups never
 // take a slot; a plan that would leave a half without any backup is refused.
-#include <dolibak/timestamp.hpp>
-#include <dolibak/timezone.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/timezone.hpp>
 
 #include <cstddef>
 #include <set>
@@ -134,15 +134,6 @@ void check_keeps_every_half(const Plan& p);
 /// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
 /// ("verified": "unknown", "good" or "failed").
 std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
-
-/// Reads a list of backups, one per line: a store key (`<prefix>/db/<ts>.dump`, ...; its half
-/// is its folder) or a bare `<ts>` (half `default_half`, key = the time stamp), optionally
-/// followed by whitespace and `ok` or `failed`, and/or `verified-ok` (good) or
-/// `verified-failed` (in either order; at most one of each pair). Blank lines and lines starting
-/// with '#' are skipped, and so are manifest keys (counted in `*manifests_skipped` when given).
-/// Throws ConfigError naming the line of anything else.
-std::vector<Backup> backups_from_lines(std::string_view text, std::string_view default_half = "db",
-                                       std::size_t* manifests_skipped = nullptr);
 
 /// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
 std::string describe(const Policy& policy);

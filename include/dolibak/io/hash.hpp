@@ -1,7 +1,7 @@
 #pragma once
 // Message digests used across the library (OpenSSL EVP underneath): SHA-256 for manifests,
 // payload hashes and fingerprints, MD5 for Content-MD5 and ETag checks.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <array>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace dolibak {
+namespace dolibak::io {
 
 /// Lower-case hexadecimal of bytes.
 std::string to_hex(io::Bytes bytes);
@@ -58,4 +58,4 @@ std::string sha256_file_hex(const std::filesystem::path& path);
 /// HMAC-SHA-256 (raw 32 bytes) of data with key.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
-}  // namespace dolibak
+}  // namespace dolibak::io

@@ -1,7 +1,7 @@
 #pragma once
 // zstd as stream filters: a compressing Sink in front of another sink (multi-threaded, level
 // configurable) and a decompressing Source over another source. Memory stays bounded.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <memory>
 

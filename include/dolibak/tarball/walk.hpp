@@ -1,5 +1,5 @@
 #pragma once
-// Private: the ordered, link-safe walk of a documents tree shared by the tar writer and the
+// The ordered, link-safe walk of a documents tree shared by the tar writer and the
 // documents fingerprint (so both see exactly the same entries in the same order).
 #include <dolibak/tarball/excludes.hpp>
 
@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-namespace dolibak::tarball::detail {
+namespace dolibak::tarball {
 
 struct WalkEntry {
     std::string path;         ///< relative to the root, '/'-separated, no leading "./"
@@ -38,4 +38,4 @@ void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,
 /// where the kernel allows it. Returns -1 with errno set on failure.
 int open_for_reading(int parent_fd, const std::string& name);
 
-}  // namespace dolibak::tarball::detail
+}  // namespace dolibak::tarball

@@ -1,6 +1,6 @@
 #pragma once
 // The library's version, at compile time (macros) and at run time (the loaded library).
-#include <dolibak/version_config.hpp>
+#include <dolibak/core/version_config.hpp>
 
 #include <string_view>
 

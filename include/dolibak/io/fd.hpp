@@ -2,7 +2,7 @@
 // A file descriptor that closes itself.
 #include <utility>
 
-namespace dolibak {
+namespace dolibak::io {
 
 class UniqueFd {
 public:
@@ -27,4 +27,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace dolibak
+}  // namespace dolibak::io

@@ -11,19 +11,19 @@
 //   <prefix>/manifests/<ts>.json            one per run (see manifest.hpp)
 //   <prefix>/.fp-db, <prefix>/.fp-docs      last stored fingerprint of each half
 //   <prefix>/.lock                          lease of the run in progress
-#include <dolibak/cancel.hpp>
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/core/timestamp.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/job/env.hpp>
-#include <dolibak/manifest.hpp>
+#include <dolibak/job/profile.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/restore.hpp>
-#include <dolibak/profile.hpp>
-#include <dolibak/retention.hpp>
-#include <dolibak/store.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/store/store.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/writer.hpp>
-#include <dolibak/timestamp.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -12,8 +12,8 @@
 // only when the key is free (else AlreadyExists), `if_match` only when the current object
 // still has the given etag (else PreconditionFailed), and remove_if() removes only such an
 // object. They are the building blocks of the store's lock.
-#include <dolibak/error.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/io/io.hpp>
 #include <dolibak/s3/client.hpp>
 #include <dolibak/s3/credentials.hpp>
 

@@ -2,7 +2,7 @@
 // Child processes spawned from an argv (posix_spawn; never a shell), with their stdin and
 // stdout as streams and the tail of their stderr captured. A Process that is destroyed while
 // its child still runs kills the child (SIGKILL) and reaps it.
-#include <dolibak/io.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <sys/types.h>
 
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace dolibak {
+namespace dolibak::process {
 
 struct ExitStatus {
     int code = -1;   ///< exit code, or -1 when killed by a signal
@@ -102,4 +102,4 @@ RunResult run(ProcessOptions options, std::optional<std::string_view> input = st
 /// Finds an executable by name in PATH (or checks a path containing '/').
 std::optional<std::filesystem::path> find_program(const std::string& name);
 
-}  // namespace dolibak
+}  // namespace dolibak::process

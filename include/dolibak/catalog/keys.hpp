@@ -1,36 +1,18 @@
 #pragma once
-// Time stamps of backups and the store keys that carry them.
-//
-// A run is named by its start time in UTC, written `YYYYMMDDTHHMMSSZ` (e.g. 20261123T020000Z),
-// and its objects live under
+// The store keys of backup runs. A run is named by its start time in UTC, written
+// `YYYYMMDDTHHMMSSZ` (e.g. 20261123T020000Z, see <dolibak/core/timestamp.hpp>), and its objects
+// live under
 //   <prefix>/db/<ts>.dump           <prefix>/db/<ts>.dump.zst
 //   <prefix>/docs/<ts>.tar.gz       <prefix>/docs/<ts>.tar.zst
 //   <prefix>/manifests/<ts>.json
 // Objects written by the original shell scripts use the same names (without a manifest).
-#include <chrono>
+#include <dolibak/core/timestamp.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace dolibak {
-
-/// A point in time with one-second resolution, in UTC (the system clock's epoch).
-using TimePoint = std::chrono::sys_seconds;
-
-/// Parses a `YYYYMMDDTHHMMSSZ` time stamp strictly: exactly 16 characters, a real calendar
-/// date, hours 00-23, minutes and seconds 00-59, the literal `T` and `Z`. Throws ConfigError
-/// naming the input and what is wrong with it.
-TimePoint parse_timestamp(std::string_view text);
-/// As parse_timestamp, but returns nothing instead of throwing.
-std::optional<TimePoint> try_parse_timestamp(std::string_view text) noexcept;
-/// `YYYYMMDDTHHMMSSZ` of a time point (years 0000-9999).
-std::string format_timestamp(TimePoint t);
-
-/// Parses RFC 3339 in UTC with whole seconds, `YYYY-MM-DDTHH:MM:SSZ`, strictly (as written in
-/// manifests). Throws ConfigError.
-TimePoint parse_rfc3339(std::string_view text);
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-std::string format_rfc3339(TimePoint t);
+namespace dolibak::catalog {
 
 /// What a store object is, from its name.
 enum class ObjectKind {
@@ -69,4 +51,4 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
 /// Builds the key of an object; `prefix` may be empty or end with '/'.
 std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
 
-}  // namespace dolibak
+}  // namespace dolibak::catalog

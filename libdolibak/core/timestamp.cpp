@@ -1,6 +1,6 @@
-// Time stamps and store keys: strict parsing, formatting.
-#include <dolibak/error.hpp>
-#include <dolibak/timestamp.hpp>
+// Time stamps and RFC 3339: strict parsing, formatting.
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
 
 #include <array>
 #include <cstdio>
@@ -75,11 +75,6 @@ void check_year(const Fields& f) {
                           " is not 0000-9999");
 }
 
-constexpr std::array<ObjectKind, 9> all_kinds{
-    ObjectKind::db_dump_zst,  ObjectKind::db_dump,     ObjectKind::docs_tar_gz,
-    ObjectKind::docs_tar_zst, ObjectKind::manifest,    ObjectKind::globals_sql,
-    ObjectKind::verification, ObjectKind::verified_ok, ObjectKind::verified_failed};
-
 }  // namespace
 
 TimePoint parse_timestamp(std::string_view text) {
@@ -131,94 +126,6 @@ std::string format_rfc3339(TimePoint t) {
     std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02dZ", f.y, f.mo, f.d, f.h,
                   f.mi, f.se);
     return buf.data();
-}
-
-std::string_view folder_of(ObjectKind kind) noexcept {
-    switch (kind) {
-        case ObjectKind::db_dump:
-        case ObjectKind::db_dump_zst:
-            return "db";
-        case ObjectKind::docs_tar_gz:
-        case ObjectKind::docs_tar_zst:
-            return "docs";
-        case ObjectKind::manifest:
-            return "manifests";
-        case ObjectKind::globals_sql:
-            return "globals";
-        case ObjectKind::verification:
-        case ObjectKind::verified_ok:
-        case ObjectKind::verified_failed:
-            return "verified";
-    }
-    return "";
-}
-
-std::string_view suffix_of(ObjectKind kind) noexcept {
-    switch (kind) {
-        case ObjectKind::db_dump:
-            return ".dump";
-        case ObjectKind::db_dump_zst:
-            return ".dump.zst";
-        case ObjectKind::docs_tar_gz:
-            return ".tar.gz";
-        case ObjectKind::docs_tar_zst:
-            return ".tar.zst";
-        case ObjectKind::manifest:
-            return ".json";
-        case ObjectKind::globals_sql:
-            return ".sql";
-        case ObjectKind::verification:
-            return ".json";
-        case ObjectKind::verified_ok:
-            return ".ok.json";
-        case ObjectKind::verified_failed:
-            return ".failed.json";
-    }
-    return "";
-}
-
-bool is_backup_object(ObjectKind kind) noexcept {
-    return kind != ObjectKind::manifest && !is_verification_record(kind);
-}
-
-bool is_verification_record(ObjectKind kind) noexcept {
-    return kind == ObjectKind::verification || kind == ObjectKind::verified_ok ||
-           kind == ObjectKind::verified_failed;
-}
-
-std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
-    const auto slash = key.rfind('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    const std::string_view name = key.substr(slash + 1);
-    const std::string_view dir = key.substr(0, slash);
-    const auto dir_slash = dir.rfind('/');
-    const std::string_view folder =
-        dir_slash == std::string_view::npos ? dir : dir.substr(dir_slash + 1);
-    const std::string_view prefix =
-        dir_slash == std::string_view::npos ? std::string_view{} : dir.substr(0, dir_slash);
-    for (const ObjectKind kind : all_kinds) {
-        if (folder != folder_of(kind)) continue;
-        const auto suffix = suffix_of(kind);
-        if (name.size() != 16 + suffix.size() || name.substr(16) != suffix) continue;
-        auto t = try_parse_timestamp(name.substr(0, 16));
-        if (!t) return std::nullopt;
-        try {
-            return StoreKey{std::string(prefix), std::string(folder), *t, kind};
-        } catch (...) {
-            return std::nullopt;
-        }
-    }
-    return std::nullopt;
-}
-
-std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time) {
-    std::string key(prefix);
-    if (!key.empty() && key.back() != '/') key += '/';
-    key += folder_of(kind);
-    key += '/';
-    key += format_timestamp(time);
-    key += suffix_of(kind);
-    return key;
 }
 
 }  // namespace dolibak

@@ -1,7 +1,7 @@
 #pragma once
 // Sources and sinks over files and descriptors.
-#include <dolibak/fd.hpp>
-#include <dolibak/io.hpp>
+#include <dolibak/io/fd.hpp>
+#include <dolibak/io/io.hpp>
 
 #include <filesystem>
 #include <string>
