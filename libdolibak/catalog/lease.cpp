@@ -41,6 +41,7 @@ struct Holder {
     long pid = 0;
     std::string token;
     std::string since;
+    TimePoint since_time{};
     TimePoint expires{};
 };
 
@@ -52,6 +53,7 @@ Holder parse(const std::string& text) {
     h.pid = j.at("pid").get<long>();
     h.token = j.value("token", std::string());
     h.since = j.at("since").get<std::string>();
+    h.since_time = parse_rfc3339(h.since);
     h.expires = parse_rfc3339(j.at("expires").get<std::string>());
     return h;
 }
@@ -68,34 +70,15 @@ Lease::Lease(store::Store& store, TimePoint now, LeaseOptions options)
     create.content_type = "application/json";
     for (int attempt = 0; attempt < 4; ++attempt) {
         try {
-            etag_ = store_.put_bytes(lock_key, body(now), create);
-            held_ = true;
-            renewed_ = now;
+            put(now, create);
             return;
         } catch (const store::AlreadyExists&) {
             // Taken: by another run, by a dead one, or by this put whose answer was lost.
-        } catch (const Error&) {
-            // The store failed; the put may still have been applied. Its error is the one that
-            // explains the failure, unless the lock read back shows the put went through.
-            std::optional<Read> r;
-            try {
-                r = read();
-            } catch (const Error&) {
-            }
-            if (r && is_mine(r->text)) {
-                etag_ = r->etag;
-                held_ = true;
-                renewed_ = now;
-                return;
-            }
-            throw;
         }
         const auto current = read();
         if (!current) continue;  // released meanwhile: try again
         if (is_mine(current->text)) {
-            etag_ = current->etag;
-            held_ = true;
-            renewed_ = now;
+            hold(current->etag, now);
             return;
         }
         Holder h;
@@ -109,39 +92,57 @@ Lease::Lease(store::Store& store, TimePoint now, LeaseOptions options)
         const std::string who =
             "the run of pid " + std::to_string(h.pid) + " on " + h.host + " since " + h.since;
         const bool gone = options_.holder_gone(h.host, h.pid);
-        if (h.expires > now && !gone)
+        // A lease taken in the future was written by a machine whose clock is wrong: its
+        // expiry means nothing here (a killed run of a clock a year ahead would lock the
+        // store for a year). If that run is alive, its next conditional renewal fails and it
+        // publishes nothing.
+        const bool future = is_future(h.since_time, now);
+        if (h.expires > now && !gone && !future)
             throw LockHeld("the store is locked by " + who + " (until " +
                            format_rfc3339(h.expires) + "); if that run is dead, delete '" +
                            lock_key + "' from the store or wait for the lock to expire");
         if (options_.warn)
             options_.warn("taking over the lock held by " + who +
-                          (gone ? " (that process is gone)" : " (expired)"));
+                          (gone     ? " (that process is gone)"
+                           : future ? " (taken in the future: a wrong clock)"
+                                    : " (expired)"));
         store::PutOptions takeover;
         takeover.if_match = current->etag;
         takeover.content_type = "application/json";
         try {
-            etag_ = store_.put_bytes(lock_key, body(now), takeover);
-            held_ = true;
-            renewed_ = now;
+            put(now, takeover);
             return;
         } catch (const store::PreconditionFailed&) {
             throw LockHeld("the store's lock was taken over by another run at the same time");
-        } catch (const Error&) {
-            std::optional<Read> r;
-            try {
-                r = read();
-            } catch (const Error&) {
-            }
-            if (r && is_mine(r->text)) {
-                etag_ = r->etag;
-                held_ = true;
-                renewed_ = now;
-                return;
-            }
-            throw;
         }
     }
     throw LockHeld("cannot take the store's lock: it keeps changing hands");
+}
+
+void Lease::hold(std::string etag, TimePoint now) {
+    etag_ = std::move(etag);
+    held_ = true;
+    renewed_ = now;
+}
+
+void Lease::put(TimePoint now, const store::PutOptions& options) {
+    try {
+        hold(store_.put_bytes(lock_key, body(now), options), now);
+    } catch (const store::AlreadyExists&) {
+        throw;
+    } catch (const store::PreconditionFailed&) {
+        throw;
+    } catch (const Error&) {
+        // The store failed; the put may still have been applied (a lost answer). Its error is
+        // the one that explains the failure, unless the lock read back holds our token.
+        std::optional<Read> r;
+        try {
+            r = read();
+        } catch (const Error&) {
+        }
+        if (!r || !is_mine(r->text)) throw;
+        hold(r->etag, now);
+    }
 }
 
 Lease::~Lease() {
@@ -196,19 +197,10 @@ void Lease::renew(TimePoint now) {
     o.if_match = etag_;
     o.content_type = "application/json";
     try {
-        etag_ = store_.put_bytes(lock_key, body(now), o);
-        renewed_ = now;
+        put(now, o);
     } catch (const store::PreconditionFailed&) {
         held_ = false;
         throw LockHeld("this run's lease on the store expired and another run took the lock");
-    } catch (const Error&) {
-        // A lost answer leaves our new body in place under another etag.
-        if (auto r = read(); r && is_mine(r->text)) {
-            etag_ = r->etag;
-            renewed_ = now;
-            return;
-        }
-        throw;
     }
 }
 

@@ -37,7 +37,7 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
             unreadable_times.insert(run.time);
             continue;
         }
-        newest_run = i;
+        if (!is_future(run.time, now)) newest_run = i;  // future runs are kept as such
         // The run's verification: failed when an object it names failed its latest
         // verification, good when every one passed, else unknown.
         auto verified = retention::Verification::good;

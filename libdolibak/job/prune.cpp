@@ -17,8 +17,11 @@ PruneReport Job::prune(bool dry_run, bool force) {
     if (!dry_run) lease = im.lock();
     const auto listing = im.catalog->scan(catalog::Catalog::Load::all, true);
     im.check_cancel("pruning");
+    const TimePoint now = im.now();
     for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
-        if (!it->loaded) continue;
+        // A run stamped in the future (a wrong clock) is not the last run: it would block
+        // prune until the clock reaches it.
+        if (!it->loaded || catalog::is_future(it->time, now)) continue;
         if (!it->manifest.succeeded() && !force)
             throw Error("the last run (" + format_timestamp(it->time) +
                         ") failed: prune refused until a run succeeds (or force it)");
@@ -28,7 +31,7 @@ PruneReport Job::prune(bool dry_run, bool force) {
     std::set<std::string> in_use;
     for (const char* half : {"db", "docs"})
         if (auto fp = im.catalog->fingerprint(half)) in_use.insert(fp->object);
-    const auto pp = catalog::plan_prune(listing, im.now(), im.config.retention, force, in_use,
+    const auto pp = catalog::plan_prune(listing, now, im.config.retention, force, in_use,
                                         im.catalog->marked_since());
     for (const auto& k : pp.unreadable)
         im.warn("", "the manifest " + k +

@@ -171,8 +171,9 @@ struct World {
             const auto r = p->job.prune();
             return r.failures.empty();
         } catch (const Killed&) {
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
             // Refused (the newest run failed), locked, or a store error: the history stands.
+            if (std::getenv("DOLIBAK_SIM_VERBOSE")) MESSAGE("prune: " << std::string(e.what()));
         }
         return false;
     }
@@ -333,5 +334,8 @@ TEST_CASE("a simulated decade: kills, races, lost answers, a wrong clock, a prun
     auto p = w.process();
     const auto listing = p->job.list();
     MESSAGE(listing.runs.size() << " runs kept, " << listing.backups.size() << " objects");
+    if (std::getenv("DOLIBAK_SIM_VERBOSE"))
+        for (const auto& run : listing.runs)
+            MESSAGE("kept " << run.manifest_key << (run.manifest.succeeded() ? "" : " FAILED"));
     CHECK(listing.runs.size() < 80);
 }

@@ -3,6 +3,7 @@
 // and release that never touch another run's lease, and the store's own error reported. Then
 // the race of the independent tests: a stale lock, two backups started together on S3, fifty
 // times: exactly one run publishes, and every published object matches its manifest.
+#include "job_ops_testing.hpp"
 #include "support/sim_env.hpp"
 #include "support/testsupport.hpp"
 
@@ -13,7 +14,6 @@
 
 #include <doctest/doctest.h>
 
-#include <random>
 #include <thread>
 
 using namespace dolibak;
@@ -39,20 +39,6 @@ std::string stale_lock(TimePoint now) {
     return R"({"host":"gone.example","pid":1,"token":"stale","since":")" +
            format_rfc3339(now - std::chrono::hours(3)) + R"(","expires":")" +
            format_rfc3339(now - std::chrono::hours(2)) + "\"}\n";
-}
-
-store::StoreOptions s3_options() {
-    const auto& info = test::s3();
-    store::StoreOptions o;
-    o.use_environment = false;
-    o.s3.endpoint = info.at("endpoint").get<std::string>();
-    o.s3.region = info.at("region").get<std::string>();
-    o.s3.retry.base_delay = std::chrono::milliseconds(20);
-    s3::Credentials c;
-    c.access_key_id = info.at("access_key").get<std::string>();
-    c.secret_access_key = Secret(info.at("secret_key").get<std::string>());
-    o.credentials = c;
-    return o;
 }
 
 }  // namespace
@@ -115,6 +101,26 @@ TEST_CASE("two runs taking over one stale lease: exactly one wins (memory and di
     }
 }
 
+TEST_CASE("a lease taken in the future (a wrong clock) does not lock the store until then") {
+    store::MemoryStore mem;
+    std::vector<std::string> warnings;
+    {
+        Lease ahead(mem, t0 + std::chrono::days(400), opts("ahead", 1));
+        auto o = opts("b", 2);
+        o.warn = [&](const std::string& m) { warnings.push_back(m); };
+        CHECK_THROWS_AS(Lease(mem, t0 + std::chrono::days(400), o), LockHeld);
+        Lease b(mem, t0, o);  // the clock is right again: taken over
+        CHECK(b.held());
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0].find("wrong clock") != std::string::npos);
+        // The run of the wrong clock cannot renew: it publishes nothing.
+        CHECK_THROWS_AS(ahead.renew(t0 + std::chrono::days(400)), LockHeld);
+    }
+    // Within the tolerance (a clock a few minutes fast) the lease holds.
+    Lease fast(mem, t0 + std::chrono::minutes(10), opts("fast", 3));
+    CHECK_THROWS_AS(Lease(mem, t0, opts("c", 4)), LockHeld);
+}
+
 TEST_CASE("an unreadable lock is not an expired one") {
     store::MemoryStore mem;
     mem.put_bytes(catalog::lock_key, "{not json");
@@ -174,10 +180,8 @@ TEST_CASE("the store's own error is the one reported, not a later HEAD's") {
 }
 
 TEST_CASE("S3: a stale lock and two backups started together, fifty times: one publishes") {
-    std::mt19937_64 rng(std::random_device{}());
-    const std::string url = "s3://" + test::s3().at("bucket").get<std::string>() + "/race-" +
-                            std::to_string(rng() % 1000000000);
-    auto s3 = store::open(url, s3_options());
+    const std::string url = jt::s3_url();
+    auto s3 = store::open(url, jt::s3_options());
     sim::FakeHalf db("db"), docs("docs");
     sim::ManualClock clock(t0);
     int published_total = 0;

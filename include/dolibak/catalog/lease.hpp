@@ -57,6 +57,10 @@ public:
 
 private:
     std::string body(TimePoint now) const;
+    void hold(std::string etag, TimePoint now);
+    /// Puts this lease's body with `options`; a put whose answer was lost but that went
+    /// through (the lock read back holds our token) is held; conflicts are thrown as they are.
+    void put(TimePoint now, const store::PutOptions& options);
     /// The lock read back: etag and text, consistent (the etag did not change while read).
     struct Read {
         std::string etag;
