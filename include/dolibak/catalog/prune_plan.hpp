@@ -4,6 +4,7 @@
 // while any kept run names it. A run whose documents were "unchanged" names an older object:
 // that object stays as long as the run does, whoever uploaded it.
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/retention/planner.hpp>
 
 #include <optional>
@@ -13,7 +14,7 @@
 
 namespace dolibak::catalog {
 
-struct PrunePlan {
+struct DOLIBAK_API PrunePlan {
     /// The planner's decisions, one per (run, half): the key is the object's key when the run
     /// uploaded it, "<object>@<run ts>" when the run found the half unchanged, and
     /// "<manifest>#<half>" for a half that failed (no object).
@@ -40,8 +41,9 @@ struct PrunePlan {
 /// other) when they are older than `since` (the store's marker) and than the first manifest;
 /// later ones were left by a run that was killed before its manifest, and are dropped, unless
 /// a stored fingerprint names them (`in_use`: the next unchanged run will name them).
-PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Policy& policy,
-                     bool force, const std::set<std::string>& in_use = {},
-                     std::optional<TimePoint> since = std::nullopt);
+DOLIBAK_API PrunePlan plan_prune(const Listing& listing, TimePoint now,
+                                 const retention::Policy& policy, bool force,
+                                 const std::set<std::string>& in_use = {},
+                                 std::optional<TimePoint> since = std::nullopt);
 
 }  // namespace dolibak::catalog
