@@ -8,6 +8,7 @@ install(TARGETS dolibak EXPORT dolibakTargets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dolibak DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${PROJECT_BINARY_DIR}/generated/dolibak/core/version_config.hpp
+  ${PROJECT_BINARY_DIR}/generated/dolibak/core/export.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dolibak/core)
 install(TARGETS dolibak_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 

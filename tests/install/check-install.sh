@@ -52,6 +52,19 @@ echo "pkg-config example: $out2"
 # The installed CLI runs.
 "$prefix/bin/dolibak" --version
 
+# The umbrella header compiles against the installed tree alone (generated headers included).
+printf '#include <dolibak/dolibak.hpp>\nint main() { return dolibak::version().empty() ? 1 : 0; }\n' >"$work/umbrella.cpp"
+# shellcheck disable=SC2046
+c++ -std=c++20 -Wall -Wextra -Werror -o "$work/umbrella" "$work/umbrella.cpp" $(pkg-config --cflags --libs dolibak) -Wl,-rpath,"$(pkg-config --variable=libdir dolibak)"
+"$work/umbrella"
+echo "umbrella header: ok"
+
+# Symbols are hidden unless marked DOLIBAK_API: no layer-private function is exported.
+lib=$(pkg-config --variable=libdir dolibak)/libdolibak.so
+private=$(nm -D --defined-only "$lib" | c++filt | grep -cE " [TW] dolibak::[a-z]+::detail::" || true)
+[ "$private" -eq 0 ] || { echo "libdolibak.so exports $private layer-private function(s)"; exit 1; }
+echo "exported symbols: $(nm -D --defined-only "$lib" | grep -c ' [TWVD] '), none layer-private"
+
 # The installed Python package imports and finds the installed library.
 if [ -d "$build_dir/python/dolibak" ]; then  # the build has the Python module: it must install
   PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c \

@@ -1,7 +1,7 @@
 """dolibak.s3.sign against botocore's S3SigV4Auth (Debian's botocore 1.29 and, when present,
 the pyenv one, 1.4x): the Authorization header must be identical for a table of S3 requests
 of the kinds dolibak sends, with awkward keys, queries, session tokens and both addressing
-styles. (AWS's published vectors are checked by tests/cpp/test_s3_signer.cpp.)"""
+styles. (AWS's published vectors are checked by tests/cpp/s3/test_s3_signer.cpp.)"""
 from __future__ import annotations
 
 import glob

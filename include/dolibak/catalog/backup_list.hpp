@@ -1,6 +1,7 @@
 #pragma once
 // A list of backups as text (what `dolibak plan` reads), turned into the retention planner's
 // input. It lives in catalog, above retention, because it recognises store keys.
+#include <dolibak/core/export.hpp>
 #include <dolibak/retention/planner.hpp>
 
 #include <cstddef>
@@ -15,8 +16,8 @@ namespace dolibak::catalog {
 /// `verified-failed` (in either order; at most one of each pair). Blank lines and lines starting
 /// with '#' are skipped, and so are manifest keys (counted in `*manifests_skipped` when given).
 /// Throws ConfigError naming the line of anything else.
-std::vector<retention::Backup> backups_from_lines(std::string_view text,
-                                                  std::string_view default_half = "db",
-                                                  std::size_t* manifests_skipped = nullptr);
+DOLIBAK_API std::vector<retention::Backup> backups_from_lines(
+    std::string_view text, std::string_view default_half = "db",
+    std::size_t* manifests_skipped = nullptr);
 
 }  // namespace dolibak::catalog

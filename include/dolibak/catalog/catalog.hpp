@@ -12,6 +12,7 @@
 //     never makes a listed run unrestorable (prune_plan.hpp);
 //   - a run stamped beyond the clock-skew tolerance in the future is flagged, never "latest".
 #include <dolibak/catalog/manifest.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/store/store.hpp>
 
@@ -36,13 +37,13 @@ inline bool is_future(TimePoint t, TimePoint now) noexcept {
 /// Object keys of the layout (relative to the store's prefix).
 inline constexpr const char* lock_key = ".lock";
 /// ".fp-db", ".fp-docs".
-std::string fingerprint_key(const std::string& half);
+DOLIBAK_API std::string fingerprint_key(const std::string& half);
 /// The store's marker: written (once) by the first run of a dolibak that keeps manifests,
 /// before it stores anything. An object no manifest names is an old script's backup when it
 /// is older than the marker, else the leftover of a run that was killed.
 inline constexpr const char* marker_key = ".dolibak";
 
-struct BackupEntry {
+struct DOLIBAK_API BackupEntry {
     std::string half;  ///< "db", "docs", "globals"
     TimePoint time{};
     std::string key;
@@ -59,7 +60,7 @@ struct BackupEntry {
     std::optional<Verified> verified;
 };
 
-struct RunEntry {
+struct DOLIBAK_API RunEntry {
     TimePoint time{};
     std::string manifest_key;
     bool loaded = false;  ///< `manifest` was read
@@ -68,7 +69,7 @@ struct RunEntry {
     std::string error;
 };
 
-struct Listing {
+struct DOLIBAK_API Listing {
     std::vector<BackupEntry> backups;      ///< every backup object, oldest first
     std::vector<RunEntry> runs;            ///< every manifest, oldest first
     std::vector<store::ObjectInfo> other;  ///< objects that are neither (ignored by prune)
@@ -78,7 +79,7 @@ struct Listing {
 
 /// The stored fingerprint of a half (.fp-<half>): a small JSON object naming the object it
 /// describes.
-struct StoredFingerprint {
+struct DOLIBAK_API StoredFingerprint {
     std::string half;
     std::string value;   ///< fingerprint value (hex)
     std::string mode;    ///< "xmin", "content", "count-tms" / "metadata", "content"
@@ -92,15 +93,15 @@ struct StoredFingerprint {
 };
 
 /// A `verified/<ts>.json` record read back: which objects a verification of run <ts> checked.
-struct Verification {
+struct DOLIBAK_API Verification {
     TimePoint run{};
     TimePoint at{};
     std::vector<std::pair<std::string, bool>> objects;  ///< key, ok
 };
 /// Nothing when the text is not such a record (a foreign or damaged object).
-std::optional<Verification> parse_verification(std::string_view text);
+DOLIBAK_API std::optional<Verification> parse_verification(std::string_view text);
 
-class Catalog {
+class DOLIBAK_API Catalog {
 public:
     using Warn = std::function<void(const std::string& message)>;
     Catalog(store::Store& store, Warn warn);

@@ -6,6 +6,7 @@
 //   <prefix>/docs/<ts>.tar.gz       <prefix>/docs/<ts>.tar.zst
 //   <prefix>/manifests/<ts>.json
 // Objects written by the original shell scripts use the same names (without a manifest).
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 
 #include <optional>
@@ -29,16 +30,16 @@ enum class ObjectKind {
 
 /// "db", "docs" or "manifests": the folder of a kind, which is also the half's name for the
 /// two halves.
-std::string_view folder_of(ObjectKind kind) noexcept;
+DOLIBAK_API std::string_view folder_of(ObjectKind kind) noexcept;
 /// The file name suffix of a kind: ".dump", ".dump.zst", ".tar.gz", ".tar.zst", ".json".
-std::string_view suffix_of(ObjectKind kind) noexcept;
+DOLIBAK_API std::string_view suffix_of(ObjectKind kind) noexcept;
 /// True for the objects that hold a half's data (not the manifest, not a verification record).
-bool is_backup_object(ObjectKind kind) noexcept;
+DOLIBAK_API bool is_backup_object(ObjectKind kind) noexcept;
 /// True for the three kinds of verification record.
-bool is_verification_record(ObjectKind kind) noexcept;
+DOLIBAK_API bool is_verification_record(ObjectKind kind) noexcept;
 
 /// A store key taken apart.
-struct StoreKey {
+struct DOLIBAK_API StoreKey {
     std::string prefix;  ///< everything before "/db/", "/docs/" or "/manifests/"; may be empty
     std::string half;    ///< "db", "docs" or "manifests" (the folder)
     TimePoint time{};
@@ -47,8 +48,8 @@ struct StoreKey {
 
 /// Recognises `[<prefix>/]<folder>/<ts><suffix>`; nothing for any other key (temporary
 /// objects, fingerprints, locks, foreign files), and nothing when the time stamp is invalid.
-std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
+DOLIBAK_API std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
 /// Builds the key of an object; `prefix` may be empty or end with '/'.
-std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
+DOLIBAK_API std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
 
 }  // namespace dolibak::catalog

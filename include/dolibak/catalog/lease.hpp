@@ -9,6 +9,7 @@
 // renews its lease (conditionally) while it works, and releases it with a conditional remove,
 // so it never removes a lease another run has taken since. A put whose answer was lost is
 // recognised by the token when the lock is read back.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/store/store.hpp>
 
@@ -20,12 +21,12 @@
 namespace dolibak::catalog {
 
 /// The lock is held by another run (or was taken from this one).
-class LockHeld : public Error {
+class DOLIBAK_API LockHeld : public Error {
 public:
     using Error::Error;
 };
 
-struct LeaseOptions {
+struct DOLIBAK_API LeaseOptions {
     std::chrono::seconds ttl{std::chrono::hours(12)};
     /// Who holds it (default: this host and process).
     std::string host;
@@ -36,7 +37,7 @@ struct LeaseOptions {
     std::function<void(const std::string& message)> warn;
 };
 
-class Lease {
+class DOLIBAK_API Lease {
 public:
     /// Takes the lock at `now`. Throws LockHeld when another run holds it, or the store's
     /// own error when the store fails (the one that explains the failure).

@@ -4,6 +4,7 @@
 // object's key, size and SHA-256, its archive summary and fingerprint (JSON objects defined by
 // the pgdump/tarball and fingerprint layers, kept opaque here), tool and server versions and
 // durations. docs/manifest.md describes the JSON form.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 
 namespace dolibak::catalog {
 
-struct ManifestHalf {
+struct DOLIBAK_API ManifestHalf {
     enum class Status {
         uploaded,   ///< a new object was stored under `key`
         unchanged,  ///< the fingerprint matched: `key` names the earlier object still valid
@@ -41,9 +42,9 @@ struct ManifestHalf {
     bool operator==(const ManifestHalf&) const = default;
 };
 
-std::string_view to_string(ManifestHalf::Status s) noexcept;
+DOLIBAK_API std::string_view to_string(ManifestHalf::Status s) noexcept;
 
-struct Manifest {
+struct DOLIBAK_API Manifest {
     static constexpr int current_version = 1;
 
     int version = current_version;

@@ -4,6 +4,7 @@
 // while any kept run names it. A run whose documents were "unchanged" names an older object:
 // that object stays as long as the run does, whoever uploaded it.
 #include <dolibak/catalog/catalog.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/retention/planner.hpp>
 
 #include <map>
@@ -14,7 +15,7 @@
 
 namespace dolibak::catalog {
 
-struct PrunePlan {
+struct DOLIBAK_API PrunePlan {
     /// The planner's decisions, one per run and half, keyed "<manifest key>#<half>"
     /// ("manifests/20261123T020000Z.json#db"); an object no manifest names (an old script's)
     /// is a run of its own, keyed by the object's key.
@@ -43,8 +44,9 @@ struct PrunePlan {
 /// other) when they are older than `since` (the store's marker) and than the first manifest;
 /// later ones were left by a run that was killed before its manifest, and are dropped, unless
 /// a stored fingerprint names them (`in_use`: the next unchanged run will name them).
-PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Policy& policy,
-                     bool force, const std::set<std::string>& in_use = {},
-                     std::optional<TimePoint> since = std::nullopt);
+DOLIBAK_API PrunePlan plan_prune(const Listing& listing, TimePoint now,
+                                 const retention::Policy& policy, bool force,
+                                 const std::set<std::string>& in_use = {},
+                                 std::optional<TimePoint> since = std::nullopt);
 
 }  // namespace dolibak::catalog

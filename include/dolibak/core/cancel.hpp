@@ -2,11 +2,12 @@
 // Cooperative cancellation: a flag that a signal handler (SIGINT/SIGTERM in the CLI) or a
 // caller sets, and that long operations check between blocks. Setting it is async-signal-safe.
 #include <atomic>
+#include <dolibak/core/export.hpp>
 #include <string>
 
 namespace dolibak {
 
-class CancelToken {
+class DOLIBAK_API CancelToken {
 public:
     /// Requests cancellation; `signal` (e.g. SIGTERM) is remembered for the exit status.
     void cancel(int signal = 0) noexcept {

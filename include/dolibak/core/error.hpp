@@ -4,6 +4,7 @@
 // Messages never contain secrets: credentials are held in dolibak::Secret, which does not
 // format its value.
 #include <cstdint>
+#include <dolibak/core/export.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace dolibak {
 
-class Error : public std::runtime_error {
+class DOLIBAK_API Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message);
 
@@ -31,13 +32,13 @@ private:
 };
 
 /// Bad input from the user or the configuration: a flag, a URL, a time stamp, a setting.
-class ConfigError : public Error {
+class DOLIBAK_API ConfigError : public Error {
 public:
     using Error::Error;
 };
 
 /// A system call on a path or descriptor failed.
-class IoError : public Error {
+class DOLIBAK_API IoError : public Error {
 public:
     IoError(const std::string& what, const std::string& path, int errno_value);
     const std::string& path() const noexcept { return path_; }
@@ -49,7 +50,7 @@ private:
 };
 
 /// A child process could not be started, or exited badly.
-class ProcessError : public Error {
+class DOLIBAK_API ProcessError : public Error {
 public:
     ProcessError(const std::string& message, std::string program, int exit_code, int signal,
                  std::string stderr_tail);
@@ -69,7 +70,7 @@ private:
 
 /// Data that does not have the expected format (a dump archive, a tar, XML, JSON): carries the
 /// byte offset of the first defect when known.
-class FormatError : public Error {
+class DOLIBAK_API FormatError : public Error {
 public:
     explicit FormatError(const std::string& message,
                          std::optional<std::uint64_t> offset = std::nullopt);
@@ -80,7 +81,7 @@ private:
 };
 
 /// A remote service (S3) answered with an error.
-class RemoteError : public Error {
+class DOLIBAK_API RemoteError : public Error {
 public:
     struct Details {
         int http_status = 0;
@@ -99,13 +100,13 @@ private:
 };
 
 /// A database operation failed (connection, query, restore).
-class DatabaseError : public Error {
+class DOLIBAK_API DatabaseError : public Error {
 public:
     using Error::Error;
 };
 
 /// A check of restored or stored data found a difference: the data is not what it should be.
-class VerificationError : public Error {
+class DOLIBAK_API VerificationError : public Error {
 public:
     VerificationError(const std::string& message, std::vector<std::string> differences = {});
     const std::vector<std::string>& differences() const noexcept { return differences_; }
@@ -115,12 +116,12 @@ private:
 };
 
 /// The operation was cancelled (SIGINT/SIGTERM or a caller's request).
-class Cancelled : public Error {
+class DOLIBAK_API Cancelled : public Error {
 public:
     using Error::Error;
 };
 
 /// Text of errno `e`, thread-safe.
-std::string errno_text(int e);
+DOLIBAK_API std::string errno_text(int e);
 
 }  // namespace dolibak

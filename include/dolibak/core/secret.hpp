@@ -1,13 +1,14 @@
 #pragma once
 // A string that must never reach output, logs, errors or argv: S3 secret keys, session tokens,
 // database passwords. It has no implicit conversion and prints as "***".
+#include <dolibak/core/export.hpp>
 #include <ostream>
 #include <string>
 #include <string_view>
 
 namespace dolibak {
 
-class Secret {
+class DOLIBAK_API Secret {
 public:
     Secret() = default;
     explicit Secret(std::string value) : value_(std::move(value)) {}
@@ -31,6 +32,6 @@ private:
 };
 
 /// Replaces every occurrence of each non-empty secret in `text` by "***".
-std::string redact(std::string text, std::initializer_list<std::string_view> secrets);
+DOLIBAK_API std::string redact(std::string text, std::initializer_list<std::string_view> secrets);
 
 }  // namespace dolibak

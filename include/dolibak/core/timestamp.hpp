@@ -3,6 +3,7 @@
 // (e.g. 20261123T020000Z, in UTC) and RFC 3339. The store keys built from them are in
 // <dolibak/catalog/keys.hpp>.
 #include <chrono>
+#include <dolibak/core/export.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,16 +16,16 @@ using TimePoint = std::chrono::sys_seconds;
 /// Parses a `YYYYMMDDTHHMMSSZ` time stamp strictly: exactly 16 characters, a real calendar
 /// date, hours 00-23, minutes and seconds 00-59, the literal `T` and `Z`. Throws ConfigError
 /// naming the input and what is wrong with it.
-TimePoint parse_timestamp(std::string_view text);
+DOLIBAK_API TimePoint parse_timestamp(std::string_view text);
 /// As parse_timestamp, but returns nothing instead of throwing.
-std::optional<TimePoint> try_parse_timestamp(std::string_view text) noexcept;
+DOLIBAK_API std::optional<TimePoint> try_parse_timestamp(std::string_view text) noexcept;
 /// `YYYYMMDDTHHMMSSZ` of a time point (years 0000-9999).
-std::string format_timestamp(TimePoint t);
+DOLIBAK_API std::string format_timestamp(TimePoint t);
 
 /// Parses RFC 3339 in UTC with whole seconds, `YYYY-MM-DDTHH:MM:SSZ`, strictly (as written in
 /// manifests). Throws ConfigError.
-TimePoint parse_rfc3339(std::string_view text);
+DOLIBAK_API TimePoint parse_rfc3339(std::string_view text);
 /// `YYYY-MM-DDTHH:MM:SSZ`.
-std::string format_rfc3339(TimePoint t);
+DOLIBAK_API std::string format_rfc3339(TimePoint t);
 
 }  // namespace dolibak

@@ -1,6 +1,7 @@
 #pragma once
 // Fingerprint of a database's durable business content: equal fingerprints mean no committed
 // change to any included table and no schema change, so the DB half can be skipped.
+#include <dolibak/core/export.hpp>
 #include <dolibak/pgdump/tools.hpp>
 
 #include <cstdint>
@@ -25,11 +26,11 @@ enum class DbMode {
     count_tms,
 };
 
-std::string_view to_string(DbMode mode) noexcept;
+DOLIBAK_API std::string_view to_string(DbMode mode) noexcept;
 /// "xmin", "content" or "count-tms"; throws ConfigError naming the bad value.
-DbMode parse_db_mode(std::string_view text);
+DOLIBAK_API DbMode parse_db_mode(std::string_view text);
 
-struct DbOptions {
+struct DOLIBAK_API DbOptions {
     DbMode mode = DbMode::xmin;
     /// Only tables whose name matches one of these globs (fnmatch) are considered; empty: all
     /// tables outside the system schemas.
@@ -41,14 +42,14 @@ struct DbOptions {
     std::string change_column = "tms";
 };
 
-struct TableFingerprint {
+struct DOLIBAK_API TableFingerprint {
     std::string schema;
     std::string name;
     std::uint64_t rows = 0;
     std::string digest;  ///< mode-specific, hex
 };
 
-struct DbFingerprint {
+struct DOLIBAK_API DbFingerprint {
     DbMode mode = DbMode::xmin;
     std::string value;          ///< SHA-256 hex over the schema digest and every table's line
     std::string schema_digest;  ///< SHA-256 hex of the schema description
@@ -63,6 +64,7 @@ struct DbFingerprint {
 
 /// Computes the fingerprint in one REPEATABLE READ READ ONLY transaction (a single snapshot),
 /// reading only. Throws DatabaseError.
-DbFingerprint fingerprint_database(const pgdump::ConnectionParams& conn, const DbOptions& options);
+DOLIBAK_API DbFingerprint fingerprint_database(const pgdump::ConnectionParams& conn,
+                                               const DbOptions& options);
 
 }  // namespace dolibak::fingerprint

@@ -1,6 +1,7 @@
 #pragma once
 // Documents fingerprint: a SHA-256 that changes when a document is added, changed or removed,
 // computed from a metadata walk of the tree, with the same excludes as the archive.
+#include <dolibak/core/export.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
 #include <cstdint>
@@ -10,13 +11,13 @@
 
 namespace dolibak::fingerprint {
 
-struct DocsOptions {
+struct DOLIBAK_API DocsOptions {
     std::vector<std::string> excludes = tarball::default_excludes();
     /// Also hash the bytes of every file (slow: reads the whole tree).
     bool content = false;
 };
 
-struct DocsFingerprint {
+struct DOLIBAK_API DocsFingerprint {
     std::string sha256;  ///< lower-case hex
     std::uint64_t entries = 0;
     std::uint64_t files = 0;
@@ -31,7 +32,7 @@ struct DocsFingerprint {
 /// SHA-256 in content mode). Directories contribute path, type and mode only: their mtime
 /// moves whenever Dolibarr drops a preview or a temp file in them. Throws IoError naming an
 /// unreadable path.
-DocsFingerprint docs_fingerprint(const std::filesystem::path& root,
-                                 const DocsOptions& options = {});
+DOLIBAK_API DocsFingerprint docs_fingerprint(const std::filesystem::path& root,
+                                             const DocsOptions& options = {});
 
 }  // namespace dolibak::fingerprint

@@ -1,10 +1,11 @@
 #pragma once
 // A file descriptor that closes itself.
+#include <dolibak/core/export.hpp>
 #include <utility>
 
 namespace dolibak::io {
 
-class UniqueFd {
+class DOLIBAK_API UniqueFd {
 public:
     UniqueFd() noexcept = default;
     explicit UniqueFd(int fd) noexcept : fd_(fd) {}

@@ -1,5 +1,6 @@
 #pragma once
 // Sources and sinks over files and descriptors.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/io.hpp>
 
@@ -9,7 +10,7 @@
 namespace dolibak::io {
 
 /// Reads a descriptor (a file, a pipe). Retries on EINTR.
-class FdSource : public Source {
+class DOLIBAK_API FdSource : public Source {
 public:
     /// `name` is used in error messages (a path, "pg_dump stdout").
     FdSource(UniqueFd fd, std::string name);
@@ -23,14 +24,14 @@ private:
 };
 
 /// Opens a regular file read-only (without updating its access time where allowed).
-class FileSource final : public FdSource {
+class DOLIBAK_API FileSource final : public FdSource {
 public:
     explicit FileSource(const std::filesystem::path& path);
 };
 
 /// Writes to a descriptor; finish() closes it (reporting close errors); abort() closes it.
 /// Writing to a pipe whose reader is gone raises IoError(EPIPE), never SIGPIPE.
-class FdSink : public Sink {
+class DOLIBAK_API FdSink : public Sink {
 public:
     FdSink(UniqueFd fd, std::string name);
     void write(Bytes data) override;
@@ -46,7 +47,7 @@ private:
 /// Writes a file so that it appears complete or not at all: data goes to a temporary file in
 /// the same directory; finish() fsyncs it, renames it over `path` and fsyncs the directory.
 /// abort() (or destruction without finish) removes the temporary file.
-class AtomicFileSink final : public Sink {
+class DOLIBAK_API AtomicFileSink final : public Sink {
 public:
     explicit AtomicFileSink(std::filesystem::path path, unsigned mode = 0644);
     ~AtomicFileSink() override;
@@ -66,6 +67,6 @@ private:
 };
 
 /// fsync of a directory (after a rename or unlink in it).
-void fsync_directory(const std::filesystem::path& dir);
+DOLIBAK_API void fsync_directory(const std::filesystem::path& dir);
 
 }  // namespace dolibak::io

@@ -1,6 +1,7 @@
 #pragma once
 // Message digests used across the library (OpenSSL EVP underneath): SHA-256 for manifests,
 // payload hashes and fingerprints, MD5 for Content-MD5 and ETag checks.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <array>
@@ -13,12 +14,12 @@
 namespace dolibak::io {
 
 /// Lower-case hexadecimal of bytes.
-std::string to_hex(io::Bytes bytes);
+DOLIBAK_API std::string to_hex(io::Bytes bytes);
 /// Standard base64 (with padding).
-std::string to_base64(io::Bytes bytes);
+DOLIBAK_API std::string to_base64(io::Bytes bytes);
 
 /// An incremental digest; an io::Observer, so it can sit in any pipeline.
-class Digest : public io::Observer {
+class DOLIBAK_API Digest : public io::Observer {
 public:
     enum class Algorithm { sha256, md5 };
     explicit Digest(Algorithm algorithm);
@@ -40,22 +41,22 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-class Sha256 final : public Digest {
+class DOLIBAK_API Sha256 final : public Digest {
 public:
     Sha256() : Digest(Algorithm::sha256) {}
 };
 
-class Md5 final : public Digest {
+class DOLIBAK_API Md5 final : public Digest {
 public:
     Md5() : Digest(Algorithm::md5) {}
 };
 
-std::string sha256_hex(std::string_view data);
+DOLIBAK_API std::string sha256_hex(std::string_view data);
 /// SHA-256 (raw 32 bytes) of data; cheap to call for many small inputs (one context per thread).
-std::string sha256_bytes(std::string_view data);
+DOLIBAK_API std::string sha256_bytes(std::string_view data);
 /// SHA-256 of a file's bytes, read in streaming fashion.
-std::string sha256_file_hex(const std::filesystem::path& path);
+DOLIBAK_API std::string sha256_file_hex(const std::filesystem::path& path);
 /// HMAC-SHA-256 (raw 32 bytes) of data with key.
-std::string hmac_sha256(std::string_view key, std::string_view data);
+DOLIBAK_API std::string hmac_sha256(std::string_view key, std::string_view data);
 
 }  // namespace dolibak::io

@@ -4,6 +4,7 @@
 // an atomically published file). Memory stays bounded whatever the size of the data.
 #include <cstddef>
 #include <cstdint>
+#include <dolibak/core/export.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,7 +27,7 @@ inline std::string_view as_chars(Bytes b) noexcept {
 }
 
 /// A stream of bytes read in order.
-class Source {
+class DOLIBAK_API Source {
 public:
     virtual ~Source() = default;
     /// Reads up to buf.size() bytes into buf; returns 0 only at the end of the stream.
@@ -37,7 +38,7 @@ public:
 /// A destination of bytes. A sink is used as: write()* then exactly one of finish() (the data
 /// is complete and may be published) or abort() (nothing may be published). A sink destroyed
 /// without finish() behaves as if aborted.
-class Sink {
+class DOLIBAK_API Sink {
 public:
     virtual ~Sink() = default;
     virtual void write(Bytes data) = 0;
@@ -55,7 +56,7 @@ inline void write(Sink& sink, std::string_view text) {
 
 /// Something that looks at every byte passing through a pipeline (a hash, a counter, a
 /// verifier), in order, without changing it.
-class Observer {
+class DOLIBAK_API Observer {
 public:
     virtual ~Observer() = default;
     virtual void update(Bytes data) = 0;
@@ -63,17 +64,18 @@ public:
 
 /// Copies src to dst until the end of src, with one buffer of buffer_size bytes. Neither
 /// finishes nor aborts dst. Returns the number of bytes copied.
-std::uint64_t pump(Source& src, Sink& dst, std::size_t buffer_size = default_buffer_size);
+DOLIBAK_API std::uint64_t pump(Source& src, Sink& dst,
+                               std::size_t buffer_size = default_buffer_size);
 
 /// Reads src to its end into a string (for small streams: XML answers, JSON objects).
 /// Throws FormatError when more than max_bytes would be read.
-std::string read_all(Source& src, std::size_t max_bytes = 64 * 1024 * 1024);
+DOLIBAK_API std::string read_all(Source& src, std::size_t max_bytes = 64 * 1024 * 1024);
 
 /// Reads exactly buf.size() bytes, or fewer only at the end of the stream; returns the count.
-std::size_t read_full(Source& src, MutableBytes buf);
+DOLIBAK_API std::size_t read_full(Source& src, MutableBytes buf);
 
 /// A source over bytes held in memory (not owned: the bytes must outlive the source).
-class MemorySource final : public Source {
+class DOLIBAK_API MemorySource final : public Source {
 public:
     explicit MemorySource(Bytes data) noexcept : data_(data) {}
     explicit MemorySource(std::string_view data) noexcept : data_(as_bytes(data)) {}
@@ -85,7 +87,7 @@ private:
 };
 
 /// A sink that keeps everything in a string; finish() marks it complete.
-class MemorySink final : public Sink {
+class DOLIBAK_API MemorySink final : public Sink {
 public:
     void write(Bytes data) override;
     void finish() override { finished_ = true; }
@@ -104,7 +106,7 @@ private:
 };
 
 /// A sink that drops its data (and counts it).
-class NullSink final : public Sink {
+class DOLIBAK_API NullSink final : public Sink {
 public:
     void write(Bytes data) override { bytes_ += data.size(); }
     void finish() override {}
@@ -117,7 +119,7 @@ private:
 
 /// Writes every byte to two sinks. finish() finishes both (first, then second); if either
 /// fails, both are aborted and the error is rethrown.
-class TeeSink final : public Sink {
+class DOLIBAK_API TeeSink final : public Sink {
 public:
     TeeSink(Sink& first, Sink& second) noexcept : first_(first), second_(second) {}
     void write(Bytes data) override;
@@ -130,7 +132,7 @@ private:
 };
 
 /// Passes data through to the next sink and shows it to observers first.
-class ObservedSink final : public Sink {
+class DOLIBAK_API ObservedSink final : public Sink {
 public:
     ObservedSink(Sink& next, std::vector<Observer*> observers)
         : next_(next), observers_(std::move(observers)) {}
@@ -144,7 +146,7 @@ private:
 };
 
 /// Reads from another source and shows each chunk to observers.
-class ObservedSource final : public Source {
+class DOLIBAK_API ObservedSource final : public Source {
 public:
     ObservedSource(Source& inner, std::vector<Observer*> observers)
         : inner_(inner), observers_(std::move(observers)) {}
@@ -156,7 +158,7 @@ private:
 };
 
 /// Counts bytes.
-class ByteCounter final : public Observer {
+class DOLIBAK_API ByteCounter final : public Observer {
 public:
     void update(Bytes data) override { bytes_ += data.size(); }
     std::uint64_t bytes() const noexcept { return bytes_; }

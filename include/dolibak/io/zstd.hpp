@@ -1,20 +1,21 @@
 #pragma once
 // zstd as stream filters: a compressing Sink in front of another sink (multi-threaded, level
 // configurable) and a decompressing Source over another source. Memory stays bounded.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <memory>
 
 namespace dolibak::io {
 
-struct ZstdOptions {
+struct DOLIBAK_API ZstdOptions {
     int level = 3;    ///< 1..19 (negative levels are zstd's fast modes)
     int threads = 0;  ///< 0: compress in the caller's thread; N >= 1: N worker threads
 };
 
 /// Compresses what is written and writes the zstd frame to `next`. finish() ends the frame
 /// and finishes `next`; abort() aborts `next`.
-class ZstdSink final : public Sink {
+class DOLIBAK_API ZstdSink final : public Sink {
 public:
     explicit ZstdSink(Sink& next, ZstdOptions options = {});
     ~ZstdSink() override;
@@ -33,7 +34,7 @@ private:
 
 /// Decompresses a zstd stream (one or more frames) read from `inner`. A stream that ends in
 /// the middle of a frame, or is not zstd, raises FormatError.
-class ZstdSource final : public Source {
+class DOLIBAK_API ZstdSource final : public Source {
 public:
     explicit ZstdSource(Source& inner);
     ~ZstdSource() override;
@@ -47,6 +48,6 @@ private:
 };
 
 /// Whether bytes start with the zstd frame magic.
-bool is_zstd(Bytes prefix) noexcept;
+DOLIBAK_API bool is_zstd(Bytes prefix) noexcept;
 
 }  // namespace dolibak::io

@@ -7,6 +7,7 @@
 // control, so that a decade of runs is simulated in seconds (docs/architecture.md).
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/cancel.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/restore.hpp>
@@ -27,7 +28,7 @@ struct RestoreDbOptions;
 struct RestoreDocsOptions;
 
 /// The run's clock. Every time stamp and every wait of a Job goes through it.
-class Clock {
+class DOLIBAK_API Clock {
 public:
     virtual ~Clock() = default;
     virtual TimePoint now() = 0;
@@ -37,14 +38,14 @@ public:
 };
 
 /// What a driver is given for one call: where to say things, and the job's cancel token.
-struct DriverContext {
+struct DOLIBAK_API DriverContext {
     std::function<void(const std::string& message)> info;
     std::function<void(const std::string& message)> warn;
     std::shared_ptr<CancelToken> cancel;
 };
 
 /// A fingerprint of a half's live content (see fingerprint/).
-struct LiveFingerprint {
+struct DOLIBAK_API LiveFingerprint {
     std::string value;           ///< hex digest
     std::string mode;            ///< "xmin", "content", "count-tms", "metadata", ...
     std::string tool_version;    ///< of the tool that would produce the object, when known
@@ -52,7 +53,7 @@ struct LiveFingerprint {
 };
 
 /// What producing a half's object said about it, for the manifest and the run report.
-struct Produced {
+struct DOLIBAK_API Produced {
     std::string summary_json;  ///< compact archive summary (a JSON object), or empty
     std::string tool_version;
     std::string server_version;
@@ -61,7 +62,7 @@ struct Produced {
 
 /// One half of an instance (database, documents, globals): how to fingerprint its live
 /// content, produce its object, check a stored object's format.
-class HalfDriver {
+class DOLIBAK_API HalfDriver {
 public:
     virtual ~HalfDriver() = default;
     /// The kind of object produce() writes (its folder and suffix in the store).
@@ -79,7 +80,7 @@ public:
                                                   const DriverContext& ctx) = 0;
 };
 
-class DatabaseDriver : public HalfDriver {
+class DOLIBAK_API DatabaseDriver : public HalfDriver {
 public:
     /// Restores a dump object into the target the options name, with proof. `object` is
     /// checked against the manifest's digest by the caller as it is read.
@@ -88,7 +89,7 @@ public:
                                           const DriverContext& ctx) = 0;
 };
 
-class DocumentsDriver : public HalfDriver {
+class DOLIBAK_API DocumentsDriver : public HalfDriver {
 public:
     /// Extracts an archive object into `target` (safely: staged, all-or-nothing). `recorded`:
     /// a manifest names the object (else it may come from the old scripts).
@@ -98,7 +99,7 @@ public:
                                             const DriverContext& ctx) = 0;
 };
 
-class Env {
+class DOLIBAK_API Env {
 public:
     virtual ~Env() = default;
     virtual store::Store& store() = 0;

@@ -14,6 +14,7 @@
 #include <dolibak/catalog/catalog.hpp>
 #include <dolibak/catalog/manifest.hpp>
 #include <dolibak/core/cancel.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/job/env.hpp>
@@ -39,7 +40,7 @@ namespace dolibak::job {
 
 /// Something worth telling the user while a job runs. Progress events come often; the CLI
 /// draws them as a progress line on a terminal and drops them from logs.
-struct Event {
+struct DOLIBAK_API Event {
     enum class Kind { info, warning, progress };
     Kind kind = Kind::info;
     std::string half;                    ///< "db", "docs", "globals" or empty
@@ -51,7 +52,7 @@ struct Event {
     bool estimated = false;
 };
 
-struct DatabaseSettings {
+struct DOLIBAK_API DatabaseSettings {
     pgdump::ConnectionParams conn;                   ///< the source database (read only)
     std::optional<std::filesystem::path> tools_dir;  ///< where pg_dump/pg_restore are
     pgdump::DumpMode dump_mode = pgdump::DumpMode::pg_dump_compressed;
@@ -69,7 +70,7 @@ struct DatabaseSettings {
     bool globals_with_passwords = false;
 };
 
-struct DocumentsSettings {
+struct DOLIBAK_API DocumentsSettings {
     std::filesystem::path root;  ///< the documents directory (only read)
     tarball::Compression compression = tarball::Compression::gzip;
     int level = -1;   ///< -1: the compressor's default
@@ -82,7 +83,7 @@ struct DocumentsSettings {
     bool skip_unreadable = false;
 };
 
-struct Config {
+struct DOLIBAK_API Config {
     /// "s3://bucket/prefix" or "file:///dir".
     std::string store_url;
     store::StoreOptions store;
@@ -104,7 +105,7 @@ struct Config {
 
 // ---- backup ---------------------------------------------------------------------------
 
-struct BackupOptions {
+struct DOLIBAK_API BackupOptions {
     bool db = true;
     bool docs = true;
     /// Upload even when the fingerprint is unchanged.
@@ -115,7 +116,7 @@ struct BackupOptions {
     bool prune = false;
 };
 
-struct HalfReport {
+struct DOLIBAK_API HalfReport {
     enum class Outcome { uploaded, unchanged, would_upload, skipped, failed };
     std::string half;  ///< "db", "docs", "globals"
     Outcome outcome = Outcome::skipped;
@@ -127,9 +128,9 @@ struct HalfReport {
     std::string reason;       ///< why uploaded/unchanged ("fingerprint changed: llx_facture")
     std::string error;        ///< outcome failed
 };
-std::string_view to_string(HalfReport::Outcome o) noexcept;
+DOLIBAK_API std::string_view to_string(HalfReport::Outcome o) noexcept;
 
-struct PruneReport {
+struct DOLIBAK_API PruneReport {
     /// The planner's decisions over runs: one per run and half, keyed
     /// "manifests/<ts>.json#<half>" (an old script's object: its own key).
     retention::Plan plan;
@@ -143,7 +144,7 @@ struct PruneReport {
     bool dry_run = false;
 };
 
-struct BackupReport {
+struct DOLIBAK_API BackupReport {
     TimePoint time{};  ///< the run's <ts>
     std::vector<HalfReport> halves;
     std::string manifest_key;  ///< empty on a dry run
@@ -162,7 +163,7 @@ using BackupEntry = catalog::BackupEntry;
 using RunEntry = catalog::RunEntry;
 using ListReport = catalog::Listing;
 
-struct VerifiedObject {
+struct DOLIBAK_API VerifiedObject {
     std::string key;
     std::string half;
     bool ok = false;
@@ -171,7 +172,7 @@ struct VerifiedObject {
     std::string problem;  ///< empty when ok
 };
 
-struct VerifyReport {
+struct DOLIBAK_API VerifyReport {
     TimePoint time{};
     std::vector<VerifiedObject> objects;
     /// Where the result was recorded (verified/<ts>.json); empty when the store refused it.
@@ -181,14 +182,14 @@ struct VerifyReport {
 
 // ---- restore --------------------------------------------------------------------------
 
-struct RestoreDbOptions {
+struct DOLIBAK_API RestoreDbOptions {
     std::string which = "latest";    ///< "latest" or a <ts>
     pgdump::RestoreOptions restore;  ///< target, confirmation, safety dump, proof, list...
     /// TOC exclusions applied before restoring (e.g. "FUNCTION public user_lookup", "ACL").
     std::vector<std::string> exclude;
 };
 
-struct RestoreDocsOptions {
+struct DOLIBAK_API RestoreDocsOptions {
     std::string which = "latest";
     std::filesystem::path target;
     tarball::ExtractOptions extract;
@@ -197,7 +198,7 @@ struct RestoreDocsOptions {
     bool confirm_non_empty = false;
 };
 
-struct DocsRestoreReport {
+struct DOLIBAK_API DocsRestoreReport {
     std::string key;
     tarball::ExtractSummary summary;
     /// Files the profile requires after a restore that are missing (empty when all there).
@@ -206,7 +207,7 @@ struct DocsRestoreReport {
 
 // ---- status / check / refresh ---------------------------------------------------------
 
-struct StatusReport {
+struct DOLIBAK_API StatusReport {
     std::optional<RunEntry> last_run;      ///< the newest manifest (not future-dated)
     std::optional<RunEntry> last_success;  ///< the newest manifest whose halves all succeeded
     std::optional<double> age_seconds;     ///< of the last success
@@ -219,18 +220,18 @@ struct StatusReport {
     std::vector<TimePoint> future_runs;
 };
 
-struct CheckItem {
+struct DOLIBAK_API CheckItem {
     std::string name;
     bool ok = false;
     std::string detail;
 };
 
-struct CheckReport {
+struct DOLIBAK_API CheckReport {
     std::vector<CheckItem> items;
     bool ok() const noexcept;
 };
 
-struct RefreshOptions {
+struct DOLIBAK_API RefreshOptions {
     pgdump::ConnectionParams source;   ///< production (read only)
     pgdump::ConnectionParams sandbox;  ///< the sandbox database, as its owner role
     std::vector<std::string> exclude;  ///< TOC exclusions (default: none)
@@ -246,13 +247,13 @@ struct RefreshOptions {
     std::vector<std::string> post_hook;
 };
 
-struct RefreshReport {
+struct DOLIBAK_API RefreshReport {
     pgdump::RestoreReport restore;
     std::optional<tarball::ExtractSummary> docs;
     int post_hook_exit = 0;
 };
 
-class Job {
+class DOLIBAK_API Job {
 public:
     /// Validates the configuration (ConfigError naming what is wrong) and builds the real
     /// environment (Env::real: opens the store).

@@ -3,13 +3,14 @@
 // documents it backs up, as plain data. Built in: "dolibarr" (the default) and "odoo"; a user
 // extends or overrides one from the config file (JSON, see profile_from_json and
 // docs/profiles.md).
+#include <dolibak/core/export.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace dolibak::job {
 
-struct Profile {
+struct DOLIBAK_API Profile {
     std::string name;
     /// Tables of the application start with this prefix ("llx_"); empty: every table.
     std::string table_prefix;
@@ -42,17 +43,17 @@ struct Profile {
 };
 
 /// "dolibarr", "odoo".
-std::vector<std::string> builtin_profile_names();
+DOLIBAK_API std::vector<std::string> builtin_profile_names();
 /// A built-in profile; throws ConfigError naming the known ones for any other name.
-Profile builtin_profile(std::string_view name);
+DOLIBAK_API Profile builtin_profile(std::string_view name);
 
 /// A profile from JSON: `{"extends": "dolibarr", ...}` starts from a built-in profile (or
 /// from `base` when given and "extends" is absent), then each field present replaces the
 /// base's; a list field may instead be `{"add": [...], "remove": [...]}` to edit the base's
 /// list. Without "extends" nor `base`, every field must be given. Throws ConfigError naming
 /// the field on bad input.
-Profile profile_from_json(std::string_view json, const Profile* base = nullptr);
+DOLIBAK_API Profile profile_from_json(std::string_view json, const Profile* base = nullptr);
 /// The JSON form (every field; accepted by profile_from_json).
-std::string to_json(const Profile& p);
+DOLIBAK_API std::string to_json(const Profile& p);
 
 }  // namespace dolibak::job

@@ -5,6 +5,7 @@
 // default), then turned into a job::Config with strict validation. The CLI and the Python
 // module both go through here, so a key means the same everywhere. docs/configuration.md
 // lists every key.
+#include <dolibak/core/export.hpp>
 #include <dolibak/job/job.hpp>
 
 #include <filesystem>
@@ -19,7 +20,7 @@ namespace dolibak::job {
 
 /// One setting's value and where it came from ("--db-host", "DOLIBAK_DB_HOST",
 /// "/etc/dolibak.json"), for error messages.
-struct Setting {
+struct DOLIBAK_API Setting {
     std::string value;
     /// Set when the value was given as a list (a JSON array in the file, a Python list);
     /// otherwise a list setting splits `value` at commas.
@@ -36,7 +37,7 @@ using Environment = std::map<std::string, std::string>;
 
 enum class SettingKind { text, path, boolean, integer, size, duration, list, choice, count };
 
-struct SettingInfo {
+struct DOLIBAK_API SettingInfo {
     std::string key;
     SettingKind kind = SettingKind::text;
     /// Never echoed in messages; accepted from the file and the environment only (no flag).
@@ -47,34 +48,34 @@ struct SettingInfo {
 };
 
 /// Every known key, in documentation order.
-const std::vector<SettingInfo>& setting_keys();
+DOLIBAK_API const std::vector<SettingInfo>& setting_keys();
 /// nullptr when `key` is not a setting.
-const SettingInfo* find_setting(std::string_view key);
+DOLIBAK_API const SettingInfo* find_setting(std::string_view key);
 /// "db_host" → "--db-host"; "DOLIBAK_DB_HOST".
-std::string flag_name(std::string_view key);
-std::string env_name(std::string_view key);
+DOLIBAK_API std::string flag_name(std::string_view key);
+DOLIBAK_API std::string env_name(std::string_view key);
 
 /// Parses a JSON object of settings. Values: strings, numbers, booleans, or arrays of
 /// strings for lists. Throws ConfigError naming the key and `source` for an unknown key or a
 /// value of the wrong JSON type (never echoing a secret's value).
-Settings settings_from_json(std::string_view text, const std::string& source);
+DOLIBAK_API Settings settings_from_json(std::string_view text, const std::string& source);
 
 /// Reads a config file (settings_from_json). When the file holds a secret (db_password, S3
 /// keys) and is readable by its group or others, `warn` is called with a message saying so.
-Settings settings_from_file(const std::filesystem::path& path,
-                            const std::function<void(const std::string&)>& warn = {});
+DOLIBAK_API Settings settings_from_file(const std::filesystem::path& path,
+                                        const std::function<void(const std::string&)>& warn = {});
 
 /// The DOLIBAK_<KEY> variables of the environment. DOLIBAK_CONFIG and variables that are
 /// not settings (e.g. DOLIBAK_PYTHONPATH) are not included; the names of unknown
 /// DOLIBAK_* variables are appended to `unknown` when given.
-Settings settings_from_environment(const Environment* env = nullptr,
-                                   std::vector<std::string>* unknown = nullptr);
+DOLIBAK_API Settings settings_from_environment(const Environment* env = nullptr,
+                                               std::vector<std::string>* unknown = nullptr);
 
 /// `higher` wins key by key.
-Settings merge_settings(Settings lower, const Settings& higher);
+DOLIBAK_API Settings merge_settings(Settings lower, const Settings& higher);
 
 /// Where settings come from, in precedence order.
-struct SettingsSources {
+struct DOLIBAK_API SettingsSources {
     Settings overrides;  ///< flags / the Python dict: highest
     bool use_environment = true;
     /// The config file; when absent, DOLIBAK_CONFIG (with use_environment).
@@ -85,13 +86,13 @@ struct SettingsSources {
 };
 
 /// overrides > environment > config file. Throws ConfigError.
-Settings load_settings(const SettingsSources& sources);
+DOLIBAK_API Settings load_settings(const SettingsSources& sources);
 
 /// Builds the job configuration. Every key is checked: a bad value raises ConfigError naming
 /// the key, where it came from, the value (never for a secret) and what is allowed. libpq's
 /// PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and PGSSLMODE fill the db_* settings that
 /// are not set (from `env` when given). on_event, cancel and now are left unset.
-Config config_from_settings(const Settings& settings, const Environment* env = nullptr);
+DOLIBAK_API Config config_from_settings(const Settings& settings, const Environment* env = nullptr);
 
 /// A database target given as text (restore --to, refresh --to-db): a libpq conninfo
 /// ("host=/run/pg port=5432 user=dolibarr dbname=restored"; keys host, hostaddr, port, user,
@@ -99,22 +100,23 @@ Config config_from_settings(const Settings& settings, const Environment* env = n
 /// file) whose db_* keys name it. What is not named comes from PGHOST/PGPORT/PGUSER; the
 /// password from DOLIBAK_TARGET_PASSWORD, else PGPASSWORD (or the file's db_password). A
 /// password inside the text is refused (it would be visible in argv). `what` names the flag.
-pgdump::ConnectionParams target_connection(const std::string& to, const std::string& what,
-                                           const Environment* env = nullptr);
+DOLIBAK_API pgdump::ConnectionParams target_connection(const std::string& to,
+                                                       const std::string& what,
+                                                       const Environment* env = nullptr);
 
 /// The values of the secret settings present (to redact them from any output).
-std::vector<std::string> secret_values(const Settings& settings);
+DOLIBAK_API std::vector<std::string> secret_values(const Settings& settings);
 
 // Value parsers (exposed for the CLI's own flags and for tests). `what` names the setting in
 // errors.
 
 /// "true"/"false", "yes"/"no", "on"/"off", "1"/"0" (any case).
-bool parse_bool(std::string_view text, const std::string& what);
+DOLIBAK_API bool parse_bool(std::string_view text, const std::string& what);
 /// Bytes: "1048576", "16M", "16MiB", "1G", "512k" (binary multiples: K = 1024).
-std::uint64_t parse_size(std::string_view text, const std::string& what);
+DOLIBAK_API std::uint64_t parse_size(std::string_view text, const std::string& what);
 /// "3600", "3600s", "90m", "12h", "2d", "1h30m".
-std::chrono::seconds parse_duration(std::string_view text, const std::string& what);
+DOLIBAK_API std::chrono::seconds parse_duration(std::string_view text, const std::string& what);
 /// Comma-separated, items trimmed, empty items dropped.
-std::vector<std::string> split_list(std::string_view text);
+DOLIBAK_API std::vector<std::string> split_list(std::string_view text);
 
 }  // namespace dolibak::job

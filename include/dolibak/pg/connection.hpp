@@ -3,6 +3,7 @@
 // connection with RAII and small query helpers (Connection). libpq itself stays private: its
 // handles appear here only as the opaque pg_conn and pg_result, which the layers that call
 // libpq directly (pgdump, fingerprint, job) pass to its functions.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/secret.hpp>
 
 #include <memory>
@@ -19,7 +20,7 @@ namespace dolibak::pg {
 
 /// Where a database is and who connects. Children (pg_dump, pg_restore, psql) get it through
 /// libpq environment variables: the password only ever in PGPASSWORD, never on a command line.
-struct ConnectionParams {
+struct DOLIBAK_API ConnectionParams {
     std::string host;  ///< host name, address or socket directory
     int port = 5432;
     std::string user;
@@ -35,14 +36,14 @@ struct ConnectionParams {
 };
 
 /// Frees a libpq result (PQclear).
-struct ResultDeleter {
+struct DOLIBAK_API ResultDeleter {
     void operator()(pg_result* r) const noexcept;
 };
 /// A libpq result (PGresult) that frees itself.
 using Result = std::unique_ptr<pg_result, ResultDeleter>;
 
 /// One libpq connection, closed on destruction.
-class Connection {
+class DOLIBAK_API Connection {
 public:
     /// Connects (30 s timeout, application_name "dolibak"); throws DatabaseError naming the
     /// target (never the password) and libpq's message.

@@ -10,6 +10,7 @@
 // update() never throws: the first defect is recorded (with its byte offset) and the rest of
 // the stream is ignored. finish() declares the end of the stream; result() then tells whether
 // the archive is complete and sound.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <cstdint>
@@ -23,7 +24,7 @@
 namespace dolibak::pgdump {
 
 enum class Compression { none, gzip, lz4, zstd };
-std::string to_string(Compression c);
+DOLIBAK_API std::string to_string(Compression c);
 
 /// Where an entry's data block is, as the TOC says.
 enum class OffsetState {
@@ -32,7 +33,7 @@ enum class OffsetState {
     no_data = 3,  ///< the entry has no data block
 };
 
-struct ArchiveHeader {
+struct DOLIBAK_API ArchiveHeader {
     int version_major = 0;
     int version_minor = 0;
     int version_rev = 0;
@@ -58,7 +59,7 @@ struct ArchiveHeader {
     }
 };
 
-struct TocEntry {
+struct DOLIBAK_API TocEntry {
     std::uint64_t toc_offset = 0;  ///< where the entry starts in the archive (its dump id)
     int dump_id = 0;
     bool had_dumper = false;
@@ -90,7 +91,7 @@ struct TocEntry {
     bool has_data() const noexcept { return offset_state != OffsetState::no_data; }
 };
 
-struct TableStats {
+struct DOLIBAK_API TableStats {
     std::string schema;
     std::string name;
     int dump_id = 0;
@@ -98,7 +99,7 @@ struct TableStats {
     std::uint64_t bytes = 0;            ///< uncompressed data bytes
 };
 
-struct ArchiveSummary {
+struct DOLIBAK_API ArchiveSummary {
     ArchiveHeader header;
     std::vector<TocEntry> entries;  ///< in archive order
     std::map<std::string, int> counts_by_desc;
@@ -132,16 +133,16 @@ enum class Defect {
     unsupported_compression,
     trailing_garbage,
 };
-std::string to_string(Defect d);
+DOLIBAK_API std::string to_string(Defect d);
 
-struct VerifyResult {
+struct DOLIBAK_API VerifyResult {
     Defect defect = Defect::none;
     std::string message;  ///< empty when ok
     std::uint64_t offset = 0;
     bool ok() const noexcept { return defect == Defect::none; }
 };
 
-struct ReaderOptions {
+struct DOLIBAK_API ReaderOptions {
     /// Largest TOC string the reader keeps (tags, names, COPY statements); larger ones are a
     /// defect. Definitions (defn, drop statements) are never kept, only counted.
     std::size_t max_string = 1 << 20;
@@ -149,7 +150,7 @@ struct ReaderOptions {
     int max_entries = 10'000'000;
 };
 
-class ArchiveReader final : public io::Observer {
+class DOLIBAK_API ArchiveReader final : public io::Observer {
 public:
     explicit ArchiveReader(ReaderOptions options = {});
     ~ArchiveReader() override;
@@ -180,19 +181,20 @@ private:
 };
 
 /// Reads a whole archive from a source; throws FormatError on the first defect.
-ArchiveSummary read_archive(io::Source& source);
-ArchiveSummary read_archive(const std::filesystem::path& path);
+DOLIBAK_API ArchiveSummary read_archive(io::Source& source);
+DOLIBAK_API ArchiveSummary read_archive(const std::filesystem::path& path);
 /// Reads a whole archive and returns the verification result (never throws FormatError;
 /// I/O errors still throw) together with what was read.
-std::pair<VerifyResult, ArchiveSummary> verify_archive(io::Source& source);
+DOLIBAK_API std::pair<VerifyResult, ArchiveSummary> verify_archive(io::Source& source);
 /// Like verify_archive, but a zstd-compressed archive (<ts>.dump.zst) is decompressed on the
 /// fly. A broken zstd layer is reported as a defect too. `name` is used in messages.
-std::pair<VerifyResult, ArchiveSummary> open_and_verify(io::Source& source,
-                                                        const std::string& name);
+DOLIBAK_API std::pair<VerifyResult, ArchiveSummary> open_and_verify(io::Source& source,
+                                                                    const std::string& name);
 /// The verification result and summary as JSON: {"ok", "defect", "message", "offset", ...summary}.
-std::string verification_json(const VerifyResult& result, const ArchiveSummary& summary);
+DOLIBAK_API std::string verification_json(const VerifyResult& result,
+                                          const ArchiveSummary& summary);
 
-struct ListingOptions {
+struct DOLIBAK_API ListingOptions {
     /// Print the header comment block pg_restore -l prints (in pg_restore 16's style).
     bool header = true;
     /// List every entry (like pg_restore -l -v), not only those a default restore selects,
@@ -201,18 +203,18 @@ struct ListingOptions {
 };
 
 /// Whether pg_restore, with default options (no --create), restores this entry.
-bool selected_by_default(const TocEntry& e);
+DOLIBAK_API bool selected_by_default(const TocEntry& e);
 /// pg_restore -l's line for an entry: "id; tableoid oid desc schema tag owner".
-std::string listing_line(const TocEntry& e);
+DOLIBAK_API std::string listing_line(const TocEntry& e);
 /// The listing pg_restore -l prints.
-std::string listing(const ArchiveSummary& summary, const ListingOptions& options = {});
+DOLIBAK_API std::string listing(const ArchiveSummary& summary, const ListingOptions& options = {});
 
 /// The summary as JSON text (for the CLI and Python).
-std::string summary_json(const ArchiveSummary& summary, bool with_entries = true);
+DOLIBAK_API std::string summary_json(const ArchiveSummary& summary, bool with_entries = true);
 /// The summary a run's manifest keeps, compact: header facts, counts by type, totals and per
 /// table `[rows, uncompressed bytes]` (rows null for --inserts data) under "tables", keyed
 /// by name ("schema.name" outside public). About 10 KiB for Dolibarr's 308 tables; the whole
 /// TOC stays in the archive itself (`dolibak inspect` reads it from there).
-std::string manifest_summary_json(const ArchiveSummary& summary);
+DOLIBAK_API std::string manifest_summary_json(const ArchiveSummary& summary);
 
 }  // namespace dolibak::pgdump

@@ -4,6 +4,7 @@
 // verifier into a Sink. The sink is finished only when pg_dump exited 0 and the archive is
 // complete and sound; otherwise it is aborted (nothing published) and the error says why,
 // with pg_dump's stderr.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
@@ -20,7 +21,7 @@ enum class DumpMode {
     zstd,                ///< pg_dump -Fc -Z0, then zstd in-process: the object is <ts>.dump.zst
 };
 
-struct DumpOptions {
+struct DOLIBAK_API DumpOptions {
     ConnectionParams conn;
     /// Tools to use; when absent they are found for the server's version.
     std::optional<PgTools> tools;
@@ -33,7 +34,7 @@ struct DumpOptions {
     std::vector<std::string> extra_args;
 };
 
-struct DumpResult {
+struct DOLIBAK_API DumpResult {
     ArchiveSummary summary;  ///< of the archive as pg_dump wrote it (uncompressed in zstd mode)
     std::uint64_t bytes_out = 0;  ///< bytes written to the sink
     PgTools tools;
@@ -42,9 +43,9 @@ struct DumpResult {
 };
 
 /// Runs the dump into `sink` (finished on success, aborted on failure).
-DumpResult dump(const DumpOptions& options, io::Sink& sink);
+DOLIBAK_API DumpResult dump(const DumpOptions& options, io::Sink& sink);
 
 /// The argv dump() runs (for tests and logs): never contains a password.
-std::vector<std::string> dump_argv(const DumpOptions& options, const PgTools& tools);
+DOLIBAK_API std::vector<std::string> dump_argv(const DumpOptions& options, const PgTools& tools);
 
 }  // namespace dolibak::pgdump

@@ -2,6 +2,7 @@
 // Restore with proof: pg_restore into an explicit database, then a check of the restored
 // database against the archive's summary (every table present with its row count, a minimum
 // number of tables matching a pattern). pg_restore's exit status alone is never trusted.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
@@ -12,12 +13,12 @@
 
 namespace dolibak::pgdump {
 
-struct ProofOptions {
+struct DOLIBAK_API ProofOptions {
     std::string table_pattern = "llx_%";  ///< SQL LIKE pattern on table names
     int min_tables = 250;                 ///< at least this many tables match the pattern
 };
 
-struct RestoreOptions {
+struct DOLIBAK_API RestoreOptions {
     ConnectionParams target;
     std::optional<PgTools> tools;
     std::optional<std::filesystem::path> tools_dir;
@@ -36,14 +37,14 @@ struct RestoreOptions {
     std::filesystem::path temp_dir;  ///< for the -j spool file (default: the system's)
 };
 
-struct TableCheck {
+struct DOLIBAK_API TableCheck {
     std::string schema;
     std::string name;
     std::optional<std::uint64_t> expected_rows;
     std::optional<std::uint64_t> actual_rows;  ///< nullopt: missing
 };
 
-struct RestoreReport {
+struct DOLIBAK_API RestoreReport {
     ArchiveSummary archive;
     int pg_restore_exit = 0;
     std::string pg_restore_stderr;
@@ -54,20 +55,21 @@ struct RestoreReport {
 /// Streams the archive (plain or zstd-compressed) into pg_restore, then proves the restore.
 /// Throws ConfigError (non-empty target without confirmation), FormatError (bad archive),
 /// VerificationError (with every difference, pg_restore's failure included).
-RestoreReport restore(io::Source& archive, const RestoreOptions& options);
+DOLIBAK_API RestoreReport restore(io::Source& archive, const RestoreOptions& options);
 
 /// Compares a database with an archive summary. `only_ids`: restrict to these TABLE DATA
 /// dump ids (a filtered restore). Returns the report; throws VerificationError listing the
 /// differences.
-RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary& archive,
-                             const ProofOptions& proof, const std::vector<int>* only_ids = nullptr);
+DOLIBAK_API RestoreReport prove_restored(const ConnectionParams& conn,
+                                         const ArchiveSummary& archive, const ProofOptions& proof,
+                                         const std::vector<int>* only_ids = nullptr);
 
 /// Number of relations (tables, views, sequences...) outside the system schemas, plus large
 /// objects.
-int count_user_objects(const ConnectionParams& conn);
+DOLIBAK_API int count_user_objects(const ConnectionParams& conn);
 
 /// Sandbox reset: connected as the sandbox owner role, DROP OWNED BY that role CASCADE, then
 /// restore the archive as that role (no superuser, no CREATEDB, no DROP DATABASE).
-RestoreReport reset_sandbox(io::Source& archive, RestoreOptions options);
+DOLIBAK_API RestoreReport reset_sandbox(io::Source& archive, RestoreOptions options);
 
 }  // namespace dolibak::pgdump

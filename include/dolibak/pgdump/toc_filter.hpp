@@ -1,6 +1,7 @@
 #pragma once
 // A pure TOC filter: include/exclude rules over TOC entries, turned into a pg_restore -L list
 // that keeps the archive's order (so it also works on a streamed archive).
+#include <dolibak/core/export.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
 #include <string>
@@ -9,7 +10,7 @@
 namespace dolibak::pgdump {
 
 /// One rule; every non-empty field must match (glob patterns with * and ?).
-struct TocRule {
+struct DOLIBAK_API TocRule {
     std::string desc;  ///< "FUNCTION", "ACL", "TABLE DATA", ...
     std::string schema;
     std::string tag;  ///< "user_lookup(*", "llx_*"
@@ -17,7 +18,7 @@ struct TocRule {
     bool matches(const TocEntry& e) const;
 };
 
-struct TocFilter {
+struct DOLIBAK_API TocFilter {
     /// When non-empty, only entries matching one of these are kept.
     std::vector<TocRule> include;
     /// Entries matching one of these are dropped.
@@ -35,9 +36,9 @@ struct TocFilter {
 
 /// Parses a rule from "desc:schema:tag:owner" (empty fields match anything), e.g.
 /// "FUNCTION::user_lookup(*" or "ACL". Throws ConfigError on a bad rule.
-TocRule parse_rule(const std::string& text);
+DOLIBAK_API TocRule parse_rule(const std::string& text);
 
 /// The dump ids a pg_restore -L list keeps (lines not starting with ';').
-std::vector<int> list_ids(const std::string& list);
+DOLIBAK_API std::vector<int> list_ids(const std::string& list);
 
 }  // namespace dolibak::pgdump

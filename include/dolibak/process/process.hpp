@@ -2,6 +2,7 @@
 // Child processes spawned from an argv (posix_spawn; never a shell), with their stdin and
 // stdout as streams and the tail of their stderr captured. A Process that is destroyed while
 // its child still runs kills the child (SIGKILL) and reaps it.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <sys/types.h>
@@ -17,7 +18,7 @@
 
 namespace dolibak::process {
 
-struct ExitStatus {
+struct DOLIBAK_API ExitStatus {
     int code = -1;   ///< exit code, or -1 when killed by a signal
     int signal = 0;  ///< the signal that killed the child, or 0
     bool success() const noexcept { return code == 0; }
@@ -32,7 +33,7 @@ enum class Stdio {
     capture,  ///< stderr only: read by a thread, the last stderr_tail_bytes kept
 };
 
-struct ProcessOptions {
+struct DOLIBAK_API ProcessOptions {
     /// argv[0] is the program: a path, or a name looked up in PATH.
     std::vector<std::string> argv;
     /// Variables set (value) or removed (nullopt) on top of the parent's environment. This is
@@ -50,7 +51,7 @@ struct ProcessOptions {
     bool new_process_group = false;
 };
 
-class Process {
+class DOLIBAK_API Process {
 public:
     /// Spawns the child. Throws ProcessError when it cannot be started (program not found,
     /// not executable).
@@ -88,7 +89,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-struct RunResult {
+struct DOLIBAK_API RunResult {
     ExitStatus status;
     std::string out;
     std::string err;
@@ -96,10 +97,11 @@ struct RunResult {
 
 /// Runs a child to completion, feeding `input` to its stdin (when given) and collecting its
 /// stdout (at most max_output bytes, else FormatError) and stderr tail.
-RunResult run(ProcessOptions options, std::optional<std::string_view> input = std::nullopt,
-              std::size_t max_output = 64 * 1024 * 1024);
+DOLIBAK_API RunResult run(ProcessOptions options,
+                          std::optional<std::string_view> input = std::nullopt,
+                          std::size_t max_output = 64 * 1024 * 1024);
 
 /// Finds an executable by name in PATH (or checks a path containing '/').
-std::optional<std::filesystem::path> find_program(const std::string& name);
+DOLIBAK_API std::optional<std::filesystem::path> find_program(const std::string& name);
 
 }  // namespace dolibak::process

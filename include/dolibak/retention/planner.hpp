@@ -16,6 +16,7 @@
 // failed, also the newest successful one whose verification did not fail) and every protected
 // key (the objects the newest manifest names) are kept; failed and future-dated backups never
 // take a slot; a plan that would leave a half without any backup is refused.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/retention/timezone.hpp>
 
@@ -35,10 +36,10 @@ enum class Verification {
 };
 
 /// "unknown", "good", "failed".
-std::string_view to_string(Verification v) noexcept;
+DOLIBAK_API std::string_view to_string(Verification v) noexcept;
 
 /// One backup object of one half.
-struct Backup {
+struct DOLIBAK_API Backup {
     std::string key;   ///< store key, unique
     TimePoint time{};  ///< when the run started (the key's time stamp)
     std::string half;  ///< "db", "docs", ...: each half is planned on its own
@@ -49,14 +50,14 @@ struct Backup {
 };
 
 /// Tiered windows; 0 disables a tier.
-struct TieredPolicy {
+struct DOLIBAK_API TieredPolicy {
     int daily_days = 30;  ///< newest per day among backups at most this many days old (24 h each)
     int monthly_months = 12;  ///< newest per month, back to now minus this many months
     int yearly_years = 10;    ///< newest per year, back to now minus this many years
 };
 
 /// restic-compatible counts: 0 = rule off, `unlimited` (-1) = every bucket.
-struct CountPolicy {
+struct DOLIBAK_API CountPolicy {
     static constexpr int unlimited = -1;
     int last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0;
     /// restic >= 0.17: when a rule still has slots after the oldest backup, that oldest backup
@@ -67,7 +68,7 @@ struct CountPolicy {
     }
 };
 
-struct Policy {
+struct DOLIBAK_API Policy {
     enum class Mode { tiered, count };
     Mode mode = Mode::tiered;
     TieredPolicy tiered;
@@ -97,9 +98,9 @@ enum class Reason {
 };
 
 /// "daily", "monthly", ..., "newest-success", "protected", "future", "failed-recent".
-std::string_view to_string(Reason r) noexcept;
+DOLIBAK_API std::string_view to_string(Reason r) noexcept;
 
-struct Decision {
+struct DOLIBAK_API Decision {
     Backup backup;
     bool keep = false;
     std::vector<Reason> reasons;  ///< empty when dropped
@@ -108,7 +109,7 @@ struct Decision {
     std::string detail;
 };
 
-struct Plan {
+struct DOLIBAK_API Plan {
     /// Every input backup once, by half (ascending), then newest first.
     std::vector<Decision> decisions;
 
@@ -123,19 +124,19 @@ struct Plan {
 /// Plans retention. Throws ConfigError for bad input (duplicate keys, empty key or half,
 /// negative windows or counts other than `unlimited`) and Error when the plan would drop every
 /// backup of a half.
-Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy = {},
-          const std::set<std::string>& protected_keys = {});
+DOLIBAK_API Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy = {},
+                      const std::set<std::string>& protected_keys = {});
 
 /// The check `plan` applies last, usable on a plan edited afterwards: throws Error when a
 /// half that has backups would keep none of them.
-void check_keeps_every_half(const Plan& p);
+DOLIBAK_API void check_keeps_every_half(const Plan& p);
 
 /// The plan as JSON: {"now", "policy", "kept", "dropped", "counts": {reason: n},
 /// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
 /// ("verified": "unknown", "good" or "failed").
-std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
+DOLIBAK_API std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
 
 /// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
-std::string describe(const Policy& policy);
+DOLIBAK_API std::string describe(const Policy& policy);
 
 }  // namespace dolibak::retention

@@ -5,6 +5,7 @@
 // GCC 14), so dolibak reads the system's compiled IANA zone files (TZif, RFC 8536) itself:
 // explicit transitions, then the POSIX TZ rule of the file's footer for later times. Fixed
 // UTC offsets are supported too. Loading a zone reads a file; using one is pure.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 
 #include <chrono>
@@ -14,7 +15,7 @@
 
 namespace dolibak::retention {
 
-class TimeZone {
+class DOLIBAK_API TimeZone {
 public:
     /// UTC (the default).
     TimeZone();

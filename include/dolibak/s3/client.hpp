@@ -10,6 +10,7 @@
 // cut connection left them (Range + If-Match). Uploads of any size stream through a Sink:
 // one PutObject when the data fits in one part, else a multipart upload with parallel part
 // workers and bounded memory ((parallel_parts + 1) x part size), aborted on any failure.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/s3/credentials.hpp>
 #include <dolibak/s3/signer.hpp>
@@ -34,9 +35,9 @@ enum class AddressingStyle {
 };
 
 /// "path", "virtual" (or "virtual-hosted"), "auto"; throws ConfigError otherwise.
-AddressingStyle parse_addressing_style(std::string_view text);
+DOLIBAK_API AddressingStyle parse_addressing_style(std::string_view text);
 
-struct RetryPolicy {
+struct DOLIBAK_API RetryPolicy {
     /// Attempts per request (the first included). A download that made progress before
     /// failing gets its attempts back, up to max_total_attempts.
     int max_attempts = 6;
@@ -45,7 +46,7 @@ struct RetryPolicy {
     std::chrono::milliseconds max_delay{20'000};
 };
 
-struct ClientOptions {
+struct DOLIBAK_API ClientOptions {
     /// "https://s3.eu-west-3.amazonaws.com", "http://127.0.0.1:9000",
     /// "https://storage.googleapis.com". Empty: AWS's endpoint for the region.
     std::string endpoint;
@@ -71,7 +72,7 @@ struct ClientOptions {
     std::function<void(const std::string&)> trace;
 };
 
-struct ObjectInfo {
+struct DOLIBAK_API ObjectInfo {
     std::string key;
     std::uint64_t size = 0;
     std::string etag;  ///< with its quotes, as S3 sends it
@@ -80,7 +81,7 @@ struct ObjectInfo {
     std::map<std::string, std::string> metadata;  ///< x-amz-meta-* (HEAD only), lower-case
 };
 
-struct PutOptions {
+struct DOLIBAK_API PutOptions {
     std::string content_type = "application/octet-stream";
     std::map<std::string, std::string> metadata;  ///< sent as x-amz-meta-<name>
     /// Fail with 412 PreconditionFailed instead of replacing an existing object
@@ -96,37 +97,37 @@ struct PutOptions {
     std::optional<std::uint64_t> size_hint;
 };
 
-struct GetOptions {
+struct DOLIBAK_API GetOptions {
     std::uint64_t offset = 0;
     std::optional<std::uint64_t> length;  ///< else to the end
     std::string if_match;                 ///< an ETag the object must still have
 };
 
-struct ListPage {
+struct DOLIBAK_API ListPage {
     std::vector<ObjectInfo> objects;
     std::vector<std::string> common_prefixes;
     std::string next_continuation_token;  ///< empty on the last page
 };
 
-struct MultipartUploadInfo {
+struct DOLIBAK_API MultipartUploadInfo {
     std::string key;
     std::string upload_id;
     std::chrono::system_clock::time_point initiated{};
 };
 
-struct DeleteFailure {
+struct DOLIBAK_API DeleteFailure {
     std::string key;
     std::string code;
     std::string message;
 };
 
-struct CompletedPart {
+struct DOLIBAK_API CompletedPart {
     int number = 0;
     std::string etag;
 };
 
 /// Counters of a client's activity (all threads).
-struct ClientStats {
+struct DOLIBAK_API ClientStats {
     std::uint64_t requests = 0;  ///< attempts sent
     std::uint64_t retries = 0;
     std::uint64_t bytes_sent = 0;
@@ -140,14 +141,14 @@ class UploadSink;
 }
 
 /// The sink upload() returns: after finish(), etag() is the new object's ETag.
-class ObjectUpload : public io::Sink {
+class DOLIBAK_API ObjectUpload : public io::Sink {
 public:
     virtual std::string etag() const = 0;
 };
 
 /// Thread-safe: one client may serve many threads. The sinks and sources it returns refer
 /// to it and must not outlive it.
-class Client {
+class DOLIBAK_API Client {
 public:
     Client(ClientOptions options, Credentials credentials);
     ~Client();
@@ -240,14 +241,14 @@ private:
 
 /// Options and credentials from the environment and ~/.aws (see credentials.hpp), with
 /// `base` supplying what they don't set.
-struct ClientConfig {
+struct DOLIBAK_API ClientConfig {
     ClientOptions options;
     Credentials credentials;
 };
 /// Throws ConfigError when no credentials are found, unless `require_credentials` is false
 /// (the caller supplies them: region and endpoint still come from the environment).
-ClientConfig client_config_from_environment(const CredentialOptions& where = {},
-                                            ClientOptions base = {},
-                                            bool require_credentials = true);
+DOLIBAK_API ClientConfig client_config_from_environment(const CredentialOptions& where = {},
+                                                        ClientOptions base = {},
+                                                        bool require_credentials = true);
 
 }  // namespace dolibak::s3

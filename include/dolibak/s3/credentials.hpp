@@ -4,6 +4,7 @@
 // AWS_SESSION_TOKEN), then the shared files (~/.aws/credentials and ~/.aws/config, or
 // AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE) for the profile AWS_PROFILE (or "default").
 // Instance metadata, SSO and credential_process are not supported.
+#include <dolibak/core/export.hpp>
 #include <dolibak/core/secret.hpp>
 
 #include <filesystem>
@@ -13,7 +14,7 @@
 
 namespace dolibak::s3 {
 
-struct Credentials {
+struct DOLIBAK_API Credentials {
     std::string access_key_id;
     Secret secret_access_key;
     Secret session_token;  ///< empty when the credentials are long-term
@@ -24,7 +25,7 @@ struct Credentials {
 };
 
 /// Where to look. Unset fields are read from the process environment (`env`, for tests).
-struct CredentialOptions {
+struct DOLIBAK_API CredentialOptions {
     std::optional<std::string> profile;  ///< else AWS_PROFILE, AWS_DEFAULT_PROFILE, "default"
     std::optional<std::filesystem::path> credentials_file;  ///< else AWS_SHARED_CREDENTIALS_FILE
     std::optional<std::filesystem::path> config_file;       ///< else AWS_CONFIG_FILE
@@ -33,7 +34,7 @@ struct CredentialOptions {
 };
 
 /// Settings for reaching S3 that come from the environment and the config file.
-struct ResolvedConfig {
+struct DOLIBAK_API ResolvedConfig {
     Credentials credentials;
     std::string region;        ///< AWS_REGION, AWS_DEFAULT_REGION, profile `region`; may be empty
     std::string endpoint_url;  ///< AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, profile `endpoint_url`
@@ -44,15 +45,15 @@ struct ResolvedConfig {
 
 /// Resolves credentials and settings. Throws ConfigError when no credentials are found or
 /// when a file is malformed; the message names the places looked at, never a secret.
-ResolvedConfig resolve_config(const CredentialOptions& options = {});
+DOLIBAK_API ResolvedConfig resolve_config(const CredentialOptions& options = {});
 
 /// Credentials only (resolve_config(options).credentials).
-Credentials resolve_credentials(const CredentialOptions& options = {});
+DOLIBAK_API Credentials resolve_credentials(const CredentialOptions& options = {});
 
 /// Parses an AWS INI file (credentials or config): section -> key -> value. Nested
 /// sub-sections (`s3 =` followed by indented `key = value` lines) are flattened to
 /// "s3.key". Throws ConfigError with the line number on a malformed line.
-std::map<std::string, std::map<std::string, std::string>> parse_aws_ini(std::string_view text,
-                                                                        const std::string& name);
+DOLIBAK_API std::map<std::string, std::map<std::string, std::string>> parse_aws_ini(
+    std::string_view text, const std::string& name);
 
 }  // namespace dolibak::s3

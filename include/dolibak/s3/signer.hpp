@@ -6,6 +6,7 @@
 // normalisation of "." / ".." / "//", no double encoding), and every request carries
 // x-amz-content-sha256 (the hex SHA-256 of the body, or UNSIGNED-PAYLOAD for presigned URLs).
 // Checked against AWS's test vectors (aws-c-auth, botocore) and botocore's S3SigV4Auth.
+#include <dolibak/core/export.hpp>
 #include <dolibak/s3/credentials.hpp>
 
 #include <chrono>
@@ -26,16 +27,16 @@ inline constexpr std::string_view unsigned_payload = "UNSIGNED-PAYLOAD";
 /// Percent-encodes every byte outside A-Z a-z 0-9 - . _ ~ (upper-case hex); '/' too unless
 /// keep_slash. This is AWS's UriEncode: use it for keys in paths (keep_slash) and for query
 /// names and values (not).
-std::string uri_encode(std::string_view text, bool keep_slash = false);
+DOLIBAK_API std::string uri_encode(std::string_view text, bool keep_slash = false);
 /// Decodes %XX escapes ('+' stays '+'). Throws FormatError on a malformed escape.
-std::string uri_decode(std::string_view text);
+DOLIBAK_API std::string uri_decode(std::string_view text);
 
 /// "20150830T123600Z" for a time point (UTC).
-std::string amz_date(std::chrono::system_clock::time_point t);
+DOLIBAK_API std::string amz_date(std::chrono::system_clock::time_point t);
 /// Parses "20150830T123600Z"; throws FormatError.
-std::chrono::system_clock::time_point parse_amz_date(std::string_view text);
+DOLIBAK_API std::chrono::system_clock::time_point parse_amz_date(std::string_view text);
 
-struct SigningRequest {
+struct DOLIBAK_API SigningRequest {
     std::string method;  ///< "GET", "PUT", ...
     /// The path as sent on the wire, already encoded (e.g. uri_encode("/bucket/" + key, true)).
     /// Signed verbatim.
@@ -55,7 +56,7 @@ struct SigningRequest {
     std::chrono::system_clock::time_point time;
 };
 
-struct SignOptions {
+struct DOLIBAK_API SignOptions {
     /// Add and sign x-amz-content-sha256 (S3 needs it; AWS's generic vectors don't use it).
     bool content_sha256_header = true;
     /// Add and sign x-amz-security-token when the credentials have a session token. When
@@ -70,7 +71,7 @@ struct SignOptions {
     std::string_view cached_signing_key;
 };
 
-struct SignedRequest {
+struct DOLIBAK_API SignedRequest {
     /// Headers to add to the request: x-amz-date, x-amz-content-sha256 (when asked),
     /// x-amz-security-token (when there is a token), authorization.
     HeaderList headers;
@@ -82,14 +83,14 @@ struct SignedRequest {
 };
 
 /// Signs a request for the Authorization header.
-SignedRequest sign(const SigningRequest& request, const Credentials& credentials,
-                   const SignOptions& options = {});
+DOLIBAK_API SignedRequest sign(const SigningRequest& request, const Credentials& credentials,
+                               const SignOptions& options = {});
 
 /// The canonical (and wire) form of a query: names and values uri_encode()d, sorted by
 /// name then value, joined as a=b&c=d (a name with an empty value gives "a=").
-std::string canonical_query(const QueryList& query);
+DOLIBAK_API std::string canonical_query(const QueryList& query);
 
-struct PresignedRequest {
+struct DOLIBAK_API PresignedRequest {
     /// The query to send: the request's own parameters plus X-Amz-Algorithm,
     /// X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
     /// [X-Amz-Security-Token,] X-Amz-Signature; canonical order, encoded.
@@ -103,11 +104,11 @@ struct PresignedRequest {
 /// request.payload_sha256 is usually UNSIGNED-PAYLOAD for S3. Headers (at least host) are
 /// signed and must be sent as given. options.content_sha256_header is ignored; with
 /// options.sign_session_token false the token is appended after the signature, unsigned.
-PresignedRequest presign(const SigningRequest& request, const Credentials& credentials,
-                         std::chrono::seconds expires, const SignOptions& options = {});
+DOLIBAK_API PresignedRequest presign(const SigningRequest& request, const Credentials& credentials,
+                                     std::chrono::seconds expires, const SignOptions& options = {});
 
 /// The derived signing key (for caching across requests of one day/region/service).
-std::string signing_key(const Secret& secret, std::string_view date, std::string_view region,
-                        std::string_view service);
+DOLIBAK_API std::string signing_key(const Secret& secret, std::string_view date,
+                                    std::string_view region, std::string_view service);
 
 }  // namespace dolibak::s3

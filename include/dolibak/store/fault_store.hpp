@@ -5,6 +5,7 @@
 // actor's action, or to advance a test clock: FaultStore itself never sleeps). Counts calls
 // per operation. Thread-safe; hooks run without FaultStore's lock held, so they may use the
 // FaultStore (or its inner store) themselves.
+#include <dolibak/core/export.hpp>
 #include <dolibak/store/store.hpp>
 
 #include <array>
@@ -17,7 +18,7 @@
 
 namespace dolibak::store {
 
-class FaultStore final : public Store {
+class DOLIBAK_API FaultStore final : public Store {
 public:
     /// The operations faults apply to. `put` is counted at the sink's finish() (the publish),
     /// `get` at get() / get_to().
@@ -100,6 +101,6 @@ private:
 };
 
 /// "put", "get", ... (for messages).
-const char* to_string(FaultStore::Op op) noexcept;
+DOLIBAK_API const char* to_string(FaultStore::Op op) noexcept;
 
 }  // namespace dolibak::store

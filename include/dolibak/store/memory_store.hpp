@@ -9,6 +9,7 @@
 // - list() is sorted by key (byte order) and filtered by a string prefix; get() honours
 //   offset and length and throws ObjectNotFound for a missing key;
 // - cleanup() has nothing to clean (there are no partial uploads to leave behind).
+#include <dolibak/core/export.hpp>
 #include <dolibak/store/store.hpp>
 
 #include <map>
@@ -18,7 +19,7 @@
 
 namespace dolibak::store {
 
-class MemoryStore final : public Store {
+class DOLIBAK_API MemoryStore final : public Store {
 public:
     /// url() is "mem://<name>/".
     explicit MemoryStore(std::string name = "memory");

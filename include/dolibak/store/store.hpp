@@ -13,6 +13,7 @@
 // still has the given etag (else PreconditionFailed), and remove_if() removes only such an
 // object. They are the building blocks of the store's lock.
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/s3/client.hpp>
 #include <dolibak/s3/credentials.hpp>
@@ -28,7 +29,7 @@
 namespace dolibak::store {
 
 /// get() of a key that does not exist.
-class ObjectNotFound : public Error {
+class DOLIBAK_API ObjectNotFound : public Error {
 public:
     ObjectNotFound(const std::string& store_url, std::string key);
     const std::string& key() const noexcept { return key_; }
@@ -39,7 +40,7 @@ private:
 
 /// A put with `no_overwrite` found its key taken (S3: 412 or 409 to If-None-Match: *;
 /// directory: the name exists). Nothing was published.
-class AlreadyExists : public Error {
+class DOLIBAK_API AlreadyExists : public Error {
 public:
     AlreadyExists(const std::string& store_url, std::string key, const std::string& detail = {});
     const std::string& key() const noexcept { return key_; }
@@ -50,7 +51,7 @@ private:
 
 /// A put with `if_match`, or a remove_if(), found that the object under its key no longer
 /// has the expected etag, or is gone (S3: 412, 409, or 404 to If-Match). Nothing changed.
-class PreconditionFailed : public Error {
+class DOLIBAK_API PreconditionFailed : public Error {
 public:
     PreconditionFailed(const std::string& store_url, std::string key,
                        const std::string& detail = {});
@@ -60,7 +61,7 @@ private:
     std::string key_;
 };
 
-struct ObjectInfo {
+struct DOLIBAK_API ObjectInfo {
     std::string key;  ///< relative to the store
     std::uint64_t size = 0;
     std::chrono::system_clock::time_point modified{};
@@ -69,7 +70,7 @@ struct ObjectInfo {
     std::string etag;
 };
 
-struct PutOptions {
+struct DOLIBAK_API PutOptions {
     /// Total size when known (S3: picks the part size). Not enforced.
     std::optional<std::uint64_t> size_hint;
     /// Publish only if the key is free, else throw AlreadyExists. Directory: link() (atomic);
@@ -84,24 +85,24 @@ struct PutOptions {
     std::string content_type = "application/octet-stream";
 };
 
-struct GetOptions {
+struct DOLIBAK_API GetOptions {
     std::uint64_t offset = 0;
     std::optional<std::uint64_t> length;  ///< else to the end
 };
 
-struct RemoveFailure {
+struct DOLIBAK_API RemoveFailure {
     std::string key;
     std::string message;
 };
 
 /// The sink put() returns: a Sink that knows the etag of what it published.
-class ObjectSink : public io::Sink {
+class DOLIBAK_API ObjectSink : public io::Sink {
 public:
     /// The etag of the object finish() published; empty before (and after abort()).
     virtual std::string etag() const = 0;
 };
 
-class Store {
+class DOLIBAK_API Store {
 public:
     virtual ~Store() = default;
 
@@ -149,7 +150,7 @@ public:
 
 /// Where an S3 store gets its settings. By default from the environment and ~/.aws (see
 /// s3/credentials.hpp); fields set here win.
-struct StoreOptions {
+struct DOLIBAK_API StoreOptions {
     s3::ClientOptions s3;                        ///< endpoint, region, part size, retries...
     std::optional<s3::Credentials> credentials;  ///< else resolved from the environment
     s3::CredentialOptions credential_sources;
@@ -161,11 +162,11 @@ struct StoreOptions {
 
 /// Opens a store: "s3://bucket[/prefix]", "file:///abs/dir" (or an absolute path).
 /// Throws ConfigError for a malformed URL or missing settings.
-std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options = {});
+DOLIBAK_API std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options = {});
 
 /// Throws ConfigError unless `key` is a valid store key: non-empty, at most 1024 bytes,
 /// relative, no empty, "." or ".." segment, no NUL or other control character, not under
 /// the reserved ".dolibak-tmp/".
-void validate_key(std::string_view key);
+DOLIBAK_API void validate_key(std::string_view key);
 
 }  // namespace dolibak::store

@@ -1,6 +1,7 @@
 #pragma once
 // Exclude globs shared by the tar writer and the documents fingerprint, so that what is
 // archived and what is fingerprinted are always the same set of entries.
+#include <dolibak/core/export.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,7 +10,7 @@ namespace dolibak::tarball {
 
 /// What Dolibarr regenerates by itself and that a backup leaves out: every `*/temp/*`, the
 /// `<REF>.pdf_preview*.png` written beside each PDF, and `dolibarr*.log` at the root.
-std::vector<std::string> default_excludes();
+DOLIBAK_API std::vector<std::string> default_excludes();
 
 /// Matches relative paths ("facture/FA2401-0001/FA2401-0001.pdf") against shell globs, the way
 /// GNU tar's --exclude does: `*`, `?` and `[...]` match any byte including '/', and a pattern
@@ -17,7 +18,7 @@ std::vector<std::string> default_excludes();
 /// that starts after a '/'. A directory is also tried with a trailing '/', so `*/temp/*`
 /// excludes the `temp` folders themselves, not only their content; an excluded directory is
 /// not descended into.
-class ExcludeMatcher {
+class DOLIBAK_API ExcludeMatcher {
 public:
     explicit ExcludeMatcher(std::vector<std::string> patterns);
     bool excluded(std::string_view relative_path, bool is_directory) const;

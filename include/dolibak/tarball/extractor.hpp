@@ -1,5 +1,6 @@
 #pragma once
 // Safe extractor: restores a documents archive without ever writing outside the target.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 
 namespace dolibak::tarball {
 
-struct ExtractOptions {
+struct DOLIBAK_API ExtractOptions {
     /// Extract straight into the target (created if missing) instead of a staging directory
     /// swapped in at the end: for trees too large to hold twice. A failure then leaves a
     /// partly extracted target.
@@ -24,7 +25,7 @@ struct ExtractOptions {
     bool restore_times = true;
 };
 
-struct ExtractSummary {
+struct DOLIBAK_API ExtractSummary {
     std::uint64_t entries = 0;
     std::uint64_t files = 0;
     std::uint64_t directories = 0;
@@ -42,10 +43,10 @@ struct ExtractSummary {
 /// directory `.<name>.dolibak-staging-XXXXXX`, which replaces `target` (atomically, with
 /// renameat2 RENAME_EXCHANGE where available) only when the whole archive extracted cleanly;
 /// on any failure it is removed and `target` is untouched. Owners are not restored.
-ExtractSummary extract_tar(io::Source& archive, const std::filesystem::path& target,
-                           const ExtractOptions& options = {});
+DOLIBAK_API ExtractSummary extract_tar(io::Source& archive, const std::filesystem::path& target,
+                                       const ExtractOptions& options = {});
 
 /// Removes a tree without following symlinks, making read-only directories writable first.
-void remove_tree(const std::filesystem::path& path);
+DOLIBAK_API void remove_tree(const std::filesystem::path& path);
 
 }  // namespace dolibak::tarball

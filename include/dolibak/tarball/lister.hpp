@@ -1,5 +1,6 @@
 #pragma once
 // Lister and verifier of tar archives (any compression libarchive reads: gzip, zstd, none).
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 
 #include <cstdint>
@@ -20,9 +21,9 @@ enum class EntryType {
     other
 };
 /// "file", "directory", "symlink", "hardlink", "chardev", "blockdev", "fifo", "socket", "other".
-std::string to_string(EntryType t);
+DOLIBAK_API std::string to_string(EntryType t);
 
-struct Entry {
+struct DOLIBAK_API Entry {
     std::string path;  ///< name as stored (bytes)
     EntryType type = EntryType::other;
     std::uint64_t size = 0;  ///< content bytes (0 for links and directories)
@@ -36,7 +37,7 @@ struct Entry {
     std::string gname;
 };
 
-struct ListSummary {
+struct DOLIBAK_API ListSummary {
     std::uint64_t entries = 0;
     std::uint64_t files = 0;
     std::uint64_t directories = 0;
@@ -53,6 +54,7 @@ struct ListSummary {
 /// Reads the whole archive, every byte of every entry, checking the compression stream and the
 /// tar framing; calls on_entry for each entry in order. Throws FormatError with the offset (in
 /// the compressed stream) of the first defect, or the source's error.
-ListSummary list_tar(io::Source& archive, const std::function<void(const Entry&)>& on_entry = {});
+DOLIBAK_API ListSummary list_tar(io::Source& archive,
+                                 const std::function<void(const Entry&)>& on_entry = {});
 
 }  // namespace dolibak::tarball

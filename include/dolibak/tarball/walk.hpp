@@ -1,6 +1,7 @@
 #pragma once
 // The ordered, link-safe walk of a documents tree shared by the tar writer and the
 // documents fingerprint (so both see exactly the same entries in the same order).
+#include <dolibak/core/export.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
 #include <sys/stat.h>
@@ -11,7 +12,7 @@
 
 namespace dolibak::tarball {
 
-struct WalkEntry {
+struct DOLIBAK_API WalkEntry {
     std::string path;         ///< relative to the root, '/'-separated, no leading "./"
     struct stat st {};        ///< lstat of the entry
     int parent_fd = -1;       ///< open directory holding the entry (valid during the callback)
@@ -19,7 +20,7 @@ struct WalkEntry {
     std::string link_target;  ///< for symlinks
 };
 
-struct WalkHandlers {
+struct DOLIBAK_API WalkHandlers {
     /// Called for every included entry, parents before children, names in byte order.
     std::function<void(const WalkEntry&)> entry;
     /// Called when an entry vanished between readdir and lstat (path, errno).
@@ -31,11 +32,11 @@ struct WalkHandlers {
     std::function<void(const std::string&)> excluded;
 };
 
-void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,
-          const WalkHandlers& handlers);
+DOLIBAK_API void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,
+                      const WalkHandlers& handlers);
 
 /// Opens a file of the walk read-only, without following links, without updating atime
 /// where the kernel allows it. Returns -1 with errno set on failure.
-int open_for_reading(int parent_fd, const std::string& name);
+DOLIBAK_API int open_for_reading(int parent_fd, const std::string& name);
 
 }  // namespace dolibak::tarball

@@ -1,6 +1,7 @@
 #pragma once
 // Streaming tar writer: walks a documents tree (read only) and writes a pax archive, gzip or
 // zstd compressed, into an io::Sink. Memory stays bounded whatever the size of the tree.
+#include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
@@ -15,19 +16,19 @@ namespace dolibak::tarball {
 enum class Compression { none, gzip, zstd };
 
 /// "none", "gzip", "zstd"; parse_compression accepts these and "gz", "zst" (ConfigError).
-std::string to_string(Compression c);
-Compression parse_compression(std::string_view name);
+DOLIBAK_API std::string to_string(Compression c);
+DOLIBAK_API Compression parse_compression(std::string_view name);
 /// ".tar", ".tar.gz", ".tar.zst".
-std::string file_extension(Compression c);
+DOLIBAK_API std::string file_extension(Compression c);
 
 /// Something that went wrong with one entry without making the archive invalid: a file that
 /// grew, shrank, changed or vanished during the walk, or an unreadable entry skipped by option.
-struct Warning {
+struct DOLIBAK_API Warning {
     std::string path;     ///< relative path in the tree
     std::string message;  ///< what happened
 };
 
-struct WriteOptions {
+struct DOLIBAK_API WriteOptions {
     Compression compression = Compression::gzip;
     /// Compression level; -1 means the default (gzip 6, zstd 3).
     int level = -1;
@@ -47,7 +48,7 @@ struct WriteOptions {
     std::function<void(const Warning&)> on_warning;
 };
 
-struct WriteSummary {
+struct DOLIBAK_API WriteSummary {
     std::uint64_t entries = 0;  ///< entries written
     std::uint64_t files = 0;
     std::uint64_t directories = 0;
@@ -67,7 +68,7 @@ struct WriteSummary {
 /// (exactly the size in its header is written: zero-padded when it shrank, cut when it grew).
 /// Does not finish or abort the sink. Throws IoError (naming the path) on an unreadable entry
 /// unless skip_unreadable, ConfigError on bad options, Error from the sink.
-WriteSummary write_tar(const std::filesystem::path& root, io::Sink& sink,
-                       const WriteOptions& options = {});
+DOLIBAK_API WriteSummary write_tar(const std::filesystem::path& root, io::Sink& sink,
+                                   const WriteOptions& options = {});
 
 }  // namespace dolibak::tarball

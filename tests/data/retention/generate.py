@@ -3,7 +3,7 @@
 
 Deterministic (fixed seeds, standard library only): run it again and the files do not change.
 The expected plans beside them (*.expected.txt) are written by the C++ test
-(tests/cpp/test_retention_golden.cpp) when DOLIBAK_UPDATE_GOLDEN=1; see docs/testing.md.
+(tests/cpp/retention/test_retention_golden.cpp) when DOLIBAK_UPDATE_GOLDEN=1; see docs/testing.md.
 
     python3 tests/data/retention/generate.py
 """

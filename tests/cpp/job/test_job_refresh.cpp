@@ -1,6 +1,6 @@
 // Job::refresh: prod's dump streamed into a sandbox reset as the sandbox owner role, the
 // documents subtree synced, and the post hook run whatever happens.
-#include "job_ops_testing.hpp"
+#include "support/job_ops_testing.hpp"
 
 #include <dolibak/core/error.hpp>
 

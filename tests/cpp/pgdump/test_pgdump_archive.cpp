@@ -1,7 +1,7 @@
 // The native reader of pg_dump's custom format, on archives that the real pg_dump 15 makes
 // from a generated Dolibarr-like database (to a file and through a pipe, compressed, -Z0,
 // --inserts), on hand-built archives of the other format versions, and on corrupted ones.
-#include "pgdump_testing.hpp"
+#include "support/pgdump_testing.hpp"
 
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>

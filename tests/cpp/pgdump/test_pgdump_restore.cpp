@@ -1,6 +1,6 @@
 // Streamed dumps (pg_dump -Fc and the zstd mode) and restores with proof, on the real
 // PostgreSQL 15 fixture and a generated Dolibarr-like database.
-#include "pgdump_testing.hpp"
+#include "support/pgdump_testing.hpp"
 
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/dump.hpp>

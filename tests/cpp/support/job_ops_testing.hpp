@@ -3,7 +3,7 @@
 // layers directly (in the layout of job.hpp, with or without a manifest, as the old scripts
 // left them), a small database, a generated documents tree, and comparisons of databases and
 // trees. Job::backup makes the runs where the test is end to end.
-#include "job_testing.hpp"
+#include "support/job_testing.hpp"
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/catalog/manifest.hpp>

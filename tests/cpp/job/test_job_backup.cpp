@@ -1,6 +1,6 @@
 // Job::backup end to end on real PostgreSQL and a real documents tree: what is uploaded, what
 // is skipped, what a failure or a cancellation leaves behind.
-#include "job_testing.hpp"
+#include "support/job_testing.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/job.hpp>

@@ -1,6 +1,6 @@
 // Job::restore_db / restore_docs against a real PostgreSQL and generated documents, from a
 // file:// store and from the signature-checking S3 fixture.
-#include "job_ops_testing.hpp"
+#include "support/job_ops_testing.hpp"
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>

@@ -1,7 +1,7 @@
 // The database fingerprint: it must change with every committed business change and with the
 // schema, and not with the volatile tables or with uncommitted work. The seed-compatible
 // count+max(tms) mode's blind spots are shown too.
-#include "pgdump_testing.hpp"
+#include "support/pgdump_testing.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>

@@ -3,7 +3,7 @@
 // and release that never touch another run's lease, and the store's own error reported. Then
 // the race of the independent tests: a stale lock, two backups started together on S3, fifty
 // times: exactly one run publishes, and every published object matches its manifest.
-#include "job_ops_testing.hpp"
+#include "support/job_ops_testing.hpp"
 #include "support/sim_env.hpp"
 #include "support/testsupport.hpp"
 

@@ -1,5 +1,5 @@
 // Job::check: each preflight item reported ok/failed with a detail, never a secret.
-#include "job_ops_testing.hpp"
+#include "support/job_ops_testing.hpp"
 
 #include <dolibak/core/error.hpp>
 

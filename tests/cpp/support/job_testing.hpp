@@ -1,7 +1,7 @@
 #pragma once
 // Shared by the job tests: a generated Dolibarr-like instance (database + documents) and a
 // job configured over it.
-#include "pgdump_testing.hpp"
+#include "support/pgdump_testing.hpp"
 
 #include <dolibak/job/job.hpp>
 

@@ -1,5 +1,5 @@
 // Job::verify: every byte of every object of a run, per object, with the bad one pinpointed.
-#include "job_ops_testing.hpp"
+#include "support/job_ops_testing.hpp"
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
