@@ -318,18 +318,6 @@ public:
         unlink_and_tidy(path);
     }
 
-    std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
-        std::vector<RemoveFailure> failures;
-        for (const auto& k : keys) {
-            try {
-                remove(k);
-            } catch (const Error& e) {
-                failures.push_back({k, e.what()});
-            }
-        }
-        return failures;
-    }
-
     std::size_t cleanup(std::chrono::seconds older_than) override {
         const auto tmpdir = root_ / std::string(reserved_dir);
         std::error_code ec;

@@ -139,18 +139,6 @@ void MemoryStore::remove_if(const std::string& key, const std::string& etag) {
     objects_.erase(it);
 }
 
-std::vector<RemoveFailure> MemoryStore::remove_many(const std::vector<std::string>& keys) {
-    std::vector<RemoveFailure> failures;
-    for (const auto& k : keys) {
-        try {
-            remove(k);
-        } catch (const Error& e) {
-            failures.push_back({k, e.what()});
-        }
-    }
-    return failures;
-}
-
 std::size_t MemoryStore::cleanup(std::chrono::seconds) {
     return 0;
 }

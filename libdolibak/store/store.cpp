@@ -49,6 +49,18 @@ void check_put_options(const std::string& key, const PutOptions& options) {
         throw ConfigError("put of '" + key + "': no_overwrite and if_match exclude each other");
 }
 
+std::vector<RemoveFailure> Store::remove_many(const std::vector<std::string>& keys) {
+    std::vector<RemoveFailure> failures;
+    for (const auto& k : keys) {
+        try {
+            remove(k);
+        } catch (const Error& e) {
+            failures.push_back({k, e.what()});
+        }
+    }
+    return failures;
+}
+
 std::uint64_t Store::get_to(const std::string& key, io::Sink& out, const GetOptions& options) {
     auto src = get(key, options);
     return io::pump(*src, out);

@@ -36,7 +36,6 @@ public:
     std::vector<ObjectInfo> list(const std::string& prefix = {}) override;
     void remove(const std::string& key) override;
     void remove_if(const std::string& key, const std::string& etag) override;
-    std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) override;
     std::size_t cleanup(std::chrono::seconds older_than) override;
 
 private:

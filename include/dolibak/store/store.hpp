@@ -132,7 +132,8 @@ public:
     /// it is not (or the object is gone). S3: DELETE with If-Match.
     virtual void remove_if(const std::string& key, const std::string& etag) = 0;
     /// Removes many (S3: DeleteObjects, 1,000 per request). Returns what could not be removed.
-    virtual std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys) = 0;
+    /// The default removes the keys one by one (directory and memory stores).
+    virtual std::vector<RemoveFailure> remove_many(const std::vector<std::string>& keys);
     /// Cleans up what interrupted uploads left (S3: open multipart uploads under the prefix;
     /// directory: temporary files) older than `older_than`. Returns how many.
     virtual std::size_t cleanup(std::chrono::seconds older_than) = 0;
