@@ -101,7 +101,7 @@ public:
         ro.list = exclusion_list(peeked.toc, options.exclude);
         ctx.info(fmt::format("TOC read ({} entries), {} exclusion rule(s) applied",
                              peeked.toc.entries.size(), options.exclude.size()));
-        ReplaySource replay(std::move(peeked.head), object);
+        io::ReplaySource replay(std::move(peeked.head), object);
         return pgdump::restore(replay, ro);
     }
 

@@ -96,7 +96,7 @@ public:
         // The old scripts archived the folder itself ("documents/..."): look at the first
         // entry, then replay what that took.
         tarball::ExtractOptions xo = options.extract;
-        RecordingSource rec(object, std::size_t{64} << 20);
+        io::RecordingSource rec(object, std::size_t{64} << 20);
         std::string first;
         try {
             tarball::list_tar(rec, [](const tarball::Entry& e) { throw FirstEntrySeen{e.path}; });
@@ -109,7 +109,7 @@ public:
             xo.strip_components = 1;
             ctx.info("archive of the old scripts: leading documents/ stripped");
         }
-        ReplaySource replay(rec.take(), object);
+        io::ReplaySource replay(rec.take(), object);
         return tarball::extract_tar(replay, target, xo);
     }
 

@@ -87,46 +87,20 @@ std::size_t CheckedSource::read(io::MutableBytes buf) {
     return n;
 }
 
-// ---- RecordingSource / ReplaySource -----------------------------------------------------
-
-std::size_t RecordingSource::read(io::MutableBytes buf) {
-    const std::size_t n = inner_.read(buf);
-    if (recorded_.size() + n > limit_)
-        throw FormatError(
-            fmt::format("more than {} bytes before the end of what was looked for", limit_));
-    recorded_.insert(recorded_.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-    return n;
-}
-
-std::size_t ReplaySource::read(io::MutableBytes buf) {
-    if (pos_ < head_.size()) {
-        const std::size_t n = std::min(buf.size(), head_.size() - pos_);
-        std::memcpy(buf.data(), head_.data() + pos_, n);
-        pos_ += n;
-        if (pos_ == head_.size()) {
-            head_.clear();
-            head_.shrink_to_fit();
-            pos_ = 0;
-        }
-        return n;
-    }
-    return rest_.read(buf);
-}
-
 // ---- peek_toc ---------------------------------------------------------------------------
 
 PeekedToc peek_toc(io::Source& source, const std::string& name) {
     // A TOC is a few MiB even for thousands of tables; the bound only stops a runaway.
-    RecordingSource rec(source, std::size_t{512} << 20);
+    io::RecordingSource rec(source, std::size_t{512} << 20);
     std::vector<std::byte> magic(4);
     magic.resize(io::read_full(rec, magic));
     const bool zst = io::is_zstd(magic);
     pgdump::ArchiveReader reader;
     std::vector<std::byte> buf(64 * 1024);
     if (zst) {
-        ReplaySource raw(magic, source);
+        io::ReplaySource raw(magic, source);
         // Decompress only as far as the TOC: the compressed bytes read are recorded.
-        RecordingSource rec2(raw, std::size_t{512} << 20);
+        io::RecordingSource rec2(raw, std::size_t{512} << 20);
         io::ZstdSource unz(rec2);
         while (!reader.toc_done() && !reader.failed()) {
             const std::size_t n = unz.read(buf);

@@ -6,6 +6,7 @@
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/io/io.hpp>
+#include <dolibak/io/replay.hpp>
 #include <dolibak/job/job.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
@@ -60,32 +61,6 @@ private:
     std::vector<std::byte> cur_, next_;
     std::size_t cur_pos_ = 0;
     std::exception_ptr failure_;
-};
-
-/// Keeps a copy of what is read (for a peek), up to `limit` bytes (FormatError beyond).
-class RecordingSource final : public io::Source {
-public:
-    RecordingSource(io::Source& inner, std::size_t limit) : inner_(inner), limit_(limit) {}
-    std::size_t read(io::MutableBytes buf) override;
-    std::vector<std::byte> take() { return std::move(recorded_); }
-
-private:
-    io::Source& inner_;
-    std::size_t limit_;
-    std::vector<std::byte> recorded_;
-};
-
-/// Gives back bytes already read, then reads on from the source.
-class ReplaySource final : public io::Source {
-public:
-    ReplaySource(std::vector<std::byte> head, io::Source& rest)
-        : head_(std::move(head)), rest_(rest) {}
-    std::size_t read(io::MutableBytes buf) override;
-
-private:
-    std::vector<std::byte> head_;
-    std::size_t pos_ = 0;
-    io::Source& rest_;
 };
 
 /// The TOC of a dump archive (plain or zstd-wrapped) read from the start of `source`, and

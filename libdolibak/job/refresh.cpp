@@ -150,7 +150,7 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
                 im.info("db", fmt::format("source TOC read ({} entries): resetting the sandbox",
                                           peeked.toc.entries.size()));
                 im.check_cancel("resetting the sandbox");
-                detail::ReplaySource replay(std::move(peeked.head), counted);
+                io::ReplaySource replay(std::move(peeked.head), counted);
                 StartNotifyingSource restoring(replay, im.config.cancel, [&] {
                     im.info("db", "sandbox reset: restoring the stream as " + ro.target.user);
                 });

@@ -12,6 +12,7 @@
 //   zero) groups up to a zero oid.
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/file_io.hpp>
+#include <dolibak/io/replay.hpp>
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/archive.hpp>
 
@@ -882,35 +883,12 @@ std::pair<VerifyResult, ArchiveSummary> verify_archive(io::Source& source) {
     return {reader.result(), reader.summary()};
 }
 
-namespace {
-// Replays a prefix already read, then the rest of the source.
-class PrefixedSource final : public io::Source {
-public:
-    PrefixedSource(std::vector<std::byte> prefix, io::Source& rest)
-        : prefix_(std::move(prefix)), rest_(rest) {}
-    std::size_t read(io::MutableBytes buf) override {
-        if (pos_ < prefix_.size()) {
-            const std::size_t n = std::min(buf.size(), prefix_.size() - pos_);
-            std::memcpy(buf.data(), prefix_.data() + pos_, n);
-            pos_ += n;
-            return n;
-        }
-        return rest_.read(buf);
-    }
-
-private:
-    std::vector<std::byte> prefix_;
-    std::size_t pos_ = 0;
-    io::Source& rest_;
-};
-}  // namespace
-
 std::pair<VerifyResult, ArchiveSummary> open_and_verify(io::Source& source,
                                                         const std::string& name) {
     std::vector<std::byte> head(4);
     head.resize(io::read_full(source, head));
     const bool zst = io::is_zstd(head);
-    PrefixedSource all(std::move(head), source);
+    io::ReplaySource all(std::move(head), source);
     if (!zst) return verify_archive(all);
     io::ZstdSource plain(all);
     try {

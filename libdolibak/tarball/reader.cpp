@@ -1,6 +1,7 @@
 #include "tarball/reader.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/replay.hpp>
 #include <dolibak/io/zstd.hpp>
 
 #include <fmt/core.h>
@@ -16,9 +17,7 @@ namespace dolibak::tarball::detail {
 // the last member (block padding of some writers) are accepted, anything else is an error.
 class GunzipSource final : public io::Source {
 public:
-    GunzipSource(io::Source& inner, std::vector<std::byte> first, std::uint64_t& consumed_total)
-        : inner_(inner), in_(std::move(first)), in_len_(in_.size()), total_(consumed_total) {
-        in_.resize(io::default_buffer_size);
+    explicit GunzipSource(io::Source& inner) : inner_(inner), in_(io::default_buffer_size) {
         if (::inflateInit2(&z_, 15 + 16) != Z_OK) throw Error("cannot initialise zlib");
     }
     ~GunzipSource() override { ::inflateEnd(&z_); }
@@ -64,11 +63,11 @@ public:
     }
 
 private:
-    std::uint64_t offset() const { return total_ - (in_len_ - in_pos_); }
+    std::uint64_t offset() const { return read_ - (in_len_ - in_pos_); }
     bool refill() {
         in_pos_ = 0;
         in_len_ = inner_.read(io::MutableBytes(in_.data(), in_.size()));
-        total_ += in_len_;
+        read_ += in_len_;
         return in_len_ > 0;
     }
     void skip_padding() {
@@ -88,60 +87,34 @@ private:
     io::Source& inner_;
     std::vector<std::byte> in_;
     std::size_t in_pos_ = 0;
-    std::size_t in_len_;
-    std::uint64_t& total_;
+    std::size_t in_len_ = 0;
+    std::uint64_t read_ = 0;  // bytes read from inner_
     z_stream z_{};
     bool member_started_ = false;
     bool done_ = false;
 };
 
-// The first bytes again, then the rest of `inner`, counting what is read from `inner`.
-class ReplaySource final : public io::Source {
-public:
-    ReplaySource(io::Source& inner, std::vector<std::byte> first, std::uint64_t& consumed_total)
-        : inner_(inner), first_(std::move(first)), total_(consumed_total) {}
-    std::size_t read(io::MutableBytes buf) override {
-        if (pos_ < first_.size()) {
-            const std::size_t n = std::min(buf.size(), first_.size() - pos_);
-            std::copy_n(first_.begin() + static_cast<std::ptrdiff_t>(pos_), n, buf.begin());
-            pos_ += n;
-            return n;
-        }
-        const std::size_t n = inner_.read(buf);
-        total_ += n;
-        return n;
-    }
-
-private:
-    io::Source& inner_;
-    std::vector<std::byte> first_;
-    std::size_t pos_ = 0;
-    std::uint64_t& total_;
-};
-
-SourceReader::SourceReader(io::Source& source) : source_(source), a_(archive_read_new()) {
+SourceReader::SourceReader(io::Source& source)
+    : source_(source), counted_(source_, {&read_}), a_(archive_read_new()) {
     if (!a_) throw Error("out of memory creating the tar reader");
     for (auto& b : buffers_) b.resize(io::default_buffer_size);
     // Look at the first bytes: gzip and zstd are decoded here, libarchive reads plain tar.
     std::vector<std::byte> first(io::default_buffer_size);
-    std::size_t n = io::read_full(source_, io::MutableBytes(first.data(), 4));
-    if (n == 4) n += source_.read(io::MutableBytes(first.data() + 4, first.size() - 4));
+    std::size_t n = io::read_full(counted_, io::MutableBytes(first.data(), 4));
+    if (n == 4) n += counted_.read(io::MutableBytes(first.data() + 4, first.size() - 4));
     first.resize(n);
-    total_ = n;
-    if (n >= 2 && first[0] == std::byte{0x1f} && first[1] == std::byte{0x8b}) {
+    const bool gzip = n >= 2 && first[0] == std::byte{0x1f} && first[1] == std::byte{0x8b};
+    const bool zstd = io::is_zstd(io::Bytes(first.data(), first.size()));
+    replay_ = std::make_unique<io::ReplaySource>(std::move(first), counted_);
+    decoded_ = replay_.get();
+    if (gzip) {
         compression_ = "gzip";
-        raw_ = std::make_unique<GunzipSource>(source_, std::move(first), total_);
-        decoded_ = raw_.get();
-    } else {
-        const bool zstd = io::is_zstd(io::Bytes(first.data(), first.size()));
-        raw_ = std::make_unique<ReplaySource>(source_, std::move(first), total_);
-        decoded_ = raw_.get();
-        if (zstd) {
-            compression_ = "zstd";
-            zstd_ = std::make_unique<io::ZstdSource>(*raw_);
-            decoded_ = zstd_.get();
-        }
+        decoder_ = std::make_unique<GunzipSource>(*replay_);
+    } else if (zstd) {
+        compression_ = "zstd";
+        decoder_ = std::make_unique<io::ZstdSource>(*replay_);
     }
+    if (decoder_) decoded_ = decoder_.get();
     archive_read_support_filter_none(a_.get());
     archive_read_support_format_tar(a_.get());
     if (archive_read_open(a_.get(), this, nullptr, &SourceReader::on_read, nullptr) != ARCHIVE_OK)
@@ -156,7 +129,7 @@ std::size_t SourceReader::read_decoded(io::MutableBytes buf) {
     } catch (const FormatError& e) {
         if (e.offset()) throw;
         // zstd's errors carry no position: the compressed bytes read so far bound it.
-        throw FormatError(e.what(), total_);
+        throw FormatError(e.what(), read_.bytes());
     }
 }
 
@@ -191,7 +164,7 @@ void SourceReader::finish() {
             throw FormatError(
                 fmt::format("data after the end of the tar archive (byte {} of the tar stream)",
                             tar_offset),
-                compression_ == "none" ? tar_offset : total_);
+                compression_ == "none" ? tar_offset : read_.bytes());
         }
         tar_offset += n;
     };
@@ -225,8 +198,9 @@ void SourceReader::fail(const std::string& what) {
     // With our inflater in front, libarchive's counters are tar-stream offsets.
     const la_int64_t tar_offset = archive_filter_bytes(a_.get(), 0);
     const la_int64_t raw = archive_filter_bytes(a_.get(), -1);
-    const std::uint64_t offset =
-        compression_ != "none" ? total_ : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
+    const std::uint64_t offset = compression_ != "none"
+                                     ? read_.bytes()
+                                     : static_cast<std::uint64_t>(std::max<la_int64_t>(raw, 0));
     throw FormatError(
         fmt::format("{}: {} (byte {} of the tar stream)", what, error_text(a_.get()), tar_offset),
         offset);

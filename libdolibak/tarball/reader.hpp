@@ -27,7 +27,7 @@ public:
     SourceReader& operator=(const SourceReader&) = delete;
     archive* get() const noexcept { return a_.get(); }
     /// Bytes read from the source so far.
-    std::uint64_t source_bytes() const noexcept { return total_; }
+    std::uint64_t source_bytes() const noexcept { return read_.bytes(); }
     /// Throws the source's own error if it failed, else a FormatError with `what`, libarchive's
     /// message and the offset in the (compressed) input.
     [[noreturn]] void fail(const std::string& what);
@@ -45,11 +45,12 @@ private:
     std::size_t read_decoded(io::MutableBytes buf);
     ScopedUtf8Locale locale_;
     io::Source& source_;
-    std::uint64_t total_ = 0;  // bytes read from source_
+    io::ByteCounter read_;        // bytes read from source_
+    io::ObservedSource counted_;  // source_, counted by read_
     std::string compression_ = "none";
-    std::unique_ptr<io::Source> raw_;   // the source with its first bytes replayed, or gunzip
-    std::unique_ptr<io::Source> zstd_;  // zstd decoder over raw_
-    io::Source* decoded_ = nullptr;     // the plain tar stream
+    std::unique_ptr<io::Source> replay_;             // counted_ with its first bytes read again
+    std::unique_ptr<io::Source> decoder_;            // gunzip or zstd over replay_, if compressed
+    io::Source* decoded_ = nullptr;                  // the plain tar stream
     std::array<std::vector<std::byte>, 2> buffers_;  // handed to libarchive in turn
     std::array<std::size_t, 2> lengths_{0, 0};
     unsigned current_ = 1;
