@@ -6,6 +6,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/policy_spec.hpp>
 #include <dolibak/retention/timezone.hpp>
 
 #include <pybind11/stl.h>
@@ -120,32 +121,37 @@ const Registrar registrar(40, [](py::module_& m) {
     py::class_<Policy>(r, "Policy",
                        "A retention policy: mode 'tiered' (daily_days, monthly_months, "
                        "yearly_years) or 'count' (restic's keep_* counts, -1 = unlimited).")
-        .def(py::init([](const std::string& mode, int daily_days, int monthly_months,
-                         int yearly_years, int keep_last, int keep_hourly, int keep_daily,
-                         int keep_weekly, int keep_monthly, int keep_yearly,
-                         bool keep_oldest_if_unfilled, const std::string& time_zone) {
-                 Policy p;
-                 if (mode == "count")
-                     p.mode = Policy::Mode::count;
-                 else if (mode != "tiered")
-                     throw ConfigError("retention mode must be 'tiered' or 'count', not '" + mode +
-                                       "'");
-                 p.tiered = {daily_days, monthly_months, yearly_years};
-                 p.count.last = keep_last;
-                 p.count.hourly = keep_hourly;
-                 p.count.daily = keep_daily;
-                 p.count.weekly = keep_weekly;
-                 p.count.monthly = keep_monthly;
-                 p.count.yearly = keep_yearly;
-                 p.count.keep_oldest_if_unfilled = keep_oldest_if_unfilled;
-                 p.zone = retention::TimeZone::locate(time_zone);
-                 return p;
+        .def(py::init([](std::optional<std::string> mode, std::optional<int> daily_days,
+                         std::optional<int> monthly_months, std::optional<int> yearly_years,
+                         std::optional<int> keep_last, std::optional<int> keep_hourly,
+                         std::optional<int> keep_daily, std::optional<int> keep_weekly,
+                         std::optional<int> keep_monthly, std::optional<int> keep_yearly,
+                         std::optional<bool> keep_oldest_if_unfilled,
+                         std::optional<std::string> time_zone) {
+                 retention::PolicySpec spec;
+                 spec.mode = std::move(mode);
+                 spec.daily_days = daily_days;
+                 spec.monthly_months = monthly_months;
+                 spec.yearly_years = yearly_years;
+                 spec.last = keep_last;
+                 spec.hourly = keep_hourly;
+                 spec.daily = keep_daily;
+                 spec.weekly = keep_weekly;
+                 spec.monthly = keep_monthly;
+                 spec.yearly = keep_yearly;
+                 spec.keep_oldest_if_unfilled = keep_oldest_if_unfilled;
+                 spec.time_zone = std::move(time_zone);
+                 return retention::build_policy(spec, retention::Spelling::python);
              }),
-             py::kw_only(), py::arg("mode") = "tiered", py::arg("daily_days") = 30,
-             py::arg("monthly_months") = 12, py::arg("yearly_years") = 10, py::arg("keep_last") = 0,
-             py::arg("keep_hourly") = 0, py::arg("keep_daily") = 0, py::arg("keep_weekly") = 0,
-             py::arg("keep_monthly") = 0, py::arg("keep_yearly") = 0,
-             py::arg("keep_oldest_if_unfilled") = true, py::arg("time_zone") = "UTC")
+             py::kw_only(), py::arg("mode") = py::none(), py::arg("daily_days") = py::none(),
+             py::arg("monthly_months") = py::none(), py::arg("yearly_years") = py::none(),
+             py::arg("keep_last") = py::none(), py::arg("keep_hourly") = py::none(),
+             py::arg("keep_daily") = py::none(), py::arg("keep_weekly") = py::none(),
+             py::arg("keep_monthly") = py::none(), py::arg("keep_yearly") = py::none(),
+             py::arg("keep_oldest_if_unfilled") = py::none(), py::arg("time_zone") = py::none(),
+             "Unset settings take their defaults (tiered: 30 days, 12 months, 10 years; count "
+             "rules off; UTC). The mode is count when a keep_* count is given, else tiered. "
+             "Mixing the tiered windows with the counts raises ConfigError.")
         .def_property_readonly(
             "mode",
             [](const Policy& p) { return p.mode == Policy::Mode::tiered ? "tiered" : "count"; })

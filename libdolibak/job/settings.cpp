@@ -2,6 +2,7 @@
 // the strict translation into a job::Config. See include/dolibak/job/settings.hpp.
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/settings.hpp>
+#include <dolibak/retention/policy_spec.hpp>
 #include <dolibak/retention/timezone.hpp>
 
 #include <nlohmann/json.hpp>
@@ -210,12 +211,9 @@ public:
     std::optional<int> count(const std::string& key) const {
         const Setting* s = get(key);
         if (!s) return std::nullopt;
-        const std::string v = lower(trim(s->value));
-        if (v == "unlimited" || v == "-1") return retention::CountPolicy::unlimited;
-        const auto n = parse_integer(v);
-        if (!n || *n < 0 || *n > 1'000'000)
-            bad_value(key, *s, "a count from 0 to 1000000, or 'unlimited'");
-        return static_cast<int>(*n);
+        const auto n = retention::parse_count(lower(trim(s->value)));
+        if (!n) bad_value(key, *s, "a count from 0 to 1000000, or 'unlimited'");
+        return *n;
     }
     std::optional<std::uint64_t> size(const std::string& key) const {
         const Setting* s = get(key);
@@ -780,53 +778,28 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     }
 
     // ---- retention
-    const auto mode = r.choice("retention");
-    const char* tiered_keys[] = {"keep_daily_days", "keep_monthly_months", "keep_yearly_years"};
-    const char* count_keys[] = {"keep_last",   "keep_hourly",  "keep_daily",
-                                "keep_weekly", "keep_monthly", "keep_yearly"};
-    std::vector<std::string> tiered_given, count_given;
-    for (const char* k : tiered_keys)
-        if (r.has(k)) tiered_given.push_back(k);
-    for (const char* k : count_keys)
-        if (r.has(k)) count_given.push_back(k);
-    const bool count_mode = mode ? *mode == "count" : !count_given.empty();
-    if (count_mode && !tiered_given.empty())
-        throw ConfigError("retention is count but " + join(tiered_given, ", ") +
-                          " belong(s) to the tiered mode (keep_daily_days, keep_monthly_months, "
-                          "keep_yearly_years); use keep_last, keep_daily, ... instead");
-    if (!count_mode && !count_given.empty())
-        throw ConfigError("retention is tiered but " + join(count_given, ", ") +
-                          " belong(s) to the count mode; set retention = count to use them");
-    if (count_mode) {
-        c.retention.mode = retention::Policy::Mode::count;
-        auto& cp = c.retention.count;
-        if (auto v = r.count("keep_last")) cp.last = *v;
-        if (auto v = r.count("keep_hourly")) cp.hourly = *v;
-        if (auto v = r.count("keep_daily")) cp.daily = *v;
-        if (auto v = r.count("keep_weekly")) cp.weekly = *v;
-        if (auto v = r.count("keep_monthly")) cp.monthly = *v;
-        if (auto v = r.count("keep_yearly")) cp.yearly = *v;
-        if (cp.empty())
-            throw ConfigError(
-                "retention is count but no keep_* count is set: that would keep everything; set "
-                "at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, "
-                "keep_yearly");
-    } else {
-        auto& tp = c.retention.tiered;
-        if (auto v = r.integer("keep_daily_days", 0, 36500)) tp.daily_days = static_cast<int>(*v);
-        if (auto v = r.integer("keep_monthly_months", 0, 12000))
-            tp.monthly_months = static_cast<int>(*v);
-        if (auto v = r.integer("keep_yearly_years", 0, 1000))
-            tp.yearly_years = static_cast<int>(*v);
-    }
-    if (auto v = r.text("time_zone")) {
-        try {
-            c.retention.zone = retention::TimeZone::locate(trim(*v));
-        } catch (Error& e) {
-            e.with_context("setting " + r.describe_key("time_zone"));
-            throw;
-        }
-    }
+    retention::PolicySpec spec;
+    spec.mode = r.choice("retention");
+    auto window = [&](const char* key, int max) -> std::optional<int> {
+        if (auto v = r.integer(key, 0, max)) return static_cast<int>(*v);
+        return std::nullopt;
+    };
+    spec.daily_days = window("keep_daily_days", retention::max_daily_days);
+    spec.monthly_months = window("keep_monthly_months", retention::max_monthly_months);
+    spec.yearly_years = window("keep_yearly_years", retention::max_yearly_years);
+    spec.last = r.count("keep_last");
+    spec.hourly = r.count("keep_hourly");
+    spec.daily = r.count("keep_daily");
+    spec.weekly = r.count("keep_weekly");
+    spec.monthly = r.count("keep_monthly");
+    spec.yearly = r.count("keep_yearly");
+    if (auto v = r.text("time_zone")) spec.time_zone = trim(*v);
+    c.retention = retention::build_policy(spec, retention::Spelling::config);
+    if (c.retention.mode == retention::Policy::Mode::count && c.retention.count.empty())
+        throw ConfigError(
+            "retention is count but no keep_* count is set: that would keep everything; set "
+            "at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, "
+            "keep_yearly");
 
     // ---- run
     if (auto v = r.duration("lock_ttl")) {

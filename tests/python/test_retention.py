@@ -255,3 +255,14 @@ def test_cli_plan_verification_words():
         [("good", True), ("failed", False), ("good", True)]
     bad = run_plan(["--now", "20261123T020000Z"], "20261123T020000Z verified-maybe\n")
     assert bad.returncode == 2 and "line 1" in bad.stderr
+
+
+def test_policy_built_by_the_library():
+    # A count keyword alone makes a count policy (it was silently a tiered one before).
+    assert retention.Policy(keep_daily=7).mode == "count"
+    assert retention.Policy().mode == "tiered"
+    assert "for 24 months" in str(retention.Policy(monthly_months=24))
+    with pytest.raises(dolibak.ConfigError, match="daily_days and keep_last belong to different modes"):
+        retention.Policy(daily_days=5, keep_last=1)
+    with pytest.raises(dolibak.ConfigError, match="keep_weekly must be a count"):
+        retention.Policy(keep_weekly=-3)

@@ -7,6 +7,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/policy_spec.hpp>
 #include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
@@ -33,45 +34,28 @@ struct PlanOptions {
     std::vector<std::string> protect;
 };
 
-int count_value(const std::optional<std::string>& v, const char* flag) {
-    if (!v) return 0;
-    if (*v == "unlimited" || *v == "-1") return retention::CountPolicy::unlimited;
-    try {
-        std::size_t used = 0;
-        const int n = std::stoi(*v, &used);
-        if (used == v->size() && n >= 0) return n;
-    } catch (const std::exception&) {
-    }
+std::optional<int> count_value(const std::optional<std::string>& v, const char* flag) {
+    if (!v) return std::nullopt;
+    if (auto n = retention::parse_count(*v)) return n;
     throw ConfigError(std::string("--") + flag + " expects a count >= 0 or 'unlimited', not '" +
                       *v + "'");
 }
 
 retention::Policy make_policy(const PlanOptions& o) {
-    retention::Policy p;
-    const bool count_flags = o.last || o.hourly || o.daily || o.weekly || o.monthly || o.yearly;
-    const bool tier_flags = o.daily_days || o.monthly_months || o.yearly_years;
-    if (count_flags && tier_flags)
-        throw ConfigError(
-            "the tiered flags (--keep-*-days/-months/-years) and the count flags (--keep-last, "
-            "--keep-daily, ...) belong to different modes; use one set");
-    if (o.mode == "count" || (o.mode.empty() && count_flags)) {
-        if (tier_flags) throw ConfigError("--mode count does not take the tiered flags");
-        p.mode = retention::Policy::Mode::count;
-        p.count.last = count_value(o.last, "keep-last");
-        p.count.hourly = count_value(o.hourly, "keep-hourly");
-        p.count.daily = count_value(o.daily, "keep-daily");
-        p.count.weekly = count_value(o.weekly, "keep-weekly");
-        p.count.monthly = count_value(o.monthly, "keep-monthly");
-        p.count.yearly = count_value(o.yearly, "keep-yearly");
-        p.count.keep_oldest_if_unfilled = !o.no_keep_oldest;
-    } else if (o.mode.empty() || o.mode == "tiered") {
-        if (count_flags) throw ConfigError("--mode tiered does not take the count flags");
-        if (o.daily_days) p.tiered.daily_days = *o.daily_days;
-        if (o.monthly_months) p.tiered.monthly_months = *o.monthly_months;
-        if (o.yearly_years) p.tiered.yearly_years = *o.yearly_years;
-    }
-    p.zone = retention::TimeZone::locate(o.zone);
-    return p;
+    retention::PolicySpec spec;
+    if (!o.mode.empty()) spec.mode = o.mode;
+    spec.daily_days = o.daily_days;
+    spec.monthly_months = o.monthly_months;
+    spec.yearly_years = o.yearly_years;
+    spec.last = count_value(o.last, "keep-last");
+    spec.hourly = count_value(o.hourly, "keep-hourly");
+    spec.daily = count_value(o.daily, "keep-daily");
+    spec.weekly = count_value(o.weekly, "keep-weekly");
+    spec.monthly = count_value(o.monthly, "keep-monthly");
+    spec.yearly = count_value(o.yearly, "keep-yearly");
+    if (o.no_keep_oldest) spec.keep_oldest_if_unfilled = false;
+    spec.time_zone = o.zone;
+    return retention::build_policy(spec, retention::Spelling::cli);
 }
 
 int run_plan(const PlanOptions& o) {
