@@ -40,7 +40,8 @@ public:
     bool unchanged(HalfResult& r, const std::optional<StoredFingerprint>& prev,
                    const std::string& value, const std::string& mode) {
         if (!prev) {
-            r.report.reason = "no stored fingerprint";
+            // Keep "stored fingerprint unreadable" when that is why there is none.
+            if (r.report.reason.empty()) r.report.reason = "no stored fingerprint";
             return false;
         }
         if (o_.force) {

@@ -216,3 +216,24 @@ TEST_CASE("list reads one small object per run, whatever was verified") {
     for (const auto& b : listing.backups) verified += b.verified && b.verified->ok;
     CHECK(verified >= 10);
 }
+
+TEST_CASE("an unreadable stored fingerprint: the half is uploaded and the report says why") {
+    Instance in;
+    in.db.set_content("db 1");
+    REQUIRE(in.run_at(at(2026, 3, 1)).ok());
+    // The store fails the next read once the database's fingerprint is taken: the read of
+    // its stored fingerprint.
+    in.db.on_step = [&](const std::string& step) {
+        if (step == "fingerprint")
+            in.faults.fail(FaultStore::Op::get, in.faults.calls(FaultStore::Op::get) + 1,
+                           FaultStore::Fault::io_error);
+    };
+    const auto r = in.run_at(at(2026, 3, 2));
+    REQUIRE(r.ok());
+    const auto& db = r.halves.at(0);
+    CHECK(db.half == "db");
+    CHECK(db.outcome == job::HalfReport::Outcome::uploaded);
+    // Failed before: "no stored fingerprint" replaced the reason the store gave.
+    CHECK(db.reason == "stored fingerprint unreadable");
+    CHECK(r.halves.at(1).outcome == job::HalfReport::Outcome::unchanged);
+}
