@@ -6,6 +6,7 @@
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/io/io.hpp>
+#include <dolibak/io/replay.hpp>
 
 #include <doctest/doctest.h>
 
@@ -212,4 +213,28 @@ TEST_CASE("secrets never print and can be redacted from text") {
     CHECK(redact("key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY and again "
                  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                  {s.reveal(), ""}) == "key=*** and again ***");
+}
+
+TEST_CASE("peek then replay: a recording gives back what it read, then the stream goes on") {
+    const std::string text = "PGDMP and the rest of a stream that cannot seek";
+    io::MemorySource src(text);
+    io::RecordingSource rec(src, 16);
+    std::vector<std::byte> head(5);
+    REQUIRE(io::read_full(rec, head) == 5);
+    CHECK(io::as_chars(head) == "PGDMP");
+    io::ReplaySource all(rec.take(), src);
+    CHECK(rec.take().empty());
+    std::string whole;
+    std::vector<std::byte> buf(3);  // small reads cross the head's end
+    while (const std::size_t n = all.read(buf)) whole += io::as_chars(io::Bytes(buf.data(), n));
+    CHECK(whole == text);
+}
+
+TEST_CASE("a recording refuses to hold more than its limit") {
+    const std::string text(64, 'x');
+    io::MemorySource src(text);
+    io::RecordingSource rec(src, 10);
+    std::vector<std::byte> buf(8);
+    CHECK(rec.read(buf) == 8);
+    CHECK_THROWS_AS(rec.read(buf), FormatError);
 }
