@@ -8,6 +8,7 @@
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/hash.hpp>
+#include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/tarball/excludes.hpp>
 
@@ -156,6 +157,11 @@ CheckReport Job::check() {
                 im.config.profile.table_like_pattern(),
                 super ? "; note: connected as a superuser, a read-only role is enough" : "");
             return {ro == "on" && write_refused, detail};
+        });
+        // The path pg_dump takes, probed as backup probes it: startup options, pooling.
+        item("database session", [&]() -> std::pair<bool, std::string> {
+            const auto path = pg::probe_session(db.conn);
+            return {true, path.read_only_by() + "; " + path.session_evidence};
         });
         item("pg tools", [&]() -> std::pair<bool, std::string> {
             if (!server) return {false, "not checked: the database is unreachable"};

@@ -48,7 +48,7 @@ public:
                 versions.server_version};
     }
 
-    Produced produce(io::Sink& sink, const DriverContext&) override {
+    Produced produce(io::Sink& sink, const DriverContext& ctx) override {
         const auto& s = configured();
         Produced p;
         pgdump::DumpOptions d;
@@ -64,6 +64,7 @@ public:
         d.zstd = s.zstd;
         d.extra_args = s.extra_dump_args;
         const auto dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
+        if (ctx.info) ctx.info("pg_dump's session: " + dumped.read_only_by);
         p.summary_json = pgdump::manifest_summary_json(dumped.summary);
         p.detail = fmt::format("{} tables", dumped.summary.tables.size());
         return p;

@@ -4,6 +4,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/process/process.hpp>
@@ -30,14 +31,18 @@ public:
         try {
             if (!settings_) throw ConfigError("no database is configured");
             const auto& s = *settings_;
-            const int server = pgdump::server_version_num(s.conn);
+            const auto path = pg::probe_session(s.conn);
+            const int server = path.server_version;
             const auto tools = pgdump::find_tools(server / 10000, s.tools_dir);
             const auto pg_dumpall = tools.pg_dump.parent_path() / "pg_dumpall";
             process::ProcessOptions o;
             o.argv = {pg_dumpall.string(), "--globals-only", "--database=" + s.conn.dbname};
             if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
             o.env = s.conn.env();
-            o.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
+            // pg_dumpall --globals-only only reads the catalogs; where a pooler keeps the
+            // startup options from the server, its session is not read-only by setting.
+            if (path.startup_options)
+                o.env.emplace_back("PGOPTIONS", pg::read_only_startup_options);
             p.tool_version = "pg_dumpall (PostgreSQL) " + tools.version;
             process::Process child(o);
             const auto bytes = io::pump(child.out(), sink);

@@ -37,7 +37,10 @@ std::string ConnectionParams::describe() const {
     return fmt::format("{}@{}:{}/{}", user, host, port, dbname);
 }
 
-Connection::Connection(const ConnectionParams& p) : where_(p.describe()) {
+Connection::Connection(const ConnectionParams& p) : Connection(p, std::string()) {}
+
+Connection::Connection(const ConnectionParams& p, const std::string& startup_options)
+    : where_(p.describe()) {
     const std::string port = std::to_string(p.port);
     std::vector<const char*> keys, values;
     auto add = [&](const char* k, const std::string& v) {
@@ -51,6 +54,7 @@ Connection::Connection(const ConnectionParams& p) : where_(p.describe()) {
     add("dbname", p.dbname);
     add("password", p.password.reveal());
     add("sslmode", p.sslmode);
+    add("options", startup_options);
     keys.push_back("connect_timeout");
     values.push_back("30");
     keys.push_back("application_name");

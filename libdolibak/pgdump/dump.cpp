@@ -1,4 +1,5 @@
 #include <dolibak/core/error.hpp>
+#include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/process/process.hpp>
 
@@ -20,8 +21,14 @@ std::vector<std::string> dump_argv(const DumpOptions& o, const PgTools& tools) {
 
 DumpResult dump(const DumpOptions& o, io::Sink& sink) {
     DumpResult res;
+    bool read_only_options = false;
     try {
-        res.server_version = server_version_num(o.conn);
+        // The path pg_dump takes: whether the read-only startup options reach the server,
+        // and that it keeps one server session (a transaction pooler is refused here).
+        const auto path = pg::probe_session(o.conn);
+        res.server_version = path.server_version;
+        res.read_only_by = path.read_only_by();
+        read_only_options = path.startup_options;
         res.tools = o.tools ? *o.tools : find_tools(res.server_version / 10000, o.tools_dir);
         if (res.tools.major * 10000 < (res.server_version / 10000) * 10000)
             throw ConfigError(
@@ -36,8 +43,10 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
     process::ProcessOptions po;
     po.argv = dump_argv(o, res.tools);
     po.env = o.conn.env();
-    // Whatever the role's settings, the dump's session cannot write.
-    po.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
+    // Whatever the role's settings, the dump's session cannot write. Where a pooler keeps
+    // the startup options from the server, pg_dump's own transaction is the guarantee: it
+    // reads everything in one REPEATABLE READ, READ ONLY transaction.
+    if (read_only_options) po.env.emplace_back("PGOPTIONS", pg::read_only_startup_options);
     po.in = process::Stdio::null;
     po.out = process::Stdio::pipe;
     po.err = process::Stdio::capture;

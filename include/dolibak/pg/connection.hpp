@@ -48,6 +48,8 @@ public:
     /// Connects (30 s timeout, application_name "dolibak"); throws DatabaseError naming the
     /// target (never the password) and libpq's message.
     explicit Connection(const ConnectionParams& p);
+    /// The same with libpq's `options` startup parameter (e.g. "-c name=value").
+    Connection(const ConnectionParams& p, const std::string& startup_options);
     /// The libpq handle (a PGconn*), for calls the helpers below do not cover.
     pg_conn* get() const noexcept { return conn_.get(); }
     /// Runs a statement; throws DatabaseError unless it succeeds.

@@ -40,6 +40,8 @@ struct DOLIBAK_API DumpResult {
     PgTools tools;
     int server_version = 0;
     std::string stderr_text;  ///< pg_dump's stderr (warnings)
+    /// How the dump's session was read-only (pg::SessionProbe::read_only_by()).
+    std::string read_only_by;
 };
 
 /// Runs the dump into `sink` (finished on success, aborted on failure).
