@@ -522,12 +522,13 @@ def test_check_reports_each_item(dolibarr, tmp_path):
     c = good.check()
     assert isinstance(c, dolibak.CheckReport)
     items = {i.name: i for i in c.items}
-    assert set(items) == {"database", "pg tools", "documents", "store", "clock", "temp space",
-                          "history: no run stamped in the future"}
-    for name in ("database", "pg tools", "documents", "store", "clock"):
+    assert set(items) == {"database", "database session", "pg tools", "documents", "store",
+                          "clock", "temp space", "history: no run stamped in the future"}
+    for name in ("database", "database session", "pg tools", "documents", "store", "clock"):
         assert items[name].ok, (name, items[name].detail)
     assert "session read-only: on, writes refused" in items["database"].detail
     assert "superuser" not in items["database"].detail  # prod_owner is none
+    assert "startup option" in items["database session"].detail  # no pooler: PGOPTIONS holds
     assert str(tmp_path) in items["temp space"].detail
     assert c.ok == items["temp space"].ok
     assert c.to_dict()["items"][0]["name"] == c.items[0].name
@@ -543,6 +544,8 @@ def test_check_reports_each_item(dolibarr, tmp_path):
     assert not items["database"].ok and "password authentication failed" in items[
         "database"].detail
     assert not items["pg tools"].ok and "unreachable" in items["pg tools"].detail
+    assert not items["database session"].ok
+    assert "password authentication failed" in items["database session"].detail
     assert not items["documents"].ok and "install.lock missing" in items["documents"].detail
     assert items["store"].ok
     assert secret not in json.dumps(bad.to_dict())

@@ -44,7 +44,8 @@ TEST_CASE("check passes every item on a good setup") {
     job::Job j(full_config("file://" + (tmp / "store").string(), tmp / "docs"));
     const auto r = j.check();
     CHECK(r.ok());
-    for (const char* name : {"database", "pg tools", "documents", "store", "clock", "temp space"})
+    for (const char* name :
+         {"database", "database session", "pg tools", "documents", "store", "clock", "temp space"})
         CHECK(item(r, name).ok);
     CHECK(item(r, "database").detail.find("read-only: on, writes refused") != std::string::npos);
     CHECK(item(r, "documents").detail.find("2 files") != std::string::npos);
