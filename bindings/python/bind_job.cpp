@@ -310,11 +310,43 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("age_seconds", &StatusReport::age_seconds)
         .def_readonly("stale", &StatusReport::stale)
         .def_readonly("reason", &StatusReport::reason)
-        .def_property_readonly("future_runs", [](const StatusReport& r) {
-            std::vector<py::object> out;
-            for (const auto t : r.future_runs) out.push_back(from_time(t));
-            return out;
-        });
+        .def_property_readonly("future_runs",
+                               [](const StatusReport& r) {
+                                   std::vector<py::object> out;
+                                   for (const auto t : r.future_runs) out.push_back(from_time(t));
+                                   return out;
+                               })
+        .def_property_readonly(
+            "halves",
+            [](const StatusReport& r) {
+                py::list out;
+                for (const auto& h : r.halves) {
+                    py::dict d;
+                    d["half"] = h.half;
+                    d["last_success"] =
+                        h.last_success ? from_time(*h.last_success) : py::object(py::none());
+                    d["age_seconds"] = h.age_seconds ? py::object(py::float_(*h.age_seconds))
+                                                     : py::object(py::none());
+                    d["stale"] = h.stale;
+                    d["reason"] = h.reason;
+                    out.append(d);
+                }
+                return out;
+            },
+            "Each configured half's freshness: dicts with half, last_success, age_seconds, "
+            "stale, reason.")
+        .def_property_readonly(
+            "last_verification",
+            [](const StatusReport& r) -> py::object {
+                if (!r.last_verification) return py::none();
+                py::dict d;
+                d["run"] = from_time(r.last_verification->run);
+                d["at"] = from_time(r.last_verification->at);
+                d["ok"] = r.last_verification->ok;
+                d["age_seconds"] = r.last_verification->age_seconds;
+                return std::move(d);
+            },
+            "The newest verification recorded in the store (run, at, ok, age_seconds), or None.");
     add_to_dict(status);
 
     py::class_<CheckItem>(m, "CheckItem", "One preflight check.")

@@ -162,9 +162,24 @@ std::string to_json(const DocsRestoreReport& r) {
 std::string to_json(const StatusReport& r) {
     json future = json::array();
     for (const auto t : r.future_runs) future.push_back(time_json(t));
+    json halves = json::array();
+    for (const auto& h : r.halves)
+        halves.push_back({{"half", h.half},
+                          {"last_success", h.last_success ? time_json(*h.last_success) : json()},
+                          {"age_seconds", h.age_seconds ? json(*h.age_seconds) : json()},
+                          {"stale", h.stale},
+                          {"reason", h.reason}});
+    json verification = nullptr;
+    if (r.last_verification)
+        verification = {{"run", time_json(r.last_verification->run)},
+                        {"at", time_json(r.last_verification->at)},
+                        {"ok", r.last_verification->ok},
+                        {"age_seconds", r.last_verification->age_seconds}};
     return dump({{"stale", r.stale},
                  {"reason", r.reason},
                  {"future_runs", future},
+                 {"halves", halves},
+                 {"last_verification", verification},
                  {"age_seconds", r.age_seconds ? json(*r.age_seconds) : json(nullptr)},
                  {"last_run", r.last_run ? run_json(*r.last_run) : json(nullptr)},
                  {"last_success", r.last_success ? run_json(*r.last_success) : json(nullptr)}});

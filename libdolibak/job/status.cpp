@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
 
 namespace dolibak::job {
 
@@ -30,27 +31,61 @@ double epoch(TimePoint t) {
     return static_cast<double>(t.time_since_epoch().count());
 }
 
+void write_file(const std::filesystem::path& path, const std::string& text) {
+    io::AtomicFileSink sink(path, 0644);
+    io::write(sink, text);
+    sink.finish();
+}
+
+// `s` is null when the store could not be read: only dolibak_up 0 and the time are written.
 void write_metrics(const std::filesystem::path& path, const std::string& store_url,
-                   const StatusReport& s, TimePoint now) {
+                   const StatusReport* s, TimePoint now) {
     const std::string store = "store=\"" + label_value(store_url) + "\"";
     std::string out;
     auto metric = [&](const char* name, const char* type, const char* help) {
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     };
+    metric("dolibak_up", "gauge", "1 when the store could be read, 0 when it could not.");
+    out += fmt::format("dolibak_up{{{}}} {}\n", store, s ? 1 : 0);
     metric("dolibak_status_time_seconds", "gauge", "When this status was computed (Unix time).");
     out += fmt::format("dolibak_status_time_seconds{{{}}} {:.0f}\n", store, epoch(now));
+    if (!s) {
+        write_file(path, out);
+        return;
+    }
+    metric("dolibak_half_last_success_timestamp_seconds", "gauge",
+           "Time stamp of the newest run in which the half succeeded (Unix time); 0: none found.");
+    for (const auto& h : s->halves)
+        out +=
+            fmt::format("dolibak_half_last_success_timestamp_seconds{{{},half=\"{}\"}} {:.0f}\n",
+                        store, label_value(h.half), h.last_success ? epoch(*h.last_success) : 0.0);
+    metric("dolibak_half_stale", "gauge",
+           "1 when the half has no success within max-age (each configured half).");
+    for (const auto& h : s->halves)
+        out += fmt::format("dolibak_half_stale{{{},half=\"{}\"}} {}\n", store, label_value(h.half),
+                           h.stale ? 1 : 0);
+    if (s->last_verification) {
+        metric("dolibak_last_verification_timestamp_seconds", "gauge",
+               "When the newest verification was recorded (Unix time).");
+        out += fmt::format("dolibak_last_verification_timestamp_seconds{{{}}} {:.0f}\n", store,
+                           epoch(s->last_verification->at));
+        metric("dolibak_last_verification_success", "gauge",
+               "1 when the newest verification found no problem.");
+        out += fmt::format("dolibak_last_verification_success{{{}}} {}\n", store,
+                           s->last_verification->ok ? 1 : 0);
+    }
     metric("dolibak_last_success_timestamp_seconds", "gauge",
            "Time stamp of the newest successful run (Unix time); 0 when there is none.");
     out += fmt::format("dolibak_last_success_timestamp_seconds{{{}}} {:.0f}\n", store,
-                       s.last_success ? epoch(s.last_success->time) : 0.0);
+                       s->last_success ? epoch(s->last_success->time) : 0.0);
     metric("dolibak_stale", "gauge", "1 when the last success is missing or older than max-age.");
-    out += fmt::format("dolibak_stale{{{}}} {}\n", store, s.stale ? 1 : 0);
-    if (s.last_run && s.last_run->loaded) {
-        const auto& m = s.last_run->manifest;
+    out += fmt::format("dolibak_stale{{{}}} {}\n", store, s->stale ? 1 : 0);
+    if (s->last_run && s->last_run->loaded) {
+        const auto& m = s->last_run->manifest;
         metric("dolibak_last_run_timestamp_seconds", "gauge",
                "Time stamp of the newest run (Unix time).");
         out += fmt::format("dolibak_last_run_timestamp_seconds{{{}}} {:.0f}\n", store,
-                           epoch(s.last_run->time));
+                           epoch(s->last_run->time));
         metric("dolibak_last_run_success", "gauge",
                "1 when every half of the newest run succeeded.");
         out += fmt::format("dolibak_last_run_success{{{}}} {}\n", store, m.succeeded() ? 1 : 0);
@@ -75,9 +110,7 @@ void write_metrics(const std::filesystem::path& path, const std::string& store_u
                 fmt::format("dolibak_half_failed{{{},half=\"{}\"}} {}\n", store, label_value(half),
                             h.status == catalog::ManifestHalf::Status::failed ? 1 : 0);
     }
-    io::AtomicFileSink sink(path, 0644);
-    io::write(sink, out);
-    sink.finish();
+    write_file(path, out);
 }
 
 }  // namespace
@@ -86,16 +119,42 @@ StatusReport Job::status(std::chrono::seconds max_age,
                          const std::optional<std::filesystem::path>& metrics_file) {
     auto& im = *impl_;
     if (max_age.count() <= 0) throw ConfigError("--max-age must be positive");
-    const auto listing = im.catalog->scan(catalog::Catalog::Load::none);
     const TimePoint now = im.now();
+    catalog::Listing listing;
+    try {
+        listing = im.catalog->scan(catalog::Catalog::Load::none);
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const Error&) {
+        // The store cannot be read: say so to the monitoring, then fail as before.
+        if (metrics_file) write_metrics(*metrics_file, im.store().url(), nullptr, now);
+        throw;
+    }
     StatusReport s;
+    // The halves whose freshness counts: those configured, else those of the newest run.
+    std::vector<std::string> wanted;
+    if (im.config.db) wanted.emplace_back("db");
+    if (im.config.docs) wanted.emplace_back("docs");
+    const bool from_newest_run = wanted.empty();
+    std::map<std::string, RunEntry> half_success;
+    auto done_at = [](const RunEntry& run) {
+        return run.manifest.finished_at.time_since_epoch().count() > 0 ? run.manifest.finished_at
+                                                                       : run.time;
+    };
+    auto all_found = [&] {
+        return std::all_of(wanted.begin(), wanted.end(),
+                           [&](const std::string& h) { return half_success.count(h) > 0; });
+    };
     // Newest first: usually one or two manifests are read. A run stamped in the future (a
-    // machine with a wrong clock) would otherwise stand as fresh forever.
+    // machine with a wrong clock) would otherwise stand as fresh forever. Once the runs are
+    // older than max_age, a half not yet found is stale whatever older runs hold: stop there.
     for (auto it = listing.runs.rbegin(); it != listing.runs.rend(); ++it) {
         if (catalog::is_future(it->time, now)) {
             s.future_runs.push_back(it->time);
             continue;
         }
+        if (s.last_success && all_found()) break;
+        if (s.last_success && now - it->time > max_age) break;
         RunEntry run = *it;
         try {
             run.manifest = im.catalog->load_manifest(run.manifest_key);
@@ -104,24 +163,59 @@ StatusReport Job::status(std::chrono::seconds max_age,
             im.warn("", std::string("unreadable manifest skipped: ") + e.what());
             continue;
         }
-        if (!s.last_run) s.last_run = run;
-        if (run.manifest.succeeded()) {
-            s.last_success = run;
-            break;
+        if (!s.last_run) {
+            s.last_run = run;
+            if (from_newest_run)
+                for (const auto& [half, h] : run.manifest.halves) wanted.push_back(half);
         }
+        for (const auto& [half, h] : run.manifest.halves)
+            if ((h.status == catalog::ManifestHalf::Status::uploaded ||
+                 h.status == catalog::ManifestHalf::Status::unchanged) &&
+                !half_success.count(half))
+                half_success.emplace(half, run);
+        if (!s.last_success && run.manifest.succeeded()) s.last_success = run;
     }
     std::reverse(s.future_runs.begin(), s.future_runs.end());
     if (s.last_success) {
-        const auto done = s.last_success->manifest.finished_at.time_since_epoch().count() > 0
-                              ? s.last_success->manifest.finished_at
-                              : s.last_success->time;
-        s.age_seconds = static_cast<double>((now - done).count());
+        s.age_seconds = static_cast<double>((now - done_at(*s.last_success)).count());
         s.stale = *s.age_seconds > static_cast<double>(max_age.count());
         if (s.stale)
             s.reason = fmt::format("the last success ({}) is older than {} s",
                                    format_timestamp(s.last_success->time), max_age.count());
     } else {
         s.reason = "no successful run";
+    }
+    for (const auto& name : wanted) {
+        HalfStatus h;
+        h.half = name;
+        if (const auto found = half_success.find(name); found != half_success.end()) {
+            h.last_success = found->second.time;
+            h.age_seconds = static_cast<double>((now - done_at(found->second)).count());
+            h.stale = *h.age_seconds > static_cast<double>(max_age.count());
+            if (h.stale)
+                h.reason = fmt::format("its last success ({}) is older than {} s",
+                                       format_timestamp(found->second.time), max_age.count());
+        } else {
+            h.reason = fmt::format("no run within {} s stored it successfully", max_age.count());
+        }
+        if (h.stale && !s.stale) {
+            s.stale = true;
+            s.reason = name + ": " + h.reason;
+        }
+        s.halves.push_back(std::move(h));
+    }
+    // The newest verification record, by when it was stored (its outcome is in its name).
+    for (const auto& v : listing.verifications) {
+        const auto k = catalog::parse_store_key(v.key);
+        if (!k || k->kind == catalog::ObjectKind::verification) continue;
+        const TimePoint at = std::chrono::floor<std::chrono::seconds>(v.modified);
+        if (s.last_verification && s.last_verification->at >= at) continue;
+        VerificationStatus vs;
+        vs.run = k->time;
+        vs.at = at;
+        vs.ok = k->kind == catalog::ObjectKind::verified_ok;
+        vs.age_seconds = static_cast<double>((now - at).count());
+        s.last_verification = vs;
     }
     if (!s.future_runs.empty()) {
         s.stale = true;
@@ -131,7 +225,7 @@ StatusReport Job::status(std::chrono::seconds max_age,
             s.future_runs.size(), format_timestamp(s.future_runs.back()), format_timestamp(now));
         im.warn("", s.reason);
     }
-    if (metrics_file) write_metrics(*metrics_file, im.store().url(), s, now);
+    if (metrics_file) write_metrics(*metrics_file, im.store().url(), &s, now);
     return s;
 }
 

@@ -160,8 +160,23 @@ std::string status(const job::StatusReport& r, double max_age_seconds) {
                          human_seconds(r.age_seconds.value_or(0)));
     else
         s += "last success: none\n";
+    for (const auto& h : r.halves)
+        s += fmt::format("  {:<5} last success: {}{}\n", h.half + ":",
+                         h.last_success
+                             ? fmt::format("{} ({} ago)", when(*h.last_success),
+                                           human_seconds(h.age_seconds.value_or(0)))
+                             : std::string("none within ") + human_seconds(max_age_seconds),
+                         h.stale ? "  STALE" : "");
+    if (r.last_verification)
+        s += fmt::format("last verify:  {} of the run {} ({} ago)\n",
+                         r.last_verification->ok ? "ok" : "FAILED", when(r.last_verification->run),
+                         human_seconds(r.last_verification->age_seconds));
+    else
+        s += "last verify:  none recorded\n";
     if (!r.future_runs.empty())
         s += fmt::format("STALE: {}\n", r.reason);
+    else if (r.stale && r.last_success && r.age_seconds && *r.age_seconds <= max_age_seconds)
+        s += fmt::format("STALE: {}\n", r.reason);  // a half is stale
     else
         s += r.stale ? fmt::format("STALE: no success within {}\n", human_seconds(max_age_seconds))
                      : std::string("fresh\n");

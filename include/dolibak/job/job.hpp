@@ -207,6 +207,23 @@ struct DOLIBAK_API DocsRestoreReport {
 
 // ---- status / check / refresh ---------------------------------------------------------
 
+/// The freshness of one half: the newest run in which it succeeded (uploaded or unchanged).
+struct DOLIBAK_API HalfStatus {
+    std::string half;                       ///< "db", "docs"
+    std::optional<TimePoint> last_success;  ///< that run's time stamp
+    std::optional<double> age_seconds;      ///< since that run finished
+    bool stale = true;
+    std::string reason;  ///< why it is stale, when it is
+};
+
+/// The newest verification recorded in the store (verified/<ts>.ok.json or .failed.json).
+struct DOLIBAK_API VerificationStatus {
+    TimePoint run{};  ///< the run it verified
+    TimePoint at{};   ///< when it was recorded
+    bool ok = false;
+    double age_seconds = 0;
+};
+
 struct DOLIBAK_API StatusReport {
     std::optional<RunEntry> last_run;      ///< the newest manifest (not future-dated)
     std::optional<RunEntry> last_success;  ///< the newest manifest whose halves all succeeded
@@ -218,6 +235,11 @@ struct DOLIBAK_API StatusReport {
     /// Runs stamped beyond the clock-skew tolerance in the future (a wrong clock): they
     /// make the store stale, are never taken as the latest, and `check` reports them.
     std::vector<TimePoint> future_runs;
+    /// Each configured half (db, docs; without a configured half: those of the newest run),
+    /// fresh only when it succeeded within max_age: a half that the runs leave out, or that
+    /// keeps failing, makes the status stale although the runs succeed.
+    std::vector<HalfStatus> halves;
+    std::optional<VerificationStatus> last_verification;
 };
 
 struct DOLIBAK_API CheckItem {
@@ -279,8 +301,10 @@ public:
     /// Plans with the configured policy and deletes what the plan drops (not on a dry run).
     /// Refuses when the newest run failed, unless forced.
     PruneReport prune(bool dry_run = false, bool force = false);
-    /// The last successful run and its age; `max_age` decides `stale`. When metrics_file is
-    /// set, writes Prometheus textfile metrics there (atomically).
+    /// The last successful run and its age, each configured half's last success, and the
+    /// newest verification; `max_age` decides `stale`. When metrics_file is set, writes
+    /// Prometheus textfile metrics there (atomically), with `dolibak_up 0` (and the error
+    /// thrown) when the store cannot be read.
     StatusReport status(std::chrono::seconds max_age,
                         const std::optional<std::filesystem::path>& metrics_file = std::nullopt);
     /// Preflight: tools found and version-matched, database reachable read-only, documents
