@@ -4,6 +4,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/pg/client_env.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/process/process.hpp>
@@ -36,7 +37,8 @@ public:
             process::ProcessOptions o;
             o.argv = {pg_dumpall.string(), "--globals-only", "--database=" + s.conn.dbname};
             if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
-            o.env = s.conn.env();
+            const pg::ClientEnvironment client_env(s.conn);
+            o.env = client_env.vars();
             o.env.emplace_back("PGOPTIONS", "-c default_transaction_read_only=on");
             p.tool_version = "pg_dumpall (PostgreSQL) " + tools.version;
             process::Process child(o);
