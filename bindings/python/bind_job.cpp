@@ -486,7 +486,8 @@ const Registrar registrar(60, [](py::module_& m) {
                const std::optional<std::filesystem::path>& docs_from,
                const std::optional<std::filesystem::path>& docs_to, const std::string& docs_subtree,
                const std::vector<std::string>& pre_hook, const std::vector<std::string>& post_hook,
-               const std::vector<std::string>& exclude, std::optional<int> min_tables) {
+               const std::vector<std::string>& exclude, std::optional<int> min_tables,
+               const std::vector<std::string>& hook_env) {
                 const auto& cfg = j.job().config();
                 if (!cfg.db) throw ConfigError("refresh needs the production database (db_name)");
                 RefreshOptions o;
@@ -498,6 +499,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.docs_subtree = docs_subtree;
                 o.pre_hook = pre_hook;
                 o.post_hook = post_hook;
+                o.hook_env = hook_env;
                 o.exclude = exclude;
                 o.proof.table_pattern = cfg.profile.table_like_pattern();
                 o.proof.min_tables = min_tables.value_or(cfg.profile.min_restored_tables);
@@ -508,7 +510,8 @@ const Registrar registrar(60, [](py::module_& m) {
             py::arg("docs_from") = py::none(), py::arg("docs_to") = py::none(),
             py::arg("docs_subtree") = "", py::arg("pre_hook") = std::vector<std::string>{},
             py::arg("post_hook") = std::vector<std::string>{},
-            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none());
+            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none(),
+            py::arg("hook_env") = std::vector<std::string>{});
 });
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/pg/client_env.hpp>
 #include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
@@ -38,7 +39,8 @@ public:
             process::ProcessOptions o;
             o.argv = {pg_dumpall.string(), "--globals-only", "--database=" + s.conn.dbname};
             if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
-            o.env = s.conn.env();
+            const pg::ClientEnvironment client_env(s.conn);
+            o.env = client_env.vars();
             // pg_dumpall --globals-only only reads the catalogs; where a pooler keeps the
             // startup options from the server, its session is not read-only by setting.
             if (path.startup_options)

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 namespace dolibak::job::detail {
@@ -253,12 +254,32 @@ void ThreadPipe::close() noexcept {
 
 // ---- hooks ------------------------------------------------------------------------------
 
+std::vector<std::pair<std::string, std::optional<std::string>>> hook_environment(
+    const RefreshOptions& options, const std::string& phase, const std::string& outcome) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> env;
+    auto pass = [&env](const std::string& name) {
+        if (const char* v = std::getenv(name.c_str())) env.emplace_back(name, std::string(v));
+    };
+    for (const char* name : {"KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"})
+        pass(name);
+    for (const auto& name : options.hook_env) {
+        if (name.empty() || name.find('=') != std::string::npos)
+            throw ConfigError("hook_env: '" + name + "' is not a variable name");
+        pass(name);
+    }
+    env.emplace_back("DOLIBAK_REFRESH_PHASE", phase);
+    env.emplace_back("DOLIBAK_REFRESH_SANDBOX", options.sandbox.describe());
+    if (!outcome.empty()) env.emplace_back("DOLIBAK_REFRESH_RESULT", outcome);
+    return env;
+}
+
 int run_hook(const std::vector<std::string>& argv,
              const std::vector<std::pair<std::string, std::optional<std::string>>>& env,
              std::string* stderr_tail) {
     process::ProcessOptions o;
     o.argv = argv;
     o.env = env;
+    o.env_base = process::EnvBase::minimal;  // nothing of ours but what `env` names
     o.in = process::Stdio::null;
     o.out = process::Stdio::null;
     o.err = process::Stdio::capture;

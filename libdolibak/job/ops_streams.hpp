@@ -116,8 +116,16 @@ private:
     std::unique_ptr<PipeSource> source_;
 };
 
-/// Runs `argv` (no shell) with the given extra environment and returns its exit code (-1 when
-/// it was killed by a signal). Throws ProcessError when it cannot be started.
+/// The environment of a refresh hook (docs/job-restore.md): the minimal base (PATH, HOME,
+/// locale...), KUBECONFIG and KUBERNETES_SERVICE_HOST/PORT when set, DOLIBAK_REFRESH_PHASE
+/// ("pre"/"post"), DOLIBAK_REFRESH_SANDBOX (the sandbox, no password), DOLIBAK_REFRESH_RESULT
+/// (post: "ok", "failed", "cancelled"), and the variables named in options.hook_env, taken
+/// from dolibak's environment as they are: the only way a secret reaches a hook.
+std::vector<std::pair<std::string, std::optional<std::string>>> hook_environment(
+    const RefreshOptions& options, const std::string& phase, const std::string& outcome = {});
+
+/// Runs `argv` (no shell) with the minimal environment plus `env` and returns its exit code
+/// (-1 when it was killed by a signal). Throws ProcessError when it cannot be started.
 int run_hook(const std::vector<std::string>& argv,
              const std::vector<std::pair<std::string, std::optional<std::string>>>& env,
              std::string* stderr_tail);

@@ -105,7 +105,8 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
             im.check_cancel("starting the pre hook");
             im.info("", "pre hook: " + options.pre_hook.front());
             std::string err;
-            const int code = detail::run_hook(options.pre_hook, {}, &err);
+            const int code =
+                detail::run_hook(options.pre_hook, detail::hook_environment(options, "pre"), &err);
             if (code != 0)
                 throw ProcessError(fmt::format("the pre hook exited with {}", code),
                                    options.pre_hook.front(), code, 0, err);
@@ -203,8 +204,8 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
         im.info("", "post hook (" + outcome + "): " + options.post_hook.front());
         std::string err;
         try {
-            report.post_hook_exit =
-                detail::run_hook(options.post_hook, {{"DOLIBAK_REFRESH_RESULT", outcome}}, &err);
+            report.post_hook_exit = detail::run_hook(
+                options.post_hook, detail::hook_environment(options, "post", outcome), &err);
         } catch (const Error& e) {
             report.post_hook_exit = -1;
             err = e.what();

@@ -43,7 +43,10 @@ std::vector<SettingInfo> make_keys() {
         item("s3_endpoint", K::text, "S3 endpoint URL (default: AWS for the region)"),
         item("s3_region", K::text, "S3 signing region ('auto' for R2)"),
         choice("s3_addressing", {"auto", "path", "virtual"}, "S3 addressing style"),
-        item("s3_ca_bundle", K::path, "PEM file of CAs to trust for S3"),
+        item("s3_ca_bundle", K::path,
+             "PEM file of CAs to trust for S3 (default: AWS_CA_BUNDLE, the profile's ca_bundle)"),
+        choice("s3_content_md5", {"always", "never"},
+               "Content-MD5 on uploads (Object Lock buckets require it)"),
         item("s3_part_size", K::size, "multipart part size (e.g. 16M)"),
         item("s3_parallel_parts", K::integer, "parts uploaded in parallel"),
         item("s3_retries", K::integer, "attempts per S3 request"),
@@ -639,6 +642,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     }
     if (auto v = r.choice("s3_addressing")) s3o.addressing = s3::parse_addressing_style(*v);
     if (auto v = r.path("s3_ca_bundle")) s3o.ca_bundle = v->string();
+    if (auto v = r.choice("s3_content_md5")) s3o.content_md5 = s3::parse_content_md5(*v);
     if (auto v = r.size("s3_part_size")) {
         if (*v < (5ULL << 20) || *v > (5ULL << 30))
             bad_value("s3_part_size", *r.get("s3_part_size"), "a size from 5M to 5G");

@@ -1,4 +1,5 @@
 #include <dolibak/core/error.hpp>
+#include <dolibak/pg/client_env.hpp>
 #include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/process/process.hpp>
@@ -40,9 +41,17 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
         throw;
     }
 
+    // pg_dump's environment: its libpq settings and a password file, nothing of ours.
+    std::optional<pg::ClientEnvironment> client_env;
+    try {
+        client_env.emplace(o.conn);
+    } catch (...) {
+        sink.abort();
+        throw;
+    }
     process::ProcessOptions po;
     po.argv = dump_argv(o, res.tools);
-    po.env = o.conn.env();
+    po.env = client_env->vars();
     // Whatever the role's settings, the dump's session cannot write. Where a pooler keeps
     // the startup options from the server, pg_dump's own transaction is the guarantee: it
     // reads everything in one REPEATABLE READ, READ ONLY transaction.

@@ -6,6 +6,7 @@
 #include <dolibak/pgdump/toc_filter.hpp>
 #include <dolibak/process/process.hpp>
 
+#include <dolibak/pg/client_env.hpp>
 #include <dolibak/pg/connection.hpp>
 
 #include <libpq-fe.h>
@@ -198,7 +199,9 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     ArchiveReader reader;
     RestoreReport rep;
     process::ProcessOptions po;
-    po.env = o.target.env();
+    // pg_restore's environment: its libpq settings and a password file, nothing of ours.
+    const pg::ClientEnvironment client_env(o.target, o.temp_dir);
+    po.env = client_env.vars();
     po.out = process::Stdio::null;
     po.err = process::Stdio::capture;
     std::vector<std::byte> buf(io::default_buffer_size);

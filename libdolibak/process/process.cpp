@@ -51,6 +51,14 @@ std::optional<std::filesystem::path> find_program(const std::string& name) {
     return std::nullopt;
 }
 
+bool is_minimal_environment_name(std::string_view name) {
+    static constexpr std::string_view names[] = {"PATH", "HOME", "USER",     "LOGNAME",
+                                                 "LANG", "TZ",   "LANGUAGE", "TMPDIR"};
+    for (const auto n : names)
+        if (name == n) return true;
+    return name.starts_with("LC_");
+}
+
 namespace {
 
 struct SpawnActions {
@@ -84,13 +92,16 @@ std::pair<io::UniqueFd, io::UniqueFd> make_pipe(bool large = false) {
 
 std::vector<std::string> build_environment(const ProcessOptions& o) {
     std::map<std::string, std::string> vars;
-    if (!o.clear_env) {
+    if (o.env_base != EnvBase::empty) {
         for (char** e = environ; e && *e; ++e) {
             const std::string_view kv(*e);
             const auto eq = kv.find('=');
             if (eq == std::string_view::npos) continue;
-            vars.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+            const auto name = kv.substr(0, eq);
+            if (o.env_base == EnvBase::minimal && !is_minimal_environment_name(name)) continue;
+            vars.emplace(std::string(name), std::string(kv.substr(eq + 1)));
         }
+        if (o.env_base == EnvBase::minimal) vars.emplace("PATH", "/usr/local/bin:/usr/bin:/bin");
     }
     for (const auto& [name, value] : o.env) {
         if (value)

@@ -85,6 +85,19 @@ void add_put_headers(HeaderList& h, const PutOptions& o) {
 
 }  // namespace
 
+void Client::Impl::add_content_md5(HttpRequest& r) const {
+    if (options.content_md5 == ContentMd5::never) return;
+    io::Md5 md5;
+    md5.update(r.body);
+    r.headers.emplace_back("content-md5", md5.base64());
+}
+
+ContentMd5 parse_content_md5(std::string_view text) {
+    if (text == "never") return ContentMd5::never;
+    if (text == "always") return ContentMd5::always;
+    throw ConfigError("S3 Content-MD5 must be never or always, not '" + std::string(text) + "'");
+}
+
 AddressingStyle parse_addressing_style(std::string_view text) {
     if (text == "path") return AddressingStyle::path;
     if (text == "virtual" || text == "virtual-hosted" || text == "virtual_hosted")
@@ -125,6 +138,7 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     r.key = key;
     r.body = data;
     add_put_headers(r.headers, options);
+    impl_->add_content_md5(r);
     if (options.if_none_match) r.headers.emplace_back("if-none-match", "*");
     if (!options.if_match.empty()) r.headers.emplace_back("if-match", options.if_match);
     auto resp = impl_->execute(r);
@@ -355,6 +369,7 @@ std::string Client::upload_part(const std::string& bucket, const std::string& ke
     r.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
     r.headers = {{"content-type", "application/octet-stream"}};
     r.body = data;
+    impl_->add_content_md5(r);
     auto resp = impl_->execute(r);
     if (resp.status != 200) impl_->fail(r, resp, "UploadPart " + std::to_string(part_number));
     auto etag = resp.header("etag");
@@ -523,10 +538,11 @@ ClientConfig client_config_from_environment(const CredentialOptions& where, Clie
             rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
     ClientConfig c{std::move(base), std::move(rc.credentials)};
     if (c.options.endpoint.empty()) c.options.endpoint = rc.endpoint_url;
-    if (!rc.region.empty() && (c.options.region.empty() || c.options.region == "us-east-1"))
-        c.options.region = rc.region;
-    if (!rc.addressing_style.empty() && c.options.addressing == AddressingStyle::automatic)
+    // What the caller set wins; the environment and the profile only fill what is unset.
+    if (c.options.region.empty()) c.options.region = rc.region;
+    if (!c.options.addressing && !rc.addressing_style.empty())
         c.options.addressing = parse_addressing_style(rc.addressing_style);
+    if (c.options.ca_bundle.empty()) c.options.ca_bundle = rc.ca_bundle;
     return c;
 }
 

@@ -175,6 +175,10 @@ ResolvedConfig resolve_config(const CredentialOptions& options) {
             }
     if (auto it = conf_section.find("s3.addressing_style"); it != conf_section.end())
         rc.addressing_style = it->second;
+    rc.ca_bundle = env.get("AWS_CA_BUNDLE");
+    if (rc.ca_bundle.empty())
+        if (auto it = conf_section.find("ca_bundle"); it != conf_section.end())
+            rc.ca_bundle = it->second;
     return rc;
 }
 

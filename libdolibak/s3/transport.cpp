@@ -265,7 +265,7 @@ void Client::Impl::release(CURL* c) {
 
 bool Client::Impl::virtual_hosted(const std::string& bucket) const {
     if (bucket.empty()) return false;
-    switch (options.addressing) {
+    switch (options.addressing.value_or(AddressingStyle::automatic)) {
         case AddressingStyle::path:
             return false;
         case AddressingStyle::virtual_hosted:

@@ -124,6 +124,9 @@ struct Client::Impl {
         HttpRequest& r,
         const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
 
+    /// Adds Content-MD5 (base64 MD5 of r.body) unless options.content_md5 is never.
+    void add_content_md5(HttpRequest& r) const;
+
     /// Throws RemoteError for a response with a non-2xx status.
     [[noreturn]] void fail(const HttpRequest& r, const HttpResponse& resp,
                            const std::string& what) const;

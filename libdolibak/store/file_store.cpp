@@ -52,10 +52,27 @@ std::string etag_of(const struct stat& st) {
     return buf;
 }
 
+// Creates `dir` and its missing parents, each 0700 whatever the umask (mkdir's mode goes
+// through the umask, chmod's does not). Directories that exist are left as they are.
+void create_private_dirs(const fs::path& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) throw IoError("cannot create directory", dir.string(), ENOTDIR);
+        return;
+    }
+    if (errno != ENOENT) throw IoError("cannot create directory", dir.string(), errno);
+    if (dir.has_relative_path() && dir.parent_path() != dir) create_private_dirs(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+        if (errno == EEXIST) return;  // made meanwhile by someone else
+        throw IoError("cannot create directory", dir.string(), errno);
+    }
+    if (::chmod(dir.c_str(), 0700) != 0)
+        throw IoError("cannot set the mode of", dir.string(), errno);
+}
+
 fs::path make_tmpdir(const fs::path& root) {
     auto tmpdir = root / std::string(reserved_dir);
-    if (::mkdir(tmpdir.c_str(), 0700) != 0 && errno != EEXIST)
-        throw IoError("cannot create", tmpdir.string(), errno);
+    create_private_dirs(tmpdir);
     return tmpdir;
 }
 
@@ -116,13 +133,20 @@ public:
         const auto tmpdir = make_tmpdir(root_);
         for (int i = 0; i < 100 && !fd_; ++i) {
             temp_ = tmpdir / (random_name() + ".part");
-            const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             if (fd >= 0)
                 fd_.reset(fd);
             else if (errno != EEXIST)
                 throw IoError("cannot create", temp_.string(), errno);
         }
         if (!fd_) throw IoError("cannot create", temp_.string(), EEXIST);
+        // Objects are the owner's alone (0600), whatever the umask: a database dump holds
+        // every customer's data.
+        if (::fchmod(fd_.get(), 0600) != 0) {
+            const int e = errno;
+            abort();
+            throw IoError("cannot set the mode of", temp_.string(), e);
+        }
     }
     ~FileSink() override { abort(); }
 
@@ -157,9 +181,7 @@ public:
             const fs::path dir = final_path.parent_path();
             {
                 TreeLock lock(root_);
-                std::error_code ec;
-                fs::create_directories(dir, ec);
-                if (ec) throw IoError("cannot create directory", dir.string(), ec.value());
+                create_private_dirs(dir);
                 if (options_.no_overwrite) {
                     // link() fails if the name exists: no window where another object is
                     // replaced, even by a process that does not take the lock.
@@ -363,8 +385,7 @@ std::unique_ptr<Store> make_file_store(const fs::path& root, bool create) {
         if (!create)
             throw ConfigError("store directory " + p.string() +
                               " does not exist (is the backup disk mounted?)");
-        fs::create_directories(p, ec);
-        if (ec) throw IoError("cannot create directory", p.string(), ec.value());
+        create_private_dirs(p);
     }
     return std::make_unique<FileStore>(p);
 }

@@ -36,7 +36,8 @@ DOCKERFILE = os.path.join(EXAMPLES, "docker", "Dockerfile")
 
 # The settings vocabulary (docs/configuration.md): the keys a config file may hold.
 SETTINGS = {
-    "store", "s3_endpoint", "s3_region", "s3_addressing", "s3_ca_bundle", "s3_part_size",
+    "store", "s3_endpoint", "s3_region", "s3_addressing", "s3_ca_bundle", "s3_content_md5",
+    "s3_part_size",
     "s3_parallel_parts", "s3_retries", "s3_access_key_id", "s3_secret_access_key",
     "s3_session_token", "create_store_dir", "profile", "profile_file", "db", "db_host",
     "db_port", "db_user", "db_name", "db_password", "db_sslmode", "pg_tools_dir", "dump_mode",

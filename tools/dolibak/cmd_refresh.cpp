@@ -16,6 +16,7 @@ struct RefreshFlags {
     std::string docs_from, docs_to, docs_subtree;
     std::string pre_hook, post_hook;
     std::vector<std::string> pre_hook_args, post_hook_args;
+    std::vector<std::string> hook_env;
     std::vector<std::string> exclude;
     std::optional<int> min_tables;
 };
@@ -54,6 +55,7 @@ int run_refresh(job::Job& j, Output& out, const RefreshFlags& f, bool json) {
     };
     o.pre_hook = hook(f.pre_hook, f.pre_hook_args, "pre-hook");
     o.post_hook = hook(f.post_hook, f.post_hook_args, "post-hook");
+    o.hook_env = f.hook_env;
     out.log("info", "db", "refreshing " + o.sandbox.describe() + " from " + o.source.describe());
     const auto r = j.refresh(o);
     out.print(json ? job::to_json(r) : text::refresh(r));
@@ -83,6 +85,10 @@ const Registrar registrar{Command{
                         "Program run after, always (on failure and interruption too)");
         sub->add_option("--post-hook-arg", f->post_hook_args,
                         "One argument of the post hook; repeat in order")
+            ->allow_extra_args(false);
+        sub->add_option("--hook-env", f->hook_env,
+                        "Pass this variable of our environment to the hooks (they get a "
+                        "minimal one; secrets only this way); repeatable")
             ->allow_extra_args(false);
         sub->add_option("--exclude", f->exclude, "TOC entries to leave out; repeatable");
         sub->add_option("--min-tables", f->min_tables,

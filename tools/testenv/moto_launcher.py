@@ -17,7 +17,9 @@ What it adds to ``moto_server``:
 * a WSGI filter in front of moto answering AWS's errors for checks moto does not make:
   unsigned or query-signed requests, ``x-amz-content-sha256`` against the body,
   ``Content-MD5``, DeleteObjects without ``Content-MD5``, clock skew beyond 15 minutes,
-  and (by default) any flexible-checksum header;
+  UploadPart without ``Content-MD5`` into a bucket with a default Object Lock retention
+  (moto checks PutObject itself, not UploadPart), and (by default) any flexible-checksum
+  header;
 * a ``Date`` header on every response, from the (optionally offset) server clock;
 * a JSONL request log: method, raw path, raw query, status, header names (never values).
 
@@ -147,8 +149,12 @@ def _install_canonicalisation_fix() -> None:
 # --------------------------------------------------------------------------------------
 # moto setup
 # --------------------------------------------------------------------------------------
-def setup_moto(bucket: str, region: str) -> tuple[str, str]:
-    """Create user + policy + key + bucket with checking off; then switch checking on."""
+def setup_moto(bucket: str, region: str, lock_days: int = 0) -> tuple[str, str]:
+    """Create user + policy + key + bucket with checking off; then switch checking on.
+
+    ``lock_days`` > 0: the bucket has Object Lock on, versioning on and a default retention
+    (GOVERNANCE) of that many days, as AWS sets it up; uploads then need Content-MD5.
+    """
     from moto import settings
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
@@ -163,7 +169,14 @@ def setup_moto(bucket: str, region: str) -> tuple[str, str]:
     }
     iam.put_user_policy(USER_NAME, "s3-all", json.dumps(policy))
     key = iam.create_access_key(USER_NAME)
-    s3_backends[DEFAULT_ACCOUNT_ID]["aws"].create_bucket(bucket, region)
+    s3 = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    s3.create_bucket(bucket, region)
+    if lock_days > 0:
+        s3.put_bucket_versioning(bucket, "Enabled")
+        s3.get_bucket(bucket).object_lock_enabled = True
+        # years=0, not None: moto adds years * 365 days to each retention date.
+        s3.put_object_lock_configuration(bucket, True, mode="GOVERNANCE", days=lock_days,
+                                         years=0)
     # From now on every request is authenticated (what /moto-api/reset-auth with "0" does).
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     return key.access_key_id, key.secret_access_key
@@ -173,6 +186,19 @@ def setup_moto(bucket: str, region: str) -> tuple[str, str]:
 # The WSGI filter
 # --------------------------------------------------------------------------------------
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _has_default_lock(target: bytes) -> bool:
+    """Whether the (path-style) bucket of a request has a default Object Lock retention."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    path, _ = split_target(target)
+    name = unquote_to_bytes(path.lstrip(b"/").split(b"/", 1)[0]).decode("utf-8", "replace")
+    try:
+        return bool(s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(name).has_default_lock)
+    except Exception:  # no such bucket: moto answers that itself
+        return False
 _FORBIDDEN_EXACT = ("x-amz-sdk-checksum-algorithm", "x-amz-trailer")
 
 
@@ -463,6 +489,18 @@ class S3Filter:
                 "(e.g. application/octet-stream).",
             )
 
+        # UploadPart into a bucket with a default retention needs an integrity header, as
+        # PutObject does (AWS: "Content-MD5 OR x-amz-checksum- HTTP header is required").
+        if (method == "PUT" and {"partNumber", "uploadId"} <= query_names
+                and _has_default_lock(target)):
+            has_checksum = any(n.startswith("x-amz-checksum-") for n in headers)
+            if md5_header is None and not has_checksum:
+                raise _Reject(
+                    400, "InvalidRequest",
+                    "Content-MD5 OR x-amz-checksum- HTTP header is required for Upload Part "
+                    "requests with Object Lock parameters",
+                )
+
         # DeleteObjects needs an integrity header.
         if method == "POST" and "delete" in query_names:
             has_checksum = any(n.startswith("x-amz-checksum-") for n in headers)
@@ -548,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--port", type=int, default=0, help="0: any free port")
     ap.add_argument("--clock-offset", type=float, default=0.0)
+    ap.add_argument("--object-lock-days", type=int, default=0,
+                    help="> 0: the bucket has Object Lock with this default retention")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--forbid-checksum-headers", dest="forbid", action="store_true",
                        default=True)
@@ -573,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     _install_canonicalisation_fix()
-    access_key, secret_key = setup_moto(args.bucket, args.region)
+    access_key, secret_key = setup_moto(args.bucket, args.region, args.object_lock_days)
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     request_log = os.path.join(args.dir, "requests.jsonl")

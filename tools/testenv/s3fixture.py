@@ -235,6 +235,7 @@ class S3Server:
         dir: str | None = None,  # noqa: A002
         forbid_checksum_headers: bool = True,
         clock_offset: float = 0.0,
+        object_lock_days: int = 0,
         moto_api: bool = False,
         python: str | None = None,
         detached: bool = False,
@@ -245,6 +246,7 @@ class S3Server:
         self.dir = dir
         self.forbid_checksum_headers = forbid_checksum_headers
         self.clock_offset = clock_offset
+        self.object_lock_days = object_lock_days
         self.moto_api = moto_api
         self.python = python
         self.detached = detached
@@ -271,6 +273,7 @@ class S3Server:
             "--bucket", self.bucket,
             "--region", self.region,
             f"--clock-offset={float(self.clock_offset)!r}",
+            f"--object-lock-days={int(self.object_lock_days)}",
             "--forbid-checksum-headers" if self.forbid_checksum_headers
             else "--allow-checksum-headers",
         ]
@@ -402,6 +405,9 @@ def _server_options(ap: argparse.ArgumentParser) -> None:
     group.add_argument("--allow-checksum-headers", dest="forbid", action="store_false")
     ap.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                     help="pretend the server clock is off by SECONDS")
+    ap.add_argument("--object-lock-days", type=int, default=0, metavar="DAYS",
+                    help="> 0: the bucket has Object Lock with a default retention of DAYS "
+                         "(uploads then need Content-MD5)")
     ap.add_argument("--moto-api", action="store_true",
                     help="let requests reach /moto-api/ (off by default)")
 
@@ -409,7 +415,8 @@ def _server_options(ap: argparse.ArgumentParser) -> None:
 def _server_from(args, **kw) -> S3Server:
     return S3Server(
         bucket=args.bucket, region=args.region, forbid_checksum_headers=args.forbid,
-        clock_offset=args.clock_offset, moto_api=args.moto_api, **kw,
+        clock_offset=args.clock_offset, object_lock_days=args.object_lock_days,
+        moto_api=args.moto_api, **kw,
     )
 
 

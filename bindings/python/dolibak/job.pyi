@@ -290,4 +290,5 @@ class Job:
         post_hook: Sequence[str] = (),
         exclude: Sequence[str] = (),
         min_tables: Optional[int] = None,
+        hook_env: Sequence[str] = (),
     ) -> RefreshReport: ...

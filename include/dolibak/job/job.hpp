@@ -267,6 +267,10 @@ struct DOLIBAK_API RefreshOptions {
     /// and on cancellation too.
     std::vector<std::string> pre_hook;
     std::vector<std::string> post_hook;
+    /// Names of variables of dolibak's environment passed to the hooks as they are. Hooks
+    /// get a minimal environment (docs/job-restore.md lists it): nothing secret unless named
+    /// here (e.g. "PGPASSWORD" for a post hook that runs psql).
+    std::vector<std::string> hook_env;
 };
 
 struct DOLIBAK_API RefreshReport {

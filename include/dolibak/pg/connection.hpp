@@ -29,7 +29,9 @@ struct DOLIBAK_API ConnectionParams {
     std::string sslmode;  ///< empty: libpq's default
 
     /// PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (when set), PGSSLMODE (when set);
-    /// PGSERVICE and PGPASSFILE neutralised so that nothing else changes the target.
+    /// PGSERVICE and PGPASSFILE neutralised so that nothing else changes the target. For a
+    /// caller's own tools; the children dolibak runs get pg::ClientEnvironment (client_env.hpp),
+    /// which keeps the password out of their environment.
     std::vector<std::pair<std::string, std::optional<std::string>>> env() const;
     /// "user@host:port/dbname" (no password), for messages.
     std::string describe() const;

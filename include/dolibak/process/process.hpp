@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,14 +34,32 @@ enum class Stdio {
     capture,  ///< stderr only: read by a thread, the last stderr_tail_bytes kept
 };
 
+/// What a child's environment starts from (ProcessOptions::env is applied on top).
+enum class EnvBase {
+    /// Only the parent's minimal_environment_names() (PATH, HOME, locale, TZ, TMPDIR, ...):
+    /// nothing secret. PATH defaults to /usr/local/bin:/usr/bin:/bin when the parent has none.
+    minimal,
+    /// The parent's whole environment (test tools that need it; never for a child that does
+    /// not need the parent's secrets).
+    parent,
+    /// Nothing but ProcessOptions::env.
+    empty,
+};
+
+/// The variables EnvBase::minimal takes from the parent: PATH, HOME, USER, LOGNAME, LANG,
+/// LANGUAGE, every LC_*, TZ and TMPDIR.
+DOLIBAK_API bool is_minimal_environment_name(std::string_view name);
+
 struct DOLIBAK_API ProcessOptions {
     /// argv[0] is the program: a path, or a name looked up in PATH.
     std::vector<std::string> argv;
-    /// Variables set (value) or removed (nullopt) on top of the parent's environment. This is
-    /// how secrets reach a child (PGPASSWORD): never through argv.
+    /// Variables set (value) or removed (nullopt) on top of `env_base`. What a child needs
+    /// is given here explicitly; a secret it needs comes this way too (or in a private file
+    /// named here), never through argv.
     std::vector<std::pair<std::string, std::optional<std::string>>> env;
-    /// Start from an empty environment instead of the parent's.
-    bool clear_env = false;
+    /// What the child's environment starts from. The default, `minimal`, keeps the parent's
+    /// secrets (AWS_SECRET_ACCESS_KEY, DOLIBAK_DB_PASSWORD, ...) away from every child.
+    EnvBase env_base = EnvBase::minimal;
     Stdio in = Stdio::null;
     Stdio out = Stdio::pipe;
     Stdio err = Stdio::capture;

@@ -37,6 +37,15 @@ enum class AddressingStyle {
 /// "path", "virtual" (or "virtual-hosted"), "auto"; throws ConfigError otherwise.
 DOLIBAK_API AddressingStyle parse_addressing_style(std::string_view text);
 
+/// When PutObject and UploadPart carry a Content-MD5 header (DeleteObjects always does).
+enum class ContentMd5 {
+    never,   ///< for a service that refuses it
+    always,  ///< the default
+};
+
+/// "never", "always"; throws ConfigError otherwise.
+DOLIBAK_API ContentMd5 parse_content_md5(std::string_view text);
+
 struct DOLIBAK_API RetryPolicy {
     /// Attempts per request (the first included). A download that made progress before
     /// failing gets its attempts back, up to max_total_attempts.
@@ -50,11 +59,22 @@ struct DOLIBAK_API ClientOptions {
     /// "https://s3.eu-west-3.amazonaws.com", "http://127.0.0.1:9000",
     /// "https://storage.googleapis.com". Empty: AWS's endpoint for the region.
     std::string endpoint;
-    /// Signing region; "auto" for Cloudflare R2; "us-east-1" for most other services.
-    std::string region = "us-east-1";
-    AddressingStyle addressing = AddressingStyle::automatic;
+    /// Signing region; "auto" for Cloudflare R2; "us-east-1" for most other services. Empty:
+    /// not chosen (client_config_from_environment then takes AWS_REGION...; the client
+    /// itself uses "us-east-1"). A region that is set is never replaced.
+    std::string region;
+    /// Unset: the profile's s3.addressing_style (client_config_from_environment), else
+    /// automatic. A style that is set, automatic included, is never replaced.
+    std::optional<AddressingStyle> addressing;
     bool verify_tls = true;  ///< never turned off silently: a ConfigError names the flag
-    std::string ca_bundle;   ///< a PEM file of CAs to trust instead of the system's
+    /// A PEM file of CAs to trust instead of the system's. Empty: AWS_CA_BUNDLE, else the
+    /// profile's ca_bundle (client_config_from_environment), else the system's.
+    std::string ca_bundle;
+    /// Content-MD5 on PutObject and UploadPart. Buckets with a default Object Lock retention
+    /// refuse uploads without it (or a flexible checksum, which dolibak never sends); AWS,
+    /// GCS (XML API), B2, Scaleway, R2 and MinIO all accept it. Costs one MD5 pass over
+    /// the uploaded bytes.
+    ContentMd5 content_md5 = ContentMd5::always;
     /// Multipart: the size of each part (grows for very large streams, see upload()).
     std::size_t part_size = 16 * 1024 * 1024;
     /// S3 refuses parts smaller than 5 MiB (but the last); lower only for tests.

@@ -40,6 +40,8 @@ struct DOLIBAK_API ResolvedConfig {
     std::string endpoint_url;  ///< AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, profile `endpoint_url`
     /// profile `s3 = \n addressing_style = path|virtual|auto`; empty when not set.
     std::string addressing_style;
+    /// AWS_CA_BUNDLE, else the profile's `ca_bundle` (aws-cli's convention); may be empty.
+    std::string ca_bundle;
     std::string profile;  ///< the profile that was used
 };
 

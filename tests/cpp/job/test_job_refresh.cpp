@@ -134,3 +134,55 @@ TEST_CASE("a cancelled refresh stops, and the post hook runs") {
     }
     CHECK(test::read_file(tmp / "post") == "cancelled");
 }
+
+TEST_CASE("hooks get a documented minimal environment: secrets only when named in hook_env") {
+    test::TempDir tmp;
+    job::Job j(jt::config("file://" + (tmp / "store").string()));
+    ::setenv("AWS_SECRET_ACCESS_KEY", "parent-aws-secret", 1);
+    ::setenv("DOLIBAK_DB_PASSWORD", "parent-db-password", 1);
+    ::setenv("DOLIBAK_TEST_HOOK_TOKEN", "named-token", 1);
+    // Each hook copies its environment as the kernel holds it (/proc/<pid>/environ); the pre
+    // hook then fails, so that nothing else runs.
+    auto copier = [](const fs::path& out, int code) {
+        return std::vector<std::string>{
+            "/bin/sh", "-c",
+            "tr '\\0' '\\n' < /proc/$$/environ > \"$0\"; exit " + std::to_string(code),
+            out.string()};
+    };
+    job::RefreshOptions o;
+    o.source = pgt::conn("prod", "refresh_hooks_source");
+    o.sandbox = pgt::conn("sandbox", "refresh_hooks_sandbox");
+    o.pre_hook = copier(tmp / "pre.env", 3);
+    o.post_hook = copier(tmp / "post.env", 0);
+    SUBCASE("by default") {
+        CHECK_THROWS_AS(j.refresh(o), ProcessError);
+        for (const auto* name : {"pre.env", "post.env"}) {
+            const auto env = test::read_file(tmp / name);
+            INFO(name << ":\n" << env);
+            CHECK(env.find("parent-aws-secret") == std::string::npos);
+            CHECK(env.find("parent-db-password") == std::string::npos);
+            CHECK(env.find("named-token") == std::string::npos);
+            for (const auto* c : {&o.source, &o.sandbox}) {
+                REQUIRE_FALSE(c->password.empty());
+                CHECK(env.find(c->password.reveal()) == std::string::npos);
+            }
+            CHECK(("\n" + env).find("\nPATH=") != std::string::npos);
+            CHECK(env.find("DOLIBAK_REFRESH_SANDBOX=" + o.sandbox.describe() + "\n") !=
+                  std::string::npos);
+        }
+        CHECK(test::read_file(tmp / "pre.env").find("DOLIBAK_REFRESH_PHASE=pre\n") !=
+              std::string::npos);
+        CHECK(test::read_file(tmp / "post.env").find("DOLIBAK_REFRESH_RESULT=failed\n") !=
+              std::string::npos);
+    }
+    SUBCASE("a variable named in hook_env reaches the hooks") {
+        o.hook_env = {"DOLIBAK_TEST_HOOK_TOKEN"};
+        CHECK_THROWS_AS(j.refresh(o), ProcessError);
+        CHECK(test::read_file(tmp / "post.env").find("DOLIBAK_TEST_HOOK_TOKEN=named-token\n") !=
+              std::string::npos);
+        CHECK(test::read_file(tmp / "post.env").find("parent-aws-secret") == std::string::npos);
+    }
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+    ::unsetenv("DOLIBAK_DB_PASSWORD");
+    ::unsetenv("DOLIBAK_TEST_HOOK_TOKEN");
+}

@@ -87,6 +87,7 @@ TEST_CASE("every key maps to the config") {
                           {"s3_region", "auto"},
                           {"s3_addressing", "path"},
                           {"s3_ca_bundle", "/etc/ca.pem"},
+                          {"s3_content_md5", "never"},
                           {"s3_part_size", "32M"},
                           {"s3_parallel_parts", "8"},
                           {"s3_retries", "3"},
@@ -129,6 +130,7 @@ TEST_CASE("every key maps to the config") {
     CHECK(c.store.s3.region == "auto");
     CHECK(c.store.s3.addressing == s3::AddressingStyle::path);
     CHECK(c.store.s3.ca_bundle == "/etc/ca.pem");
+    CHECK(c.store.s3.content_md5 == s3::ContentMd5::never);
     CHECK(c.store.s3.part_size == 32u << 20);
     CHECK(c.store.s3.parallel_parts == 8);
     CHECK(c.store.s3.retry.max_attempts == 3);

@@ -101,6 +101,58 @@ TEST_CASE("streamed dump: verified while written, sink finished, password never 
     CHECK(listing(again) == listing(res.summary));
 }
 
+TEST_CASE("pg_dump gets its libpq settings and a private password file, nothing of ours") {
+    test::TempDir d;
+    const auto tools = find_tools(15);
+    // A stand-in pg_dump: copies its environment as the kernel holds it, its password file's
+    // mode and content, then runs the real one (which must log in with that file alone).
+    const auto fake = d / "pg_dump";
+    test::write_file(fake, "#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/environ > '" +
+                               (d / "environ").string() + "'\nstat -c %a \"$PGPASSFILE\" > '" +
+                               (d / "mode").string() + "'\ncat \"$PGPASSFILE\" > '" +
+                               (d / "passfile").string() + "'\nexec '" + tools.pg_dump.string() +
+                               "' \"$@\"\n");
+    ::chmod(fake.c_str(), 0755);
+    ::setenv("AWS_SECRET_ACCESS_KEY", "parent-aws-secret", 1);
+    ::setenv("DOLIBAK_DB_PASSWORD", "parent-db-password", 1);
+    ::setenv("PGPASSWORD", "parent-pgpassword", 1);
+    DumpOptions o;
+    o.conn = pgt::conn("prod", pgt::create_db("prod"));
+    PgTools t = tools;
+    t.pg_dump = fake;
+    o.tools = t;
+    io::MemorySink sink;
+    const auto res = dump(o, sink);
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+    ::unsetenv("DOLIBAK_DB_PASSWORD");
+    ::unsetenv("PGPASSWORD");
+    CHECK(sink.finished());
+    CHECK(res.summary.header.dbname == o.conn.dbname);
+    const auto env = "\n" + test::read_file(d / "environ");
+    INFO(env);
+    CHECK(env.find("parent-aws-secret") == std::string::npos);
+    CHECK(env.find("parent-db-password") == std::string::npos);
+    CHECK(env.find("parent-pgpassword") == std::string::npos);
+    CHECK(env.find("\nPGPASSWORD=") == std::string::npos);
+    CHECK(env.find(o.conn.password.reveal()) == std::string::npos);
+    CHECK(env.find("\nPGUSER=" + o.conn.user + "\n") != std::string::npos);
+    CHECK(env.find("\nPGDATABASE=" + o.conn.dbname + "\n") != std::string::npos);
+    for (std::size_t at = 1; at < env.size();) {
+        const auto nl = env.find('\n', at);
+        const auto name = env.substr(at, env.find('=', at) - at);
+        at = nl == std::string::npos ? env.size() : nl + 1;
+        CHECK_MESSAGE((process::is_minimal_environment_name(name) || name.starts_with("PG")), name);
+    }
+    CHECK(test::read_file(d / "mode") == "600\n");
+    CHECK(test::read_file(d / "passfile").find(o.conn.password.reveal()) != std::string::npos);
+    // The password file is gone once pg_dump has exited.
+    const auto at = env.find("\nPGPASSFILE=");
+    REQUIRE(at != std::string::npos);
+    const auto passfile = env.substr(at + 12, env.find('\n', at + 1) - at - 12);
+    CHECK_FALSE(std::filesystem::exists(passfile));
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(passfile).parent_path()));
+}
+
 TEST_CASE("the dump session is read-only, whatever the role's own settings") {
     // The role's own default would leave its sessions writable.
     auto o = dump_opts();

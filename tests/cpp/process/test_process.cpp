@@ -58,6 +58,42 @@ TEST_CASE("environment: set and remove variables; secrets travel this way") {
     ::unsetenv("DOLIBAK_TEST_REMOVED");
 }
 
+TEST_CASE("a child's environment is minimal by default: the parent's secrets stay home") {
+    ::setenv("AWS_SECRET_ACCESS_KEY", "parent-aws-secret", 1);
+    ::setenv("DOLIBAK_DB_PASSWORD", "parent-db-password", 1);
+    ::setenv("LC_TIME", "C.UTF-8", 1);
+    // The child's environment exactly as the kernel holds it (/proc/<pid>/environ).
+    auto o = sh("tr '\\0' '\\n' < /proc/$$/environ");
+    SUBCASE("minimal (the default)") {
+        const auto r = run(o);
+        REQUIRE(r.status.success());
+        CHECK(r.out.find("parent-aws-secret") == std::string::npos);
+        CHECK(r.out.find("parent-db-password") == std::string::npos);
+        CHECK(r.out.find("PATH=") != std::string::npos);
+        CHECK(r.out.find("LC_TIME=C.UTF-8\n") != std::string::npos);
+        for (std::size_t at = 0; at < r.out.size();) {
+            const auto nl = r.out.find('\n', at);
+            const auto line = r.out.substr(at, nl - at);
+            at = nl == std::string::npos ? r.out.size() : nl + 1;
+            const auto name = line.substr(0, line.find('='));
+            INFO(line);
+            CHECK(process::is_minimal_environment_name(name));
+        }
+    }
+    SUBCASE("parent, asked for explicitly") {
+        o.env_base = process::EnvBase::parent;
+        CHECK(run(o).out.find("AWS_SECRET_ACCESS_KEY=parent-aws-secret") != std::string::npos);
+    }
+    SUBCASE("empty") {
+        o.env_base = process::EnvBase::empty;
+        o.env = {{"ONLY", "this"}};
+        CHECK(run(o).out == "ONLY=this\n");
+    }
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+    ::unsetenv("DOLIBAK_DB_PASSWORD");
+    ::unsetenv("LC_TIME");
+}
+
 TEST_CASE("a missing program is a clear error naming it") {
     process::ProcessOptions o;
     o.argv = {"dolibak-no-such-program-xyz"};

@@ -331,6 +331,45 @@ TEST_CASE("a skewed server clock is corrected once from its Date header") {
     CHECK(corrections == 1);
 }
 
+TEST_CASE("a bucket with a default Object Lock retention gets Content-MD5 on every upload") {
+    // The strict fixture refuses PutObject and UploadPart without an integrity header into
+    // such a bucket, as AWS does, and checks a Content-MD5 that is sent.
+    // One server for both subcases (doctest enters the test case once per subcase).
+    static test::Fixture locked(test::source_dir() / "tools/testenv/s3fixture.py",
+                                {"--object-lock-days", "1", "--bucket", "locked"});
+    auto o = options_for(locked.info());
+    REQUIRE(o.content_md5 == ContentMd5::always);  // the default
+    const std::string small = "one part";
+    const std::string big = random_bytes(11 * 1024 * 1024, 10);  // three parts of 5 MiB
+    SUBCASE("always (the default)") {
+        Client c(o, creds_for(locked.info()));
+        c.put_object("locked", "small", io::as_bytes(std::string_view(small)));
+        auto up = c.upload("locked", "big");
+        up->write(io::as_bytes(std::string_view(big)));
+        up->finish();
+        io::MemorySink sink;
+        c.get_object("locked", "big", sink);
+        CHECK(sink.data() == big);
+        int with_md5 = 0;
+        for (const auto& e : request_log(locked.info()))
+            if (e.at("method") == "PUT" && e.at("status") == 200)
+                for (const auto& h : e.at("headers")) with_md5 += h == "content-md5";
+        CHECK(with_md5 == 4);  // PutObject + 3 parts
+    }
+    SUBCASE("never: the bucket refuses both kinds of upload") {
+        o.content_md5 = ContentMd5::never;
+        Client c(o, creds_for(locked.info()));
+        CHECK_THROWS_AS(c.put_object("locked", "small", io::as_bytes(std::string_view(small))),
+                        RemoteError);
+        const auto id = c.create_multipart_upload("locked", "big");
+        CHECK_THROWS_AS(c.upload_part("locked", "big", id, 1, io::as_bytes(std::string_view(big))),
+                        RemoteError);
+        c.abort_multipart_upload("locked", "big", id);
+    }
+    CHECK(parse_content_md5("never") == ContentMd5::never);
+    CHECK_THROWS_AS(parse_content_md5("auto"), ConfigError);
+}
+
 TEST_CASE("endpoints and addressing styles") {
     Credentials cr;
     cr.access_key_id = "AK";

@@ -79,6 +79,48 @@ TEST_CASE("profiles, config file, region, endpoint and addressing style") {
     }
 }
 
+TEST_CASE("explicit region, addressing and CA bundle win; the environment and profile fill gaps") {
+    test::TempDir home;
+    test::write_file(home / "config",
+                     "[profile backup]\nregion = eu-west-3\nca_bundle = /profile/ca.pem\n"
+                     "aws_access_key_id = AK\naws_secret_access_key = s\n"
+                     "s3 =\n  addressing_style = path\n");
+    CredentialOptions o;
+    o.env = std::map<std::string, std::string>{{"HOME", home.path().string()},
+                                               {"AWS_CONFIG_FILE", (home / "config").string()},
+                                               {"AWS_PROFILE", "backup"},
+                                               {"AWS_REGION", "ap-south-1"}};
+    SUBCASE("nothing explicit: AWS_REGION, the profile's addressing style and ca_bundle") {
+        const auto cfg = client_config_from_environment(o);
+        CHECK(cfg.options.region == "ap-south-1");
+        CHECK(cfg.options.addressing == AddressingStyle::path);
+        CHECK(cfg.options.ca_bundle == "/profile/ca.pem");
+        o.env->erase("AWS_REGION");
+        CHECK(client_config_from_environment(o).options.region == "eu-west-3");
+    }
+    SUBCASE("AWS_CA_BUNDLE before the profile's ca_bundle") {
+        (*o.env)["AWS_CA_BUNDLE"] = "/env/ca.pem";
+        CHECK(client_config_from_environment(o).options.ca_bundle == "/env/ca.pem");
+    }
+    SUBCASE("explicit us-east-1, auto addressing and a CA bundle are kept") {
+        ClientOptions base;
+        base.region = "us-east-1";
+        base.addressing = AddressingStyle::automatic;
+        base.ca_bundle = "/explicit/ca.pem";
+        (*o.env)["AWS_CA_BUNDLE"] = "/env/ca.pem";
+        const auto cfg = client_config_from_environment(o, base);
+        CHECK(cfg.options.region == "us-east-1");
+        CHECK(cfg.options.addressing == AddressingStyle::automatic);
+        CHECK(cfg.options.ca_bundle == "/explicit/ca.pem");
+    }
+    SUBCASE("a CA bundle from the environment is used: a missing file is refused") {
+        (*o.env)["AWS_CA_BUNDLE"] = (home / "no-such-ca.pem").string();
+        auto cfg = client_config_from_environment(o);
+        CHECK_THROWS_WITH_AS(Client(cfg.options, cfg.credentials),
+                             doctest::Contains("CA bundle not found"), ConfigError);
+    }
+}
+
 TEST_CASE("missing credentials and malformed files are ConfigErrors without secrets") {
     test::TempDir home;
     CredentialOptions o;

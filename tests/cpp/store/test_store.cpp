@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <random>
 #include <thread>
@@ -212,6 +214,32 @@ TEST_CASE("a directory store keeps temporary files out of sight and cleans them 
     const auto etag = s->put_bytes("lock", "x");
     s->remove_if("lock", etag);
     CHECK(fs::is_empty(t.path() / ".dolibak-tmp"));
+}
+
+TEST_CASE("a directory store's objects are 0600 and its folders 0700, whatever the umask") {
+    test::TempDir t;
+    auto mode = [](const fs::path& p) {
+        struct stat st {};
+        REQUIRE(::stat(p.c_str(), &st) == 0);
+        return st.st_mode & 07777;
+    };
+    for (const mode_t mask : {mode_t(0), mode_t(022), mode_t(0277)}) {
+        CAPTURE(mask);
+        const auto root = t.path() / ("store-" + std::to_string(mask)) / "sub";
+        const mode_t old = ::umask(mask);
+        store::StoreOptions o;
+        o.create_directory = true;
+        auto s = store::open("file://" + root.string(), o);
+        s->put_bytes("db/2026/full.dump", "every customer's data");
+        test::write_file(t.path() / "src.bin", "file body");
+        s->put_file("docs/f.bin", t.path() / "src.bin");
+        ::umask(old);
+        CHECK(mode(root / "db/2026/full.dump") == 0600);
+        CHECK(mode(root / "docs/f.bin") == 0600);
+        for (const auto* dir : {"", "db", "db/2026", "docs", ".dolibak-tmp"})
+            CHECK_MESSAGE(mode(root / dir) == 0700, dir);
+        CHECK(mode(root.parent_path()) == 0700);  // created for the store too
+    }
 }
 
 TEST_CASE("sinks and sources outlive the store that made them") {

@@ -63,6 +63,8 @@ Fixture::Fixture(const std::filesystem::path& script, std::vector<std::string> a
     process::ProcessOptions o;
     o.argv = {"/usr/bin/python3", script.string(), "serve"};
     for (auto& a : args) o.argv.push_back(std::move(a));
+    // The fixtures find their tools through the environment (DOLIBAK_MOTO_PYTHON, PATH...).
+    o.env_base = process::EnvBase::parent;
     o.in = process::Stdio::pipe;  // our end stays open for the fixture's lifetime
     o.out = process::Stdio::pipe;
     o.err = process::Stdio::capture;
