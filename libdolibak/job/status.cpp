@@ -1,6 +1,7 @@
 // Job::status: the last successful run (an unchanged run counts as a success) and its age,
 // and Prometheus textfile metrics for node-exporter's textfile collector.
 #include "job/job_impl.hpp"
+#include "job/metrics_text.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/file_io.hpp>
@@ -13,29 +14,15 @@ namespace dolibak::job {
 
 namespace {
 
-std::string label_value(std::string_view v) {
-    std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
-
-double epoch(TimePoint t) {
-    return static_cast<double>(t.time_since_epoch().count());
-}
+using metrics::epoch;
+using metrics::label_value;
 
 void write_metrics(const std::filesystem::path& path, const std::string& store_url,
                    const StatusReport& s, TimePoint now) {
     const std::string store = "store=\"" + label_value(store_url) + "\"";
     std::string out;
     auto metric = [&](const char* name, const char* type, const char* help) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+        metrics::describe(out, name, type, help);
     };
     metric("dolibak_status_time_seconds", "gauge", "When this status was computed (Unix time).");
     out += fmt::format("dolibak_status_time_seconds{{{}}} {:.0f}\n", store, epoch(now));
