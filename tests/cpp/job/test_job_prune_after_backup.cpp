@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -142,7 +143,7 @@ TEST_CASE("the run's metrics file carries the prune; a failed run asked to prune
     in.clock.set(day(4));
     in.db.set_content("db 4");
     in.db.on_step = [](const std::string& step) {
-        if (step == "produce") throw IoError("disk gone");
+        if (step == "produce") throw IoError("disk gone", "/documents", EIO);
     };
     const auto failed = j.backup(o);
     CHECK_FALSE(failed.ok());
