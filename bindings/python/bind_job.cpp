@@ -206,6 +206,7 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("manifest_key", &BackupReport::manifest_key)
         .def_readonly("seconds", &BackupReport::seconds)
         .def_readonly("prune", &BackupReport::prune)
+        .def_readonly("prune_requested", &BackupReport::prune_requested)
         .def_readonly("prune_error", &BackupReport::prune_error)
         .def_property_readonly("ok", &BackupReport::ok)
         .def(
@@ -394,18 +395,23 @@ const Registrar registrar(60, [](py::module_& m) {
         .def("cancel", &PyJob::cancel, "Stop the running operation (from another thread)")
         .def(
             "backup",
-            [](PyJob& j, bool db, bool docs, bool force, bool dry_run, bool prune) {
+            [](PyJob& j, bool db, bool docs, bool force, bool dry_run, std::optional<bool> prune,
+               std::optional<std::filesystem::path> metrics) {
                 BackupOptions o;
                 o.db = db && j.job().config().db.has_value();
                 o.docs = docs && j.job().config().docs.has_value();
                 o.force = force;
                 o.dry_run = dry_run;
                 o.prune = prune;
+                o.metrics_file = std::move(metrics);
                 py::gil_scoped_release release;
                 return j.job().backup(o);
             },
             py::arg("db") = true, py::arg("docs") = true, py::arg("force") = false,
-            py::arg("dry_run") = false, py::arg("prune") = false)
+            py::arg("dry_run") = false, py::arg("prune") = py::none(),
+            py::arg("metrics") = py::none(),
+            "Back up; prune=None follows the prune_after_backup setting; metrics: a "
+            "Prometheus textfile to write")
         .def("list",
              [](PyJob& j) {
                  py::gil_scoped_release release;

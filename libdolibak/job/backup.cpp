@@ -7,7 +7,9 @@
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/version.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -332,7 +334,9 @@ BackupReport Job::backup(const BackupOptions& options) {
     }
     if (lease) lease->release();
     // The run is published: nothing after this point changes what it reports.
-    if (options.prune && !options.dry_run && report.ok()) {
+    report.prune_requested =
+        options.prune.value_or(im.config.prune_after_backup) && !options.dry_run;
+    if (report.prune_requested && report.ok()) {
         try {
             report.prune = prune(false, false);
         } catch (const Error& e) {
@@ -341,6 +345,11 @@ BackupReport Job::backup(const BackupOptions& options) {
         }
     }
     report.seconds = seconds_since(start);
+    if (options.metrics_file && !options.dry_run) {
+        io::AtomicFileSink sink(*options.metrics_file, 0644);
+        io::write(sink, to_prometheus(report, im.store().url()));
+        sink.finish();
+    }
     return report;
 }
 

@@ -1,7 +1,8 @@
-// Env::real: the configured store, the system clock (or the configuration's injected now) and
-// the real half drivers.
+// Env::real: the configured store (opened at its first use), the system clock (or the
+// configuration's injected now) and the real half drivers.
 #include "job/real_drivers.hpp"
 
+#include <mutex>
 #include <thread>
 
 namespace dolibak::job {
@@ -27,10 +28,63 @@ private:
     std::function<TimePoint()> now_;
 };
 
+/// The configured store, opened at its first use: a command that never reads the store (a
+/// sandbox refresh) needs no store credentials.
+class LazyStore final : public store::Store {
+public:
+    LazyStore(std::string url, store::StoreOptions options)
+        : url_(std::move(url)), options_(std::move(options)) {}
+
+    std::string url() const override {
+        std::lock_guard lock(mutex_);
+        return store_ ? store_->url() : url_;
+    }
+    std::unique_ptr<store::ObjectSink> put(const std::string& key,
+                                           const store::PutOptions& options) override {
+        return open().put(key, options);
+    }
+    std::unique_ptr<io::Source> get(const std::string& key,
+                                    const store::GetOptions& options) override {
+        return open().get(key, options);
+    }
+    std::uint64_t get_to(const std::string& key, io::Sink& out,
+                         const store::GetOptions& options) override {
+        return open().get_to(key, out, options);
+    }
+    std::optional<store::ObjectInfo> head(const std::string& key) override {
+        return open().head(key);
+    }
+    std::vector<store::ObjectInfo> list(const std::string& prefix) override {
+        return open().list(prefix);
+    }
+    void remove(const std::string& key) override { open().remove(key); }
+    void remove_if(const std::string& key, const std::string& etag) override {
+        open().remove_if(key, etag);
+    }
+    std::vector<store::RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
+        return open().remove_many(keys);
+    }
+    std::size_t cleanup(std::chrono::seconds older_than) override {
+        return open().cleanup(older_than);
+    }
+
+private:
+    store::Store& open() {
+        std::lock_guard lock(mutex_);
+        if (!store_) store_ = store::open(url_, options_);
+        return *store_;
+    }
+
+    std::string url_;
+    store::StoreOptions options_;
+    mutable std::mutex mutex_;
+    std::unique_ptr<store::Store> store_;
+};
+
 class RealEnv final : public Env {
 public:
     explicit RealEnv(const Config& c)
-        : store_(store::open(c.store_url, c.store)),
+        : store_(std::make_unique<LazyStore>(c.store_url, c.store)),
           database_(detail::make_real_database(c)),
           documents_(detail::make_real_documents(c)),
           globals_(detail::make_real_globals(c)) {

@@ -102,10 +102,13 @@ json extract_json(const tarball::ExtractSummary& s) {
 std::string to_json(const BackupReport& r) {
     json halves = json::array();
     for (const auto& h : r.halves) halves.push_back(half_json(h));
-    json j = {
-        {"time", time_json(r.time)}, {"ok", r.ok()},
-        {"halves", halves},          {"manifest_key", r.manifest_key},
-        {"seconds", r.seconds},      {"prune", r.prune ? prune_json(*r.prune) : json(nullptr)}};
+    json j = {{"time", time_json(r.time)},
+              {"ok", r.ok()},
+              {"halves", halves},
+              {"manifest_key", r.manifest_key},
+              {"seconds", r.seconds},
+              {"prune_requested", r.prune_requested},
+              {"prune", r.prune ? prune_json(*r.prune) : json(nullptr)}};
     if (!r.prune_error.empty()) j["prune_error"] = r.prune_error;
     return dump(j);
 }

@@ -92,6 +92,10 @@ std::vector<SettingInfo> make_keys() {
         item("keep_monthly", K::count, "count: newest of the N most recent months"),
         item("keep_yearly", K::count, "count: newest of the N most recent years"),
         item("time_zone", K::text, "time zone of the retention buckets"),
+        // -- scheduled retention (issue 11)
+        item("prune_after_backup", K::boolean,
+             "backup prunes after a successful run (default false; --prune/--no-prune)"),
+        // --
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),
         choice("log_format", {"text", "json"}, "CLI log format"),
@@ -804,6 +808,9 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
             "retention is count but no keep_* count is set: that would keep everything; set "
             "at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, "
             "keep_yearly");
+
+    // ---- scheduled retention
+    if (auto v = r.boolean("prune_after_backup")) c.prune_after_backup = *v;
 
     // ---- run
     if (auto v = r.duration("lock_ttl")) {

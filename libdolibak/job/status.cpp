@@ -1,6 +1,7 @@
 // Job::status: the last successful run (an unchanged run counts as a success) and its age,
 // and Prometheus textfile metrics for node-exporter's textfile collector.
 #include "job/job_impl.hpp"
+#include "job/metrics_text.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/file_io.hpp>
@@ -14,22 +15,8 @@ namespace dolibak::job {
 
 namespace {
 
-std::string label_value(std::string_view v) {
-    std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
-
-double epoch(TimePoint t) {
-    return static_cast<double>(t.time_since_epoch().count());
-}
+using metrics::epoch;
+using metrics::label_value;
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
     io::AtomicFileSink sink(path, 0644);
@@ -43,7 +30,7 @@ void write_metrics(const std::filesystem::path& path, const std::string& store_u
     const std::string store = "store=\"" + label_value(store_url) + "\"";
     std::string out;
     auto metric = [&](const char* name, const char* type, const char* help) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+        metrics::describe(out, name, type, help);
     };
     metric("dolibak_up", "gauge", "1 when the store could be read, 0 when it could not.");
     out += fmt::format("dolibak_up{{{}}} {}\n", store, s ? 1 : 0);

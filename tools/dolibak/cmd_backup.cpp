@@ -1,5 +1,6 @@
 // dolibak backup: back up both halves (database and documents) into the store, skipping a
-// half whose fingerprint is unchanged; optionally prune afterwards.
+// half whose fingerprint is unchanged; prune afterwards when asked (--prune, or the
+// prune_after_backup setting).
 #include "job_cli.hpp"
 #include "job_text.hpp"
 
@@ -14,10 +15,12 @@ struct BackupFlags {
     bool db_only = false;
     bool docs_only = false;
     job::BackupOptions options;
+    std::string metrics;
 };
 
 int run_backup(job::Job& job, Output& out, const BackupFlags& f, bool json) {
     job::BackupOptions o = f.options;
+    if (!f.metrics.empty()) o.metrics_file = f.metrics;
     o.db = !f.docs_only && job.config().db.has_value();
     o.docs = !f.db_only && job.config().docs.has_value();
     if (f.db_only && !job.config().db)
@@ -46,7 +49,16 @@ const Registrar registrar{Command{
         sub->add_flag("--force", f->options.force, "Upload even when unchanged");
         sub->add_flag("--dry-run", f->options.dry_run,
                       "Compute the fingerprints and say what would be uploaded; store nothing");
-        sub->add_flag("--prune", f->options.prune, "Prune after a successful run");
+        auto* prune = sub->add_flag_callback(
+            "--prune", [f] { f->options.prune = true; },
+            "Prune after a successful run (default: the prune_after_backup setting)");
+        sub->add_flag_callback(
+               "--no-prune", [f] { f->options.prune = false; },
+               "Do not prune after the run, whatever prune_after_backup says")
+            ->excludes(prune);
+        sub->add_option("--metrics", f->metrics,
+                        "Write Prometheus textfile metrics of the run and its prune to this "
+                        "file (atomically)");
         auto o = add_job_options(sub);
         sub->callback([set_action, f, o] {
             set_action([f, o] {

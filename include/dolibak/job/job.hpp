@@ -98,6 +98,9 @@ struct DOLIBAK_API Config {
     std::function<void(const Event&)> on_event;
     /// Checked between blocks; children are stopped and uploads aborted when set.
     std::shared_ptr<CancelToken> cancel;
+    /// Prune after every successful backup unless BackupOptions::prune says otherwise
+    /// (setting prune_after_backup). Off by default; on in every shipped schedule.
+    bool prune_after_backup = false;
     /// The run's clock for Env::real (tests of the real halves inject one); default the
     /// system clock. A Job built over another Env takes its time from that Env's clock.
     std::function<TimePoint()> now;
@@ -112,8 +115,11 @@ struct DOLIBAK_API BackupOptions {
     bool force = false;
     /// Compute fingerprints and say what would be uploaded; store nothing.
     bool dry_run = false;
-    /// Prune after a successful run.
-    bool prune = false;
+    /// Prune after a successful run; unset: Config::prune_after_backup decides.
+    std::optional<bool> prune;
+    /// Write Prometheus textfile metrics of the run (its halves and its prune) to this file,
+    /// atomically, when the run is published (not on a dry run).
+    std::optional<std::filesystem::path> metrics_file;
 };
 
 struct DOLIBAK_API HalfReport {
@@ -149,6 +155,8 @@ struct DOLIBAK_API BackupReport {
     std::vector<HalfReport> halves;
     std::string manifest_key;  ///< empty on a dry run
     double seconds = 0;
+    /// Whether a prune was asked for after this run (BackupOptions::prune or the config).
+    bool prune_requested = false;
     std::optional<PruneReport> prune;
     /// Why the prune asked for after the run did not happen or stopped (refused, failed,
     /// cancelled); the run itself stands as reported.

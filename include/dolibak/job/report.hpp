@@ -5,6 +5,7 @@
 #include <dolibak/job/job.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace dolibak::job {
 
@@ -17,5 +18,10 @@ DOLIBAK_API std::string to_json(const DocsRestoreReport& r);
 DOLIBAK_API std::string to_json(const StatusReport& r);
 DOLIBAK_API std::string to_json(const CheckReport& r);
 DOLIBAK_API std::string to_json(const RefreshReport& r);
+
+/// A backup run as Prometheus textfile metrics (dolibak_backup_*: the run, its halves, and
+/// the prune after it), labelled with the store's URL: what `dolibak backup --metrics FILE`
+/// writes (BackupOptions::metrics_file). docs/runbook.md lists the metrics.
+DOLIBAK_API std::string to_prometheus(const BackupReport& r, std::string_view store_url);
 
 }  // namespace dolibak::job
