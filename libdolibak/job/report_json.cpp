@@ -102,6 +102,7 @@ json extract_json(const tarball::ExtractSummary& s) {
             {"symlinks", s.symlinks},
             {"hardlinks", s.hardlinks},
             {"skipped", s.skipped},
+            {"modes_normalised", s.modes_normalised},
             {"content_bytes", s.content_bytes}};
 }
 

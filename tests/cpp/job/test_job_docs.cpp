@@ -219,3 +219,35 @@ TEST_CASE("skip_unreadable: an unreadable directory is skipped by the fingerprin
     CHECK(strict == 0);
     ::chmod((tmp / "docs/private").c_str(), 0755);
 }
+
+TEST_CASE("restore docs: --in-place refuses a non-empty target; the manifest's size bounds it") {
+    test::TempDir tmp;
+    make_tree(tmp / "docs");
+    job::Job j(docs_config(tmp / "store", tmp / "docs"));
+    const auto rep = j.backup();
+    REQUIRE(rep.ok());
+    test::write_file(tmp / "out/old.pdf", "old");
+    job::RestoreDocsOptions o;
+    o.target = tmp / "out";
+    o.confirm_non_empty = true;
+    o.extract.in_place = true;
+    CHECK_THROWS_AS(j.restore_docs(o), ConfigError);
+    CHECK(test::read_file(tmp / "out/old.pdf") == "old");
+    CHECK(!fs::exists(tmp / "out/install.lock"));
+
+    // A manifest recording less content than the archive holds: the extraction stops.
+    const auto key = catalog::make_store_key("", catalog::ObjectKind::manifest, rep.time);
+    auto m = catalog::Manifest::from_json(j.store().get_bytes(key));
+    auto summary = nlohmann::json::parse(m.halves.at("docs").archive_summary_json);
+    summary["content_bytes"] = 100;
+    m.halves.at("docs").archive_summary_json = summary.dump();
+    j.store().put_bytes(key, m.to_json());
+    o.extract.in_place = false;
+    try {
+        j.restore_docs(o);
+        FAIL("expected FormatError");
+    } catch (const FormatError& e) {
+        CHECK(std::string(e.what()).find("content bytes") != std::string::npos);
+    }
+    CHECK(test::read_file(tmp / "out/old.pdf") == "old");
+}
