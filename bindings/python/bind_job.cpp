@@ -28,6 +28,13 @@ py::object from_time(TimePoint t) {
         .attr("fromtimestamp")(t.time_since_epoch().count(), datetime.attr("timezone").attr("utc"));
 }
 
+// (pattern, files, bytes) per exclude pattern.
+py::list exclusion_tuples(const std::vector<tarball::Exclusion>& xs) {
+    py::list out;
+    for (const auto& x : xs) out.append(py::make_tuple(x.pattern, x.files, x.bytes));
+    return out;
+}
+
 py::object json_loads(const std::string& text) {
     return py::module_::import("json").attr("loads")(text);
 }
@@ -160,6 +167,8 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("fingerprint", &HalfReport::fingerprint)
         .def_readonly("reason", &HalfReport::reason)
         .def_readonly("error", &HalfReport::error)
+        .def_property_readonly("exclusions",
+                               [](const HalfReport& h) { return exclusion_tuples(h.exclusions); })
         .def("__repr__", [](const HalfReport& h) {
             return "<HalfReport " + h.half + " " + std::string(to_string(h.outcome)) + " " + h.key +
                    ">";
@@ -273,7 +282,9 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("ok", &VerifiedObject::ok)
         .def_readonly("bytes", &VerifiedObject::bytes)
         .def_readonly("sha256", &VerifiedObject::sha256)
-        .def_readonly("problem", &VerifiedObject::problem);
+        .def_readonly("problem", &VerifiedObject::problem)
+        .def_property_readonly(
+            "exclusions", [](const VerifiedObject& o) { return exclusion_tuples(o.exclusions); });
 
     py::class_<VerifyReport> verify(m, "VerifyReport", "The outcome of verify.");
     verify.def_property_readonly("time", [](const VerifyReport& r) { return from_time(r.time); })

@@ -65,6 +65,10 @@ const Registrar registrar(20, [](py::module_& m) {
             d["symlinks"] = s.symlinks;
             d["hardlinks"] = s.hardlinks;
             d["excluded"] = s.excluded;
+            py::list exclusions;
+            for (const auto& x : s.exclusions)
+                exclusions.append(py::make_tuple(x.pattern, x.files, x.bytes));
+            d["exclusions"] = exclusions;
             d["content_bytes"] = s.content_bytes;
             d["archive_bytes"] = s.archive_bytes;
             d["warnings"] = warnings;

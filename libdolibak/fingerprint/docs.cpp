@@ -37,12 +37,22 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
         if (options.content) buffer.resize(io::default_buffer_size);
         std::string record;
         tarball::WalkHandlers h;
-        h.unreadable = [](const std::string& path, const std::string& what, int err) {
-            throw IoError(what, path, err);
+        h.unreadable = [&](const std::string& path, const std::string& what, int err) {
+            if (!options.skip_unreadable) throw IoError(what, path, err);
+            ++fp.unreadable;
         };
         h.entry = [&](const tarball::WalkEntry& e) {
             const mode_t m = e.st.st_mode;
             const char t = type_char(m);
+            io::UniqueFd fd;
+            if (options.content && t == 'f') {
+                fd.reset(tarball::open_for_reading(e.parent_fd, e.name));
+                if (!fd) {
+                    if (!options.skip_unreadable) throw IoError("cannot open", e.path, errno);
+                    ++fp.unreadable;  // the writer leaves it out too
+                    return;
+                }
+            }
             // Records are NUL-separated fields ending in a newline: no path contains a NUL.
             record.assign(e.path);
             record += '\0';
@@ -60,8 +70,6 @@ DocsFingerprint docs_fingerprint(const std::filesystem::path& root, const DocsOp
             record += '\0';
             record += e.link_target;
             if (options.content && t == 'f') {
-                io::UniqueFd fd(tarball::open_for_reading(e.parent_fd, e.name));
-                if (!fd) throw IoError("cannot open", e.path, errno);
                 io::Sha256 file_digest;
                 for (;;) {
                     const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());

@@ -152,6 +152,7 @@ public:
                 const auto [bytes, sha] =
                     upload(name, key, driver, ctx, produced, estimate(prev, key));
                 r.manifest.archive_summary_json = produced.summary_json;
+                r.report.exclusions = recorded_exclusions(produced.summary_json);
                 if (!produced.tool_version.empty()) r.manifest.tool_version = produced.tool_version;
                 if (!produced.server_version.empty())
                     r.manifest.server_version = produced.server_version;

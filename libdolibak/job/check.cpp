@@ -7,10 +7,12 @@
 #include <libpq-fe.h>
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/tarball/excludes.hpp>
+#include <dolibak/tarball/walk.hpp>
 
 #include <fmt/core.h>
 
@@ -45,45 +47,44 @@ std::string random_hex(std::size_t bytes) {
 // Reserved key of the store probe: not a backup, manifest, fingerprint or lock name.
 constexpr const char* probe_prefix = ".dolibak-check-";
 
-// Walks the documents tree like the tar writer would (excludes pruned), counting what it can
-// read and naming the first entries it cannot.
+// Walks the documents tree with the tar writer's own walk (same excludes, same order, same
+// opens): counts what it can read and names the first entries it cannot.
 struct DocsWalk {
     std::uint64_t files = 0, dirs = 0, bytes = 0;
+    std::uint64_t excluded_files = 0, excluded_bytes = 0;
     std::vector<std::string> unreadable;
     std::uint64_t unreadable_count = 0;
+
+    void note_unreadable(const std::string& path, const std::string& what, int err) {
+        ++unreadable_count;
+        if (unreadable.size() < 3)
+            unreadable.push_back(fmt::format("{} ({}: {})", path, what, errno_text(err)));
+    }
 };
 
-void walk_docs(const std::filesystem::path& root, const std::filesystem::path& dir,
-               const tarball::ExcludeMatcher& ex, DocsWalk& w) {
-    std::error_code ec;
-    std::filesystem::directory_iterator it(dir, ec), end;
-    if (ec) {
-        ++w.unreadable_count;
-        if (w.unreadable.size() < 3)
-            w.unreadable.push_back(std::filesystem::relative(dir, root).string() + "/ (" +
-                                   ec.message() + ")");
-        return;
-    }
-    for (; it != end; it.increment(ec)) {
-        if (ec) break;
-        const auto& p = it->path();
-        const std::string rel = std::filesystem::relative(p, root).generic_string();
-        const auto st = it->symlink_status(ec);
-        if (ec) continue;
-        const bool is_dir = std::filesystem::is_directory(st);
-        if (ex.excluded(rel, is_dir)) continue;
-        if (is_dir) {
+DocsWalk walk_docs(const std::filesystem::path& root, const tarball::ExcludeMatcher& ex) {
+    DocsWalk w;
+    tarball::WalkHandlers h;
+    h.entry = [&w](const tarball::WalkEntry& e) {
+        if (S_ISDIR(e.st.st_mode)) {
             ++w.dirs;
-            walk_docs(root, p, ex, w);
-        } else if (std::filesystem::is_regular_file(st)) {
+        } else if (S_ISREG(e.st.st_mode)) {
             ++w.files;
-            w.bytes += it->file_size(ec);
-            if (::access(p.c_str(), R_OK) != 0) {
-                ++w.unreadable_count;
-                if (w.unreadable.size() < 3) w.unreadable.push_back(rel);
-            }
+            w.bytes += static_cast<std::uint64_t>(e.st.st_size);
+            // The writer opens every file this way: probe exactly that.
+            io::UniqueFd fd(tarball::open_for_reading(e.parent_fd, e.name));
+            if (!fd && errno != ENOENT) w.note_unreadable(e.path, "cannot open", errno);
         }
-    }
+    };
+    h.unreadable = [&w](const std::string& path, const std::string& what, int err) {
+        w.note_unreadable(path, what, err);
+    };
+    h.excluded = [&w](const std::string&, int, std::uint64_t files, std::uint64_t bytes) {
+        w.excluded_files += files;
+        w.excluded_bytes += bytes;
+    };
+    tarball::walk(root, ex, h);
+    return w;
 }
 
 }  // namespace
@@ -185,10 +186,13 @@ CheckReport Job::check() {
                 return {false, root.string() + " does not exist"};
             if (!std::filesystem::is_directory(st))
                 return {false, root.string() + " is not a directory"};
-            DocsWalk w;
-            walk_docs(root, root, tarball::ExcludeMatcher(detail::document_excludes(im.config)), w);
-            std::string detail = fmt::format("{}: {} files, {} directories, {}", root.string(),
-                                             w.files, w.dirs, human_bytes(w.bytes));
+            const DocsWalk w =
+                walk_docs(root, tarball::ExcludeMatcher(detail::document_excludes(im.config)));
+            std::string detail = fmt::format(
+                "{}: {} files, {} directories, {}; {} files ({}) left out by the "
+                "excludes",
+                root.string(), w.files, w.dirs, human_bytes(w.bytes), w.excluded_files,
+                human_bytes(w.excluded_bytes));
             bool ok = true;
             if (w.unreadable_count > 0) {
                 std::string names;
@@ -199,11 +203,23 @@ CheckReport Job::check() {
                 ok = im.config.docs->skip_unreadable;
             }
             for (const auto& r : im.config.profile.required_documents) {
-                if (!std::filesystem::exists(root / r, ec)) {
+                if (!std::filesystem::exists(std::filesystem::symlink_status(root / r, ec))) {
                     detail += "; " + r + " missing (the " + im.config.profile.name +
-                              " profile requires it)";
-                    ok = false;
+                              " profile requires it)" +
+                              (im.config.docs->allow_missing_required
+                                   ? ", allowed by docs_allow_missing_required"
+                                   : "");
+                    ok = ok && im.config.docs->allow_missing_required;
                 }
+            }
+            if (std::filesystem::directory_iterator(root, ec) ==
+                    std::filesystem::directory_iterator() &&
+                !ec) {
+                detail += "; the directory is empty (is its volume mounted?)" +
+                          std::string(im.config.docs->allow_missing_required
+                                          ? ", allowed by docs_allow_missing_required"
+                                          : "");
+                ok = ok && im.config.docs->allow_missing_required;
             }
             return {ok, detail};
         });

@@ -37,13 +37,32 @@ public:
         if (!std::filesystem::is_directory(std::filesystem::status(s.root)))
             throw ConfigError("the documents directory " + s.root.string() +
                               " does not exist or is not a directory");
+        if (!s.allow_missing_required) {
+            std::error_code ec;
+            if (std::filesystem::directory_iterator(s.root, ec) ==
+                    std::filesystem::directory_iterator() &&
+                !ec)
+                throw Error("the documents directory " + s.root.string() +
+                            " is empty: is its volume mounted? (docs_allow_missing_required "
+                            "backs it up anyway)");
+            for (const auto& r : profile_.required_documents)
+                if (!std::filesystem::exists(std::filesystem::symlink_status(s.root / r, ec)))
+                    throw Error("the documents directory " + s.root.string() + " lacks " + r +
+                                ", which the " + profile_.name +
+                                " profile requires: is it the right directory, is its volume "
+                                "mounted? (docs_allow_missing_required backs it up anyway)");
+        }
         fingerprint::DocsOptions fo;
         fo.excludes = excludes_;
         fo.excludes.insert(fo.excludes.end(), profile_.fingerprint_excludes.begin(),
                            profile_.fingerprint_excludes.end());
         fo.content = s.content_fingerprint;
+        fo.skip_unreadable = s.skip_unreadable;
         ctx.info("fingerprinting " + s.root.string());
         const auto fp = fingerprint::docs_fingerprint(s.root, fo);
+        if (fp.unreadable > 0)
+            ctx.warn(fmt::format("{} unreadable entr{} left out (skip_unreadable)", fp.unreadable,
+                                 fp.unreadable == 1 ? "y" : "ies"));
         return {fp.sha256, fo.content ? "content" : "metadata", {}, {}};
     }
 
@@ -55,6 +74,9 @@ public:
         w.threads = s.threads;
         w.excludes = excludes_;
         w.skip_unreadable = s.skip_unreadable;
+        // Same tree, same bytes: no time stamp in the gzip header, owners as root (owners are
+        // never restored), so an unchanged tree archived twice gives the same object.
+        w.reproducible = true;
         w.on_warning = [&ctx](const tarball::Warning& warning) {
             ctx.warn(warning.path + ": " + warning.message);
         };
@@ -66,14 +88,31 @@ public:
             sink.abort();
             throw;
         }
+        nlohmann::json exclusions = nlohmann::json::array();
+        for (const auto& x : written.exclusions)
+            exclusions.push_back({{"pattern", x.pattern}, {"files", x.files}, {"bytes", x.bytes}});
         const nlohmann::json summary = {
-            {"entries", written.entries},         {"files", written.files},
-            {"directories", written.directories}, {"symlinks", written.symlinks},
-            {"excluded", written.excluded},       {"content_bytes", written.content_bytes},
-            {"warnings", written.warnings.size()}};
+            {"entries", written.entries},          {"files", written.files},
+            {"directories", written.directories},  {"symlinks", written.symlinks},
+            {"excluded", written.excluded},        {"content_bytes", written.content_bytes},
+            {"warnings", written.warnings.size()}, {"exclusions", exclusions}};
         Produced p;
         p.summary_json = summary.dump();
         p.detail = fmt::format("{} files", written.files);
+        std::uint64_t left_files = 0, left_bytes = 0;
+        for (const auto& x : written.exclusions) {
+            left_files += x.files;
+            left_bytes += x.bytes;
+        }
+        if (left_files > 0) {
+            std::string what;
+            for (const auto& x : written.exclusions)
+                if (x.files > 0)
+                    what += fmt::format("{}{} {} file(s) {} bytes", what.empty() ? "" : ", ",
+                                        x.pattern, x.files, x.bytes);
+            ctx.info(fmt::format("left out by the excludes: {} file(s), {} bytes ({})", left_files,
+                                 left_bytes, what));
+        }
         return p;
     }
 

@@ -79,6 +79,24 @@ void Job::Impl::check_cancel(const std::string& what) const {
     if (config.cancel) config.cancel->check(what);
 }
 
+std::vector<tarball::Exclusion> recorded_exclusions(std::string_view archive_summary_json) {
+    std::vector<tarball::Exclusion> out;
+    if (archive_summary_json.empty()) return out;
+    const auto j = nlohmann::json::parse(archive_summary_json, nullptr, false);
+    if (!j.is_object() || !j.contains("exclusions") || !j.at("exclusions").is_array()) return out;
+    for (const auto& x : j.at("exclusions")) {
+        if (!x.is_object() || !x.contains("pattern") || !x.at("pattern").is_string()) continue;
+        tarball::Exclusion e;
+        e.pattern = x.at("pattern").get<std::string>();
+        if (x.contains("files") && x.at("files").is_number_unsigned())
+            e.files = x.at("files").get<std::uint64_t>();
+        if (x.contains("bytes") && x.at("bytes").is_number_unsigned())
+            e.bytes = x.at("bytes").get<std::uint64_t>();
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
 namespace detail {
 
 std::vector<std::string> volatile_tables(const Config& config) {

@@ -1,6 +1,7 @@
 // Application profiles: the built-in data and JSON loading.
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/profile.hpp>
+#include <dolibak/tarball/excludes.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -36,9 +37,12 @@ Profile dolibarr() {
                          "llx_societe_account",
                          "llx_mailing_cibles",
                          "llx_emailcollector_emailcollector"};
-    // Regenerated content, as Dolibarr's own file export leaves out.
-    p.document_excludes = {"temp/*", "*/temp/*",         "*.log", "*.pdf_preview*.png", "*.back",
-                           "*.old",  "admin/documents/*"};
+    // Only what Dolibarr regenerates: its temp/ caches (graphs, mass-generation PDFs, widget
+    // caches), the PNG previews it writes beside PDFs, and its own logs where it writes them
+    // (the documents root). Attachments named *.log, *.old, *.back are kept; so are
+    // admin/backup (Dolibarr's own database dumps) and admin/documents: add them to
+    // docs_exclude to leave them out (docs/manifest.md).
+    p.document_excludes = {"*/temp/*", "*.pdf_preview*.png", "/dolibarr.log", "/dolibarr_*.log"};
     p.fingerprint_excludes = {};
     p.required_documents = {"install.lock"};
     p.min_restored_tables = 250;
@@ -121,11 +125,12 @@ bool Profile::is_volatile_table(std::string_view table) const {
 }
 
 bool Profile::excludes_document(std::string_view relative_path) const {
-    return any_match(document_excludes, relative_path, 0);
+    return tarball::ExcludeMatcher(document_excludes).excluded(relative_path, false);
 }
 
 bool Profile::excludes_from_fingerprint(std::string_view relative_path) const {
-    return excludes_document(relative_path) || any_match(fingerprint_excludes, relative_path, 0);
+    return excludes_document(relative_path) ||
+           tarball::ExcludeMatcher(fingerprint_excludes).excluded(relative_path, false);
 }
 
 std::string Profile::table_like_pattern() const {

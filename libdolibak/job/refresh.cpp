@@ -187,6 +187,7 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
                     detail::CheckedSource counted(src, "the documents of " + from.string(), {},
                                                   im.config.cancel);
                     tarball::ExtractOptions xo;
+                    xo.on_warning = [&im](const std::string& w) { im.warn("docs", w); };
                     return tarball::extract_tar(counted, to, xo);
                 });
             im.info("docs", fmt::format("documents synced: {} files", report.docs->files));

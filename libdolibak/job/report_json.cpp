@@ -28,8 +28,16 @@ json parsed_or_null(const std::string& text) {
     }
 }
 
+json exclusions_json(const std::vector<tarball::Exclusion>& xs) {
+    json out = json::array();
+    for (const auto& x : xs)
+        out.push_back({{"pattern", x.pattern}, {"files", x.files}, {"bytes", x.bytes}});
+    return out;
+}
+
 json half_json(const HalfReport& h) {
     return {{"half", h.half},
+            {"exclusions", exclusions_json(h.exclusions)},
             {"outcome", std::string(to_string(h.outcome))},
             {"key", h.key},
             {"bytes", h.bytes},
@@ -94,6 +102,7 @@ json extract_json(const tarball::ExtractSummary& s) {
             {"symlinks", s.symlinks},
             {"hardlinks", s.hardlinks},
             {"skipped", s.skipped},
+            {"modes_normalised", s.modes_normalised},
             {"content_bytes", s.content_bytes}};
 }
 
@@ -145,7 +154,8 @@ std::string to_json(const VerifyReport& r) {
                            {"ok", o.ok},
                            {"bytes", o.bytes},
                            {"sha256", o.sha256},
-                           {"problem", o.problem}});
+                           {"problem", o.problem},
+                           {"exclusions", exclusions_json(o.exclusions)}});
     return dump({{"time", time_json(r.time)},
                  {"ok", r.ok()},
                  {"objects", objects},

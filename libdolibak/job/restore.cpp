@@ -8,6 +8,7 @@
 #include <dolibak/pgdump/toc_filter.hpp>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 
@@ -24,8 +25,15 @@ detail::CheckedSource::Expect expectation(const std::optional<catalog::ManifestH
     return x;
 }
 
+// Empty but for what an interrupted restore left (the extractor removes or completes it).
 bool directory_is_empty(const std::filesystem::path& p) {
-    return std::filesystem::directory_iterator(p) == std::filesystem::directory_iterator();
+    for (const auto& e : std::filesystem::directory_iterator(p)) {
+        const auto n = e.path().filename().string();
+        if (n.rfind(".dolibak-staging-", 0) != 0 && n.rfind(".dolibak-old-", 0) != 0 &&
+            n.rfind(".dolibak-restore-journal", 0) != 0)
+            return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -67,7 +75,12 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
         if (!std::filesystem::is_directory(st))
             throw ConfigError("the restore target " + target.string() +
                               " exists and is not a directory");
-        if (!options.confirm_non_empty && !directory_is_empty(target))
+        const bool empty = directory_is_empty(target);
+        if (options.extract.in_place && !empty)
+            throw ConfigError("refusing an in-place restore into " + target.string() +
+                              ": it is not empty (an in-place restore needs an empty target; "
+                              "without --in-place its content is replaced all at once)");
+        if (!options.confirm_non_empty && !empty)
             throw ConfigError("refusing to restore into " + target.string() +
                               ": it is not empty; confirm explicitly to replace its content");
     }
@@ -89,6 +102,15 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
 
     DocsRestoreReport rep;
     rep.key = entry.key;
+    RestoreDocsOptions opts = options;
+    // The extraction may not write more than the content the manifest recorded.
+    if (recorded && !recorded->archive_summary_json.empty() && opts.extract.subtree.empty()) {
+        const auto j = nlohmann::json::parse(recorded->archive_summary_json, nullptr, false);
+        if (j.is_object() && j.contains("content_bytes") && j["content_bytes"].is_number_unsigned())
+            opts.extract.max_content_bytes = j["content_bytes"].get<std::uint64_t>();
+    }
+    if (!opts.extract.on_warning)
+        opts.extract.on_warning = [&im](const std::string& w) { im.warn("docs", w); };
     auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(
         *raw, entry.key, expectation(recorded), im.config.cancel,
@@ -96,7 +118,7 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
             im.emit({Event::Kind::progress, "docs", "restoring", n, size});
         });
     try {
-        rep.summary = driver->restore(checked, entry.key, target, options, recorded.has_value(),
+        rep.summary = driver->restore(checked, entry.key, target, opts, recorded.has_value(),
                                       im.context("docs"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key + " into " + target.string());

@@ -80,6 +80,8 @@ std::vector<SettingInfo> make_keys() {
         item("docs_exclude", K::list, "more document excludes (globs)"),
         choice("docs_fingerprint", {"metadata", "content"}, "documents fingerprint mode"),
         item("skip_unreadable", K::boolean, "skip unreadable documents with a warning"),
+        item("docs_allow_missing_required", K::boolean,
+             "back up an empty documents directory or one lacking the profile's required files"),
         choice("retention", {"tiered", "count"}, "retention mode"),
         item("keep_daily_days", K::integer,
              "tiered: the newest backup of each day, this many days"),
@@ -768,15 +770,18 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
         if (auto l = r.list("docs_exclude")) d.extra_excludes = *l;
         if (auto f = r.choice("docs_fingerprint")) d.content_fingerprint = *f == "content";
         if (auto b = r.boolean("skip_unreadable")) d.skip_unreadable = *b;
+        if (auto b = r.boolean("docs_allow_missing_required")) d.allow_missing_required = *b;
         c.docs = std::move(d);
     } else {
-        for (const char* k : {"docs_compression", "docs_level", "docs_threads", "docs_exclude",
-                              "docs_fingerprint", "skip_unreadable"}) {
+        for (const char* k :
+             {"docs_compression", "docs_level", "docs_threads", "docs_exclude", "docs_fingerprint",
+              "skip_unreadable", "docs_allow_missing_required"}) {
             // Validate them anyway so that a typo is caught before docs_dir is added.
             if (!r.has(k)) continue;
             if (std::string(k) == "docs_compression" || std::string(k) == "docs_fingerprint")
                 (void)r.choice(k);
-            else if (std::string(k) == "skip_unreadable")
+            else if (std::string(k) == "skip_unreadable" ||
+                     std::string(k) == "docs_allow_missing_required")
                 (void)r.boolean(k);
             else if (std::string(k) == "docs_exclude")
                 (void)r.list(k);

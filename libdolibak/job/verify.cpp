@@ -84,7 +84,7 @@ VerifyReport Job::verify(const std::string& which) {
         } catch (const Error& e) {
             // A broken manifest is itself a finding; the objects of its time are still checked
             // on their format.
-            report.objects.push_back({manifest_key, "manifest", false, 0, "", e.what()});
+            report.objects.push_back({manifest_key, "manifest", false, 0, "", e.what(), {}});
             for (const auto& b : listing.backups)
                 if (b.time == report.time) targets.push_back({b.half, b.key, nullptr});
         }
@@ -112,6 +112,7 @@ VerifyReport Job::verify(const std::string& which) {
         VerifiedObject v;
         v.key = t.key;
         v.half = t.half;
+        if (t.recorded) v.exclusions = recorded_exclusions(t.recorded->archive_summary_json);
         if (!present.count(t.key)) {
             v.problem = "missing from the store (named by " + manifest_key + ")";
             im.warn(t.half, t.key + ": " + v.problem);

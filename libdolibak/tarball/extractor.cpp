@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
@@ -184,6 +185,9 @@ public:
         }
         reader.finish();
         finish_dirs();
+        if (summary_.modes_normalised > max_mode_warnings && options_.on_warning)
+            options_.on_warning(fmt::format("{} more entries had their mode normalised",
+                                            summary_.modes_normalised - max_mode_warnings));
         return summary_;
     }
 
@@ -247,9 +251,26 @@ private:
         extracted_files_.erase(joined(path));
     }
 
+    // The permission bits an entry gets: setuid/setgid never; world-writable and sticky bits
+    // neither (a documents tree has no use for them, and a "./" entry of mode 1777 would open
+    // the target to every local user), with a warning.
+    unsigned safe_mode(const std::string& name, archive_entry* ae) {
+        const unsigned stored = static_cast<unsigned>(archive_entry_perm(ae)) & 07777u;
+        const unsigned mode = stored & 0775u;
+        if ((stored & (01000u | 0002u)) != 0) {
+            ++summary_.modes_normalised;
+            if (summary_.modes_normalised <= max_mode_warnings && options_.on_warning)
+                options_.on_warning(fmt::format(
+                    "'{}': mode {:04o} normalised to {:04o} (no world-writable or sticky bit)",
+                    name.empty() ? "./" : name, stored, mode));
+        }
+        return mode;
+    }
+
     void remember_dir(const Components& path, archive_entry* ae) {
+        const char* raw = archive_entry_pathname(ae);
         dirs_.push_back({path,
-                         static_cast<unsigned>(archive_entry_perm(ae)) & 01777u,
+                         safe_mode(raw != nullptr ? raw : "", ae),
                          {archive_entry_mtime(ae), archive_entry_mtime_nsec(ae)},
                          archive_entry_mtime_is_set(ae) != 0});
     }
@@ -269,7 +290,7 @@ private:
 
     void set_meta(int fd, const std::string& name, archive_entry* ae) {
         if (options_.restore_modes) {
-            if (::fchmod(fd, static_cast<mode_t>(archive_entry_perm(ae)) & 01777u) != 0)
+            if (::fchmod(fd, static_cast<mode_t>(safe_mode(name, ae))) != 0)
                 throw IoError("cannot set the mode of", name, errno);
         }
         if (options_.restore_times && archive_entry_mtime_is_set(ae)) {
@@ -290,8 +311,13 @@ private:
         for (;;) {
             const std::size_t n = reader.read_data(buffer_, name);
             if (n == 0) break;
-            out.write(io::Bytes(buffer_.data(), n));
             summary_.content_bytes += n;
+            if (options_.max_content_bytes > 0 &&
+                summary_.content_bytes > options_.max_content_bytes)
+                refuse(name, fmt::format("the archive writes more than the {} content bytes "
+                                         "recorded for it",
+                                         options_.max_content_bytes));
+            out.write(io::Bytes(buffer_.data(), n));
         }
         out.finish();
         set_meta(fd.get(), name, ae);
@@ -368,6 +394,7 @@ private:
         }
     }
 
+    static constexpr std::uint64_t max_mode_warnings = 20;
     int root_fd_;
     const ExtractOptions& options_;
     Components subtree_;
@@ -399,12 +426,204 @@ void remove_tree(const std::filesystem::path& path) {
     }
 }
 
+namespace {
+
+constexpr const char* inside_staging_prefix = ".dolibak-staging-";
+constexpr const char* inside_old_prefix = ".dolibak-old-";
+constexpr const char* journal_name = ".dolibak-restore-journal";
+constexpr const char* journal_temp_name = ".dolibak-restore-journal.tmp";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        out.push_back(it->path().filename().string());
+    return out;
+}
+
+void warn(const ExtractOptions& o, const std::string& message) {
+    if (o.on_warning) o.on_warning(message);
+}
+
+// A mount point cannot be renamed (EBUSY): its content is swapped instead.
+bool is_mount_point(const std::filesystem::path& target) {
+    struct statx stx {};
+    if (::statx(AT_FDCWD, target.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+        (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0)
+        return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    struct stat here {
+    }, up{};
+    if (::stat(target.c_str(), &here) != 0) return false;
+    if (::stat((target / "..").c_str(), &up) != 0) return false;
+    return here.st_dev != up.st_dev || here.st_ino == up.st_ino;
+}
+
+// Moves every entry of `from` (but the skipped names) into `to`, on the same filesystem.
+void move_entries(const std::filesystem::path& from, const std::filesystem::path& to,
+                  const std::vector<std::string>& skip) {
+    for (const auto& n : names_in(from)) {
+        if (std::find(skip.begin(), skip.end(), n) != skip.end()) continue;
+        if (::rename((from / n).c_str(), (to / n).c_str()) != 0)
+            throw IoError("cannot move " + n + " into", to.string(), errno);
+    }
+}
+
+void write_journal(const std::filesystem::path& target, const std::string& staging,
+                   const std::string& old, int phase) {
+    const auto temp = target / journal_temp_name;
+    {
+        io::UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        if (!fd) throw IoError("cannot write the restore journal", temp.string(), errno);
+        io::FdSink out(io::UniqueFd(::dup(fd.get())), temp.string());
+        const std::string text =
+            fmt::format("dolibak restore journal 1\n{}\n{}\n{}\n", staging, old, phase);
+        out.write(io::as_bytes(text));
+        out.finish();
+        if (::fsync(fd.get()) != 0) throw IoError("cannot sync", temp.string(), errno);
+    }
+    if (::rename(temp.c_str(), (target / journal_name).c_str()) != 0)
+        throw IoError("cannot install the restore journal in", target.string(), errno);
+    io::fsync_directory(target);
+}
+
+// Phase 1: the old entries move into `old`; phase 2: the new ones out of `staging`; then the
+// root's mode and time, and the leftovers go. Every step can be replayed after a kill.
+void swap_inside(const std::filesystem::path& target, const std::string& staging,
+                 const std::string& old, int phase) {
+    const std::vector<std::string> special = {staging, old, journal_name, journal_temp_name};
+    if (phase <= 1) {
+        move_entries(target, target / old, special);
+        io::fsync_directory(target);
+        write_journal(target, staging, old, 2);
+    }
+    move_entries(target / staging, target, {});
+    struct stat st {};
+    if (::stat((target / staging).c_str(), &st) == 0) {
+        ::chmod(target.c_str(), st.st_mode & 07777);
+        const timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
+        ::utimensat(AT_FDCWD, target.c_str(), times, 0);
+    }
+    io::fsync_directory(target);
+    if (::unlink((target / journal_name).c_str()) != 0 && errno != ENOENT)
+        throw IoError("cannot remove the restore journal of", target.string(), errno);
+    io::fsync_directory(target);
+    remove_tree(target / old);
+    remove_tree(target / staging);
+}
+
+// Leftovers of a killed extraction into a mount point: a journal is rolled forward (the
+// staging tree it names was complete and checked before the journal was written); staging
+// and old trees without a journal are removed.
+void recover_inside(const std::filesystem::path& target, const ExtractOptions& options) {
+    const auto journal = target / journal_name;
+    if (std::filesystem::exists(std::filesystem::symlink_status(journal))) {
+        std::string text;
+        {
+            io::UniqueFd fd(::open(journal.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            if (!fd) throw IoError("cannot read the restore journal", journal.string(), errno);
+            char buf[1024];
+            const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+            if (n > 0) text.assign(buf, static_cast<std::size_t>(n));
+        }
+        std::vector<std::string> lines;
+        for (std::size_t pos = 0; pos < text.size();) {
+            const auto nl = text.find('\n', pos);
+            if (nl == std::string::npos) break;
+            lines.push_back(text.substr(pos, nl - pos));
+            pos = nl + 1;
+        }
+        if (lines.size() != 4 || lines[0] != "dolibak restore journal 1" ||
+            !starts_with(lines[1], inside_staging_prefix) ||
+            !starts_with(lines[2], inside_old_prefix) || (lines[3] != "1" && lines[3] != "2") ||
+            lines[1].find('/') != std::string::npos || lines[2].find('/') != std::string::npos)
+            throw FormatError("the restore journal " + journal.string() +
+                              " is not one dolibak wrote: look at it and remove it by hand");
+        warn(options, "completing the restore into " + target.string() +
+                          " that was interrupted while swapping (journal found)");
+        swap_inside(target, lines[1], lines[2], lines[3] == "1" ? 1 : 2);
+    }
+    ::unlink((target / journal_temp_name).c_str());
+    for (const auto& n : names_in(target)) {
+        if (!starts_with(n, inside_staging_prefix) && !starts_with(n, inside_old_prefix)) continue;
+        warn(options, "removing " + (target / n).string() + ", left by an interrupted restore");
+        remove_tree(target / n);
+    }
+}
+
+// Leftovers of a killed extraction beside `target`: staging trees are removed; an old tree is
+// put back when the target is missing (killed between the two renames), else removed.
+void recover_beside(const std::filesystem::path& target, const ExtractOptions& options) {
+    const auto parent = target.parent_path();
+    const std::string staging = "." + target.filename().string() + ".dolibak-staging-";
+    const std::string old = "." + target.filename().string() + ".dolibak-old-";
+    for (const auto& n : names_in(parent)) {
+        const bool is_staging = starts_with(n, staging);
+        const bool is_old = starts_with(n, old);
+        if (!is_staging && !is_old) continue;
+        if (is_old && !std::filesystem::exists(std::filesystem::symlink_status(target))) {
+            warn(options, "putting back " + target.string() + " from " + n +
+                              ", left by an interrupted restore");
+            if (::rename((parent / n).c_str(), target.c_str()) != 0)
+                throw IoError("cannot put back the old tree", target.string(), errno);
+            continue;
+        }
+        warn(options, "removing " + (parent / n).string() + ", left by an interrupted restore");
+        remove_tree(parent / n);
+    }
+}
+
+ExtractSummary extract_inside(io::Source& source, const std::filesystem::path& target,
+                              const struct stat& target_st, const ExtractOptions& options) {
+    recover_inside(target, options);
+    std::string templ = (target / (std::string(inside_staging_prefix) + "XXXXXX")).string();
+    if (::mkdtemp(templ.data()) == nullptr)
+        throw IoError("cannot create a staging directory in", target.string(), errno);
+    const std::filesystem::path staging = templ;
+    const std::string staging_name = staging.filename().string();
+    try {
+        ExtractSummary summary;
+        {
+            io::UniqueFd root(
+                ::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!root) throw IoError("cannot open the staging directory", staging.string(), errno);
+            if (::fchmod(root.get(), target_st.st_mode & 07777) != 0)
+                throw IoError("cannot set the mode of", staging.string(), errno);
+            Extractor x(root.get(), options);
+            summary = x.run(source);
+            if (::fsync(root.get()) != 0) throw IoError("cannot sync", staging.string(), errno);
+        }
+        std::string old_templ = (target / (std::string(inside_old_prefix) + "XXXXXX")).string();
+        if (::mkdtemp(old_templ.data()) == nullptr)
+            throw IoError("cannot create a directory for the old tree in", target.string(), errno);
+        const std::string old_name = std::filesystem::path(old_templ).filename().string();
+        // From here on, the journal makes the swap complete even if this process dies.
+        write_journal(target, staging_name, old_name, 1);
+        swap_inside(target, staging_name, old_name, 1);
+        return summary;
+    } catch (...) {
+        if (!std::filesystem::exists(std::filesystem::symlink_status(target / journal_name))) {
+            try {
+                remove_tree(staging);
+            } catch (...) {
+            }
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
 ExtractSummary extract_tar(io::Source& source, const std::filesystem::path& target_in,
                            const ExtractOptions& options) {
     try {
         if (target_in.empty()) throw ConfigError("no target directory given");
         std::filesystem::path target = std::filesystem::absolute(target_in).lexically_normal();
         if (!target.has_filename()) target = target.parent_path();
+        if (!options.in_place) recover_beside(target, options);
         struct stat st {};
         const bool exists = ::stat(target.c_str(), &st) == 0;
         if (exists && !S_ISDIR(st.st_mode))
@@ -414,6 +633,7 @@ ExtractSummary extract_tar(io::Source& source, const std::filesystem::path& targ
             target = std::filesystem::canonical(target);  // a link to a volume: swap the real dir
 
         if (options.in_place) {
+            if (exists) recover_inside(target, options);
             std::filesystem::create_directories(target);
             io::UniqueFd root(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!root) throw IoError("cannot open the target directory", target.string(), errno);
@@ -421,6 +641,8 @@ ExtractSummary extract_tar(io::Source& source, const std::filesystem::path& targ
             return x.run(source);
         }
 
+        if (exists && is_mount_point(target)) return extract_inside(source, target, st, options);
+        if (exists) recover_inside(target, options);  // an earlier target that was mounted
         const std::filesystem::path parent = target.parent_path();
         std::filesystem::create_directories(parent);
         std::string templ =

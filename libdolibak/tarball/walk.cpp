@@ -54,6 +54,26 @@ bool read_names(int dir_fd, std::vector<std::string>& names, int& error) {
     return true;
 }
 
+// Counts the non-directory entries and the regular files' bytes below a pruned directory (what
+// the exclusion left out). Best effort: what cannot be read is not counted.
+void count_pruned(int dir_fd, std::uint64_t& files, std::uint64_t& bytes, int depth) {
+    std::vector<std::string> names;
+    int error = 0;
+    if (depth > 256 || !read_names(dir_fd, names, error)) return;
+    for (const auto& name : names) {
+        struct stat st {};
+        if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (!S_ISDIR(st.st_mode)) {
+            ++files;
+            if (S_ISREG(st.st_mode)) bytes += static_cast<std::uint64_t>(st.st_size);
+            continue;
+        }
+        io::UniqueFd sub(
+            ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub) count_pruned(sub.get(), files, bytes, depth + 1);
+    }
+}
+
 void walk_dir(int dir_fd, const std::string& rel, const ExcludeMatcher& excludes,
               const WalkHandlers& h) {
     std::vector<std::string> names;
@@ -75,8 +95,19 @@ void walk_dir(int dir_fd, const std::string& rel, const ExcludeMatcher& excludes
             continue;
         }
         const bool is_dir = S_ISDIR(e.st.st_mode);
-        if (excludes.excluded(e.path, is_dir)) {
-            if (h.excluded) h.excluded(e.path);
+        if (const int pattern = excludes.match(e.path, is_dir); pattern >= 0) {
+            if (h.excluded) {
+                std::uint64_t files = 0, bytes = 0;
+                if (!is_dir) {
+                    files = 1;
+                    if (S_ISREG(e.st.st_mode)) bytes = static_cast<std::uint64_t>(e.st.st_size);
+                } else {
+                    io::UniqueFd sub(::openat(dir_fd, name.c_str(),
+                                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                    if (sub) count_pruned(sub.get(), files, bytes, 0);
+                }
+                h.excluded(e.path, pattern, files, bytes);
+            }
             continue;
         }
         e.name = std::move(name);

@@ -205,7 +205,14 @@ public:
         h.unreadable = [this](const std::string& path, const std::string& what, int err) {
             unreadable(path, what, err);
         };
-        h.excluded = [this](const std::string&) { ++summary_.excluded; };
+        for (const auto& p : excludes.patterns()) summary_.exclusions.push_back({p, 0, 0});
+        h.excluded = [this](const std::string&, int pattern, std::uint64_t files,
+                            std::uint64_t bytes) {
+            ++summary_.excluded;
+            auto& x = summary_.exclusions.at(static_cast<std::size_t>(pattern));
+            x.files += files;
+            x.bytes += bytes;
+        };
         tarball::walk(root, excludes, h);
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("closing the archive");
         // libarchive ignores what the close callback returns: the last flush's failure (a

@@ -430,3 +430,25 @@ def test_signal_with_a_silent_child_exits_after_the_grace(dolibarr, store, tmp_p
     assert proc.returncode == 143, (out, err)
     # Nothing was published under a final name.
     assert not list((store / "db").glob("*")) if (store / "db").exists() else True
+
+
+def test_backup_list_verify_show_each_exclusion_with_its_counts(tmp_path):
+    docs = tmp_path / "documents"
+    for rel, data in {"install.lock": b"", "facture/FA1/FA1.pdf": b"%PDF" * 100,
+                      "facture/FA1/FA1.pdf_preview.png": b"p" * 50,
+                      "facture/temp/stats.png": b"s" * 70, "dolibarr.log": b"l" * 30,
+                      "ticket/TS1/server.log": b"an attachment"}.items():
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_bytes(data)
+    common = ["--store", store_url(tmp_path / "store"), "--create-store-dir"]
+    b = run(["backup", "--docs-only", "--docs-dir", str(docs)] + common, check_rc=0)
+    line = "left out by the excludes: */temp/* 1 file(s) 70 B, *.pdf_preview*.png 1 file(s) 50 B"
+    assert line in b.stdout
+    assert "/dolibarr.log 1 file(s) 30 B, /dolibarr_*.log 0 file(s) 0 B" in b.stdout
+    lst = run(["list"] + common, check_rc=0)
+    assert "docs " + line in lst.stdout
+    v = run(["verify"] + common, check_rc=0)
+    assert line in v.stdout
+    runs = json.loads(run(["list", "--json"] + common, check_rc=0).stdout)["runs"]
+    assert runs[0]["manifest"]["halves"]["docs"]["archive_summary"]["exclusions"][0] == {
+        "pattern": "*/temp/*", "files": 1, "bytes": 70}

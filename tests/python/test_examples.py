@@ -49,7 +49,8 @@ SETTINGS = {
     "db_port", "db_user", "db_name", "db_password", "db_sslmode", "pg_tools_dir", "dump_mode",
     "dump_level", "zstd_level", "zstd_threads", "db_fingerprint", "volatile_tables", "globals",
     "globals_passwords", "docs_dir", "docs_compression", "docs_level", "docs_threads",
-    "docs_exclude", "docs_fingerprint", "skip_unreadable", "retention", "keep_daily_days",
+    "docs_exclude", "docs_fingerprint", "skip_unreadable", "docs_allow_missing_required",
+    "retention", "keep_daily_days",
     "keep_monthly_months", "keep_yearly_years", "keep_last", "keep_hourly", "keep_daily",
     "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "prune_after_backup", "lock_ttl",
     "temp_dir",
@@ -1072,6 +1073,7 @@ def job_ready(tmp_path):
     docs = tmp_path / "probe-docs"
     docs.mkdir()
     (docs / "a.txt").write_text("a")
+    (docs / "install.lock").write_text("")  # the dolibarr profile requires it
     try:
         dolibak.Job({"store": "file://" + str(store), "docs_dir": str(docs), "db": False}).backup()
     except dolibak.Error as e:
@@ -1091,6 +1093,7 @@ def test_python_example_end_to_end(job_ready, tmp_path, fresh_db, pg_server):
     docs = tmp_path / "documents"
     (docs / "facture" / "FA2401-0001").mkdir(parents=True)
     (docs / "facture" / "FA2401-0001" / "FA2401-0001.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(4096))
+    (docs / "install.lock").write_text("")  # the dolibarr profile requires it
     env = pgfixture.clean_env(pgfixture.libpq_env(fresh_db))
     env = {k: v for k, v in env.items() if not k.startswith("DOLIBAK_") or k == "DOLIBAK_PYTHONPATH"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in [os.environ.get("DOLIBAK_PYTHONPATH", "")] if p)

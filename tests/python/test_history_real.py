@@ -45,8 +45,8 @@ RACE_DAY = 30
 STATUS_DAY = 33
 FUTURE_DAY = 45
 # The Dolibarr profile's document_excludes (docs/manifest.md): not in the archive.
-DOC_EXCLUDES = ("temp/*", "*/temp/*", "*.log", "*.pdf_preview*.png", "*.back", "*.old",
-                "admin/documents/*")
+# A pattern starting with "/" is anchored at the root (tarball::ExcludeMatcher).
+DOC_EXCLUDES = ("*/temp/*", "*.pdf_preview*.png", "/dolibarr.log", "/dolibarr_*.log")
 
 DB_STATE_SQL = ("SELECT count(*) || ':' || coalesce(sum(qty), 0) || ':' || "
                 "md5(coalesce(string_agg(rowid || '=' || qty || '=' || fk_facture, ',' "
@@ -139,7 +139,7 @@ def docs_state(root):
         for name in files:
             p = os.path.join(dirpath, name)
             rel = os.path.relpath(p, root)
-            if any(fnmatch.fnmatchcase(rel, g) for g in DOC_EXCLUDES):
+            if any(fnmatch.fnmatchcase(c, g) for c in (rel, "/" + rel) for g in DOC_EXCLUDES):
                 continue
             if os.path.islink(p):
                 out[rel] = "-> " + os.readlink(p)

@@ -48,8 +48,7 @@ def row_counts(role):
 
 # The dolibarr profile's document_excludes (libdolibak/job/profile.cpp), matched like
 # tarball::ExcludeMatcher: "/" + path (and + "/" for a directory) and each tail after a "/".
-DOC_EXCLUDES = ["temp/*", "*/temp/*", "*.log", "*.pdf_preview*.png", "*.back", "*.old",
-                "admin/documents/*"]
+DOC_EXCLUDES = ["*/temp/*", "*.pdf_preview*.png", "/dolibarr.log", "/dolibarr_*.log"]
 
 
 def excluded(rel, is_dir):

@@ -27,6 +27,8 @@ def test_write_list_extract_fingerprint(tmp_path):
     summary = tarball.write(src, out, compression="zstd", reproducible=True)
     assert summary["files"] == 2
     assert summary["warnings"] == []
+    assert summary["exclusions"] == [("*/temp/*", 1, 5), ("*.pdf_preview*.png", 1, 3),
+                                     ("/dolibarr.log", 0, 0), ("/dolibarr_*.log", 0, 0)]
     names = [e["path"] for e in tarball.list(out)]
     assert "soci\u00e9t\u00e9 (x).txt" in names
     assert not any("temp" in n or "preview" in n for n in names)

@@ -46,6 +46,21 @@ std::string prune_lines(const job::PruneReport& r) {
 
 }  // namespace
 
+namespace {
+
+// "  left out: */temp/* 12 file(s) 1.2 MiB, /dolibarr.log 0 file(s)" (every pattern, so that
+// what is excluded is visible even when it matched nothing).
+std::string exclusion_line(const std::vector<tarball::Exclusion>& xs, const char* indent) {
+    if (xs.empty()) return {};
+    std::string s = std::string(indent) + "left out by the excludes:";
+    for (std::size_t i = 0; i < xs.size(); ++i)
+        s += fmt::format("{} {} {} file(s) {}", i == 0 ? "" : ",", xs[i].pattern, xs[i].files,
+                         human_bytes(xs[i].bytes));
+    return s + "\n";
+}
+
+}  // namespace
+
 std::string backup(const job::BackupReport& r) {
     std::string s = fmt::format("run {}{}\n", when(r.time),
                                 r.manifest_key.empty() ? "" : "  manifest " + r.manifest_key);
@@ -56,6 +71,7 @@ std::string backup(const job::BackupReport& r) {
         if (!h.reason.empty()) s += "  " + h.reason;
         if (!h.error.empty()) s += "  error: " + h.error;
         s += "\n";
+        s += exclusion_line(h.exclusions, "           ");
     }
     s += fmt::format("{} in {}\n", r.ok() ? "ok" : "FAILED", human_seconds(r.seconds));
     if (r.prune) s += "prune:\n" + prune_lines(*r.prune);
@@ -110,6 +126,10 @@ std::string list(const job::ListReport& r) {
                              : run.manifest.succeeded() ? "ok"
                                                         : "FAILED",
                              run.loaded ? halves : "(manifest unreadable)");
+            if (run.loaded)
+                if (const auto d = run.manifest.halves.find("docs"); d != run.manifest.halves.end())
+                    s += exclusion_line(job::recorded_exclusions(d->second.archive_summary_json),
+                                        "  docs ");
         }
     }
     s += fmt::format("\n{} backup object(s), {} run(s)", r.backups.size(), r.runs.size());
@@ -120,9 +140,11 @@ std::string list(const job::ListReport& r) {
 
 std::string verify(const job::VerifyReport& r) {
     std::string s = fmt::format("run {}\n", when(r.time));
-    for (const auto& o : r.objects)
+    for (const auto& o : r.objects) {
         s += fmt::format("  {:<8} {:<5} {:<40} {:>10}  {}\n", o.half, o.ok ? "ok" : "BAD", o.key,
                          human_bytes(o.bytes), o.ok ? o.sha256 : o.problem);
+        s += exclusion_line(o.exclusions, "           ");
+    }
     s += r.ok() ? "verified: every byte checked\n" : "VERIFICATION FAILED\n";
     s += r.record_key.empty() ? "(the result could not be recorded in the store)\n"
                               : "recorded in " + r.record_key + " (dolibak list shows it)\n";

@@ -40,6 +40,8 @@ class HalfReport:
     @property
     def fingerprint(self) -> str: ...
     @property
+    def exclusions(self) -> list[tuple[str, int, int]]: ...  # (pattern, files, bytes), documents
+    @property
     def reason(self) -> str: ...
     @property
     def error(self) -> str: ...
@@ -135,6 +137,8 @@ class VerifiedObject:
     def sha256(self) -> str: ...
     @property
     def problem(self) -> str: ...
+    @property
+    def exclusions(self) -> list[tuple[str, int, int]]: ...  # as the manifest recorded them
 
 class VerifyReport:
     @property

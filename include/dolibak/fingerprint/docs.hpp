@@ -15,6 +15,10 @@ struct DOLIBAK_API DocsOptions {
     std::vector<std::string> excludes = tarball::default_excludes();
     /// Also hash the bytes of every file (slow: reads the whole tree).
     bool content = false;
+    /// As the tar writer's option: an entry that cannot be read (a directory that cannot be
+    /// opened, a file that cannot be opened in content mode) is left out and counted in
+    /// `unreadable`, instead of an IoError.
+    bool skip_unreadable = false;
 };
 
 struct DOLIBAK_API DocsFingerprint {
@@ -23,7 +27,8 @@ struct DOLIBAK_API DocsFingerprint {
     std::uint64_t files = 0;
     std::uint64_t directories = 0;
     std::uint64_t symlinks = 0;
-    std::uint64_t bytes = 0;  ///< sum of file sizes
+    std::uint64_t bytes = 0;       ///< sum of file sizes
+    std::uint64_t unreadable = 0;  ///< entries left out by skip_unreadable
     bool content = false;
 };
 
@@ -31,7 +36,7 @@ struct DOLIBAK_API DocsFingerprint {
 /// relative path, type, size, mtime in nanoseconds, mode and link target (and the file's
 /// SHA-256 in content mode). Directories contribute path, type and mode only: their mtime
 /// moves whenever Dolibarr drops a preview or a temp file in them. Throws IoError naming an
-/// unreadable path.
+/// unreadable path (unless skip_unreadable).
 DOLIBAK_API DocsFingerprint docs_fingerprint(const std::filesystem::path& root,
                                              const DocsOptions& options = {});
 

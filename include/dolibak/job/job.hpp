@@ -81,6 +81,10 @@ struct DOLIBAK_API DocumentsSettings {
     bool content_fingerprint = false;
     /// An unreadable file: skipped with a warning (true) or the half fails (false).
     bool skip_unreadable = false;
+    /// Back up a documents directory that is empty or lacks the profile's required_documents
+    /// (dolibarr: install.lock). Off: the half fails, since that is what an unmounted volume
+    /// looks like.
+    bool allow_missing_required = false;
 };
 
 struct DOLIBAK_API Config {
@@ -133,6 +137,8 @@ struct DOLIBAK_API HalfReport {
     std::string fingerprint;  ///< this run's fingerprint value
     std::string reason;       ///< why uploaded/unchanged ("fingerprint changed: llx_facture")
     std::string error;        ///< outcome failed
+    /// Documents uploaded: what each exclude pattern left out (as the manifest records it).
+    std::vector<tarball::Exclusion> exclusions;
 };
 DOLIBAK_API std::string_view to_string(HalfReport::Outcome o) noexcept;
 
@@ -164,6 +170,11 @@ struct DOLIBAK_API BackupReport {
     bool ok() const noexcept;  ///< no half failed
 };
 
+/// The exclusions recorded in a documents archive summary (the manifest's `archive_summary`
+/// of a docs half: `"exclusions": [{"pattern", "files", "bytes"}...]`); empty when it has none.
+DOLIBAK_API std::vector<tarball::Exclusion> recorded_exclusions(
+    std::string_view archive_summary_json);
+
 // ---- list / verify --------------------------------------------------------------------
 
 /// The catalog's view of the store (catalog/catalog.hpp).
@@ -178,6 +189,8 @@ struct DOLIBAK_API VerifiedObject {
     std::uint64_t bytes = 0;
     std::string sha256;
     std::string problem;  ///< empty when ok
+    /// A documents archive: what each exclude pattern left out, as its manifest recorded it.
+    std::vector<tarball::Exclusion> exclusions;
 };
 
 struct DOLIBAK_API VerifyReport {

@@ -34,7 +34,8 @@ struct DOLIBAK_API Profile {
 
     /// True when `table` matches one of volatile_tables.
     bool is_volatile_table(std::string_view table) const;
-    /// True when `relative_path` matches one of document_excludes.
+    /// True when `relative_path` (a file) is left out by document_excludes, matched as the tar
+    /// writer matches them (tarball::ExcludeMatcher).
     bool excludes_document(std::string_view relative_path) const;
     /// True when `relative_path` is excluded from the backup or from the fingerprint.
     bool excludes_from_fingerprint(std::string_view relative_path) const;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace dolibak::tarball {
@@ -20,9 +21,16 @@ struct DOLIBAK_API ExtractOptions {
     /// Leading name components removed first (1 for archives of the old scripts, whose names
     /// start with "documents/"). Entries left with no name are skipped.
     unsigned strip_components = 0;
-    /// Restore permission bits (setuid/setgid dropped) and modification times.
+    /// Restore permission bits (setuid/setgid dropped; world-writable and sticky bits
+    /// dropped with a warning, the target root's mode included) and modification times.
     bool restore_modes = true;
     bool restore_times = true;
+    /// Stop with a FormatError once the content written exceeds this many bytes (0: no
+    /// limit): the job gives the content size the manifest recorded, so that an archive
+    /// claiming more (a sparse entry of 1 TB in a few hundred bytes) cannot fill the disk.
+    std::uint64_t max_content_bytes = 0;
+    /// Called for each warning (a mode normalised, a killed restore's leftovers removed).
+    std::function<void(const std::string&)> on_warning;
 };
 
 struct DOLIBAK_API ExtractSummary {
@@ -33,6 +41,7 @@ struct DOLIBAK_API ExtractSummary {
     std::uint64_t hardlinks = 0;
     std::uint64_t skipped = 0;  ///< outside the subtree, or emptied by strip_components
     std::uint64_t content_bytes = 0;
+    std::uint64_t modes_normalised = 0;  ///< entries whose o+w or sticky bit was dropped
 };
 
 /// Extracts a tar archive (gzip, zstd or none) into `target`. Refuses, with FormatError naming
@@ -42,7 +51,11 @@ struct DOLIBAK_API ExtractSummary {
 /// nodes, FIFOs and sockets. Unless in_place, the archive is extracted into a sibling
 /// directory `.<name>.dolibak-staging-XXXXXX`, which replaces `target` (atomically, with
 /// renameat2 RENAME_EXCHANGE where available) only when the whole archive extracted cleanly;
-/// on any failure it is removed and `target` is untouched. Owners are not restored.
+/// on any failure it is removed and `target` is untouched. A target that is a mount point
+/// cannot be renamed: the staging directory is then `target/.dolibak-staging-XXXXXX`, and the
+/// entries are swapped under a journal (`target/.dolibak-restore-journal`) that the next
+/// extraction into `target` rolls forward (docs/tarball.md says what is guaranteed when).
+/// Leftovers of a killed extraction into `target` are removed first. Owners are not restored.
 DOLIBAK_API ExtractSummary extract_tar(io::Source& archive, const std::filesystem::path& target,
                                        const ExtractOptions& options = {});
 

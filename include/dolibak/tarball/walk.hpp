@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -28,8 +29,11 @@ struct DOLIBAK_API WalkHandlers {
     /// Called when a directory cannot be opened or read, or a symlink read (path, what, errno):
     /// throw to fail, or return to skip the entry.
     std::function<void(const std::string&, const std::string&, int)> unreadable;
-    /// Called for each entry (or pruned directory) left out by the excludes.
-    std::function<void(const std::string&)> excluded;
+    /// Called for each entry (or pruned directory) left out by the excludes: its path, the
+    /// index of the pattern that excluded it, and what it held: files (every non-directory
+    /// entry, the pruned directory's content included) and their bytes (regular files' sizes).
+    std::function<void(const std::string&, int pattern, std::uint64_t files, std::uint64_t bytes)>
+        excluded;
 };
 
 DOLIBAK_API void walk(const std::filesystem::path& root, const ExcludeMatcher& excludes,

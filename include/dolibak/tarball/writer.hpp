@@ -48,6 +48,13 @@ struct DOLIBAK_API WriteOptions {
     std::function<void(const Warning&)> on_warning;
 };
 
+/// What one exclude pattern left out of an archive.
+struct DOLIBAK_API Exclusion {
+    std::string pattern;
+    std::uint64_t files = 0;  ///< non-directory entries (a pruned directory's content included)
+    std::uint64_t bytes = 0;  ///< their content bytes
+};
+
 struct DOLIBAK_API WriteSummary {
     std::uint64_t entries = 0;  ///< entries written
     std::uint64_t files = 0;
@@ -56,6 +63,8 @@ struct DOLIBAK_API WriteSummary {
     std::uint64_t hardlinks = 0;
     std::uint64_t excluded =
         0;  ///< entries left out by the excludes (a pruned directory counts once)
+    /// One per exclude pattern, in the options' order (patterns that matched nothing too).
+    std::vector<Exclusion> exclusions;
     std::uint64_t content_bytes = 0;  ///< bytes of file content stored
     std::uint64_t archive_bytes = 0;  ///< bytes written to the sink
     std::vector<Warning> warnings;

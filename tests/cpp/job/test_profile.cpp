@@ -20,14 +20,18 @@ TEST_CASE("built-in dolibarr profile") {
         CHECK(p.is_volatile_table(t));
     for (const char* t : {"llx_facture", "llx_facturedet", "llx_blockedlog", "llx_user_rights"})
         CHECK_FALSE(p.is_volatile_table(t));
+    // Only what Dolibarr regenerates, matched as the tar writer matches (ExcludeMatcher).
     for (const char* f : {"facture/temp/stats.png", "temp/cache.json", "dolibarr.log",
                           "dolibarr_install.log", "facture/FA2401-0001/FA2401-0001.pdf_preview.png",
-                          "facture/FA2401-0001/FA2401-0001.pdf_preview-0.png",
-                          "admin/documents/export.zip", "x/y.old"})
+                          "facture/FA2401-0001/FA2401-0001.pdf_preview-0.png"})
         CHECK(p.excludes_document(f));
+    // User attachments whatever their names (a ticket's server.log), Dolibarr's own dumps
+    // (admin/backup) and document exports (admin/documents) are kept.
     for (const char* f :
          {"facture/FA2401-0001/FA2401-0001.pdf", "install.lock", "facture/(PROV12)/(PROV12).pdf",
-          "produit/P1/thumbs/p_small.jpg", "admin/backup/mysqldump.sql.gz", "temporary/x"})
+          "produit/P1/thumbs/p_small.jpg", "admin/backup/mysqldump.sql.gz", "temporary/x",
+          "ticket/TS2401-0001/server.log", "ticket/TS2401-0001/notes.old", "societe/1/x.back",
+          "x/y.old", "admin/documents/export.zip", "ticket/T1/dolibarr.log", "server.log"})
         CHECK_FALSE(p.excludes_document(f));
     CHECK(p.required_documents == std::vector<std::string>{"install.lock"});
 }

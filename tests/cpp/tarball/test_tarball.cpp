@@ -208,6 +208,33 @@ public:
         archive_entry_free(e);
         return *this;
     }
+    /// An entry with explicit permission bits.
+    ArchiveBuilder& add_mode(const std::string& name, mode_t type, mode_t perm,
+                             const std::string& content = "") {
+        archive_entry* e = archive_entry_new();
+        archive_entry_copy_pathname(e, name.c_str());
+        archive_entry_set_mode(e, type | perm);
+        archive_entry_set_mtime(e, 1700000000, 0);
+        archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+        REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+        if (!content.empty()) archive_write_data(a_, content.data(), content.size());
+        archive_entry_free(e);
+        return *this;
+    }
+    /// A sparse file of `size` bytes whose only data is `head` at offset 0: a few bytes in the
+    /// archive, `size` bytes (zeros after the head) once extracted.
+    ArchiveBuilder& add_sparse(const std::string& name, std::int64_t size,
+                               const std::string& head) {
+        archive_entry* e = archive_entry_new();
+        archive_entry_copy_pathname(e, name.c_str());
+        archive_entry_set_mode(e, AE_IFREG | 0644);
+        archive_entry_set_size(e, size);
+        archive_entry_sparse_add_entry(e, 0, static_cast<la_int64_t>(head.size()));
+        REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+        archive_write_data(a_, head.data(), head.size());
+        archive_entry_free(e);
+        return *this;
+    }
     std::string finish() {
         archive_write_close(a_);
         return data_;
@@ -936,4 +963,107 @@ TEST_CASE("round trip of a generated Dolibarr documents tree (tools/dolibarr_gen
     }
     CHECK(fingerprint::docs_fingerprint(tmp / "documents").sha256 ==
           fingerprint::docs_fingerprint(tmp / "restored").sha256);
+}
+
+TEST_CASE("world-writable and sticky modes are normalised with a warning, the root's too") {
+    TempDir tmp;
+    fs::create_directories(tmp / "target");
+    ::chmod((tmp / "target").c_str(), 0750);
+    const auto data = ArchiveBuilder()
+                          .add_mode("./", AE_IFDIR, 0777)
+                          .add_mode("shared", AE_IFDIR, 01777)
+                          .add_mode("shared/open.pdf", AE_IFREG, 0666, "pdf")
+                          .add_mode("facture", AE_IFDIR, 0750)
+                          .add_mode("facture/F1.pdf", AE_IFREG, 0640, "f1")
+                          .finish();
+    std::vector<std::string> warnings;
+    tarball::ExtractOptions o;
+    o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    io::MemorySource src(data);
+    const auto sum = tarball::extract_tar(src, tmp / "target", o);
+    auto perm = [](const fs::path& p) {
+        struct stat st {};
+        REQUIRE(::lstat(p.c_str(), &st) == 0);
+        return st.st_mode & 07777;
+    };
+    CHECK(perm(tmp / "target") == 0775);  // not 0777: the target root is not opened to all
+    CHECK(perm(tmp / "target/shared") == 0775);
+    CHECK(perm(tmp / "target/shared/open.pdf") == 0664);
+    CHECK(perm(tmp / "target/facture") == 0750);  // untouched
+    CHECK(perm(tmp / "target/facture/F1.pdf") == 0640);
+    CHECK(sum.modes_normalised == 3);
+    REQUIRE(warnings.size() == 3);
+    CHECK(warnings[0].find("normalised") != std::string::npos);
+}
+
+TEST_CASE("extraction stops once it writes more than the recorded content size") {
+    TempDir tmp;
+    fs::create_directories(tmp / "target");
+    write_file(tmp / "target/keep.pdf", "old");
+    // A few hundred bytes that claim 64 MiB of zeros.
+    const auto data = ArchiveBuilder().add_sparse("big.bin", std::int64_t{64} << 20, "x").finish();
+    CHECK(data.size() <= 10240);
+    tarball::ExtractOptions o;
+    o.max_content_bytes = 1 << 20;
+    io::MemorySource src(data);
+    try {
+        tarball::extract_tar(src, tmp / "target", o);
+        FAIL("expected FormatError");
+    } catch (const FormatError& e) {
+        CHECK(std::string(e.what()).find("more than the 1048576 content bytes") !=
+              std::string::npos);
+    }
+    CHECK(test::read_file(tmp / "target/keep.pdf") == "old");
+    CHECK(!fs::exists(tmp / "target/big.bin"));
+}
+
+TEST_CASE("leftovers of a killed extraction are removed or completed by the next one") {
+    TempDir tmp;
+    const auto archive = ArchiveBuilder().add("new.pdf", AE_IFREG, "new").finish();
+    // Killed while extracting beside the target: a staging tree.
+    write_file(tmp / "docs/old.pdf", "old");
+    write_file(tmp / ".docs.dolibak-staging-AbC123/half.pdf", "half");
+    std::vector<std::string> warnings;
+    tarball::ExtractOptions o;
+    o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    {
+        io::MemorySource src(archive);
+        tarball::extract_tar(src, tmp / "docs", o);
+    }
+    CHECK(!fs::exists(tmp / ".docs.dolibak-staging-AbC123"));
+    CHECK(test::read_file(tmp / "docs/new.pdf") == "new");
+    CHECK(!warnings.empty());
+
+    // Killed between the two renames of the fallback: the target is missing, the old tree
+    // beside it is put back (then replaced as asked).
+    fs::rename(tmp / "docs", tmp / ".docs.dolibak-old-XyZ789");
+    {
+        const auto other = ArchiveBuilder().add("other.pdf", AE_IFREG, "o").finish();
+        io::MemorySource src(other);
+        tarball::extract_tar(src, tmp / "docs", o);
+    }
+    CHECK(!fs::exists(tmp / ".docs.dolibak-old-XyZ789"));
+    CHECK(fs::exists(tmp / "docs/other.pdf"));
+
+    // Killed inside a mount point while swapping: the journal is rolled forward. The state:
+    // old entries half moved out (phase 1), the complete new tree in the staging directory.
+    const auto t = tmp / "mnt";
+    write_file(t / "a_old.pdf", "old a");
+    write_file(t / ".dolibak-old-Q1w2e3/b_old.pdf", "old b");
+    write_file(t / ".dolibak-staging-R4t5y6/c_new.pdf", "new c");
+    write_file(t / ".dolibak-staging-R4t5y6/sub/d_new.pdf", "new d");
+    write_file(t / ".dolibak-restore-journal",
+               "dolibak restore journal 1\n.dolibak-staging-R4t5y6\n.dolibak-old-Q1w2e3\n1\n");
+    // An empty archive, in place: only the recovery runs.
+    {
+        const auto empty = ArchiveBuilder().finish();
+        io::MemorySource src(empty);
+        tarball::ExtractOptions in_place = o;
+        in_place.in_place = true;
+        tarball::extract_tar(src, t, in_place);
+    }
+    std::set<std::string> names;
+    for (const auto& e : fs::recursive_directory_iterator(t))
+        names.insert(fs::relative(e.path(), t).string());
+    CHECK(names == std::set<std::string>{"c_new.pdf", "sub", "sub/d_new.pdf"});
 }
