@@ -394,16 +394,11 @@ const Registrar registrar(60, [](py::module_& m) {
                 RestoreDbOptions o;
                 o.which = which;
                 o.restore.target = to_target(target, "target");
-                const auto& cfg = j.job().config();
-                if (cfg.db) o.restore.tools_dir = cfg.db->tools_dir;
                 o.restore.confirm_non_empty = yes;
                 o.restore.safety_dump = safety_dump;
                 o.restore.clean = clean;
                 o.restore.jobs = jobs;
-                if (jobs > 1) o.restore.single_transaction = false;
-                o.restore.temp_dir = cfg.temp_dir;
-                o.restore.proof.table_pattern = cfg.profile.table_like_pattern();
-                o.restore.proof.min_tables = min_tables.value_or(cfg.profile.min_restored_tables);
+                o.restore.proof.min_tables = min_tables;
                 o.exclude = exclude;
                 py::gil_scoped_release release;
                 return j.job().restore_db(o);
@@ -467,8 +462,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.pre_hook = pre_hook;
                 o.post_hook = post_hook;
                 o.exclude = exclude;
-                o.proof.table_pattern = cfg.profile.table_like_pattern();
-                o.proof.min_tables = min_tables.value_or(cfg.profile.min_restored_tables);
+                o.proof.min_tables = min_tables;
                 py::gil_scoped_release release;
                 return j.job().refresh(o);
             },

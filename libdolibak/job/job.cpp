@@ -113,6 +113,13 @@ DriverContext Job::Impl::context(const std::string& half) {
     return c;
 }
 
+pgdump::ProofOptions Job::Impl::proof(const pgdump::ProofOptions& given) const {
+    pgdump::ProofOptions p = given;
+    if (!p.table_pattern) p.table_pattern = config.profile.table_like_pattern();
+    if (!p.min_tables) p.min_tables = config.profile.min_restored_tables;
+    return p;
+}
+
 namespace {
 
 void validate(const Config& config) {

@@ -25,6 +25,9 @@ struct Job::Impl {
     void check_cancel(const std::string& what) const;
     /// What a driver working on `half` is given.
     DriverContext context(const std::string& half);
+    /// The proof a restore or a refresh runs: each field the caller left unset takes the
+    /// application profile's value (the one place those defaults are applied).
+    pgdump::ProofOptions proof(const pgdump::ProofOptions& given) const;
 
     /// Takes the store's lock for this job (TTL from the configuration, warnings as events).
     std::unique_ptr<catalog::Lease> lock();

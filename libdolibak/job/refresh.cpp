@@ -124,13 +124,7 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
         dump.pg_dump_level = 0;
         pgdump::RestoreOptions ro;
         ro.target = options.sandbox;
-        ro.proof = options.proof;
-        // The proof follows the application profile unless the caller chose one.
-        if (ro.proof.table_pattern == pgdump::ProofOptions{}.table_pattern &&
-            ro.proof.min_tables == pgdump::ProofOptions{}.min_tables) {
-            ro.proof.table_pattern = im.config.profile.table_like_pattern();
-            ro.proof.min_tables = im.config.profile.min_restored_tables;
-        }
+        ro.proof = im.proof(options.proof);
         if (im.config.db) ro.tools_dir = im.config.db->tools_dir;
         ro.temp_dir = im.config.temp_dir;
         const std::string what = options.source.describe();
@@ -157,7 +151,7 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
                 return pgdump::reset_sandbox(restoring, ro);
             });
         im.info("db", fmt::format("sandbox restored and proved: {} tables match {}",
-                                  report.restore.pattern_tables, ro.proof.table_pattern));
+                                  report.restore.pattern_tables, ro.proof.pattern()));
 
         // ---- documents ----
         if (with_docs) {

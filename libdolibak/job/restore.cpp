@@ -49,8 +49,10 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
                                   [&im, size = entry.size](std::uint64_t n) {
                                       im.emit({Event::Kind::progress, "db", "restoring", n, size});
                                   });
+    RestoreDbOptions resolved = options;
+    resolved.restore.proof = im.proof(options.restore.proof);
     try {
-        return driver->restore(checked, entry.key, options, im.context("db"));
+        return driver->restore(checked, entry.key, resolved, im.context("db"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;

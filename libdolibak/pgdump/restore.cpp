@@ -91,7 +91,7 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
     rep.pattern_tables = std::stoi(
         c.scalar(std::string("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid "
                              "= c.relnamespace WHERE c.relkind IN ('r', 'p') AND ") +
-                 user_schemas_sql + " AND c.relname LIKE " + c.quote_literal(proof.table_pattern)));
+                 user_schemas_sql + " AND c.relname LIKE " + c.quote_literal(proof.pattern())));
     std::set<int> wanted;
     if (only_ids) wanted.insert(only_ids->begin(), only_ids->end());
     std::vector<std::string> diffs;
@@ -121,9 +121,9 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
             diffs.push_back(fmt::format("{} large object(s) in the archive, {} in the database",
                                         archive.large_objects, n));
     }
-    if (rep.pattern_tables < proof.min_tables)
+    if (rep.pattern_tables < proof.minimum())
         diffs.push_back(fmt::format("only {} tables match {} in the database, at least {} expected",
-                                    rep.pattern_tables, proof.table_pattern, proof.min_tables));
+                                    rep.pattern_tables, proof.pattern(), proof.minimum()));
     if (!diffs.empty())
         throw VerificationError(
             fmt::format("restored database {} does not match the archive: {} difference(s): {}",

@@ -31,15 +31,11 @@ int restore_db(job::Job& j, Output& out, const RestoreDbFlags& f, bool json) {
     job::RestoreDbOptions o;
     o.which = f.which;
     o.restore.target = parse_target(f.to, "--to");
-    o.restore.tools_dir = j.config().db ? j.config().db->tools_dir : std::nullopt;
     o.restore.confirm_non_empty = f.yes;
     if (!f.safety_dump.empty()) o.restore.safety_dump = f.safety_dump;
     o.restore.clean = f.clean;
     o.restore.jobs = f.jobs;
-    if (f.jobs > 1) o.restore.single_transaction = false;
-    o.restore.temp_dir = j.config().temp_dir;
-    o.restore.proof.table_pattern = j.config().profile.table_like_pattern();
-    o.restore.proof.min_tables = f.min_tables.value_or(j.config().profile.min_restored_tables);
+    o.restore.proof.min_tables = f.min_tables;
     o.exclude = f.exclude;
     out.log("info", "db", "restoring " + f.which + " into " + o.restore.target.describe());
     const auto r = j.restore_db(o);

@@ -13,9 +13,17 @@
 
 namespace dolibak::pgdump {
 
+/// What a restore must show besides the archive's tables and rows. Each field left unset takes
+/// its default: a job's, from its application profile (job/profile.hpp); this layer's
+/// (default_table_pattern, default_min_tables) when pgdump is used directly.
 struct DOLIBAK_API ProofOptions {
-    std::string table_pattern = "llx_%";  ///< SQL LIKE pattern on table names
-    int min_tables = 250;                 ///< at least this many tables match the pattern
+    std::optional<std::string> table_pattern;  ///< SQL LIKE pattern on table names
+    std::optional<int> min_tables;             ///< at least this many tables match the pattern
+
+    static constexpr const char* default_table_pattern = "llx_%";
+    static constexpr int default_min_tables = 250;
+    std::string pattern() const { return table_pattern.value_or(default_table_pattern); }
+    int minimum() const { return min_tables.value_or(default_min_tables); }
 };
 
 struct DOLIBAK_API RestoreOptions {

@@ -204,3 +204,28 @@ TEST_CASE("restore and verify from the S3 fixture (zstd dump, zstd tar)") {
     CHECK(rep.key == catalog::make_store_key("", catalog::ObjectKind::docs_tar_zst, t_new));
     CHECK(jt::tree(tmp / "restored", false) == jt::tree(jt::generated_docs()));
 }
+
+TEST_CASE("each proof setting left unset takes the profile's, each one given is kept") {
+    test::TempDir tmp;
+    auto cfg = jt::config("file://" + (tmp / "store").string());
+    // tiny_db holds llx_societe, llx_facture, llx_const: the profile's pattern matches one.
+    cfg.profile.table_prefix = "llx_fac";
+    cfg.profile.min_restored_tables = 0;
+    job::Job j(cfg);
+    jt::make_run(j.store(), {t_new, jt::tiny_db(), {}});
+
+    SUBCASE("only the minimum given: the pattern is the profile's") {
+        auto o = db_to(pgt::create_db("prod"));
+        o.restore.proof.min_tables = 1;
+        CHECK(j.restore_db(o).pattern_tables == 1);
+    }
+    SUBCASE("a minimum equal to the library's default is still the caller's") {
+        auto o = db_to(pgt::create_db("prod"));
+        o.restore.proof.min_tables = 250;  // the library's default
+        CHECK_THROWS_AS(j.restore_db(o), VerificationError);
+    }
+    SUBCASE("nothing given: both are the profile's") {
+        const auto rep = j.restore_db(db_to(pgt::create_db("prod")));
+        CHECK(rep.pattern_tables == 1);
+    }
+}
