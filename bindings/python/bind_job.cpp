@@ -291,7 +291,10 @@ const Registrar registrar(60, [](py::module_& m) {
     restore.def_readonly("pg_restore_exit", &pgdump::RestoreReport::pg_restore_exit)
         .def_readonly("pg_restore_stderr", &pgdump::RestoreReport::pg_restore_stderr)
         .def_readonly("tables", &pgdump::RestoreReport::tables)
-        .def_readonly("pattern_tables", &pgdump::RestoreReport::pattern_tables);
+        .def_readonly("pattern_tables", &pgdump::RestoreReport::pattern_tables)
+        .def_readonly("safety_dump", &pgdump::RestoreReport::safety_dump)
+        .def_property_readonly("rows_matched", &pgdump::RestoreReport::rows_matched)
+        .def_property_readonly("present_only", &pgdump::RestoreReport::present_only);
     add_to_dict(restore);
 
     py::class_<DocsRestoreReport> docs(m, "DocsRestoreReport", "A documents restore.");
@@ -390,7 +393,8 @@ const Registrar registrar(60, [](py::module_& m) {
             "restore_db",
             [](PyJob& j, const py::object& target, const std::string& which, bool yes,
                const std::optional<std::filesystem::path>& safety_dump, bool clean, int jobs,
-               const std::vector<std::string>& exclude, std::optional<int> min_tables) {
+               const std::vector<std::string>& exclude, std::optional<int> min_tables,
+               bool overwrite_source) {
                 RestoreDbOptions o;
                 o.which = which;
                 o.restore.target = to_target(target, "target");
@@ -400,12 +404,14 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.restore.jobs = jobs;
                 o.restore.proof.min_tables = min_tables;
                 o.exclude = exclude;
+                o.overwrite_source = overwrite_source;
                 py::gil_scoped_release release;
                 return j.job().restore_db(o);
             },
             py::arg("target"), py::arg("which") = "latest", py::kw_only(), py::arg("yes") = false,
             py::arg("safety_dump") = py::none(), py::arg("clean") = false, py::arg("jobs") = 1,
-            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none())
+            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none(),
+            py::arg("overwrite_source") = false)
         .def(
             "restore_docs",
             [](PyJob& j, const std::filesystem::path& target, const std::string& which, bool yes,

@@ -113,6 +113,18 @@ DriverContext Job::Impl::context(const std::string& half) {
     return c;
 }
 
+namespace detail {
+
+bool same_database(const pgdump::ConnectionParams& a, const pgdump::ConnectionParams& b) {
+    auto local = [](const std::string& h) {
+        return h.empty() || h.front() == '/' || h == "localhost" || h == "127.0.0.1" || h == "::1";
+    };
+    const bool same_host = a.host == b.host || (local(a.host) && local(b.host));
+    return same_host && a.port == b.port && a.dbname == b.dbname;
+}
+
+}  // namespace detail
+
 pgdump::ProofOptions Job::Impl::proof(const pgdump::ProofOptions& given) const {
     pgdump::ProofOptions p = given;
     if (!p.table_pattern) p.table_pattern = config.profile.table_like_pattern();

@@ -35,4 +35,11 @@ struct Job::Impl {
     void record(VerifyReport& report);
 };
 
+namespace detail {
+/// Whether two connection descriptions name the same database: same name and port, and the
+/// same host, where every spelling of this machine (empty, a socket directory, localhost,
+/// 127.0.0.1, ::1) counts as one.
+bool same_database(const pgdump::ConnectionParams& a, const pgdump::ConnectionParams& b);
+}  // namespace detail
+
 }  // namespace dolibak::job

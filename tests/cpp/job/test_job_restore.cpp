@@ -229,3 +229,35 @@ TEST_CASE("each proof setting left unset takes the profile's, each one given is 
         CHECK(rep.pattern_tables == 1);
     }
 }
+
+TEST_CASE(
+    "a restore over the configured (source) database needs overwrite_source and takes a "
+    "safety dump first") {
+    test::TempDir tmp;
+    const auto src = pgt::create_db("prod");
+    pgt::psql(pgt::conn("prod", src), "CREATE TABLE llx_a (id int); INSERT INTO llx_a VALUES (1);");
+    auto cfg = jt::config("file://" + (tmp / "store").string());
+    job::DatabaseSettings d;
+    d.conn = pgt::conn("prod", src);
+    cfg.db = d;
+    cfg.temp_dir = tmp / "temp";
+    fs::create_directories(cfg.temp_dir);
+    job::Job j(cfg);
+    jt::make_run(j.store(), {t_new, src, {}});
+    pgt::psql(pgt::conn("prod", src), "INSERT INTO llx_a VALUES (2);");  // after the backup
+    auto o = db_to(src);
+    o.restore.confirm_non_empty = true;
+    o.restore.clean = true;
+    o.restore.proof.min_tables = 1;
+    CHECK_THROWS_AS(j.restore_db(o), ConfigError);
+    CHECK(pgt::psql(pgt::conn("prod", src), "SELECT count(*) FROM llx_a") == "2\n");
+
+    o.overwrite_source = true;
+    const auto rep = j.restore_db(o);
+    CHECK(pgt::psql(pgt::conn("prod", src), "SELECT count(*) FROM llx_a") == "1\n");
+    REQUIRE(rep.safety_dump.has_value());
+    CHECK(rep.safety_dump->parent_path() == cfg.temp_dir);
+    const auto before = pgdump::read_archive(*rep.safety_dump);
+    REQUIRE(before.tables.size() == 1);
+    CHECK(before.tables[0].rows == 2u);  // what the restore rolled back is kept
+}
