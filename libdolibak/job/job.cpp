@@ -135,8 +135,6 @@ pgdump::ProofOptions Job::Impl::proof(const pgdump::ProofOptions& given) const {
 namespace {
 
 void validate(const Config& config) {
-    if (config.store_url.empty())
-        throw ConfigError("no store given: set a store URL (s3://bucket/prefix or file:///dir)");
     if (config.db) {
         if (config.db->conn.dbname.empty())
             throw ConfigError("no database name given for the database half (PGDATABASE)");

@@ -2,6 +2,9 @@
 // the real half drivers.
 #include "job/real_drivers.hpp"
 
+#include <dolibak/core/error.hpp>
+
+#include <mutex>
 #include <thread>
 
 namespace dolibak::job {
@@ -27,10 +30,64 @@ private:
     std::function<TimePoint()> now_;
 };
 
+/// The configured store, opened on first use: an operation that never touches it (a sandbox
+/// refresh) needs neither a store nor its credentials.
+class LazyStore final : public store::Store {
+public:
+    LazyStore(std::string url, store::StoreOptions options)
+        : url_(std::move(url)), options_(std::move(options)) {}
+
+    std::string url() const override { return real().url(); }
+    std::unique_ptr<store::ObjectSink> put(const std::string& key,
+                                           const store::PutOptions& o) override {
+        return real().put(key, o);
+    }
+    std::unique_ptr<io::Source> get(const std::string& key, const store::GetOptions& o) override {
+        return real().get(key, o);
+    }
+    std::uint64_t get_to(const std::string& key, io::Sink& out,
+                         const store::GetOptions& o) override {
+        return real().get_to(key, out, o);
+    }
+    std::optional<store::ObjectInfo> head(const std::string& key) override {
+        return real().head(key);
+    }
+    std::vector<store::ObjectInfo> list(const std::string& prefix) override {
+        return real().list(prefix);
+    }
+    void remove(const std::string& key) override { real().remove(key); }
+    void remove_if(const std::string& key, const std::string& etag) override {
+        real().remove_if(key, etag);
+    }
+    std::vector<store::RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
+        return real().remove_many(keys);
+    }
+    std::size_t cleanup(std::chrono::seconds older_than) override {
+        return real().cleanup(older_than);
+    }
+
+private:
+    store::Store& real() const {
+        std::lock_guard lock(mutex_);
+        if (!store_) {
+            if (url_.empty())
+                throw ConfigError(
+                    "no store given: set a store URL (s3://bucket/prefix or file:///dir)");
+            store_ = store::open(url_, options_);
+        }
+        return *store_;
+    }
+
+    std::string url_;
+    store::StoreOptions options_;
+    mutable std::mutex mutex_;
+    mutable std::unique_ptr<store::Store> store_;
+};
+
 class RealEnv final : public Env {
 public:
     explicit RealEnv(const Config& c)
-        : store_(store::open(c.store_url, c.store)),
+        : store_(std::make_unique<LazyStore>(c.store_url, c.store)),
           database_(detail::make_real_database(c)),
           documents_(detail::make_real_documents(c)),
           globals_(detail::make_real_globals(c)) {

@@ -78,7 +78,8 @@ TEST_CASE("documents without the profile's required file, and an unreachable sto
     auto c = full_config("file://" + (tmp / "store").string(), tmp / "docs");
     c.db.reset();
     job::Job j(std::move(c));
-    // The directory store disappears (an unmounted backup disk).
+    CHECK(j.store().list("").empty());  // the store is opened (on first use)...
+    // ...then the directory disappears (an unmounted backup disk).
     fs::remove_all(tmp / "store");
     const auto r = j.check();
     CHECK(!item(r, "documents").ok);
