@@ -45,7 +45,10 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
                               options.restore.target.describe()));
     RestoreDbOptions resolved = options;
     resolved.restore.proof = im.proof(options.restore.proof);
-    if (im.config.db && detail::same_database(options.restore.target, im.config.db->conn)) {
+    // The configured database itself, holding data: every change since the backup would be
+    // lost. (An empty one is a rebuild after a disaster: nothing to lose.)
+    if (im.config.db && detail::same_database(options.restore.target, im.config.db->conn) &&
+        pgdump::count_user_objects(options.restore.target) > 0) {
         if (!options.overwrite_source)
             throw ConfigError(
                 "refusing to restore " + entry.key + " over " + options.restore.target.describe() +

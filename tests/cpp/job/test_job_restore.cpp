@@ -260,4 +260,14 @@ TEST_CASE(
     const auto before = pgdump::read_archive(*rep.safety_dump);
     REQUIRE(before.tables.size() == 1);
     CHECK(before.tables[0].rows == 2u);  // what the restore rolled back is kept
+
+    // The configured database, empty (a rebuild after a disaster): nothing to lose, no flag.
+    const auto rebuilt = pgt::create_db("prod");
+    auto cfg2 = cfg;
+    cfg2.db->conn = pgt::conn("prod", rebuilt);
+    job::Job j2(cfg2);
+    auto o2 = db_to(rebuilt);
+    o2.restore.proof.min_tables = 1;
+    CHECK_FALSE(j2.restore_db(o2).safety_dump.has_value());
+    CHECK(pgt::psql(pgt::conn("prod", rebuilt), "SELECT count(*) FROM llx_a") == "1\n");
 }
