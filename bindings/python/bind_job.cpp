@@ -303,7 +303,10 @@ const Registrar registrar(60, [](py::module_& m) {
     restore.def_readonly("pg_restore_exit", &pgdump::RestoreReport::pg_restore_exit)
         .def_readonly("pg_restore_stderr", &pgdump::RestoreReport::pg_restore_stderr)
         .def_readonly("tables", &pgdump::RestoreReport::tables)
-        .def_readonly("pattern_tables", &pgdump::RestoreReport::pattern_tables);
+        .def_readonly("pattern_tables", &pgdump::RestoreReport::pattern_tables)
+        .def_readonly("safety_dump", &pgdump::RestoreReport::safety_dump)
+        .def_property_readonly("rows_matched", &pgdump::RestoreReport::rows_matched)
+        .def_property_readonly("present_only", &pgdump::RestoreReport::present_only);
     add_to_dict(restore);
 
     py::class_<DocsRestoreReport> docs(m, "DocsRestoreReport", "A documents restore.");
@@ -439,27 +442,25 @@ const Registrar registrar(60, [](py::module_& m) {
             "restore_db",
             [](PyJob& j, const py::object& target, const std::string& which, bool yes,
                const std::optional<std::filesystem::path>& safety_dump, bool clean, int jobs,
-               const std::vector<std::string>& exclude, std::optional<int> min_tables) {
+               const std::vector<std::string>& exclude, std::optional<int> min_tables,
+               bool overwrite_source) {
                 RestoreDbOptions o;
                 o.which = which;
                 o.restore.target = to_target(target, "target");
-                const auto& cfg = j.job().config();
-                if (cfg.db) o.restore.tools_dir = cfg.db->tools_dir;
                 o.restore.confirm_non_empty = yes;
                 o.restore.safety_dump = safety_dump;
                 o.restore.clean = clean;
                 o.restore.jobs = jobs;
-                if (jobs > 1) o.restore.single_transaction = false;
-                o.restore.temp_dir = cfg.temp_dir;
-                o.restore.proof.table_pattern = cfg.profile.table_like_pattern();
-                o.restore.proof.min_tables = min_tables.value_or(cfg.profile.min_restored_tables);
+                o.restore.proof.min_tables = min_tables;
                 o.exclude = exclude;
+                o.overwrite_source = overwrite_source;
                 py::gil_scoped_release release;
                 return j.job().restore_db(o);
             },
             py::arg("target"), py::arg("which") = "latest", py::kw_only(), py::arg("yes") = false,
             py::arg("safety_dump") = py::none(), py::arg("clean") = false, py::arg("jobs") = 1,
-            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none())
+            py::arg("exclude") = std::vector<std::string>{}, py::arg("min_tables") = py::none(),
+            py::arg("overwrite_source") = false)
         .def(
             "restore_docs",
             [](PyJob& j, const std::filesystem::path& target, const std::string& which, bool yes,
@@ -518,8 +519,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.post_hook = post_hook;
                 o.hook_env = hook_env;
                 o.exclude = exclude;
-                o.proof.table_pattern = cfg.profile.table_like_pattern();
-                o.proof.min_tables = min_tables.value_or(cfg.profile.min_restored_tables);
+                o.proof.min_tables = min_tables;
                 py::gil_scoped_release release;
                 return j.job().refresh(o);
             },

@@ -138,7 +138,9 @@ public:
                 r.report.reason = "stored fingerprint unreadable";
             }
             if (prev && prev->value != fp.value)
-                r.report.reason = name == "db" ? "database changed" : "documents changed";
+                r.report.reason = name == "db"        ? "database changed"
+                                  : name == "globals" ? "roles changed"
+                                                      : "documents changed";
             r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
             if (unchanged(r, prev, fp.value, fp.mode)) {
                 im_.info(name, r.report.reason + ": nothing uploaded");
@@ -146,7 +148,7 @@ public:
                 r.report.outcome = Outcome::would_upload;
             } else {
                 const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
-                im_.info(name, std::string(name == "db" ? "dumping" : "archiving") + " into " +
+                im_.info(name, std::string(name == "docs" ? "archiving" : "dumping") + " into " +
                                    key + " (" + r.report.reason + ")");
                 Produced produced;
                 const auto [bytes, sha] =
@@ -170,28 +172,6 @@ public:
                 im_.info(name, "stored " + key + " (" + std::to_string(bytes) + " bytes" +
                                    (produced.detail.empty() ? "" : ", " + produced.detail) + ")");
             }
-        } catch (const Cancelled&) {
-            throw;
-        } catch (const std::exception& e) {
-            fail(r, e);
-        }
-        r.report.seconds = r.manifest.duration_seconds = seconds_since(start);
-        return r;
-    }
-
-    /// Roles and other globals, stored beside an uploaded dump.
-    HalfResult globals(HalfDriver& driver) {
-        const auto start = std::chrono::steady_clock::now();
-        HalfResult r;
-        r.report.half = "globals";
-        r.manifest.format = driver.format();
-        try {
-            const auto ctx = im_.context("globals");
-            const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
-            Produced produced;
-            const auto [bytes, sha] = upload("globals", key, driver, ctx, produced);
-            r.manifest.tool_version = produced.tool_version;
-            stored(r, key, bytes, sha);
         } catch (const Cancelled&) {
             throw;
         } catch (const std::exception& e) {
@@ -298,10 +278,10 @@ BackupReport Job::backup(const BackupOptions& options) {
     }
     if (cancelled) std::rethrow_exception(cancelled);
 
-    const bool db_uploaded = !results.empty() && results.front().report.half == "db" &&
-                             results.front().report.outcome == Outcome::uploaded;
-    if (db_uploaded && im.config.db->globals)
-        results.push_back(run.globals(driver_of(im.env->globals(), "globals")));
+    // The globals have their own fingerprint: a new role is stored even when the database
+    // itself did not change.
+    if (want_db && im.config.db->globals)
+        results.push_back(run.half("globals", driver_of(im.env->globals(), "globals")));
 
     catalog::Manifest manifest;
     manifest.time = report.time;

@@ -164,6 +164,55 @@ CheckReport Job::check() {
             const auto path = pg::probe_session(db.conn);
             return {true, path.read_only_by() + "; " + path.session_evidence};
         });
+        // What pg_dump reads: every table's rows (COPY), every sequence's state and every large
+        // object, in every schema but the system ones; one it may not read fails the backup.
+        item("database read access", [&]() -> std::pair<bool, std::string> {
+            if (!server) return {false, "not checked: the database is unreachable"};
+            pg::Connection c(db.conn);
+            const std::string user_schemas =
+                "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+                "'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
+            auto r = c.exec(
+                "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', "
+                "'S') AND " +
+                user_schemas +
+                " AND NOT (has_schema_privilege(n.oid, 'USAGE') AND "
+                "has_table_privilege(c.oid, 'SELECT')) ORDER BY 1");
+            const int unreadable = PQntuples(r.get());
+            const std::string relations = c.scalar(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p', 'S') AND " +
+                user_schemas);
+            // A large object is readable by its owner (or a member), by a role it is granted
+            // to (or PUBLIC), by a superuser, or by anyone under lo_compat_privileges.
+            const std::string los = c.scalar("SELECT count(*) FROM pg_largeobject_metadata");
+            const std::string lo_unreadable = c.scalar(
+                "SELECT CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+                "OR current_setting('lo_compat_privileges')::boolean THEN 0 ELSE (SELECT "
+                "count(*) FROM pg_largeobject_metadata m WHERE NOT pg_has_role(m.lomowner, "
+                "'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(m.lomacl) a WHERE "
+                "a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_has_role(a.grantee, "
+                "'USAGE')))) END");
+            if (unreadable == 0 && lo_unreadable == "0")
+                return {true, fmt::format("every table and sequence ({}) and large object ({}) "
+                                          "pg_dump reads is readable",
+                                          relations, los)};
+            std::string detail;
+            if (unreadable > 0) {
+                detail = fmt::format(
+                    "{} table(s) or sequence(s) pg_dump must read are not "
+                    "readable by {}:",
+                    unreadable, db.conn.user);
+                for (int i = 0; i < std::min(unreadable, 5); ++i)
+                    detail += std::string(" ") + PQgetvalue(r.get(), i, 0);
+                if (unreadable > 5) detail += " ...";
+            }
+            if (lo_unreadable != "0")
+                detail += fmt::format("{}{} of {} large object(s) are not readable by {}",
+                                      detail.empty() ? "" : "; ", lo_unreadable, los, db.conn.user);
+            return {false, detail + " (grant SELECT, or leave them out of the dump)"};
+        });
         item("pg tools", [&]() -> std::pair<bool, std::string> {
             if (!server) return {false, "not checked: the database is unreachable"};
             const auto tools = pgdump::find_tools(*server / 10000, db.tools_dir);

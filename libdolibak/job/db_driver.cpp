@@ -88,13 +88,6 @@ public:
         pgdump::RestoreOptions ro = options.restore;
         if (!ro.tools_dir && !ro.tools && settings_) ro.tools_dir = settings_->tools_dir;
         if (ro.temp_dir.empty()) ro.temp_dir = temp_dir_;
-        // The proof follows the application profile unless the caller chose one.
-        const pgdump::ProofOptions default_proof;
-        if (ro.proof.table_pattern == default_proof.table_pattern &&
-            ro.proof.min_tables == default_proof.min_tables) {
-            ro.proof.table_pattern = profile_.table_like_pattern();
-            ro.proof.min_tables = profile_.min_restored_tables;
-        }
         if (options.exclude.empty()) return pgdump::restore(object, ro);
         // pg_restore reads its -L list before the archive: read the TOC off the head of the
         // stream first, build the list, then replay the head and stream the rest.

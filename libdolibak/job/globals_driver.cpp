@@ -1,10 +1,13 @@
 // The real globals driver: roles and other cluster-wide objects from pg_dumpall
-// --globals-only, in a read-only session, stored beside an uploaded dump.
+// --globals-only, in a read-only session; their own fingerprint (what pg_dumpall writes, read
+// from the catalogs a non-superuser can read) decides when they are stored again.
 #include "job/real_drivers.hpp"
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/pg/client_env.hpp>
+#include <dolibak/pg/connection.hpp>
 #include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/tools.hpp>
@@ -23,8 +26,32 @@ public:
     catalog::ObjectKind object_kind() const override { return catalog::ObjectKind::globals_sql; }
     std::string format() const override { return "sql"; }
 
-    LiveFingerprint fingerprint(const DriverContext&) override {
-        throw Error("the globals have no fingerprint: they are stored with every new dump");
+    // Roles with their attributes and settings, memberships, per-database role settings and
+    // tablespaces: what pg_dumpall --globals-only writes, but the passwords (pg_authid is for
+    // superusers only; a password change alone is not seen).
+    LiveFingerprint fingerprint(const DriverContext& ctx) override {
+        if (!settings_) throw ConfigError("no database is configured");
+        const auto& s = *settings_;
+        ctx.info("fingerprinting the roles and tablespaces of " + s.conn.describe());
+        pg::Connection c(s.conn);
+        const std::string text = c.scalar(
+            "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM ("
+            "SELECT format('role %s %s %s %s %s %s %s %s %s %s %s', rolname, rolsuper, "
+            "rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, "
+            "rolconnlimit, rolvaliduntil, rolconfig) AS x FROM pg_roles "
+            "UNION ALL SELECT format('member %s %s %s %s', r.rolname, m.rolname, g.rolname, "
+            "am.admin_option) FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid "
+            "JOIN pg_roles m ON m.oid = am.member LEFT JOIN pg_roles g ON g.oid = am.grantor "
+            "UNION ALL SELECT format('setting %s %s %s', r.rolname, d.datname, s.setconfig) "
+            "FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN "
+            "pg_database d ON d.oid = s.setdatabase "
+            "UNION ALL SELECT format('tablespace %s %s %s %s', spcname, "
+            "pg_get_userbyid(spcowner), spcacl, spcoptions) FROM pg_tablespace) t");
+        const int server = c.server_version();
+        return {io::sha256_hex(text),
+                "roles",
+                {},
+                std::to_string(server / 10000) + "." + std::to_string(server % 10000)};
     }
 
     Produced produce(io::Sink& sink, const DriverContext&) override {

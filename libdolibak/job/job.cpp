@@ -131,11 +131,28 @@ DriverContext Job::Impl::context(const std::string& half) {
     return c;
 }
 
+namespace detail {
+
+bool same_database(const pgdump::ConnectionParams& a, const pgdump::ConnectionParams& b) {
+    auto local = [](const std::string& h) {
+        return h.empty() || h.front() == '/' || h == "localhost" || h == "127.0.0.1" || h == "::1";
+    };
+    const bool same_host = a.host == b.host || (local(a.host) && local(b.host));
+    return same_host && a.port == b.port && a.dbname == b.dbname;
+}
+
+}  // namespace detail
+
+pgdump::ProofOptions Job::Impl::proof(const pgdump::ProofOptions& given) const {
+    pgdump::ProofOptions p = given;
+    if (!p.table_pattern) p.table_pattern = config.profile.table_like_pattern();
+    if (!p.min_tables) p.min_tables = config.profile.min_restored_tables;
+    return p;
+}
+
 namespace {
 
 void validate(const Config& config) {
-    if (config.store_url.empty())
-        throw ConfigError("no store given: set a store URL (s3://bucket/prefix or file:///dir)");
     if (config.db) {
         if (config.db->conn.dbname.empty())
             throw ConfigError("no database name given for the database half (PGDATABASE)");

@@ -25,11 +25,21 @@ struct Job::Impl {
     void check_cancel(const std::string& what) const;
     /// What a driver working on `half` is given.
     DriverContext context(const std::string& half);
+    /// The proof a restore or a refresh runs: each field the caller left unset takes the
+    /// application profile's value (the one place those defaults are applied).
+    pgdump::ProofOptions proof(const pgdump::ProofOptions& given) const;
 
     /// Takes the store's lock for this job (TTL from the configuration, warnings as events).
     std::unique_ptr<catalog::Lease> lock();
     /// Stores the verification record of `report` (a warning when the store refuses).
     void record(VerifyReport& report);
 };
+
+namespace detail {
+/// Whether two connection descriptions name the same database: same name and port, and the
+/// same host, where every spelling of this machine (empty, a socket directory, localhost,
+/// 127.0.0.1, ::1) counts as one.
+bool same_database(const pgdump::ConnectionParams& a, const pgdump::ConnectionParams& b);
+}  // namespace detail
 
 }  // namespace dolibak::job

@@ -2,6 +2,8 @@
 // configuration's injected now) and the real half drivers.
 #include "job/real_drivers.hpp"
 
+#include <dolibak/core/error.hpp>
+
 #include <mutex>
 #include <thread>
 
@@ -28,57 +30,62 @@ private:
     std::function<TimePoint()> now_;
 };
 
-/// The configured store, opened at its first use: a command that never reads the store (a
-/// sandbox refresh) needs no store credentials.
+/// The configured store, opened on first use: an operation that never touches it (a sandbox
+/// refresh) needs neither a store nor its credentials.
 class LazyStore final : public store::Store {
 public:
     LazyStore(std::string url, store::StoreOptions options)
         : url_(std::move(url)), options_(std::move(options)) {}
 
     std::string url() const override {
+        // Never opens the store: a report about a store that cannot be opened names it.
         std::lock_guard lock(mutex_);
         return store_ ? store_->url() : url_;
     }
     std::unique_ptr<store::ObjectSink> put(const std::string& key,
-                                           const store::PutOptions& options) override {
-        return open().put(key, options);
+                                           const store::PutOptions& o) override {
+        return real().put(key, o);
     }
-    std::unique_ptr<io::Source> get(const std::string& key,
-                                    const store::GetOptions& options) override {
-        return open().get(key, options);
+    std::unique_ptr<io::Source> get(const std::string& key, const store::GetOptions& o) override {
+        return real().get(key, o);
     }
     std::uint64_t get_to(const std::string& key, io::Sink& out,
-                         const store::GetOptions& options) override {
-        return open().get_to(key, out, options);
+                         const store::GetOptions& o) override {
+        return real().get_to(key, out, o);
     }
     std::optional<store::ObjectInfo> head(const std::string& key) override {
-        return open().head(key);
+        return real().head(key);
     }
     std::vector<store::ObjectInfo> list(const std::string& prefix) override {
-        return open().list(prefix);
+        return real().list(prefix);
     }
-    void remove(const std::string& key) override { open().remove(key); }
+    void remove(const std::string& key) override { real().remove(key); }
     void remove_if(const std::string& key, const std::string& etag) override {
-        open().remove_if(key, etag);
+        real().remove_if(key, etag);
     }
     std::vector<store::RemoveFailure> remove_many(const std::vector<std::string>& keys) override {
-        return open().remove_many(keys);
+        return real().remove_many(keys);
     }
     std::size_t cleanup(std::chrono::seconds older_than) override {
-        return open().cleanup(older_than);
+        return real().cleanup(older_than);
     }
 
 private:
-    store::Store& open() {
+    store::Store& real() const {
         std::lock_guard lock(mutex_);
-        if (!store_) store_ = store::open(url_, options_);
+        if (!store_) {
+            if (url_.empty())
+                throw ConfigError(
+                    "no store given: set a store URL (s3://bucket/prefix or file:///dir)");
+            store_ = store::open(url_, options_);
+        }
         return *store_;
     }
 
     std::string url_;
     store::StoreOptions options_;
     mutable std::mutex mutex_;
-    std::unique_ptr<store::Store> store_;
+    mutable std::unique_ptr<store::Store> store_;
 };
 
 class RealEnv final : public Env {

@@ -6,7 +6,9 @@
 #include "job/real_drivers.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/pgdump/dump.hpp>
+#include <dolibak/pgdump/tools.hpp>
 #include <dolibak/tarball/extractor.hpp>
 #include <dolibak/tarball/writer.hpp>
 
@@ -100,6 +102,10 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
     RefreshReport report;
     std::exception_ptr failure;
     std::string outcome = "ok";
+    // The sandbox's own dump, taken before anything is dropped: a refresh that fails or is
+    // cancelled once the sandbox was reset puts it back.
+    std::filesystem::path safety;
+    bool sandbox_reset = false;
     try {
         if (!options.pre_hook.empty()) {
             im.check_cancel("starting the pre hook");
@@ -125,15 +131,21 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
         dump.pg_dump_level = 0;
         pgdump::RestoreOptions ro;
         ro.target = options.sandbox;
-        ro.proof = options.proof;
-        // The proof follows the application profile unless the caller chose one.
-        if (ro.proof.table_pattern == pgdump::ProofOptions{}.table_pattern &&
-            ro.proof.min_tables == pgdump::ProofOptions{}.min_tables) {
-            ro.proof.table_pattern = im.config.profile.table_like_pattern();
-            ro.proof.min_tables = im.config.profile.min_restored_tables;
-        }
+        ro.proof = im.proof(options.proof);
         if (im.config.db) ro.tools_dir = im.config.db->tools_dir;
         ro.temp_dir = im.config.temp_dir;
+        {
+            const int server = pgdump::server_version_num(options.sandbox);
+            const auto tools = pgdump::find_tools(server / 10000, ro.tools_dir);
+            const auto dir = im.config.temp_dir.empty() ? std::filesystem::temp_directory_path()
+                                                        : im.config.temp_dir;
+            const auto path = dir / ("dolibak-sandbox-" + options.sandbox.dbname + "-" +
+                                     format_timestamp(im.now()) + ".dump");
+            im.info("db", "safety dump of the sandbox into " + path.string());
+            pgdump::take_safety_dump(options.sandbox, tools, path);
+            safety = path;  // ours from here on (never someone else's file of that name)
+        }
+        im.check_cancel("starting the refresh");
         const std::string what = options.source.describe();
         im.info("db", "refreshing " + options.sandbox.describe() + " from " + what);
         report.restore = piped(
@@ -155,10 +167,11 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
                 StartNotifyingSource restoring(replay, im.config.cancel, [&] {
                     im.info("db", "sandbox reset: restoring the stream as " + ro.target.user);
                 });
+                sandbox_reset = true;
                 return pgdump::reset_sandbox(restoring, ro);
             });
         im.info("db", fmt::format("sandbox restored and proved: {} tables match {}",
-                                  report.restore.pattern_tables, ro.proof.table_pattern));
+                                  report.restore.pattern_tables, ro.proof.pattern()));
 
         // ---- documents ----
         if (with_docs) {
@@ -198,6 +211,31 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
     } catch (...) {
         failure = std::current_exception();
         outcome = "failed";
+    }
+
+    // ---- a failed or cancelled refresh puts the sandbox back ----
+    if (failure && sandbox_reset) {
+        im.warn("db",
+                "the refresh " + outcome + ": putting the sandbox back from " + safety.string());
+        try {
+            pgdump::RestoreOptions back;
+            back.target = options.sandbox;
+            if (im.config.db) back.tools_dir = im.config.db->tools_dir;
+            back.temp_dir = im.config.temp_dir;
+            back.proof.table_pattern = "%";
+            back.proof.min_tables = 0;
+            io::FileSource in(safety);
+            pgdump::reset_sandbox(in, back);
+            im.info("db", "sandbox put back as it was before the refresh");
+        } catch (const std::exception& e) {
+            im.warn("db", std::string("the sandbox could not be put back (") + e.what() +
+                              "): its dump before the refresh is kept in " + safety.string());
+            safety.clear();  // kept
+        }
+    }
+    if (!safety.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(safety, ec);
     }
 
     // ---- post hook: always ----

@@ -91,6 +91,9 @@ json restore_json(const pgdump::RestoreReport& r) {
     return {{"pg_restore_exit", r.pg_restore_exit},
             {"pg_restore_stderr", r.pg_restore_stderr},
             {"pattern_tables", r.pattern_tables},
+            {"rows_matched", r.rows_matched()},
+            {"present_only", r.present_only()},
+            {"safety_dump", r.safety_dump ? json(r.safety_dump->string()) : json(nullptr)},
             {"tables", tables},
             {"archive", parsed_or_null(pgdump::summary_json(r.archive, false))}};
 }

@@ -51,6 +51,28 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
     im.info("db", fmt::format("restoring {} ({} bytes{}) into {}", entry.key, entry.size,
                               recorded ? ", SHA-256 checked before commit" : ", no manifest",
                               options.restore.target.describe()));
+    RestoreDbOptions resolved = options;
+    resolved.restore.proof = im.proof(options.restore.proof);
+    // The configured database itself, holding data: every change since the backup would be
+    // lost. (An empty one is a rebuild after a disaster: nothing to lose.)
+    if (im.config.db && detail::same_database(options.restore.target, im.config.db->conn) &&
+        pgdump::count_user_objects(options.restore.target) > 0) {
+        if (!options.overwrite_source)
+            throw ConfigError(
+                "refusing to restore " + entry.key + " over " + options.restore.target.describe() +
+                ": it is the database dolibak backs up, and every change made since the backup "
+                "would be lost; confirm explicitly that the source is to be overwritten "
+                "(a safety dump of it is taken first)");
+        if (!resolved.restore.safety_dump) {
+            const auto dir = im.config.temp_dir.empty() ? std::filesystem::temp_directory_path()
+                                                        : im.config.temp_dir;
+            resolved.restore.safety_dump =
+                dir / ("dolibak-safety-" + options.restore.target.dbname + "-" +
+                       format_timestamp(im.now()) + ".dump");
+        }
+        im.warn("db", "restoring over the source database " + options.restore.target.describe() +
+                          ": its safety dump goes to " + resolved.restore.safety_dump->string());
+    }
     im.check_cancel("starting the restore");
     auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(*raw, entry.key, expectation(recorded), im.config.cancel,
@@ -58,7 +80,7 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
                                       im.emit({Event::Kind::progress, "db", "restoring", n, size});
                                   });
     try {
-        return driver->restore(checked, entry.key, options, im.context("db"));
+        return driver->restore(checked, entry.key, resolved, im.context("db"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;

@@ -140,6 +140,7 @@ enum class F {
     b_dump_id,
     b_chunk_len,
     b_blob_oid,
+    t_count,  // the TOC copy's entry count (WriteToc starts with it)
 };
 
 enum class Kind { fixed, integer, offset, string };
@@ -232,7 +233,24 @@ struct ArchiveReader::Impl {
     std::unique_ptr<detail::Inflater> inflater;
     RowCounter rows;
 
+    // The copy of the TOC a file opened for appending gets after the data (pg_dump rewrites
+    // the TOC with the blocks' offsets at the end of its run, where it seeks back to the
+    // TOC: in append mode that write lands at the end). Each entry's bytes but its offset
+    // field are hashed on the first pass and compared on the second.
+    std::uint64_t entry_hash = 0;
+    std::vector<std::uint64_t> entry_hashes;
+    bool in_trailer = false;    // reading what follows the last data block
+    bool trailer_bad = false;   // it is not (only) the TOC's copy: counted, not parsed
+    bool trailer_done = false;  // the whole copy has been read
+    std::size_t trailer_index = 0;
+    std::uint64_t trailer_start = 0;
+
     void fail(Defect d, std::string message, std::uint64_t offset) {
+        if (in_trailer) {
+            // Not the TOC's copy: finish() reports the trailer with its whole size.
+            trailer_bad = true;
+            return;
+        }
         if (failed) return;
         failed = true;
         res.defect = d;
@@ -275,6 +293,7 @@ struct ArchiveReader::Impl {
     }
 
     void expect(F f) {
+        if (f == F::e_dump_id) entry_hash = 0xcbf29ce484222325ULL;  // FNV-1a offset basis
         field = f;
         kind = kind_of(f);
         item_start = pos;
@@ -313,18 +332,27 @@ struct ArchiveReader::Impl {
 
     // ---- feeding
 
+    // A field of a TOC entry other than its data offset.
+    bool hashed_field() const { return field >= F::e_dump_id && field <= F::e_dep; }
+    void hash(const std::uint8_t* p, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) entry_hash = (entry_hash ^ p[i]) * 0x100000001b3ULL;
+    }
+
     void update(io::Bytes data) {
         const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
         std::size_t n = data.size();
         while (n > 0 && !failed) {
-            if (toc_done && field == F::b_type && next_data >= sum.entries.size()) {
-                fail(Defect::trailing_garbage,
-                     fmt::format("{} bytes of trailing garbage after the last data block", n), pos);
+            if (toc_done && !in_trailer && field == F::b_type && next_data >= sum.entries.size())
+                start_trailer();
+            if (in_trailer && (trailer_bad || trailer_done)) {
+                trailer_bad = true;
+                pos += n;
                 return;
             }
             if (in_string_body) {
                 const auto take =
                     static_cast<std::size_t>(std::min<std::uint64_t>(n, str_remaining));
+                if (hashed_field()) hash(p, take);
                 if (keep_string) str.append(reinterpret_cast<const char*>(p), take);
                 p += take;
                 n -= take;
@@ -351,6 +379,7 @@ struct ArchiveReader::Impl {
                 continue;
             }
             const std::size_t take = std::min(n, fix_need - fix_have);
+            if (hashed_field()) hash(p, take);
             std::memcpy(fix.data() + fix_have, p, take);
             fix_have += take;
             p += take;
@@ -508,7 +537,7 @@ struct ArchiveReader::Impl {
                 cur = TocEntry{};
                 cur.toc_offset = item_start;
                 cur.dump_id = static_cast<int>(v);
-                if (index_by_id.count(cur.dump_id))
+                if (!in_trailer && index_by_id.count(cur.dump_id))
                     return fail(Defect::bad_toc,
                                 fmt::format("{}: dump id {} appears twice", where_entry(), v),
                                 item_start);
@@ -533,6 +562,10 @@ struct ArchiveReader::Impl {
                 return on_chunk_len(v);
             case F::b_blob_oid:
                 return on_blob_oid(v);
+            case F::t_count:
+                if (v != sum.header.toc_count)
+                    return fail(Defect::trailing_garbage, {}, item_start);
+                return expect(F::e_dump_id);
             default:
                 return fail(Defect::bad_header, "internal: unexpected integer field", item_start);
         }
@@ -626,9 +659,11 @@ struct ArchiveReader::Impl {
                         fmt::format("{} (dump id {}): data offset state {} is not 1, 2 or 3",
                                     where_entry(), cur.dump_id, flag),
                         item_start);
+        if (in_trailer) return on_trailer_offset(static_cast<OffsetState>(flag), v);
         cur.offset_state = static_cast<OffsetState>(flag);
         cur.offset = v;
         if (cur.offset_state == OffsetState::set) sum.offsets_set = true;
+        entry_hashes.push_back(entry_hash);
         index_by_id[cur.dump_id] = sum.entries.size();
         sum.counts_by_desc[cur.desc]++;
         sum.entries.push_back(std::move(cur));
@@ -636,6 +671,32 @@ struct ArchiveReader::Impl {
         if (static_cast<int>(sum.entries.size()) < sum.header.toc_count)
             return expect(F::e_dump_id);
         finish_toc();
+    }
+
+    void start_trailer() {
+        in_trailer = true;
+        trailer_start = pos;
+        trailer_index = 0;
+        if (sum.entries.empty()) {
+            trailer_bad = true;
+            return;
+        }
+        expect(F::t_count);
+    }
+
+    // An entry of the trailer is the copy of the TOC's entry at the same place when all its
+    // bytes are the same but its offset, which now says where its block starts.
+    void on_trailer_offset(OffsetState state, std::uint64_t v) {
+        const auto i = trailer_index;
+        const TocEntry& e = sum.entries[i];
+        const bool same = entry_hash == entry_hashes[i] &&
+                          (e.has_data() ? state == OffsetState::set && v == e.block_offset
+                                        : state == OffsetState::no_data && v == e.offset);
+        if (!same) return fail(Defect::trailing_garbage, {}, item_start);
+        if (++trailer_index == sum.entries.size())
+            trailer_done = true;
+        else
+            expect(F::e_dump_id);
     }
 
     void start_entries() {
@@ -792,7 +853,17 @@ struct ArchiveReader::Impl {
         if (finished) return;
         finished = true;
         sum.archive_bytes = pos;
-        if (!failed) {
+        if (in_trailer) {
+            in_trailer = false;
+            if (trailer_bad || !trailer_done)
+                fail(Defect::trailing_garbage,
+                     fmt::format("{} bytes of trailing garbage after the last data block (not a "
+                                 "copy of the TOC)",
+                                 pos - trailer_start),
+                     trailer_start);
+            else
+                sum.toc_copy_bytes = pos - trailer_start;
+        } else if (!failed) {
             if (pos == 0) {
                 fail(Defect::empty, "empty archive (0 bytes)", 0);
             } else if (field == F::magic) {
@@ -1025,6 +1096,7 @@ std::string summary_json(const ArchiveSummary& s, bool with_entries) {
     j["pg_dump_version"] = h.pg_dump_version;
     j["toc_entries"] = h.toc_count;
     j["offsets_set"] = s.offsets_set;
+    j["toc_copy_bytes"] = s.toc_copy_bytes;
     j["archive_bytes"] = s.archive_bytes;
     j["data_bytes"] = s.data_bytes;
     j["large_objects"] = s.large_objects;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <random>
@@ -59,12 +60,34 @@ private:
     io::Source& rest_;
 };
 
+// The oldest pg_restore that reads archives of this format version (pg_restore refuses a
+// newer version than its own: "unsupported version (1.15) in file header").
+int pg_restore_major_needed(const ArchiveHeader& h) {
+    if (h.version_minor >= 16) return 17;  // 1.16: pg_dump 17 (relkind, large-object groups)
+    if (h.version_minor == 15) return 16;  // 1.15: pg_dump 16 (compression algorithm)
+    return 0;                              // every pg_restore dolibak runs reads the older ones
+}
+
 std::string last_lines(const std::string& s, std::size_t max_chars = 2000) {
     if (s.size() <= max_chars) return s;
     return "..." + s.substr(s.size() - max_chars);
 }
 
 }  // namespace
+
+std::size_t RestoreReport::rows_matched() const noexcept {
+    std::size_t n = 0;
+    for (const auto& t : tables)
+        if (t.expected_rows && t.actual_rows && *t.expected_rows == *t.actual_rows) ++n;
+    return n;
+}
+
+std::size_t RestoreReport::present_only() const noexcept {
+    std::size_t n = 0;
+    for (const auto& t : tables)
+        if (!t.expected_rows && t.actual_rows) ++n;
+    return n;
+}
 
 int count_user_objects(const ConnectionParams& conn) {
     pg::Connection c(conn);
@@ -74,6 +97,34 @@ int count_user_objects(const ConnectionParams& conn) {
                  user_schemas_sql);
     const std::string n2 = c.scalar("SELECT count(*) FROM pg_largeobject_metadata");
     return std::stoi(n1) + std::stoi(n2);
+}
+
+void take_safety_dump(const ConnectionParams& conn, const PgTools& tools,
+                      const std::filesystem::path& path) {
+    // The name is taken first (O_EXCL), then the dump is renamed over that empty file: an
+    // existing file is never replaced, even one that appears meanwhile.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            throw ConfigError("the safety dump " + path.string() +
+                              " already exists: a safety dump never replaces a file; give "
+                              "another name");
+        throw IoError("cannot create the safety dump", path.string(), errno);
+    }
+    ::close(fd);
+    struct Reserved {
+        const std::filesystem::path& path;
+        bool keep = false;
+        ~Reserved() {
+            if (!keep) ::unlink(path.c_str());
+        }
+    } reserved{path};
+    DumpOptions d;
+    d.conn = conn;
+    d.tools = tools;
+    io::AtomicFileSink out(path, 0600);
+    dump(d, out);  // finishes (renames over the reserved name) or aborts the sink
+    reserved.keep = true;
 }
 
 RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary& archive,
@@ -92,12 +143,44 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
     rep.pattern_tables = std::stoi(
         c.scalar(std::string("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid "
                              "= c.relnamespace WHERE c.relkind IN ('r', 'p') AND ") +
-                 user_schemas_sql + " AND c.relname LIKE " + c.quote_literal(proof.table_pattern)));
+                 user_schemas_sql + " AND c.relname LIKE " + c.quote_literal(proof.pattern())));
     std::set<int> wanted;
     if (only_ids) wanted.insert(only_ids->begin(), only_ids->end());
+    const auto kept = [&](int dump_id) { return !only_ids || wanted.count(dump_id) > 0; };
     std::vector<std::string> diffs;
+    // What the archive holds for the kept entries: each table whose data is kept, with its
+    // rows; each table kept without its data, present. A restore that keeps none of the
+    // archive's tables proves nothing: it fails.
+    std::set<std::pair<std::string, std::string>> with_data;
+    std::size_t archive_tables = 0, kept_tables = 0;
+    for (const auto& e : archive.entries) {
+        if (e.desc != "TABLE") continue;
+        ++archive_tables;
+        if (kept(e.dump_id)) ++kept_tables;
+    }
     for (const auto& t : archive.tables) {
-        if (only_ids && !wanted.count(t.dump_id)) continue;
+        if (!kept(t.dump_id)) continue;
+        with_data.emplace(t.schema, t.name);
+    }
+    if (archive_tables + archive.tables.size() > 0 && kept_tables + with_data.size() == 0)
+        diffs.push_back(
+            fmt::format("the exclusions leave none of the archive's {} table(s): "
+                        "nothing restored, nothing to prove",
+                        std::max(archive_tables, archive.tables.size())));
+    for (const auto& e : archive.entries) {
+        if (e.desc != "TABLE" || !kept(e.dump_id) || with_data.count({e.schema, e.tag})) continue;
+        TableCheck tc{e.schema, e.tag, std::nullopt, std::nullopt};
+        if (present.count({e.schema, e.tag}))
+            tc.actual_rows =
+                std::stoull(c.scalar("SELECT count(*) FROM ONLY " + c.quote_ident(e.schema) + "." +
+                                     c.quote_ident(e.tag)));
+        else
+            diffs.push_back(
+                fmt::format("table {}.{} is missing from the database", e.schema, e.tag));
+        rep.tables.push_back(std::move(tc));
+    }
+    for (const auto& t : archive.tables) {
+        if (!kept(t.dump_id)) continue;
         TableCheck tc{t.schema, t.name, t.rows, std::nullopt};
         if (present.count({t.schema, t.name})) {
             tc.actual_rows =
@@ -122,9 +205,9 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
             diffs.push_back(fmt::format("{} large object(s) in the archive, {} in the database",
                                         archive.large_objects, n));
     }
-    if (rep.pattern_tables < proof.min_tables)
+    if (rep.pattern_tables < proof.minimum())
         diffs.push_back(fmt::format("only {} tables match {} in the database, at least {} expected",
-                                    rep.pattern_tables, proof.table_pattern, proof.min_tables));
+                                    rep.pattern_tables, proof.pattern(), proof.minimum()));
     if (!diffs.empty())
         throw VerificationError(
             fmt::format("restored database {} does not match the archive: {} difference(s): {}",
@@ -145,16 +228,12 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
                             "objects); confirm explicitly to restore over it",
                             o.target.describe(), n));
     }
+    if (o.safety_dump && std::filesystem::exists(std::filesystem::symlink_status(*o.safety_dump)))
+        throw ConfigError("the safety dump " + o.safety_dump->string() +
+                          " already exists: a safety dump never replaces a file; give another "
+                          "name");
     const int server = server_version_num(o.target);
     const PgTools tools = o.tools ? *o.tools : find_tools(server / 10000, o.tools_dir);
-
-    if (o.safety_dump) {
-        DumpOptions d;
-        d.conn = o.target;
-        d.tools = tools;
-        io::AtomicFileSink out(*o.safety_dump, 0600);
-        dump(d, out);
-    }
 
     // Transparent zstd: look at the magic.
     std::vector<std::byte> head(4);
@@ -162,10 +241,44 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     const bool zst = io::is_zstd(head);
     Prefixed raw(std::move(head), archive_in);
     std::unique_ptr<io::ZstdSource> unz;
-    io::Source* src = &raw;
+    io::Source* plain = &raw;
     if (zst) {
         unz = std::make_unique<io::ZstdSource>(raw);
-        src = unz.get();
+        plain = unz.get();
+    }
+    // Read the archive's header before pg_restore starts: an archive newer than pg_restore
+    // fails here, naming the version it needs. A damaged head is left to the verifier below.
+    std::vector<std::byte> header_bytes;
+    {
+        ArchiveReader head_reader;
+        std::vector<std::byte> chunk(64 * 1024);
+        while (!head_reader.header_done() && !head_reader.failed() &&
+               header_bytes.size() < (std::size_t{1} << 20)) {
+            const std::size_t n = plain->read(chunk);
+            if (n == 0) break;
+            header_bytes.insert(header_bytes.end(), chunk.begin(),
+                                chunk.begin() + static_cast<std::ptrdiff_t>(n));
+            head_reader.update(io::Bytes(chunk.data(), n));
+        }
+        if (head_reader.header_done()) {
+            const auto& h = head_reader.summary().header;
+            const int needed = pg_restore_major_needed(h);
+            if (tools.major < needed)
+                throw ConfigError(fmt::format(
+                    "the archive is in format {} (made by pg_dump {}), which needs pg_restore {} "
+                    "or later; the pg_restore for the target's server (PostgreSQL {}) is {} "
+                    "({}): restore into a PostgreSQL {} or later server",
+                    h.version_string(), h.pg_dump_version, needed, server / 10000, tools.version,
+                    tools.pg_restore.string(), needed));
+        }
+    }
+    Prefixed replayed(std::move(header_bytes), *plain);
+    io::Source* src = &replayed;
+
+    std::optional<std::filesystem::path> safety_dump;
+    if (o.safety_dump) {
+        take_safety_dump(o.target, tools, *o.safety_dump);
+        safety_dump = o.safety_dump;
     }
 
     std::vector<std::string> argv{tools.pg_restore.string(), "--no-password", "--exit-on-error"};
@@ -263,6 +376,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         reader.check();
     }
     rep.pg_restore_exit = st.code;
+    rep.safety_dump = safety_dump;
     const ArchiveSummary& summary = reader.summary();
 
     std::vector<int> ids;
@@ -275,6 +389,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         auto proved = prove_restored(o.target, summary, o.proof, o.list ? &ids : nullptr);
         proved.pg_restore_exit = rep.pg_restore_exit;
         proved.pg_restore_stderr = rep.pg_restore_stderr;
+        proved.safety_dump = rep.safety_dump;
         rep = std::move(proved);
     } catch (const VerificationError& e) {
         for (const auto& d : e.differences()) diffs.push_back(d);

@@ -521,9 +521,11 @@ def test_check_reports_each_item(dolibarr, tmp_path):
     c = good.check()
     assert isinstance(c, dolibak.CheckReport)
     items = {i.name: i for i in c.items}
-    assert set(items) == {"database", "database session", "pg tools", "documents", "store",
-                          "clock", "temp space", "history: no run stamped in the future"}
-    for name in ("database", "database session", "pg tools", "documents", "store", "clock"):
+    assert set(items) == {"database", "database session", "database read access", "pg tools",
+                          "documents", "store", "clock", "temp space",
+                          "history: no run stamped in the future"}
+    for name in ("database", "database session", "database read access", "pg tools",
+                 "documents", "store", "clock"):
         assert items[name].ok, (name, items[name].detail)
     assert "session read-only: on, writes refused" in items["database"].detail
     assert "superuser" not in items["database"].detail  # prod_owner is none

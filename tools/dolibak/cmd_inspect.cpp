@@ -46,6 +46,11 @@ int run_inspect(const InspectArgs& a) {
         fmt::print("format:       custom {} (int {} / offset {} bytes), offsets {}\n",
                    h.version_string(), h.int_size, h.offset_size,
                    summary.offsets_set ? "set" : "not set");
+        if (summary.toc_copy_bytes > 0)
+            fmt::print(
+                "TOC copy:     {} bytes after the data (pg_dump writing to an appended "
+                "file)\n",
+                summary.toc_copy_bytes);
         fmt::print("database:     {}\n", h.dbname);
         fmt::print("created:      {}\n", h.created);
         fmt::print("server:       {}\n", h.server_version);

@@ -30,8 +30,7 @@ int run_refresh(job::Job& j, Output& out, const RefreshFlags& f, bool json) {
     if (!f.role.empty()) o.sandbox.user = f.role;
     if (o.sandbox.user.empty()) throw ConfigError("--role (the sandbox owner role) is required");
     o.exclude = f.exclude;
-    o.proof.table_pattern = j.config().profile.table_like_pattern();
-    o.proof.min_tables = f.min_tables.value_or(j.config().profile.min_restored_tables);
+    o.proof.min_tables = f.min_tables;
     if (!f.docs_from.empty() || !f.docs_to.empty()) {
         if (f.docs_from.empty() || f.docs_to.empty())
             throw ConfigError("--docs-from and --docs-to go together");

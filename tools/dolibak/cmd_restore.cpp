@@ -14,6 +14,7 @@ struct RestoreDbFlags {
     bool yes = false;
     std::string safety_dump;
     bool clean = false;
+    bool overwrite_source = false;
     int jobs = 1;
     std::vector<std::string> exclude;
     std::optional<int> min_tables;
@@ -31,16 +32,13 @@ int restore_db(job::Job& j, Output& out, const RestoreDbFlags& f, bool json) {
     job::RestoreDbOptions o;
     o.which = f.which;
     o.restore.target = parse_target(f.to, "--to");
-    o.restore.tools_dir = j.config().db ? j.config().db->tools_dir : std::nullopt;
     o.restore.confirm_non_empty = f.yes;
     if (!f.safety_dump.empty()) o.restore.safety_dump = f.safety_dump;
     o.restore.clean = f.clean;
     o.restore.jobs = f.jobs;
-    if (f.jobs > 1) o.restore.single_transaction = false;
-    o.restore.temp_dir = j.config().temp_dir;
-    o.restore.proof.table_pattern = j.config().profile.table_like_pattern();
-    o.restore.proof.min_tables = f.min_tables.value_or(j.config().profile.min_restored_tables);
+    o.restore.proof.min_tables = f.min_tables;
     o.exclude = f.exclude;
+    o.overwrite_source = f.overwrite_source;
     out.log("info", "db", "restoring " + f.which + " into " + o.restore.target.describe());
     const auto r = j.restore_db(o);
     out.print(json ? job::to_json(r) : text::restore_db(r));
@@ -77,6 +75,9 @@ const Registrar registrar{Command{
         db->add_option("--safety-dump", fd->safety_dump,
                        "First dump the target into this file (a safety copy)");
         db->add_flag("--clean", fd->clean, "Drop the objects before recreating them");
+        db->add_flag("--overwrite-source", fd->overwrite_source,
+                     "The target is the database dolibak backs up: roll it back to the backup, "
+                     "losing every later change (a safety dump of it is taken first)");
         db->add_option("--jobs", fd->jobs, "Parallel pg_restore jobs (spools the archive)")
             ->check(CLI::Range(1, 64));
         db->add_option("--exclude", fd->exclude,

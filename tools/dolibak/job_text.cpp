@@ -152,13 +152,14 @@ std::string verify(const job::VerifyReport& r) {
 }
 
 std::string restore_db(const pgdump::RestoreReport& r) {
-    std::size_t rows_ok = 0;
-    for (const auto& t : r.tables)
-        if (t.actual_rows && (!t.expected_rows || *t.expected_rows == *t.actual_rows)) ++rows_ok;
-    return fmt::format(
-        "restored: {} table(s) checked, {} with the archive's row count; {} application "
-        "table(s) in the database\n",
-        r.tables.size(), rows_ok, r.pattern_tables);
+    std::string s;
+    if (r.safety_dump) s += "safety dump of the target: " + r.safety_dump->string() + "\n";
+    s += fmt::format("restored: {} table(s) checked, {} with the archive's row count",
+                     r.tables.size(), r.rows_matched());
+    if (r.present_only() > 0)
+        s += fmt::format(", {} present (no row count in the archive: rows not proven)",
+                         r.present_only());
+    return s + fmt::format("; {} application table(s) in the database\n", r.pattern_tables);
 }
 
 std::string restore_docs(const job::DocsRestoreReport& r) {

@@ -208,6 +208,12 @@ struct DOLIBAK_API RestoreDbOptions {
     pgdump::RestoreOptions restore;  ///< target, confirmation, safety dump, proof, list...
     /// TOC exclusions applied before restoring (e.g. "FUNCTION public user_lookup", "ACL").
     std::vector<std::string> exclude;
+    /// The target is the configured database, the one backed up, and holds data: a restore
+    /// over it rolls back every change made since the backup. Refused (ConfigError) unless
+    /// this is set (an empty one, a rebuild after a disaster, needs nothing);
+    /// then a safety dump of it is taken first (restore.safety_dump, else
+    /// dolibak-safety-<dbname>-<now>.dump in the configured temp_dir or the system's).
+    bool overwrite_source = false;
 };
 
 struct DOLIBAK_API RestoreDocsOptions {

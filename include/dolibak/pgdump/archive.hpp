@@ -109,6 +109,14 @@ struct DOLIBAK_API ArchiveSummary {
     std::uint64_t data_bytes = 0;     ///< uncompressed data bytes, all blocks
     /// Offsets were set (archive written to a seekable file).
     bool offsets_set = false;
+    /// Size of the copy of the TOC that follows the last data block, 0 when none. pg_dump
+    /// writing to a file opened for appending leaves one (`pg_dump -Fc >> file`, and from
+    /// pg_dump 16 on `pg_dump -Fc > file` too): at its end it seeks back to rewrite the TOC
+    /// with the blocks' offsets, and in append mode that write lands at the end. pg_restore
+    /// reads the first TOC and ignores it; the reader accepts exactly that copy (the entry
+    /// count, then the same entries, byte for byte, but offsets that are set to where each
+    /// block starts) and reports any other trailer as trailing_garbage with its size.
+    std::uint64_t toc_copy_bytes = 0;
 
     const TocEntry* find(int dump_id) const noexcept;
     /// The stats of schema.name, or nullptr.

@@ -13,9 +13,17 @@
 
 namespace dolibak::pgdump {
 
+/// What a restore must show besides the archive's tables and rows. Each field left unset takes
+/// its default: a job's, from its application profile (job/profile.hpp); this layer's
+/// (default_table_pattern, default_min_tables) when pgdump is used directly.
 struct DOLIBAK_API ProofOptions {
-    std::string table_pattern = "llx_%";  ///< SQL LIKE pattern on table names
-    int min_tables = 250;                 ///< at least this many tables match the pattern
+    std::optional<std::string> table_pattern;  ///< SQL LIKE pattern on table names
+    std::optional<int> min_tables;             ///< at least this many tables match the pattern
+
+    static constexpr const char* default_table_pattern = "llx_%";
+    static constexpr int default_min_tables = 250;
+    std::string pattern() const { return table_pattern.value_or(default_table_pattern); }
+    int minimum() const { return min_tables.value_or(default_min_tables); }
 };
 
 struct DOLIBAK_API RestoreOptions {
@@ -31,7 +39,8 @@ struct DOLIBAK_API RestoreOptions {
     std::optional<std::string> list;  ///< a pg_restore -L list (see toc_filter.hpp)
     /// Restore into a database that already holds tables (with clean, or after a reset).
     bool confirm_non_empty = false;
-    /// Before restoring, dump the target into this file (a safety copy).
+    /// Before restoring, dump the target into this file (a safety copy). A file of that name
+    /// is never replaced: the restore is refused (ConfigError) when it exists.
     std::optional<std::filesystem::path> safety_dump;
     ProofOptions proof;
     std::filesystem::path temp_dir;  ///< for the -j spool file (default: the system's)
@@ -40,6 +49,7 @@ struct DOLIBAK_API RestoreOptions {
 struct DOLIBAK_API TableCheck {
     std::string schema;
     std::string name;
+    /// nullopt: the archive has no row count (INSERT data, or the data was left out).
     std::optional<std::uint64_t> expected_rows;
     std::optional<std::uint64_t> actual_rows;  ///< nullopt: missing
 };
@@ -50,6 +60,14 @@ struct DOLIBAK_API RestoreReport {
     std::string pg_restore_stderr;
     std::vector<TableCheck> tables;
     int pattern_tables = 0;  ///< tables matching the pattern in the restored database
+    /// The safety dump of the target taken before the restore, when one was.
+    std::optional<std::filesystem::path> safety_dump;
+
+    /// Tables found with the row count the archive records.
+    std::size_t rows_matched() const noexcept;
+    /// Tables found present where the archive records no row count (data as INSERTs, or
+    /// the table's data left out of the restore): their rows are not proven.
+    std::size_t present_only() const noexcept;
 };
 
 /// Streams the archive (plain or zstd-compressed) into pg_restore, then proves the restore.
@@ -63,6 +81,11 @@ DOLIBAK_API RestoreReport restore(io::Source& archive, const RestoreOptions& opt
 DOLIBAK_API RestoreReport prove_restored(const ConnectionParams& conn,
                                          const ArchiveSummary& archive, const ProofOptions& proof,
                                          const std::vector<int>* only_ids = nullptr);
+
+/// Dumps a database into a new file `path` (pg_dump -Fc): ConfigError when the file exists,
+/// which is never replaced, even when it appears during the dump.
+DOLIBAK_API void take_safety_dump(const ConnectionParams& conn, const PgTools& tools,
+                                  const std::filesystem::path& path);
 
 /// Number of relations (tables, views, sequences...) outside the system schemas, plus large
 /// objects.

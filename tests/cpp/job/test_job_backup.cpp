@@ -389,6 +389,32 @@ TEST_CASE("globals: roles stored beside an uploaded dump, without passwords by d
         1);
 }
 
+TEST_CASE(
+    "globals have their own fingerprint: a new role is stored though the data did not change") {
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    c.db->globals = true;
+    job::Job j(c);
+    const auto r1 = j.backup();
+    REQUIRE(r1.ok());
+    CHECK(jobt::half(r1, "globals").outcome == Outcome::uploaded);
+    const auto r2 = j.backup();
+    CHECK(jobt::half(r2, "db").outcome == Outcome::unchanged);
+    CHECK(jobt::half(r2, "globals").outcome == Outcome::unchanged);
+    CHECK(jobt::half(r2, "globals").key == jobt::half(r1, "globals").key);
+    CHECK(j.store().head(".fp-globals").has_value());
+
+    const std::string role = "dolibak_new_role_" + std::to_string(::getpid());
+    pgt::psql(pgt::conn("superuser"), "CREATE ROLE " + role + ";");
+    const auto r3 = j.backup();
+    pgt::psql(pgt::conn("superuser"), "DROP ROLE " + role + ";");
+    CHECK(jobt::half(r3, "db").outcome == Outcome::unchanged);
+    const auto& g = jobt::half(r3, "globals");
+    CHECK(g.outcome == Outcome::uploaded);
+    CHECK(g.reason == "roles changed");
+    CHECK(j.store().get_bytes(g.key).find("CREATE ROLE " + role) != std::string::npos);
+}
+
 TEST_CASE("the odoo profile: write_date tables, volatile bus and cron, filestore checklist churn") {
     // An Odoo-shaped database and filestore, built here (dolibarr-model.md, "Odoo").
     const std::string db = pgt::create_db("prod");

@@ -79,7 +79,8 @@ TEST_CASE("documents without the profile's required file, and an unreachable sto
     auto c = full_config("file://" + (tmp / "store").string(), tmp / "docs");
     c.db.reset();
     job::Job j(std::move(c));
-    // The directory store disappears (an unmounted backup disk).
+    CHECK(j.store().list("").empty());  // the store is opened (on first use)...
+    // ...then the directory disappears (an unmounted backup disk).
     fs::remove_all(tmp / "store");
     const auto r = j.check();
     CHECK(!item(r, "documents").ok);
@@ -101,4 +102,37 @@ TEST_CASE("check against the S3 fixture compares the clocks") {
     CHECK(j.store().list("").empty());
     CHECK(everything(r, events).find(test::s3().at("secret_key").get<std::string>()) ==
           std::string::npos);
+}
+
+TEST_CASE("check fails where pg_dump would: a table or a large object the role cannot read") {
+    test::TempDir tmp;
+    test::write_file(tmp / "docs/install.lock", "");
+    const auto db = pgt::create_db("prod");
+    pgt::psql(pgt::conn("prod", db), "CREATE TABLE llx_ok (a int);");
+    auto c = full_config("file://" + (tmp / "store").string(), tmp / "docs");
+    c.db->conn = pgt::conn("prod", db);
+    job::Job j(c);
+    CHECK(item(j.check(), "database read access").ok);
+
+    SUBCASE("a table of another role") {
+        pgt::psql(pgt::conn("superuser", db), "CREATE TABLE llx_hidden (a int);");
+        const auto r = j.check();
+        CHECK(!r.ok());
+        CHECK(!item(r, "database read access").ok);
+        CHECK(item(r, "database read access").detail.find("public.llx_hidden") !=
+              std::string::npos);
+    }
+    SUBCASE("a large object of another role") {
+        pgt::psql(pgt::conn("superuser", db), "SELECT lo_create(0);");
+        const auto r = j.check();
+        CHECK(!r.ok());
+        CHECK(item(r, "database read access").detail.find("1 of 1 large object(s)") !=
+              std::string::npos);
+        // Granted: readable again.
+        pgt::psql(pgt::conn("superuser", db),
+                  "DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata "
+                  "LOOP EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO PUBLIC', o); END "
+                  "LOOP; END $$;");
+        CHECK(item(j.check(), "database read access").ok);
+    }
 }

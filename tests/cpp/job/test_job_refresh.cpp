@@ -125,12 +125,13 @@ TEST_CASE("a cancelled refresh stops, and the post hook runs") {
         }
         CHECK(has_junk(sandbox));
     }
-    SUBCASE("while the restore reads the stream: nothing of it is committed") {
+    SUBCASE("while the restore reads the stream: the sandbox is put back as it was") {
         cancel_on = "sandbox reset";  // the restore's first read, after DROP OWNED
         CHECK_THROWS_AS(j.refresh(o), Cancelled);
-        // The reset dropped the old objects; the cancelled restore committed nothing.
-        CHECK(pgt::psql(pgt::conn("sandbox", sandbox),
-                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0\n");
+        // The reset dropped the old objects, the cancelled restore committed nothing, and
+        // the sandbox's safety dump was restored (it was empty before).
+        CHECK(has_junk(sandbox));
+        CHECK(pgt::psql(pgt::conn("sandbox", sandbox), "SELECT count(*) FROM junk") == "1\n");
     }
     CHECK(test::read_file(tmp / "post") == "cancelled");
 }
@@ -185,4 +186,35 @@ TEST_CASE("hooks get a documented minimal environment: secrets only when named i
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
     ::unsetenv("DOLIBAK_DB_PASSWORD");
     ::unsetenv("DOLIBAK_TEST_HOOK_TOKEN");
+}
+
+TEST_CASE("a refresh that fails after the reset puts the sandbox back; the post hook runs") {
+    test::TempDir tmp;
+    auto c = jt::config("file://" + (tmp / "store").string());
+    c.temp_dir = tmp / "temp";
+    fs::create_directories(c.temp_dir);
+    job::Job j(std::move(c));
+    const auto sandbox = sandbox_with_junk();
+    auto o = tiny_refresh(sandbox, tmp / "post");
+    o.proof.min_tables = 999;  // the restore happens, its proof fails
+    CHECK_THROWS_AS(j.refresh(o), VerificationError);
+    CHECK(test::read_file(tmp / "post") == "failed");
+    CHECK(has_junk(sandbox));
+    CHECK(pgt::psql(pgt::conn("sandbox", sandbox),
+                    "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'llx%'") == "0\n");
+    CHECK(fs::is_empty(tmp / "temp"));  // the safety dump is removed once put back
+}
+
+TEST_CASE("a refresh needs no store, nor its credentials") {
+    test::TempDir tmp;
+    job::Config c;
+    c.store_url = "s3://production-backups/erp";  // never opened
+    c.store.use_environment = false;              // and no credentials anywhere
+    job::Job j(std::move(c));
+    const auto sandbox = sandbox_with_junk();
+    const auto r = j.refresh(tiny_refresh(sandbox, tmp / "post"));
+    CHECK(r.restore.tables.size() == 3);
+    CHECK(!has_junk(sandbox));
+    CHECK(test::read_file(tmp / "post") == "ok");
+    CHECK_THROWS_AS(j.list(), ConfigError);  // the store is still needed where it is used
 }

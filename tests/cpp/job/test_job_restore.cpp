@@ -204,3 +204,70 @@ TEST_CASE("restore and verify from the S3 fixture (zstd dump, zstd tar)") {
     CHECK(rep.key == catalog::make_store_key("", catalog::ObjectKind::docs_tar_zst, t_new));
     CHECK(jt::tree(tmp / "restored", false) == jt::tree(jt::generated_docs()));
 }
+
+TEST_CASE("each proof setting left unset takes the profile's, each one given is kept") {
+    test::TempDir tmp;
+    auto cfg = jt::config("file://" + (tmp / "store").string());
+    // tiny_db holds llx_societe, llx_facture, llx_const: the profile's pattern matches one.
+    cfg.profile.table_prefix = "llx_fac";
+    cfg.profile.min_restored_tables = 0;
+    job::Job j(cfg);
+    jt::make_run(j.store(), {t_new, jt::tiny_db(), {}});
+
+    SUBCASE("only the minimum given: the pattern is the profile's") {
+        auto o = db_to(pgt::create_db("prod"));
+        o.restore.proof.min_tables = 1;
+        CHECK(j.restore_db(o).pattern_tables == 1);
+    }
+    SUBCASE("a minimum equal to the library's default is still the caller's") {
+        auto o = db_to(pgt::create_db("prod"));
+        o.restore.proof.min_tables = 250;  // the library's default
+        CHECK_THROWS_AS(j.restore_db(o), VerificationError);
+    }
+    SUBCASE("nothing given: both are the profile's") {
+        const auto rep = j.restore_db(db_to(pgt::create_db("prod")));
+        CHECK(rep.pattern_tables == 1);
+    }
+}
+
+TEST_CASE(
+    "a restore over the configured (source) database needs overwrite_source and takes a "
+    "safety dump first") {
+    test::TempDir tmp;
+    const auto src = pgt::create_db("prod");
+    pgt::psql(pgt::conn("prod", src), "CREATE TABLE llx_a (id int); INSERT INTO llx_a VALUES (1);");
+    auto cfg = jt::config("file://" + (tmp / "store").string());
+    job::DatabaseSettings d;
+    d.conn = pgt::conn("prod", src);
+    cfg.db = d;
+    cfg.temp_dir = tmp / "temp";
+    fs::create_directories(cfg.temp_dir);
+    job::Job j(cfg);
+    jt::make_run(j.store(), {t_new, src, {}});
+    pgt::psql(pgt::conn("prod", src), "INSERT INTO llx_a VALUES (2);");  // after the backup
+    auto o = db_to(src);
+    o.restore.confirm_non_empty = true;
+    o.restore.clean = true;
+    o.restore.proof.min_tables = 1;
+    CHECK_THROWS_AS(j.restore_db(o), ConfigError);
+    CHECK(pgt::psql(pgt::conn("prod", src), "SELECT count(*) FROM llx_a") == "2\n");
+
+    o.overwrite_source = true;
+    const auto rep = j.restore_db(o);
+    CHECK(pgt::psql(pgt::conn("prod", src), "SELECT count(*) FROM llx_a") == "1\n");
+    REQUIRE(rep.safety_dump.has_value());
+    CHECK(rep.safety_dump->parent_path() == cfg.temp_dir);
+    const auto before = pgdump::read_archive(*rep.safety_dump);
+    REQUIRE(before.tables.size() == 1);
+    CHECK(before.tables[0].rows == 2u);  // what the restore rolled back is kept
+
+    // The configured database, empty (a rebuild after a disaster): nothing to lose, no flag.
+    const auto rebuilt = pgt::create_db("prod");
+    auto cfg2 = cfg;
+    cfg2.db->conn = pgt::conn("prod", rebuilt);
+    job::Job j2(cfg2);
+    auto o2 = db_to(rebuilt);
+    o2.restore.proof.min_tables = 1;
+    CHECK_FALSE(j2.restore_db(o2).safety_dump.has_value());
+    CHECK(pgt::psql(pgt::conn("prod", rebuilt), "SELECT count(*) FROM llx_a") == "1\n");
+}

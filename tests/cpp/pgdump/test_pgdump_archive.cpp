@@ -596,3 +596,49 @@ TEST_CASE("zstd-compressed archives (.dump.zst) are read transparently") {
     auto [r2, s2] = open_and_verify(cut, "cut.dump.zst");
     CHECK_FALSE(r2.ok());
 }
+
+TEST_CASE(
+    "the TOC's copy after the data (pg_dump 16 writing to a file) is read; any other "
+    "trailer is trailing garbage, counted whole") {
+    const std::string plain = test::read_file(archive("file"));
+    const std::string appended = pgt::with_appended_toc_copy(plain);
+    ArchiveSummary ref;
+    REQUIRE(verify_bytes(plain, &ref).ok());
+    const std::uint64_t copy = appended.size() - plain.size();
+    REQUIRE(copy > 0);
+    const std::uint64_t data_end = plain.size();  // where the copy starts
+    std::mt19937 rng(16);
+
+    ArchiveSummary s;
+    const auto r = verify_chunked(appended, rng, &s);
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    CHECK(s.toc_copy_bytes == copy);
+    CHECK(s.archive_bytes == appended.size());
+    CHECK_FALSE(s.offsets_set);  // the first TOC is the one pg_restore reads
+    REQUIRE(s.tables.size() == ref.tables.size());
+    for (std::size_t i = 0; i < s.tables.size(); ++i) CHECK(s.tables[i].rows == ref.tables[i].rows);
+    // pg_restore reads it as it is.
+    test::TempDir tmp;
+    test::write_file(tmp / "appended.dump", appended);
+    CHECK(pgt::pg_restore_list(tmp / "appended.dump") == pgt::pg_restore_list(archive("file")));
+
+    auto garbage = [&](const std::string& bytes, std::uint64_t trailer) {
+        CAPTURE(trailer);
+        const auto g = verify_chunked(bytes, rng);
+        CHECK(g.defect == Defect::trailing_garbage);
+        CHECK(g.offset == data_end);
+        CHECK(g.message.find(std::to_string(trailer) + " bytes of trailing garbage") !=
+              std::string::npos);
+    };
+    // Any other trailer is reported with its whole size, however it is read.
+    garbage(plain + std::string(100000, 'x'), 100000);
+    garbage(appended + "x", copy + 1);
+    garbage(appended.substr(0, appended.size() - 1), copy - 1);
+    auto changed = appended;
+    changed[data_end + copy / 2] ^= 0x20;  // a byte of the copy's entries
+    garbage(changed, copy);
+    changed = appended;
+    changed[appended.size() - 1] ^= 0x01;  // the last entry's offset
+    garbage(changed, copy);
+    garbage(appended + appended.substr(data_end), 2 * copy);  // two copies
+}

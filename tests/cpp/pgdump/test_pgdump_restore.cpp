@@ -396,3 +396,57 @@ TEST_CASE("safety dump of the target before a restore over it") {
     REQUIRE(t);
     CHECK(t->rows == 2u);
 }
+
+TEST_CASE(
+    "an archive with the TOC's copy after its data restores; a newer format than "
+    "pg_restore reads is refused up front, naming the version it needs") {
+    test::TempDir tmp;
+    const auto src = pgt::create_db("prod");
+    pgt::psql(pgt::conn("prod", src),
+              "CREATE TABLE llx_a (id int); INSERT INTO llx_a SELECT generate_series(1, 70);"
+              "CREATE TABLE llx_b (t text); INSERT INTO llx_b VALUES ('x'), ('y');");
+    ProofOptions proof;
+    proof.min_tables = 2;
+
+    pgt::pg_dump_to(tmp / "file.dump", src, {}, false);
+    const auto appended = pgt::with_appended_toc_copy(test::read_file(tmp / "file.dump"));
+    const auto db = pgt::create_db("sandbox");
+    io::MemorySource in(appended);
+    auto o = restore_opts(db);
+    o.proof = proof;
+    const auto rep = restore(in, o);
+    CHECK(rep.pg_restore_exit == 0);
+    CHECK(rep.archive.toc_copy_bytes > 0);
+    REQUIRE(rep.tables.size() == 2);
+    for (const auto& t : rep.tables) CHECK(t.actual_rows == t.expected_rows);
+    CHECK(rep.rows_matched() == 2);
+    // A filtered restore that kept none of the archive's tables proves nothing: it fails,
+    // whatever the minimum.
+    ProofOptions none;
+    none.min_tables = 0;
+    const std::vector<int> kept_nothing;
+    CHECK_THROWS_AS(prove_restored(pgt::conn("sandbox", db), rep.archive, none, &kept_nothing),
+                    VerificationError);
+
+    // pg_dump 16's format (1.15) for the fixture's pg_restore 15.
+    pgt::pg_dump_to(tmp / "pipe.dump", src, {}, true);
+    const auto v115 = pgt::as_format_1_15(test::read_file(tmp / "pipe.dump"));
+    {
+        io::MemorySource check(v115);
+        REQUIRE(read_archive(check).header.version_minor == 15);
+    }
+    const auto target = pgt::create_db("sandbox");
+    io::MemorySource newer(v115);
+    auto o2 = restore_opts(target);
+    o2.proof = proof;
+    try {
+        restore(newer, o2);
+        FAIL("expected ConfigError");
+    } catch (const ConfigError& e) {
+        const std::string m = e.what();
+        CHECK(m.find("1.15") != std::string::npos);
+        CHECK(m.find("needs pg_restore 16 or later") != std::string::npos);
+        CHECK(m.find("15.") != std::string::npos);  // the pg_restore found
+    }
+    CHECK(count_user_objects(pgt::conn("sandbox", target)) == 0);
+}

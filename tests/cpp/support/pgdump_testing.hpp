@@ -4,11 +4,14 @@
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/io.hpp>
+#include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
 #include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -103,6 +106,54 @@ inline void pg_dump_to(const std::filesystem::path& out, const std::string& db,
     auto r = dolibak::process::run(std::move(o), std::nullopt, 512 * 1024 * 1024);
     if (!r.status.success()) throw dolibak::Error("pg_dump failed: " + r.err);
     if (to_pipe) dolibak::test::write_file(out, r.out);
+}
+
+/// An archive as pg_dump writes it to a file opened for appending (`pg_dump -Fc >> file`;
+/// from pg_dump 16 on, `pg_dump -Fc > file` too), made from one pg_dump wrote to a file
+/// (`--file`: offsets set, TOC rewritten in place): pg_dump writes the header and the TOC
+/// with its data offsets not set, then the data blocks, then seeks back to rewrite the TOC with
+/// the offsets; in append mode that second TOC lands after the data. So: the TOC with the
+/// offsets of data entries "not set" (flag 1, value 0), the data, then the TOC as it was
+/// (entry count and entries: checked against a real `pg_dump -Fc >> file` in
+/// tests/python/test_cli_restore.py).
+inline std::string with_appended_toc_copy(const std::string& file_archive) {
+    dolibak::io::MemorySource src(file_archive);
+    const auto [r, s] = dolibak::pgdump::verify_archive(src);
+    REQUIRE_MESSAGE(r.ok(), r.message);
+    REQUIRE(s.offsets_set);
+    REQUIRE(!s.entries.empty());
+    // The TOC pg_dump writes (WriteToc) starts with its entry count, the header's last field.
+    const std::size_t toc_start =
+        s.entries.front().toc_offset - (1 + static_cast<std::size_t>(s.header.int_size));
+    std::size_t toc_end = file_archive.size();
+    for (const auto& e : s.entries)
+        if (e.has_data()) toc_end = std::min<std::size_t>(toc_end, e.block_offset);
+    const std::size_t offset_field = 1 + static_cast<std::size_t>(s.header.offset_size);
+    std::string out = file_archive.substr(0, toc_end);
+    for (std::size_t i = 0; i < s.entries.size(); ++i) {
+        if (s.entries[i].offset_state != dolibak::pgdump::OffsetState::set) continue;
+        const std::size_t end = i + 1 < s.entries.size() ? s.entries[i + 1].toc_offset : toc_end;
+        out.replace(end - offset_field, offset_field, std::string(offset_field, '\0'));
+        out[end - offset_field] = 1;  // K_OFFSET_POS_NOT_SET
+    }
+    out += file_archive.substr(toc_end);
+    out += file_archive.substr(toc_start, toc_end - toc_start);
+    return out;
+}
+
+/// An archive of format 1.14 (pg_dump 12 to 15) turned into format 1.15 (pg_dump 16): the
+/// header's compression level becomes a compression algorithm; the rest is the same.
+inline std::string as_format_1_15(const std::string& archive) {
+    REQUIRE(archive.size() > 12);
+    REQUIRE(archive[6] == 14);
+    const auto int_size = static_cast<std::size_t>(archive[8]);
+    const std::string level = archive.substr(11, 1 + int_size);
+    const bool none = level == std::string(1 + int_size, '\0');
+    std::string out = archive.substr(0, 11);
+    out[6] = 15;
+    out += static_cast<char>(none ? 0 : 1);  // none or gzip
+    out += archive.substr(11 + 1 + int_size);
+    return out;
 }
 
 /// pg_restore -l of a file, without the ';' comment lines.
