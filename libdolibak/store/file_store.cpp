@@ -52,16 +52,22 @@ std::string etag_of(const struct stat& st) {
     return buf;
 }
 
-// Creates `dir` and its missing parents, each 0700 whatever the umask (mkdir's mode goes
-// through the umask, chmod's does not). Directories that exist are left as they are.
-void create_private_dirs(const fs::path& dir) {
+// Creates `dir` and its missing parents up to `root` (never `root` itself: a store directory
+// that vanished, an unmounted backup disk, is an error, not something to recreate), each 0700
+// whatever the umask (mkdir's mode goes through the umask, chmod's does not). Directories
+// that exist are left as they are. An empty `root` creates every missing parent.
+void create_private_dirs(const fs::path& dir, const fs::path& root) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode)) throw IoError("cannot create directory", dir.string(), ENOTDIR);
         return;
     }
     if (errno != ENOENT) throw IoError("cannot create directory", dir.string(), errno);
-    if (dir.has_relative_path() && dir.parent_path() != dir) create_private_dirs(dir.parent_path());
+    if (!root.empty() && dir == root)
+        throw IoError("the store directory is gone (is the backup disk mounted?)", dir.string(),
+                      ENOENT);
+    if (dir.has_relative_path() && dir.parent_path() != dir)
+        create_private_dirs(dir.parent_path(), root);
     if (::mkdir(dir.c_str(), 0700) != 0) {
         if (errno == EEXIST) return;  // made meanwhile by someone else
         throw IoError("cannot create directory", dir.string(), errno);
@@ -72,7 +78,7 @@ void create_private_dirs(const fs::path& dir) {
 
 fs::path make_tmpdir(const fs::path& root) {
     auto tmpdir = root / std::string(reserved_dir);
-    create_private_dirs(tmpdir);
+    create_private_dirs(tmpdir, root);
     return tmpdir;
 }
 
@@ -181,7 +187,7 @@ public:
             const fs::path dir = final_path.parent_path();
             {
                 TreeLock lock(root_);
-                create_private_dirs(dir);
+                create_private_dirs(dir, root_);
                 if (options_.no_overwrite) {
                     // link() fails if the name exists: no window where another object is
                     // replaced, even by a process that does not take the lock.
@@ -385,7 +391,7 @@ std::unique_ptr<Store> make_file_store(const fs::path& root, bool create) {
         if (!create)
             throw ConfigError("store directory " + p.string() +
                               " does not exist (is the backup disk mounted?)");
-        create_private_dirs(p);
+        create_private_dirs(p, {});
     }
     return std::make_unique<FileStore>(p);
 }

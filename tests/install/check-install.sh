@@ -33,6 +33,7 @@ echo "find_package job example: $(cat "$work/nostore.txt")"
 # Without PGDATABASE it backs up the documents only: a real run, then an unchanged one.
 mkdir -p "$work/store" "$work/documents/facture/FA2401-0001"
 printf '%%PDF-1.4 example\n' >"$work/documents/facture/FA2401-0001/FA2401-0001.pdf"
+: >"$work/documents/install.lock"  # a Dolibarr documents directory has it (the profile requires it)
 env -u PGDATABASE "$work/build/backup_job" "$work/store" "$work/documents" >"$work/run1.txt" 2>"$work/run1.err"
 sleep 1  # a run is named by its second: two in the same second are refused
 env -u PGDATABASE "$work/build/backup_job" "$work/store" "$work/documents" >"$work/run2.txt" 2>"$work/run2.err"
