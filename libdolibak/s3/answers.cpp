@@ -7,7 +7,9 @@
 
 #include <pugixml.hpp>
 
+#include <charconv>
 #include <string_view>
+#include <system_error>
 
 namespace dolibak::s3 {
 
@@ -24,6 +26,16 @@ pugi::xml_document parse_xml(const std::string& body, const std::string& what) {
 
 }  // namespace
 
+std::uint64_t parse_byte_count(std::string_view text, const std::string& what) {
+    std::uint64_t n = 0;
+    if (text.empty()) return n;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || text.front() == '+')
+        throw FormatError("S3 " + what + ": not a byte count: '" + std::string(text.substr(0, 40)) +
+                          (text.size() > 40 ? "...'" : "'"));
+    return n;
+}
+
 ListPage parse_list_objects(const std::string& body) {
     const auto doc = parse_xml(body, "ListObjectsV2");
     const auto root = doc.child("ListBucketResult");
@@ -37,7 +49,7 @@ ListPage parse_list_objects(const std::string& body) {
     for (auto c : root.children("Contents")) {
         ObjectInfo o;
         o.key = key_of(c.child_value("Key"));
-        o.size = std::stoull(std::string("0") + c.child_value("Size"));
+        o.size = parse_byte_count(c.child_value("Size"), "ListObjectsV2 Size");
         o.etag = c.child_value("ETag");
         const std::string lm = c.child_value("LastModified");
         if (!lm.empty()) o.last_modified = parse_iso8601(lm);

@@ -5,10 +5,16 @@
 // (transport.hpp).
 #include <dolibak/s3/client.hpp>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dolibak::s3 {
+
+/// A byte count in an answer (a Size element, a Content-Length header): decimal digits, empty
+/// meaning 0; FormatError naming `what` for anything else or more than 2^64 - 1.
+std::uint64_t parse_byte_count(std::string_view text, const std::string& what);
 
 /// ListObjectsV2 (ListBucketResult); keys are URL-decoded when EncodingType is "url".
 ListPage parse_list_objects(const std::string& body);

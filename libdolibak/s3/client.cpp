@@ -201,7 +201,7 @@ std::optional<ObjectInfo> Client::head_object(const std::string& bucket, const s
     ObjectInfo info;
     info.key = key;
     const auto cl = resp.header("content-length");
-    info.size = cl.empty() ? 0 : std::stoull(cl);
+    info.size = parse_byte_count(cl, "HEAD Content-Length");
     info.etag = resp.header("etag");
     info.content_type = resp.header("content-type");
     const auto lm = resp.header("last-modified");
