@@ -6,7 +6,8 @@
 // unlink, rename, chmod, utimes, ...) is routed through a check by the linker
 // (-Wl,--wrap=<name>, tests/fuzz/CMakeLists.txt): the path it acts on is resolved as the
 // kernel would (every component but the last followed; the last too when the call follows
-// it), and one outside <sandbox>/run is a finding (trap), before the call is made. After the
+// it), and one outside <sandbox>/run is a finding (trap), before the call is made; write()
+// goes through a per-input cap (write_cap, below). After the
 // extraction: a failure must leave nothing behind (no target, no staging directory; a target
 // that existed is untouched), a success must hold no symlink that leads out of the target,
 // and <sandbox>/outside, next to run, must be unchanged.
@@ -45,7 +46,16 @@ struct Sandbox {
     std::string allowed;  // root/run: the only place the library may change
     std::string outside;  // root/outside: a neighbour that must stay as it is
     bool checking = false;
+    // Bytes the library wrote during this input, and how many inputs met the cap below.
+    std::uint64_t written = 0;
+    std::uint64_t capped = 0;
 };
+
+// An archive of a few KiB may still declare a sparse file of any size, which libarchive fills
+// with zeros: past this many bytes per input, write() fails with ENOSPC as on a full disk
+// (the extraction must then fail cleanly, like any other), so that the fuzzer never fills
+// the machine's disk. How often that happened is printed at exit.
+constexpr std::uint64_t write_cap = 16 << 20;
 
 Sandbox& sandbox() {
     static Sandbox s;
@@ -139,6 +149,7 @@ int __real_fchmodat(int, const char*, mode_t, int);
 int __real_utimensat(int, const char*, const struct timespec*, int);
 int __real_futimens(int, const struct timespec*);
 char* __real_mkdtemp(char*);
+ssize_t __real_write(int, const void*, size_t);
 
 int __wrap_open(const char* path, int flags, ...) {
     mode_t mode = 0;  // there only with O_CREAT or O_TMPFILE
@@ -224,6 +235,19 @@ int __wrap_futimens(int fd, const struct timespec* times) {
     check_fd(fd, "futimens");
     return __real_futimens(fd, times);
 }
+ssize_t __wrap_write(int fd, const void* buf, size_t n) {
+    Sandbox& s = sandbox();
+    if (s.checking) {
+        if (s.written + n > write_cap) {
+            if (s.written <= write_cap) ++s.capped;
+            s.written = write_cap + 1;
+            errno = ENOSPC;
+            return -1;
+        }
+        s.written += n;
+    }
+    return __real_write(fd, buf, n);
+}
 char* __wrap_mkdtemp(char* templ) {
     check(AT_FDCWD, templ, false, "mkdtemp");
     return __real_mkdtemp(templ);
@@ -271,7 +295,13 @@ void set_up() {
     s.outside = s.root + "/outside";
     fs::create_directories(s.outside + "/dir");
     write_file(s.outside + "/sentinel", "untouched\n");
-    std::atexit([] { dolibak::tarball::remove_tree(sandbox().root); });
+    std::atexit([] {
+        dolibak::tarball::remove_tree(sandbox().root);
+        if (sandbox().capped > 0)
+            std::fprintf(stderr, "fuzz_tar_extractor: %llu input(s) met the %llu MiB write cap\n",
+                         static_cast<unsigned long long>(sandbox().capped),
+                         static_cast<unsigned long long>(write_cap >> 20));
+    });
 }
 
 void check_outside() {
@@ -335,6 +365,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         write_file(target + "/before", "before\n");
     }
     bool ok = true;
+    s.written = 0;
     s.checking = true;
     try {
         (void)dolibak::tarball::extract_tar(source, target, o);
