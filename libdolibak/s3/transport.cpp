@@ -187,18 +187,35 @@ S3ErrorBody parse_error_body(const std::string& xml) {
     return out;
 }
 
+namespace {
+
+// A calendar time as a system_clock time point, refusing one it cannot hold (its nanoseconds
+// span the years 1678 to 2261): converting such a time would overflow. One second of room is
+// kept for a fraction added afterwards.
+std::chrono::system_clock::time_point clock_time(std::time_t t, const std::string& text) {
+    using std::chrono::seconds;
+    using std::chrono::system_clock;
+    constexpr auto most = std::chrono::duration_cast<seconds>(system_clock::duration::max());
+    constexpr auto least = std::chrono::duration_cast<seconds>(system_clock::duration::min());
+    if (t >= most.count() || t <= least.count())
+        throw FormatError("time out of range: '" + text + "'");
+    return system_clock::from_time_t(t);
+}
+
+}  // namespace
+
 std::chrono::system_clock::time_point parse_http_date(const std::string& text) {
     std::tm tm{};
     const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
     if (!end) throw FormatError("not an HTTP date: '" + text + "'");
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
+    return clock_time(timegm(&tm), text);
 }
 
 std::chrono::system_clock::time_point parse_iso8601(const std::string& text) {
     std::tm tm{};
     const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
     if (!end) throw FormatError("not an ISO 8601 time: '" + text + "'");
-    auto t = std::chrono::system_clock::from_time_t(timegm(&tm));
+    auto t = clock_time(timegm(&tm), text);
     if (*end == '.') {  // fractional seconds
         ++end;
         long ms = 0;
