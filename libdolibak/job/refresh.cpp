@@ -149,7 +149,11 @@ RefreshReport Job::refresh(const RefreshOptions& options) {
         const std::string what = options.source.describe();
         im.info("db", "refreshing " + options.sandbox.describe() + " from " + what);
         report.restore = piped(
-            im.config.cancel, [&](io::Sink& sink) { pgdump::dump(dump, sink); },
+            im.config.cancel,
+            [&](io::Sink& sink) {
+                const auto dumped = pgdump::dump(dump, sink);
+                im.info("db", "pg_dump's session: " + dumped.read_only_by);
+            },
             [&](io::Source& src) {
                 detail::CheckedSource counted(
                     src, "the dump of " + what, {}, im.config.cancel, [&im](std::uint64_t n) {

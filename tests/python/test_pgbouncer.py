@@ -41,7 +41,9 @@ def run(args, role, extra=None):
 @pytest.fixture
 def bouncer(pg_server, fresh_db, empty_db):
     gen.create_db(pgfixture.libpq_env(fresh_db), 5, 3)
-    with pgbouncerfixture.PgBouncer(pg_server, fresh_db, [empty_db["dbname"]]) as b:
+    sandbox = pg_server["sandbox"]
+    with pgbouncerfixture.PgBouncer(pg_server, fresh_db, [empty_db["dbname"], sandbox["dbname"]],
+                                    [sandbox]) as b:
         yield b
 
 
@@ -111,3 +113,17 @@ def test_the_dump_session_is_read_only_through_the_pooler(pg_server, bouncer, tm
     assert re.search(r"READ ONLY", session[begin + 1], re.I), session[begin:begin + 2]
     copies = [s for s in session[begin:] if s.upper().startswith("COPY ")]
     assert copies, "pg_dump copied no table inside its read-only transaction"
+
+
+def test_refresh_through_a_session_pool(pg_server, bouncer):
+    """A sandbox refresh with both ends behind the pooler: production dumped through the
+    session pool, the sandbox reset and restored through it, proven."""
+    sandbox = pg_server["sandbox"]
+    target = bouncer.role("session", sandbox["dbname"])
+    to = "host=%s port=%d dbname=%s" % (target["host"], target["port"], target["dbname"])
+    p = run(["refresh", "--to-db", to, "--role", sandbox["user"]], bouncer.role("session"),
+            {"DOLIBAK_TARGET_PASSWORD": sandbox["password"]})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "pg_dump's session: read-only by pg_dump's own READ ONLY transaction" in p.stderr
+    rows = pgfixture.psql(sandbox, "SELECT count(*) FROM llx_facture;", args=["-At"])
+    assert int(rows) > 0

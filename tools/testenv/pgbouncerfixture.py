@@ -49,10 +49,11 @@ def _die_with_parent():
 class PgBouncer:
     MODES = ("session", "transaction")
 
-    def __init__(self, pg_info, role, databases=()):
+    def __init__(self, pg_info, role, databases=(), other_roles=()):
         self.pg = pg_info
         self.target = role
         self.databases = [role["dbname"]] + list(databases)
+        self.roles = [role] + list(other_roles)  # who may log in (the auth file)
         self.exe = find_pgbouncer()
         self.dir = None
         self.proc = None
@@ -76,11 +77,11 @@ class PgBouncer:
         run_as = pgfixture._run_as()
         self.dir = tempfile.mkdtemp(prefix="dolibak-pgbouncer-")
         os.chmod(self.dir, 0o700)
-        user = self.target["user"]
         userlist = os.path.join(self.dir, "userlist.txt")
         fd = os.open(userlist, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write('"%s" "%s"\n' % (user, self.target["password"]))
+            for r in self.roles:
+                f.write('"%s" "%s"\n' % (r["user"], r["password"]))
         for attempt in range(8):
             self.port = pgfixture._free_port()
             lines = ["[databases]"]
