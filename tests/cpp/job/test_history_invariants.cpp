@@ -17,23 +17,10 @@ using store::FaultStore;
 
 namespace {
 
-TimePoint at(int y, int m, int d, int h = 2) {
-    using namespace std::chrono;
-    return sys_days{year{y} / m / d} + hours{h};
-}
+using sim::at;
 
-struct Instance {
-    store::MemoryStore mem{"invariants"};
-    FaultStore faults{mem};
-    sim::ManualClock clock{at(2026, 1, 1)};
-    sim::FakeHalf db{"db"}, docs{"docs"};
-    sim::SimEnv env{faults, clock, db, docs};
-    job::Job job{sim::sim_config(), env};
-
-    job::BackupReport run_at(TimePoint t) {
-        clock.set(t);
-        return job.backup();
-    }
+struct Instance : sim::Rig {
+    Instance() : sim::Rig("invariants") {}
     /// Every run `list` shows as ok restores through the drivers; returns how many.
     int restore_all() {
         int n = 0;

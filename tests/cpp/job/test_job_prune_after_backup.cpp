@@ -55,13 +55,6 @@ struct Instance {
     std::size_t manifests() { return mem.list("manifests/").size(); }
 };
 
-std::string read(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 }  // namespace
 
 TEST_CASE("prune_after_backup: backup prunes after each successful run") {
@@ -129,7 +122,7 @@ TEST_CASE("the run's metrics file carries the prune; a failed run asked to prune
     o.metrics_file = file;
     in.run_days(j, 3, o);
     const std::string store = "store=\"" + in.mem.url() + "\"";
-    std::string text = read(file);
+    std::string text = test::read_file(file);
     CHECK(text.find("dolibak_backup_run_success{" + store + "} 1\n") != std::string::npos);
     CHECK(text.find("dolibak_backup_prune_requested{" + store + "} 1\n") != std::string::npos);
     CHECK(text.find("dolibak_backup_prune_success{" + store + "} 1\n") != std::string::npos);
@@ -149,7 +142,7 @@ TEST_CASE("the run's metrics file carries the prune; a failed run asked to prune
     CHECK_FALSE(failed.ok());
     CHECK(failed.prune_requested);
     CHECK_FALSE(failed.prune.has_value());
-    text = read(file);
+    text = test::read_file(file);
     CHECK(text.find("dolibak_backup_run_success{" + store + "} 0\n") != std::string::npos);
     CHECK(text.find("dolibak_backup_prune_success{" + store + "} 0\n") != std::string::npos);
     CHECK(text.find("dolibak_backup_prune_deleted_objects") == std::string::npos);

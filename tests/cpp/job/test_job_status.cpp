@@ -9,33 +9,15 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
-
 using namespace dolibak;
 using store::FaultStore;
 
 namespace {
 
-TimePoint at(int y, int m, int d, int h = 2) {
-    using namespace std::chrono;
-    return sys_days{year{y} / m / d} + hours{h};
-}
+using sim::at;
 
-struct Instance {
-    store::MemoryStore mem{"status"};
-    FaultStore faults{mem};
-    sim::ManualClock clock{at(2026, 1, 1)};
-    sim::FakeHalf db{"db"}, docs{"docs"};
-    sim::SimEnv env{faults, clock, db, docs};
-    job::Job job{sim::sim_config(), env};
-
-    job::BackupReport run_at(TimePoint t, bool with_docs = true) {
-        clock.set(t);
-        job::BackupOptions o;
-        o.docs = with_docs;
-        return job.backup(o);
-    }
+struct Instance : sim::Rig {
+    Instance() : sim::Rig("status") {}
 };
 
 const job::HalfStatus& half(const job::StatusReport& s, const std::string& name) {
@@ -43,13 +25,6 @@ const job::HalfStatus& half(const job::StatusReport& s, const std::string& name)
         if (h.half == name) return h;
     FAIL("no status for half " << name);
     throw std::logic_error("unreachable");
-}
-
-std::string read_text(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 }  // namespace
@@ -108,7 +83,7 @@ TEST_CASE("metrics: per half, and dolibak_up 0 when the store cannot be read") {
     REQUIRE(in.run_at(at(2026, 5, 1)).ok());
     in.clock.set(at(2026, 5, 1, 3));
     (void)in.job.status(std::chrono::hours(26), metrics);
-    auto text = read_text(metrics);
+    auto text = test::read_file(metrics);
     CHECK(text.find("dolibak_up{store=\"") != std::string::npos);
     CHECK(text.find("} 1\n") != std::string::npos);
     CHECK(text.find("dolibak_half_stale{store=\"mem://status/\",half=\"docs\"} 0") !=
@@ -117,7 +92,7 @@ TEST_CASE("metrics: per half, and dolibak_up 0 when the store cannot be read") {
     in.faults.fail(FaultStore::Op::list, in.faults.calls(FaultStore::Op::list) + 1,
                    FaultStore::Fault::server_error, true);
     CHECK_THROWS_AS(in.job.status(std::chrono::hours(26), metrics), Error);
-    text = read_text(metrics);
+    text = test::read_file(metrics);
     // Failed before: the file kept the last good values, so the store looked up and fresh.
     CHECK(text.find("dolibak_up{store=\"mem://status/\"} 0") != std::string::npos);
     CHECK(text.find("dolibak_stale") == std::string::npos);

@@ -9,6 +9,8 @@
 #include <dolibak/io/hash.hpp>
 #include <dolibak/job/env.hpp>
 #include <dolibak/job/job.hpp>
+#include <dolibak/store/fault_store.hpp>
+#include <dolibak/store/memory_store.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -210,5 +212,31 @@ inline job::Config sim_config() {
     c.docs = s;
     return c;
 }
+
+/// A time stamp of the simulated calendar (UTC): `at(2026, 3, 1)` is 2026-03-01 02:00.
+inline TimePoint at(int y, int m, int d, int h = 2) {
+    using namespace std::chrono;
+    return sys_days{year{y} / m / d} + hours{h};
+}
+
+/// One simulated instance: a memory store behind a fault store, a manual clock, fake halves
+/// and a Job over them.
+struct Rig {
+    store::MemoryStore mem{"sim"};
+    store::FaultStore faults{mem};
+    ManualClock clock{at(2026, 1, 1)};
+    FakeHalf db{"db"}, docs{"docs"};
+    SimEnv env{faults, clock, db, docs};
+    job::Job job{sim_config(), env};
+
+    explicit Rig(const std::string& name = "sim") : mem(name) {}
+    /// A backup at `t` (of the database only when `with_docs` is false).
+    job::BackupReport run_at(TimePoint t, bool with_docs = true) {
+        clock.set(t);
+        job::BackupOptions o;
+        o.docs = with_docs;
+        return job.backup(o);
+    }
+};
 
 }  // namespace dolibak::sim
