@@ -239,8 +239,7 @@ TEST_CASE("notify: the failure hook runs for a failed half and for an operation 
     j = Json::parse(slurp_file(dir.path() / "failed.json"));
     CHECK(j.at("event") == "backup");
     CHECK(j.at("text").get<std::string>().find("FAILED: db: ") != std::string::npos);
-    CHECK(j.at("text").get<std::string>().find("the database is down") !=
-          std::string::npos);
+    CHECK(j.at("text").get<std::string>().find("the database is down") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir.path() / "ok.json"));
 }
 
