@@ -218,8 +218,8 @@ HalfDriver& driver_of(HalfDriver* d, const char* half) {
 
 }  // namespace
 
-BackupReport Job::backup(const BackupOptions& options) {
-    auto& im = *impl_;
+BackupReport Job::Impl::backup(const BackupOptions& options) {
+    auto& im = *this;
     const auto start = std::chrono::steady_clock::now();
     const bool want_db = options.db && im.config.db.has_value();
     const bool want_docs = options.docs && im.config.docs.has_value();

@@ -33,6 +33,17 @@ struct Job::Impl {
     std::unique_ptr<catalog::Lease> lock();
     /// Stores the verification record of `report` (a warning when the store refuses).
     void record(VerifyReport& report);
+
+    // The operations themselves; Job::backup, prune and verify add the notification
+    // (notify.cpp). A prune after a backup is part of the backup's notification.
+    BackupReport backup(const BackupOptions& options);
+    PruneReport prune(bool dry_run, bool force);
+    VerifyReport verify(const std::string& which);
+    /// Runs the hook of the outcome and posts the webhook (Config::notify). Never throws;
+    /// a failure is a warning event. `report_json`: the operation's report (empty when it
+    /// threw); `detail`: what failed, for the one-line message.
+    void notify(const std::string& event, bool ok, const std::string& report_json,
+                const std::string& detail) noexcept;
 };
 
 namespace detail {

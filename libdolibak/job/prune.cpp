@@ -11,8 +11,8 @@
 
 namespace dolibak::job {
 
-PruneReport Job::prune(bool dry_run, bool force) {
-    auto& im = *impl_;
+PruneReport Job::Impl::prune(bool dry_run, bool force) {
+    auto& im = *this;
     std::unique_ptr<catalog::Lease> lease;
     if (!dry_run) lease = im.lock();
     const auto listing = im.catalog->scan(catalog::Catalog::Load::all, true);

@@ -98,6 +98,18 @@ std::vector<SettingInfo> make_keys() {
         item("prune_after_backup", K::boolean,
              "backup prunes after a successful run (default false; --prune/--no-prune)"),
         // --
+        // -- notifications (issue 11)
+        item("on_success", K::list,
+             "command run after a successful backup/prune/verify (JSON on stdin; a JSON array "
+             "in the file, else split at whitespace; no shell)"),
+        item("on_failure", K::list,
+             "command run after a failed backup/prune/verify (as on_success)"),
+        secret("webhook_url",
+               "http(s) URL the outcome is POSTed to as JSON (Slack-compatible; "
+               "file/environment only)"),
+        item("notify_timeout", K::duration,
+             "bound of each hook and of the webhook's attempts (default 10s)"),
+        // --
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),
         choice("log_format", {"text", "json"}, "CLI log format"),
@@ -816,6 +828,37 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
 
     // ---- scheduled retention
     if (auto v = r.boolean("prune_after_backup")) c.prune_after_backup = *v;
+
+    // ---- notifications
+    // A command: a JSON array's items as they are, else the text split at whitespace.
+    auto command = [&](const char* key) -> std::vector<std::string> {
+        const Setting* s = r.get(key);
+        if (!s) return {};
+        std::vector<std::string> argv;
+        if (s->items) {
+            argv = *s->items;
+        } else {
+            std::istringstream words(s->value);
+            for (std::string w; words >> w;) argv.push_back(w);
+        }
+        if (!argv.empty() && argv.front().empty())
+            bad_value(key, *s, "a command: a program and its arguments");
+        return argv;
+    };
+    c.notify.on_success = command("on_success");
+    c.notify.on_failure = command("on_failure");
+    if (auto s = r.get("webhook_url"); s && !trim(s->value).empty()) {
+        const std::string url = trim(s->value);
+        if (!url.starts_with("http://") && !url.starts_with("https://"))
+            throw ConfigError(r.describe_key("webhook_url") +
+                              " must be an http:// or https:// URL (value not shown: a secret)");
+        c.notify.webhook_url = Secret(url);
+    }
+    if (auto v = r.duration("notify_timeout")) {
+        if (v->count() < 1 || v->count() > 600)
+            bad_value("notify_timeout", *r.get("notify_timeout"), "from 1s to 10m");
+        c.notify.timeout = *v;
+    }
 
     // ---- run
     if (auto v = r.duration("lock_ttl")) {

@@ -44,8 +44,8 @@ void Job::Impl::record(VerifyReport& report) {
     }
 }
 
-VerifyReport Job::verify(const std::string& which) {
-    Impl& im = *impl_;
+VerifyReport Job::Impl::verify(const std::string& which) {
+    Impl& im = *this;
     const ListReport listing = im.catalog->scan(catalog::Catalog::Load::none);
     VerifyReport report;
 

@@ -452,3 +452,58 @@ def test_backup_list_verify_show_each_exclusion_with_its_counts(tmp_path):
     runs = json.loads(run(["list", "--json"] + common, check_rc=0).stdout)["runs"]
     assert runs[0]["manifest"]["halves"]["docs"]["archive_summary"]["exclusions"][0] == {
         "pattern": "*/temp/*", "files": 1, "bytes": 70}
+
+
+# ---- notifications ---------------------------------------------------------------------------
+
+WEBHOOK_TOKEN = "T0KEN-RECOGNISABLE-WEBHOOK-77"
+
+
+def test_backup_posts_the_webhook_and_a_dead_one_is_a_warning(tmp_path):
+    import http.server
+    import socket
+    import threading
+
+    bodies = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    (docs / "install.lock").write_bytes(b"")
+    common = ["--store", store_url(tmp_path / "store"), "--create-store-dir", "--docs-only",
+              "--docs-dir", str(docs)]
+    try:
+        url = "http://127.0.0.1:%d/services/%s" % (server.server_address[1], WEBHOOK_TOKEN)
+        p = run(["backup", "--json"] + common, env={"DOLIBAK_WEBHOOK_URL": url}, check_rc=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(bodies) == 1
+    path, body = bodies[0]
+    assert path == "/services/" + WEBHOOK_TOKEN
+    note = json.loads(body)
+    assert note["text"].startswith("dolibak backup of file://")
+    assert note["ok"] is True and note["event"] == "backup"
+    assert note["report"] == json.loads(p.stdout)
+    assert WEBHOOK_TOKEN.encode() not in body
+
+    # nothing listens: the backup still succeeds, the failure is a warning without the URL
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()
+    url = "http://127.0.0.1:%d/services/%s" % (dead, WEBHOOK_TOKEN)
+    p = run(["backup", "--force"] + common,
+            env={"DOLIBAK_WEBHOOK_URL": url, "DOLIBAK_NOTIFY_TIMEOUT": "2s"}, check_rc=0)
+    assert "notification: the webhook failed" in p.stderr + p.stdout
+    assert WEBHOOK_TOKEN not in p.stderr + p.stdout

@@ -52,15 +52,17 @@ SETTINGS = {
     "docs_exclude", "docs_fingerprint", "skip_unreadable", "docs_allow_missing_required",
     "retention", "keep_daily_days",
     "keep_monthly_months", "keep_yearly_years", "keep_last", "keep_hourly", "keep_daily",
-    "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "prune_after_backup", "lock_ttl",
+    "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "prune_after_backup",
+    "on_success", "on_failure", "webhook_url", "notify_timeout", "lock_ttl",
     "temp_dir",
     "log_format", "cancel_grace",
 }
-SECRET_SETTINGS = {"db_password", "s3_access_key_id", "s3_secret_access_key", "s3_session_token"}
+SECRET_SETTINGS = {"db_password", "s3_access_key_id", "s3_secret_access_key", "s3_session_token",
+                   "webhook_url"}
 # Environment variables that hold secrets; in the examples only as placeholders.
 SECRET_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
               "DOLIBAK_DB_PASSWORD", "DOLIBAK_TARGET_PASSWORD", "PGPASSWORD", "DOLIBAK_S3_ACCESS_KEY_ID",
-              "DOLIBAK_S3_SECRET_ACCESS_KEY", "DOLIBAK_S3_SESSION_TOKEN"}
+              "DOLIBAK_S3_SECRET_ACCESS_KEY", "DOLIBAK_S3_SESSION_TOKEN", "DOLIBAK_WEBHOOK_URL"}
 PLACEHOLDER = re.compile(r"^REPLACE_WITH_[A-Z0-9_]+$")
 
 

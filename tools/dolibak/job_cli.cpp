@@ -80,7 +80,8 @@ std::string signal_name(int sig) {
 void add_env_secrets(Output& out) {
     for (const char* var :
          {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD", "DOLIBAK_DB_PASSWORD",
-          "DOLIBAK_S3_SECRET_ACCESS_KEY", "DOLIBAK_S3_SESSION_TOKEN", "DOLIBAK_TARGET_PASSWORD"})
+          "DOLIBAK_S3_SECRET_ACCESS_KEY", "DOLIBAK_S3_SESSION_TOKEN", "DOLIBAK_TARGET_PASSWORD",
+          "DOLIBAK_WEBHOOK_URL"})
         if (const char* v = std::getenv(var)) out.add_secret(v);
 }
 

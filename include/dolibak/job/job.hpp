@@ -15,6 +15,7 @@
 #include <dolibak/catalog/manifest.hpp>
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/core/export.hpp>
+#include <dolibak/core/secret.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/job/env.hpp>
@@ -87,6 +88,24 @@ struct DOLIBAK_API DocumentsSettings {
     bool allow_missing_required = false;
 };
 
+/// Who is told when a backup, a prune or a verify finishes (docs/runbook.md, "Notifications").
+/// A notification that fails never changes the operation's result: it is a warning event.
+struct DOLIBAK_API NotifySettings {
+    /// Commands (argv, no shell) run after a success / a failure, with the notification's
+    /// JSON on stdin and DOLIBAK_EVENT, DOLIBAK_OK, DOLIBAK_STORE, DOLIBAK_MESSAGE in their
+    /// (minimal) environment; killed after `timeout`. Empty: none.
+    std::vector<std::string> on_success;
+    std::vector<std::string> on_failure;
+    /// http(s) URL the notification's JSON is POSTed to (Slack-compatible `text` field), after
+    /// success and failure; a secret (Slack's URLs carry a token). Empty: none.
+    Secret webhook_url;
+    /// Bound of each hook's run and of all the webhook's attempts together.
+    std::chrono::seconds timeout{10};
+    bool any() const noexcept {
+        return !on_success.empty() || !on_failure.empty() || !webhook_url.empty();
+    }
+};
+
 struct DOLIBAK_API Config {
     /// "s3://bucket/prefix" or "file:///dir".
     std::string store_url;
@@ -108,6 +127,8 @@ struct DOLIBAK_API Config {
     /// The run's clock for Env::real (tests of the real halves inject one); default the
     /// system clock. A Job built over another Env takes its time from that Env's clock.
     std::function<TimePoint()> now;
+    /// Hooks and webhook told when backup, prune and verify finish (not on a dry run).
+    NotifySettings notify;
 };
 
 // ---- backup ---------------------------------------------------------------------------
