@@ -38,9 +38,13 @@ public:
         : url_(std::move(url)), options_(std::move(options)) {}
 
     std::string url() const override {
-        // Never opens the store: a report about a store that cannot be opened names it.
-        std::lock_guard lock(mutex_);
-        return store_ ? store_->url() : url_;
+        // The opened store's (normalised) URL; the configured one when it cannot be opened,
+        // so that a report about a store that cannot be opened still names it.
+        try {
+            return real().url();
+        } catch (const Error&) {
+            return url_;
+        }
     }
     std::unique_ptr<store::ObjectSink> put(const std::string& key,
                                            const store::PutOptions& o) override {

@@ -111,8 +111,10 @@ def test_settings_errors_are_config_errors(tmp_path):
         dolibak.Job({"store": store, "db_port": 70000, "db_name": "x"})
     with pytest.raises(dolibak.ConfigError, match="keep_last"):
         dolibak.Job({"store": store, "retention": "tiered", "keep_last": 3})
+    # The store is opened at its first use (a sandbox refresh needs none): without one, the
+    # first operation that needs it says so.
     with pytest.raises(dolibak.ConfigError, match="store"):
-        dolibak.Job({})
+        dolibak.Job({}).list()
     with pytest.raises(dolibak.ConfigError):
         dolibak.Job({"store": store, "db_port": 1.5})
     with pytest.raises(dolibak.ConfigError, match="list must hold strings"):
@@ -147,8 +149,8 @@ def test_settings_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("DOLIBAK_CONFIG", str(cfg))
     monkeypatch.delenv("DOLIBAK_STORE")
     assert dolibak.Job().store_url.startswith("file://" + str(a))
-    with pytest.raises(dolibak.ConfigError):
-        dolibak.Job(use_environment=False)
+    with pytest.raises(dolibak.ConfigError, match="no store given"):
+        dolibak.Job(use_environment=False).status()  # no store: the first use says so
     # PGDATABASE turns the database half on (libpq fallback), not without the environment.
     monkeypatch.setenv("PGDATABASE", "erp")
     assert dolibak.Job({"store": "file://" + str(a)}).has_db
@@ -249,10 +251,10 @@ def test_backup_to_s3(dolibarr, s3_server, s3_bucket, tmp_path):
     d = job.restore_docs(tmp_path / "from-s3")
     assert d.key == r.half("docs").key
     assert tree(tmp_path / "from-s3") == tree(docs)
-    # Without credentials anywhere the store cannot be opened.
+    # Without credentials anywhere the store cannot be opened (at its first use).
     with pytest.raises(dolibak.ConfigError):
         dolibak.Job({"store": f"s3://{s3_bucket}/erp", "s3_endpoint": s3_server["endpoint"]},
-                    use_environment=False)
+                    use_environment=False).list()
 
 
 @pytest.mark.parametrize("module", ["", "io", "s3", "store", "pgdump", "tarball",
