@@ -16,7 +16,6 @@ namespace dolibak::job {
 namespace {
 
 using metrics::epoch;
-using metrics::label_value;
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
     io::AtomicFileSink sink(path, 0644);
@@ -27,77 +26,58 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 // `s` is null when the store could not be read: only dolibak_up 0 and the time are written.
 void write_metrics(const std::filesystem::path& path, const std::string& store_url,
                    const StatusReport* s, TimePoint now) {
-    const std::string store = "store=\"" + label_value(store_url) + "\"";
-    std::string out;
-    auto metric = [&](const char* name, const char* type, const char* help) {
-        metrics::describe(out, name, type, help);
-    };
-    metric("dolibak_up", "gauge", "1 when the store could be read, 0 when it could not.");
-    out += fmt::format("dolibak_up{{{}}} {}\n", store, s ? 1 : 0);
-    metric("dolibak_status_time_seconds", "gauge", "When this status was computed (Unix time).");
-    out += fmt::format("dolibak_status_time_seconds{{{}}} {:.0f}\n", store, epoch(now));
+    metrics::Gauges g(store_url);
+    g.gauge("dolibak_up", "1 when the store could be read, 0 when it could not.", s ? 1 : 0);
+    g.gauge("dolibak_status_time_seconds", "When this status was computed (Unix time).",
+            epoch(now));
     if (!s) {
-        write_file(path, out);
+        write_file(path, g.text());
         return;
     }
-    metric("dolibak_half_last_success_timestamp_seconds", "gauge",
-           "Time stamp of the newest run in which the half succeeded (Unix time); 0: none found.");
+    g.describe("dolibak_half_last_success_timestamp_seconds",
+               "Time stamp of the newest run in which the half succeeded (Unix time); 0: none "
+               "found.");
     for (const auto& h : s->halves)
-        out +=
-            fmt::format("dolibak_half_last_success_timestamp_seconds{{{},half=\"{}\"}} {:.0f}\n",
-                        store, label_value(h.half), h.last_success ? epoch(*h.last_success) : 0.0);
-    metric("dolibak_half_stale", "gauge",
-           "1 when the half has no success within max-age (each configured half).");
-    for (const auto& h : s->halves)
-        out += fmt::format("dolibak_half_stale{{{},half=\"{}\"}} {}\n", store, label_value(h.half),
-                           h.stale ? 1 : 0);
+        g.sample("dolibak_half_last_success_timestamp_seconds",
+                 h.last_success ? epoch(*h.last_success) : 0.0, g.half(h.half));
+    g.describe("dolibak_half_stale",
+               "1 when the half has no success within max-age (each configured half).");
+    for (const auto& h : s->halves) g.sample("dolibak_half_stale", h.stale ? 1 : 0, g.half(h.half));
     if (s->last_verification) {
-        metric("dolibak_last_verification_timestamp_seconds", "gauge",
-               "When the newest verification was recorded (Unix time).");
-        out += fmt::format("dolibak_last_verification_timestamp_seconds{{{}}} {:.0f}\n", store,
-                           epoch(s->last_verification->at));
-        metric("dolibak_last_verification_success", "gauge",
-               "1 when the newest verification found no problem.");
-        out += fmt::format("dolibak_last_verification_success{{{}}} {}\n", store,
-                           s->last_verification->ok ? 1 : 0);
+        g.gauge("dolibak_last_verification_timestamp_seconds",
+                "When the newest verification was recorded (Unix time).",
+                epoch(s->last_verification->at));
+        g.gauge("dolibak_last_verification_success",
+                "1 when the newest verification found no problem.",
+                s->last_verification->ok ? 1 : 0);
     }
-    metric("dolibak_last_success_timestamp_seconds", "gauge",
-           "Time stamp of the newest successful run (Unix time); 0 when there is none.");
-    out += fmt::format("dolibak_last_success_timestamp_seconds{{{}}} {:.0f}\n", store,
-                       s->last_success ? epoch(s->last_success->time) : 0.0);
-    metric("dolibak_stale", "gauge", "1 when the last success is missing or older than max-age.");
-    out += fmt::format("dolibak_stale{{{}}} {}\n", store, s->stale ? 1 : 0);
+    g.gauge("dolibak_last_success_timestamp_seconds",
+            "Time stamp of the newest successful run (Unix time); 0 when there is none.",
+            s->last_success ? epoch(s->last_success->time) : 0.0);
+    g.gauge("dolibak_stale", "1 when the last success is missing or older than max-age.",
+            s->stale ? 1 : 0);
     if (s->last_run && s->last_run->loaded) {
         const auto& m = s->last_run->manifest;
-        metric("dolibak_last_run_timestamp_seconds", "gauge",
-               "Time stamp of the newest run (Unix time).");
-        out += fmt::format("dolibak_last_run_timestamp_seconds{{{}}} {:.0f}\n", store,
-                           epoch(s->last_run->time));
-        metric("dolibak_last_run_success", "gauge",
-               "1 when every half of the newest run succeeded.");
-        out += fmt::format("dolibak_last_run_success{{{}}} {}\n", store, m.succeeded() ? 1 : 0);
-        metric("dolibak_last_run_duration_seconds", "gauge", "Duration of the newest run.");
-        const double duration =
-            m.finished_at > m.started_at ? epoch(m.finished_at) - epoch(m.started_at) : 0.0;
-        out += fmt::format("dolibak_last_run_duration_seconds{{{}}} {:.0f}\n", store, duration);
-        metric("dolibak_half_bytes", "gauge",
-               "Size of the object holding each half in the newest run (new or unchanged).");
+        g.gauge("dolibak_last_run_timestamp_seconds", "Time stamp of the newest run (Unix time).",
+                epoch(s->last_run->time));
+        g.gauge("dolibak_last_run_success", "1 when every half of the newest run succeeded.",
+                m.succeeded() ? 1 : 0);
+        g.gauge("dolibak_last_run_duration_seconds", "Duration of the newest run.",
+                m.finished_at > m.started_at ? epoch(m.finished_at) - epoch(m.started_at) : 0.0);
+        using Status = catalog::ManifestHalf::Status;
+        g.describe("dolibak_half_bytes",
+                   "Size of the object holding each half in the newest run (new or unchanged).");
         for (const auto& [half, h] : m.halves)
-            out += fmt::format("dolibak_half_bytes{{{},half=\"{}\"}} {}\n", store,
-                               label_value(half), h.bytes);
-        metric("dolibak_half_uploaded", "gauge",
-               "1 when the newest run uploaded the half, 0 when unchanged, skipped or failed.");
+            g.sample("dolibak_half_bytes", h.bytes, g.half(half));
+        g.describe("dolibak_half_uploaded",
+                   "1 when the newest run uploaded the half, 0 when unchanged, skipped or failed.");
         for (const auto& [half, h] : m.halves)
-            out += fmt::format("dolibak_half_uploaded{{{},half=\"{}\"}} {}\n", store,
-                               label_value(half),
-                               h.status == catalog::ManifestHalf::Status::uploaded ? 1 : 0);
-        metric("dolibak_half_failed", "gauge", "1 when the half failed in the newest run.");
+            g.sample("dolibak_half_uploaded", h.status == Status::uploaded ? 1 : 0, g.half(half));
+        g.describe("dolibak_half_failed", "1 when the half failed in the newest run.");
         for (const auto& [half, h] : m.halves)
-            out +=
-                fmt::format("dolibak_half_failed{{{},half=\"{}\"}} {}\n", store, label_value(half),
-                            h.status == catalog::ManifestHalf::Status::failed ? 1 : 0);
+            g.sample("dolibak_half_failed", h.status == Status::failed ? 1 : 0, g.half(half));
     }
-    write_file(path, out);
+    write_file(path, g.text());
 }
 
 }  // namespace
