@@ -105,6 +105,23 @@ auto FaultStore::run(Op op, const std::string& key, F&& call) -> decltype(call()
     throw_fault(*fault, op, key);
 }
 
+namespace {
+
+// What a store gives up with after its retries, as the S3 client reports it.
+[[noreturn]] void throw_remote(const std::string& what, const std::string& key, int status,
+                               const char* code) {
+    RemoteError::Details d;
+    d.http_status = status;
+    d.code = code;
+    d.message = "injected fault";
+    d.key = key;
+    d.retryable = true;
+    throw RemoteError(
+        what + ": HTTP " + std::to_string(status) + " " + code + " (giving up after retries)", d);
+}
+
+}  // namespace
+
 void FaultStore::throw_fault(Fault fault, Op op, const std::string& key) const {
     const std::string what = std::string("injected fault: ") + to_string(op) +
                              (key.empty() ? "" : " of '" + key + "'") + " in " + url();
@@ -115,26 +132,13 @@ void FaultStore::throw_fault(Fault fault, Op op, const std::string& key) const {
             throw PreconditionFailed(url(), key, "injected fault");
         case Fault::io_error:
             throw IoError(what, key, EIO);
-        case Fault::server_error: {
-            RemoteError::Details d;
-            d.http_status = 500;
-            d.code = "InternalError";
-            d.message = "injected fault";
-            d.key = key;
-            d.retryable = true;
-            throw RemoteError(what + ": HTTP 500 InternalError (giving up after retries)", d);
-        }
+        case Fault::server_error:
+            throw_remote(what, key, 500, "InternalError");
         case Fault::transient:
         case Fault::lose_response:
             break;
     }
-    RemoteError::Details d;
-    d.http_status = 503;
-    d.code = "SlowDown";
-    d.message = "injected fault";
-    d.key = key;
-    d.retryable = true;
-    throw RemoteError(what + ": HTTP 503 SlowDown (giving up after retries)", d);
+    throw_remote(what, key, 503, "SlowDown");
 }
 
 std::string FaultStore::url() const {
