@@ -5,6 +5,7 @@
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
+#include <dolibak/job/profile.hpp>
 
 #include <doctest/doctest.h>
 
@@ -18,16 +19,8 @@ using fingerprint::DbMode;
 
 namespace {
 
-// The Dolibarr volatile tables (written without a business change).
-const std::vector<std::string> volatile_tables = {"llx_user",
-                                                  "llx_cronjob",
-                                                  "llx_const",
-                                                  "llx_events",
-                                                  "llx_user_param",
-                                                  "llx_oauth_token",
-                                                  "llx_societe_account",
-                                                  "llx_mailing_cibles",
-                                                  "llx_emailcollector_emailcollector"};
+// The Dolibarr volatile tables (written without a business change): the dolibarr profile's.
+const std::vector<std::string> volatile_tables = job::builtin_profile("dolibarr").volatile_tables;
 
 struct Db {
     std::string name = pgt::create_db("prod");
