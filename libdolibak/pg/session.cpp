@@ -18,9 +18,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One value of a one-row query, or nullopt when no answer came within `limit` (a pooler
-// that makes the connection wait for a free server session).
-std::optional<std::string> scalar_within(Connection& c, const std::string& sql,
+// The answer to `sql` (the first value of its first row; empty for a command), or nullopt
+// when no answer came within `limit` (a pooler that makes the connection wait for a free
+// server session). Throws DatabaseError with the server's message when it fails.
+std::optional<std::string> answer_within(Connection& c, const std::string& sql,
                                          std::chrono::milliseconds limit) {
     pg_conn* conn = c.get();
     if (PQsendQuery(conn, sql.c_str()) != 1)
@@ -51,8 +52,7 @@ std::optional<std::string> scalar_within(Connection& c, const std::string& sql,
         while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
         throw DatabaseError(error);
     }
-    if (!value) throw DatabaseError("query returned no row: " + sql);
-    return value;
+    return value ? value : std::optional<std::string>(std::string());
 }
 
 [[noreturn]] void no_session(const ConnectionParams& p, const std::string& seen) {
@@ -99,22 +99,23 @@ SessionProbe probe_session(const ConnectionParams& p) {
     if (!probe.server_version) probe.server_version = a.server_version();
     const std::string a1 = a.scalar("SELECT pg_backend_pid()");
     Connection b(p);
+    // With session pooling and every server session taken (a holds one), b waits for a
+    // server: that wait is itself the evidence.
+    std::optional<std::string> begun;
     try {
-        b.exec("BEGIN");
+        begun = answer_within(b, "BEGIN", std::chrono::seconds(5));
     } catch (const DatabaseError& e) {
         no_session(p, std::string("a transaction block was refused: ") + e.what());
     }
-    // With session pooling and every server session taken (a holds one), b waits for a
-    // server: that wait is itself the evidence.
-    const auto b1 = scalar_within(b, "SELECT pg_backend_pid()", std::chrono::seconds(5));
-    if (!b1) {
+    if (!begun) {
         probe.session_evidence =
             "a second connection waited for a server session while the first held its own";
         return probe;
     }
+    const std::string b1 = b.scalar("SELECT pg_backend_pid()");
     const std::string a2 = a.scalar("SELECT pg_backend_pid()");
     b.exec("COMMIT");
-    if (*b1 == a1) no_session(p, "two connections were served by the same server process " + a1);
+    if (b1 == a1) no_session(p, "two connections were served by the same server process " + a1);
     if (a2 != a1)
         no_session(p, "one connection was served by server processes " + a1 + " and " + a2);
     probe.session_evidence = "each connection kept its own server process";

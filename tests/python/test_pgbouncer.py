@@ -127,3 +127,22 @@ def test_refresh_through_a_session_pool(pg_server, bouncer):
     assert "pg_dump's session: read-only by pg_dump's own READ ONLY transaction" in p.stderr
     rows = pgfixture.psql(sandbox, "SELECT count(*) FROM llx_facture;", args=["-At"])
     assert int(rows) > 0
+
+
+def test_a_statement_pool_is_refused(bouncer, tmp_path):
+    (tmp_path / "store").mkdir()
+    p = run(["check", "--store", "file://" + str(tmp_path / "store")], bouncer.role("statement"))
+    assert p.returncode != 0
+    assert "does not keep one server session per connection" in p.stdout
+    assert "a transaction block was refused" in p.stdout
+
+
+def test_a_session_pool_of_one_connection_passes(bouncer, tmp_path):
+    """The probe's second connection waits for the only server session, which the first one
+    holds: that wait is itself the proof of session pooling, and the backup goes on."""
+    (tmp_path / "store").mkdir()
+    role = bouncer.role("single")
+    p = run(["check", "--store", "file://" + str(tmp_path / "store")], role)
+    assert "waited for a server session while the first held its own" in p.stdout, p.stdout
+    p = run(["backup", "--store", "file://" + str(tmp_path / "store"), "--db-only"], role)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -6,8 +6,9 @@
         bouncer.role("transaction")  # through a transaction-pooling entry
 
 Debian's pgbouncer (1.18 on bookworm) listens on 127.0.0.1 and a free port, with one
-[databases] entry per pool mode for the role's database and any other given
-(``<dbname>_session``, ``<dbname>_transaction``), client authentication scram-sha-256, and an auth file (0600, in a
+[databases] entry per pool for the role's database and any other given
+(``<dbname>_session``, ``<dbname>_transaction``, ``<dbname>_statement``, and
+``<dbname>_single``: a session pool of one server connection), client authentication scram-sha-256, and an auth file (0600, in a
 private temp dir removed on exit) holding the role's password, which PgBouncer uses to log in
 to the server. Like the server it runs as the unprivileged OS user when we are root
 (PgBouncer refuses to run as root), and it gets SIGTERM when the process that started it dies.
@@ -47,7 +48,10 @@ def _die_with_parent():
 
 
 class PgBouncer:
-    MODES = ("session", "transaction")
+    # Pool entries: name suffix -> the entry's settings. "single" is a session pool of one
+    # server connection (a second client waits for it).
+    MODES = {"session": "pool_mode=session", "transaction": "pool_mode=transaction",
+             "statement": "pool_mode=statement", "single": "pool_mode=session pool_size=1"}
 
     def __init__(self, pg_info, role, databases=(), other_roles=()):
         self.pg = pg_info
@@ -86,9 +90,9 @@ class PgBouncer:
             self.port = pgfixture._free_port()
             lines = ["[databases]"]
             for db in self.databases:
-                for mode in self.MODES:
-                    lines.append("%s_%s = host=127.0.0.1 port=%d dbname=%s pool_mode=%s" % (
-                        db, mode, self.pg["port"], db, mode))
+                for mode, settings in self.MODES.items():
+                    lines.append("%s_%s = host=127.0.0.1 port=%d dbname=%s %s" % (
+                        db, mode, self.pg["port"], db, settings))
             lines += [
                 "[pgbouncer]",
                 "listen_addr = 127.0.0.1",
