@@ -2,6 +2,8 @@
 // DOLIBAK_* / PG* environment, a --to conninfo, the size/duration/bool values and the AWS
 // shared credentials/config files — must be accepted or refused with a dolibak::Error, never
 // crash, hang or throw anything else. The same bytes go to every parser.
+#include "fuzz_support.hpp"
+
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/settings.hpp>
 #include <dolibak/s3/credentials.hpp>
@@ -64,15 +66,6 @@ job::Environment environment_of(std::string_view text) {
     return env;
 }
 
-template <typename F>
-void refused_or_accepted(F&& f) {
-    try {
-        f();
-    } catch (const dolibak::Error&) {
-        // A refusal: fine. Anything else escapes and is a finding.
-    }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -80,14 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string text(reinterpret_cast<const char*>(data), size);
     const job::Environment env = environment_of(text);
 
-    refused_or_accepted([&] {
+    dolibak::fuzz::refused_or_accepted([&] {
         auto s = job::settings_from_json(text, "fuzz.json");
         // profile_file names a file to read: keep the fuzzer off the file system.
         s.erase("profile_file");
         (void)job::secret_values(s);
         (void)job::config_from_settings(s, &env);
     });
-    refused_or_accepted([&] {
+    dolibak::fuzz::refused_or_accepted([&] {
         std::vector<std::string> unknown;
         auto s = job::settings_from_environment(&env, &unknown);
         s.erase("profile_file");
@@ -95,14 +88,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     });
     // A conninfo (with '='; other text names a database or a settings file to read).
     if (text.find('=') != std::string::npos && !text.ends_with(".json"))
-        refused_or_accepted([&] { (void)job::target_connection(text, "--to", &env); });
-    refused_or_accepted([&] { (void)job::parse_size(text, "fuzz"); });
-    refused_or_accepted([&] { (void)job::parse_duration(text, "fuzz"); });
-    refused_or_accepted([&] { (void)job::parse_bool(text, "fuzz"); });
+        dolibak::fuzz::refused_or_accepted(
+            [&] { (void)job::target_connection(text, "--to", &env); });
+    dolibak::fuzz::refused_or_accepted([&] { (void)job::parse_size(text, "fuzz"); });
+    dolibak::fuzz::refused_or_accepted([&] { (void)job::parse_duration(text, "fuzz"); });
+    dolibak::fuzz::refused_or_accepted([&] { (void)job::parse_bool(text, "fuzz"); });
     (void)job::split_list(text);
 
-    refused_or_accepted([&] { (void)dolibak::s3::parse_aws_ini(text, "fuzz.ini"); });
-    refused_or_accepted([&] {
+    dolibak::fuzz::refused_or_accepted([&] { (void)dolibak::s3::parse_aws_ini(text, "fuzz.ini"); });
+    dolibak::fuzz::refused_or_accepted([&] {
         aws.write(text);
         dolibak::s3::CredentialOptions o;
         o.credentials_file = aws.file;
