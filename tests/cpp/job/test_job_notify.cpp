@@ -18,9 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 using namespace dolibak;
@@ -122,13 +120,6 @@ std::string body_of(const std::string& request) {
     return end == std::string::npos ? "" : request.substr(end + 4);
 }
 
-std::string slurp_file(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 /// A port nothing listens on (connection refused).
 int dead_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -196,12 +187,12 @@ TEST_CASE("notify: the success hook gets the notification's JSON on stdin and th
     REQUIRE(report.ok());
     CHECK(in.all_warnings().empty());
     CHECK_FALSE(std::filesystem::exists(dir.path() / "failed.json"));
-    const auto j = Json::parse(slurp_file(dir.path() / "ok.json"));
+    const auto j = Json::parse(test::read_file(dir.path() / "ok.json"));
     CHECK(j.at("event") == "backup");
     CHECK(j.at("ok") == true);
     CHECK(j.at("text").get<std::string>().starts_with("dolibak backup of mem://sim ok"));
     CHECK(j.at("report").at("manifest_key") == report.manifest_key);
-    const auto env = slurp_file(dir.path() / "ok.env");
+    const auto env = test::read_file(dir.path() / "ok.env");
     CHECK(env.find("DOLIBAK_EVENT=backup\n") != std::string::npos);
     CHECK(env.find("DOLIBAK_OK=1\n") != std::string::npos);
     CHECK(env.find("DOLIBAK_STORE=mem://sim\n") != std::string::npos);
@@ -209,9 +200,9 @@ TEST_CASE("notify: the success hook gets the notification's JSON on stdin and th
 
     // prune and verify notify too
     job.verify();
-    CHECK(Json::parse(slurp_file(dir.path() / "ok.json")).at("event") == "verify");
+    CHECK(Json::parse(test::read_file(dir.path() / "ok.json")).at("event") == "verify");
     job.prune();
-    CHECK(Json::parse(slurp_file(dir.path() / "ok.json")).at("event") == "prune");
+    CHECK(Json::parse(test::read_file(dir.path() / "ok.json")).at("event") == "prune");
 }
 
 TEST_CASE("notify: the failure hook runs for a failed half and for an operation that throws") {
@@ -224,19 +215,19 @@ TEST_CASE("notify: the failure hook runs for a failed half and for an operation 
 
     // verify with nothing in the store throws: notified, then rethrown
     CHECK_THROWS(job.verify());
-    auto j = Json::parse(slurp_file(dir.path() / "failed.json"));
+    auto j = Json::parse(test::read_file(dir.path() / "failed.json"));
     CHECK(j.at("event") == "verify");
     CHECK(j.at("ok") == false);
     CHECK(j.at("report").is_null());
     CHECK_FALSE(j.at("error").get<std::string>().empty());
-    CHECK(slurp_file(dir.path() / "failed.env").find("DOLIBAK_OK=0\n") != std::string::npos);
+    CHECK(test::read_file(dir.path() / "failed.env").find("DOLIBAK_OK=0\n") != std::string::npos);
 
     in.db.on_step = [](const std::string& step) {
         if (step == "fingerprint") throw Error("the database is down");
     };
     const auto report = job.backup();
     CHECK_FALSE(report.ok());
-    j = Json::parse(slurp_file(dir.path() / "failed.json"));
+    j = Json::parse(test::read_file(dir.path() / "failed.json"));
     CHECK(j.at("event") == "backup");
     CHECK(j.at("text").get<std::string>().find("FAILED: db: ") != std::string::npos);
     CHECK(j.at("text").get<std::string>().find("the database is down") != std::string::npos);
