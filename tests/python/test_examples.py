@@ -1004,8 +1004,12 @@ def dockerfile_runtime_packages():
 
 def test_dockerfile_shape():
     text, runtime, packages = dockerfile_runtime_packages()
-    froms = re.findall(r"(?m)^FROM\s+(\S+)", text)
-    assert all("bookworm" in f for f in froms), froms
+    # Both stages start from BASE_IMAGE, Debian bookworm by default; the runtime stage copies
+    # from the stage named build (which the image's test replaces with --build-context).
+    assert re.search(r"(?m)^ARG BASE_IMAGE=debian:bookworm-slim$", text)
+    froms = re.findall(r"(?m)^FROM\s+(.+)$", text)
+    assert froms == ["${BASE_IMAGE} AS build", "${BASE_IMAGE} AS runtime"], froms
+    assert re.search(r"(?m)^COPY --from=build /staging/usr/local/ /usr/local/$", runtime)
     assert "postgresql-client-15" in packages
     assert re.search(r'(?m)^ENTRYPOINT \["dolibak"\]', runtime) or \
         re.search(r'(?m)^ENTRYPOINT \["/usr/local/bin/dolibak"\]', runtime)
