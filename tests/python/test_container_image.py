@@ -59,6 +59,9 @@ MMDEBSTRAP_OPTIONS = [
     "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
     "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
     "--dpkgopt=path-exclude=/usr/share/info/*",
+    # No fsync after every file (as debian:bookworm-slim's dpkg configuration): on a loaded
+    # machine this took mmdebstrap from about 150 s to about 55 s (with the tmpfs below).
+    "--dpkgopt=force-unsafe-io",
 ]
 TIMINGS = []
 
@@ -189,8 +192,16 @@ def base_tarball(cache_root, work):
     sources_file = os.path.join(work, "sources.list")
     with open(sources_file, "w", encoding="utf-8") as f:
         f.write("\n".join(sources) + "\n")
+    env = tool_env()
+    # The chroot in memory when there is room: its unpacking and removal are disk-bound.
+    try:
+        shm = os.statvfs("/dev/shm")
+        if shm.f_bavail * shm.f_frsize > 2 << 30 and os.access("/dev/shm", os.W_OK):
+            env["TMPDIR"] = "/dev/shm"
+    except OSError:
+        pass
     p = subprocess.run(["nice", "mmdebstrap", *MMDEBSTRAP_OPTIONS, "--include=" + ",".join(packages),
-                        "bookworm", out, sources_file], env=tool_env(), capture_output=True,
+                        "bookworm", out, sources_file], env=env, capture_output=True,
                        text=True, timeout=1200, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, "mmdebstrap failed:\n" + p.stderr[-4000:]
     if not cached:
