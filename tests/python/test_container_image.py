@@ -42,7 +42,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 
 import pytest
@@ -272,6 +271,9 @@ def image(tmp_path_factory):
                           text=True, timeout=120)
     if info.returncode != 0:
         pytest.skip("podman cannot run here: `podman info` failed: " + info.stderr.strip()[-300:])
+    if os.geteuid() != 0:
+        pytest.skip("runs as root only: the mounted files must belong to the image's uid 10001 "
+                    "and group 33, which rootless podman maps elsewhere")
     if not shutil.which("mmdebstrap"):
         pytest.skip("mmdebstrap is not installed (tools/setup-debian installs it)")
     build = build_tree()
@@ -419,15 +421,21 @@ def test_backup_and_verify_in_the_container(image, deployment):
     assert deployment["password"] not in v.stdout + v.stderr
     report = json.loads(v.stdout)
     assert report["objects"] and all(o["ok"] for o in report["objects"]), v.stdout
-    # The host's dolibak reads the store the container wrote (owned by uid 10001).
+    # The store the container wrote (its files owned by uid 10001) holds one backup of each
+    # half, and the host's dolibak verifies it too.
     store = deployment["root"] / "store"
-    assert all(os.stat(os.path.join(d, f)).st_uid == IMAGE_UID
-               for d, _dirs, files in os.walk(store) for f in files)
-    listing = subprocess.run([os.path.join(image["build"], "bin", "dolibak"), "list", "--json",
-                              "--store", "file://%s" % store], env=tool_env(), capture_output=True,
-                             text=True, timeout=120)
-    assert listing.returncode == 0, listing.stderr
-    assert "db" in listing.stdout and "docs" in listing.stdout, listing.stdout
+    owners = {os.stat(os.path.join(d, f)).st_uid for d, _dirs, files in os.walk(store) for f in files}
+    assert owners == {IMAGE_UID}, owners
+    host_dolibak = os.path.join(image["build"], "bin", "dolibak")
+    listing = json.loads(subprocess.run([host_dolibak, "list", "--json", "--store", "file://%s" % store],
+                                        env=tool_env(), capture_output=True, text=True, timeout=120,
+                                        check=True).stdout)
+    assert sorted(b["half"] for b in listing["backups"]) == ["db", "docs"], listing["backups"]
+    host_verify = subprocess.run([host_dolibak, "verify", "--json", "--store", "file://%s" % store],
+                                 env=tool_env(), capture_output=True, text=True, timeout=120)
+    assert host_verify.returncode == 0, host_verify.stderr
+    objects = json.loads(host_verify.stdout)["objects"]
+    assert len(objects) == len(report["objects"]) and all(o["ok"] for o in objects), objects
     # A second run finds both halves unchanged.
     again = podman.run(ref, "backup", "--json", options=options)
     assert halves(json.loads(again.stdout)) == {"db": "unchanged", "docs": "unchanged"}, again.stdout
@@ -444,10 +452,16 @@ def test_schedule_entrypoint_as_compose_runs_it(image, deployment):
     assert sorted(os.listdir(metrics)) == ["dolibak_backup.prom", "dolibak_status.prom"]
     backup_prom = (metrics / "dolibak_backup.prom").read_text()
     status_prom = (metrics / "dolibak_status.prom").read_text()
-    assert re.search(r"(?m)^dolibak_\w+", backup_prom) and re.search(r"(?m)^dolibak_\w+", status_prom)
-    assert (deployment["root"] / "metrics" / "dolibak_backup.prom").stat().st_uid == IMAGE_UID
-    listing = podman.run(ref, "list", "--json", options=deployment["options"])
-    assert '"db"' in listing.stdout or "db" in listing.stdout
+    label = '{store="file:///store/"'
+    for line in ("dolibak_backup_run_success%s} 1" % label, "dolibak_backup_prune_success%s} 1" % label,
+                 'dolibak_backup_half_outcome%s,half="db",outcome="uploaded"} 1' % label,
+                 'dolibak_backup_half_outcome%s,half="docs",outcome="uploaded"} 1' % label):
+        assert line in backup_prom.splitlines(), (line, backup_prom)
+    for line in ("dolibak_stale%s} 0" % label, "dolibak_last_run_success%s} 1" % label):
+        assert line in status_prom.splitlines(), (line, status_prom)
+    assert (metrics / "dolibak_backup.prom").stat().st_uid == IMAGE_UID
+    listing = json.loads(podman.run(ref, "list", "--json", options=deployment["options"]).stdout)
+    assert sorted(b["half"] for b in listing["backups"]) == ["db", "docs"], listing["backups"]
     # The service's command: loop mode announces the next run and stops at once on SIGTERM.
     name = "dolibak-test-schedule-" + secrets.token_hex(4)
     podman("run", "-d", "--name", name, *podman.limits, *options,
