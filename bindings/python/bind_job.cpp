@@ -446,7 +446,8 @@ const Registrar registrar(60, [](py::module_& m) {
                bool overwrite_source) {
                 RestoreDbOptions o;
                 o.which = which;
-                o.restore.target = to_target(target, "target");
+                const auto& db = j.job().config().db;
+                o.restore.target = to_target(target, "target", db ? &db->conn : nullptr);
                 o.restore.confirm_non_empty = yes;
                 o.restore.safety_dump = safety_dump;
                 o.restore.clean = clean;

@@ -9,9 +9,10 @@ namespace py = pybind11;
 
 namespace dolibak::python {
 
-pgdump::ConnectionParams to_target(const py::object& target, const char* what) {
+pgdump::ConnectionParams to_target(const py::object& target, const char* what,
+                                   const pgdump::ConnectionParams* configured) {
     if (py::isinstance<py::str>(target))
-        return job::target_connection(target.cast<std::string>(), what);
+        return job::target_connection(target.cast<std::string>(), what, nullptr, configured);
     if (!py::isinstance<py::dict>(target))
         throw py::type_error(std::string(what) + ": a conninfo string or a dict");
     pgdump::ConnectionParams c;

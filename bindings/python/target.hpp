@@ -9,6 +9,8 @@
 namespace dolibak::python {
 
 /// `what` names the argument in errors; the password never appears in one.
-pgdump::ConnectionParams to_target(const pybind11::object& target, const char* what);
+/// `configured`: for a string, the configured database whose connection it keeps (restore_db).
+pgdump::ConnectionParams to_target(const pybind11::object& target, const char* what,
+                                   const pgdump::ConnectionParams* configured = nullptr);
 
 }  // namespace dolibak::python

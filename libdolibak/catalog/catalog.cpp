@@ -281,7 +281,8 @@ Listing Catalog::scan(Load load, bool verifications) {
 
 BackupEntry Catalog::find_backup(const Listing& listing, const std::string& half,
                                  const std::string& which, TimePoint now) {
-    if (which.empty() || which == "latest") {
+    const std::optional<TimePoint> named = parse_run_name(which);
+    if (!named) {
         for (auto it = listing.backups.rbegin(); it != listing.backups.rend(); ++it) {
             if (it->half != half) continue;
             if (is_future(it->time, now)) {
@@ -295,7 +296,7 @@ BackupEntry Catalog::find_backup(const Listing& listing, const std::string& half
         }
         throw ConfigError("no " + half + " backup in " + store_.url());
     }
-    const TimePoint t = parse_timestamp(which);
+    const TimePoint t = *named;
     for (const auto& b : listing.backups)
         if (b.half == half && b.time == t) return b;
     // A run that found the half unchanged names the earlier object in its manifest.

@@ -1,5 +1,6 @@
 // Store keys: the folder and suffix of each kind of object, strict parsing.
 #include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
 
 #include <array>
 
@@ -99,6 +100,16 @@ std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint t
     key += format_timestamp(time);
     key += suffix_of(kind);
     return key;
+}
+
+std::optional<TimePoint> parse_run_name(std::string_view which) {
+    if (which.empty() || which == "latest") return std::nullopt;
+    try {
+        return parse_time_either(which);
+    } catch (const ConfigError& e) {
+        throw ConfigError(std::string(e.what()) +
+                          "; or latest, the newest run (dolibak list shows the runs)");
+    }
 }
 
 }  // namespace dolibak::catalog

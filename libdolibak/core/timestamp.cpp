@@ -128,4 +128,15 @@ std::string format_rfc3339(TimePoint t) {
     return buf.data();
 }
 
+TimePoint parse_time_either(std::string_view text) {
+    const bool dashed = text.find_first_of("-:") != std::string_view::npos;
+    try {
+        return dashed ? parse_rfc3339(text) : parse_timestamp(text);
+    } catch (const ConfigError& e) {
+        throw ConfigError(std::string(e.what()) + "; " +
+                          (dashed ? "YYYYMMDDTHHMMSSZ" : "YYYY-MM-DDTHH:MM:SSZ") +
+                          " is accepted too");
+    }
+}
+
 }  // namespace dolibak

@@ -194,6 +194,21 @@ CheckReport Job::check() {
                 "'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(m.lomacl) a WHERE "
                 "a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_has_role(a.grantee, "
                 "'USAGE')))) END");
+            // The catalog says so; the read itself is the proof: the first large object is
+            // opened and read as pg_dump reads it (the role, a read-only transaction).
+            if (unreadable == 0 && lo_unreadable == "0" && los != "0") {
+                try {
+                    c.exec("BEGIN TRANSACTION READ ONLY");
+                    c.exec(
+                        "SELECT lo_get((SELECT min(oid::bigint) FROM "
+                        "pg_largeobject_metadata)::oid, 0, 1)");
+                    c.exec("ROLLBACK");
+                } catch (const DatabaseError& e) {
+                    return {false, fmt::format("the large objects look readable by {}, but reading "
+                                               "one failed as pg_dump's read would: {}",
+                                               db.conn.user, e.what())};
+                }
+            }
             if (unreadable == 0 && lo_unreadable == "0")
                 return {true, fmt::format("every table and sequence ({}) and large object ({}) "
                                           "pg_dump reads is readable",

@@ -7,7 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <pg_config_manual.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -532,21 +535,58 @@ Settings load_settings(const SettingsSources& sources) {
 
 // ---- targets -------------------------------------------------------------------------------
 
-pgdump::ConnectionParams target_connection(const std::string& to, const std::string& flag,
-                                           const Environment* environment) {
+namespace {
+
+// What libpq itself would use for what a target leaves unset: the user PGUSER, else the
+// operating system's user name; the host PGHOST, else the default socket directory.
+pgdump::ConnectionParams with_libpq_defaults(pgdump::ConnectionParams c,
+                                             const Environment* environment) {
+    if (c.user.empty()) {
+        c.user = env_get(environment, "PGUSER").value_or("");
+        if (c.user.empty()) {
+            std::vector<char> buf(16384);
+            struct passwd pw {};
+            struct passwd* found = nullptr;
+            if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found)
+                c.user = found->pw_name;
+        }
+    }
+    if (c.host.empty()) {
+        c.host = env_get(environment, "PGHOST").value_or("");
+        if (c.host.empty()) c.host = DEFAULT_PGSOCKET_DIR;
+    }
+    return c;
+}
+
+pgdump::ConnectionParams parse_target(const std::string& to, const std::string& flag,
+                                      const Environment* environment,
+                                      const pgdump::ConnectionParams* configured) {
     if (to.empty())
         throw ConfigError(flag + " is empty: give a conninfo, a database name or a settings file");
     pgdump::ConnectionParams c;
     auto env = [environment](const char* name) -> std::string {
         return env_get(environment, name).value_or("");
     };
-    c.host = env("PGHOST");
-    c.user = env("PGUSER");
-    if (const auto p = env("PGPORT"); !p.empty()) c.port = std::atoi(p.c_str());
-    if (!env("DOLIBAK_TARGET_PASSWORD").empty())
-        c.password = Secret(env("DOLIBAK_TARGET_PASSWORD"));
-    else if (!env("PGPASSWORD").empty())
-        c.password = Secret(env("PGPASSWORD"));
+    if (configured) {
+        c = *configured;
+        c.dbname.clear();
+    } else {
+        c.host = env("PGHOST");
+        c.user = env("PGUSER");
+        if (const auto p = env("PGPORT"); !p.empty()) c.port = std::atoi(p.c_str());
+    }
+    // The password, once the user is known: the target's own, else the configured one for
+    // the configured user, else PGPASSWORD.
+    auto password_for = [&](pgdump::ConnectionParams& t) {
+        if (!env("DOLIBAK_TARGET_PASSWORD").empty())
+            t.password = Secret(env("DOLIBAK_TARGET_PASSWORD"));
+        else if (configured && t.user == configured->user && !configured->password.empty())
+            t.password = configured->password;
+        else if (!env("PGPASSWORD").empty())
+            t.password = Secret(env("PGPASSWORD"));
+        else
+            t.password = Secret();
+    };
     std::error_code ec;
     if (to.ends_with(".json") ||
         (to.find('=') == std::string::npos && std::filesystem::is_regular_file(to, ec))) {
@@ -558,14 +598,21 @@ pgdump::ConnectionParams target_connection(const std::string& to, const std::str
         const Environment none;
         Config cfg = config_from_settings(only_db, &none);
         pgdump::ConnectionParams f = cfg.db->conn;
-        if (f.host.empty()) f.host = c.host;
-        if (f.user.empty()) f.user = c.user;
-        if (f.password.empty()) f.password = c.password;
-        if (!s.contains("db_port")) f.port = c.port;
+        if (f.host.empty()) f.host = env("PGHOST");
+        if (f.user.empty()) f.user = env("PGUSER");
+        if (f.password.empty()) {
+            if (!env("DOLIBAK_TARGET_PASSWORD").empty())
+                f.password = Secret(env("DOLIBAK_TARGET_PASSWORD"));
+            else if (!env("PGPASSWORD").empty())
+                f.password = Secret(env("PGPASSWORD"));
+        }
+        if (!s.contains("db_port"))
+            if (const auto p = env("PGPORT"); !p.empty()) f.port = std::atoi(p.c_str());
         return f;
     }
     if (to.find('=') == std::string::npos) {
         c.dbname = to;
+        password_for(c);
         return c;
     }
     // key=value pairs separated by spaces; values may be single-quoted with \' and \\.
@@ -617,7 +664,16 @@ pgdump::ConnectionParams target_connection(const std::string& to, const std::str
         }
     }
     if (!named_db) throw ConfigError(flag + " must name the database (dbname=...)");
+    password_for(c);
     return c;
+}
+
+}  // namespace
+
+pgdump::ConnectionParams target_connection(const std::string& to, const std::string& flag,
+                                           const Environment* environment,
+                                           const pgdump::ConnectionParams* configured) {
+    return with_libpq_defaults(parse_target(to, flag, environment, configured), environment);
 }
 
 std::vector<std::string> secret_values(const Settings& settings) {

@@ -2,6 +2,7 @@
 #include "job/job_impl.hpp"
 #include "job/ops_streams.hpp"
 
+#include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/report.hpp>
 
@@ -54,7 +55,8 @@ VerifyReport Job::Impl::verify(const std::string& which) {
     std::optional<catalog::Manifest> manifest;
     std::string manifest_key;
     std::vector<Target> targets;
-    if (which.empty() || which == "latest") {
+    const std::optional<TimePoint> named = catalog::parse_run_name(which);
+    if (!named) {
         if (!listing.runs.empty()) {
             manifest_key = listing.runs.back().manifest_key;
             report.time = listing.runs.back().time;
@@ -67,7 +69,7 @@ VerifyReport Job::Impl::verify(const std::string& which) {
             report.time = listing.backups.back().time;
         }
     } else {
-        report.time = parse_timestamp(which);
+        report.time = *named;
         for (const auto& run : listing.runs)
             if (run.time == report.time) manifest_key = run.manifest_key;
         if (manifest_key.empty()) {

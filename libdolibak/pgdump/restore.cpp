@@ -217,8 +217,9 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
 }
 
 RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
-    if (o.target.dbname.empty() || o.target.user.empty() || o.target.host.empty())
-        throw ConfigError("restore needs an explicit host, user and database name");
+    // The database must be named; the host and the user may be left to libpq's defaults
+    // (PGHOST, PGUSER, the default socket, the system user), as for any libpq client.
+    if (o.target.dbname.empty()) throw ConfigError("restore needs the name of the target database");
     if (o.jobs < 1) throw ConfigError("restore jobs must be at least 1");
     if (!o.confirm_non_empty) {
         const int n = count_user_objects(o.target);
@@ -291,9 +292,9 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     }
     if (o.single_transaction && o.jobs == 1) argv.emplace_back("--single-transaction");
     if (o.jobs > 1) argv.push_back(fmt::format("--jobs={}", o.jobs));
-    argv.push_back("--host=" + o.target.host);
+    if (!o.target.host.empty()) argv.push_back("--host=" + o.target.host);
     argv.push_back(fmt::format("--port={}", o.target.port));
-    argv.push_back("--username=" + o.target.user);
+    if (!o.target.user.empty()) argv.push_back("--username=" + o.target.user);
     argv.push_back("--dbname=" + o.target.dbname);
 
     TempFile list_file, spool;

@@ -309,7 +309,9 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
         const std::size_t n = c.last == CountPolicy::unlimited
                                   ? order.size()
                                   : std::min(order.size(), static_cast<std::size_t>(c.last));
-        const std::string text = "one of the " + std::to_string(c.last) + " newest";
+        const std::string text = c.last == CountPolicy::unlimited
+                                     ? std::string("kept by the unlimited last rule (every backup)")
+                                     : "one of the " + std::to_string(c.last) + " newest";
         for (std::size_t k = 0; k < n; ++k)
             add_reason(items[order[k]], Reason::last,
                        verification_failed(items[order[k]])
@@ -344,7 +346,7 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
                 if (eligible[m] != s.item && lost[m].empty() &&
                     verification_failed(items[eligible[m]]))
                     lost[m] = not_standing_text(items[eligible[m]], label, items[s.item]);
-            // restic >= 0.17: the oldest backup is kept too while the rule has slots left.
+            // restic >= 0.16.0: the oldest backup is kept too while the rule has slots left.
             if (end == eligible.size() && left != 0 && c.keep_oldest_if_unfilled &&
                 s.item != oldest) {
                 if (left > 0) --left;

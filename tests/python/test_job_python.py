@@ -515,6 +515,21 @@ def test_restore_db_and_docs_into_fresh_targets_with_the_proof(dolibarr, empty_d
     assert tree(out, apply_excludes=False) == source_tree
 
 
+def test_restore_db_by_name_keeps_the_configured_connection(dolibarr, empty_db, tmp_path):
+    """A bare name is that database on the configured connection: its host, port, user and
+    password (no PG* variable, no DOLIBAK_TARGET_PASSWORD here); the run named by its time
+    as list prints it."""
+    role, docs = dolibarr
+    job, r = backed_up(role, docs, tmp_path / "store")
+    run_time = job.list().runs[-1].time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    rep = job.restore_db(empty_db["dbname"], run_time)
+    assert rep.pattern_tables >= 250
+    assert row_counts(empty_db) == row_counts(role)
+    # The configured database itself, by its name, holds data: refused.
+    with pytest.raises(dolibak.ConfigError, match="it is the database dolibak backs up"):
+        job.restore_db(role["dbname"], yes=True)
+
+
 def test_check_reports_each_item(dolibarr, tmp_path):
     role, docs = dolibarr
     good = dolibak.Job(dict(db_settings(role), store="file://" + str(tmp_path / "s"),

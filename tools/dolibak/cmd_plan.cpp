@@ -135,7 +135,7 @@ const Registrar registrar{Command{
         sub->add_option("--keep-yearly", o->yearly, "Count: newest of the N most recent years");
         sub->add_flag("--no-keep-oldest", o->no_keep_oldest,
                       "Count: do not keep the oldest backup when a rule has slots left "
-                      "(restic <= 0.16 behaviour)");
+                      "(restic <= 0.15 behaviour)");
         sub->callback([set_action, o] { set_action([o] { return run_plan(*o); }); });
     }}};
 

@@ -31,7 +31,9 @@ struct RestoreDocsFlags {
 int restore_db(job::Job& j, Output& out, const RestoreDbFlags& f, bool json) {
     job::RestoreDbOptions o;
     o.which = f.which;
-    o.restore.target = parse_target(f.to, "--to");
+    // A name or a conninfo keeps the configured connection but for what it names.
+    const auto& db = j.config().db;
+    o.restore.target = parse_target(f.to, "--to", db ? &db->conn : nullptr);
     o.restore.confirm_non_empty = f.yes;
     if (!f.safety_dump.empty()) o.restore.safety_dump = f.safety_dump;
     o.restore.clean = f.clean;
@@ -66,7 +68,9 @@ const Registrar registrar{Command{
         auto* db = sub->add_subcommand(
             "db", "Restore the database half into a database, then prove it (row counts)");
         auto fd = std::make_shared<RestoreDbFlags>();
-        db->add_option("which", fd->which, "latest (default) or a time stamp");
+        db->add_option(
+            "which", fd->which,
+            "latest (default) or a run's time (20261123T020000Z or 2026-11-23T02:00:00Z)");
         db->add_option("--to", fd->to,
                        "Target: a conninfo ('host=... dbname=...'), a database name, or a "
                        "settings file; password from DOLIBAK_TARGET_PASSWORD or PGPASSWORD")
@@ -95,7 +99,9 @@ const Registrar registrar{Command{
 
         auto* docs = sub->add_subcommand("docs", "Restore the documents half into a directory");
         auto fc = std::make_shared<RestoreDocsFlags>();
-        docs->add_option("which", fc->which, "latest (default) or a time stamp");
+        docs->add_option(
+            "which", fc->which,
+            "latest (default) or a run's time (20261123T020000Z or 2026-11-23T02:00:00Z)");
         docs->add_option("--to", fc->to, "Target directory")->required();
         docs->add_flag("--yes", fc->yes, "Replace a non-empty target directory");
         docs->add_option("--subtree", fc->subtree,

@@ -14,7 +14,9 @@ const Registrar registrar{Command{
             "Download a run's objects and check every byte (SHA-256, whole dump archive, whole "
             "tar); exit 1 when a defect is found");
         auto which = std::make_shared<std::string>("latest");
-        sub->add_option("which", *which, "latest (default) or a time stamp YYYYMMDDTHHMMSSZ");
+        sub->add_option(
+            "which", *which,
+            "latest (default) or a run's time (20261123T020000Z or 2026-11-23T02:00:00Z)");
         auto o = add_job_options(sub);
         sub->callback([set_action, o, which] {
             set_action([o, which] {

@@ -392,7 +392,7 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
             // The clock runs on from the given time (the same-second wait still works): it
             // reads that time for a whole second from now, whatever the fraction of the
             // second the process started in.
-            const auto offset = parse_timestamp(options.now) - std::chrono::system_clock::now();
+            const auto offset = parse_time_either(options.now) - std::chrono::system_clock::now();
             config.now = [offset] {
                 return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() +
                                                                 offset);

@@ -86,9 +86,11 @@ struct RunOptions {
 /// 130/143 interrupted).
 int run_job(const JobOptions& options, const JobBody& body, const RunOptions& run = {});
 
-/// The target of `restore db --to` / `refresh --to-db` (see job::target_connection).
-inline pgdump::ConnectionParams parse_target(const std::string& to, const std::string& flag) {
-    return job::target_connection(to, flag);
+/// The target of `restore db --to` / `refresh --to-db` (see job::target_connection);
+/// `configured`: the configured database, whose connection a name or conninfo keeps.
+inline pgdump::ConnectionParams parse_target(const std::string& to, const std::string& flag,
+                                             const pgdump::ConnectionParams* configured = nullptr) {
+    return job::target_connection(to, flag, nullptr, configured);
 }
 
 /// Human-readable helpers for the text output.

@@ -49,6 +49,11 @@ struct DOLIBAK_API StoreKey {
 /// Recognises `[<prefix>/]<folder>/<ts><suffix>`; nothing for any other key (temporary
 /// objects, fingerprints, locks, foreign files), and nothing when the time stamp is invalid.
 DOLIBAK_API std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
+/// A run as a person names it (verify, restore): "latest" or empty gives nothing (the newest
+/// run); otherwise its time in either form, `20261206T172345Z` or `2026-12-06T17:23:45Z` (as
+/// `dolibak list` prints it). Throws ConfigError naming the input and the accepted forms.
+DOLIBAK_API std::optional<TimePoint> parse_run_name(std::string_view which);
+
 /// Builds the key of an object; `prefix` may be empty or end with '/'.
 DOLIBAK_API std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
 

@@ -28,4 +28,9 @@ DOLIBAK_API TimePoint parse_rfc3339(std::string_view text);
 /// `YYYY-MM-DDTHH:MM:SSZ`.
 DOLIBAK_API std::string format_rfc3339(TimePoint t);
 
+/// Either form, as a person may copy it: `YYYYMMDDTHHMMSSZ` (store keys) or
+/// `YYYY-MM-DDTHH:MM:SSZ` (what `dolibak list` prints), each parsed strictly. Throws
+/// ConfigError naming the input, what is wrong and both forms.
+DOLIBAK_API TimePoint parse_time_either(std::string_view text);
+
 }  // namespace dolibak

@@ -2,7 +2,7 @@
 // Application profiles: what dolibak needs to know about the application whose database and
 // documents it backs up, as plain data. Built in: "dolibarr" (the default) and "odoo"; a user
 // extends or overrides one from the config file (JSON, see profile_from_json and
-// docs/profiles.md).
+// docs/manifest.md, "Application profiles").
 #include <dolibak/core/export.hpp>
 #include <string>
 #include <string_view>

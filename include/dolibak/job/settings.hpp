@@ -97,12 +97,21 @@ DOLIBAK_API Config config_from_settings(const Settings& settings, const Environm
 /// A database target given as text (restore --to, refresh --to-db): a libpq conninfo
 /// ("host=/run/pg port=5432 user=dolibarr dbname=restored"; keys host, hostaddr, port, user,
 /// dbname, sslmode), a bare database name, or a settings file (JSON, *.json or an existing
-/// file) whose db_* keys name it. What is not named comes from PGHOST/PGPORT/PGUSER; the
-/// password from DOLIBAK_TARGET_PASSWORD, else PGPASSWORD (or the file's db_password). A
-/// password inside the text is refused (it would be visible in argv). `what` names the flag.
-DOLIBAK_API pgdump::ConnectionParams target_connection(const std::string& to,
-                                                       const std::string& what,
-                                                       const Environment* env = nullptr);
+/// file) whose db_* keys name it. A password inside the text is refused (it would be visible
+/// in argv). `what` names the flag.
+///
+/// With `configured` (the configured database, Config::db->conn, as restore db passes it), a
+/// name or a conninfo changes only what it names: the rest (host, port, user, sslmode) is the
+/// configured connection's, and the password is DOLIBAK_TARGET_PASSWORD, else the configured
+/// one when the user is the configured user, else PGPASSWORD. Without it, and for a settings
+/// file, what is not named comes from PGHOST/PGPORT/PGUSER, the password from
+/// DOLIBAK_TARGET_PASSWORD, else PGPASSWORD (or the file's db_password). Last, what is still
+/// unset takes libpq's defaults, as every libpq client would: the user PGUSER else the
+/// operating system's user name, the host PGHOST else the default socket directory; so the
+/// result names the database that will really be reached.
+DOLIBAK_API pgdump::ConnectionParams target_connection(
+    const std::string& to, const std::string& what, const Environment* env = nullptr,
+    const pgdump::ConnectionParams* configured = nullptr);
 
 /// The values of the secret settings present (to redact them from any output).
 DOLIBAK_API std::vector<std::string> secret_values(const Settings& settings);

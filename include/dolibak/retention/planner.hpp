@@ -60,8 +60,8 @@ struct DOLIBAK_API TieredPolicy {
 struct DOLIBAK_API CountPolicy {
     static constexpr int unlimited = -1;
     int last = 0, hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0;
-    /// restic >= 0.17: when a rule still has slots after the oldest backup, that oldest backup
-    /// is kept too (even if its bucket was already taken). Off: restic <= 0.16.
+    /// restic >= 0.16.0: when a rule still has slots after the oldest backup, that oldest
+    /// backup is kept too (even if its bucket was already taken). Off: restic <= 0.15.
     bool keep_oldest_if_unfilled = true;
     bool empty() const noexcept {
         return last == 0 && hourly == 0 && daily == 0 && weekly == 0 && monthly == 0 && yearly == 0;

@@ -419,3 +419,53 @@ TEST_CASE("a profile file extends the chosen profile") {
     CHECK_THROWS_WITH_AS(cfg({{"profile_file", (t / "bad.json").c_str()}}),
                          doctest::Contains("bad.json"), ConfigError);
 }
+
+TEST_CASE("restore --to: a name or a conninfo keeps the configured connection") {
+    pgdump::ConnectionParams configured;
+    configured.host = "db.example";
+    configured.port = 6543;
+    configured.user = "dolibak_backup";
+    configured.dbname = "dolibarr";
+    configured.password = Secret("configured-pw");
+    configured.sslmode = "require";
+    const job::Environment env{{"PGHOST", "/elsewhere"}, {"PGUSER", "someone"}};
+
+    // A bare name: only the database changes; the configured user's password goes with it.
+    auto t = job::target_connection("dolibarr_drill", "--to", &env, &configured);
+    CHECK(t.host == "db.example");
+    CHECK(t.port == 6543);
+    CHECK(t.user == "dolibak_backup");
+    CHECK(t.dbname == "dolibarr_drill");
+    CHECK(t.sslmode == "require");
+    CHECK(t.password.reveal() == "configured-pw");
+    CHECK(t.describe() == "dolibak_backup@db.example:6543/dolibarr_drill");
+
+    // A conninfo naming another user: that user's password is the target's, never the
+    // configured user's.
+    t = job::target_connection("dbname=drill user=dolibarr", "--to", &env, &configured);
+    CHECK(t.host == "db.example");
+    CHECK(t.user == "dolibarr");
+    CHECK(t.password.empty());
+    const job::Environment with_target{{"DOLIBAK_TARGET_PASSWORD", "target-pw"}};
+    t = job::target_connection("dbname=drill user=dolibarr", "--to", &with_target, &configured);
+    CHECK(t.password.reveal() == "target-pw");
+    t = job::target_connection("drill", "--to", &with_target, &configured);
+    CHECK(t.password.reveal() == "target-pw");
+
+    // Without a configured database: the libpq variables, then libpq's own defaults.
+    t = job::target_connection("drill", "--to", &env);
+    CHECK(t.host == "/elsewhere");
+    CHECK(t.user == "someone");
+    const job::Environment none;
+    t = job::target_connection("drill", "--to", &none);
+    CHECK(t.host == "/var/run/postgresql");
+    CHECK_FALSE(t.user.empty());
+    CHECK(t.port == 5432);
+    // A configured database left to libpq's defaults gets them too.
+    pgdump::ConnectionParams bare;
+    bare.dbname = "dolibarr";
+    t = job::target_connection("drill", "--to", &none, &bare);
+    CHECK(t.host == "/var/run/postgresql");
+    CHECK_FALSE(t.user.empty());
+    CHECK(t.dbname == "drill");
+}

@@ -356,6 +356,20 @@ TEST_CASE("count mode follows restic's forget") {
         const auto h = plan(v, now, count_policy(0, 24, 0, 0, 0, 0));
         CHECK(h.count(Reason::hourly) == 24);
     }
+    SUBCASE("the reason of last: a count, or unlimited in words (never -1)") {
+        const auto v = daily_history(now, 5);
+        const auto three = plan(v, now, count_policy(3, 0, 0, 0, 0, 0));
+        CHECK(three.count(Reason::last) == 3);
+        for (const auto& d : three.decisions)
+            if (d.keep) CHECK(d.detail.find("one of the 3 newest") != std::string::npos);
+        const auto all = plan(v, now, count_policy(CountPolicy::unlimited, 0, 0, 0, 0, 0));
+        CHECK(all.count(Reason::last) == 5);
+        for (const auto& d : all.decisions) {
+            CAPTURE(d.detail);
+            CHECK(d.detail.find("the -1") == std::string::npos);
+            CHECK(d.detail.find("unlimited last rule") != std::string::npos);
+        }
+    }
     SUBCASE("empty policy keeps everything") {
         const auto p = plan(daily_history(now, 10), now, count_policy(0, 0, 0, 0, 0, 0));
         CHECK(p.kept() == 10);
@@ -672,7 +686,7 @@ TEST_CASE("properties over random histories") {
         const Plan p2 = plan(again, now, pol);
         CHECK(p2.dropped() == 0);
 
-        // Adding an older backup never drops a newer kept one (count mode with restic 0.17's
+        // Adding an older backup never drops a newer kept one (count mode with restic 0.16's
         // "keep the oldest" rule excepted for the previous oldest, which is by design).
         std::uniform_int_distribution<long> older(1, 86400L * 30);
         Backup extra = backups[rng() % backups.size()];

@@ -56,7 +56,7 @@ def write(name: str, description: str, now: dt.datetime, zone: str, policies: li
         f.write("\n".join(lines) + "\n")
 
 
-ALL = ["default", "tiered-7d-6m-3y", "tiered-14d-no-monthly", "count-typical", "count-hourly-0.16",
+ALL = ["default", "tiered-7d-6m-3y", "tiered-14d-no-monthly", "count-typical", "count-hourly-no-oldest",
        "count-last-weekly"]
 
 
@@ -64,7 +64,7 @@ def hourly_1100() -> None:
     now = utc(2026, 11, 23, 2)
     write("hourly-1100",
           "1100 runs an hour apart, the newest at now (UTC): the daily tier keeps one per day",
-          now, "UTC", ["default", "count-hourly-0.16"],
+          now, "UTC", ["default", "count-hourly-no-oldest"],
           [backup(now - dt.timedelta(hours=i)) for i in range(1100)])
 
 
