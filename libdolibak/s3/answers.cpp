@@ -140,14 +140,20 @@ StsErrorBody parse_sts_error(const std::string& body) {
     StsErrorBody out;
     pugi::xml_document doc;
     if (body.empty() || !doc.load_buffer(body.data(), body.size())) return out;
+    // AWS: <ErrorResponse><Error/><RequestId/>; the IAM / EC2 styles some servers (moto)
+    // use: <ErrorResponse> or <Response> with <Errors><Error/></Errors> and <RequestID/>.
     auto root = doc.child("ErrorResponse");
+    if (!root) root = doc.child("Response");
     if (!root) {
         const auto s3 = parse_error_body(body);  // some services answer S3's <Error>
         return {s3.code, s3.message, s3.request_id};
     }
-    out.code = root.child("Error").child_value("Code");
-    out.message = root.child("Error").child_value("Message");
+    auto err = root.child("Error");
+    if (!err) err = root.child("Errors").child("Error");
+    out.code = err.child_value("Code");
+    out.message = err.child_value("Message");
     out.request_id = root.child_value("RequestId");
+    if (out.request_id.empty()) out.request_id = root.child_value("RequestID");
     return out;
 }
 

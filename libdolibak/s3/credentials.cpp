@@ -284,7 +284,10 @@ private:
             if (!text)
                 throw ConfigError("web identity: cannot read the token file " + token_file + ": " +
                                   errno_text(errno));
-            const Secret token(trim(*text));
+            std::string t = *text;
+            while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+            const Secret token(trim(t));
+            std::fill(t.begin(), t.end(), '\0');
             if (token.empty())
                 throw ConfigError("web identity: the token file " + token_file + " is empty");
             auto c = sts_assume_role_with_web_identity(sts, req, token);
