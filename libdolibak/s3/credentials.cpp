@@ -222,7 +222,10 @@ public:
                             files_.conf_path.string());
         }
         std::set<std::string> visited{profile_name};
-        if (p.exists() && !p.get("role_arn").empty() && p.get("web_identity_token_file").empty()) {
+        // role_arn with source_profile: AssumeRole. Without it, role_arn is web identity's
+        // (a token file in the profile or in AWS_WEB_IDENTITY_TOKEN_FILE).
+        if (p.exists() && !p.get("role_arn").empty() && p.get("web_identity_token_file").empty() &&
+            (!p.get("source_profile").empty() || env_.get("AWS_WEB_IDENTITY_TOKEN_FILE").empty())) {
             if (p.get("source_profile").empty()) {
                 if (!p.get("credential_source").empty())
                     throw ConfigError(pq + ": credential_source is not supported (only " +

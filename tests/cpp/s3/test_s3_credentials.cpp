@@ -199,3 +199,29 @@ TEST_CASE("STS answers: credentials and errors") {
     CHECK(e.message == "no");
     CHECK(e.request_id == "r-1");
 }
+
+TEST_CASE("role_arn without source_profile: web identity's with a token file, else an error") {
+    test::TempDir home;
+    test::write_file(home / ".aws/config",
+                     "[profile r]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+                     "[profile c]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+                     "credential_source = Ec2InstanceMetadata\n");
+    CredentialOptions o;
+    o.env =
+        std::map<std::string, std::string>{{"HOME", home.path().string()}, {"AWS_PROFILE", "r"}};
+    CHECK_THROWS_WITH_AS(resolve_config(o), doctest::Contains("role_arn needs source_profile"),
+                         ConfigError);
+    (*o.env)["AWS_PROFILE"] = "c";
+    CHECK_THROWS_WITH_AS(resolve_config(o), doctest::Contains("credential_source is not supported"),
+                         ConfigError);
+    // With a token file in the environment the profile's role_arn goes to web identity
+    // (STS on a closed port here: the error says which call was made, for which role).
+    (*o.env)["AWS_PROFILE"] = "r";
+    test::write_file(home / "token", "tok\n");
+    (*o.env)["AWS_WEB_IDENTITY_TOKEN_FILE"] = (home / "token").string();
+    (*o.env)["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9";
+    CHECK_THROWS_WITH_AS(
+        resolve_config(o),
+        doctest::Contains("AssumeRoleWithWebIdentity for role arn:aws:iam::123456789012:role/r"),
+        RemoteError);
+}
