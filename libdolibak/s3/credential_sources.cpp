@@ -14,7 +14,10 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
+#include <csignal>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace dolibak::s3 {
@@ -138,7 +141,8 @@ Credentials parse_process_credentials(const std::string& output, const std::stri
 }
 
 Credentials run_credential_process(const std::string& command, const std::string& profile,
-                                   const std::map<std::string, std::string>& env) {
+                                   const std::map<std::string, std::string>& env,
+                                   std::chrono::seconds timeout) {
     process::ProcessOptions po;
     po.argv = split_command_line(command);
     po.env_base = process::EnvBase::empty;
@@ -152,14 +156,52 @@ Credentials run_credential_process(const std::string& command, const std::string
     po.out = process::Stdio::pipe;
     po.err = process::Stdio::capture;
     po.stderr_tail_bytes = 2048;
+    po.new_process_group = true;  // a timeout kills its children too
     const std::string who = "profile '" + profile + "': credential_process " + po.argv[0];
     process::RunResult r;
+    bool timed_out = false;
     try {
-        r = process::run(std::move(po), std::nullopt, 1024 * 1024);
+        process::Process child(std::move(po));
+        // A watchdog: a process that hangs (waiting for a prompt nobody answers) is killed.
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::thread watchdog([&] {
+            std::unique_lock lock(m);
+            if (!cv.wait_for(lock, timeout, [&] { return done; })) {
+                timed_out = true;
+                child.kill(SIGKILL);
+            }
+        });
+        struct Stop {
+            std::mutex& m;
+            std::condition_variable& cv;
+            bool& done;
+            std::thread& t;
+            ~Stop() {
+                {
+                    std::lock_guard lock(m);
+                    done = true;
+                }
+                cv.notify_all();
+                t.join();
+            }
+        } stop{m, cv, done, watchdog};
+        try {
+            r.out = io::read_all(child.out(), 1024 * 1024);
+        } catch (...) {
+            child.kill(SIGKILL);
+            throw;
+        }
+        r.status = child.wait();
+        r.err = child.stderr_tail();
     } catch (Error& e) {
         e.with_context(who);
         throw;
     }
+    if (timed_out)
+        throw ConfigError(who + " did not finish within " + std::to_string(timeout.count()) +
+                          " s and was killed");
     if (!r.status.success()) {
         // Its stdout may hold secrets: never shown. The end of stderr helps (aws-cli shows it).
         std::string err = r.err;

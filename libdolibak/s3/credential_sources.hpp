@@ -42,8 +42,10 @@ Credentials parse_process_credentials(const std::string& output, const std::stri
 /// Runs `command` (split_command_line, no shell) with a minimal environment taken from `env`
 /// (PATH, HOME, locale, TZ, TMPDIR and AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,
 /// AWS_REGION, AWS_DEFAULT_REGION); throws ConfigError naming the profile and the exit status.
+/// A child still running after `timeout` is killed (an error too).
 Credentials run_credential_process(const std::string& command, const std::string& profile,
-                                   const std::map<std::string, std::string>& env);
+                                   const std::map<std::string, std::string>& env,
+                                   std::chrono::seconds timeout = std::chrono::minutes(2));
 
 /// An ISO 8601 time with an optional fraction and a Z or +hh:mm / -hh:mm offset.
 std::chrono::system_clock::time_point parse_expiration(const std::string& text);

@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 using namespace dolibak;
 using namespace dolibak::s3;
 
@@ -224,4 +226,17 @@ TEST_CASE("role_arn without source_profile: web identity's with a token file, el
         resolve_config(o),
         doctest::Contains("AssumeRoleWithWebIdentity for role arn:aws:iam::123456789012:role/r"),
         RemoteError);
+}
+
+TEST_CASE("a credential_process that hangs is killed after its timeout") {
+    test::TempDir home;
+    const auto script = home / "hang.sh";
+    test::write_file(script, "#!/bin/sh\nsleep 30\necho done\n");  // a grandchild holds stdout
+    ::chmod(script.c_str(), 0700);
+    const std::map<std::string, std::string> env{{"PATH", "/usr/bin:/bin"}};
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(
+        run_credential_process(script.string(), "slow", env, std::chrono::seconds(1)),
+        doctest::Contains("did not finish within 1 s"), ConfigError);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
 }
