@@ -141,6 +141,15 @@ TEST_CASE(
     CHECK(rc.credentials.source.find("web identity") != std::string::npos);
     REQUIRE(rc.provider);
     round_trip(rc.provider, "web-identity");
+    {  // the token went with the requests, as a header (the fixture logs names only)
+        std::ifstream log(fx().at("request_log").get<std::string>());
+        std::size_t with_token = 0;
+        for (std::string line; std::getline(log, line);)
+            if (line.find("web-identity-") != std::string::npos &&
+                line.find("\"x-amz-security-token\"") != std::string::npos)
+                ++with_token;
+        CHECK(with_token >= 3);  // put, get, list
+    }
 
     SUBCASE("the same from the profile's web_identity_token_file and role_arn") {
         test::write_file(home / ".aws/config",
