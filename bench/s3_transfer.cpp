@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     }
     try {
         auto cfg = dolibak::s3::client_config_from_environment({}, base);
-        dolibak::s3::Client client(cfg.options, cfg.credentials);
+        dolibak::s3::Client client(cfg.options, cfg.provider);  // renews temporary keys
         const auto size = std::filesystem::file_size(file);
 
         auto t0 = std::chrono::steady_clock::now();

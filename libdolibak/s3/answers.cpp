@@ -112,3 +112,49 @@ UploadsPage parse_list_multipart_uploads(const std::string& body) {
 }
 
 }  // namespace dolibak::s3
+
+namespace dolibak::s3 {
+
+Credentials parse_sts_credentials(const std::string& body, const std::string& action) {
+    pugi::xml_document doc;
+    if (!doc.load_buffer(body.data(), body.size()))
+        throw FormatError("STS " + action + ": the answer is not XML");
+    const auto result = doc.child((action + "Response").c_str()).child((action + "Result").c_str());
+    if (!result) throw FormatError("STS " + action + ": no " + action + "Result in the answer");
+    const auto creds = result.child("Credentials");
+    Credentials c;
+    c.access_key_id = creds.child_value("AccessKeyId");
+    c.secret_access_key = Secret(creds.child_value("SecretAccessKey"));
+    c.session_token = Secret(creds.child_value("SessionToken"));
+    const std::string expiration = creds.child_value("Expiration");
+    if (c.access_key_id.empty() || c.secret_access_key.empty() || c.session_token.empty() ||
+        expiration.empty())
+        throw FormatError("STS " + action +
+                          ": the answer lacks AccessKeyId, SecretAccessKey, SessionToken or "
+                          "Expiration");
+    c.expiration = parse_iso8601(expiration);
+    return c;
+}
+
+StsErrorBody parse_sts_error(const std::string& body) {
+    StsErrorBody out;
+    pugi::xml_document doc;
+    if (body.empty() || !doc.load_buffer(body.data(), body.size())) return out;
+    // AWS: <ErrorResponse><Error/><RequestId/>; the IAM / EC2 styles some servers (moto)
+    // use: <ErrorResponse> or <Response> with <Errors><Error/></Errors> and <RequestID/>.
+    auto root = doc.child("ErrorResponse");
+    if (!root) root = doc.child("Response");
+    if (!root) {
+        const auto s3 = parse_error_body(body);  // some services answer S3's <Error>
+        return {s3.code, s3.message, s3.request_id};
+    }
+    auto err = root.child("Error");
+    if (!err) err = root.child("Errors").child("Error");
+    out.code = err.child_value("Code");
+    out.message = err.child_value("Message");
+    out.request_id = root.child_value("RequestId");
+    if (out.request_id.empty()) out.request_id = root.child_value("RequestID");
+    return out;
+}
+
+}  // namespace dolibak::s3

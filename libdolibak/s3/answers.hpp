@@ -39,3 +39,19 @@ struct UploadsPage {
 UploadsPage parse_list_multipart_uploads(const std::string& body);
 
 }  // namespace dolibak::s3
+
+namespace dolibak::s3 {
+
+/// The <Credentials> of an STS answer to `action` (AssumeRole, AssumeRoleWithWebIdentity):
+/// AccessKeyId, SecretAccessKey, SessionToken and Expiration, each required. FormatError
+/// otherwise, never quoting the body.
+Credentials parse_sts_credentials(const std::string& body, const std::string& action);
+
+/// An STS error answer (<ErrorResponse><Error><Code/><Message/></Error><RequestId/>); empty
+/// fields when the body is not one.
+struct StsErrorBody {
+    std::string code, message, request_id;
+};
+StsErrorBody parse_sts_error(const std::string& body);
+
+}  // namespace dolibak::s3

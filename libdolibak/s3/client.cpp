@@ -100,6 +100,10 @@ AddressingStyle parse_addressing_style(std::string_view text) {
 }
 
 Client::Client(ClientOptions options, Credentials credentials)
+    : impl_(std::make_unique<Impl>(std::move(options),
+                                   std::make_shared<CredentialProvider>(std::move(credentials)))) {}
+
+Client::Client(ClientOptions options, std::shared_ptr<CredentialProvider> credentials)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(credentials))) {}
 
 Client::~Client() = default;
@@ -476,13 +480,10 @@ bool Client::bucket_exists(const std::string& bucket) {
 
 ClientConfig client_config_from_environment(const CredentialOptions& where, ClientOptions base,
                                             bool require_credentials) {
-    auto rc = resolve_config(where);
-    if (require_credentials && rc.credentials.empty())
-        throw ConfigError(
-            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
-            "them in profile '" +
-            rc.profile + "' of ~/.aws/credentials (AWS_PROFILE)");
-    ClientConfig c{std::move(base), std::move(rc.credentials)};
+    CredentialOptions w = where;
+    if (!require_credentials) w.resolve_credentials = false;  // neither AWS_PROFILE nor ~/.aws
+    auto rc = resolve_config(w);  // throws, naming every source tried, when none gives any
+    ClientConfig c{std::move(base), std::move(rc.credentials), std::move(rc.provider)};
     if (c.options.endpoint.empty()) c.options.endpoint = rc.endpoint_url;
     // What the caller set wins; the environment and the profile only fill what is unset.
     if (c.options.region.empty()) c.options.region = rc.region;

@@ -228,7 +228,7 @@ std::chrono::system_clock::time_point parse_iso8601(const std::string& text) {
     return t;
 }
 
-Client::Impl::Impl(ClientOptions o, Credentials c)
+Client::Impl::Impl(ClientOptions o, std::shared_ptr<CredentialProvider> c)
     : options(std::move(o)), credentials(std::move(c)) {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     if (options.region.empty()) options.region = "us-east-1";
@@ -238,7 +238,7 @@ Client::Impl::Impl(ClientOptions o, Credentials c)
         options.endpoint = "https://s3." + options.region + ".amazonaws.com";
     }
     endpoint = parse_endpoint(options.endpoint);
-    if (credentials.empty())
+    if (!credentials || credentials->current().empty())
         throw ConfigError("no S3 credentials (access key id and secret access key)");
     if (options.parallel_parts == 0) options.parallel_parts = 1;
     if (options.part_size < options.min_part_size) options.part_size = options.min_part_size;
@@ -251,11 +251,16 @@ Client::Impl::~Impl() {
     for (auto* c : pool) curl_easy_cleanup(c);
 }
 
-std::string Client::Impl::cached_key(const std::string& date) {
+std::string Client::Impl::cached_key(const std::string& date, const Credentials& c) {
     std::lock_guard lock(key_mutex);
-    if (key_date != date) {
-        key_value = signing_key(credentials.secret_access_key, date, options.region, "s3");
+    if (key_date != date || !(key_secret == c.secret_access_key)) {
+        if (!(key_secret == c.secret_access_key)) {
+            seen_secrets.push_back(c.secret_access_key);
+            if (!c.session_token.empty()) seen_secrets.push_back(c.session_token);
+        }
+        key_value = signing_key(c.secret_access_key, date, options.region, "s3");
         key_date = date;
+        key_secret = c.secret_access_key;
     }
     return key_value;
 }
@@ -322,8 +327,9 @@ std::string Client::Impl::url_for(const HttpRequest& r) const {
 }
 
 std::string Client::Impl::redacted(std::string text) const {
-    return redact(std::move(text),
-                  {credentials.secret_access_key.reveal(), credentials.session_token.reveal()});
+    std::lock_guard lock(key_mutex);
+    for (const auto& secret : seen_secrets) text = redact(std::move(text), {secret.reveal()});
+    return text;
 }
 
 void Client::Impl::trace(const std::string& line) const {
@@ -363,9 +369,10 @@ CURLcode Client::Impl::perform_once(HttpRequest& r, HttpResponse& resp, std::str
     sr.service = "s3";
     sr.time = std::chrono::system_clock::now() + std::chrono::seconds(clock_offset_s.load());
     SignOptions so;
-    const std::string key = cached_key(amz_date(sr.time).substr(0, 8));
+    const Credentials creds = credentials->current();  // renewed when about to expire
+    const std::string key = cached_key(amz_date(sr.time).substr(0, 8), creds);
     so.cached_signing_key = key;
-    const auto signed_req = sign(sr, credentials, so);
+    const auto signed_req = sign(sr, creds, so);
 
     std::unique_ptr<curl_slist, SlistDeleter> list;
     auto add = [&](const std::string& line) {

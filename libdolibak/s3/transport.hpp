@@ -8,6 +8,7 @@
 #include <atomic>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 
@@ -74,7 +75,7 @@ std::chrono::system_clock::time_point parse_iso8601(const std::string& text);
 
 struct Client::Impl {
     ClientOptions options;
-    Credentials credentials;
+    std::shared_ptr<CredentialProvider> credentials;
     Endpoint endpoint;
 
     std::mutex pool_mutex;
@@ -94,15 +95,17 @@ struct Client::Impl {
         }
     }
 
-    std::mutex key_mutex;
+    mutable std::mutex key_mutex;
     std::string key_date;  // the day the cached signing key is for
+    Secret key_secret;     // and the secret key it was derived from
     std::string key_value;
-    std::string cached_key(const std::string& date);
+    std::vector<Secret> seen_secrets;  // every secret and token signed with, for redacted()
+    std::string cached_key(const std::string& date, const Credentials& c);
 
     std::mutex rng_mutex;
     std::mt19937_64 rng{std::random_device{}()};
 
-    Impl(ClientOptions o, Credentials c);
+    Impl(ClientOptions o, std::shared_ptr<CredentialProvider> c);
     ~Impl();
 
     CURL* acquire();

@@ -126,16 +126,20 @@ std::unique_ptr<Store> open(const std::string& url, const StoreOptions& options)
         if (!prefix.empty() && !prefix.ends_with('/')) prefix += '/';
         if (!prefix.empty()) validate_key(prefix.substr(0, prefix.size() - 1));
         s3::ClientOptions copts = options.s3;
-        s3::Credentials creds;
+        std::shared_ptr<s3::CredentialProvider> provider;
         if (options.use_environment) {
+            // Explicit credentials win: the AWS chain (AWS_PROFILE, ~/.aws) is not consulted.
             auto cfg = s3::client_config_from_environment(options.credential_sources, copts,
                                                           !options.credentials.has_value());
             copts = std::move(cfg.options);
-            creds = std::move(cfg.credentials);
+            provider = std::move(cfg.provider);
         }
-        if (options.credentials) creds = *options.credentials;
-        if (creds.empty()) throw ConfigError("no S3 credentials for " + url);
-        auto client = std::make_shared<s3::Client>(std::move(copts), std::move(creds));
+        if (options.credentials) {
+            if (options.credentials->empty()) throw ConfigError("no S3 credentials for " + url);
+            provider = std::make_shared<s3::CredentialProvider>(*options.credentials);
+        }
+        if (!provider) throw ConfigError("no S3 credentials for " + url);
+        auto client = std::make_shared<s3::Client>(std::move(copts), std::move(provider));
         return make_s3_store(std::move(client), bucket, prefix);
     }
     std::string path;

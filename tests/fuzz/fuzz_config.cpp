@@ -3,6 +3,7 @@
 // shared credentials/config files — must be accepted or refused with a dolibak::Error, never
 // crash, hang or throw anything else. The same bytes go to every parser.
 #include "fuzz_support.hpp"
+#include "s3/credential_sources.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/settings.hpp>
@@ -102,7 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         o.credentials_file = aws.file;
         o.config_file = aws.file;
         o.env = std::map<std::string, std::string>(env.begin(), env.end());
-        (void)dolibak::s3::resolve_config(o);
+        // Offline: a fuzzed profile's credential_process is never run, STS never asked.
+        (void)dolibak::s3::resolve_config_offline(o);
     });
     return 0;
 }

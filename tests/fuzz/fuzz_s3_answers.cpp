@@ -1,6 +1,7 @@
 // libFuzzer target: whatever an S3 service (or anything answering in its place) sends back,
 // the client's parsers of its XML answers accept it or refuse it with a dolibak::Error; they
-// never crash, hang or throw anything else. Every parser reads the same bytes.
+// never crash, hang or throw anything else. Every parser reads the same bytes, STS's
+// (AssumeRole, AssumeRoleWithWebIdentity and their errors) included.
 #include "fuzz_support.hpp"
 #include "s3/answers.hpp"
 #include "s3/transport.hpp"
@@ -29,5 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!etag.empty() && etag.front() != '"') __builtin_trap();
     });
     dolibak::fuzz::refused_or_accepted([&] { (void)s3::parse_list_multipart_uploads(body); });
+    // STS (credential chain): credentials are complete or refused.
+    (void)s3::parse_sts_error(body);
+    for (const char* action : {"AssumeRole", "AssumeRoleWithWebIdentity"})
+        dolibak::fuzz::refused_or_accepted([&] {
+            const auto c = s3::parse_sts_credentials(body, action);
+            if (c.empty() || c.session_token.empty() || !c.expiration) __builtin_trap();
+        });
     return 0;
 }

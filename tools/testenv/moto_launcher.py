@@ -21,7 +21,13 @@ What it adds to ``moto_server``:
   (moto checks PutObject itself, not UploadPart), and (by default) any flexible-checksum
   header;
 * a ``Date`` header on every response, from the (optionally offset) server clock;
-* a JSONL request log: method, raw path, raw query, status, header names (never values).
+* a JSONL request log: method, raw path, raw query, status, header names (never values);
+* STS on the same endpoint, for the credential chain's tests: a role (``role_arn``, with
+  ``s3:*`` and ``sts:AssumeRole``) that the user may assume, AssumeRole signed with SigV4
+  (checked by moto, the session token of chained credentials included), and
+  AssumeRoleWithWebIdentity (unsigned, answered here: the token must be the one in the
+  fixture's ``web_identity_token_file``, the role must exist). The temporary credentials
+  STS hands out work on S3 only with their session token (moto checks it).
 
 It stops on stdin EOF (unless ``--detached``) or SIGTERM/SIGINT/SIGHUP.
 """
@@ -32,21 +38,25 @@ import base64
 import binascii
 import email.utils
 import hashlib
+import hmac
 import io
 import json
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 from xml.sax.saxutils import escape
 
 MAX_SKEW_SECONDS = 15 * 60
 USER_NAME = "dolibak-test"
+ROLE_NAME = "dolibak-test-role"
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 _UNRESERVED = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
@@ -149,7 +159,7 @@ def _install_canonicalisation_fix() -> None:
 # --------------------------------------------------------------------------------------
 # moto setup
 # --------------------------------------------------------------------------------------
-def setup_moto(bucket: str, region: str, lock_days: int = 0) -> tuple[str, str]:
+def setup_moto(bucket: str, region: str, lock_days: int = 0) -> tuple[str, str, str]:
     """Create user + policy + key + bucket with checking off; then switch checking on.
 
     ``lock_days`` > 0: the bucket has Object Lock on, versioning on and a default retention
@@ -165,10 +175,20 @@ def setup_moto(bucket: str, region: str, lock_days: int = 0) -> tuple[str, str]:
     iam.create_user(region_name=region, user_name=USER_NAME)
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*", "sts:AssumeRole"],
+                       "Resource": "*"}],
     }
     iam.put_user_policy(USER_NAME, "s3-all", json.dumps(policy))
     key = iam.create_access_key(USER_NAME)
+    # The role of the STS tests: credentials assumed from it may use S3 (and assume it again,
+    # for chained profiles).
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                       "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}],
+    }
+    role = iam.create_role(ROLE_NAME, json.dumps(trust), "/", None, "dolibak tests", [], None)
+    iam.put_role_policy(ROLE_NAME, "s3-all", json.dumps(policy))
     s3 = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     s3.create_bucket(bucket, region)
     if lock_days > 0:
@@ -179,7 +199,7 @@ def setup_moto(bucket: str, region: str, lock_days: int = 0) -> tuple[str, str]:
                                          years=0)
     # From now on every request is authenticated (what /moto-api/reset-auth with "0" does).
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    return key.access_key_id, key.secret_access_key
+    return key.access_key_id, key.secret_access_key, role.arn
 
 
 # --------------------------------------------------------------------------------------
@@ -263,8 +283,12 @@ class S3Filter:
         forbid_checksum_headers: bool = True,
         allow_moto_api: bool = False,
         request_log: str | None = None,
+        web_identity_token: str | None = None,
+        region: str = "us-east-1",
     ):
         self.app = app
+        self.web_identity_token = web_identity_token
+        self.region = region
         self.clock_offset = clock_offset
         self.forbid_checksum_headers = forbid_checksum_headers
         self.allow_moto_api = allow_moto_api
@@ -353,6 +377,102 @@ class S3Filter:
                 chunks.append(chunk)
             return b"".join(chunks)
         return b""
+
+    # -- STS ---------------------------------------------------------------------------
+    @staticmethod
+    def _is_signed_sts(headers: dict[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        return auth.startswith("AWS4-HMAC-SHA256 ") and "/sts/aws4_request" in auth
+
+    @staticmethod
+    def _unsigned_sts_action(environ: dict, target: bytes, body: bytes) -> str | None:
+        """The Action of an unsigned STS form POST to /, else None."""
+        headers = _request_headers(environ)
+        path, query = split_target(target)
+        if ("authorization" in headers or environ.get("REQUEST_METHOD") != "POST"
+                or path != b"/" or query):
+            return None
+        if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return None
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return fields.get("Action", [None])[0]
+
+    def _sts_error(self, start_response, status: int, code: str, message: str):
+        request_id = str(uuid.uuid4())
+        body = (f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>Sender</Type>'
+                f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode("utf-8")
+        start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                       [("Content-Type", "text/xml"), ("Content-Length", str(len(body))),
+                        ("x-amzn-RequestId", request_id)])
+        return [body]
+
+    def _web_identity(self, start_response, body: bytes):
+        """AssumeRoleWithWebIdentity: the token must be the fixture's, the role must exist."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        fields = {k: v[0] for k, v in
+                  parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        token = fields.get("WebIdentityToken", "")
+        if (not self.web_identity_token or not token
+                or not hmac.compare_digest(token.encode(), self.web_identity_token.encode())):
+            return self._sts_error(start_response, 400, "InvalidIdentityToken",
+                                   "The web identity token is not valid")
+        role_arn = fields.get("RoleArn", "")
+        session = fields.get("RoleSessionName", "")
+        if not session:
+            return self._sts_error(start_response, 400, "ValidationError",
+                                   "RoleSessionName is required")
+        try:
+            iam_backends[DEFAULT_ACCOUNT_ID]["aws"].get_role_by_arn(role_arn)
+        except Exception:
+            return self._sts_error(start_response, 403, "AccessDenied",
+                                   "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+        try:
+            duration = int(fields.get("DurationSeconds", "3600"))
+        except ValueError:
+            duration = 0
+        if not 900 <= duration <= 43200:
+            return self._sts_error(start_response, 400, "ValidationError",
+                                   "DurationSeconds must be 900 to 43200")
+        role = sts_backends[DEFAULT_ACCOUNT_ID]["aws"].assume_role_with_web_identity(
+            region_name=self.region, role_session_name=session, role_arn=role_arn,
+            policy=None, duration=duration, external_id=None)
+        expiration = role.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
+        request_id = str(uuid.uuid4())
+        xml = (f'<AssumeRoleWithWebIdentityResponse xmlns="{STS_NS}">'
+               "<AssumeRoleWithWebIdentityResult>"
+               f"<SubjectFromWebIdentityToken>dolibak-test</SubjectFromWebIdentityToken>"
+               f"<AssumedRoleUser><Arn>{escape(role.arn)}</Arn>"
+               f"<AssumedRoleId>{escape(role.user_id)}</AssumedRoleId></AssumedRoleUser>"
+               f"<Credentials><SessionToken>{escape(role.session_token)}</SessionToken>"
+               f"<SecretAccessKey>{escape(role.secret_access_key)}</SecretAccessKey>"
+               f"<Expiration>{expiration}</Expiration>"
+               f"<AccessKeyId>{escape(role.access_key_id)}</AccessKeyId></Credentials>"
+               "<Provider>dolibak-test</Provider>"
+               "</AssumeRoleWithWebIdentityResult>"
+               f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+               "</AssumeRoleWithWebIdentityResponse>").encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/xml"),
+                                  ("Content-Length", str(len(xml))),
+                                  ("x-amzn-RequestId", request_id)])
+        return [xml]
+
+    def _check_sts(self, environ: dict, body: bytes) -> None:
+        """A signed STS request: the clock, and x-amz-content-sha256 when sent (moto signs
+        with the header's value: a wrong one must not pass). moto checks the signature."""
+        headers = _request_headers(environ)
+        when = _parse_amz_date(headers.get("x-amz-date", ""))
+        if when is None:
+            raise _Reject(403, "AccessDenied", "STS: no valid x-amz-date")
+        if abs(when.timestamp() - self.now()) > MAX_SKEW_SECONDS:
+            raise _Reject(403, "RequestTimeTooSkewed", "STS: the request time is too skewed")
+        declared = headers.get("x-amz-content-sha256")
+        if declared is not None and declared != hashlib.sha256(body).hexdigest():
+            raise _Reject(400, "XAmzContentSHA256Mismatch",
+                          "The provided 'x-amz-content-sha256' header does not match the body")
 
     # -- the checks ------------------------------------------------------------------
     def _check(self, environ: dict, target: bytes, body: bytes) -> None:
@@ -533,7 +653,15 @@ class S3Filter:
         try:
             body = self._read_body(environ)
             body_len = len(body)
-            if not path.startswith(b"/moto-api"):
+            action = self._unsigned_sts_action(environ, target, body)
+            if action == "AssumeRoleWithWebIdentity":
+                return self._web_identity(logging_start_response, body)
+            if action is not None:
+                return self._sts_error(logging_start_response, 403, "MissingAuthenticationToken",
+                                       f"{action} must be signed")
+            if self._is_signed_sts(_request_headers(environ)):
+                self._check_sts(environ, body)
+            elif not path.startswith(b"/moto-api"):
                 self._check(environ, target, body)
         except _Reject as err:
             return self._error(environ, logging_start_response, err)
@@ -613,7 +741,15 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     _install_canonicalisation_fix()
-    access_key, secret_key = setup_moto(args.bucket, args.region, args.object_lock_days)
+    access_key, secret_key, role_arn = setup_moto(args.bucket, args.region,
+                                                  args.object_lock_days)
+    # The web identity token AssumeRoleWithWebIdentity accepts, in a private file (as a
+    # Kubernetes service account token is).
+    web_identity_token = secrets.token_urlsafe(32)
+    token_file = os.path.join(os.path.abspath(args.dir), "web-identity-token")
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(web_identity_token + "\n")
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     request_log = os.path.join(args.dir, "requests.jsonl")
@@ -624,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
         forbid_checksum_headers=args.forbid,
         allow_moto_api=args.moto_api,
         request_log=request_log,
+        web_identity_token=web_identity_token,
+        region=args.region,
     )
     server = make_server(
         "127.0.0.1", args.port, app, threaded=True,
@@ -652,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
         "bucket": args.bucket,
         "access_key": access_key,
         "secret_key": secret_key,
+        "role_arn": role_arn,
+        "web_identity_token_file": token_file,
         "dir": os.path.abspath(args.dir),
         "request_log": os.path.abspath(request_log),
         "pid": os.getpid(),

@@ -24,8 +24,10 @@ Three ways to use it:
       ...                              # AWS_* variables and S3_BUCKET are set
       tools/testenv/s3fixture.py stop /tmp/s3fx
 
-The info dict: endpoint, host, port, region, bucket, access_key, secret_key, dir,
-request_log (JSONL: method, path, query, status, header names), pid (the server process).
+The info dict: endpoint, host, port, region, bucket, access_key, secret_key, role_arn (a
+role the key may assume through STS on the same endpoint), web_identity_token_file (the
+token AssumeRoleWithWebIdentity accepts for that role), dir, request_log (JSONL: method,
+path, query, status, header names), pid (the server process).
 Secrets never appear on a command line: the server creates the key and hands it back over
 a pipe.
 """

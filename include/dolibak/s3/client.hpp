@@ -171,6 +171,9 @@ public:
 class DOLIBAK_API Client {
 public:
     Client(ClientOptions options, Credentials credentials);
+    /// Signs with what `credentials` serves at each request: temporary credentials are
+    /// renewed before they expire, however long an upload lasts.
+    Client(ClientOptions options, std::shared_ptr<CredentialProvider> credentials);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -263,10 +266,13 @@ private:
 /// `base` supplying what they don't set.
 struct DOLIBAK_API ClientConfig {
     ClientOptions options;
-    Credentials credentials;
+    Credentials credentials;  ///< the first ones; empty without require_credentials
+    /// Serves `credentials`, renewing them when temporary; null without require_credentials.
+    std::shared_ptr<CredentialProvider> provider;
 };
-/// Throws ConfigError when no credentials are found, unless `require_credentials` is false
-/// (the caller supplies them: region and endpoint still come from the environment).
+/// Throws ConfigError when no credentials are found, unless `require_credentials` is false:
+/// the caller supplies them, and then neither AWS_PROFILE nor the shared files are read
+/// (region, endpoint and CA bundle come from the AWS_* variables alone).
 DOLIBAK_API ClientConfig client_config_from_environment(const CredentialOptions& where = {},
                                                         ClientOptions base = {},
                                                         bool require_credentials = true);
