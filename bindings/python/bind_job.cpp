@@ -12,7 +12,14 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace py = pybind11;
 
@@ -80,6 +87,23 @@ struct PyCallback {
     }
 };
 
+/// The first exception an on_event callback raised; the running operation raises it.
+struct CallbackFailure {
+    std::mutex mutex;
+    std::optional<py::error_already_set> error;
+
+    bool failed() {
+        std::lock_guard lock(mutex);
+        return error.has_value();
+    }
+    std::optional<py::error_already_set> take() {
+        std::lock_guard lock(mutex);
+        auto e = std::move(error);
+        error.reset();
+        return e;
+    }
+};
+
 class PyJob {
 public:
     PyJob(const py::object& settings, const py::object& config_file, bool use_environment,
@@ -111,13 +135,24 @@ public:
                 throw py::type_error("on_event must be callable");
             auto cb = std::make_shared<PyCallback>();
             cb->fn = on_event;
-            config.on_event = [cb](const Event& e) {
-                py::gil_scoped_acquire gil;
-                try {
-                    cb->fn(e);
-                } catch (py::error_already_set& err) {
-                    err.discard_as_unraisable("dolibak.Job on_event callback");
+            // An exception of the callback is never swallowed: the first one is kept (the
+            // operation raises it when it returns), cancels the job, and stops the caller of
+            // the event unless that caller is already unwinding. Later events are dropped.
+            config.on_event = [cb, failure = failure_, token = cancel_](const Event& e) {
+                if (failure->failed()) return;
+                {
+                    py::gil_scoped_acquire gil;
+                    try {
+                        cb->fn(e);
+                        return;
+                    } catch (py::error_already_set& err) {
+                        std::lock_guard lock(failure->mutex);
+                        if (!failure->error) failure->error = std::move(err);
+                    }
                 }
+                token->cancel();
+                if (std::uncaught_exceptions() == 0)
+                    throw Cancelled("the on_event callback raised an exception");
             };
         }
         py::gil_scoped_release release;
@@ -127,8 +162,58 @@ public:
     Job& job() { return *job_; }
     void cancel() { cancel_->cancel(); }
 
+    /// Runs `op` (a call of the job) on a worker thread, without the GIL, while this thread
+    /// checks for signals every 100 ms (Python runs its handlers in the main thread only, so
+    /// a Ctrl-C would otherwise wait for the end of the operation). A handler's exception
+    /// (KeyboardInterrupt) cancels the job, which stops at its next check, publishing nothing
+    /// more; that exception is then raised, as is one raised by an on_event callback.
+    template <class Op>
+    auto run(Op op) -> decltype(op()) {
+        using Result = decltype(op());
+        std::optional<Result> result;
+        std::exception_ptr failure;
+        std::optional<py::error_already_set> interrupt;
+        {
+            std::mutex mutex;
+            std::condition_variable finished;
+            bool done = false;
+            py::gil_scoped_release release;
+            std::thread worker([&] {
+                try {
+                    result.emplace(op());
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                std::lock_guard lock(mutex);
+                done = true;
+                finished.notify_all();
+            });
+            std::unique_lock lock(mutex);
+            while (!finished.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+                if (interrupt) continue;  // cancelled: waiting for the worker to stop
+                lock.unlock();
+                {
+                    py::gil_scoped_acquire gil;
+                    if (PyErr_CheckSignals() != 0) {
+                        const bool sigint = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) != 0;
+                        interrupt.emplace();
+                        cancel_->cancel(sigint ? SIGINT : 0);
+                    }
+                }
+                lock.lock();
+            }
+            lock.unlock();
+            worker.join();
+        }
+        if (interrupt) throw std::move(*interrupt);
+        if (auto raised = failure_->take()) throw std::move(*raised);
+        if (failure) std::rethrow_exception(failure);
+        return std::move(*result);
+    }
+
 private:
     std::shared_ptr<CancelToken> cancel_;
+    std::shared_ptr<CallbackFailure> failure_ = std::make_shared<CallbackFailure>();
     std::unique_ptr<Job> job_;
 };
 
@@ -418,24 +503,18 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.dry_run = dry_run;
                 o.prune = prune;
                 o.metrics_file = std::move(metrics);
-                py::gil_scoped_release release;
-                return j.job().backup(o);
+                return j.run([&] { return j.job().backup(o); });
             },
             py::arg("db") = true, py::arg("docs") = true, py::arg("force") = false,
             py::arg("dry_run") = false, py::arg("prune") = py::none(),
             py::arg("metrics") = py::none(),
             "Back up; prune=None follows the prune_after_backup setting; metrics: a "
             "Prometheus textfile to write")
-        .def("list",
-             [](PyJob& j) {
-                 py::gil_scoped_release release;
-                 return j.job().list();
-             })
+        .def("list", [](PyJob& j) { return j.run([&] { return j.job().list(); }); })
         .def(
             "verify",
             [](PyJob& j, const std::string& which) {
-                py::gil_scoped_release release;
-                return j.job().verify(which);
+                return j.run([&] { return j.job().verify(which); });
             },
             py::arg("which") = "latest")
         .def(
@@ -454,8 +533,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.restore.proof.min_tables = min_tables;
                 o.exclude = exclude;
                 o.overwrite_source = overwrite_source;
-                py::gil_scoped_release release;
-                return j.job().restore_db(o);
+                return j.run([&] { return j.job().restore_db(o); });
             },
             py::arg("target"), py::arg("which") = "latest", py::kw_only(), py::arg("yes") = false,
             py::arg("safety_dump") = py::none(), py::arg("clean") = false, py::arg("jobs") = 1,
@@ -471,16 +549,14 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.confirm_non_empty = yes;
                 o.extract.subtree = subtree;
                 o.extract.in_place = in_place;
-                py::gil_scoped_release release;
-                return j.job().restore_docs(o);
+                return j.run([&] { return j.job().restore_docs(o); });
             },
             py::arg("target"), py::arg("which") = "latest", py::kw_only(), py::arg("yes") = false,
             py::arg("subtree") = "", py::arg("in_place") = false)
         .def(
             "prune",
             [](PyJob& j, bool dry_run, bool force) {
-                py::gil_scoped_release release;
-                return j.job().prune(dry_run, force);
+                return j.run([&] { return j.job().prune(dry_run, force); });
             },
             py::arg("dry_run") = false, py::arg("force") = false)
         .def(
@@ -488,16 +564,13 @@ const Registrar registrar(60, [](py::module_& m) {
             [](PyJob& j, double max_age_seconds,
                const std::optional<std::filesystem::path>& metrics) {
                 if (max_age_seconds <= 0) throw ConfigError("max_age_seconds must be positive");
-                py::gil_scoped_release release;
-                return j.job().status(std::chrono::seconds(static_cast<long long>(max_age_seconds)),
-                                      metrics);
+                return j.run([&] {
+                    return j.job().status(
+                        std::chrono::seconds(static_cast<long long>(max_age_seconds)), metrics);
+                });
             },
             py::arg("max_age_seconds") = 26 * 3600.0, py::arg("metrics_file") = py::none())
-        .def("check",
-             [](PyJob& j) {
-                 py::gil_scoped_release release;
-                 return j.job().check();
-             })
+        .def("check", [](PyJob& j) { return j.run([&] { return j.job().check(); }); })
         .def(
             "refresh",
             [](PyJob& j, const py::object& to_db, const std::optional<std::string>& role,
@@ -520,8 +593,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 o.hook_env = hook_env;
                 o.exclude = exclude;
                 o.proof.min_tables = min_tables;
-                py::gil_scoped_release release;
-                return j.job().refresh(o);
+                return j.run([&] { return j.job().refresh(o); });
             },
             py::arg("to_db"), py::kw_only(), py::arg("role") = py::none(),
             py::arg("docs_from") = py::none(), py::arg("docs_to") = py::none(),
