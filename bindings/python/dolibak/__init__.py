@@ -91,3 +91,11 @@ __all__ = [
     "retention",
     "job",
 ]
+
+# The classes are documented (help(), repr) under the name they are used by: dolibak.Job.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__ == _core.__name__:
+        _obj.__module__ = __name__
+del _name, _obj
+
