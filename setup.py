@@ -10,6 +10,7 @@ python_wheel: the module and libdolibak beside it).
                                             directory (Release, no tests, no benchmarks)
     DOLIBAK_CMAKE_ARGS="-DX=Y ..."          more arguments for that fresh configure
 """
+import atexit
 import os
 import re
 import shlex
@@ -23,7 +24,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.join("build", "python-wheel")  # setuptools' own files, under the ignored build/
+# setuptools' own files (build/, egg-info) go to a directory of this process, removed when it
+# ends: nothing is left in the tree, and no file of an earlier build can slip into a wheel.
+WORK = tempfile.mkdtemp(prefix="dolibak-setuptools-")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 
 
 def project_version():
@@ -104,7 +108,6 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", *args], check=True)
 
 
-os.makedirs(os.path.join(ROOT, WORK), exist_ok=True)
 setup(
     version=project_version(),
     ext_modules=[CMakeExtension("dolibak._core")],
