@@ -110,3 +110,94 @@ def test_the_check_fails_on_a_wrong_stub(tmp_path, change, expected):
     p = check_types(tmp_path)
     assert p.returncode == 1, p.stdout + p.stderr
     assert expected in p.stdout + p.stderr
+
+
+# ---- parameters: stubtest cannot read a pybind11 function's signature (there is no
+# __text_signature__), so the names, order, kind (keyword-only) and presence of defaults of
+# every function and method of the stubs are compared with the signature line pybind11 puts
+# first in each docstring.
+
+def _split_top_level(text):
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur.strip())
+    return parts
+
+
+def runtime_params(fn):
+    """[(name, keyword_only, has_default)] from pybind11's signature line, or None when the
+    function is overloaded (several lines)."""
+    doc = fn.__doc__ or ""
+    if doc.startswith("Overloaded function"):
+        return None
+    line = doc.split("\n", 1)[0]
+    inner = line[line.index("(") + 1:line.rindex(") ->")]
+    out, kw_only = [], False
+    for p in _split_top_level(inner):
+        if p == "*":
+            kw_only = True
+            continue
+        name = p.split(":", 1)[0].strip()
+        out.append((name, kw_only, "=" in p.split(":", 1)[1] if ":" in p else "=" in p))
+    return out
+
+
+def stub_params(node):
+    import ast
+    a = node.args
+    pos = a.posonlyargs + a.args
+    defaults = [False] * (len(pos) - len(a.defaults)) + [True] * len(a.defaults)
+    out = [(x.arg, False, d) for x, d in zip(pos, defaults)]
+    out += [(x.arg, True, d is not None) for x, d in zip(a.kwonlyargs, a.kw_defaults)]
+    return out
+
+
+def stub_functions(module):
+    """(qualified name, stub FunctionDef, runtime function) of every function and method a
+    module's stub declares (properties left out)."""
+    import ast
+    mod = dolibak if module == "" else getattr(dolibak, module)
+    path = os.path.join(ROOT, "bindings", "python", "dolibak", (module or "__init__") + ".pyi")
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            yield f"{module}.{node.name}", node, getattr(mod, node.name)
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            cls = getattr(mod, node.name)
+            if issubclass(cls, BaseException):
+                continue
+            for item in node.body:
+                if not isinstance(item, ast.FunctionDef):
+                    continue
+                if any(getattr(d, "id", None) == "property" for d in item.decorator_list):
+                    continue
+                yield f"{module}.{node.name}.{item.name}", item, getattr(cls, item.name)
+
+
+@pytest.mark.parametrize("module", ["io", "s3", "store", "pgdump", "tarball", "fingerprint",
+                                    "retention", "job"])
+def test_stub_parameters_match_the_module(module):
+    checked = 0
+    for where, node, fn in stub_functions(module):
+        runtime = runtime_params(fn)
+        if runtime is None or fn.__doc__ is None or "(" not in fn.__doc__.split("\n")[0]:
+            continue  # overloaded, or not a pybind11 function
+        stub = stub_params(node)
+        if node.name.startswith("__") and node.name != "__init__":
+            # pybind11 names the operand of an operator arg0: compare the count only
+            assert len(stub) == len(runtime), where
+        else:
+            assert stub == runtime, where
+        checked += 1
+    assert checked > 0
