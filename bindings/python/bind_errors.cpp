@@ -18,6 +18,15 @@ const Registrar registrar(0, [](py::module_& m) {
     static py::exception<DatabaseError> database_error(m, "DatabaseError", error.ptr());
     static py::exception<VerificationError> verification_error(m, "VerificationError", error.ptr());
     static py::exception<Cancelled> cancelled(m, "Cancelled", error.ptr());
+    error.doc() = "Base of every error dolibak raises; the message says what failed and where.";
+    config_error.doc() = "A setting, an argument or a configuration file is wrong.";
+    io_error.doc() = "A file, directory or stream operation failed.";
+    process_error.doc() = "A child process (pg_dump, pg_restore, a hook) failed.";
+    format_error.doc() = "Data is not in the expected format (an archive, a manifest, an answer).";
+    remote_error.doc() = "The store or another server refused or failed a request.";
+    database_error.doc() = "PostgreSQL refused a connection or a query.";
+    verification_error.doc() = "What was read back does not match what was recorded.";
+    cancelled.doc() = "The operation was cancelled (Job.cancel(), a signal).";
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);

@@ -67,11 +67,12 @@ const Registrar registrar(50, [](py::module_& m) {
         "Documents fingerprint (SHA-256 over the sorted metadata of included entries).");
 
     py::class_<TableFingerprint>(f, "TableFingerprint", "One table's line of a DB fingerprint.")
-        .def_readonly("schema", &TableFingerprint::schema)
-        .def_readonly("name", &TableFingerprint::name)
-        .def_readonly("rows", &TableFingerprint::rows)
-        .def_readonly("digest", &TableFingerprint::digest)
-        .def("to_dict", &table_dict)
+        .def_readonly("schema", &TableFingerprint::schema, "The table's schema.")
+        .def_readonly("name", &TableFingerprint::name, "The table's name.")
+        .def_readonly("rows", &TableFingerprint::rows, "Its row count.")
+        .def_readonly("digest", &TableFingerprint::digest,
+                      "The table's mode-specific digest (hex).")
+        .def("to_dict", &table_dict, "The line as a dict: schema, name, rows, digest.")
         .def("__repr__", [](const TableFingerprint& t) {
             return "<TableFingerprint " + t.schema + "." + t.name + " " + std::to_string(t.rows) +
                    " rows>";
@@ -81,12 +82,17 @@ const Registrar registrar(50, [](py::module_& m) {
                               "A database fingerprint: equal values (same mode) mean no committed "
                               "change to any included table and no schema change.")
         .def_property_readonly(
-            "mode", [](const DbFingerprint& fp) { return std::string(to_string(fp.mode)); })
-        .def_readonly("value", &DbFingerprint::value)
-        .def_readonly("schema_digest", &DbFingerprint::schema_digest)
-        .def_readonly("tables", &DbFingerprint::tables)
-        .def_readonly("excluded", &DbFingerprint::excluded)
-        .def_readonly("seconds", &DbFingerprint::seconds)
+            "mode", [](const DbFingerprint& fp) { return std::string(to_string(fp.mode)); },
+            "'xmin', 'content' or 'count-tms'.")
+        .def_readonly(
+            "value", &DbFingerprint::value,
+            "SHA-256 (hex) over the schema digest and every table's line: what a backup compares.")
+        .def_readonly("schema_digest", &DbFingerprint::schema_digest,
+                      "SHA-256 (hex) of the schema description.")
+        .def_readonly("tables", &DbFingerprint::tables, "One TableFingerprint per included table.")
+        .def_readonly("excluded", &DbFingerprint::excluded,
+                      "\"schema.table\" of each table left out (volatile tables, exclude_tables).")
+        .def_readonly("seconds", &DbFingerprint::seconds, "How long it took.")
         .def(
             "table",
             [](const DbFingerprint& fp, const std::string& name) -> py::object {
@@ -113,19 +119,22 @@ const Registrar registrar(50, [](py::module_& m) {
                  const auto& o = b.cast<const DbFingerprint&>();
                  return py::bool_(a.mode == o.mode && a.value == o.value);
              })
-        .def("to_dict",
-             [](const DbFingerprint& fp) {
-                 py::dict d;
-                 d["mode"] = std::string(to_string(fp.mode));
-                 d["value"] = fp.value;
-                 d["schema_digest"] = fp.schema_digest;
-                 py::list tables;
-                 for (const auto& t : fp.tables) tables.append(table_dict(t));
-                 d["tables"] = tables;
-                 d["excluded"] = fp.excluded;
-                 d["seconds"] = fp.seconds;
-                 return d;
-             })
+        .def(
+            "to_dict",
+            [](const DbFingerprint& fp) {
+                py::dict d;
+                d["mode"] = std::string(to_string(fp.mode));
+                d["value"] = fp.value;
+                d["schema_digest"] = fp.schema_digest;
+                py::list tables;
+                for (const auto& t : fp.tables) tables.append(table_dict(t));
+                d["tables"] = tables;
+                d["excluded"] = fp.excluded;
+                d["seconds"] = fp.seconds;
+                return d;
+            },
+            "The fingerprint as plain Python data (mode, value, schema_digest, tables, excluded, "
+            "seconds).")
         .def("__repr__", [](const DbFingerprint& fp) {
             return "<DbFingerprint " + std::string(to_string(fp.mode)) + " " +
                    fp.value.substr(0, 16) + " " + std::to_string(fp.tables.size()) + " tables>";

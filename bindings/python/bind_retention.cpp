@@ -101,12 +101,14 @@ const Registrar registrar(40, [](py::module_& m) {
              }),
              py::arg("key"), py::arg("time"), py::arg("half") = "db", py::arg("ok") = true,
              py::arg("verified") = "unknown")
-        .def_readwrite("key", &Backup::key)
+        .def_readwrite("key", &Backup::key, "Its store key (or a time stamp).")
         .def_property(
             "time", [](const Backup& b) { return from_time(b.time); },
-            [](Backup& b, const py::object& t) { b.time = to_time(t); })
-        .def_readwrite("half", &Backup::half)
-        .def_readwrite("ok", &Backup::ok)
+            [](Backup& b, const py::object& t) { b.time = to_time(t); },
+            "Its time stamp (aware UTC datetime; set from a time stamp string, epoch seconds or an "
+            "aware datetime).")
+        .def_readwrite("half", &Backup::half, "'db', 'docs' or 'globals'.")
+        .def_readwrite("ok", &Backup::ok, "Whether the run that made it succeeded.")
         .def_property(
             "verified",
             [](const Backup& b) { return std::string(retention::to_string(b.verified)); },
@@ -154,26 +156,36 @@ const Registrar registrar(40, [](py::module_& m) {
              "Mixing the tiered windows with the counts raises ConfigError.")
         .def_property_readonly(
             "mode",
-            [](const Policy& p) { return p.mode == Policy::Mode::tiered ? "tiered" : "count"; })
-        .def_property_readonly("time_zone", [](const Policy& p) { return p.zone.name(); })
+            [](const Policy& p) { return p.mode == Policy::Mode::tiered ? "tiered" : "count"; },
+            "'tiered' or 'count'.")
+        .def_property_readonly(
+            "time_zone", [](const Policy& p) { return p.zone.name(); },
+            "The time zone of the day, week, month and year buckets.")
         .def("__repr__", [](const Policy& p) { return "Policy(" + retention::describe(p) + ")"; })
         .def("__str__", [](const Policy& p) { return retention::describe(p); });
     r.attr("UNLIMITED") = retention::CountPolicy::unlimited;
 
     py::class_<Decision>(r, "Decision", "What the plan does with one backup, and why.")
-        .def_property_readonly("key", [](const Decision& d) { return d.backup.key; })
-        .def_property_readonly("time", [](const Decision& d) { return from_time(d.backup.time); })
-        .def_property_readonly("half", [](const Decision& d) { return d.backup.half; })
-        .def_property_readonly("ok", [](const Decision& d) { return d.backup.ok; })
+        .def_property_readonly(
+            "key", [](const Decision& d) { return d.backup.key; }, "The backup's key.")
+        .def_property_readonly(
+            "time", [](const Decision& d) { return from_time(d.backup.time); },
+            "The backup's time stamp (aware UTC datetime).")
+        .def_property_readonly(
+            "half", [](const Decision& d) { return d.backup.half; }, "The backup's half.")
+        .def_property_readonly(
+            "ok", [](const Decision& d) { return d.backup.ok; },
+            "Whether the backup's run succeeded.")
         .def_property_readonly(
             "verified",
-            [](const Decision& d) { return std::string(retention::to_string(d.backup.verified)); })
-        .def_readonly("keep", &Decision::keep)
+            [](const Decision& d) { return std::string(retention::to_string(d.backup.verified)); },
+            "Its latest verification: 'unknown', 'good' or 'failed'.")
+        .def_readonly("keep", &Decision::keep, "True: kept; False: dropped.")
         .def_property_readonly("reasons", &reasons_of,
                                "Why it is kept: 'daily', 'monthly', 'yearly', 'last', 'hourly', "
                                "'day', 'week', 'month', 'year', 'oldest', 'empty-policy', "
                                "'newest-success', 'protected', 'future', 'failed-recent'")
-        .def_readonly("detail", &Decision::detail)
+        .def_readonly("detail", &Decision::detail, "A readable explanation of the decision.")
         .def("__repr__", [](const Decision& d) {
             std::string s = std::string(d.keep ? "keep " : "drop ") + d.backup.key;
             if (!d.detail.empty()) s += " (" + d.detail + ")";
@@ -181,21 +193,27 @@ const Registrar registrar(40, [](py::module_& m) {
         });
 
     py::class_<PyPlan>(r, "Plan", "A retention plan: every backup once, by half, newest first.")
-        .def_property_readonly("decisions", [](const PyPlan& p) { return p.plan.decisions; })
-        .def_property_readonly("kept",
-                               [](const PyPlan& p) {
-                                   std::vector<Decision> v;
-                                   for (const auto& d : p.plan.decisions)
-                                       if (d.keep) v.push_back(d);
-                                   return v;
-                               })
-        .def_property_readonly("dropped",
-                               [](const PyPlan& p) {
-                                   std::vector<Decision> v;
-                                   for (const auto& d : p.plan.decisions)
-                                       if (!d.keep) v.push_back(d);
-                                   return v;
-                               })
+        .def_property_readonly(
+            "decisions", [](const PyPlan& p) { return p.plan.decisions; },
+            "Every backup's Decision, by half, newest first.")
+        .def_property_readonly(
+            "kept",
+            [](const PyPlan& p) {
+                std::vector<Decision> v;
+                for (const auto& d : p.plan.decisions)
+                    if (d.keep) v.push_back(d);
+                return v;
+            },
+            "The decisions that keep their backup.")
+        .def_property_readonly(
+            "dropped",
+            [](const PyPlan& p) {
+                std::vector<Decision> v;
+                for (const auto& d : p.plan.decisions)
+                    if (!d.keep) v.push_back(d);
+                return v;
+            },
+            "The decisions that drop their backup.")
         .def_property_readonly(
             "drop_keys", [](const PyPlan& p) { return p.plan.drop_keys(); },
             "Keys to delete, oldest first.")
@@ -211,8 +229,12 @@ const Registrar registrar(40, [](py::module_& m) {
                 return counts;
             },
             "Number of kept backups per reason.")
-        .def_property_readonly("now", [](const PyPlan& p) { return from_time(p.now); })
-        .def("to_json", [](const PyPlan& p) { return retention::to_json(p.plan, p.now, p.policy); })
+        .def_property_readonly(
+            "now", [](const PyPlan& p) { return from_time(p.now); },
+            "The time the plan was made for (aware UTC datetime).")
+        .def(
+            "to_json", [](const PyPlan& p) { return retention::to_json(p.plan, p.now, p.policy); },
+            "The plan as JSON text (the CLI's prune --json form).")
         .def("__len__", [](const PyPlan& p) { return p.plan.decisions.size(); })
         .def("__repr__", [](const PyPlan& p) {
             return "<Plan " + std::to_string(p.plan.kept()) + " kept, " +

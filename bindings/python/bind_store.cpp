@@ -50,6 +50,10 @@ const Registrar registrar(40, [](py::module_& m) {
                                                               m.attr("Error").ptr());
     static py::exception<store::PreconditionFailed> precondition_failed(sm, "PreconditionFailed",
                                                                         m.attr("Error").ptr());
+    not_found.doc() = "The object does not exist.";
+    already_exists.doc() = "A put with no_overwrite found the key taken.";
+    precondition_failed.doc() =
+        "A put with if_match, or remove_if, found the object changed (another etag) or gone.";
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
@@ -62,8 +66,12 @@ const Registrar registrar(40, [](py::module_& m) {
         }
     });
 
-    py::class_<store::Store, std::shared_ptr<store::Store>>(sm, "Store")
-        .def_property_readonly("url", &store::Store::url)
+    py::class_<store::Store, std::shared_ptr<store::Store>>(
+        sm, "Store",
+        "A store of objects under keys: S3 (s3://bucket/prefix), a directory (file:///dir) or "
+        "memory. "
+        "Objects are published atomically. Made by dolibak.store.open().")
+        .def_property_readonly("url", &store::Store::url, "The store's URL.")
         .def(
             "put_bytes",
             [](store::Store& s, const std::string& key, py::bytes data, bool no_overwrite,
@@ -89,21 +97,24 @@ const Registrar registrar(40, [](py::module_& m) {
                 }
                 return py::bytes(data);
             },
-            py::arg("key"))
+            py::arg("key"), "The bytes of the object key (ObjectNotFound when there is none).")
         .def(
             "put_file",
             [](store::Store& s, const std::string& key, const std::filesystem::path& path) {
                 py::gil_scoped_release release;
                 s.put_file(key, path);
             },
-            py::arg("key"), py::arg("path"))
+            py::arg("key"), py::arg("path"),
+            "Uploads the file at path as the object key (published atomically).")
         .def(
             "get_file",
             [](store::Store& s, const std::string& key, const std::filesystem::path& path) {
                 py::gil_scoped_release release;
                 return s.get_file(key, path);
             },
-            py::arg("key"), py::arg("path"))
+            py::arg("key"), py::arg("path"),
+            "Downloads the object key into the file at path (written atomically); returns its "
+            "size.")
         .def(
             "head",
             [](store::Store& s, const std::string& key) -> py::object {
@@ -115,7 +126,9 @@ const Registrar registrar(40, [](py::module_& m) {
                 if (!info) return py::none();
                 return info_dict(*info);
             },
-            py::arg("key"))
+            py::arg("key"),
+            "The object's key, size, modified (epoch seconds) and etag, or None when there is "
+            "none.")
         .def(
             "list",
             [](store::Store& s, const std::string& prefix) {
@@ -128,14 +141,16 @@ const Registrar registrar(40, [](py::module_& m) {
                 for (const auto& o : all) out.append(info_dict(o));
                 return out;
             },
-            py::arg("prefix") = "")
+            py::arg("prefix") = "",
+            "Every object whose key starts with prefix (a plain string prefix), sorted by key, as "
+            "dicts of key, size, modified (epoch seconds) and etag.")
         .def(
             "remove",
             [](store::Store& s, const std::string& key) {
                 py::gil_scoped_release release;
                 s.remove(key);
             },
-            py::arg("key"))
+            py::arg("key"), "Removes the object key; a missing key is not an error.")
         .def(
             "remove_if",
             [](store::Store& s, const std::string& key, const std::string& etag) {
@@ -156,14 +171,17 @@ const Registrar registrar(40, [](py::module_& m) {
                 for (const auto& f : failures) out.append(py::make_tuple(f.key, f.message));
                 return out;
             },
-            py::arg("keys"))
+            py::arg("keys"),
+            "Removes the objects keys; returns (key, message) for each that could not be removed.")
         .def(
             "cleanup",
             [](store::Store& s, double older_than) {
                 py::gil_scoped_release release;
                 return s.cleanup(std::chrono::seconds(static_cast<long long>(older_than)));
             },
-            py::arg("older_than_seconds"));
+            py::arg("older_than_seconds"),
+            "Removes unfinished uploads (open multipart uploads, temporary files) older than "
+            "older_than_seconds; returns how many.");
 
     py::class_<store::MemoryStore, store::Store, std::shared_ptr<store::MemoryStore>>(
         sm, "MemoryStore", "A thread-safe store in memory (mem://<name>/), for tests")
@@ -180,7 +198,8 @@ const Registrar registrar(40, [](py::module_& m) {
                const std::string& fault,
                bool and_after) { f.fail(op_of(op), nth, fault_of(fault), and_after); },
             py::arg("op"), py::arg("nth"), py::arg("fault"), py::arg("and_after") = false,
-            "Call number nth (1-based) of op fails with fault: transient, server_error, already_exists, "
+            "Call number nth (1-based) of op fails with fault: transient, server_error, "
+            "already_exists, "
             "precondition_failed, io_error or lose_response (performed, then a transient "
             "error); with and_after, every call from nth on.")
         .def(
@@ -207,8 +226,9 @@ const Registrar registrar(40, [](py::module_& m) {
         .def(
             "calls",
             [](const store::FaultStore& f, const std::string& op) { return f.calls(op_of(op)); },
-            py::arg("op"))
-        .def("reset", &store::FaultStore::reset);
+            py::arg("op"), "How many calls of op were made so far.")
+        .def("reset", &store::FaultStore::reset,
+             "Forgets every fault and hook and the call counts.");
 
     sm.def(
         "open",

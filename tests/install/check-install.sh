@@ -66,8 +66,26 @@ private=$(nm -D --defined-only "$lib" | c++filt | grep -cE " [TW] dolibak::[a-z]
 [ "$private" -eq 0 ] || { echo "libdolibak.so exports $private layer-private function(s)"; exit 1; }
 echo "exported symbols: $(nm -D --defined-only "$lib" | grep -c ' [TWVD] '), none layer-private"
 
-# The installed Python package imports and finds the installed library.
+# The installed Python package lands in a directory the interpreter it was built for searches
+# when installed under the configured prefix, imports from there, and loads the installed
+# library (not the build tree's).
 if [ -d "$build_dir/python/dolibak" ]; then  # the build has the Python module: it must install
-  PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
-    "import dolibak, sys; print('python package', dolibak.__version__, dolibak.io.sha256(b'abc')); sys.exit(dolibak.io.sha256(b'abc') != 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')"
+  core=$(find "$prefix" -path '*/dolibak/_core*.so')
+  [ "$(wc -l <<<"$core")" -eq 1 ] || { echo "python: expected one installed _core, found: $core"; exit 1; }
+  site_rel=${core#"$prefix"/}
+  site_rel=${site_rel%/dolibak/*}
+  py=$(sed -n 's/^DOLIBAK_PYTHON_EXECUTABLE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
+  configured=$(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
+  "$py" -c 'import os, site, sys, sysconfig
+d = os.path.join(sys.argv[1], sys.argv[2])
+searched = site.getsitepackages() + [sysconfig.get_path("platlib")]
+sys.exit(0 if d in searched else "%s is not searched by %s: %s" % (d, sys.executable, searched))' \
+    "$configured" "$site_rel"
+  PYTHONPATH="$prefix/$site_rel" "$py" -c 'import sys, dolibak
+prefix = sys.argv[1]
+assert dolibak.__file__.startswith(prefix + "/"), dolibak.__file__
+libs = {l.split()[-1] for l in open("/proc/self/maps") if "libdolibak.so" in l}
+assert libs and all(l.startswith(prefix + "/") for l in libs), libs
+assert dolibak.io.sha256(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+print("python package", dolibak.__version__, "in", sys.argv[2], "library", *libs)' "$prefix" "$site_rel"
 fi

@@ -1,6 +1,4 @@
 """Type stubs of the dolibak package."""
-from __future__ import annotations
-
 from . import fingerprint as fingerprint
 from . import io as io
 from . import job as job
@@ -30,12 +28,67 @@ from .job import setting_keys as setting_keys
 
 __version__: str
 
-class Error(Exception): ...
-class ConfigError(Error): ...
-class IoError(Error): ...
-class ProcessError(Error): ...
-class FormatError(Error): ...
-class RemoteError(Error): ...
-class DatabaseError(Error): ...
-class VerificationError(Error): ...
-class Cancelled(Error): ...
+class Error(Exception):
+    """Base of every error dolibak raises."""
+
+class ConfigError(Error):
+    """A setting, an argument or a configuration file is wrong."""
+
+class IoError(Error):
+    """A file, directory or stream operation failed."""
+
+class ProcessError(Error):
+    """A child process (pg_dump, pg_restore, a hook) failed."""
+
+class FormatError(Error):
+    """Data is not in the expected format (an archive, a manifest, an answer)."""
+
+class RemoteError(Error):
+    """The store (S3, a server) refused or failed a request."""
+
+class DatabaseError(Error):
+    """PostgreSQL refused a connection or a query."""
+
+class VerificationError(Error):
+    """What was read back does not match what was recorded."""
+
+class Cancelled(Error):
+    """The operation was cancelled (Job.cancel(), a signal)."""
+
+__all__ = [
+    "Job",
+    "Event",
+    "BackupReport",
+    "HalfReport",
+    "PruneReport",
+    "ListReport",
+    "BackupEntry",
+    "RunEntry",
+    "VerifyReport",
+    "VerifiedObject",
+    "RestoreReport",
+    "TableCheck",
+    "DocsRestoreReport",
+    "StatusReport",
+    "CheckReport",
+    "CheckItem",
+    "RefreshReport",
+    "setting_keys",
+    "Error",
+    "ConfigError",
+    "IoError",
+    "ProcessError",
+    "FormatError",
+    "RemoteError",
+    "DatabaseError",
+    "VerificationError",
+    "Cancelled",
+    "io",
+    "s3",
+    "store",
+    "pgdump",
+    "tarball",
+    "fingerprint",
+    "retention",
+    "job",
+]

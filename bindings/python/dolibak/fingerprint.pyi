@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
-Target = Union[str, Mapping[str, Union[str, int]]]
+class _pybind11_type(type):
+    """The metaclass pybind11 gives the classes of the extension."""
+
+
+_Target = Union[str, Mapping[str, Union[str, int]]]
+_DbMode = Literal["xmin", "content", "count-tms"]
 
 def docs(
-    root: Union[str, os.PathLike], content: bool = False, excludes: Optional[List[str]] = None
+    root: Union[str, os.PathLike[str]], content: bool = False, excludes: Optional[List[str]] = None
 ) -> Dict[str, Any]: ...
 
-class TableFingerprint:
+class TableFingerprint(metaclass=_pybind11_type):
     @property
     def schema(self) -> str: ...
     @property
@@ -21,9 +26,9 @@ class TableFingerprint:
     def digest(self) -> str: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class DbFingerprint:
+class DbFingerprint(metaclass=_pybind11_type):
     @property
-    def mode(self) -> str: ...  # "xmin", "content", "count-tms"
+    def mode(self) -> _DbMode: ...
     @property
     def value(self) -> str: ...
     @property
@@ -40,9 +45,9 @@ class DbFingerprint:
     def __eq__(self, other: object) -> bool: ...
 
 def database(
-    target: Target,
+    target: _Target,
     *,
-    mode: str = "xmin",
+    mode: Literal["xmin", "content", "count-tms", "count_tms"] = "xmin",
     include_tables: Optional[Sequence[str]] = None,
     exclude_tables: Sequence[str] = (),
     change_column: Optional[str] = None,

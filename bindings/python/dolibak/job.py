@@ -1,5 +1,6 @@
-"""dolibak.job: the backup job (also importable from the package itself: dolibak.Job)."""
-from ._core import (  # noqa: F401  (re-exported)
+"""dolibak.job: the backup job and its reports (also importable from the package itself:
+dolibak.Job)."""
+from ._core import (
     BackupEntry,
     BackupReport,
     CheckItem,
@@ -19,3 +20,24 @@ from ._core import (  # noqa: F401  (re-exported)
     VerifyReport,
     setting_keys,
 )
+
+__all__ = [
+    "Job",
+    "Event",
+    "BackupReport",
+    "HalfReport",
+    "PruneReport",
+    "ListReport",
+    "BackupEntry",
+    "RunEntry",
+    "VerifyReport",
+    "VerifiedObject",
+    "RestoreReport",
+    "TableCheck",
+    "DocsRestoreReport",
+    "StatusReport",
+    "CheckReport",
+    "CheckItem",
+    "RefreshReport",
+    "setting_keys",
+]

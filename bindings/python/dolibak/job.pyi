@@ -3,18 +3,25 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from .retention import Decision
 
-SettingValue = Union[str, int, float, bool, os.PathLike, Sequence[str]]
-Target = Union[str, Mapping[str, Union[str, int]]]
+class _pybind11_type(type):
+    """The metaclass pybind11 gives the classes of the extension."""
+
+
+_StrPath = Union[str, os.PathLike[str]]
+_SettingValue = Union[str, int, float, bool, os.PathLike[str], Sequence[str]]
+_Target = Union[str, Mapping[str, Union[str, int]]]
+_EventKind = Literal["info", "warning", "progress"]
+_Outcome = Literal["uploaded", "unchanged", "would-upload", "skipped", "failed"]
 
 def setting_keys() -> List[str]: ...
 
-class Event:
+class Event(metaclass=_pybind11_type):
     @property
-    def kind(self) -> str: ...  # "info", "warning", "progress"
+    def kind(self) -> _EventKind: ...
     @property
     def half(self) -> str: ...
     @property
@@ -24,11 +31,11 @@ class Event:
     @property
     def total(self) -> Optional[int]: ...
 
-class HalfReport:
+class HalfReport(metaclass=_pybind11_type):
     @property
     def half(self) -> str: ...
     @property
-    def outcome(self) -> str: ...  # "uploaded", "unchanged", "would-upload", "skipped", "failed"
+    def outcome(self) -> _Outcome: ...
     @property
     def key(self) -> str: ...
     @property
@@ -46,7 +53,7 @@ class HalfReport:
     @property
     def error(self) -> str: ...
 
-class PruneReport:
+class PruneReport(metaclass=_pybind11_type):
     @property
     def decisions(self) -> List[Decision]: ...
     @property
@@ -65,7 +72,7 @@ class PruneReport:
     def dry_run(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class BackupReport:
+class BackupReport(metaclass=_pybind11_type):
     @property
     def time(self) -> Optional[datetime.datetime]: ...
     @property
@@ -85,7 +92,7 @@ class BackupReport:
     def half(self, name: str) -> Optional[HalfReport]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class BackupEntry:
+class BackupEntry(metaclass=_pybind11_type):
     @property
     def half(self) -> str: ...
     @property
@@ -103,7 +110,7 @@ class BackupEntry:
         """The newest verify that read it back: {"at", "ok", "run"}; None when never."""
         ...
 
-class RunEntry:
+class RunEntry(metaclass=_pybind11_type):
     @property
     def time(self) -> Optional[datetime.datetime]: ...
     @property
@@ -115,7 +122,7 @@ class RunEntry:
     @property
     def manifest(self) -> Optional[Dict[str, Any]]: ...
 
-class ListReport:
+class ListReport(metaclass=_pybind11_type):
     @property
     def backups(self) -> List[BackupEntry]: ...
     @property
@@ -126,7 +133,7 @@ class ListReport:
     def verifications(self) -> List[str]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class VerifiedObject:
+class VerifiedObject(metaclass=_pybind11_type):
     @property
     def key(self) -> str: ...
     @property
@@ -142,7 +149,7 @@ class VerifiedObject:
     @property
     def exclusions(self) -> list[tuple[str, int, int]]: ...  # as the manifest recorded them
 
-class VerifyReport:
+class VerifyReport(metaclass=_pybind11_type):
     @property
     def time(self) -> Optional[datetime.datetime]: ...
     @property
@@ -153,7 +160,7 @@ class VerifyReport:
     def ok(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class TableCheck:
+class TableCheck(metaclass=_pybind11_type):
     @property
     def schema(self) -> str: ...
     @property
@@ -163,7 +170,7 @@ class TableCheck:
     @property
     def actual_rows(self) -> Optional[int]: ...
 
-class RestoreReport:
+class RestoreReport(metaclass=_pybind11_type):
     @property
     def pg_restore_exit(self) -> int: ...
     @property
@@ -180,7 +187,7 @@ class RestoreReport:
     def present_only(self) -> int: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class DocsRestoreReport:
+class DocsRestoreReport(metaclass=_pybind11_type):
     @property
     def key(self) -> str: ...
     @property
@@ -193,7 +200,7 @@ class DocsRestoreReport:
     def missing_required(self) -> List[str]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class StatusReport:
+class StatusReport(metaclass=_pybind11_type):
     @property
     def last_run(self) -> Optional[RunEntry]: ...
     @property
@@ -212,7 +219,7 @@ class StatusReport:
     def last_verification(self) -> Optional[Dict[str, Any]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class CheckItem:
+class CheckItem(metaclass=_pybind11_type):
     @property
     def name(self) -> str: ...
     @property
@@ -220,14 +227,14 @@ class CheckItem:
     @property
     def detail(self) -> str: ...
 
-class CheckReport:
+class CheckReport(metaclass=_pybind11_type):
     @property
     def items(self) -> List[CheckItem]: ...
     @property
     def ok(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class RefreshReport:
+class RefreshReport(metaclass=_pybind11_type):
     @property
     def restore(self) -> RestoreReport: ...
     @property
@@ -236,12 +243,12 @@ class RefreshReport:
     def post_hook_exit(self) -> int: ...
     def to_dict(self) -> Dict[str, Any]: ...
 
-class Job:
+class Job(metaclass=_pybind11_type):
     def __init__(
         self,
-        settings: Optional[Mapping[str, Optional[SettingValue]]] = None,
+        settings: Optional[Mapping[str, Optional[_SettingValue]]] = None,
         *,
-        config_file: Optional[Union[str, os.PathLike]] = None,
+        config_file: Optional[_StrPath] = None,
         use_environment: bool = True,
         on_event: Optional[Callable[[Event], None]] = None,
     ) -> None: ...
@@ -258,17 +265,18 @@ class Job:
         docs: bool = True,
         force: bool = False,
         dry_run: bool = False,
-        prune: bool = False,
+        prune: Optional[bool] = None,
+        metrics: Optional[_StrPath] = None,
     ) -> BackupReport: ...
     def list(self) -> ListReport: ...
     def verify(self, which: str = "latest") -> VerifyReport: ...
     def restore_db(
         self,
-        target: Target,
+        target: _Target,
         which: str = "latest",
         *,
         yes: bool = False,
-        safety_dump: Optional[Union[str, os.PathLike]] = None,
+        safety_dump: Optional[_StrPath] = None,
         clean: bool = False,
         jobs: int = 1,
         exclude: Sequence[str] = (),
@@ -277,7 +285,7 @@ class Job:
     ) -> RestoreReport: ...
     def restore_docs(
         self,
-        target: Union[str, os.PathLike],
+        target: _StrPath,
         which: str = "latest",
         *,
         yes: bool = False,
@@ -288,16 +296,16 @@ class Job:
     def status(
         self,
         max_age_seconds: float = 93600.0,
-        metrics_file: Optional[Union[str, os.PathLike]] = None,
+        metrics_file: Optional[_StrPath] = None,
     ) -> StatusReport: ...
     def check(self) -> CheckReport: ...
     def refresh(
         self,
-        to_db: Target,
+        to_db: _Target,
         *,
         role: Optional[str] = None,
-        docs_from: Optional[Union[str, os.PathLike]] = None,
-        docs_to: Optional[Union[str, os.PathLike]] = None,
+        docs_from: Optional[_StrPath] = None,
+        docs_to: Optional[_StrPath] = None,
         docs_subtree: str = "",
         pre_hook: Sequence[str] = (),
         post_hook: Sequence[str] = (),

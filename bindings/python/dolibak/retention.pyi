@@ -2,32 +2,41 @@
 from __future__ import annotations
 
 import datetime
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Literal, Optional, Union
 
-TimeLike = Union[str, int, datetime.datetime]
+class _pybind11_type(type):
+    """The metaclass pybind11 gives the classes of the extension."""
+
+
+_TimeLike = Union[str, int, datetime.datetime]
+_Verified = Literal["unknown", "good", "failed"]
+_Mode = Literal["tiered", "count"]
+_Reason = Literal["daily", "monthly", "yearly", "last", "hourly", "day", "week", "month", "year",
+                 "oldest", "empty-policy", "newest-success", "protected", "future",
+                 "failed-recent"]
 
 UNLIMITED: int
 
-class Backup:
+class Backup(metaclass=_pybind11_type):
     key: str
     time: datetime.datetime
     half: str
     ok: bool
-    verified: str  # "unknown", "good" or "failed"
+    verified: _Verified
     def __init__(
         self,
         key: str,
-        time: TimeLike,
+        time: _TimeLike,
         half: str = "db",
         ok: bool = True,
-        verified: str = "unknown",
+        verified: _Verified = "unknown",
     ) -> None: ...
 
-class Policy:
+class Policy(metaclass=_pybind11_type):
     def __init__(
         self,
         *,
-        mode: str | None = None,
+        mode: _Mode | None = None,
         daily_days: int | None = None,
         monthly_months: int | None = None,
         yearly_years: int | None = None,
@@ -41,11 +50,11 @@ class Policy:
         time_zone: str | None = None,
     ) -> None: ...
     @property
-    def mode(self) -> str: ...
+    def mode(self) -> _Mode: ...
     @property
     def time_zone(self) -> str: ...
 
-class Decision:
+class Decision(metaclass=_pybind11_type):
     @property
     def key(self) -> str: ...
     @property
@@ -55,15 +64,15 @@ class Decision:
     @property
     def ok(self) -> bool: ...
     @property
-    def verified(self) -> str: ...
+    def verified(self) -> _Verified: ...
     @property
     def keep(self) -> bool: ...
     @property
-    def reasons(self) -> list[str]: ...
+    def reasons(self) -> list[_Reason]: ...
     @property
     def detail(self) -> str: ...
 
-class Plan:
+class Plan(metaclass=_pybind11_type):
     @property
     def decisions(self) -> list[Decision]: ...
     @property
@@ -81,12 +90,12 @@ class Plan:
 
 def plan(
     backups: Iterable[Union[Backup, str]],
-    now: TimeLike,
+    now: _TimeLike,
     policy: Optional[Policy] = None,
     protected: list[str] = ...,
     default_half: str = "db",
 ) -> Plan: ...
 def backups_from_lines(text: str, default_half: str = "db") -> list[Backup]: ...
 def parse_timestamp(text: str) -> datetime.datetime: ...
-def format_timestamp(time: TimeLike) -> str: ...
-def parse_store_key(key: str) -> Optional[dict]: ...
+def format_timestamp(time: _TimeLike) -> str: ...
+def parse_store_key(key: str) -> Optional[dict[str, Any]]: ...

@@ -1,14 +1,15 @@
 """Type stubs of dolibak.tarball (documents archives)."""
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
-PathLike = Union[str, os.PathLike]
+_StrPath = Union[str, os.PathLike[str]]
+_Compression = Literal["gzip", "gz", "zstd", "zst", "none"]
 
 def default_excludes() -> List[str]: ...
 def write(
-    root: PathLike,
-    output: PathLike,
-    compression: str = "gzip",
+    root: _StrPath,
+    output: _StrPath,
+    compression: _Compression = "gzip",
     level: int = -1,
     threads: int = 0,
     excludes: Optional[List[str]] = None,
@@ -16,11 +17,11 @@ def write(
     skip_unreadable: bool = False,
     prefix: str = "",
 ) -> Dict[str, Any]: ...
-def list(archive: PathLike) -> List[Dict[str, Any]]: ...
-def verify(archive: PathLike) -> Dict[str, Any]: ...
+def list(archive: _StrPath) -> List[Dict[str, Any]]: ...
+def verify(archive: _StrPath) -> Dict[str, Any]: ...
 def extract(
-    archive: PathLike,
-    target: PathLike,
+    archive: _StrPath,
+    target: _StrPath,
     in_place: bool = False,
     subtree: str = "",
     strip_components: int = 0,
