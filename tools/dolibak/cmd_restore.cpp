@@ -73,7 +73,8 @@ const Registrar registrar{Command{
             ->required();
         db->add_flag("--yes", fd->yes, "Restore into a database that already holds tables");
         db->add_option("--safety-dump", fd->safety_dump,
-                       "First dump the target into this file (a safety copy)");
+                       "First dump the target into this file (a safety copy)")
+            ->type_name("FILE");
         db->add_flag("--clean", fd->clean, "Drop the objects before recreating them");
         db->add_flag("--overwrite-source", fd->overwrite_source,
                      "The target is the database dolibak backs up: roll it back to the backup, "
@@ -96,7 +97,7 @@ const Registrar registrar{Command{
         auto* docs = sub->add_subcommand("docs", "Restore the documents half into a directory");
         auto fc = std::make_shared<RestoreDocsFlags>();
         docs->add_option("which", fc->which, "latest (default) or a time stamp");
-        docs->add_option("--to", fc->to, "Target directory")->required();
+        docs->add_option("--to", fc->to, "Target directory")->required()->type_name("DIR");
         docs->add_flag("--yes", fc->yes, "Replace a non-empty target directory");
         docs->add_option("--subtree", fc->subtree,
                          "Only this folder of the archive (e.g. mycompany/), as the target's root");

@@ -21,7 +21,8 @@ const Registrar registrar{Command{
         sub->add_option("--max-age", f->max_age,
                         "Stale beyond this age (default 26h; e.g. 90m, 2d, 1h30m)");
         sub->add_option("--metrics", f->metrics,
-                        "Write Prometheus textfile metrics to this file (atomically)");
+                        "Write Prometheus textfile metrics to this file (atomically)")
+            ->type_name("FILE");
         auto o = add_job_options(sub);
         sub->callback([set_action, o, f] {
             set_action([o, f] {

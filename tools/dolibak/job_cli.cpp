@@ -155,75 +155,77 @@ bool stdout_is_terminal() {
 
 // ---- options -------------------------------------------------------------------------------
 
+std::string setting_type_name(const job::SettingInfo& info) {
+    switch (info.kind) {
+        case job::SettingKind::boolean:
+            return {};
+        case job::SettingKind::path:
+            return "PATH";
+        case job::SettingKind::integer:
+            return "N";
+        case job::SettingKind::count:
+            return "N|unlimited";
+        case job::SettingKind::size:
+            return "SIZE";
+        case job::SettingKind::duration:
+            return "DURATION";
+        case job::SettingKind::list:
+            return "LIST";
+        case job::SettingKind::choice: {
+            std::string type;
+            for (const auto& c : info.choices) type += (type.empty() ? "" : "|") + c;
+            return type;
+        }
+        default:
+            return "TEXT";
+    }
+}
+
 std::shared_ptr<JobOptions> add_job_options(CLI::App* sub) {
     auto o = std::make_shared<JobOptions>();
     sub->add_option("--config", o->config_file,
-                    "Config file (JSON object of settings; default: $DOLIBAK_CONFIG)");
+                    "Config file (JSON object of settings; default: $DOLIBAK_CONFIG)")
+        ->type_name("FILE");
     sub->add_flag("--json", o->json, "Print the result as JSON on stdout");
     sub->add_option("--now", o->now,
                     "Run as if the clock said this time (YYYYMMDDTHHMMSSZ; drills and tests: "
                     "time stamps, retention and staleness follow it)");
-    auto* group = sub->add_option_group(
-        "Settings", "Each also DOLIBAK_<KEY> or a config file key (docs/configuration.md)");
+    // The settings flags work on every job command but are listed once, by topic, in
+    // `dolibak help settings`: an empty group keeps them out of each command's --help.
+    sub->footer(std::string(settings_footer));
     for (const auto& info : job::setting_keys()) {
         if (info.secret) continue;  // never from argv
         const std::string flag = job::flag_name(info.key);
         const std::string key = info.key;
         std::weak_ptr<JobOptions> weak = o;
         if (info.kind == job::SettingKind::boolean) {
-            group->add_flag_callback(
-                flag,
-                [weak, key, flag] {
-                    if (auto p = weak.lock())
-                        p->flags[key] = job::Setting{"true", std::nullopt, flag};
-                },
-                info.help);
+            sub->add_flag_callback(
+                   flag,
+                   [weak, key, flag] {
+                       if (auto p = weak.lock())
+                           p->flags[key] = job::Setting{"true", std::nullopt, flag};
+                   },
+                   info.help)
+                ->group("");
             const std::string no_flag = "--no-" + flag.substr(2);
-            group->add_flag_callback(
-                no_flag,
-                [weak, key, no_flag] {
-                    if (auto p = weak.lock())
-                        p->flags[key] = job::Setting{"false", std::nullopt, no_flag};
-                },
-                "Turn " + flag + " off");
+            sub->add_flag_callback(
+                   no_flag,
+                   [weak, key, no_flag] {
+                       if (auto p = weak.lock())
+                           p->flags[key] = job::Setting{"false", std::nullopt, no_flag};
+                   },
+                   "Turn " + flag + " off")
+                ->group("");
             continue;
         }
-        std::string type = "TEXT";
-        switch (info.kind) {
-            case job::SettingKind::path:
-                type = "PATH";
-                break;
-            case job::SettingKind::integer:
-                type = "N";
-                break;
-            case job::SettingKind::count:
-                type = "N|unlimited";
-                break;
-            case job::SettingKind::size:
-                type = "SIZE";
-                break;
-            case job::SettingKind::duration:
-                type = "DURATION";
-                break;
-            case job::SettingKind::list:
-                type = "LIST";
-                break;
-            case job::SettingKind::choice: {
-                type.clear();
-                for (const auto& c : info.choices) type += (type.empty() ? "" : "|") + c;
-                break;
-            }
-            default:
-                break;
-        }
-        group
-            ->add_option_function<std::string>(
-                flag,
-                [weak, key, flag](const std::string& v) {
-                    if (auto p = weak.lock()) p->flags[key] = job::Setting{v, std::nullopt, flag};
-                },
-                info.help)
-            ->type_name(type);
+        sub->add_option_function<std::string>(
+               flag,
+               [weak, key, flag](const std::string& v) {
+                   if (auto p = weak.lock()) p->flags[key] = job::Setting{v, std::nullopt, flag};
+               },
+               info.help)
+            ->type_name(setting_type_name(info))
+            ->group("");
     }
     return o;
 }

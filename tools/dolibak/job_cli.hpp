@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dolibak::cli {
@@ -29,8 +30,19 @@ struct JobOptions {
     std::string now;
 };
 
-/// Adds --config, --json and the settings flags (--log-format included) to `sub`.
+/// Adds --config, --json and the settings flags (--log-format included) to `sub`. The
+/// settings flags are left out of the command's --help (a footer points to `dolibak help
+/// settings`, which lists them by topic).
 std::shared_ptr<JobOptions> add_job_options(CLI::App* sub);
+
+/// The footer of every job command's --help.
+inline constexpr std::string_view settings_footer =
+    "Settings: every key of docs/configuration.md is also a flag here (--store, --docs-dir, "
+    "--keep-daily-days, ...): dolibak help settings";
+
+/// The value placeholder of a setting's flag: "PATH", "N", "pg_dump|zstd"; empty for a
+/// boolean (--x / --no-x).
+std::string setting_type_name(const job::SettingInfo& info);
 
 /// Everything the CLI prints goes through here: log lines (text or JSON), the progress line on
 /// a terminal, and results on stdout; known secret values are replaced by "***".
