@@ -230,6 +230,11 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
     if (!want_db && !want_docs)
         throw ConfigError("nothing to back up: configure a database and/or a documents directory");
 
+    // A mistake in the configuration stops the backup here, before the lock is taken or a
+    // run recorded: it is the operator's to fix, not a failed run of the history.
+    if (want_db) driver_of(im.env->database(), "database").validate();
+    if (want_docs) driver_of(im.env->documents(), "documents").validate();
+
     BackupReport report;
     report.time = im.now();
     std::unique_ptr<catalog::Lease> lease;

@@ -33,6 +33,14 @@ public:
         return zstd() ? "pg_dump-custom+zstd" : "pg_dump-custom";
     }
 
+    void validate() const override {
+        const auto& s = configured();
+        std::error_code ec;
+        if (s.tools_dir && !std::filesystem::is_directory(*s.tools_dir, ec))
+            throw ConfigError("pg_tools_dir: " + s.tools_dir->string() +
+                              " does not exist or is not a directory");
+    }
+
     LiveFingerprint fingerprint(const DriverContext& ctx) override {
         const auto& s = configured();
         Produced versions;

@@ -32,6 +32,15 @@ public:
     }
     std::string format() const override { return "tar." + tarball::file_extension(compression()); }
 
+    void validate() const override {
+        const auto& s = configured();
+        std::error_code ec;
+        if (!std::filesystem::is_directory(s.root, ec))
+            throw ConfigError(
+                "docs_dir: the documents directory " + s.root.string() +
+                (std::filesystem::exists(s.root, ec) ? " is not a directory" : " does not exist"));
+    }
+
     LiveFingerprint fingerprint(const DriverContext& ctx) override {
         const auto& s = configured();
         if (!std::filesystem::is_directory(std::filesystem::status(s.root)))

@@ -175,3 +175,46 @@ def test_the_man_page_documents_every_command_and_setting_and_is_valid_roff(tmp_
     f = tmp_path / "dolibak.1"
     run(["man", "-o", str(f)], check_rc=0)
     assert f.read_text() == page
+
+
+# ---- exit codes of configuration errors --------------------------------------------------------
+
+def error_lines(stderr):
+    return [l for l in stderr.splitlines() if " ERROR " in l]
+
+
+def test_a_missing_config_file_exits_2_as_an_error(tmp_path):
+    p = run(["list", "--config", str(tmp_path / "missing.json")], check_rc=2)
+    assert any(str(tmp_path / "missing.json") in l for l in error_lines(p.stderr)), p.stderr
+    p = run(["list"], env={"DOLIBAK_CONFIG": str(tmp_path / "missing.json")}, check_rc=2)
+    assert error_lines(p.stderr)
+    # The profile file is configuration too.
+    p = run(["list", "--store", store_url(tmp_path), "--profile-file", str(tmp_path / "no.json")],
+            check_rc=2)
+    assert any("profile_file" in l for l in error_lines(p.stderr)), p.stderr
+
+
+def test_a_documents_directory_that_does_not_exist_exits_2_and_records_no_run(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    for args in (["--docs-dir", str(tmp_path / "nonexistent")],
+                 ["--docs-dir", str(tmp_path / "nonexistent"), "--dry-run"],
+                 ["--db-name", "prod", "--pg-tools-dir", str(tmp_path / "no-tools")]):
+        p = run(["backup", "--store", store_url(store)] + args, check_rc=2)
+        errors = error_lines(p.stderr)
+        assert errors and ("docs_dir" in errors[-1] or "pg_tools_dir" in errors[-1]), p.stderr
+        assert " WARNING " not in p.stderr, p.stderr
+        assert list(store.rglob("*")) == [], list(store.rglob("*"))
+    p = run(["list", "--store", store_url(store), "--json"], check_rc=0)
+    assert json.loads(p.stdout)["runs"] == []
+
+
+def test_bad_values_exit_2_before_anything_runs(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    for args in (["--docs-level", "99", "--docs-dir", str(tmp_path)],
+                 ["--progress-interval", "soon", "--docs-dir", str(tmp_path)],
+                 ["--retention", "count", "--docs-dir", str(tmp_path)]):
+        p = run(["backup", "--store", store_url(store)] + args, check_rc=2)
+        assert error_lines(p.stderr), p.stderr
+        assert list(store.rglob("*")) == []
