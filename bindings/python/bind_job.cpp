@@ -151,6 +151,7 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("message", &Event::message)
         .def_readonly("bytes", &Event::bytes)
         .def_readonly("total", &Event::total)
+        .def_readonly("done", &Event::done)
         .def("__repr__", [](const Event& e) {
             return "<Event " + e.half + ": " + e.message +
                    (e.kind == Event::Kind::progress ? std::to_string(e.bytes) : "") + ">";

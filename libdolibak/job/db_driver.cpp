@@ -6,6 +6,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/dump.hpp>
@@ -101,8 +102,9 @@ public:
         // stream first, build the list, then replay the head and stream the rest.
         auto peeked = peek_toc(object, key);
         ro.list = exclusion_list(peeked.toc, options.exclude);
-        ctx.info(fmt::format("TOC read ({} entries), {} exclusion rule(s) applied",
-                             peeked.toc.entries.size(), options.exclude.size()));
+        ctx.info(fmt::format("TOC read ({}), {} applied",
+                             count_noun(peeked.toc.entries.size(), "entry", "entries"),
+                             count_noun(options.exclude.size(), "exclusion rule")));
         io::ReplaySource replay(std::move(peeked.head), object);
         return pgdump::restore(replay, ro);
     }

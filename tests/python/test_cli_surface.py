@@ -218,3 +218,126 @@ def test_bad_values_exit_2_before_anything_runs(tmp_path):
         p = run(["backup", "--store", store_url(store)] + args, check_rc=2)
         assert error_lines(p.stderr), p.stderr
         assert list(store.rglob("*")) == []
+
+
+# ---- progress and the terminal --------------------------------------------------------------
+
+from test_cli import dolibarr, store  # noqa: E402,F401  (fixtures)
+
+import pty  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+
+def run_on_pty(args, env=None, timeout=300):
+    """Runs the CLI with stdin, stdout and stderr on one pseudo-terminal (as in a shell);
+    returns its exit status and everything the terminal received."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([CLI] + list(args), stdin=slave, stdout=slave, stderr=slave,
+                            env=base_env(env))
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        rc = proc.wait(timeout=60)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return rc, out.decode("utf-8", "replace")
+
+
+def test_check_prints_each_item_once_on_a_terminal(tmp_path):
+    args = ["check", "--store", store_url(tmp_path)]
+    names = [i["name"] for i in json.loads(run(args + ["--json"]).stdout)["items"]]
+    assert names
+
+    def count(text, name):
+        table = len(re.findall(r"^\s+(ok|FAIL)\s+" + re.escape(name) + r"\s", text, re.M))
+        logged = len(re.findall(r" (INFO|WARNING) " + re.escape(name) + r": ", text))
+        return table, logged
+
+    # Not on a terminal: the log (stderr) and the result (stdout) each have it, once.
+    p = run(args)
+    for name in names:
+        assert count(p.stdout, name) == (1, 0), name
+        assert count(p.stderr, name) == (0, 1), name
+    # On a terminal both land on the same screen: the result only.
+    rc, screen = run_on_pty(args)
+    assert rc in (0, 1), screen
+    for name in names:
+        assert count(screen, name) == (1, 0), (name, screen)
+
+
+FAST_SLOW_PG_DUMP = """#!/bin/sh
+# The real pg_dump, its whole output then written in 20 pieces 0.15 s apart (about 3 s).
+case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
+%(bin)s/pg_dump "$@" | %(python)s -c '
+import sys, time
+data = sys.stdin.buffer.read()
+n = 20
+for i in range(n):
+    sys.stdout.buffer.write(data[i * len(data) // n:(i + 1) * len(data) // n])
+    sys.stdout.buffer.flush()
+    time.sleep(0.15)
+'
+"""
+
+
+def slow_tools(tmp_path, pg_server):
+    tools = tmp_path / "slowbin"
+    tools.mkdir()
+    f = tools / "pg_dump"
+    f.write_text(FAST_SLOW_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable})
+    f.chmod(0o755)
+    for name in ("pg_restore", "pg_dumpall"):
+        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    return tools
+
+
+def test_logs_get_a_periodic_progress_line(dolibarr, store, tmp_path, pg_server):
+    env, _ = dolibarr
+    tools = slow_tools(tmp_path, pg_server)
+    common = ["backup", "--db-only", "--store", store_url(store), "--pg-tools-dir", str(tools)]
+    p = run(common + ["--progress-interval", "1s"], env=env, check_rc=0)
+    lines = [l for l in p.stderr.splitlines() if " INFO progress: " in l]
+    assert lines, p.stderr
+    assert all(re.search(r"progress: db \d+(\.\d)? (B|KiB|MiB)", l) for l in lines), lines
+    # The default (30s) says nothing in a run of a few seconds; 0 never does.
+    p = run(common + ["--force"], env=env, check_rc=0)
+    assert " progress: " not in p.stderr
+    p = run(common + ["--force", "--progress-interval", "0", "--log-format", "json"],
+            env=dict(env, DOLIBAK_PROGRESS_INTERVAL="1s"), check_rc=0)
+    assert "progress:" not in p.stderr
+    # In JSON logs it is an info object.
+    p = run(common + ["--force", "--log-format", "json"],
+            env=dict(env, DOLIBAK_PROGRESS_INTERVAL="1s"), check_rc=0)
+    objs = [json.loads(l) for l in p.stderr.splitlines() if l.strip()]
+    assert any(o["level"] == "info" and o["message"].startswith("progress: db ") for o in objs)
+
+
+def test_a_finished_half_ends_its_progress_with_final_totals(dolibarr, store, tmp_path,
+                                                            pg_server):
+    env, docs = dolibarr
+    tools = slow_tools(tmp_path, pg_server)
+    rc, screen = run_on_pty(["backup", "--store", store_url(store), "--docs-dir", str(docs),
+                             "--pg-tools-dir", str(tools)], env=env)
+    assert rc == 0, screen
+    # Each redraw starts with \r and clears the line; the last one with db in it says it is
+    # done, with its final size, time and rate, and no percentage or ETA for it.
+    draws = [d for d in re.split(r"\r\x1b\[2K", screen) if d.startswith("db ")
+             or " db " in d.split("\n")[0]]
+    assert draws, screen
+    last = draws[-1].split("\n")[0]
+    assert re.search(r"db done: \d+(\.\d)? (B|KiB|MiB) in \d+s", last), last
+    db_part = last.split("|")[0] if last.startswith("db") else last.split("|")[1]
+    assert "ETA" not in db_part and "%" not in db_part, last

@@ -55,7 +55,7 @@ SETTINGS = {
     "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "prune_after_backup",
     "on_success", "on_failure", "webhook_url", "notify_timeout", "lock_ttl",
     "temp_dir",
-    "log_format", "cancel_grace",
+    "log_format", "cancel_grace", "progress_interval",
 }
 SECRET_SETTINGS = {"db_password", "s3_access_key_id", "s3_secret_access_key", "s3_session_token",
                    "webhook_url"}

@@ -63,15 +63,23 @@ public:
     void print(const std::string& text);
     /// Ends the progress line (before printing anything else on a terminal).
     void end_progress();
+    /// Not on a terminal: log a progress line this often while data flows (0: never).
+    void set_progress_interval(std::chrono::seconds interval);
+    /// Drop the job's info and warning events (not its progress): for a command whose
+    /// result on stdout repeats them, when both go to the same terminal.
+    void set_drop_events(bool drop);
 
 private:
     void draw_progress_locked();
     void clear_progress_locked();
+    /// "db 412 MiB / ~780 MiB (53%) 61 MiB/s ETA ~6s  |  docs done: 1.2 GiB in 40s (30 MiB/s)".
+    std::string progress_text_locked() const;
     struct HalfProgress {
         std::uint64_t bytes = 0;
         std::optional<std::uint64_t> total;
         bool estimated = false;
         std::chrono::steady_clock::time_point start;
+        std::chrono::steady_clock::time_point last;  ///< of the latest count
         bool done = false;
     };
     Format format_;
@@ -81,6 +89,11 @@ private:
     std::map<std::string, HalfProgress> progress_;
     bool progress_shown_ = false;
     std::chrono::steady_clock::time_point last_draw_{};
+    std::chrono::seconds progress_interval_{30};
+    std::chrono::steady_clock::time_point last_progress_log_{};
+    bool drop_events_ = false;
+    /// When each half last said something before its progress began.
+    std::map<std::string, std::chrono::steady_clock::time_point> said_at_;
 };
 
 /// A subcommand's work: gets the job and the output, returns the exit code.
@@ -91,6 +104,9 @@ struct RunOptions {
     std::function<void(job::Settings&)> adjust_settings;
     /// Called on the config before the job is created.
     std::function<void(job::Config&)> adjust_config;
+    /// The result printed on stdout repeats the job's info and warning events (check's
+    /// items): when stdout and stderr are the same terminal they are not logged too.
+    bool result_repeats_events = false;
 };
 
 /// Loads the settings (flags > DOLIBAK_* > config file), builds the job, wires events,
