@@ -30,6 +30,14 @@ def test_a_mistyped_command_is_named_with_the_nearest_one():
     # Nothing near: no suggestion, but the command is still named.
     p = run(["frobnicate"], check_rc=2)
     assert "unknown command 'frobnicate'" in p.stderr and "did you mean" not in p.stderr
+    # A subcommand of a command.
+    p = run(["restore", "dbb", "--to", "x"], check_rc=2)
+    assert "unknown command 'dbb'; did you mean 'db'? (dolibak restore --help" in p.stderr
+    # No command at all.
+    p = run([], check_rc=2)
+    assert "a command is required" in p.stderr
+    # A positional argument is not taken for a command.
+    assert "unknown command" not in run(["verify", "latest", "--help"], check_rc=0).stderr
 
 
 def test_a_mistyped_flag_suggests_the_nearest_flag_of_that_command(tmp_path):

@@ -404,8 +404,9 @@ std::optional<std::string> unknown_command(const CLI::App& app, const std::strin
         if (s->get_name() == word) return std::nullopt;
         names.push_back(s->get_name());
     }
-    return "unknown command '" + word + "'" + did_you_mean(word, names) +
-           " (dolibak --help lists the commands)";
+    const std::string parent = app.get_parent() ? "dolibak " + app.get_name() : "dolibak";
+    return "unknown command '" + word + "'" + did_you_mean(word, names) + " (" + parent +
+           " --help lists the commands)";
 }
 
 std::vector<std::string> unknown_options(const CLI::App& command,

@@ -21,8 +21,8 @@ std::string zsh_completion(const CLI::App& app);
 /// dolibak(1) in roff (man macros).
 std::string man_page(const CLI::App& app);
 
-/// "unknown command 'backpu'; did you mean 'backup'?" when `word` is not a command of `app`;
-/// nullopt when it is one.
+/// "unknown command 'backpu'; did you mean 'backup'?" when `word` is not a command of `app`
+/// (the program, or a command with subcommands such as restore); nullopt when it is one.
 std::optional<std::string> unknown_command(const CLI::App& app, const std::string& word);
 
 /// The messages for the unknown options among `extras` given to `command` ("unknown option

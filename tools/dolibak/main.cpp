@@ -46,17 +46,29 @@ int main(int argc, char** argv) {
     std::sort(commands.begin(), commands.end(),
               [](const Command& a, const Command& b) { return a.name < b.name; });
     for (auto& c : commands) c.add(app, [&](std::function<int()> f) { action = std::move(f); });
-    // The first word that is not an option names the command (the program itself has no
-    // option that takes a value): a typo gets a suggestion instead of CLI11's "A subcommand is
+    // The first word that is not an option names the command, the next one its subcommand
+    // when it has some (restore db): neither the program nor such a command has an option
+    // that takes a value. A typo gets a suggestion instead of CLI11's "A subcommand is
     // required".
+    const CLI::App* level = &app;
+    bool help_or_version = false;
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
+        help_or_version =
+            help_or_version || word == "--help" || word == "-h" || word == "--version";
         if (word.starts_with("-")) continue;
-        if (const auto unknown = unknown_command(app, word)) {
+        if (const auto unknown = unknown_command(*level, word)) {
             fmt::print(stderr, "dolibak: {}\n", *unknown);
             return exit_usage;
         }
-        break;
+        level = level->get_subcommand(word);
+        if (level->get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); })
+                .empty())
+            break;
+    }
+    if (level == &app && !help_or_version) {
+        fmt::print(stderr, "dolibak: a command is required (dolibak --help lists them)\n");
+        return exit_usage;
     }
     try {
         app.parse(argc, argv);
