@@ -226,6 +226,9 @@ def test_bad_values_exit_2_before_anything_runs(tmp_path):
         p = run(["backup", "--store", store_url(store)] + args, check_rc=2)
         assert error_lines(p.stderr), p.stderr
         assert list(store.rglob("*")) == []
+    # A command's own flag too.
+    p = run(["status", "--store", store_url(store), "--max-age", "soon"], check_rc=2)
+    assert any("--max-age" in l for l in error_lines(p.stderr)), p.stderr
 
 
 # ---- progress and the terminal --------------------------------------------------------------

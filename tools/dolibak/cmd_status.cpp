@@ -26,8 +26,9 @@ const Registrar registrar{Command{
         auto o = add_job_options(sub);
         sub->callback([set_action, o, f] {
             set_action([o, f] {
-                const auto max_age = job::parse_duration(f->max_age, "--max-age");
-                return run_job(*o, [o, f, max_age](job::Job& j, Output& out) {
+                return run_job(*o, [o, f](job::Job& j, Output& out) {
+                    // A bad --max-age is a configuration error logged as ERROR (exit 2).
+                    const auto max_age = job::parse_duration(f->max_age, "--max-age");
                     std::optional<std::filesystem::path> metrics;
                     if (!f->metrics.empty()) metrics = f->metrics;
                     const auto r = j.status(max_age, metrics);
