@@ -243,6 +243,8 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("total", &Event::total,
                       "Progress: the expected size in bytes (the half's previous object), or None "
                       "when unknown.")
+        .def_readonly("done", &Event::done,
+                      "Progress: true on the last event of a finished half (its final totals).")
         .def("__repr__", [](const Event& e) {
             return "<Event " + e.half + ": " + e.message +
                    (e.kind == Event::Kind::progress ? std::to_string(e.bytes) : "") + ">";

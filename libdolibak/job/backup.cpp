@@ -6,6 +6,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/core/version.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
@@ -109,6 +110,10 @@ public:
             observed.abort();
             throw;
         }
+        // The final count (the observer emits at most twice a second, so the last bytes
+        // were not reported), and the end of this half's progress.
+        im_.emit({Event::Kind::progress, half, "uploaded", progress.bytes(), expected,
+                  expected.has_value(), true});
         return {progress.bytes(), sha.hex()};
     }
 
@@ -230,6 +235,11 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
     if (!want_db && !want_docs)
         throw ConfigError("nothing to back up: configure a database and/or a documents directory");
 
+    // A mistake in the configuration stops the backup here, before the lock is taken or a
+    // run recorded: it is the operator's to fix, not a failed run of the history.
+    if (want_db) driver_of(im.env->database(), "database").validate();
+    if (want_docs) driver_of(im.env->documents(), "documents").validate();
+
     BackupReport report;
     report.time = im.now();
     std::unique_ptr<catalog::Lease> lease;
@@ -239,8 +249,8 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
         // (S3) or a temporary file (directory) here was left by a run that was killed.
         im.catalog->mark(report.time);
         if (const std::size_t n = im.store().cleanup(std::chrono::seconds(0)))
-            im.warn("",
-                    fmt::format("removed {} unfinished upload(s) left by an interrupted run", n));
+            im.warn("", fmt::format("removed {} left by an interrupted run",
+                                    count_noun(n, "unfinished upload")));
         // Two runs in the same second would share a <ts>, and objects are never overwritten:
         // wait for the next second.
         for (int i = 0; i < 3 && im.store().head(catalog::make_store_key(

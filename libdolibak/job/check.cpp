@@ -2,6 +2,7 @@
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
+#include <dolibak/core/text.hpp>
 #include <dolibak/pg/connection.hpp>
 
 #include <libpq-fe.h>
@@ -215,17 +216,19 @@ CheckReport Job::check() {
                                           relations, los)};
             std::string detail;
             if (unreadable > 0) {
-                detail = fmt::format(
-                    "{} table(s) or sequence(s) pg_dump must read are not "
-                    "readable by {}:",
-                    unreadable, db.conn.user);
+                detail = fmt::format("{} pg_dump must read {} not readable by {}:",
+                                     count_noun(static_cast<std::uint64_t>(unreadable),
+                                                "table or sequence", "tables or sequences"),
+                                     unreadable == 1 ? "is" : "are", db.conn.user);
                 for (int i = 0; i < std::min(unreadable, 5); ++i)
                     detail += std::string(" ") + PQgetvalue(r.get(), i, 0);
                 if (unreadable > 5) detail += " ...";
             }
             if (lo_unreadable != "0")
-                detail += fmt::format("{}{} of {} large object(s) are not readable by {}",
-                                      detail.empty() ? "" : "; ", lo_unreadable, los, db.conn.user);
+                detail +=
+                    fmt::format("{}{} of {} {} not readable by {}", detail.empty() ? "" : "; ",
+                                lo_unreadable, count_noun(std::stoull(los), "large object"),
+                                lo_unreadable == "1" ? "is" : "are", db.conn.user);
             return {false, detail + " (grant SELECT, or leave them out of the dump)"};
         });
         item("pg tools", [&]() -> std::pair<bool, std::string> {
@@ -385,10 +388,11 @@ CheckReport Job::check() {
                 if (!b.has_manifest && catalog::is_future(b.time, now)) future.push_back(b.key);
             if (future.empty())
                 return {true, "every run is stamped before " + format_timestamp(now)};
-            return {false, fmt::format("{} run(s) stamped in the future (now {}), first {}: a "
+            return {false, fmt::format("{} stamped in the future (now {}), first {}: a "
                                        "machine with a wrong clock? they are never taken as the "
                                        "latest; delete them once the clock is right",
-                                       future.size(), format_timestamp(now), future.front())};
+                                       count_noun(future.size(), "run"), format_timestamp(now),
+                                       future.front())};
         });
     }
     return report;

@@ -6,6 +6,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/dump.hpp>
@@ -31,6 +32,14 @@ public:
     }
     std::string format() const override {
         return zstd() ? "pg_dump-custom+zstd" : "pg_dump-custom";
+    }
+
+    void validate() const override {
+        const auto& s = configured();
+        std::error_code ec;
+        if (s.tools_dir && !std::filesystem::is_directory(*s.tools_dir, ec))
+            throw ConfigError("pg_tools_dir: " + s.tools_dir->string() +
+                              " does not exist or is not a directory");
     }
 
     LiveFingerprint fingerprint(const DriverContext& ctx) override {
@@ -93,8 +102,9 @@ public:
         // stream first, build the list, then replay the head and stream the rest.
         auto peeked = peek_toc(object, key);
         ro.list = exclusion_list(peeked.toc, options.exclude);
-        ctx.info(fmt::format("TOC read ({} entries), {} exclusion rule(s) applied",
-                             peeked.toc.entries.size(), options.exclude.size()));
+        ctx.info(fmt::format("TOC read ({}), {} applied",
+                             count_noun(peeked.toc.entries.size(), "entry", "entries"),
+                             count_noun(options.exclude.size(), "exclusion rule")));
         io::ReplaySource replay(std::move(peeked.head), object);
         return pgdump::restore(replay, ro);
     }

@@ -5,6 +5,7 @@
 
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/fingerprint/docs.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>
@@ -31,6 +32,15 @@ public:
                                                            : catalog::ObjectKind::docs_tar_gz;
     }
     std::string format() const override { return "tar." + tarball::file_extension(compression()); }
+
+    void validate() const override {
+        const auto& s = configured();
+        std::error_code ec;
+        if (!std::filesystem::is_directory(s.root, ec))
+            throw ConfigError(
+                "docs_dir: the documents directory " + s.root.string() +
+                (std::filesystem::exists(s.root, ec) ? " is not a directory" : " does not exist"));
+    }
 
     LiveFingerprint fingerprint(const DriverContext& ctx) override {
         const auto& s = configured();
@@ -98,7 +108,7 @@ public:
             {"warnings", written.warnings.size()}, {"exclusions", exclusions}};
         Produced p;
         p.summary_json = summary.dump();
-        p.detail = fmt::format("{} files", written.files);
+        p.detail = count_noun(written.files, "file");
         std::uint64_t left_files = 0, left_bytes = 0;
         for (const auto& x : written.exclusions) {
             left_files += x.files;
@@ -108,10 +118,11 @@ public:
             std::string what;
             for (const auto& x : written.exclusions)
                 if (x.files > 0)
-                    what += fmt::format("{}{} {} file(s) {} bytes", what.empty() ? "" : ", ",
-                                        x.pattern, x.files, x.bytes);
-            ctx.info(fmt::format("left out by the excludes: {} file(s), {} bytes ({})", left_files,
-                                 left_bytes, what));
+                    what += fmt::format("{}{} {} {}", what.empty() ? "" : ", ", x.pattern,
+                                        count_noun(x.files, "file"), count_noun(x.bytes, "byte"));
+            ctx.info(fmt::format("left out by the excludes: {}, {} ({})",
+                                 count_noun(left_files, "file"), count_noun(left_bytes, "byte"),
+                                 what));
         }
         return p;
     }

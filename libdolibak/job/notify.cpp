@@ -7,6 +7,7 @@
 #include "job/job_impl.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/job/report.hpp>
 #include <dolibak/process/process.hpp>
 
@@ -215,7 +216,7 @@ std::string first_failure(const VerifyReport& r) {
 
 std::string first_failure(const PruneReport& r) {
     if (r.failures.empty()) return {};
-    return std::to_string(r.failures.size()) + " object(s) could not be deleted, first " +
+    return count_noun(r.failures.size(), "object") + " could not be deleted, first " +
            r.failures.front().key + ": " + r.failures.front().message;
 }
 

@@ -6,6 +6,7 @@
 
 #include <dolibak/catalog/prune_plan.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 
 #include <set>
 
@@ -45,7 +46,7 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
     report.to_delete.insert(report.to_delete.end(), pp.drop_objects.begin(), pp.drop_objects.end());
     im.info("", std::to_string(report.plan.kept()) + " run halves kept, " +
                     std::to_string(report.plan.dropped()) + " dropped; " +
-                    std::to_string(report.to_delete.size()) + " object(s) to delete" +
+                    count_noun(report.to_delete.size(), "object") + " to delete" +
                     (dry_run ? " (dry run: nothing deleted)" : ""));
     if (dry_run || report.to_delete.empty()) return report;
     im.check_cancel("pruning");

@@ -1,6 +1,7 @@
 // Settings of a backup job: the vocabulary, its sources (file, environment, overrides) and
 // the strict translation into a job::Config. See include/dolibak/job/settings.hpp.
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/job/settings.hpp>
 #include <dolibak/retention/policy_spec.hpp>
 #include <dolibak/retention/timezone.hpp>
@@ -33,13 +34,14 @@ using K = SettingKind;
 
 std::vector<SettingInfo> make_keys() {
     auto choice = [](std::string key, std::vector<std::string> choices, std::string help) {
-        return SettingInfo{std::move(key), K::choice, false, std::move(choices), std::move(help)};
+        return SettingInfo{std::move(key),     K::choice,       false,
+                           std::move(choices), std::move(help), {}};
     };
     auto item = [](std::string key, SettingKind kind, std::string help) {
-        return SettingInfo{std::move(key), kind, false, {}, std::move(help)};
+        return SettingInfo{std::move(key), kind, false, {}, std::move(help), {}};
     };
     auto secret = [](std::string key, std::string help) {
-        return SettingInfo{std::move(key), K::text, true, {}, std::move(help)};
+        return SettingInfo{std::move(key), K::text, true, {}, std::move(help), {}};
     };
     return {
         item("store", K::text, "store URL: s3://bucket/prefix or file:///dir"),
@@ -118,7 +120,39 @@ std::vector<SettingInfo> make_keys() {
         choice("log_format", {"text", "json"}, "CLI log format"),
         item("cancel_grace", K::duration,
              "CLI: after SIGINT/SIGTERM, exit anyway after this long (default 20s)"),
+        item("progress_interval", K::duration,
+             "CLI: when stderr is not a terminal, log a progress line this often (default 30s; "
+             "0 never)"),
     };
+}
+
+/// The topic a key is listed under in the CLI's `help settings` and the man page.
+std::string topic_of(std::string_view key) {
+    auto any = [key](std::initializer_list<std::string_view> names) {
+        return std::find(names.begin(), names.end(), key) != names.end();
+    };
+    if (key == "store" || key == "create_store_dir") return "store";
+    if (key.starts_with("s3_")) return "S3";
+    if (key.starts_with("profile")) return "application profile";
+    if (key == "db" || key.starts_with("db_") || key.starts_with("dump_") ||
+        key.starts_with("zstd_") || key.starts_with("globals") ||
+        any({"pg_tools_dir", "volatile_tables"}))
+        return "database";
+    if (key.starts_with("docs_") || key == "skip_unreadable") return "documents";
+    if (key == "retention" || key.starts_with("keep_") || any({"time_zone", "prune_after_backup"}))
+        return "retention";
+    if (any({"on_success", "on_failure", "webhook_url", "notify_timeout"})) return "notifications";
+    return "run";
+}
+
+/// The known keys, for did-you-mean.
+const std::vector<std::string>& key_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> r;
+        for (const auto& k : setting_keys()) r.push_back(k.key);
+        return r;
+    }();
+    return names;
 }
 
 std::string lower(std::string_view s) {
@@ -288,7 +322,11 @@ private:
 }  // namespace
 
 const std::vector<SettingInfo>& setting_keys() {
-    static const std::vector<SettingInfo> keys = make_keys();
+    static const std::vector<SettingInfo> keys = [] {
+        auto k = make_keys();
+        for (auto& i : k) i.topic = topic_of(i.key);
+        return k;
+    }();
     return keys;
 }
 
@@ -426,6 +464,7 @@ Settings settings_from_json(std::string_view text, const std::string& source) {
         const SettingInfo* info = find_setting(key);
         if (!info)
             throw ConfigError("unknown setting '" + key + "' in " + source +
+                              did_you_mean(key, key_names()) +
                               " (docs/configuration.md lists the keys)");
         const auto& v = it.value();
         Setting s;
@@ -466,7 +505,11 @@ Settings settings_from_json(std::string_view text, const std::string& source) {
 Settings settings_from_file(const std::filesystem::path& path,
                             const std::function<void(const std::string&)>& warn) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError("cannot open the config file", path.string(), errno);
+    // A config file that is not there is a mistake in the configuration (exit 2), not a
+    // failed operation.
+    if (!in)
+        throw ConfigError("cannot open the config file " + path.string() + ": " +
+                          errno_text(errno));
     std::ostringstream buf;
     buf << in.rdbuf();
     if (in.bad()) throw IoError("cannot read the config file", path.string(), errno);
@@ -516,6 +559,7 @@ Settings load_settings(const SettingsSources& sources) {
         if (!find_setting(key))
             throw ConfigError("unknown setting '" + key + "'" +
                               (setting.source.empty() ? "" : " in " + setting.source) +
+                              did_you_mean(key, key_names()) +
                               " (docs/configuration.md lists the keys)");
     std::optional<std::filesystem::path> file = sources.config_file;
     if (!file && sources.use_environment) {
@@ -528,7 +572,12 @@ Settings load_settings(const SettingsSources& sources) {
         merged =
             merge_settings(std::move(merged), settings_from_environment(sources.env, &unknown));
         if (sources.warn)
-            for (const auto& u : unknown) sources.warn("ignoring " + u + ": not a dolibak setting");
+            for (const auto& u : unknown) {
+                // DOLIBAK_SOTRE: the suggestion is the variable of the nearest key.
+                const auto near = closest_match(lower(std::string_view(u).substr(8)), key_names());
+                sources.warn("ignoring " + u + ": not a dolibak setting" +
+                             (near ? "; did you mean " + env_name(*near) + "?" : ""));
+            }
     }
     return merge_settings(std::move(merged), sources.overrides);
 }
@@ -689,7 +738,8 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     for (const auto& [key, s] : settings)
         if (!find_setting(key))
             throw ConfigError("unknown setting '" + key + "'" +
-                              (s.source.empty() ? "" : " in " + s.source));
+                              (s.source.empty() ? "" : " in " + s.source) +
+                              did_you_mean(key, key_names()));
     const Reader r(settings, env);
     Config c;
 
@@ -751,7 +801,9 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     if (auto v = r.choice("profile")) c.profile = builtin_profile(*v);
     if (auto v = r.path("profile_file")) {
         std::ifstream in(*v, std::ios::binary);
-        if (!in) throw IoError("cannot open the profile file", v->string(), errno);
+        if (!in)
+            throw ConfigError("cannot open the profile file " + v->string() + " (" +
+                              r.describe_key("profile_file") + "): " + errno_text(errno));
         std::ostringstream buf;
         buf << in.rdbuf();
         try {
@@ -924,6 +976,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     if (auto v = r.path("temp_dir")) c.temp_dir = *v;
     (void)r.choice("log_format");
     (void)r.duration("cancel_grace");
+    (void)r.duration("progress_interval");
     return c;
 }
 

@@ -4,6 +4,7 @@
 #include "job/metrics_text.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/io/file_io.hpp>
 
 #include <fmt/core.h>
@@ -187,9 +188,10 @@ StatusReport Job::status(std::chrono::seconds max_age,
     if (!s.future_runs.empty()) {
         s.stale = true;
         s.reason = fmt::format(
-            "{} run(s) stamped in the future (the newest {}, now {}): a wrong clock; they are "
+            "{} stamped in the future (the newest {}, now {}): a wrong clock; they are "
             "not counted",
-            s.future_runs.size(), format_timestamp(s.future_runs.back()), format_timestamp(now));
+            count_noun(s.future_runs.size(), "run"), format_timestamp(s.future_runs.back()),
+            format_timestamp(now));
         im.warn("", s.reason);
     }
     if (metrics_file) write_metrics(*metrics_file, im.store().url(), &s, now);

@@ -1,4 +1,5 @@
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/dump.hpp>
@@ -164,9 +165,9 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
     }
     if (archive_tables + archive.tables.size() > 0 && kept_tables + with_data.size() == 0)
         diffs.push_back(
-            fmt::format("the exclusions leave none of the archive's {} table(s): "
+            fmt::format("the exclusions leave none of the archive's {}: "
                         "nothing restored, nothing to prove",
-                        std::max(archive_tables, archive.tables.size())));
+                        count_noun(std::max(archive_tables, archive.tables.size()), "table")));
     for (const auto& e : archive.entries) {
         if (e.desc != "TABLE" || !kept(e.dump_id) || with_data.count({e.schema, e.tag})) continue;
         TableCheck tc{e.schema, e.tag, std::nullopt, std::nullopt};
@@ -202,16 +203,16 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
     if (!only_ids && archive.large_objects > 0) {
         const auto n = std::stoull(c.scalar("SELECT count(*) FROM pg_largeobject_metadata"));
         if (n < archive.large_objects)
-            diffs.push_back(fmt::format("{} large object(s) in the archive, {} in the database",
-                                        archive.large_objects, n));
+            diffs.push_back(fmt::format("{} in the archive, {} in the database",
+                                        count_noun(archive.large_objects, "large object"), n));
     }
     if (rep.pattern_tables < proof.minimum())
         diffs.push_back(fmt::format("only {} tables match {} in the database, at least {} expected",
                                     rep.pattern_tables, proof.pattern(), proof.minimum()));
     if (!diffs.empty())
         throw VerificationError(
-            fmt::format("restored database {} does not match the archive: {} difference(s): {}",
-                        conn.describe(), diffs.size(), diffs.front()),
+            fmt::format("restored database {} does not match the archive: {}: {}", conn.describe(),
+                        count_noun(diffs.size(), "difference"), diffs.front()),
             diffs);
     return rep;
 }
@@ -397,8 +398,8 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     }
     if (!diffs.empty())
         throw VerificationError(
-            fmt::format("restore into {} failed verification: {} difference(s): {}",
-                        o.target.describe(), diffs.size(), diffs.front()),
+            fmt::format("restore into {} failed verification: {}: {}", o.target.describe(),
+                        count_noun(diffs.size(), "difference"), diffs.front()),
             diffs);
     return rep;
 }

@@ -90,16 +90,17 @@ Policy build_policy(const PolicySpec& spec, Spelling spelling) {
             name_of("mode", spelling)));
     if (count_mode && !tiered_given.empty())
         throw ConfigError(fmt::format(
-            "the retention mode is count but {} belong(s) to the tiered mode ({}); use the "
+            "the retention mode is count but {} {} to the tiered mode ({}); use the "
             "counts ({}, ...) instead",
-            join_names(tiered_given, spelling),
+            join_names(tiered_given, spelling), tiered_given.size() == 1 ? "belongs" : "belong",
             join_names({"keep_daily_days", "keep_monthly_months", "keep_yearly_years"}, spelling),
             join_names({"keep_last", "keep_daily"}, spelling)));
     if (!count_mode && !count_given.empty())
         throw ConfigError(fmt::format(
-            "the retention mode is tiered but {} belong(s) to the count mode; set {} to count "
-            "to use them",
-            join_names(count_given, spelling), name_of("mode", spelling)));
+            "the retention mode is tiered but {} {} to the count mode; set {} to count "
+            "to use {}",
+            join_names(count_given, spelling), count_given.size() == 1 ? "belongs" : "belong",
+            name_of("mode", spelling), count_given.size() == 1 ? "it" : "them"));
 
     auto in_range = [&](const Field& f, int low, int high, const char* what) {
         if (*f.value < low || *f.value > high)

@@ -53,6 +53,16 @@ echo "pkg-config example: $out2"
 # The installed CLI runs.
 "$prefix/bin/dolibak" --version
 
+# Its completion scripts and man page are installed where bash-completion, zsh and man look,
+# and are the installed program's own.
+for f in share/bash-completion/completions/dolibak share/zsh/vendor-completions/_dolibak \
+         share/man/man1/dolibak.1; do
+  [ -s "$prefix/$f" ] || { echo "not installed: $f"; exit 1; }
+done
+cmp -s "$prefix/share/man/man1/dolibak.1" <("$prefix/bin/dolibak" man) \
+  || { echo "the installed man page is not the program's"; exit 1; }
+echo "completion and man page: installed"
+
 # The umbrella header compiles against the installed tree alone (generated headers included).
 printf '#include <dolibak/dolibak.hpp>\nint main() { return dolibak::version().empty() ? 1 : 0; }\n' >"$work/umbrella.cpp"
 # shellcheck disable=SC2046

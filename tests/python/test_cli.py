@@ -181,7 +181,7 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     assert all(b["has_manifest"] for b in lst["backups"])
     assert len(lst["runs"]) == 2
     p = run(["list"] + common, env=env, check_rc=0)
-    assert "1 run(s)" in p.stdout  # the docs object was found unchanged by one run
+    assert "1 run " in p.stdout  # the docs object was found unchanged by one run
     assert "old scripts" not in p.stdout
 
     # verify reads the newest run back and records it; list then shows it per object.
@@ -442,9 +442,9 @@ def test_backup_list_verify_show_each_exclusion_with_its_counts(tmp_path):
         (docs / rel).write_bytes(data)
     common = ["--store", store_url(tmp_path / "store"), "--create-store-dir"]
     b = run(["backup", "--docs-only", "--docs-dir", str(docs)] + common, check_rc=0)
-    line = "left out by the excludes: */temp/* 1 file(s) 70 B, *.pdf_preview*.png 1 file(s) 50 B"
+    line = "left out by the excludes: */temp/* 1 file 70 B, *.pdf_preview*.png 1 file 50 B"
     assert line in b.stdout
-    assert "/dolibarr.log 1 file(s) 30 B, /dolibarr_*.log 0 file(s) 0 B" in b.stdout
+    assert "/dolibarr.log 1 file 30 B, /dolibarr_*.log 0 files 0 B" in b.stdout
     lst = run(["list"] + common, check_rc=0)
     assert "docs " + line in lst.stdout
     v = run(["verify"] + common, check_rc=0)

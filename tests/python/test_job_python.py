@@ -171,8 +171,12 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     events = []
     main = threading.get_ident()
 
+    done = {}
+
     def on_event(e):
         events.append((e.kind, e.half, e.message, threading.get_ident()))
+        if e.kind == "progress" and e.done:
+            done[e.half] = e.bytes
 
     settings = dict(db_settings(role), store="file://" + str(store), create_store_dir=True,
                     docs_dir=docs, docs_compression="zstd", dump_mode="zstd",
@@ -195,6 +199,8 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     # Events came from the job's worker threads, with the GIL held (the callback ran).
     assert any(k == "info" and h == "db" for k, h, _, _ in events)
     assert any(t != main for *_, t in events)
+    # Each uploaded half's progress ends with a `done` event carrying its final size.
+    assert done == {"db": db.bytes, "docs": r.half("docs").bytes}
 
     time.sleep(1.1)
     r2 = job.backup()

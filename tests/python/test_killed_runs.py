@@ -91,7 +91,7 @@ def test_killed_during_the_documents_upload_to_s3(dolibarr, s3_server, s3_bucket
     p = run(["backup", "--docs-only", "--json"] + common, env=env, check_rc=0)
     assert [h["outcome"] for h in json.loads(p.stdout)["halves"] if h["half"] == "docs"] == \
         ["uploaded"]
-    assert "removed 1 unfinished upload(s) left by an interrupted run" in p.stderr
+    assert "removed 1 unfinished upload left by an interrupted run" in p.stderr
     assert open_uploads(s3_server, s3_bucket, "erp/") == []
     keys = object_keys(s3_server, s3_bucket, "erp/")
     assert len([k for k in keys if k.startswith("erp/docs/")]) == 1

@@ -159,7 +159,7 @@ def test_cli_plan_text_and_json():
     assert "46 kept, 1054 dropped" in text.stdout
     assert "daily 31" in text.stdout and "monthly 12" in text.stdout
     assert "yearly 3" in text.stdout
-    assert "1 manifest key(s) ignored" in text.stdout
+    assert "1 manifest key ignored" in text.stdout
     assert "keep  prod/db/20261123T020000Z.dump  newest-success,daily" in text.stdout
 
     out = run_plan(["--now", "20261123T020000Z", "--json"], stdin)

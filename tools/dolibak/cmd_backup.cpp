@@ -58,7 +58,8 @@ const Registrar registrar{Command{
             ->excludes(prune);
         sub->add_option("--metrics", f->metrics,
                         "Write Prometheus textfile metrics of the run and its prune to this "
-                        "file (atomically)");
+                        "file (atomically)")
+            ->type_name("FILE");
         auto o = add_job_options(sub);
         sub->callback([set_action, f, o] {
             set_action([f, o] {

@@ -17,11 +17,18 @@ const Registrar registrar{Command{
         auto o = add_job_options(sub);
         sub->callback([set_action, o] {
             set_action([o] {
-                return run_job(*o, [o](job::Job& j, Output& out) {
-                    const auto r = j.check();
-                    out.print(o->json ? job::to_json(r) : text::check(r));
-                    return r.ok() ? exit_ok : exit_stale_or_failed_check;
-                });
+                // Each item is an event (a log line) and a line of the result: on a terminal
+                // that shows both, once is enough.
+                RunOptions run;
+                run.result_repeats_events = true;
+                return run_job(
+                    *o,
+                    [o](job::Job& j, Output& out) {
+                        const auto r = j.check();
+                        out.print(o->json ? job::to_json(r) : text::check(r));
+                        return r.ok() ? exit_ok : exit_stale_or_failed_check;
+                    },
+                    run);
             });
         });
     }}};

@@ -5,6 +5,7 @@
 
 #include <dolibak/catalog/backup_list.hpp>
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/text.hpp>
 #include <dolibak/core/timestamp.hpp>
 #include <dolibak/retention/planner.hpp>
 #include <dolibak/retention/policy_spec.hpp>
@@ -96,7 +97,7 @@ int run_plan(const PlanOptions& o) {
         summary += (summary.empty() ? "" : ", ") + name + " " + std::to_string(n);
     fmt::print("\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
                summary.empty() ? "" : " (reasons: " + summary + ")",
-               manifests ? fmt::format("; {} manifest key(s) ignored", manifests) : "");
+               manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : "");
     return exit_ok;
 }
 

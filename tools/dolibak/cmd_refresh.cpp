@@ -73,8 +73,9 @@ const Registrar registrar{Command{
                         "DOLIBAK_TARGET_PASSWORD)")
             ->required();
         sub->add_option("--role", f->role, "The sandbox owner role (connects and owns)");
-        sub->add_option("--docs-from", f->docs_from, "Production documents directory");
-        sub->add_option("--docs-to", f->docs_to, "Sandbox documents directory");
+        sub->add_option("--docs-from", f->docs_from, "Production documents directory")
+            ->type_name("DIR");
+        sub->add_option("--docs-to", f->docs_to, "Sandbox documents directory")->type_name("DIR");
         sub->add_option("--docs-subtree", f->docs_subtree, "Only this folder (e.g. mycompany/)");
         sub->add_option("--pre-hook", f->pre_hook, "Program run before (e.g. kubectl)");
         sub->add_option("--pre-hook-arg", f->pre_hook_args,

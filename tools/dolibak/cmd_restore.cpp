@@ -77,7 +77,8 @@ const Registrar registrar{Command{
             ->required();
         db->add_flag("--yes", fd->yes, "Restore into a database that already holds tables");
         db->add_option("--safety-dump", fd->safety_dump,
-                       "First dump the target into this file (a safety copy)");
+                       "First dump the target into this file (a safety copy)")
+            ->type_name("FILE");
         db->add_flag("--clean", fd->clean, "Drop the objects before recreating them");
         db->add_flag("--overwrite-source", fd->overwrite_source,
                      "The target is the database dolibak backs up: roll it back to the backup, "
@@ -102,7 +103,7 @@ const Registrar registrar{Command{
         docs->add_option(
             "which", fc->which,
             "latest (default) or a run's time (20261123T020000Z or 2026-11-23T02:00:00Z)");
-        docs->add_option("--to", fc->to, "Target directory")->required();
+        docs->add_option("--to", fc->to, "Target directory")->required()->type_name("DIR");
         docs->add_flag("--yes", fc->yes, "Replace a non-empty target directory");
         docs->add_option("--subtree", fc->subtree,
                          "Only this folder of the archive (e.g. mycompany/), as the target's root");

@@ -21,12 +21,14 @@ const Registrar registrar{Command{
         sub->add_option("--max-age", f->max_age,
                         "Stale beyond this age (default 26h; e.g. 90m, 2d, 1h30m)");
         sub->add_option("--metrics", f->metrics,
-                        "Write Prometheus textfile metrics to this file (atomically)");
+                        "Write Prometheus textfile metrics to this file (atomically)")
+            ->type_name("FILE");
         auto o = add_job_options(sub);
         sub->callback([set_action, o, f] {
             set_action([o, f] {
-                const auto max_age = job::parse_duration(f->max_age, "--max-age");
-                return run_job(*o, [o, f, max_age](job::Job& j, Output& out) {
+                return run_job(*o, [o, f](job::Job& j, Output& out) {
+                    // A bad --max-age is a configuration error logged as ERROR (exit 2).
+                    const auto max_age = job::parse_duration(f->max_age, "--max-age");
                     std::optional<std::filesystem::path> metrics;
                     if (!f->metrics.empty()) metrics = f->metrics;
                     const auto r = j.status(max_age, metrics);

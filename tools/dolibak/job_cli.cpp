@@ -155,75 +155,77 @@ bool stdout_is_terminal() {
 
 // ---- options -------------------------------------------------------------------------------
 
+std::string setting_type_name(const job::SettingInfo& info) {
+    switch (info.kind) {
+        case job::SettingKind::boolean:
+            return {};
+        case job::SettingKind::path:
+            return "PATH";
+        case job::SettingKind::integer:
+            return "N";
+        case job::SettingKind::count:
+            return "N|unlimited";
+        case job::SettingKind::size:
+            return "SIZE";
+        case job::SettingKind::duration:
+            return "DURATION";
+        case job::SettingKind::list:
+            return "LIST";
+        case job::SettingKind::choice: {
+            std::string type;
+            for (const auto& c : info.choices) type += (type.empty() ? "" : "|") + c;
+            return type;
+        }
+        default:
+            return "TEXT";
+    }
+}
+
 std::shared_ptr<JobOptions> add_job_options(CLI::App* sub) {
     auto o = std::make_shared<JobOptions>();
     sub->add_option("--config", o->config_file,
-                    "Config file (JSON object of settings; default: $DOLIBAK_CONFIG)");
+                    "Config file (JSON object of settings; default: $DOLIBAK_CONFIG)")
+        ->type_name("FILE");
     sub->add_flag("--json", o->json, "Print the result as JSON on stdout");
     sub->add_option("--now", o->now,
                     "Run as if the clock said this time (YYYYMMDDTHHMMSSZ; drills and tests: "
                     "time stamps, retention and staleness follow it)");
-    auto* group = sub->add_option_group(
-        "Settings", "Each also DOLIBAK_<KEY> or a config file key (docs/configuration.md)");
+    // The settings flags work on every job command but are listed once, by topic, in
+    // `dolibak help settings`: an empty group keeps them out of each command's --help.
+    sub->footer(std::string(settings_footer));
     for (const auto& info : job::setting_keys()) {
         if (info.secret) continue;  // never from argv
         const std::string flag = job::flag_name(info.key);
         const std::string key = info.key;
         std::weak_ptr<JobOptions> weak = o;
         if (info.kind == job::SettingKind::boolean) {
-            group->add_flag_callback(
-                flag,
-                [weak, key, flag] {
-                    if (auto p = weak.lock())
-                        p->flags[key] = job::Setting{"true", std::nullopt, flag};
-                },
-                info.help);
+            sub->add_flag_callback(
+                   flag,
+                   [weak, key, flag] {
+                       if (auto p = weak.lock())
+                           p->flags[key] = job::Setting{"true", std::nullopt, flag};
+                   },
+                   info.help)
+                ->group("");
             const std::string no_flag = "--no-" + flag.substr(2);
-            group->add_flag_callback(
-                no_flag,
-                [weak, key, no_flag] {
-                    if (auto p = weak.lock())
-                        p->flags[key] = job::Setting{"false", std::nullopt, no_flag};
-                },
-                "Turn " + flag + " off");
+            sub->add_flag_callback(
+                   no_flag,
+                   [weak, key, no_flag] {
+                       if (auto p = weak.lock())
+                           p->flags[key] = job::Setting{"false", std::nullopt, no_flag};
+                   },
+                   "Turn " + flag + " off")
+                ->group("");
             continue;
         }
-        std::string type = "TEXT";
-        switch (info.kind) {
-            case job::SettingKind::path:
-                type = "PATH";
-                break;
-            case job::SettingKind::integer:
-                type = "N";
-                break;
-            case job::SettingKind::count:
-                type = "N|unlimited";
-                break;
-            case job::SettingKind::size:
-                type = "SIZE";
-                break;
-            case job::SettingKind::duration:
-                type = "DURATION";
-                break;
-            case job::SettingKind::list:
-                type = "LIST";
-                break;
-            case job::SettingKind::choice: {
-                type.clear();
-                for (const auto& c : info.choices) type += (type.empty() ? "" : "|") + c;
-                break;
-            }
-            default:
-                break;
-        }
-        group
-            ->add_option_function<std::string>(
-                flag,
-                [weak, key, flag](const std::string& v) {
-                    if (auto p = weak.lock()) p->flags[key] = job::Setting{v, std::nullopt, flag};
-                },
-                info.help)
-            ->type_name(type);
+        sub->add_option_function<std::string>(
+               flag,
+               [weak, key, flag](const std::string& v) {
+                   if (auto p = weak.lock()) p->flags[key] = job::Setting{v, std::nullopt, flag};
+               },
+               info.help)
+            ->type_name(setting_type_name(info))
+            ->group("");
     }
     return o;
 }
@@ -258,14 +260,22 @@ void Output::clear_progress_locked() {
     }
 }
 
-void Output::draw_progress_locked() {
+std::string Output::progress_text_locked() const {
     std::string line;
-    const auto now = std::chrono::steady_clock::now();
     for (const auto& [half, p] : progress_) {
         if (!line.empty()) line += "  |  ";
-        const double secs = std::chrono::duration<double>(now - p.start).count();
+        // The rate of the bytes counted so far, over the time they took: a half that
+        // finished (or waits) keeps its rate instead of decaying towards zero.
+        const double secs = std::chrono::duration<double>(p.last - p.start).count();
         const double rate = secs > 0.2 ? static_cast<double>(p.bytes) / secs : 0;
-        line += (half.empty() ? std::string("job") : half) + " " + human_bytes(p.bytes);
+        const std::string name = half.empty() ? std::string("job") : half;
+        if (p.done) {
+            line +=
+                fmt::format("{} done: {} in {}", name, human_bytes(p.bytes), human_seconds(secs));
+            if (rate > 0) line += " (" + human_bytes(static_cast<std::uint64_t>(rate)) + "/s)";
+            continue;
+        }
+        line += name + " " + human_bytes(p.bytes);
         // An estimated total (the previous backup's size) that was passed says nothing more.
         const bool total_known = p.total && *p.total > 0 && (!p.estimated || *p.total > p.bytes);
         if (total_known) {
@@ -278,11 +288,26 @@ void Output::draw_progress_locked() {
             line += fmt::format(" ETA {}{}", p.estimated ? "~" : "",
                                 human_seconds(static_cast<double>(*p.total - p.bytes) / rate));
     }
+    return line;
+}
+
+void Output::draw_progress_locked() {
+    const std::string line = progress_text_locked();
     std::fputs("\r\x1b[2K", stderr);
     std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
     progress_shown_ = true;
-    last_draw_ = now;
+    last_draw_ = std::chrono::steady_clock::now();
+}
+
+void Output::set_progress_interval(std::chrono::seconds interval) {
+    std::lock_guard lock(mutex_);
+    progress_interval_ = interval;
+}
+
+void Output::set_drop_events(bool drop) {
+    std::lock_guard lock(mutex_);
+    drop_events_ = drop;
 }
 
 void Output::end_progress() {
@@ -292,21 +317,47 @@ void Output::end_progress() {
         progress_shown_ = false;
     }
     progress_.clear();
+    said_at_.clear();
 }
 
 void Output::event(const job::Event& e) {
     if (e.kind == job::Event::Kind::progress) {
-        if (!terminal_) return;  // logs get the info lines only
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
         auto& p = progress_[e.half];
-        if (p.start == std::chrono::steady_clock::time_point{})
-            p.start = std::chrono::steady_clock::now();
+        if (p.start == std::chrono::steady_clock::time_point{}) {
+            // From the half's last message before its transfer ("dumping into ..."), else now.
+            const auto said = said_at_.find(e.half);
+            p.start = said == said_at_.end() ? now : said->second;
+        }
         p.bytes = e.bytes;
         p.total = e.total;
         p.estimated = e.estimated;
-        if (std::chrono::steady_clock::now() - last_draw_ > std::chrono::milliseconds(100))
-            draw_progress_locked();
+        p.last = now;
+        p.done = e.done;
+        if (terminal_) {
+            // The end of a half is always drawn: its final count and rate stay on the line.
+            if (e.done || now - last_draw_ > std::chrono::milliseconds(100)) draw_progress_locked();
+            return;
+        }
+        // Logs (cron, systemd, Kubernetes): one progress line now and then while data flows.
+        if (progress_interval_.count() <= 0) return;
+        if (last_progress_log_ == std::chrono::steady_clock::time_point{}) {
+            last_progress_log_ = now;
+            return;
+        }
+        if (now - last_progress_log_ < progress_interval_) return;
+        last_progress_log_ = now;
+        const std::string text = "progress: " + progress_text_locked();
+        lock.unlock();
+        log("info", "", text);
         return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        if (!e.half.empty() && !progress_.count(e.half))
+            said_at_[e.half] = std::chrono::steady_clock::now();
+        if (drop_events_) return;
     }
     log(e.kind == job::Event::Kind::warning ? "warning" : "info", e.half, e.message);
 }
@@ -382,6 +433,11 @@ int run_job(const JobOptions& options, const JobBody& body, const RunOptions& ru
         std::chrono::seconds grace{20};
         if (auto it = settings.find("cancel_grace"); it != settings.end())
             grace = job::parse_duration(it->second.value, "cancel_grace");
+        if (auto it = settings.find("progress_interval"); it != settings.end())
+            out->set_progress_interval(job::parse_duration(
+                it->second.value, "progress_interval (from " + it->second.source + ")"));
+        out->set_drop_events(run.result_repeats_events && !options.json && stderr_tty &&
+                             stdout_is_terminal());
         if (run.adjust_settings) run.adjust_settings(settings);
         job::Config config = job::config_from_settings(settings);
         if (config.db) out->add_secret(config.db->conn.password.reveal());

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dolibak::cli {
@@ -29,8 +30,19 @@ struct JobOptions {
     std::string now;
 };
 
-/// Adds --config, --json and the settings flags (--log-format included) to `sub`.
+/// Adds --config, --json and the settings flags (--log-format included) to `sub`. The
+/// settings flags are left out of the command's --help (a footer points to `dolibak help
+/// settings`, which lists them by topic).
 std::shared_ptr<JobOptions> add_job_options(CLI::App* sub);
+
+/// The footer of every job command's --help.
+inline constexpr std::string_view settings_footer =
+    "Settings: every key of docs/configuration.md is also a flag here (--store, --docs-dir, "
+    "--keep-daily-days, ...): dolibak help settings";
+
+/// The value placeholder of a setting's flag: "PATH", "N", "pg_dump|zstd"; empty for a
+/// boolean (--x / --no-x).
+std::string setting_type_name(const job::SettingInfo& info);
 
 /// Everything the CLI prints goes through here: log lines (text or JSON), the progress line on
 /// a terminal, and results on stdout; known secret values are replaced by "***".
@@ -51,15 +63,23 @@ public:
     void print(const std::string& text);
     /// Ends the progress line (before printing anything else on a terminal).
     void end_progress();
+    /// Not on a terminal: log a progress line this often while data flows (0: never).
+    void set_progress_interval(std::chrono::seconds interval);
+    /// Drop the job's info and warning events (not its progress): for a command whose
+    /// result on stdout repeats them, when both go to the same terminal.
+    void set_drop_events(bool drop);
 
 private:
     void draw_progress_locked();
     void clear_progress_locked();
+    /// "db 412 MiB / ~780 MiB (53%) 61 MiB/s ETA ~6s  |  docs done: 1.2 GiB in 40s (30 MiB/s)".
+    std::string progress_text_locked() const;
     struct HalfProgress {
         std::uint64_t bytes = 0;
         std::optional<std::uint64_t> total;
         bool estimated = false;
         std::chrono::steady_clock::time_point start;
+        std::chrono::steady_clock::time_point last;  ///< of the latest count
         bool done = false;
     };
     Format format_;
@@ -69,6 +89,11 @@ private:
     std::map<std::string, HalfProgress> progress_;
     bool progress_shown_ = false;
     std::chrono::steady_clock::time_point last_draw_{};
+    std::chrono::seconds progress_interval_{30};
+    std::chrono::steady_clock::time_point last_progress_log_{};
+    bool drop_events_ = false;
+    /// When each half last said something before its progress began.
+    std::map<std::string, std::chrono::steady_clock::time_point> said_at_;
 };
 
 /// A subcommand's work: gets the job and the output, returns the exit code.
@@ -79,6 +104,9 @@ struct RunOptions {
     std::function<void(job::Settings&)> adjust_settings;
     /// Called on the config before the job is created.
     std::function<void(job::Config&)> adjust_config;
+    /// The result printed on stdout repeats the job's info and warning events (check's
+    /// items): when stdout and stderr are the same terminal they are not logged too.
+    bool result_repeats_events = false;
 };
 
 /// Loads the settings (flags > DOLIBAK_* > config file), builds the job, wires events,

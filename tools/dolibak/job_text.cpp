@@ -2,6 +2,8 @@
 
 #include "job_cli.hpp"
 
+#include <dolibak/core/text.hpp>
+
 #include <fmt/core.h>
 
 #include <map>
@@ -34,8 +36,9 @@ std::string prune_lines(const job::PruneReport& r) {
         s += fmt::format("  {}  {}{}  {:<22} {}\n", d.keep ? "keep" : "DROP", d.backup.key, names,
                          d.keep ? reasons : std::string("-"), d.detail);
     }
-    s += fmt::format("{} run half(s) kept, {} dropped; {} object(s) {}", r.plan.kept(),
-                     r.plan.dropped(), r.to_delete.size(),
+    s += fmt::format("{} kept, {} dropped; {} {}",
+                     count_noun(r.plan.kept(), "run half", "run halves"), r.plan.dropped(),
+                     count_noun(r.to_delete.size(), "object"),
                      r.dry_run ? "would be deleted (dry run)" : "to delete");
     if (!r.dry_run) s += fmt::format(", {} deleted", r.deleted.size());
     s += "\n";
@@ -48,14 +51,14 @@ std::string prune_lines(const job::PruneReport& r) {
 
 namespace {
 
-// "  left out: */temp/* 12 file(s) 1.2 MiB, /dolibarr.log 0 file(s)" (every pattern, so that
+// "  left out: */temp/* 12 files 1.2 MiB, /dolibarr.log 0 files" (every pattern, so that
 // what is excluded is visible even when it matched nothing).
 std::string exclusion_line(const std::vector<tarball::Exclusion>& xs, const char* indent) {
     if (xs.empty()) return {};
     std::string s = std::string(indent) + "left out by the excludes:";
     for (std::size_t i = 0; i < xs.size(); ++i)
-        s += fmt::format("{} {} {} file(s) {}", i == 0 ? "" : ",", xs[i].pattern, xs[i].files,
-                         human_bytes(xs[i].bytes));
+        s += fmt::format("{} {} {} {}", i == 0 ? "" : ",", xs[i].pattern,
+                         count_noun(xs[i].files, "file"), human_bytes(xs[i].bytes));
     return s + "\n";
 }
 
@@ -106,11 +109,12 @@ std::string list(const job::ListReport& r) {
                                          ? fmt::format("{} {}", b.verified->ok ? "ok" : "FAILED",
                                                        format_rfc3339(b.verified->at).substr(0, 10))
                                          : "-";
-        s +=
-            fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {:<17} {}\n", when(b.time), b.half,
-                        human_bytes(b.size), uploaded.count(b.key) ? "yes" : (old ? "-" : "no"),
-                        unchanged.count(b.key) ? std::to_string(unchanged[b.key]) + " run(s)" : "-",
-                        old ? "no (old scripts)" : "yes", verified);
+        s += fmt::format("{:<22} {:<8} {:>10}  {:<10} {:<9} {:<17} {}\n", when(b.time), b.half,
+                         human_bytes(b.size), uploaded.count(b.key) ? "yes" : (old ? "-" : "no"),
+                         unchanged.count(b.key)
+                             ? count_noun(static_cast<std::uint64_t>(unchanged[b.key]), "run")
+                             : "-",
+                         old ? "no (old scripts)" : "yes", verified);
     }
     if (r.backups.empty()) s += "(no backups)\n";
     if (!r.runs.empty()) {
@@ -132,9 +136,11 @@ std::string list(const job::ListReport& r) {
                                         "  docs ");
         }
     }
-    s += fmt::format("\n{} backup object(s), {} run(s)", r.backups.size(), r.runs.size());
+    s += fmt::format("\n{}, {}", count_noun(r.backups.size(), "backup object"),
+                     count_noun(r.runs.size(), "run"));
     if (old_scripts) s += "; objects without a manifest were left by the old scripts";
-    if (!r.other.empty()) s += fmt::format("; {} other object(s) ignored", r.other.size());
+    if (!r.other.empty())
+        s += fmt::format("; {} ignored", count_noun(r.other.size(), "other object"));
     return s + "\n";
 }
 
@@ -154,18 +160,21 @@ std::string verify(const job::VerifyReport& r) {
 std::string restore_db(const pgdump::RestoreReport& r) {
     std::string s;
     if (r.safety_dump) s += "safety dump of the target: " + r.safety_dump->string() + "\n";
-    s += fmt::format("restored: {} table(s) checked, {} with the archive's row count",
-                     r.tables.size(), r.rows_matched());
+    s += fmt::format("restored: {} checked, {} with the archive's row count",
+                     count_noun(r.tables.size(), "table"), r.rows_matched());
     if (r.present_only() > 0)
         s += fmt::format(", {} present (no row count in the archive: rows not proven)",
                          r.present_only());
-    return s + fmt::format("; {} application table(s) in the database\n", r.pattern_tables);
+    return s + fmt::format(
+                   "; {} in the database\n",
+                   count_noun(static_cast<std::uint64_t>(r.pattern_tables), "application table"));
 }
 
 std::string restore_docs(const job::DocsRestoreReport& r) {
-    std::string s = fmt::format("restored {}: {} file(s), {} directorie(s), {} symlink(s), {}\n",
-                                r.key, r.summary.files, r.summary.directories, r.summary.symlinks,
-                                human_bytes(r.summary.content_bytes));
+    std::string s = fmt::format(
+        "restored {}: {}, {}, {}, {}\n", r.key, count_noun(r.summary.files, "file"),
+        count_noun(r.summary.directories, "directory", "directories"),
+        count_noun(r.summary.symlinks, "symlink"), human_bytes(r.summary.content_bytes));
     for (const auto& m : r.missing_required) s += "  MISSING required document: " + m + "\n";
     return s;
 }
@@ -217,7 +226,7 @@ std::string check(const job::CheckReport& r) {
 std::string refresh(const job::RefreshReport& r) {
     std::string s = restore_db(r.restore);
     if (r.docs)
-        s += fmt::format("documents: {} file(s), {}\n", r.docs->files,
+        s += fmt::format("documents: {}, {}\n", count_noun(r.docs->files, "file"),
                          human_bytes(r.docs->content_bytes));
     s += fmt::format("post hook exit status: {}\n", r.post_hook_exit);
     return s;

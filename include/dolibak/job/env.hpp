@@ -69,6 +69,12 @@ public:
     virtual catalog::ObjectKind object_kind() const = 0;
     /// The manifest's format name ("pg_dump-custom", "tar.gz", "sql", ...).
     virtual std::string format() const = 0;
+    /// Checks the half's configuration against the machine before a backup starts (the
+    /// documents directory exists, the pg tools directory exists): a mistake there throws
+    /// ConfigError, and the backup stops before it takes the lock or records anything.
+    /// What can change while a run goes on (an empty directory, an unreachable database)
+    /// is not checked here: that is the half's failure, recorded in its run.
+    virtual void validate() const {}
     /// The live content's fingerprint. Throws when it cannot be taken (the half fails).
     virtual LiveFingerprint fingerprint(const DriverContext& ctx) = 0;
     /// Writes the half's object into `sink` and finishes it; on any failure aborts it and

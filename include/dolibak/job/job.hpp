@@ -51,6 +51,9 @@ struct DOLIBAK_API Event {
     /// progress: `total` is an estimate (a backup's: the size of the half's previous object of
     /// the same kind), so `bytes` may pass it.
     bool estimated = false;
+    /// progress: the half's transfer is over and `bytes` is its final count (a backup's
+    /// upload); no more progress of this half follows in this operation.
+    bool done = false;
 };
 
 struct DOLIBAK_API DatabaseSettings {

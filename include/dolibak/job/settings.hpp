@@ -45,6 +45,9 @@ struct DOLIBAK_API SettingInfo {
     /// Allowed values of a `choice`.
     std::vector<std::string> choices;
     std::string help;
+    /// What it is about ("store", "S3", "database", "documents", "retention", ...): how the
+    /// CLI's `help settings` and man page group the flags.
+    std::string topic;
 };
 
 /// Every known key, in documentation order.

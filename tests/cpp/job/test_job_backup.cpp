@@ -8,6 +8,8 @@
 #include <dolibak/tarball/lister.hpp>
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -166,13 +168,16 @@ TEST_CASE("a failing half fails alone, and its fingerprint does not advance") {
     const auto fp_docs = j.store().get_bytes(".fp-docs");
     instance().sql("INSERT INTO llx_c_country (code, label, active) VALUES ('ZZ', 'Test', 1)");
 
+    // An empty documents directory (an unmounted volume) fails its half in the run; a
+    // directory that does not exist is a configuration error instead (test_job_docs).
     auto broken = c;
-    broken.docs->root = store_dir.path() / "no-such-documents";
+    broken.docs->root = store_dir.path() / "empty-documents";
+    std::filesystem::create_directories(broken.docs->root);
     job::Job jb(broken);
     auto r = jb.backup();
     CHECK_FALSE(r.ok());
     CHECK(jobt::half(r, "docs").outcome == Outcome::failed);
-    CHECK(jobt::half(r, "docs").error.find("no-such-documents") != std::string::npos);
+    CHECK(jobt::half(r, "docs").error.find("empty-documents") != std::string::npos);
     CHECK(jobt::half(r, "db").outcome == Outcome::uploaded);
     CHECK(jb.store().get_bytes(".fp-docs") == fp_docs);
     const auto m = catalog::Manifest::from_json(jb.store().get_bytes(r.manifest_key));
@@ -241,7 +246,8 @@ TEST_CASE("progress: a backup estimates its total from the previous object; veri
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new <ts>
     job::BackupOptions force;
     force.force = true;
-    REQUIRE(j.backup(force).ok());
+    const auto second = j.backup(force);
+    REQUIRE(second.ok());
     for (const char* half : {"db", "docs"}) {
         INFO(half);
         const auto events = of(half);
@@ -251,6 +257,11 @@ TEST_CASE("progress: a backup estimates its total from the previous object; veri
             CHECK(*e.total == jobt::half(first, half).bytes);
             CHECK(e.estimated);
         }
+        // The half's progress ends with one `done` event carrying its final count.
+        CHECK(events.back().done);
+        CHECK(events.back().bytes == jobt::half(second, half).bytes);
+        CHECK(std::count_if(events.begin(), events.end(), [](const auto& e) { return e.done; }) ==
+              1);
     }
     // verify reads objects of a known size: exact totals, never passed.
     progress.clear();

@@ -126,7 +126,7 @@ TEST_CASE("check fails where pg_dump would: a table or a large object the role c
         pgt::psql(pgt::conn("superuser", db), "SELECT lo_create(0);");
         const auto r = j.check();
         CHECK(!r.ok());
-        CHECK(item(r, "database read access").detail.find("1 of 1 large object(s)") !=
+        CHECK(item(r, "database read access").detail.find("1 of 1 large object is not readable") !=
               std::string::npos);
         // Granted: readable again.
         pgt::psql(pgt::conn("superuser", db),

@@ -185,6 +185,33 @@ TEST_CASE("an empty or unmounted documents directory fails the half unless allow
         if (item.name == "documents") CHECK(item.ok);
 }
 
+TEST_CASE("a documents directory that does not exist is a configuration error: no run recorded") {
+    test::TempDir tmp;
+    const fs::path store = tmp / "store";
+    test::write_file(tmp / "file", "not a directory");
+    for (const fs::path& docs : {tmp / "nonexistent", tmp / "file"}) {
+        CAPTURE(docs);
+        job::Job j(docs_config(store, docs));
+        try {
+            (void)j.backup();
+            FAIL("backed up");
+        } catch (const ConfigError& e) {
+            CHECK(std::string(e.what()).find("docs_dir") != std::string::npos);
+            CHECK(std::string(e.what()).find(docs.string()) != std::string::npos);
+        }
+        job::BackupOptions dry;
+        dry.dry_run = true;
+        CHECK_THROWS_AS(j.backup(dry), ConfigError);
+        // Nothing in the store: no manifest, no marker, no lock left.
+        CHECK(j.list().runs.empty());
+        std::size_t entries = 0;
+        if (fs::exists(store))
+            for (const auto& e : fs::recursive_directory_iterator(store))
+                entries += e.is_regular_file() ? 1 : 0;
+        CHECK(entries == 0);
+    }
+}
+
 TEST_CASE("skip_unreadable: an unreadable directory is skipped by the fingerprint too") {
     test::TempDir tmp;
     make_tree(tmp / "docs");

@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <set>
 #include <string>
 
 using namespace dolibak;
@@ -349,11 +350,22 @@ TEST_CASE("config file: types, lists, unknown keys, mode warning") {
     } catch (const ConfigError& e) {
         CHECK(contains(e.what(), "sotre"));
         CHECK(contains(e.what(), f.string()));
+        CHECK(contains(e.what(), "did you mean 'store'?"));
+    }
+    // Nothing near enough: no suggestion.
+    try {
+        (void)settings_from_json(R"({"frobnicate": 1})", "x");
+        FAIL("accepted");
+    } catch (const ConfigError& e) {
+        CHECK(contains(e.what(), "frobnicate"));
+        CHECK_FALSE(contains(e.what(), "did you mean"));
     }
     CHECK_THROWS_AS(settings_from_json("[1,2]", "x"), ConfigError);
     CHECK_THROWS_AS(settings_from_json(R"({"db_port": 1.5})", "x"), ConfigError);
     CHECK_THROWS_AS(settings_from_json(R"({"store": {"a": 1}})", "x"), ConfigError);
-    CHECK_THROWS_AS(settings_from_file(t / "missing.json"), IoError);
+    // A config file that is not there is a configuration error (the CLI's exit 2).
+    CHECK_THROWS_WITH_AS(settings_from_file(t / "missing.json"),
+                         doctest::Contains((t / "missing.json").c_str()), ConfigError);
 
     write_file(f, R"({"db_password": "pw"})");
     ::chmod(f.c_str(), 0640);
@@ -365,6 +377,23 @@ TEST_CASE("config file: types, lists, unknown keys, mode warning") {
     ::chmod(f.c_str(), 0600);
     (void)settings_from_file(f, [&](const std::string& w) { warnings.push_back(w); });
     CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("every key has a topic, and the topics group them") {
+    const std::set<std::string> topics{"store",     "S3",        "application profile", "database",
+                                       "documents", "retention", "notifications",       "run"};
+    for (const auto& k : setting_keys()) {
+        CAPTURE(k.key);
+        CHECK(topics.count(k.topic) == 1);
+    }
+    CHECK(find_setting("store")->topic == "store");
+    CHECK(find_setting("s3_part_size")->topic == "S3");
+    CHECK(find_setting("pg_tools_dir")->topic == "database");
+    CHECK(find_setting("skip_unreadable")->topic == "documents");
+    CHECK(find_setting("keep_last")->topic == "retention");
+    CHECK(find_setting("webhook_url")->topic == "notifications");
+    CHECK(find_setting("progress_interval")->topic == "run");
+    CHECK(find_setting("progress_interval")->kind == SettingKind::duration);
 }
 
 TEST_CASE("precedence: override > environment > config file > default") {
@@ -391,6 +420,7 @@ TEST_CASE("precedence: override > environment > config file > default") {
     CHECK(c.lock_ttl == std::chrono::hours(1));
     REQUIRE(warnings.size() == 1);  // DOLIBAK_STROE; DOLIBAK_PYTHONPATH is not a setting
     CHECK(contains(warnings[0], "DOLIBAK_STROE"));
+    CHECK(contains(warnings[0], "did you mean DOLIBAK_STORE?"));
 
     // DOLIBAK_CONFIG names the file when none is given; use_environment=false ignores both.
     const Environment env2{{"DOLIBAK_CONFIG", f.string()}, {"DOLIBAK_DB_HOST", "env-host"}};
@@ -406,6 +436,8 @@ TEST_CASE("precedence: override > environment > config file > default") {
     src3.env = &no_env;
     src3.overrides = S({{"db_pasword", "x"}});
     CHECK_THROWS_WITH_AS(load_settings(src3), doctest::Contains("db_pasword"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_settings(src3), doctest::Contains("did you mean 'db_password'?"),
+                         ConfigError);
 }
 
 TEST_CASE("a profile file extends the chosen profile") {
@@ -415,6 +447,8 @@ TEST_CASE("a profile file extends the chosen profile") {
     CHECK(c.profile.name == "dolibarr");
     CHECK(c.profile.is_volatile_table("llx_mymodule_log"));
     CHECK(c.profile.is_volatile_table("llx_const"));
+    CHECK_THROWS_WITH_AS(cfg({{"profile_file", (t / "none.json").c_str()}}),
+                         doctest::Contains("none.json"), ConfigError);
     write_file(t / "bad.json", R"({"volatile_tablez": []})");
     CHECK_THROWS_WITH_AS(cfg({{"profile_file", (t / "bad.json").c_str()}}),
                          doctest::Contains("bad.json"), ConfigError);

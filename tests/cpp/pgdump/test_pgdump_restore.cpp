@@ -318,7 +318,7 @@ TEST_CASE("restore into a fresh database passes the proof") {
             FAIL("expected VerificationError");
         } catch (const VerificationError& e) {
             REQUIRE(e.differences().size() == 1);
-            CHECK(e.differences()[0] == "1 large object(s) in the archive, 0 in the database");
+            CHECK(e.differences()[0] == "1 large object in the archive, 0 in the database");
         }
     }
     SUBCASE("sandbox reset: DROP OWNED then restore, as the sandbox owner") {
