@@ -364,9 +364,9 @@ TEST_CASE("backup and skip on the signature-checking S3 server") {
     c.now = next_second;
     c.store.s3.endpoint = s3.at("endpoint").get<std::string>();
     c.store.s3.region = s3.at("region").get<std::string>();
-    c.store.credentials =
-        s3::Credentials{s3.at("access_key").get<std::string>(),
-                        Secret(s3.at("secret_key").get<std::string>()), Secret(), "test"};
+    c.store.credentials = s3::Credentials{s3.at("access_key").get<std::string>(),
+                                          Secret(s3.at("secret_key").get<std::string>()), Secret(),
+                                          "test", std::nullopt};
     job::Job j(c);
     auto r1 = j.backup();
     REQUIRE(r1.ok());
