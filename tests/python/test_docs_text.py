@@ -42,7 +42,7 @@ def test_every_relative_link_leads_to_a_file():
 def test_cli_md_describes_every_command_and_no_other():
     out = subprocess.run([CLI, "--help"], capture_output=True, text=True).stdout
     listed = out.split("Subcommands:", 1)[1]
-    commands = set(re.findall(r"^\s+([a-z][a-z0-9-]*)\s", listed, re.M))
+    commands = set(re.findall(r"^[ \t]+([a-z][a-z0-9-]*)[ \t]", listed, re.M))
     assert {"backup", "restore", "tar-list", "docs-fingerprint"} <= commands, commands
     cli_md = read(os.path.join(DOCS, "cli.md"))
     # A command is described by a heading "### `name ...`" or a row "| `name ...` |".
