@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +88,11 @@ struct DOLIBAK_API StoredFingerprint {
     TimePoint time{};    ///< that object's <ts>
     std::string sha256;  ///< of that object's bytes
     std::uint64_t bytes = 0;
+    /// Database: the digest of each table's line ("schema.table" -> hex) and of the schema,
+    /// beside the combined value. Absent from a fingerprint written before they were kept
+    /// (then `tables` is unset): it still compares by `value`, but cannot name tables.
+    std::optional<std::map<std::string, std::string>> tables{};
+    std::string schema_digest{};
     std::string to_json() const;
     /// Throws FormatError naming the field.
     static StoredFingerprint from_json(std::string_view text);
