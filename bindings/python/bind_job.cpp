@@ -139,6 +139,21 @@ void add_to_dict(py::class_<T>& c) {
         "The report as plain Python data (the CLI's --json form)");
 }
 
+/// list and status: runs as summaries, or with their whole manifests (--manifests).
+template <class T>
+void add_to_dict_with_manifests(py::class_<T>& c) {
+    c.def(
+        "to_dict",
+        [](const T& r, bool manifests) {
+            JsonOptions o;
+            o.manifests = manifests;
+            return json_loads(to_json(r, o));
+        },
+        py::arg("manifests") = false,
+        "The report as plain Python data (the CLI's --json form; manifests=True: each run's "
+        "whole manifest too, as --manifests)");
+}
+
 const Registrar registrar(60, [](py::module_& m) {
     py::class_<Event>(m, "Event", "Something a running job reports.")
         .def_property_readonly("kind",
@@ -274,7 +289,7 @@ const Registrar registrar(60, [](py::module_& m) {
             for (const auto& o : r.verifications) l.append(o.key);
             return l;
         });
-    add_to_dict(list);
+    add_to_dict_with_manifests(list);
 
     py::class_<VerifiedObject>(m, "VerifiedObject", "One object checked by verify.")
         .def_readonly("key", &VerifiedObject::key)
@@ -362,7 +377,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 return std::move(d);
             },
             "The newest verification recorded in the store (run, at, ok, age_seconds), or None.");
-    add_to_dict(status);
+    add_to_dict_with_manifests(status);
 
     py::class_<CheckItem>(m, "CheckItem", "One preflight check.")
         .def_readonly("name", &CheckItem::name)
