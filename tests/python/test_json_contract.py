@@ -143,6 +143,13 @@ def test_json_log_lines_carry_key_bytes_seconds_outcome(tmp_path):
     [same] = [l for l in json_contract.log_lines(p.stderr) if l.get("outcome") == "unchanged"]
     assert same["key"] == docs_half["key"] and same["bytes"] == docs_half["bytes"]
 
+    p = run(["verify", "--json"] + common, check_rc=0)
+    [checked] = [l for l in json_contract.log_lines(p.stderr) if l.get("outcome") == "verified"]
+    assert checked["key"] == docs_half["key"] and checked["bytes"] == docs_half["bytes"]
+    p = run(["restore", "docs", "--to", str(tmp_path / "back")] + common, check_rc=0)
+    [restored] = [l for l in json_contract.log_lines(p.stderr) if l.get("outcome") == "restored"]
+    assert restored["key"] == docs_half["key"] and restored["half"] == "docs"
+
 
 # ---- a dry run names the tables that changed ---------------------------------------------------
 
