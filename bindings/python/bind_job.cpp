@@ -184,6 +184,20 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_readonly("error", &HalfReport::error)
         .def_property_readonly("exclusions",
                                [](const HalfReport& h) { return exclusion_tuples(h.exclusions); })
+        .def_property_readonly(
+            "table_changes",
+            [](const HalfReport& h) -> py::object {
+                if (!h.table_changes) return py::none();
+                py::dict d;
+                d["known"] = h.table_changes->known;
+                d["schema_changed"] = h.table_changes->schema_changed;
+                d["changed"] = h.table_changes->changed;
+                d["added"] = h.table_changes->added;
+                d["removed"] = h.table_changes->removed;
+                return std::move(d);
+            },
+            "A database half whose fingerprint differs from the stored one: which tables "
+            "(known, schema_changed, changed, added, removed), else None")
         .def("__repr__", [](const HalfReport& h) {
             return "<HalfReport " + h.half + " " + std::string(to_string(h.outcome)) + " " + h.key +
                    ">";

@@ -187,6 +187,14 @@ def test_dry_run_names_exactly_the_changed_table(fresh_db, tmp_path):
                                    "changed": ["public.llx_b"], "added": ["public.llx_d"],
                                    "removed": ["public.llx_c"]}
     assert "schema changed" in text and "added public.llx_d" in text
+    # Python's report names them too, in the same shape.
+    dolibak = pytest.importorskip("dolibak")
+    job = dolibak.Job({"store": store_url(store), "db_host": str(fresh_db["host"]),
+                       "db_port": int(fresh_db["port"]), "db_user": fresh_db["user"],
+                       "db_name": fresh_db["dbname"], "db_password": fresh_db["password"]},
+                      use_environment=False)
+    half = job.backup(dry_run=True).half("db")
+    assert half.table_changes == db["table_changes"]
     # The dry run stored nothing: the fingerprint is the one of the first run.
     assert json.loads((store / ".fp-db").read_text()) == stored
 
