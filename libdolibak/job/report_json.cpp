@@ -129,6 +129,11 @@ json run_json(const RunEntry& run, const JsonOptions& options) {
     json halves = json::object();
     for (const auto& [name, h] : m.halves) {
         if (h.status == catalog::ManifestHalf::Status::uploaded) uploaded += h.bytes;
+        json retention = nullptr;  // what a prune would decide now (list only)
+        if (const auto r = run.retention.find(name); r != run.retention.end())
+            retention = {{"keep", r->second.keep},
+                         {"reasons", r->second.reasons},
+                         {"detail", r->second.detail}};
         halves[name] = {
             {"status", std::string(catalog::to_string(h.status))},
             {"key", h.key},
@@ -137,7 +142,8 @@ json run_json(const RunEntry& run, const JsonOptions& options) {
             {"format", h.format},
             {"seconds", h.duration_seconds},
             {"error", h.error},
-            {"exclusions", exclusions_json(recorded_exclusions(h.archive_summary_json))}};
+            {"exclusions", exclusions_json(recorded_exclusions(h.archive_summary_json))},
+            {"retention", retention}};
     }
     j["uploaded_bytes"] = uploaded;
     j["halves"] = halves;

@@ -77,6 +77,10 @@ def test_list_and_status_summarise_runs_unless_manifests(tmp_path):
     assert r["halves"]["db"]["status"] == "skipped"
     assert r["uploaded_bytes"] == r["halves"]["docs"]["bytes"] > 0
     assert [x["pattern"] for x in r["halves"]["docs"]["exclusions"]][0] == "*/temp/*"
+    # Why it is kept: what a prune would decide now.
+    kept = r["halves"]["docs"]["retention"]
+    assert kept["keep"] is True and "newest-success" in kept["reasons"], kept
+    assert "newest successful backup" in kept["detail"]
 
     full = json_contract.loads(run(["list", "--json", "--manifests"] + common,
                                    check_rc=0).stdout, "list")

@@ -68,6 +68,14 @@ struct DOLIBAK_API RunEntry {
     Manifest manifest;
     /// Why the manifest could not be read, when it was asked for and could not.
     std::string error;
+    /// What the retention policy decides for each half of the run, by half name, when the
+    /// listing was planned (job::Job::list does): kept, and why, or dropped by the next prune.
+    struct Retention {
+        bool keep = false;
+        std::vector<std::string> reasons;  ///< "daily", "monthly", "newest-success", ...
+        std::string detail;                ///< "month 2026-09", "older than the yearly window"
+    };
+    std::map<std::string, Retention> retention{};
 };
 
 struct DOLIBAK_API Listing {

@@ -59,6 +59,11 @@ TEST_CASE("list: a summary per run, the whole manifest only when asked for") {
     CHECK(summary["halves"]["docs"]["status"] == "unchanged");
     CHECK(summary["halves"]["docs"]["exclusions"][0]["files"] == 1);
     CHECK(summary["halves"]["db"]["exclusions"] == json::array());
+    CHECK(summary["halves"]["db"]["retention"].is_null());  // not planned
+    listing.runs[0].retention["db"] = {true, {"daily"}, "newest of day 2026-11-23"};
+    const auto planned = json::parse(job::to_json(listing))["runs"][0]["halves"]["db"];
+    CHECK(planned["retention"] ==
+          json{{"keep", true}, {"reasons", {"daily"}}, {"detail", "newest of day 2026-11-23"}});
 
     job::JsonOptions o;
     o.manifests = true;
