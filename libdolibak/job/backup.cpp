@@ -141,7 +141,8 @@ public:
                 r.report.reason = name == "db"        ? "database changed"
                                   : name == "globals" ? "roles changed"
                                                       : "documents changed";
-                if (!fp.tables.empty()) {
+                // Per-table digests compare only within one mode (a mode change says so).
+                if (!fp.tables.empty() && prev->mode == fp.mode) {
                     r.report.table_changes = table_changes(*prev, fp);
                     r.report.reason += describe(*r.report.table_changes);
                 }

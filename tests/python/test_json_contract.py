@@ -199,6 +199,11 @@ def test_dry_run_names_exactly_the_changed_table(fresh_db, tmp_path):
                       use_environment=False)
     half = job.backup(dry_run=True).half("db")
     assert half.table_changes == db["table_changes"]
+    # Another fingerprint mode: its digests do not compare with the stored ones; the reason
+    # says so and no table is named.
+    db, text = dry_run_db(common + ["--db-fingerprint", "content"], env)
+    assert db["outcome"] == "would-upload" and db["table_changes"] is None
+    assert "mode changed" in db["reason"]
     # The dry run stored nothing: the fingerprint is the one of the first run.
     assert json.loads((store / ".fp-db").read_text()) == stored
 
