@@ -20,8 +20,9 @@ std::string dump(const json& j) {
 // could break a reader.
 const std::map<std::string, int, std::less<>>& majors() {
     static const std::map<std::string, int, std::less<>> m = {
-        {"backup", 1},       {"prune", 1},  {"list", 1},  {"verify", 1},  {"restore-db", 1},
-        {"restore-docs", 1}, {"status", 1}, {"check", 1}, {"refresh", 1}, {"log", 1}};
+        {"backup", 1},     {"prune", 1},        {"list", 1},        {"verify", 1},
+        {"restore-db", 1}, {"restore-docs", 1}, {"status", 1},      {"check", 1},
+        {"refresh", 1},    {"log", 1},          {"notification", 1}};
     return m;
 }
 

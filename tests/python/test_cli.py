@@ -494,7 +494,7 @@ def test_backup_posts_the_webhook_and_a_dead_one_is_a_warning(tmp_path):
     assert len(bodies) == 1
     path, body = bodies[0]
     assert path == "/services/" + WEBHOOK_TOKEN
-    note = json.loads(body)
+    note = json_contract.loads(body, "notification")
     assert note["text"].startswith("dolibak backup of file://")
     assert note["ok"] is True and note["event"] == "backup"
     assert note["report"] == json_contract.loads(p.stdout, "backup")
