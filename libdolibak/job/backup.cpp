@@ -228,7 +228,8 @@ private:
         return c;
     }
 
-    /// ": schema, 2 table(s) changed: public.llx_facture, ..." for the reason.
+    /// ": schema changed; changed public.llx_facture; added public.llx_x" for the reason (five
+    /// names of each list at most, then the count).
     static std::string describe(const TableChanges& c) {
         if (!c.known) return " (the stored fingerprint predates per-table digests: tables unknown)";
         std::string s;
