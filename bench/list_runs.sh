@@ -69,8 +69,10 @@ for round in 1 2 3; do
   echo "== round $round"
   echo " dolibak list"
   t "$dolibak" list --store "file://$work/store" >/dev/null
-  echo " dolibak list --json"
+  echo " dolibak list --json (run summaries)"
   t "$dolibak" list --store "file://$work/store" --json >"$work/list.json"
+  echo " dolibak list --json --manifests"
+  t "$dolibak" list --store "file://$work/store" --json --manifests >"$work/list-manifests.json"
   echo " peer: cat every manifest"
   t sh -c 'cat "$1"/manifests/*.json > /dev/null' _ "$work/store"
 done
@@ -81,4 +83,4 @@ if command -v strace >/dev/null; then
 else
   echo "   (strace not installed)"
 fi
-echo "   list --json: $(wc -c <"$work/list.json") bytes"
+echo "   list --json: $(wc -c <"$work/list.json") bytes; with --manifests: $(wc -c <"$work/list-manifests.json") bytes"

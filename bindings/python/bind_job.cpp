@@ -224,6 +224,21 @@ void add_to_dict(py::class_<T>& c) {
         "The report as plain Python data (the CLI's --json form)");
 }
 
+/// list and status: runs as summaries, or with their whole manifests (--manifests).
+template <class T>
+void add_to_dict_with_manifests(py::class_<T>& c) {
+    c.def(
+        "to_dict",
+        [](const T& r, bool manifests) {
+            JsonOptions o;
+            o.manifests = manifests;
+            return json_loads(to_json(r, o));
+        },
+        py::arg("manifests") = false,
+        "The report as plain Python data (the CLI's --json form; manifests=True: each run's "
+        "whole manifest too, as --manifests)");
+}
+
 const Registrar registrar(60, [](py::module_& m) {
     py::class_<Event>(m, "Event", "Something a running job reports.")
         .def_property_readonly(
@@ -270,6 +285,20 @@ const Registrar registrar(60, [](py::module_& m) {
             "exclusions", [](const HalfReport& h) { return exclusion_tuples(h.exclusions); },
             "Documents: (pattern, files, bytes) for each exclude pattern, as the manifest records "
             "them.")
+        .def_property_readonly(
+            "table_changes",
+            [](const HalfReport& h) -> py::object {
+                if (!h.table_changes) return py::none();
+                py::dict d;
+                d["known"] = h.table_changes->known;
+                d["schema_changed"] = h.table_changes->schema_changed;
+                d["changed"] = h.table_changes->changed;
+                d["added"] = h.table_changes->added;
+                d["removed"] = h.table_changes->removed;
+                return std::move(d);
+            },
+            "A database half whose fingerprint differs from the stored one: which tables "
+            "(known, schema_changed, changed, added, removed), else None")
         .def("__repr__", [](const HalfReport& h) {
             return "<HalfReport " + h.half + " " + std::string(to_string(h.outcome)) + " " + h.key +
                    ">";
@@ -412,7 +441,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 return l;
             },
             "Keys of the verification records (verified/<ts>...json), oldest first.");
-    add_to_dict(list);
+    add_to_dict_with_manifests(list);
 
     py::class_<VerifiedObject>(m, "VerifiedObject", "One object checked by verify.")
         .def_readonly("key", &VerifiedObject::key, "The store key of the object.")
@@ -531,7 +560,7 @@ const Registrar registrar(60, [](py::module_& m) {
                 return std::move(d);
             },
             "The newest verification recorded in the store (run, at, ok, age_seconds), or None.");
-    add_to_dict(status);
+    add_to_dict_with_manifests(status);
 
     py::class_<CheckItem>(m, "CheckItem", "One preflight check.")
         .def_readonly("name", &CheckItem::name, "What was checked.")

@@ -26,6 +26,10 @@ std::string StoredFingerprint::to_json() const {
     json j = {{"version", 1},     {"half", half},     {"fingerprint", value},
               {"mode", mode},     {"object", object}, {"time", format_timestamp(time)},
               {"sha256", sha256}, {"bytes", bytes}};
+    if (tables) {
+        j["tables"] = *tables;
+        j["schema_digest"] = schema_digest;
+    }
     return j.dump(2) + "\n";
 }
 
@@ -51,6 +55,21 @@ StoredFingerprint StoredFingerprint::from_json(std::string_view text) {
     if (j.contains("sha256") && j["sha256"].is_string()) f.sha256 = j["sha256"].get<std::string>();
     if (j.contains("bytes") && j["bytes"].is_number_unsigned())
         f.bytes = j["bytes"].get<std::uint64_t>();
+    // Per-table digests: optional (older fingerprints have none); when present, every value
+    // must be a string, else the whole fingerprint is refused rather than half-trusted.
+    if (j.contains("tables")) {
+        const auto& t = j["tables"];
+        if (!t.is_object()) throw FormatError("stored fingerprint: \"tables\" must be an object");
+        std::map<std::string, std::string> tables;
+        for (const auto& [name, digest] : t.items()) {
+            if (!digest.is_string())
+                throw FormatError("stored fingerprint: tables." + name + " must be a string");
+            tables.emplace(name, digest.get<std::string>());
+        }
+        f.tables = std::move(tables);
+        if (j.contains("schema_digest") && j["schema_digest"].is_string())
+            f.schema_digest = j["schema_digest"].get<std::string>();
+    }
     return f;
 }
 

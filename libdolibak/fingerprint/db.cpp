@@ -245,6 +245,10 @@ TableFingerprint count_tms_of(Connection& c, const std::string& schema, const st
 
 }  // namespace
 
+std::string TableFingerprint::line_digest() const {
+    return io::sha256_hex(std::to_string(rows) + "\t" + digest);
+}
+
 std::vector<std::string> DbFingerprint::differences(const DbFingerprint& other) const {
     std::vector<std::string> out;
     if (schema_digest != other.schema_digest) out.emplace_back("(schema)");

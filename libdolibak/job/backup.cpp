@@ -142,15 +142,30 @@ public:
                                    "): uploading");
                 r.report.reason = "stored fingerprint unreadable";
             }
-            if (prev && prev->value != fp.value)
+            if (prev && prev->value != fp.value) {
                 r.report.reason = name == "db"        ? "database changed"
                                   : name == "globals" ? "roles changed"
                                                       : "documents changed";
+                // Per-table digests compare only within one mode (a mode change says so).
+                if (!fp.tables.empty() && prev->mode == fp.mode) {
+                    r.report.table_changes = table_changes(*prev, fp);
+                    r.report.reason += describe(*r.report.table_changes);
+                }
+            }
             r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
             if (unchanged(r, prev, fp.value, fp.mode)) {
-                im_.info(name, r.report.reason + ": nothing uploaded");
+                Event e{Event::Kind::info, name, r.report.reason + ": nothing uploaded", 0,
+                        std::nullopt};
+                e.key = r.report.key;
+                e.size = r.report.bytes;
+                e.outcome = "unchanged";
+                im_.emit(std::move(e));
             } else if (o_.dry_run) {
                 r.report.outcome = Outcome::would_upload;
+                Event e{Event::Kind::info, name, "would upload (" + r.report.reason + ")", 0,
+                        std::nullopt};
+                e.outcome = "would-upload";
+                im_.emit(std::move(e));
             } else {
                 const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
                 im_.info(name, std::string(name == "docs" ? "archiving" : "dumping") + " into " +
@@ -165,7 +180,12 @@ public:
                     r.manifest.server_version = produced.server_version;
                 stored(r, key, bytes, sha);
                 try {
-                    im_.catalog->store_fingerprint({name, fp.value, fp.mode, key, t_, sha, bytes});
+                    StoredFingerprint stored_fp{name, fp.value, fp.mode, key, t_, sha, bytes};
+                    if (!fp.tables.empty()) {
+                        stored_fp.tables = fp.tables;
+                        stored_fp.schema_digest = fp.schema_digest;
+                    }
+                    im_.catalog->store_fingerprint(stored_fp);
                 } catch (const Cancelled&) {
                     throw;
                 } catch (const Error& e) {
@@ -174,8 +194,15 @@ public:
                     im_.warn(name, std::string("the fingerprint could not be stored (") + e.what() +
                                        "): the next run uploads this half again");
                 }
-                im_.info(name, "stored " + key + " (" + std::to_string(bytes) + " bytes" +
-                                   (produced.detail.empty() ? "" : ", " + produced.detail) + ")");
+                Event e{Event::Kind::info, name,
+                        "stored " + key + " (" + std::to_string(bytes) + " bytes" +
+                            (produced.detail.empty() ? "" : ", " + produced.detail) + ")",
+                        0, std::nullopt};
+                e.key = key;
+                e.size = bytes;
+                e.seconds = seconds_since(start);
+                e.outcome = "uploaded";
+                im_.emit(std::move(e));
             }
         } catch (const Cancelled&) {
             throw;
@@ -187,6 +214,48 @@ public:
     }
 
 private:
+    /// Which tables differ between the stored fingerprint and the live one (unknown when the
+    /// stored one predates per-table digests).
+    static TableChanges table_changes(const StoredFingerprint& prev, const LiveFingerprint& fp) {
+        TableChanges c;
+        if (!prev.tables) return c;
+        c.known = true;
+        c.schema_changed = prev.schema_digest != fp.schema_digest;
+        for (const auto& [table, digest] : fp.tables) {
+            const auto was = prev.tables->find(table);
+            if (was == prev.tables->end())
+                c.added.push_back(table);
+            else if (was->second != digest)
+                c.changed.push_back(table);
+        }
+        for (const auto& [table, digest] : *prev.tables)
+            if (!fp.tables.count(table)) c.removed.push_back(table);
+        return c;
+    }
+
+    /// ": schema changed; changed public.llx_facture; added public.llx_x" for the reason (five
+    /// names of each list at most, then the count).
+    static std::string describe(const TableChanges& c) {
+        if (!c.known) return " (the stored fingerprint predates per-table digests: tables unknown)";
+        std::string s;
+        auto list = [&s](const char* what, const std::vector<std::string>& tables) {
+            if (tables.empty()) return;
+            s += (s.empty() ? ": " : "; ") + std::string(what) + " ";
+            for (std::size_t i = 0; i < tables.size(); ++i) {
+                if (i == 5) {
+                    s += fmt::format(", ... ({} in all)", tables.size());
+                    break;
+                }
+                s += (i ? ", " : "") + tables[i];
+            }
+        };
+        if (c.schema_changed) s = ": schema changed";
+        list("changed", c.changed);
+        list("added", c.added);
+        list("removed", c.removed);
+        return s;
+    }
+
     static std::string fingerprint_json(const std::string& value, const std::string& mode) {
         return nlohmann::json{{"fingerprint", value}, {"mode", mode}}.dump();
     }
@@ -206,8 +275,10 @@ private:
         r.manifest.status = catalog::ManifestHalf::Status::failed;
         r.manifest.error = e.what();
         r.manifest.key.clear();
-        im_.emit({Event::Kind::warning, r.report.half, std::string("failed: ") + e.what(), 0,
-                  std::nullopt});
+        Event event{Event::Kind::warning, r.report.half, std::string("failed: ") + e.what(), 0,
+                    std::nullopt};
+        event.outcome = "failed";
+        im_.emit(std::move(event));
     }
 
     Job::Impl& im_;
@@ -321,7 +392,13 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
         // manifest: its objects are left to the next prune, its fingerprints to the next run.
         lease->renew(manifest.finished_at);
         report.manifest_key = im.catalog->publish_manifest(manifest);
-        im.info("", "manifest " + report.manifest_key + (report.ok() ? "" : " (run FAILED)"));
+        Event e{Event::Kind::info, "",
+                "manifest " + report.manifest_key + (report.ok() ? "" : " (run FAILED)"), 0,
+                std::nullopt};
+        e.key = report.manifest_key;
+        e.seconds = seconds_since(start);
+        e.outcome = report.ok() ? "success" : "failed";
+        im.emit(std::move(e));
     }
     if (lease) lease->release();
     // The run is published: nothing after this point changes what it reports.

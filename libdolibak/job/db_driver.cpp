@@ -53,8 +53,16 @@ public:
         fo.change_column = profile_.change_column;
         ctx.info("fingerprinting " + s.conn.describe());
         const auto fp = fingerprint::fingerprint_database(s.conn, fo);
-        return {fp.value, std::string(fingerprint::to_string(fo.mode)), versions.tool_version,
-                versions.server_version};
+        LiveFingerprint live{fp.value,
+                             std::string(fingerprint::to_string(fo.mode)),
+                             versions.tool_version,
+                             versions.server_version,
+                             {},
+                             {}};
+        for (const auto& t : fp.tables)
+            live.tables.emplace(t.schema + "." + t.name, t.line_digest());
+        live.schema_digest = fp.schema_digest;
+        return live;
     }
 
     Produced produce(io::Sink& sink, const DriverContext& ctx) override {

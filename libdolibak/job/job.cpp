@@ -1,6 +1,7 @@
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
+#include <dolibak/catalog/prune_plan.hpp>
 #include <dolibak/core/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -203,7 +204,30 @@ Env& Job::env() {
 }
 
 ListReport Job::list() {
-    return impl_->catalog->scan(catalog::Catalog::Load::all, true);
+    auto listing = impl_->catalog->scan(catalog::Catalog::Load::all, true);
+    // Why each run is kept: the plan a prune would make now (forced, so that an unreadable
+    // manifest is kept rather than refused; it only reads what the listing holds).
+    try {
+        const auto pp = catalog::plan_prune(listing, impl_->now(), impl_->config.retention, true);
+        std::map<std::string, catalog::RunEntry*> by_manifest;
+        for (auto& run : listing.runs) by_manifest[run.manifest_key] = &run;
+        for (const auto& d : pp.plan.decisions) {
+            const auto hash = d.backup.key.rfind('#');
+            if (hash == std::string::npos) continue;  // an old script's object
+            const auto run = by_manifest.find(d.backup.key.substr(0, hash));
+            if (run == by_manifest.end()) continue;
+            auto& r = run->second->retention[d.backup.key.substr(hash + 1)];
+            r.keep = d.keep;
+            for (const auto reason : d.reasons)
+                r.reasons.emplace_back(retention::to_string(reason));
+            r.detail = d.detail;
+        }
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const Error& e) {
+        impl_->warn("", std::string("retention not planned for the listing: ") + e.what());
+    }
+    return listing;
 }
 
 }  // namespace dolibak::job

@@ -162,6 +162,7 @@ void Job::Impl::notify(const std::string& event, bool ok, const std::string& rep
         for (auto& ch : text)
             if (ch == '\n' || ch == '\r') ch = ' ';
         nlohmann::json j;
+        j["schema"] = schema_id("notification");  // docs/json.md
         j["text"] = text;
         j["event"] = event;
         j["ok"] = ok;

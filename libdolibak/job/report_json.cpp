@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 namespace dolibak::job {
 
 using nlohmann::json;
@@ -12,6 +14,23 @@ namespace {
 
 std::string dump(const json& j) {
     return j.dump(2);
+}
+
+// The major version of each document's shape (docs/json.md); bumped only by a change that
+// could break a reader.
+const std::map<std::string, int, std::less<>>& majors() {
+    static const std::map<std::string, int, std::less<>> m = {
+        {"backup", 1},     {"prune", 1},        {"list", 1},        {"verify", 1},
+        {"restore-db", 1}, {"restore-docs", 1}, {"status", 1},      {"check", 1},
+        {"refresh", 1},    {"log", 1},          {"notification", 1}};
+    return m;
+}
+
+// A document: its "schema" first, then `fields`.
+json document(std::string_view kind, json fields) {
+    json j = {{"schema", schema_id(kind)}};
+    j.update(fields);
+    return j;
 }
 
 json time_json(TimePoint t) {
@@ -35,8 +54,18 @@ json exclusions_json(const std::vector<tarball::Exclusion>& xs) {
     return out;
 }
 
+json table_changes_json(const std::optional<TableChanges>& c) {
+    if (!c) return nullptr;
+    return {{"known", c->known},
+            {"schema_changed", c->schema_changed},
+            {"changed", c->changed},
+            {"added", c->added},
+            {"removed", c->removed}};
+}
+
 json half_json(const HalfReport& h) {
     return {{"half", h.half},
+            {"table_changes", table_changes_json(h.table_changes)},
             {"exclusions", exclusions_json(h.exclusions)},
             {"outcome", std::string(to_string(h.outcome))},
             {"key", h.key},
@@ -70,13 +99,56 @@ json prune_json(const PruneReport& r) {
             {"decisions", decisions}, {"deleted", r.deleted},  {"failures", failures}};
 }
 
-json run_json(const RunEntry& run) {
-    json j = {
-        {"time", time_json(run.time)}, {"manifest_key", run.manifest_key}, {"loaded", run.loaded}};
-    if (run.loaded) {
-        j["succeeded"] = run.manifest.succeeded();
-        j["manifest"] = json::parse(run.manifest.to_json());
+// A run's summary: when, its result, and per half what it stored or found unchanged; the whole
+// manifest only when asked for.
+json run_json(const RunEntry& run, const JsonOptions& options) {
+    json j = {{"time", time_json(run.time)},
+              {"ts", run.time == TimePoint{} ? json(nullptr) : json(format_timestamp(run.time))},
+              {"manifest_key", run.manifest_key},
+              {"loaded", run.loaded},
+              {"error", run.error}};
+    if (!run.loaded) {
+        for (const char* f : {"succeeded", "result", "started_at", "finished_at",
+                              "duration_seconds", "tool_version", "profile"})
+            j[f] = nullptr;
+        j["uploaded_bytes"] = 0;
+        j["halves"] = json::object();
+        return j;
     }
+    const auto& m = run.manifest;
+    j["succeeded"] = m.succeeded();
+    j["result"] = m.succeeded() ? "success" : "failed";
+    j["started_at"] = time_json(m.started_at);
+    j["finished_at"] = time_json(m.finished_at);
+    j["duration_seconds"] =
+        m.finished_at >= m.started_at && m.finished_at != TimePoint{}
+            ? json(std::chrono::duration<double>(m.finished_at - m.started_at).count())
+            : json(nullptr);
+    j["tool_version"] = m.tool_version;
+    j["profile"] = m.profile;
+    std::uint64_t uploaded = 0;
+    json halves = json::object();
+    for (const auto& [name, h] : m.halves) {
+        if (h.status == catalog::ManifestHalf::Status::uploaded) uploaded += h.bytes;
+        json retention = nullptr;  // what a prune would decide now (list only)
+        if (const auto r = run.retention.find(name); r != run.retention.end())
+            retention = {{"keep", r->second.keep},
+                         {"reasons", r->second.reasons},
+                         {"detail", r->second.detail}};
+        halves[name] = {
+            {"status", std::string(catalog::to_string(h.status))},
+            {"key", h.key},
+            {"bytes", h.bytes},
+            {"sha256", h.sha256},
+            {"format", h.format},
+            {"seconds", h.duration_seconds},
+            {"error", h.error},
+            {"exclusions", exclusions_json(recorded_exclusions(h.archive_summary_json))},
+            {"retention", retention}};
+    }
+    j["uploaded_bytes"] = uploaded;
+    j["halves"] = halves;
+    if (options.manifests) j["manifest"] = json::parse(m.to_json());
     return j;
 }
 
@@ -111,25 +183,31 @@ json extract_json(const tarball::ExtractSummary& s) {
 
 }  // namespace
 
+std::string schema_id(std::string_view kind) {
+    const auto it = majors().find(kind);
+    return "dolibak." + std::string(kind) + "/" +
+           std::to_string(it != majors().end() ? it->second : 1);
+}
+
 std::string to_json(const BackupReport& r) {
     json halves = json::array();
     for (const auto& h : r.halves) halves.push_back(half_json(h));
-    json j = {{"time", time_json(r.time)},
-              {"ok", r.ok()},
-              {"halves", halves},
-              {"manifest_key", r.manifest_key},
-              {"seconds", r.seconds},
-              {"prune_requested", r.prune_requested},
-              {"prune", r.prune ? prune_json(*r.prune) : json(nullptr)}};
+    json j = document("backup", {{"time", time_json(r.time)},
+                                 {"ok", r.ok()},
+                                 {"halves", halves},
+                                 {"manifest_key", r.manifest_key},
+                                 {"seconds", r.seconds},
+                                 {"prune_requested", r.prune_requested},
+                                 {"prune", r.prune ? prune_json(*r.prune) : json(nullptr)}});
     if (!r.prune_error.empty()) j["prune_error"] = r.prune_error;
     return dump(j);
 }
 
 std::string to_json(const PruneReport& r) {
-    return dump(prune_json(r));
+    return dump(document("prune", prune_json(r)));
 }
 
-std::string to_json(const ListReport& r) {
+std::string to_json(const ListReport& r, const JsonOptions& options) {
     json backups = json::array();
     for (const auto& b : r.backups)
         backups.push_back({{"half", b.half},
@@ -143,10 +221,10 @@ std::string to_json(const ListReport& r) {
                                                           {"run", time_json(b.verified->run)}}
                                                    : json(nullptr)}});
     json runs = json::array();
-    for (const auto& run : r.runs) runs.push_back(run_json(run));
+    for (const auto& run : r.runs) runs.push_back(run_json(run, options));
     json other = json::array();
     for (const auto& o : r.other) other.push_back({{"key", o.key}, {"size", o.size}});
-    return dump({{"backups", backups}, {"runs", runs}, {"other", other}});
+    return dump(document("list", {{"backups", backups}, {"runs", runs}, {"other", other}}));
 }
 
 std::string to_json(const VerifyReport& r) {
@@ -159,23 +237,23 @@ std::string to_json(const VerifyReport& r) {
                            {"sha256", o.sha256},
                            {"problem", o.problem},
                            {"exclusions", exclusions_json(o.exclusions)}});
-    return dump({{"time", time_json(r.time)},
-                 {"ok", r.ok()},
-                 {"objects", objects},
-                 {"record_key", r.record_key}});
+    return dump(document("verify", {{"time", time_json(r.time)},
+                                    {"ok", r.ok()},
+                                    {"objects", objects},
+                                    {"record_key", r.record_key}}));
 }
 
 std::string to_json(const pgdump::RestoreReport& r) {
-    return dump(restore_json(r));
+    return dump(document("restore-db", restore_json(r)));
 }
 
 std::string to_json(const DocsRestoreReport& r) {
-    return dump({{"key", r.key},
-                 {"summary", extract_json(r.summary)},
-                 {"missing_required", r.missing_required}});
+    return dump(document("restore-docs", {{"key", r.key},
+                                          {"summary", extract_json(r.summary)},
+                                          {"missing_required", r.missing_required}}));
 }
 
-std::string to_json(const StatusReport& r) {
+std::string to_json(const StatusReport& r, const JsonOptions& options) {
     json future = json::array();
     for (const auto t : r.future_runs) future.push_back(time_json(t));
     json halves = json::array();
@@ -191,27 +269,53 @@ std::string to_json(const StatusReport& r) {
                         {"at", time_json(r.last_verification->at)},
                         {"ok", r.last_verification->ok},
                         {"age_seconds", r.last_verification->age_seconds}};
-    return dump({{"stale", r.stale},
-                 {"reason", r.reason},
-                 {"future_runs", future},
-                 {"halves", halves},
-                 {"last_verification", verification},
-                 {"age_seconds", r.age_seconds ? json(*r.age_seconds) : json(nullptr)},
-                 {"last_run", r.last_run ? run_json(*r.last_run) : json(nullptr)},
-                 {"last_success", r.last_success ? run_json(*r.last_success) : json(nullptr)}});
+    return dump(document(
+        "status",
+        {{"stale", r.stale},
+         {"reason", r.reason},
+         {"future_runs", future},
+         {"halves", halves},
+         {"last_verification", verification},
+         {"age_seconds", r.age_seconds ? json(*r.age_seconds) : json(nullptr)},
+         {"last_run", r.last_run ? run_json(*r.last_run, options) : json(nullptr)},
+         {"last_success", r.last_success ? run_json(*r.last_success, options) : json(nullptr)}}));
 }
 
 std::string to_json(const CheckReport& r) {
     json items = json::array();
     for (const auto& i : r.items)
         items.push_back({{"name", i.name}, {"ok", i.ok}, {"detail", i.detail}});
-    return dump({{"ok", r.ok()}, {"items", items}});
+    return dump(document("check", {{"ok", r.ok()}, {"items", items}}));
 }
 
 std::string to_json(const RefreshReport& r) {
-    return dump({{"restore", restore_json(r.restore)},
-                 {"docs", r.docs ? extract_json(*r.docs) : json(nullptr)},
-                 {"post_hook_exit", r.post_hook_exit}});
+    return dump(document("refresh", {{"restore", restore_json(r.restore)},
+                                     {"docs", r.docs ? extract_json(*r.docs) : json(nullptr)},
+                                     {"post_hook_exit", r.post_hook_exit}}));
+}
+
+LogRecord log_record(const Event& e, TimePoint time) {
+    LogRecord r;
+    r.time = time;
+    r.level = e.kind == Event::Kind::warning ? "warning" : "info";
+    r.message = e.message;
+    r.half = e.half;
+    r.key = e.key;
+    r.bytes = e.size;
+    r.seconds = e.seconds;
+    r.outcome = e.outcome;
+    return r;
+}
+
+std::string to_json_line(const LogRecord& r) {
+    json j = document(
+        "log", {{"time", format_rfc3339(r.time)}, {"level", r.level}, {"message", r.message}});
+    if (!r.half.empty()) j["half"] = r.half;
+    if (!r.key.empty()) j["key"] = r.key;
+    if (r.bytes) j["bytes"] = *r.bytes;
+    if (r.seconds) j["seconds"] = *r.seconds;
+    if (!r.outcome.empty()) j["outcome"] = r.outcome;
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace dolibak::job

@@ -154,8 +154,14 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
         im.warn("docs", "restored tree lacks what the " + im.config.profile.name +
                             " profile requires: " + rep.missing_required.front() +
                             (rep.missing_required.size() > 1 ? " and more" : ""));
-    im.info("docs", fmt::format("restored {} files, {} directories, {} bytes", rep.summary.files,
-                                rep.summary.directories, rep.summary.content_bytes));
+    Event done{Event::Kind::info, "docs",
+               fmt::format("restored {} files, {} directories, {} bytes", rep.summary.files,
+                           rep.summary.directories, rep.summary.content_bytes),
+               0, std::nullopt};
+    done.key = entry.key;
+    done.size = entry.size;
+    done.outcome = "restored";
+    im.emit(std::move(done));
     return rep;
 }
 

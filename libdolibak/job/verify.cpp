@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -122,6 +123,7 @@ VerifyReport Job::Impl::verify(const std::string& which) {
             continue;
         }
         im.info(t.half, "verifying " + t.key);
+        const auto started = std::chrono::steady_clock::now();
         std::vector<std::string> problems;
         try {
             auto raw = im.store().get(t.key);
@@ -160,12 +162,18 @@ VerifyReport Job::Impl::verify(const std::string& which) {
         }
         v.ok = problems.empty();
         for (const auto& p : problems) v.problem += (v.problem.empty() ? "" : "; ") + p;
-        if (v.ok)
-            im.info(t.half, fmt::format("{}: ok ({} bytes){}", t.key, v.bytes,
-                                        t.recorded ? ", SHA-256 matches the manifest"
-                                                   : " (no manifest: format checked only)"));
-        else
-            im.warn(t.half, t.key + ": " + v.problem);
+        Event e{v.ok ? Event::Kind::info : Event::Kind::warning, t.half,
+                v.ok ? fmt::format("{}: ok ({} bytes){}", t.key, v.bytes,
+                                   t.recorded ? ", SHA-256 matches the manifest"
+                                              : " (no manifest: format checked only)")
+                     : t.key + ": " + v.problem,
+                0, std::nullopt};
+        e.key = t.key;
+        e.size = v.bytes;
+        e.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        e.outcome = v.ok ? "verified" : "failed";
+        im.emit(std::move(e));
         report.objects.push_back(std::move(v));
     }
     im.record(report);

@@ -974,6 +974,7 @@ std::pair<VerifyResult, ArchiveSummary> open_and_verify(io::Source& source,
 
 std::string verification_json(const VerifyResult& r, const ArchiveSummary& s) {
     auto j = nlohmann::json::parse(summary_json(s, true));
+    j["schema"] = "dolibak.inspect/1";  // docs/json.md
     j["ok"] = r.ok();
     j["defect"] = to_string(r.defect);
     if (!r.ok()) {

@@ -565,6 +565,7 @@ std::string describe(const Policy& policy) {
 std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
     using nlohmann::json;
     json j;
+    j["schema"] = "dolibak.plan/1";  // docs/json.md
     j["now"] = format_rfc3339(now);
     j["policy"] = describe(policy);
     j["mode"] = policy.mode == Policy::Mode::tiered ? "tiered" : "count";

@@ -12,6 +12,7 @@ import pytest
 
 import dolibarr_gen as gen
 import pgfixture
+import json_contract
 
 BUILD = os.path.dirname(os.environ.get("DOLIBAK_PYTHONPATH", "")) if os.environ.get(
     "DOLIBAK_PYTHONPATH") else None
@@ -71,7 +72,8 @@ def test_list_empty_store_text_and_json(store):
     p = run(["list", "--store", store_url(store)], check_rc=0)
     assert "(no backups)" in p.stdout
     p = run(["list", "--store", store_url(store), "--json"], check_rc=0)
-    assert json.loads(p.stdout) == {"backups": [], "runs": [], "other": []}
+    assert json_contract.loads(p.stdout, "list") == {
+        "schema": "dolibak.list/1", "backups": [], "runs": [], "other": []}
 
 
 def test_usage_and_config_errors_exit_2(tmp_path, store):
@@ -123,7 +125,7 @@ def test_log_format_json_lines(tmp_path):
     lines = [l for l in p.stderr.splitlines() if l.strip()]
     assert lines
     for l in lines:
-        o = json.loads(l)
+        o = json_contract.validate(json.loads(l), "log")
         assert o["level"] in ("info", "warning", "error")
         assert o["time"].endswith("Z")
         assert "message" in o
@@ -138,7 +140,7 @@ def test_status_empty_store_is_stale(store, tmp_path):
     p = run(["status", "--store", store_url(store), "--metrics", str(metrics)], check_rc=1)
     assert "STALE" in p.stdout
     p = run(["status", "--store", store_url(store), "--json"], check_rc=1)
-    assert json.loads(p.stdout)["stale"] is True
+    assert json_contract.loads(p.stdout, "status")["stale"] is True
     assert metrics.exists()
 
 
@@ -148,7 +150,7 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     env, docs = dolibarr
     common = ["--store", store_url(store), "--docs-dir", str(docs)]
     p = run(["backup", "--json"] + common, env=env, check_rc=0)
-    r = json.loads(p.stdout)
+    r = json_contract.loads(p.stdout, "backup")
     assert r["ok"]
     halves = {h["half"]: h for h in r["halves"]}
     assert halves["db"]["outcome"] == "uploaded" and halves["db"]["key"].startswith("db/")
@@ -166,17 +168,17 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     # A dry run stores nothing.
     before = sorted(str(x) for x in store.rglob("*"))
     p = run(["backup", "--dry-run", "--json", "--force"] + common, env=env, check_rc=0)
-    assert {h["outcome"] for h in json.loads(p.stdout)["halves"]} == {"would-upload"}
+    assert {h["outcome"] for h in json_contract.loads(p.stdout, "backup")["halves"]} == {"would-upload"}
     assert sorted(str(x) for x in store.rglob("*")) == before
 
     # --db-only and --docs-only
     p = run(["backup", "--db-only", "--dry-run", "--json"] + common, env=env, check_rc=0)
-    assert [h["half"] for h in json.loads(p.stdout)["halves"] if h["outcome"] != "skipped"] == ["db"]
+    assert [h["half"] for h in json_contract.loads(p.stdout, "backup")["halves"] if h["outcome"] != "skipped"] == ["db"]
     assert run(["backup", "--db-only", "--docs-only"] + common, env=env).returncode == 2
 
     # list: every object has a manifest; runs listed.
     p = run(["list", "--json"] + common, env=env, check_rc=0)
-    lst = json.loads(p.stdout)
+    lst = json_contract.loads(p.stdout, "list")
     assert {b["half"] for b in lst["backups"]} == {"db", "docs"}
     assert all(b["has_manifest"] for b in lst["backups"])
     assert len(lst["runs"]) == 2
@@ -186,11 +188,11 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
 
     # verify reads the newest run back and records it; list then shows it per object.
     p = run(["verify", "--json"] + common, env=env, check_rc=0)
-    v = json.loads(p.stdout)
+    v = json_contract.loads(p.stdout, "verify")
     assert v["ok"] and v["record_key"].startswith("verified/")
     assert (store / v["record_key"]).exists()
     p = run(["list", "--json"] + common, env=env, check_rc=0)
-    marks = {b["key"]: b["verified"] for b in json.loads(p.stdout)["backups"]}
+    marks = {b["key"]: b["verified"] for b in json_contract.loads(p.stdout, "list")["backups"]}
     assert set(marks) == {o["key"] for o in v["objects"]}  # both objects of the newest run
     assert all(m and m["ok"] for m in marks.values())
     p = run(["list"] + common, env=env, check_rc=0)
@@ -205,7 +207,7 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
     metrics = tmp_path / "dolibak.prom"
     p = run(["status", "--max-age", "1h", "--json", "--metrics", str(metrics)] + common,
             env=env, check_rc=0)
-    assert json.loads(p.stdout)["stale"] is False
+    assert json_contract.loads(p.stdout, "status")["stale"] is False
     from prometheus_client.parser import text_string_to_metric_families
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
     assert {f.type for f in families.values()} == {"gauge"}
@@ -230,7 +232,7 @@ def test_backup_list_status_prune(dolibarr, store, tmp_path):
 
     # prune --dry-run prints the plan with reasons and deletes nothing.
     p = run(["prune", "--dry-run", "--json"] + common, env=env, check_rc=0)
-    plan = json.loads(p.stdout)
+    plan = json_contract.loads(p.stdout, "prune")
     assert plan["dry_run"] is True
     assert any(d["keep"] and d["reasons"] for d in plan["decisions"])
     p = run(["prune", "--dry-run"] + common, env=env, check_rc=0)
@@ -245,9 +247,9 @@ def test_backup_to_s3(dolibarr, s3_server, s3_bucket):
               "--s3-region", s3_server["region"], "--s3-addressing", "path",
               "--docs-dir", str(docs)]
     p = run(["backup", "--json"] + common, env=env, check_rc=0)
-    assert {h["outcome"] for h in json.loads(p.stdout)["halves"]} == {"uploaded"}
+    assert {h["outcome"] for h in json_contract.loads(p.stdout, "backup")["halves"]} == {"uploaded"}
     p = run(["list", "--json"] + common, env=env, check_rc=0)
-    assert {b["half"] for b in json.loads(p.stdout)["backups"]} == {"db", "docs"}
+    assert {b["half"] for b in json_contract.loads(p.stdout, "list")["backups"]} == {"db", "docs"}
     assert s3_server["secret_key"] not in p.stdout + p.stderr
 
 
@@ -449,7 +451,8 @@ def test_backup_list_verify_show_each_exclusion_with_its_counts(tmp_path):
     assert "docs " + line in lst.stdout
     v = run(["verify"] + common, check_rc=0)
     assert line in v.stdout
-    runs = json.loads(run(["list", "--json"] + common, check_rc=0).stdout)["runs"]
+    runs = json_contract.loads(
+        run(["list", "--json", "--manifests"] + common, check_rc=0).stdout, "list")["runs"]
     assert runs[0]["manifest"]["halves"]["docs"]["archive_summary"]["exclusions"][0] == {
         "pattern": "*/temp/*", "files": 1, "bytes": 70}
 
@@ -491,10 +494,10 @@ def test_backup_posts_the_webhook_and_a_dead_one_is_a_warning(tmp_path):
     assert len(bodies) == 1
     path, body = bodies[0]
     assert path == "/services/" + WEBHOOK_TOKEN
-    note = json.loads(body)
+    note = json_contract.loads(body, "notification")
     assert note["text"].startswith("dolibak backup of file://")
     assert note["ok"] is True and note["event"] == "backup"
-    assert note["report"] == json.loads(p.stdout)
+    assert note["report"] == json_contract.loads(p.stdout, "backup")
     assert WEBHOOK_TOKEN.encode() not in body
 
     # nothing listens: the backup still succeeds, the failure is a warning without the URL

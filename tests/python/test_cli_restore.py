@@ -9,6 +9,7 @@ import pytest
 
 import pgfixture
 from test_cli import CLI, run, store_url  # noqa: F401  (skips without a built CLI)
+import json_contract
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
                                 reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
@@ -33,7 +34,7 @@ def test_an_archive_pg_dump_appended_to_a_file_passes_inspect_verify_restore(
                        env=pgfixture.clean_env(pgfixture.libpq_env(fresh_db)), check=True)
 
     p = run(["inspect", "--json", str(dump)], check_rc=0)
-    r = json.loads(p.stdout)
+    r = json_contract.loads(p.stdout, "inspect")
     assert r["ok"] and r["toc_copy_bytes"] > 0, r
     copy = r["toc_copy_bytes"]
     assert not r["offsets_set"]
@@ -41,14 +42,14 @@ def test_an_archive_pg_dump_appended_to_a_file_passes_inspect_verify_restore(
     assert "TOC copy:" in p.stdout
 
     p = run(["verify", "--json", "--store", store_url(store)], check_rc=0)
-    assert json.loads(p.stdout)["ok"]
+    assert json_contract.loads(p.stdout, "verify")["ok"]
 
     target = (f"host={empty_db['host']} port={empty_db['port']} user={empty_db['user']} "
               f"dbname={empty_db['dbname']}")
     p = run(["restore", "db", "--json", "--min-tables", "2", "--store", store_url(store),
              "--to", target], env={"DOLIBAK_TARGET_PASSWORD": empty_db["password"]},
             check_rc=0)
-    tables = {t["name"]: t for t in json.loads(p.stdout)["tables"]}
+    tables = {t["name"]: t for t in json_contract.loads(p.stdout, "restore-db")["tables"]}
     assert tables["llx_a"]["actual_rows"] == 40 and tables["llx_b"]["actual_rows"] == 1
 
     # Anything else after the data is refused, with its size.
@@ -56,7 +57,7 @@ def test_an_archive_pg_dump_appended_to_a_file_passes_inspect_verify_restore(
         out.write(b"\0" * 70000)
     p = run(["inspect", "--json", str(dump)])
     assert p.returncode != 0
-    r = json.loads(p.stdout)
+    r = json_contract.loads(p.stdout, "inspect")
     assert r["defect"] == "trailing_garbage"
     assert f"{copy + 70000} bytes of trailing garbage" in r["message"], r["message"]
 
@@ -123,5 +124,5 @@ def test_a_restore_over_the_source_needs_its_flag_and_takes_a_safety_dump(
     assert rows() == "40"
     safety = [f for f in os.listdir(tmp_path) if f.startswith("dolibak-safety-")]
     assert len(safety) == 1 and safety[0] in p.stdout
-    r = json.loads(run(["inspect", "--json", str(tmp_path / safety[0])], check_rc=0).stdout)
+    r = json_contract.loads(run(["inspect", "--json", str(tmp_path / safety[0])], check_rc=0).stdout)
     assert {t["name"]: t["rows"] for t in r["tables"]}["llx_a"] == 41

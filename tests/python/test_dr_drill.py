@@ -20,6 +20,7 @@ import pytest
 import dolibarr_gen as gen
 import pgfixture
 from s3fixture import S3Server
+import json_contract
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNBOOK = os.path.join(ROOT, "docs", "runbook.md")
@@ -104,7 +105,8 @@ def test_the_runbook_restores_a_bare_machine(pg_server, fresh_db, aws_like_s3, t
     p = subprocess.run([CLI, "backup", "--json"], env=prod, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    globals_keys = [h["key"] for h in json.loads(p.stdout)["halves"] if h["half"] == "globals"]
+    globals_keys = [h["key"] for h in json_contract.loads(p.stdout, "backup")["halves"]
+                    if h["half"] == "globals"]
     assert globals_keys, p.stdout
     source_rows = table_digest(fresh_db, pg_server["bin_dir"])
     source_docs = tree_digest(docs, skip_regenerated=True)
@@ -159,7 +161,7 @@ def test_the_runbook_restores_a_bare_machine(pg_server, fresh_db, aws_like_s3, t
         p = subprocess.run([CLI, "backup", "--json"], env=again, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
-        halves = {h["half"]: h for h in json.loads(p.stdout)["halves"]}
+        halves = {h["half"]: h for h in json_contract.loads(p.stdout, "backup")["halves"]}
         # The database is another server's: its fingerprint differs, so it is stored again;
         # the documents came back byte for byte: unchanged is right, uploaded is fine too.
         assert halves["db"]["outcome"] == "uploaded", halves["db"]

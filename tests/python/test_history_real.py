@@ -26,6 +26,7 @@ import sys
 
 import pytest
 
+import json_contract
 import pgfixture
 from test_cli import CLI, base_env, dolibarr, run  # noqa: F401
 from test_killed_runs import kill_when, open_uploads
@@ -198,7 +199,7 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
                    check_rc=rc)
 
     def listing(now):
-        return json.loads(cli(["list", "--json"], now=now).stdout)
+        return json_contract.loads(cli(["list", "--json", "--manifests"], now=now).stdout, "list")
 
     def rel(key):
         # Keys are relative to the store's prefix (as dolibak.store names them).
@@ -274,11 +275,11 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
 
     def backup(t):
         p = cli(["backup", "--json"], now=t)
-        return record_published(t, json.loads(p.stdout)), p
+        return record_published(t, json_contract.loads(p.stdout, "backup")), p
 
     def prune(t):
         p = cli(["prune", "--json"], now=t)
-        return json.loads(p.stdout)
+        return json_contract.loads(p.stdout, "prune")
 
     for day in range(DAYS):
         t = START + dt.timedelta(days=day)
@@ -347,7 +348,7 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
             assert ("the store is locked by the run of pid" in lose[1]
                     or "the store's lock was taken over by another run at the same time"
                     in lose[1]), lose
-            today = record_published(t, json.loads(win[0]))
+            today = record_published(t, json_contract.loads(win[0], "backup"))
         else:
             today, _ = backup(t)
 
@@ -360,7 +361,7 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
             dirty["docs"] = True
             far_ts, _ = backup(far)
             p = cli(["status", "--json"], rc=1, now=after)
-            st = json.loads(p.stdout)
+            st = json_contract.loads(p.stdout, "status")
             assert st["stale"] and "future" in st["reason"] and far_ts in st["reason"], st
             assert st["future_runs"] == [rfc3339(parse_ts(far_ts))], st
 
@@ -377,9 +378,9 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
 
         if day == STATUS_DAY:
             p = cli(["status", "--json"], rc=0, now=after)
-            assert json.loads(p.stdout)["stale"] is False
+            assert json_contract.loads(p.stdout, "status")["stale"] is False
             p = cli(["status", "--json"], rc=1, now=t + dt.timedelta(days=365))
-            st = json.loads(p.stdout)
+            st = json_contract.loads(p.stdout, "status")
             assert st["stale"] and "future" not in st["reason"] and st["future_runs"] == [], st
 
     assert len(killed) == len(KILL_DAYS)
@@ -387,12 +388,12 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
     runs = check_store(end, lock_expected=False)
     # status on a normal day stays stale while the future-dated run is there.
     p = cli(["status", "--json"], rc=1, now=end)
-    assert "future" in json.loads(p.stdout)["reason"]
+    assert "future" in json_contract.loads(p.stdout, "status")["reason"]
 
     # Every kept run verifies: each object read back whole against its manifest.
     for run_ts, m in sorted(runs.items()):
         p = cli(["verify", run_ts, "--json"], now=end)
-        v = json.loads(p.stdout)
+        v = json_contract.loads(p.stdout, "verify")
         assert v["ok"], v
         assert {rel(o["key"]) for o in v["objects"]} == \
             {rel(m["halves"][h]["key"]) for h in ("db", "docs")}
@@ -434,7 +435,7 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
                            bin_dir=bin_dir, check=False)
         out = tmp_path / f"restored-{label}"
         p = cli(["restore", "docs", which, "--to", str(out), "--json"], now=end)
-        key = rel(json.loads(p.stdout)["key"])
+        key = rel(json_contract.loads(p.stdout, "restore-docs")["key"])
         want = runs[newest if which == "latest" else which]["halves"]["docs"]["key"]
         assert key == rel(want), (label, key, want)
         assert docs_state(out) == expect["docs"], label

@@ -17,6 +17,7 @@ import dolibak
 import dolibak.retention
 import dolibarr_gen as gen
 import pgfixture
+import json_contract
 
 
 def db_settings(role):
@@ -192,7 +193,7 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert r.half("docs").key.endswith(".tar.zst")
     assert (store / db.key).stat().st_size == db.bytes
     assert len(db.sha256) == 64
-    d = r.to_dict()
+    d = json_contract.validate(r.to_dict(), "backup")
     assert d["ok"] is True and {h["half"] for h in d["halves"]} == {"db", "docs"}
     with pytest.raises(AttributeError):
         r.manifest_key = "x"  # read-only
@@ -216,14 +217,18 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert all(b.has_manifest for b in lst.backups)
     assert len(lst.runs) == 2 and all(run.succeeded for run in lst.runs)
     assert lst.runs[-1].manifest["halves"]["db"]["status"] == "unchanged"
-    assert lst.to_dict()["backups"][0]["key"] == lst.backups[0].key
+    assert json_contract.validate(lst.to_dict(), "list")["backups"][0]["key"] == lst.backups[0].key
+    summary, full = lst.to_dict()["runs"][-1], lst.to_dict(manifests=True)["runs"][-1]
+    assert "manifest" not in summary and summary["halves"]["db"]["status"] == "unchanged"
+    assert json_contract.validate(lst.to_dict(manifests=True), "list")
+    assert full["manifest"] == lst.runs[-1].manifest
 
     metrics = tmp_path / "metrics.prom"
     st = job.status(max_age_seconds=3600, metrics_file=metrics)
     assert st.stale is False and st.age_seconds is not None
     assert st.last_success.manifest_key == lst.runs[-1].manifest_key
     assert "dolibak_last_success_timestamp_seconds" in metrics.read_text()
-    assert job.status(max_age_seconds=3600).to_dict()["stale"] is False
+    assert json_contract.validate(job.status(max_age_seconds=3600).to_dict(), "status")["stale"] is False
 
     # Retention decides over runs: the newest run of the day stands for it (each half); the
     # first run goes, but not its objects, which the second (unchanged) run names.
@@ -235,7 +240,7 @@ def test_backup_list_status_prune(dolibarr, tmp_path):
     assert p.drop_keys == [lst.runs[0].manifest_key]
     assert all(isinstance(x, dolibak.retention.Decision) for x in p.decisions)
     assert all(x.reasons for x in p.kept)
-    assert p.to_dict()["kept"] == 2
+    assert json_contract.validate(p.to_dict(), "prune")["kept"] == 2
 
 
 def test_backup_to_s3(dolibarr, s3_server, s3_bucket, tmp_path):
@@ -462,7 +467,7 @@ def test_verify_a_good_run_then_a_flipped_byte(dolibarr, tmp_path):
         assert o.ok and o.problem == ""
         assert o.key == r.half(o.half).key
         assert o.bytes == len(data) and o.sha256 == hashlib.sha256(data).hexdigest()
-    assert v.to_dict()["objects"][0]["ok"] is True
+    assert json_contract.validate(v.to_dict(), "verify")["objects"][0]["ok"] is True
     ts = dolibak.retention.format_timestamp(r.time)
     assert [o.key for o in job.verify(ts).objects] == [o.key for o in v.objects]
     with pytest.raises(dolibak.ConfigError, match="20000101T000000Z"):
@@ -555,7 +560,7 @@ def test_check_reports_each_item(dolibarr, tmp_path):
     assert "startup option" in items["database session"].detail  # no pooler: PGOPTIONS holds
     assert str(tmp_path) in items["temp space"].detail
     assert c.ok == items["temp space"].ok
-    assert c.to_dict()["items"][0]["name"] == c.items[0].name
+    assert json_contract.validate(c.to_dict(), "check")["items"][0]["name"] == c.items[0].name
 
     secret = "pw-WRONG-0815"
     empty_docs = tmp_path / "empty-docs"
@@ -607,7 +612,7 @@ def test_refresh_the_sandbox_as_its_owner_role(dolibarr, pg_server, tmp_path):
     assert rep.docs_files == files_of(tree(docs / "mycompany")) > 0
     assert not (sdocs / "mycompany" / "stale.txt").exists()
     assert (sdocs / "other" / "keep.txt").read_text() == "kept"
-    assert rep.to_dict()["post_hook_exit"] == 0
+    assert json_contract.validate(rep.to_dict(), "refresh")["post_hook_exit"] == 0
 
 
 def test_a_cancel_before_the_run_stores_nothing_even_for_a_tiny_tree(tmp_path):

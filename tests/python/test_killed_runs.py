@@ -14,6 +14,7 @@ import pytest
 
 from fixtures_s3 import s3_signed_request
 from test_cli import CLI, base_env, dolibarr, run, slow_pg_tools, store, store_url  # noqa: F401
+import json_contract
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
                                 reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
@@ -89,7 +90,8 @@ def test_killed_during_the_documents_upload_to_s3(dolibarr, s3_server, s3_bucket
     # The lock of the killed run is taken over (its process is gone); the run aborts the
     # upload it left, then uploads the documents whole.
     p = run(["backup", "--docs-only", "--json"] + common, env=env, check_rc=0)
-    assert [h["outcome"] for h in json.loads(p.stdout)["halves"] if h["half"] == "docs"] == \
+    assert [h["outcome"] for h in json_contract.loads(p.stdout, "backup")["halves"]
+            if h["half"] == "docs"] == \
         ["uploaded"]
     assert "removed 1 unfinished upload left by an interrupted run" in p.stderr
     assert open_uploads(s3_server, s3_bucket, "erp/") == []
@@ -141,7 +143,8 @@ def test_killed_during_the_dump_into_a_directory(dolibarr, store, tmp_path, pg_s
     assert any(tmpdir.iterdir())
 
     p = run(["backup", "--json"] + common, env=env, check_rc=0)
-    outcomes = {h["half"]: h["outcome"] for h in json.loads(p.stdout)["halves"]}
+    outcomes = {h["half"]: h["outcome"]
+                for h in json_contract.loads(p.stdout, "backup")["halves"]}
     assert outcomes == {"db": "uploaded", "docs": "unchanged"}
     assert "left by an interrupted run" in p.stderr
     assert not tmpdir.exists() or not any(tmpdir.iterdir())

@@ -10,6 +10,7 @@ import pytest
 
 import dolibarr_gen as gen
 import pgfixture
+import json_contract
 
 try:
     import pgbouncerfixture
@@ -60,7 +61,7 @@ def test_backup_check_restore_through_a_session_pool(bouncer, empty_db, tmp_path
     p = run(["backup", "--store", store, "--db-only", "--json"], role)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "pg_dump's session: read-only by pg_dump's own READ ONLY transaction" in p.stderr
-    report = json.loads(p.stdout)
+    report = json_contract.loads(p.stdout, "backup")
     assert report["ok"] is True
     target = bouncer.role("session", empty_db["dbname"])
     to = "host=%s port=%d user=%s dbname=%s" % (target["host"], target["port"], target["user"],

@@ -15,6 +15,7 @@ import pytest
 
 retention = pytest.importorskip("dolibak.retention")
 import dolibak  # noqa: E402
+import json_contract
 
 UTC = datetime.timezone.utc
 NEWEST = datetime.datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -78,7 +79,7 @@ def test_backup_objects_times_and_policies():
     assert by_key["a"].keep and by_key["a"].reasons == ["newest-success", "last"]
     assert not by_key["b"].keep
     assert not by_key["c"].keep and "failed" in by_key["c"].detail
-    doc = json.loads(plan.to_json())
+    doc = json_contract.loads(plan.to_json(), "plan")
     assert doc["kept"] == 1 and doc["mode"] == "count"
     assert doc["decisions"][0]["half"] == "docs"
 
@@ -164,7 +165,7 @@ def test_cli_plan_text_and_json():
 
     out = run_plan(["--now", "20261123T020000Z", "--json"], stdin)
     assert out.returncode == 0, out.stderr
-    doc = json.loads(out.stdout)
+    doc = json_contract.loads(out.stdout, "plan")
     assert doc["kept"] == 46 and doc["dropped"] == 1054
     assert doc["counts"] == {"daily": 31, "monthly": 12, "yearly": 3, "newest-success": 1}
     python_plan = retention.plan(history(1100), NEWEST)
@@ -176,26 +177,26 @@ def test_cli_plan_policies_and_flags():
     stdin = "\n".join(history(100)) + "\n"
     out = run_plan(["--now", "20261123T020000Z", "--json", "--keep-daily-days", "7",
                     "--keep-monthly-months", "1", "--keep-yearly-years", "0"], stdin)
-    doc = json.loads(out.stdout)
+    doc = json_contract.loads(out.stdout, "plan")
     # 8 within 7 days, then the newest of October and of November outside them.
     assert doc["counts"]["daily"] == 8 and doc["counts"]["monthly"] == 2
     out = run_plan(["--now", "20261123T020000Z", "--json", "--keep-last", "2", "--keep-weekly",
                     "3", "--no-keep-oldest"], stdin)
-    doc = json.loads(out.stdout)
+    doc = json_contract.loads(out.stdout, "plan")
     assert doc["mode"] == "count"
     assert doc["counts"]["last"] == 2 and doc["counts"]["week"] == 3
     # 2026-11-23 is a Monday (ISO week 48): Nov 23 (last, W48), Nov 22 (last, W47), Nov 15 (W46).
     assert doc["kept"] == 3
     out = run_plan(["--now", "20261123T020000Z", "--json", "--keep-monthly", "unlimited"],
                    stdin)
-    assert json.loads(out.stdout)["counts"]["month"] == 4  # Nov, Oct, Sep, Aug
+    assert json_contract.loads(out.stdout, "plan")["counts"]["month"] == 4  # Nov, Oct, Sep, Aug
     out = run_plan(["--now", "20261123T020000Z", "--json", "--protect",
                     "prod/db/20260816T020000Z.dump"], stdin)
-    doc = json.loads(out.stdout)
+    doc = json_contract.loads(out.stdout, "plan")
     assert doc["counts"]["protected"] == 1
     ts_only = run_plan(["--now", "20261123T020000Z", "--half", "docs", "--json"],
                        "20261123T020000Z\n20261122T020000Z failed\n")
-    doc = json.loads(ts_only.stdout)
+    doc = json_contract.loads(ts_only.stdout, "plan")
     assert [d["half"] for d in doc["decisions"]] == ["docs", "docs"]
     assert doc["decisions"][1]["ok"] is False and doc["decisions"][1]["keep"] is False
 
@@ -232,7 +233,7 @@ def test_verification_results():
     assert not dropped.keep and dropped.verified == "failed"
     assert dropped.detail == \
         "verification failed; month 2026-09 kept by prod/db/20260920T020000Z.dump"
-    doc = json.loads(plan.to_json())
+    doc = json_contract.loads(plan.to_json(), "plan")
     assert [d["verified"] for d in doc["decisions"]] == ["good", "failed", "good"]
     b = backups[2]
     b.verified = "unknown"
@@ -250,7 +251,7 @@ def test_cli_plan_verification_words():
              "prod/db/20260920T020000Z.dump ok verified-ok\n")
     out = run_plan(["--now", "20261123T020000Z", "--json"], stdin)
     assert out.returncode == 0, out.stderr
-    doc = json.loads(out.stdout)
+    doc = json_contract.loads(out.stdout, "plan")
     assert [(d["verified"], d["keep"]) for d in doc["decisions"]] == \
         [("good", True), ("failed", False), ("good", True)]
     bad = run_plan(["--now", "20261123T020000Z"], "20261123T020000Z verified-maybe\n")

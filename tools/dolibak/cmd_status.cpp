@@ -10,6 +10,7 @@ namespace {
 struct StatusFlags {
     std::string max_age = "26h";
     std::string metrics;
+    bool manifests = false;
 };
 
 const Registrar registrar{Command{
@@ -23,6 +24,8 @@ const Registrar registrar{Command{
         sub->add_option("--metrics", f->metrics,
                         "Write Prometheus textfile metrics to this file (atomically)")
             ->type_name("FILE");
+        sub->add_flag("--manifests", f->manifests,
+                      "With --json: the whole manifests of the last run and last success");
         auto o = add_job_options(sub);
         sub->callback([set_action, o, f] {
             set_action([o, f] {
@@ -32,7 +35,7 @@ const Registrar registrar{Command{
                     std::optional<std::filesystem::path> metrics;
                     if (!f->metrics.empty()) metrics = f->metrics;
                     const auto r = j.status(max_age, metrics);
-                    out.print(o->json ? job::to_json(r)
+                    out.print(o->json ? job::to_json(r, {f->manifests})
                                       : text::status(r, static_cast<double>(max_age.count())));
                     return r.stale ? exit_stale_or_failed_check : exit_ok;
                 });

@@ -54,10 +54,13 @@ const Registrar tar_list{Command{
                 const auto summary = tarball::list_tar(*src, [&](const tarball::Entry& e) {
                     if (*quiet) return;
                     if (*json) {
-                        nlohmann::json j{
-                            {"path", e.path},       {"type", tarball::to_string(e.type)},
-                            {"size", e.size},       {"mode", fmt::format("{:04o}", e.mode)},
-                            {"mtime", e.mtime_sec}, {"mtime_nsec", e.mtime_nsec}};
+                        nlohmann::json j{{"schema", "dolibak.tar-entry/1"},  // docs/json.md
+                                         {"path", e.path},
+                                         {"type", tarball::to_string(e.type)},
+                                         {"size", e.size},
+                                         {"mode", fmt::format("{:04o}", e.mode)},
+                                         {"mtime", e.mtime_sec},
+                                         {"mtime_nsec", e.mtime_nsec}};
                         if (!e.link_target.empty()) j["link_target"] = e.link_target;
                         fmt::print("{}\n", j.dump(-1, ' ', false,
                                                   nlohmann::json::error_handler_t::replace));
@@ -72,7 +75,8 @@ const Registrar tar_list{Command{
                     }
                 });
                 if (*json) {
-                    nlohmann::json j{{"summary",
+                    nlohmann::json j{{"schema", "dolibak.tar-summary/1"},
+                                     {"summary",
                                       {{"entries", summary.entries},
                                        {"files", summary.files},
                                        {"directories", summary.directories},

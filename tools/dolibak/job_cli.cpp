@@ -2,9 +2,9 @@
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/timestamp.hpp>
+#include <dolibak/job/report.hpp>
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -60,11 +60,6 @@ private:
     struct sigaction old_int_ {};
     struct sigaction old_term_ {};
 };
-
-std::string now_rfc3339() {
-    return format_rfc3339(
-        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-}
 
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -359,20 +354,29 @@ void Output::event(const job::Event& e) {
             said_at_[e.half] = std::chrono::steady_clock::now();
         if (drop_events_) return;
     }
-    log(e.kind == job::Event::Kind::warning ? "warning" : "info", e.half, e.message);
+    log(job::log_record(
+        e, std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())));
 }
 
 void Output::log(const std::string& level, const std::string& half, const std::string& message) {
-    const std::string text = redact(message);
+    job::LogRecord r;
+    r.time = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    r.level = level;
+    r.half = half;
+    r.message = message;
+    log(std::move(r));
+}
+
+void Output::log(job::LogRecord r) {
+    r.message = redact(r.message);
+    r.key = redact(r.key);
     std::lock_guard lock(mutex_);
     std::string line;
     if (format_ == Format::json) {
-        nlohmann::json j = {{"time", now_rfc3339()}, {"level", level}, {"message", text}};
-        if (!half.empty()) j["half"] = half;
-        line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        line = job::to_json_line(r) + "\n";  // "dolibak.log/1", docs/json.md
     } else {
-        line = now_rfc3339() + " " + upper(level) + " " + (half.empty() ? "" : half + ": ") + text +
-               "\n";
+        line = format_rfc3339(r.time) + " " + upper(r.level) + " " +
+               (r.half.empty() ? "" : r.half + ": ") + r.message + "\n";
     }
     const bool redraw = progress_shown_;
     clear_progress_locked();

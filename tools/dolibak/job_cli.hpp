@@ -8,6 +8,7 @@
 
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/job/job.hpp>
+#include <dolibak/job/report.hpp>
 #include <dolibak/job/settings.hpp>
 
 #include <chrono>
@@ -59,6 +60,8 @@ public:
     void event(const job::Event& e);
     /// A log line: level "info", "warning", "error".
     void log(const std::string& level, const std::string& half, const std::string& message);
+    /// A log line with its structured fields (JSON format: docs/json.md, "dolibak.log/1").
+    void log(job::LogRecord record);
     /// Results on stdout (redacted).
     void print(const std::string& text);
     /// Ends the progress line (before printing anything else on a terminal).

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,14 @@ struct DOLIBAK_API RunEntry {
     Manifest manifest;
     /// Why the manifest could not be read, when it was asked for and could not.
     std::string error;
+    /// What the retention policy decides for each half of the run, by half name, when the
+    /// listing was planned (job::Job::list does): kept, and why, or dropped by the next prune.
+    struct Retention {
+        bool keep = false;
+        std::vector<std::string> reasons;  ///< "daily", "monthly", "newest-success", ...
+        std::string detail;                ///< "month 2026-09", "older than the yearly window"
+    };
+    std::map<std::string, Retention> retention{};
 };
 
 struct DOLIBAK_API Listing {
@@ -87,6 +96,11 @@ struct DOLIBAK_API StoredFingerprint {
     TimePoint time{};    ///< that object's <ts>
     std::string sha256;  ///< of that object's bytes
     std::uint64_t bytes = 0;
+    /// Database: the digest of each table's line ("schema.table" -> hex) and of the schema,
+    /// beside the combined value. Absent from a fingerprint written before they were kept
+    /// (then `tables` is unset): it still compares by `value`, but cannot name tables.
+    std::optional<std::map<std::string, std::string>> tables{};
+    std::string schema_digest{};
     std::string to_json() const;
     /// Throws FormatError naming the field.
     static StoredFingerprint from_json(std::string_view text);

@@ -47,6 +47,10 @@ struct DOLIBAK_API TableFingerprint {
     std::string name;
     std::uint64_t rows = 0;
     std::string digest;  ///< mode-specific, hex
+    /// SHA-256 hex of the table's line in the combined value (rows and digest): equal for
+    /// two fingerprints of the same mode exactly when the table's line is. What `.fp-db`
+    /// keeps per table so that a later run can name the tables that changed.
+    std::string line_digest() const;
 };
 
 struct DOLIBAK_API DbFingerprint {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ struct DOLIBAK_API LiveFingerprint {
     std::string mode;            ///< "xmin", "content", "count-tms", "metadata", ...
     std::string tool_version;    ///< of the tool that would produce the object, when known
     std::string server_version;  ///< the database server's, when known
+    /// Per-part digests beside the combined value (database: "schema.table" -> digest of its
+    /// line, and the schema's digest); empty when the half has no parts. Stored with the
+    /// fingerprint so that the next run can name what changed.
+    std::map<std::string, std::string> tables{};
+    std::string schema_digest{};
 };
 
 /// What producing a half's object said about it, for the manifest and the run report.

@@ -54,6 +54,14 @@ struct DOLIBAK_API Event {
     /// progress: the half's transfer is over and `bytes` is its final count (a backup's
     /// upload); no more progress of this half follows in this operation.
     bool done = false;
+    /// Structured facts of an info or warning event, when they apply (the JSON log lines
+    /// carry them, docs/json.md): the object concerned, its size in bytes, how long the step
+    /// took, and the half's or run's outcome ("uploaded", "unchanged", "would-upload",
+    /// "failed", "success").
+    std::string key{};
+    std::optional<std::uint64_t> size{};
+    std::optional<double> seconds{};
+    std::string outcome{};
 };
 
 struct DOLIBAK_API DatabaseSettings {
@@ -150,6 +158,17 @@ struct DOLIBAK_API BackupOptions {
     std::optional<std::filesystem::path> metrics_file;
 };
 
+/// How a database half's live fingerprint differs from the stored one, table by table.
+struct DOLIBAK_API TableChanges {
+    /// False when the stored fingerprint has no per-table digests (written before they were
+    /// kept): the tables cannot be named and the lists stay empty.
+    bool known = false;
+    bool schema_changed = false;       ///< the schema digest differs
+    std::vector<std::string> changed;  ///< "schema.table" in both, with different digests
+    std::vector<std::string> added;    ///< only in the live database
+    std::vector<std::string> removed;  ///< only in the stored fingerprint
+};
+
 struct DOLIBAK_API HalfReport {
     enum class Outcome { uploaded, unchanged, would_upload, skipped, failed };
     std::string half;  ///< "db", "docs", "globals"
@@ -163,6 +182,8 @@ struct DOLIBAK_API HalfReport {
     std::string error;        ///< outcome failed
     /// Documents uploaded: what each exclude pattern left out (as the manifest records it).
     std::vector<tarball::Exclusion> exclusions;
+    /// Database half whose fingerprint differs from the stored one: which tables.
+    std::optional<TableChanges> table_changes{};
 };
 DOLIBAK_API std::string_view to_string(HalfReport::Outcome o) noexcept;
 

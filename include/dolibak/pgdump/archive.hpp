@@ -198,7 +198,8 @@ DOLIBAK_API std::pair<VerifyResult, ArchiveSummary> verify_archive(io::Source& s
 /// fly. A broken zstd layer is reported as a defect too. `name` is used in messages.
 DOLIBAK_API std::pair<VerifyResult, ArchiveSummary> open_and_verify(io::Source& source,
                                                                     const std::string& name);
-/// The verification result and summary as JSON: {"ok", "defect", "message", "offset", ...summary}.
+/// The verification result and summary as JSON ("schema": "dolibak.inspect/1", docs/json.md):
+/// {"schema", "ok", "defect", "message", "offset", ...summary}.
 DOLIBAK_API std::string verification_json(const VerifyResult& result,
                                           const ArchiveSummary& summary);
 

@@ -131,7 +131,8 @@ DOLIBAK_API Plan plan(const std::vector<Backup>& backups, TimePoint now, const P
 /// half that has backups would keep none of them.
 DOLIBAK_API void check_keeps_every_half(const Plan& p);
 
-/// The plan as JSON: {"now", "policy", "kept", "dropped", "counts": {reason: n},
+/// The plan as JSON ("schema": "dolibak.plan/1", docs/json.md): {"schema", "now", "policy",
+/// "mode", "time_zone", "kept", "dropped", "counts": {reason: n},
 /// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
 /// ("verified": "unknown", "good" or "failed").
 DOLIBAK_API std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
