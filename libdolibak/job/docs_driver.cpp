@@ -31,7 +31,10 @@ public:
         return compression() == tarball::Compression::zstd ? catalog::ObjectKind::docs_tar_zst
                                                            : catalog::ObjectKind::docs_tar_gz;
     }
-    std::string format() const override { return "tar." + tarball::file_extension(compression()); }
+    std::string format() const override {
+        // "tar.gz", "tar.zst" or "tar": the object's file extension without its dot.
+        return tarball::file_extension(compression()).substr(1);
+    }
 
     void validate() const override {
         const auto& s = configured();

@@ -74,6 +74,8 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     const auto manifest = catalog::Manifest::from_json(manifest_text);
     CHECK(manifest.succeeded());
     CHECK(manifest.halves.at("db").sha256 == jobt::half(r1, "db").sha256);
+    CHECK(manifest.halves.at("db").format == "pg_dump-custom");
+    CHECK(manifest.halves.at("docs").format == "tar.gz");  // was "tar..tar.gz"
     // Per table [rows, bytes]; no copy of the TOC (it was 1.5 MB for a 1.3 MB dump).
     const auto summary = nlohmann::json::parse(manifest.halves.at("db").archive_summary_json);
     CHECK(summary.at("tables").at("llx_facture").at(0).get<std::uint64_t>() > 0);
