@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+import json_contract
 from test_cli import CLI, base_env, run, store_url
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
@@ -135,11 +136,12 @@ def test_bash_completes_commands_flags_and_values(tmp_path):
     assert complete_bash(script, ["dolibak", "backup", "--store", "x", "--for"], 4) == ["--force"]
 
 
-@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
 def test_zsh_completion_is_valid_zsh(tmp_path):
     f = tmp_path / "_dolibak"
     run(["completion", "zsh", "--output", str(f)], check_rc=0)
+    # zsh parses it (tools/setup-debian installs zsh).
     p = subprocess.run(["zsh", "-n", str(f)], capture_output=True, text=True)
+    assert "dolibak" in f.read_text()
     assert p.returncode == 0, p.stderr
 
 
@@ -214,7 +216,7 @@ def test_a_documents_directory_that_does_not_exist_exits_2_and_records_no_run(tm
         assert " WARNING " not in p.stderr, p.stderr
         assert list(store.rglob("*")) == [], list(store.rglob("*"))
     p = run(["list", "--store", store_url(store), "--json"], check_rc=0)
-    assert json.loads(p.stdout)["runs"] == []
+    assert json_contract.loads(p.stdout, "list")["runs"] == []
 
 
 def test_bad_values_exit_2_before_anything_runs(tmp_path):
@@ -269,7 +271,7 @@ def run_on_pty(args, env=None, timeout=300):
 
 def test_check_prints_each_item_once_on_a_terminal(tmp_path):
     args = ["check", "--store", store_url(tmp_path)]
-    names = [i["name"] for i in json.loads(run(args + ["--json"]).stdout)["items"]]
+    names = [i["name"] for i in json_contract.loads(run(args + ["--json"]).stdout, "check")["items"]]
     assert names
 
     def count(text, name):
@@ -332,7 +334,7 @@ def test_logs_get_a_periodic_progress_line(dolibarr, store, tmp_path, pg_server)
     # In JSON logs it is an info object.
     p = run(common + ["--force", "--log-format", "json"],
             env=dict(env, DOLIBAK_PROGRESS_INTERVAL="1s"), check_rc=0)
-    objs = [json.loads(l) for l in p.stderr.splitlines() if l.strip()]
+    objs = json_contract.log_lines(p.stderr)
     assert any(o["level"] == "info" and o["message"].startswith("progress: db ") for o in objs)
 
 

@@ -48,6 +48,7 @@ import pytest
 
 import pgfixture
 
+import json_contract
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCKERFILE = os.path.join(ROOT, "examples", "docker", "Dockerfile")
 IMAGE_UID = 10001
@@ -416,10 +417,10 @@ def test_backup_and_verify_in_the_container(image, deployment):
     podman, ref, options = image["podman"], image["ref"], deployment["options"]
     p = podman.run(ref, "backup", "--json", options=options)
     assert deployment["password"] not in p.stdout + p.stderr
-    assert halves(json.loads(p.stdout)) == {"db": "uploaded", "docs": "uploaded"}, p.stdout
+    assert halves(json_contract.loads(p.stdout, "backup")) == {"db": "uploaded", "docs": "uploaded"}, p.stdout
     v = podman.run(ref, "verify", "--json", options=options)
     assert deployment["password"] not in v.stdout + v.stderr
-    report = json.loads(v.stdout)
+    report = json_contract.loads(v.stdout, "verify")
     assert report["objects"] and all(o["ok"] for o in report["objects"]), v.stdout
     # The store the container wrote (its files owned by uid 10001) holds one backup of each
     # half, and the host's dolibak verifies it too.
@@ -427,18 +428,18 @@ def test_backup_and_verify_in_the_container(image, deployment):
     owners = {os.stat(os.path.join(d, f)).st_uid for d, _dirs, files in os.walk(store) for f in files}
     assert owners == {IMAGE_UID}, owners
     host_dolibak = os.path.join(image["build"], "bin", "dolibak")
-    listing = json.loads(subprocess.run([host_dolibak, "list", "--json", "--store", "file://%s" % store],
+    listing = json_contract.loads(subprocess.run([host_dolibak, "list", "--json", "--store", "file://%s" % store],
                                         env=tool_env(), capture_output=True, text=True, timeout=120,
-                                        check=True).stdout)
+                                        check=True).stdout, "list")
     assert sorted(b["half"] for b in listing["backups"]) == ["db", "docs"], listing["backups"]
     host_verify = subprocess.run([host_dolibak, "verify", "--json", "--store", "file://%s" % store],
                                  env=tool_env(), capture_output=True, text=True, timeout=120)
     assert host_verify.returncode == 0, host_verify.stderr
-    objects = json.loads(host_verify.stdout)["objects"]
+    objects = json_contract.loads(host_verify.stdout, "verify")["objects"]
     assert len(objects) == len(report["objects"]) and all(o["ok"] for o in objects), objects
     # A second run finds both halves unchanged.
     again = podman.run(ref, "backup", "--json", options=options)
-    assert halves(json.loads(again.stdout)) == {"db": "unchanged", "docs": "unchanged"}, again.stdout
+    assert halves(json_contract.loads(again.stdout, "backup")) == {"db": "unchanged", "docs": "unchanged"}, again.stdout
 
 
 def test_schedule_entrypoint_as_compose_runs_it(image, deployment):
@@ -460,7 +461,7 @@ def test_schedule_entrypoint_as_compose_runs_it(image, deployment):
     for line in ("dolibak_stale%s} 0" % label, "dolibak_last_run_success%s} 1" % label):
         assert line in status_prom.splitlines(), (line, status_prom)
     assert (metrics / "dolibak_backup.prom").stat().st_uid == IMAGE_UID
-    listing = json.loads(podman.run(ref, "list", "--json", options=deployment["options"]).stdout)
+    listing = json_contract.loads(podman.run(ref, "list", "--json", options=deployment["options"]).stdout, "list")
     assert sorted(b["half"] for b in listing["backups"]) == ["db", "docs"], listing["backups"]
     # The service's command: loop mode announces the next run and stops at once on SIGTERM.
     name = "dolibak-test-schedule-" + secrets.token_hex(4)

@@ -11,6 +11,7 @@ import pytest
 import dolibarr_gen as gen
 import pgfixture
 
+import json_contract
 BUILD = os.path.dirname(os.environ.get("DOLIBAK_PYTHONPATH", "")) if os.environ.get(
     "DOLIBAK_PYTHONPATH") else None
 CLI = os.path.join(BUILD, "bin", "dolibak") if BUILD else None
@@ -47,10 +48,10 @@ def s3_args(s3_server, bucket, docs):
 def backup_and_list(env, home, args, secrets):
     p = run(["backup", "--json"] + args, env, home)
     assert p.returncode == 0, (p.stdout, p.stderr)
-    assert {h["outcome"] for h in json.loads(p.stdout)["halves"]} == {"uploaded"}
+    assert {h["outcome"] for h in json_contract.loads(p.stdout, "backup")["halves"]} == {"uploaded"}
     p2 = run(["list", "--json"] + args, env, home)
     assert p2.returncode == 0, (p2.stdout, p2.stderr)
-    assert {b["half"] for b in json.loads(p2.stdout)["backups"]} == {"db", "docs"}
+    assert {b["half"] for b in json_contract.loads(p2.stdout, "list")["backups"]} == {"db", "docs"}
     for s in secrets:
         assert s not in p.stdout + p.stderr + p2.stdout + p2.stderr
 
@@ -96,7 +97,7 @@ def test_explicit_credentials_ignore_a_stale_profile(s3_server, s3_bucket, tmp_p
             "--s3-region", s3_server["region"], "--s3-addressing", "path"]
     p = run(["list", "--json"] + args, env, tmp_path)
     assert p.returncode == 0, (p.stdout, p.stderr)
-    assert json.loads(p.stdout)["backups"] == []
+    assert json_contract.loads(p.stdout, "list")["backups"] == []
     # Without them the chain is asked, and the stale profile is the error.
     p = run(["list"] + args, {"AWS_PROFILE": "gone"}, tmp_path)
     assert p.returncode != 0

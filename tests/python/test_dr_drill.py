@@ -145,7 +145,7 @@ def test_the_runbook_restores_a_bare_machine(pg_server, fresh_db, aws_like_s3, t
             if step == "database":
                 # The restore was proven on the restored database itself: every table of the
                 # archive, each with the archive's row count.
-                m = re.search(r"(\d+) table\(s\) checked, (\d+) with the archive's row count",
+                m = re.search(r"(\d+) tables? checked, (\d+) with the archive's row count",
                               p.stdout)
                 assert m and m.group(1) == m.group(2) and int(m.group(1)) > 250, p.stdout
         restored = dict(owner, dbname="dolibarr")

@@ -27,6 +27,7 @@ import sys
 
 import pytest
 
+import json_contract
 yaml = pytest.importorskip("yaml", reason="python3-yaml is not installed (tools/setup-debian)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -1112,6 +1113,9 @@ def test_python_example_end_to_end(job_ready, tmp_path, fresh_db, pg_server):
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
+    # The example prints the library's documents (to_dict()): each is a dolibak.* document.
+    for part, kind in (("backup", "backup"), ("verify", "verify"), ("status", "status")):
+        json_contract.validate(report[part], kind)
     outcomes = {h["half"]: h["outcome"] for h in report["backup"]["halves"]}
     assert outcomes.get("db") == "uploaded" and outcomes.get("docs") == "uploaded", outcomes
     assert report["verify"]["objects"] and all(o["ok"] for o in report["verify"]["objects"])
@@ -1120,7 +1124,7 @@ def test_python_example_end_to_end(job_ready, tmp_path, fresh_db, pg_server):
     # A second run stores nothing new.
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
-    outcomes = {h["half"]: h["outcome"] for h in json.loads(second.stdout)["backup"]["halves"]}
+    outcomes = {h["half"]: h["outcome"] for h in json_contract.validate(json.loads(second.stdout)["backup"], "backup")["halves"]}
     assert outcomes.get("db") == "unchanged" and outcomes.get("docs") == "unchanged", outcomes
     # Text output too.
     text = subprocess.run(cmd[:-1], env=env, capture_output=True, text=True, timeout=300)
