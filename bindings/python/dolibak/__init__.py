@@ -22,6 +22,7 @@ from ._core import (
     RemoteError,
     VerificationError,
 )
+from . import job
 from .job import (
     BackupEntry,
     BackupReport,
@@ -52,25 +53,8 @@ for _name in ("io", "s3", "store", "pgdump", "tarball", "fingerprint", "retentio
 del _name
 
 __all__ = [
-    # the backup job and its reports
-    "Job",
-    "Event",
-    "BackupReport",
-    "HalfReport",
-    "PruneReport",
-    "ListReport",
-    "BackupEntry",
-    "RunEntry",
-    "VerifyReport",
-    "VerifiedObject",
-    "RestoreReport",
-    "TableCheck",
-    "DocsRestoreReport",
-    "StatusReport",
-    "CheckReport",
-    "CheckItem",
-    "RefreshReport",
-    "setting_keys",
+    # the backup job and its reports (listed once, in dolibak.job)
+    *job.__all__,
     # errors
     "Error",
     "ConfigError",
