@@ -5,12 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 import dolibarr_gen as gen
+import pg_tools_dir
 import pgfixture
 import json_contract
 
@@ -337,33 +337,10 @@ def test_secrets_never_printed_on_success(dolibarr, empty_db, tmp_path, s3_serve
         assert empty_db["password"] not in out
 
 
-SLOW_PG_DUMP = """#!/bin/sh
-# The real pg_dump, its output trickled (1 KiB every 0.2 s) so that a run can be interrupted
-# in the middle of its dump.
-case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
-%(bin)s/pg_dump "$@" | %(python)s -c '
-import sys, time
-while True:
-    b = sys.stdin.buffer.read(1024)
-    if not b:
-        break
-    sys.stdout.buffer.write(b)
-    sys.stdout.buffer.flush()
-    time.sleep(0.2)
-'
-"""
-
-
 def slow_pg_tools(tmp_path, pg_server):
-    """A --pg-tools-dir whose pg_dump trickles its output (the real pg_restore, pg_dumpall)."""
-    tools = tmp_path / "fakebin"
-    tools.mkdir()
-    f = tools / "pg_dump"
-    f.write_text(SLOW_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable})
-    f.chmod(0o755)
-    for name in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
-    return tools
+    """A --pg-tools-dir whose pg_dump trickles its output (1 KiB every 0.2 s), so that a run
+    can be interrupted in the middle of its dump."""
+    return pg_tools_dir.trickling(tmp_path / "fakebin", pg_server)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -406,13 +383,7 @@ exec sleep 300
 
 def test_signal_with_a_silent_child_exits_after_the_grace(dolibarr, store, tmp_path, pg_server):
     env, _ = dolibarr
-    tools = tmp_path / "fakebin"
-    tools.mkdir()
-    f = tools / "pg_dump"
-    f.write_text(HANGING_PG_DUMP % {"bin": pg_server["bin_dir"]})
-    f.chmod(0o755)
-    for name in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
+    tools = pg_tools_dir.make(tmp_path / "fakebin", pg_server, HANGING_PG_DUMP)
     proc = subprocess.Popen([CLI, "backup", "--db-only", "--store", store_url(store),
                              "--pg-tools-dir", str(tools), "--cancel-grace", "2s"],
                             env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

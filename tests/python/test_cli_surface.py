@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 import json_contract
+import pg_tools_dir
 from test_cli import CLI, base_env, run, store_url
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
@@ -238,7 +239,6 @@ def test_bad_values_exit_2_before_anything_runs(tmp_path):
 from test_cli import dolibarr, store  # noqa: E402,F401  (fixtures)
 
 import pty  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 
@@ -307,14 +307,7 @@ for i in range(n):
 
 
 def slow_tools(tmp_path, pg_server):
-    tools = tmp_path / "slowbin"
-    tools.mkdir()
-    f = tools / "pg_dump"
-    f.write_text(FAST_SLOW_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable})
-    f.chmod(0o755)
-    for name in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
-    return tools
+    return pg_tools_dir.make(tmp_path / "slowbin", pg_server, FAST_SLOW_PG_DUMP)
 
 
 def test_logs_get_a_periodic_progress_line(dolibarr, store, tmp_path, pg_server):

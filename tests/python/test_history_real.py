@@ -22,7 +22,6 @@ import os
 import random
 import secrets
 import subprocess
-import sys
 
 import pytest
 
@@ -30,6 +29,7 @@ import json_contract
 import pgfixture
 from test_cli import CLI, base_env, dolibarr, run  # noqa: F401
 from test_killed_runs import kill_when, open_uploads
+import pg_tools_dir
 
 pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
                                 reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
@@ -52,26 +52,6 @@ DOC_EXCLUDES = ("*/temp/*", "*.pdf_preview*.png", "/dolibarr.log", "/dolibarr_*.
 DB_STATE_SQL = ("SELECT count(*) || ':' || coalesce(sum(qty), 0) || ':' || "
                 "md5(coalesce(string_agg(rowid || '=' || qty || '=' || fk_facture, ',' "
                 "ORDER BY rowid), '')) FROM llx_facturedet")
-
-# pg_dump that trickles its output (1 KiB every 0.2 s) and touches a marker once the first
-# KiB went out: the run is then dumping, and is killed there.
-SLOW_PG_DUMP = """#!/bin/sh
-case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
-%(bin)s/pg_dump "$@" | %(python)s -c '
-import sys, time
-first = True
-while True:
-    b = sys.stdin.buffer.read(1024)
-    if not b:
-        break
-    sys.stdout.buffer.write(b)
-    sys.stdout.buffer.flush()
-    if first:
-        open(sys.argv[1], "w").close()
-        first = False
-    time.sleep(0.2)
-' %(marker)s
-"""
 
 # pg_dump that waits 2 s before dumping: the run holding the lock holds it that long, so two
 # runs started together really overlap.
@@ -122,17 +102,6 @@ def expected_kept(runs, now):
     return kept
 
 
-def tool_dir(tmp_path, name, script, pg_server, **extra):
-    d = tmp_path / name
-    d.mkdir()
-    f = d / "pg_dump"
-    f.write_text(script % dict(bin=pg_server["bin_dir"], python=sys.executable, **extra))
-    f.chmod(0o755)
-    for other in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], other), d / other)
-    return d
-
-
 def docs_state(root):
     """{relative path: sha256} of the files an archive holds (the profile's excludes out)."""
     out = {}
@@ -167,8 +136,9 @@ def test_sixty_days_through_postgres_and_s3(dolibarr, fresh_db, pg_server, s3_se
                                use_environment=False)
     bin_dir = pg_server["bin_dir"]
     marker = tmp_path / "dumping"
-    slow_tools = tool_dir(tmp_path, "slowbin", SLOW_PG_DUMP, pg_server, marker=marker)
-    late_tools = tool_dir(tmp_path, "latebin", LATE_PG_DUMP, pg_server)
+    # pg_dump trickling its output (1 KiB every 0.2 s); the marker appears once it is dumping.
+    slow_tools = pg_tools_dir.trickling(tmp_path / "slowbin", pg_server, marker=marker)
+    late_tools = pg_tools_dir.make(tmp_path / "latebin", pg_server, LATE_PG_DUMP)
     rng = random.Random(20260101)
 
     def sql(text, role=fresh_db):

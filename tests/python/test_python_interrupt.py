@@ -16,26 +16,8 @@ import pytest
 
 import dolibak
 import dolibarr_gen as gen
+import pg_tools_dir
 import pgfixture
-
-TRICKLING_PG_DUMP = """#!/bin/sh
-# pg_dump, its output slowed down; %(marker)s appears once the first block is written.
-case "$1" in --version) exec %(bin)s/pg_dump --version;; esac
-%(bin)s/pg_dump "$@" | %(python)s -c '
-import sys, time
-first = True
-while True:
-    b = sys.stdin.buffer.read(1024)
-    if not b:
-        break
-    sys.stdout.buffer.write(b)
-    sys.stdout.buffer.flush()
-    if first:
-        open(sys.argv[1], "w").close()
-        first = False
-    time.sleep(0.1)
-' %(marker)s
-"""
 
 # Runs Job.backup() in a child process; prints one JSON line saying how it ended.
 CHILD = r"""
@@ -54,18 +36,6 @@ except KeyboardInterrupt:
 except BaseException as e:
     print(json.dumps({"ended": type(e).__name__, "message": str(e)}), flush=True)
 """
-
-
-def trickling_pg_tools(tmp_path, pg_server, marker):
-    tools = tmp_path / "slowbin"
-    tools.mkdir()
-    f = tools / "pg_dump"
-    f.write_text(TRICKLING_PG_DUMP % {"bin": pg_server["bin_dir"], "python": sys.executable,
-                                      "marker": marker})
-    f.chmod(0o755)
-    for name in ("pg_restore", "pg_dumpall"):
-        os.symlink(os.path.join(pg_server["bin_dir"], name), tools / name)
-    return tools
 
 
 def snapshot(store):
@@ -105,7 +75,7 @@ def child_env():
 def test_ctrl_c_cancels_a_running_backup(changed_since_last_run, pg_server, tmp_path, mode):
     settings, store, before = changed_since_last_run
     marker = tmp_path / "dump-started"
-    settings = dict(settings, pg_tools_dir=str(trickling_pg_tools(tmp_path, pg_server, marker)))
+    settings = dict(settings, pg_tools_dir=str(pg_tools_dir.trickling(tmp_path / "slowbin", pg_server, marker, delay=0.1)))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(settings), mode],
                             env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
