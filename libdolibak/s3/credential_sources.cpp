@@ -219,13 +219,6 @@ Credentials run_credential_process(const std::string& command, const std::string
 
 namespace {
 
-struct CurlDeleter {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-    void operator()(curl_slist* s) const noexcept { curl_slist_free_all(s); }
-};
-
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* p) {
     auto* out = static_cast<std::string*>(p);
     if (out->size() + size * n > 1024 * 1024) return 0;
@@ -246,8 +239,7 @@ std::string form(const QueryList& fields) {
 Credentials call_sts(const StsTarget& sts, const std::string& action, const QueryList& fields,
                      const Credentials* signer, const AssumeRoleRequest& request,
                      std::initializer_list<std::string_view> secrets) {
-    static std::once_flag curl_once;
-    std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    ensure_curl_initialized();
     const std::string region =
         sts.region.empty() || sts.region == "auto" ? std::string("us-east-1") : sts.region;
     const std::string url =

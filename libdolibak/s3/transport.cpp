@@ -15,8 +15,6 @@ namespace dolibak::s3 {
 
 namespace {
 
-std::once_flag curl_init_once;
-
 std::string lower(std::string s) {
     for (auto& c : s)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -134,10 +132,6 @@ int on_progress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return t->req->cancel && t->req->cancel->load() ? 1 : 0;
 }
 
-struct SlistDeleter {
-    void operator()(curl_slist* s) const noexcept { curl_slist_free_all(s); }
-};
-
 }  // namespace
 
 Endpoint parse_endpoint(const std::string& url) {
@@ -228,9 +222,14 @@ std::chrono::system_clock::time_point parse_iso8601(const std::string& text) {
     return t;
 }
 
+void ensure_curl_initialized() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
 Client::Impl::Impl(ClientOptions o, std::shared_ptr<CredentialProvider> c)
     : options(std::move(o)), credentials(std::move(c)) {
-    std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    ensure_curl_initialized();
     if (options.region.empty()) options.region = "us-east-1";
     if (options.endpoint.empty()) {
         if (options.region == "auto")

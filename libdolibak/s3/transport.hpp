@@ -70,6 +70,17 @@ struct PartSizes {
 };
 PartSizes part_sizes(const ClientOptions& options, std::optional<std::uint64_t> size_hint);
 
+/// libcurl's global initialisation, done once per process before the first handle; every
+/// user of libcurl in this layer (the client, the STS calls) calls it.
+void ensure_curl_initialized();
+
+struct CurlDeleter {
+    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+    void operator()(curl_slist* s) const noexcept { curl_slist_free_all(s); }
+};
+
 std::chrono::system_clock::time_point parse_http_date(const std::string& text);
 std::chrono::system_clock::time_point parse_iso8601(const std::string& text);
 
