@@ -1,5 +1,6 @@
 // dolibak.Job: the backup job for Python, configured with the same settings as the CLI
 // (job_settings.hpp), returning read-only report objects (each with to_dict()).
+#include "json_value.hpp"
 #include "registry.hpp"
 #include "target.hpp"
 
@@ -40,10 +41,6 @@ py::list exclusion_tuples(const std::vector<tarball::Exclusion>& xs) {
     py::list out;
     for (const auto& x : xs) out.append(py::make_tuple(x.pattern, x.files, x.bytes));
     return out;
-}
-
-py::object json_loads(const std::string& text) {
-    return py::module_::import("json").attr("loads")(text);
 }
 
 /// A Python value of the settings dict as a Setting.
@@ -288,14 +285,7 @@ const Registrar registrar(60, [](py::module_& m) {
         .def_property_readonly(
             "table_changes",
             [](const HalfReport& h) -> py::object {
-                if (!h.table_changes) return py::none();
-                py::dict d;
-                d["known"] = h.table_changes->known;
-                d["schema_changed"] = h.table_changes->schema_changed;
-                d["changed"] = h.table_changes->changed;
-                d["added"] = h.table_changes->added;
-                d["removed"] = h.table_changes->removed;
-                return std::move(d);
+                return h.table_changes ? json_loads(to_json(*h.table_changes)) : py::none();
             },
             "A database half whose fingerprint differs from the stored one: which tables "
             "(known, schema_changed, changed, added, removed), else None")

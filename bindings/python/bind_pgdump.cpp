@@ -1,4 +1,5 @@
 // dolibak.pgdump: the native reader of pg_dump custom archives.
+#include "json_value.hpp"
 #include "registry.hpp"
 
 #include <dolibak/core/error.hpp>
@@ -43,10 +44,6 @@ std::pair<pgdump::VerifyResult, pgdump::ArchiveSummary> verify_any(const py::obj
     py::gil_scoped_release release;
     io::FileSource src(path);
     return pgdump::open_and_verify(src, path.string());
-}
-
-py::object json_loads(const std::string& s) {
-    return py::module_::import("json").attr("loads")(s);
 }
 
 const Registrar registrar(40, [](py::module_& m) {

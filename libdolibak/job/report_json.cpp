@@ -294,6 +294,10 @@ std::string to_json(const RefreshReport& r) {
                                      {"post_hook_exit", r.post_hook_exit}}));
 }
 
+std::string to_json(const TableChanges& c) {
+    return table_changes_json(c).dump();
+}
+
 LogRecord log_record(const Event& e, TimePoint time) {
     LogRecord r;
     r.time = time;

@@ -29,6 +29,8 @@ DOLIBAK_API std::string to_json(const DocsRestoreReport& r);
 DOLIBAK_API std::string to_json(const StatusReport& r, const JsonOptions& options = {});
 DOLIBAK_API std::string to_json(const CheckReport& r);
 DOLIBAK_API std::string to_json(const RefreshReport& r);
+/// A backup's table changes ("table_changes" of a half in the backup document).
+DOLIBAK_API std::string to_json(const TableChanges& c);
 
 /// One log line as JSON ("dolibak.log/1"; one line, no newline): time, level ("info",
 /// "warning", "error"), message, and the event's half, key, bytes, seconds and outcome when
