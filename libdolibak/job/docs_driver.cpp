@@ -46,10 +46,8 @@ public:
     }
 
     LiveFingerprint fingerprint(const DriverContext& ctx) override {
+        validate();  // a backup has called it already; other callers get the same check
         const auto& s = configured();
-        if (!std::filesystem::is_directory(std::filesystem::status(s.root)))
-            throw ConfigError("the documents directory " + s.root.string() +
-                              " does not exist or is not a directory");
         if (!s.allow_missing_required) {
             std::error_code ec;
             if (std::filesystem::directory_iterator(s.root, ec) ==
