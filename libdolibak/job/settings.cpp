@@ -342,6 +342,18 @@ std::string flag_name(std::string_view key) {
     return r;
 }
 
+std::string negated_flag_name(std::string_view key) {
+    return "--no-" + flag_name(key).substr(2);
+}
+
+std::vector<std::string> setting_topics() {
+    std::vector<std::string> topics;
+    for (const auto& info : setting_keys())
+        if (std::find(topics.begin(), topics.end(), info.topic) == topics.end())
+            topics.push_back(info.topic);
+    return topics;
+}
+
 std::string env_name(std::string_view key) {
     std::string r = "DOLIBAK_";
     for (char c : key) r += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -47,15 +47,23 @@ std::vector<const CLI::App*> subcommands_of(const CLI::App& app) {
     return subs;
 }
 
+/// Every settings flag (booleans with their --no- form), built once.
+const std::set<std::string>& setting_flags() {
+    static const std::set<std::string> flags = [] {
+        std::set<std::string> out;
+        for (const auto& info : job::setting_keys()) {
+            out.insert(job::flag_name(info.key));
+            out.insert(job::negated_flag_name(info.key));
+        }
+        return out;
+    }();
+    return flags;
+}
+
 Cmd model(const CLI::App& app, std::vector<std::string> path) {
     Cmd c;
     c.path = std::move(path);
     c.description = app.get_description();
-    std::set<std::string> setting_flags;
-    for (const auto& info : job::setting_keys()) {
-        setting_flags.insert(job::flag_name(info.key));
-        setting_flags.insert("--no-" + job::flag_name(info.key).substr(2));
-    }
     for (const CLI::Option* o : app.get_options()) {
         if (o->get_lnames().empty() && o->get_snames().empty()) {
             if (!o->get_name().empty()) c.positionals.push_back(o->get_name());
@@ -67,7 +75,7 @@ Cmd model(const CLI::App& app, std::vector<std::string> path) {
         f.description = o->get_description();
         f.takes_value = o->get_expected_max() != 0;  // flags expect no value
         if (f.takes_value) f.type = o->get_type_name();
-        f.setting = setting_flags.count(f.names.front()) > 0;
+        f.setting = setting_flags().count(f.names.front()) > 0;
         c.flags.push_back(std::move(f));
     }
     for (const CLI::App* s : subcommands_of(app)) {
@@ -159,17 +167,13 @@ std::string zsh_function_name(const Cmd& c) {
 // ---- help settings --------------------------------------------------------------------------
 
 std::string settings_help() {
-    std::vector<std::string> topics;
-    for (const auto& info : job::setting_keys())
-        if (std::find(topics.begin(), topics.end(), info.topic) == topics.end())
-            topics.push_back(info.topic);
     std::string s =
         "Settings of the job commands (backup, list, verify, restore, prune, status, check,\n"
         "refresh). Each is a flag of every one of them, an environment variable DOLIBAK_<KEY>\n"
         "and a key of the JSON config file (--config); precedence: flag > environment > file.\n"
         "Booleans are --x / --no-x. Secrets have no flag. docs/configuration.md has the\n"
         "defaults and the allowed ranges.\n";
-    for (const auto& topic : topics) {
+    for (const auto& topic : job::setting_topics()) {
         s += "\n" + topic + ":\n";
         for (const auto& info : job::setting_keys()) {
             if (info.topic != topic) continue;
@@ -177,15 +181,13 @@ std::string settings_help() {
             if (info.secret)
                 left = job::env_name(info.key) + " (no flag)";
             else if (info.kind == job::SettingKind::boolean)
-                left = job::flag_name(info.key) + ", --no-" + job::flag_name(info.key).substr(2);
+                left = job::flag_name(info.key) + ", " + job::negated_flag_name(info.key);
             else
                 left = job::flag_name(info.key) + " " + setting_type_name(info);
-            s += fmt::format("  {:<36} {}\n", left, info.help);
-            if (left.size() > 36) {
-                // Keep the description column: a long flag gets its own line.
-                s.erase(s.size() - info.help.size() - 2);
-                s += "\n" + std::string(39, ' ') + info.help + "\n";
-            }
+            if (left.size() > 36)  // a long flag gets its own line: the description column stays
+                s += "  " + left + "\n" + std::string(39, ' ') + info.help + "\n";
+            else
+                s += fmt::format("  {:<36} {}\n", left, info.help);
         }
     }
     return s;
@@ -346,11 +348,7 @@ std::string man_page(const CLI::App& app) {
         if (settings) s += ".PP\nAnd every setting flag (SETTINGS).\n";
     }
     s += ".SH SETTINGS\n";
-    std::vector<std::string> topics;
-    for (const auto& info : job::setting_keys())
-        if (std::find(topics.begin(), topics.end(), info.topic) == topics.end())
-            topics.push_back(info.topic);
-    for (const auto& topic : topics) {
+    for (const auto& topic : job::setting_topics()) {
         s += ".SS \"" + roff(topic) + "\"\n";
         for (const auto& info : job::setting_keys()) {
             if (info.topic != topic) continue;
@@ -358,8 +356,8 @@ std::string man_page(const CLI::App& app) {
             if (info.secret)
                 s += "\\fB" + roff(job::env_name(info.key)) + "\\fR (secret: no flag)\n";
             else if (info.kind == job::SettingKind::boolean)
-                s += "\\fB" + roff(job::flag_name(info.key)) + "\\fR, \\fB\\-\\-no\\-" +
-                     roff(job::flag_name(info.key).substr(2)) + "\\fR\n";
+                s += "\\fB" + roff(job::flag_name(info.key)) + "\\fR, \\fB" +
+                     roff(job::negated_flag_name(info.key)) + "\\fR\n";
             else
                 s += "\\fB" + roff(job::flag_name(info.key)) + "\\fR \\fI" +
                      roff(setting_type_name(info)) + "\\fR\n";

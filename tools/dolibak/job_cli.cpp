@@ -202,7 +202,7 @@ std::shared_ptr<JobOptions> add_job_options(CLI::App* sub) {
                    },
                    info.help)
                 ->group("");
-            const std::string no_flag = "--no-" + flag.substr(2);
+            const std::string no_flag = job::negated_flag_name(key);
             sub->add_flag_callback(
                    no_flag,
                    [weak, key, no_flag] {

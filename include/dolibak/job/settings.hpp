@@ -54,8 +54,12 @@ struct DOLIBAK_API SettingInfo {
 DOLIBAK_API const std::vector<SettingInfo>& setting_keys();
 /// nullptr when `key` is not a setting.
 DOLIBAK_API const SettingInfo* find_setting(std::string_view key);
+/// The topics of setting_keys(), each once, in documentation order.
+DOLIBAK_API std::vector<std::string> setting_topics();
 /// "db_host" → "--db-host"; "DOLIBAK_DB_HOST".
 DOLIBAK_API std::string flag_name(std::string_view key);
+/// A boolean's other flag: "compress_docs" → "--no-compress-docs".
+DOLIBAK_API std::string negated_flag_name(std::string_view key);
 DOLIBAK_API std::string env_name(std::string_view key);
 
 /// Parses a JSON object of settings. Values: strings, numbers, booleans, or arrays of
