@@ -365,10 +365,8 @@ private:
         req.profile = p.name;
         const StsTarget sts = sts_;
         if (!run_) return Found{{}, {}};
-        auto provider = source.fetch
-                            ? std::make_shared<CredentialProvider>(std::move(source.first),
-                                                                   std::move(source.fetch))
-                            : std::make_shared<CredentialProvider>(std::move(source.first));
+        auto provider =
+            std::make_shared<CredentialProvider>(std::move(source.first), std::move(source.fetch));
         auto fetch = [sts, req, provider]() {
             auto c = sts_assume_role(sts, provider->current(), req);
             c.source = "profile " + req.profile + " (role " + req.role_arn + ")";
@@ -447,9 +445,8 @@ ResolvedConfig resolve(const CredentialOptions& options, bool run) {
     }
     rc.credentials = found->first;
     if (run)
-        rc.provider = found->fetch ? std::make_shared<CredentialProvider>(std::move(found->first),
-                                                                          std::move(found->fetch))
-                                   : std::make_shared<CredentialProvider>(std::move(found->first));
+        rc.provider =
+            std::make_shared<CredentialProvider>(std::move(found->first), std::move(found->fetch));
     return rc;
 }
 
@@ -490,11 +487,9 @@ struct CredentialProvider::Impl {
     }
 };
 
-CredentialProvider::CredentialProvider(Credentials fixed) : impl_(std::make_unique<Impl>()) {
-    impl_->current = std::move(fixed);
-    impl_->clock = [] { return std::chrono::system_clock::now(); };
-    impl_->obtained = impl_->clock();
-}
+// Without a fetch nothing is ever due: the credentials stay as they are.
+CredentialProvider::CredentialProvider(Credentials fixed)
+    : CredentialProvider(std::move(fixed), Fetch(), Clock()) {}
 
 CredentialProvider::CredentialProvider(Credentials first, Fetch fetch, Clock clock)
     : impl_(std::make_unique<Impl>()) {
@@ -507,6 +502,7 @@ CredentialProvider::CredentialProvider(Credentials first, Fetch fetch, Clock clo
 CredentialProvider::~CredentialProvider() = default;
 
 Credentials CredentialProvider::current() {
+    if (!impl_->fetch) return impl_->current;  // never renewed, never written after construction
     std::lock_guard lock(impl_->mutex);
     const auto now = impl_->clock();
     if (impl_->due(now) && now >= impl_->next_try) {
