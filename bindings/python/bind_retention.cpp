@@ -245,14 +245,14 @@ const Registrar registrar(40, [](py::module_& m) {
         "plan",
         [](const py::iterable& backups, const py::object& now, const std::optional<Policy>& policy,
            const std::vector<std::string>& protected_keys, const std::string& default_half) {
-            const auto list = to_backups(backups, default_half);
+            auto list = to_backups(backups, default_half);
             const TimePoint t = to_time(now);
             const Policy pol = policy.value_or(Policy{});
             const std::set<std::string> prot(protected_keys.begin(), protected_keys.end());
             PyPlan out{{}, t, pol};
             {
                 py::gil_scoped_release release;
-                out.plan = retention::plan(list, t, pol, prot);
+                out.plan = retention::plan(std::move(list), t, pol, prot);
             }
             return out;
         },

@@ -4,6 +4,9 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/timestamp.hpp>
 
+#include <algorithm>
+#include <array>
+#include <span>
 #include <string>
 
 namespace dolibak::catalog {
@@ -12,6 +15,7 @@ std::vector<retention::Backup> backups_from_lines(std::string_view text,
                                                   std::string_view default_half,
                                                   std::size_t* manifests_skipped) {
     std::vector<retention::Backup> out;
+    out.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
     std::size_t line_no = 0;
     if (manifests_skipped) *manifests_skipped = 0;
     while (!text.empty()) {
@@ -20,14 +24,17 @@ std::vector<retention::Backup> backups_from_lines(std::string_view text,
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         ++line_no;
         auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-        std::vector<std::string_view> fields;
+        // Up to 3 fields are valid; a fourth is only counted, to be refused (no allocation).
+        std::array<std::string_view, 4> field_buf;
+        std::size_t n_fields = 0;
         std::size_t i = 0;
-        while (i < line.size()) {
+        while (i < line.size() && n_fields < field_buf.size()) {
             while (i < line.size() && is_space(line[i])) ++i;
             const auto start = i;
             while (i < line.size() && !is_space(line[i])) ++i;
-            if (i > start) fields.push_back(line.substr(start, i - start));
+            if (i > start) field_buf[n_fields++] = line.substr(start, i - start);
         }
+        const std::span<const std::string_view> fields(field_buf.data(), n_fields);
         if (fields.empty() || fields[0].front() == '#') continue;
         auto bad = [&](const std::string& why) {
             return ConfigError("backup list line " + std::to_string(line_no) + " ('" +

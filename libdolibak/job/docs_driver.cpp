@@ -166,7 +166,7 @@ public:
 
 private:
     tarball::Compression compression() const {
-        return settings_ ? settings_->compression : tarball::Compression::gzip;
+        return settings_ ? settings_->compression : DocumentsSettings{}.compression;
     }
     const DocumentsSettings& configured() const {
         if (!settings_) throw ConfigError("no documents directory is configured");

@@ -1,8 +1,7 @@
 // The retention planner (see include/dolibak/retention/planner.hpp and docs/retention.md).
 #include <dolibak/core/error.hpp>
+#include <dolibak/core/json_text.hpp>
 #include <dolibak/retention/planner.hpp>
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -19,6 +18,21 @@ using namespace std::chrono;
 namespace {
 
 constexpr seconds one_day{86400};
+
+// The live WorkCounter's count, if any (see planner.hpp).
+thread_local std::uint64_t* t_steps = nullptr;
+
+void step(std::uint64_t n = 1) noexcept {
+    if (t_steps) *t_steps += n;
+}
+
+// std::less for the bucket maps, counting its comparisons.
+struct CountingLess {
+    bool operator()(std::int64_t a, std::int64_t b) const noexcept {
+        step();
+        return a < b;
+    }
+};
 
 // Calendar fields of a local wall time (expressed as a UTC-like time point).
 struct Civil {
@@ -137,15 +151,20 @@ Reason reason_of(Rule r) {
     return Reason::last;
 }
 
-void add_detail(Decision& d, const std::string& text) {
-    if (!d.detail.empty()) d.detail += "; ";
+// The first detail is moved in (most backups have one): no copy, no second allocation.
+void add_detail(Decision& d, std::string text) {
+    if (d.detail.empty()) {
+        d.detail = std::move(text);
+        return;
+    }
+    d.detail += "; ";
     d.detail += text;
 }
 
-void add_reason(Decision& d, Reason r, const std::string& text) {
+void add_reason(Decision& d, Reason r, std::string text) {
     d.keep = true;
     if (std::find(d.reasons.begin(), d.reasons.end(), r) == d.reasons.end()) d.reasons.push_back(r);
-    if (!text.empty()) add_detail(d, text);
+    if (!text.empty()) add_detail(d, std::move(text));
 }
 
 bool verification_failed(const Decision& d) {
@@ -194,6 +213,7 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
     std::unordered_set<std::string_view> keys;
     keys.reserve(backups.size());
     for (const auto& b : backups) {
+        step();
         if (b.key.empty()) throw ConfigError("a backup has an empty key");
         if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
         if (!keys.insert(b.key).second)
@@ -218,7 +238,7 @@ void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& elig
     struct Tier {
         Rule rule;
         Reason reason;
-        std::map<std::int64_t, Standing> buckets;
+        std::map<std::int64_t, Standing, CountingLess> buckets;
     };
     Tier tiers[3] = {{Rule::daily, Reason::daily, {}},
                      {Rule::monthly, Reason::monthly, {}},
@@ -230,6 +250,7 @@ void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& elig
     };
     std::vector<Place> places(eligible.size());
     for (std::size_t n = 0; n < eligible.size(); ++n) {
+        step();
         const std::size_t i = eligible[n];
         const auto& d = items[i];
         const TimePoint local = zone.to_local(d.backup.time);
@@ -250,6 +271,7 @@ void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& elig
         if (!fresh) it->second.offer(i, failed);
     }
     for (std::size_t n = 0; n < eligible.size(); ++n) {
+        step();
         auto& d = items[eligible[n]];
         const Place& pl = places[n];
         if (pl.tier < 0) {
@@ -273,7 +295,7 @@ void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& elig
             if (pl.tier == 0)
                 text += ", within " + std::to_string(t.daily_days) + " days (age " +
                         age_text(now - d.backup.time) + ")";
-            add_reason(d, tr.reason, text);
+            add_reason(d, tr.reason, std::move(text));
         } else if (!d.keep) {
             add_detail(d, not_standing_text(d, label, items[s.item]));
         }
@@ -292,8 +314,10 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
     if (eligible.empty()) return;
     const TimeZone& zone = policy.zone;
     std::vector<TimePoint> local(eligible.size());
-    for (std::size_t n = 0; n < eligible.size(); ++n)
+    for (std::size_t n = 0; n < eligible.size(); ++n) {
+        step();
         local[n] = zone.to_local(items[eligible[n]].backup.time);
+    }
     // For a dropped backup whose verification failed: a bucket another backup stands for.
     std::vector<std::string> lost(eligible.size());
     const std::size_t oldest = eligible.back();
@@ -304,14 +328,17 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
         std::vector<std::size_t> order;
         order.reserve(eligible.size());
         for (const bool failed : {false, true})
-            for (const std::size_t i : eligible)
+            for (const std::size_t i : eligible) {
+                step();
                 if (verification_failed(items[i]) == failed) order.push_back(i);
+            }
         const std::size_t n = c.last == CountPolicy::unlimited
                                   ? order.size()
                                   : std::min(order.size(), static_cast<std::size_t>(c.last));
         const std::string text = c.last == CountPolicy::unlimited
                                      ? std::string("kept by the unlimited last rule (every backup)")
                                      : "one of the " + std::to_string(c.last) + " newest";
+        step(n);
         for (std::size_t k = 0; k < n; ++k)
             add_reason(items[order[k]], Reason::last,
                        verification_failed(items[order[k]])
@@ -332,16 +359,19 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
         // for the first `count` runs. Here the run's standing backup takes its place.
         std::size_t n = 0;
         while (n < eligible.size() && left != 0) {
+            step();
             const std::int64_t id = bucket_id(rule, local[n]);
             std::size_t end = n + 1;
             Standing s = Standing::start(eligible[n], verification_failed(items[eligible[n]]));
             while (end < eligible.size() && bucket_id(rule, local[end]) == id) {
+                step();
                 s.offer(eligible[end], verification_failed(items[eligible[end]]));
                 ++end;
             }
             const std::string label = bucket_label(rule, local[n]);
             if (left > 0) --left;
             add_reason(items[s.item], reason_of(rule), standing_text(label, s));
+            step(end - n);
             for (std::size_t m = n; m < end; ++m)
                 if (eligible[m] != s.item && lost[m].empty() &&
                     verification_failed(items[eligible[m]]))
@@ -358,6 +388,7 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
         }
     }
     for (std::size_t n = 0; n < eligible.size(); ++n) {
+        step();
         auto& d = items[eligible[n]];
         if (d.keep) continue;
         add_detail(d, !lost[n].empty() ? lost[n]
@@ -371,6 +402,8 @@ void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
                const std::set<std::string>& protected_keys) {
     // Eligible: successful and not dated after `now`; only these take slots.
     std::vector<std::size_t> eligible;
+    eligible.reserve(items.size());
+    step(items.size());
     for (std::size_t i = 0; i < items.size(); ++i)
         if (items[i].backup.ok && items[i].backup.time <= now) eligible.push_back(i);
     // No successful backup: every failed one is kept as evidence (the minimum time point
@@ -378,6 +411,7 @@ void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
     const TimePoint newest_success =
         eligible.empty() ? TimePoint::min() : items[eligible.front()].backup.time;
 
+    step(items.size());
     for (auto& d : items) {
         if (d.backup.time > now) {
             add_reason(d, Reason::future,
@@ -406,8 +440,14 @@ void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
                            "newest successful backup whose verification did not fail");
         }
     }
-    for (auto& d : items)
-        if (protected_keys.count(d.backup.key)) add_reason(d, Reason::protected_key, "protected");
+    if (!protected_keys.empty()) {
+        std::uint64_t depth = 0;  // comparisons of one lookup in a balanced tree
+        while ((std::uint64_t{1} << depth) <= protected_keys.size()) ++depth;
+        step(depth * items.size());
+        for (auto& d : items)
+            if (protected_keys.count(d.backup.key))
+                add_reason(d, Reason::protected_key, "protected");
+    }
 
     if (policy.mode == Policy::Mode::tiered)
         plan_tiered(items, eligible, now, policy);
@@ -499,6 +539,7 @@ void check_keeps_every_half(const Plan& p) {
     std::map<std::string, bool> any_kept;
     const Decision* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
     bool* half_kept = nullptr;
+    step(p.decisions.size());
     for (const auto& d : p.decisions) {
         if (!prev || d.backup.half != prev->backup.half) half_kept = &any_kept[d.backup.half];
         *half_kept |= d.keep;
@@ -510,30 +551,42 @@ void check_keeps_every_half(const Plan& p) {
                         "'");
 }
 
-Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy,
+Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
           const std::set<std::string>& protected_keys) {
     validate(backups, policy);
-    // By half, then newest first: sort pointers, copy each backup once.
-    std::vector<const Backup*> order(backups.size());
+    // By half, then newest first: sort pointers, move each backup once.
+    std::vector<Backup*> order(backups.size());
     for (std::size_t i = 0; i < backups.size(); ++i) order[i] = &backups[i];
     std::sort(order.begin(), order.end(), [](const Backup* a, const Backup* b) {
+        step();
         if (a->half != b->half) return a->half < b->half;
         return a->time != b->time ? a->time > b->time : a->key > b->key;
     });
     Plan p;
     p.decisions.reserve(order.size());
-    for (const Backup* b : order) p.decisions.push_back(Decision{*b, false, {}, {}});
+    step(order.size());
+    for (Backup* b : order) p.decisions.push_back(Decision{std::move(*b), false, {}, {}});
+    std::vector<Backup>{}.swap(backups);
     for (std::size_t start = 0; start < p.decisions.size();) {
         std::size_t end = start + 1;
         while (end < p.decisions.size() &&
                p.decisions[end].backup.half == p.decisions[start].backup.half)
             ++end;
+        step(end - start);
         plan_half(std::span<Decision>(p.decisions).subspan(start, end - start), now, policy,
                   protected_keys);
         start = end;
     }
     check_keeps_every_half(p);
     return p;
+}
+
+WorkCounter::WorkCounter() noexcept : previous_(t_steps) {
+    t_steps = &steps_;
+}
+
+WorkCounter::~WorkCounter() {
+    t_steps = previous_;
 }
 
 std::string describe(const Policy& policy) {
@@ -562,39 +615,122 @@ std::string describe(const Policy& policy) {
     return s + " (buckets in " + policy.zone.name() + ")";
 }
 
-std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
-    using nlohmann::json;
-    json j;
-    j["schema"] = "dolibak.plan/1";  // docs/json.md
-    j["now"] = format_rfc3339(now);
-    j["policy"] = describe(policy);
-    j["mode"] = policy.mode == Policy::Mode::tiered ? "tiered" : "count";
-    j["time_zone"] = policy.zone.name();
-    j["kept"] = p.kept();
-    j["dropped"] = p.dropped();
-    json counts = json::object();
-    for (const auto& d : p.decisions)
-        for (const auto r : d.reasons) {
-            auto& c = counts[std::string(to_string(r))];
-            c = c.is_null() ? 1 : c.get<int>() + 1;
-        }
-    j["counts"] = counts;
-    json list = json::array();
-    list.get_ref<json::array_t&>().reserve(p.decisions.size());
+void write_json(const Plan& p, TimePoint now, const Policy& policy,
+                const std::function<void(std::string_view)>& out) {
+    // The text nlohmann::json's dump(2) made of the same document (keys sorted, two-space
+    // indent), written piece by piece: nothing but a 64 KiB buffer is held.
+    constexpr std::size_t flush_at = 64 * 1024;
+    std::string buf;
+    buf.reserve(flush_at + 4096);
+    const auto flush = [&] {
+        out(buf);
+        buf.clear();
+    };
+    const auto field = [&](std::string_view indent, std::string_view name) {
+        buf += indent;
+        buf += '"';
+        buf += name;
+        buf += "\": ";
+    };
+    const auto number = [&](std::size_t n) { buf += std::to_string(n); };
+    const auto text = [&](std::string_view v) { append_json_string(buf, v); };
+
+    // counts: {reason: n} in the names' order.
+    std::size_t by_reason[static_cast<int>(Reason::failed_recent) + 1] = {};
+    std::size_t kept = 0;
     for (const auto& d : p.decisions) {
-        json& o = list.emplace_back(json::object());
-        json& reasons = o["reasons"] = json::array();
-        for (const auto r : d.reasons) reasons.emplace_back(std::string(to_string(r)));
-        o["key"] = d.backup.key;
-        o["time"] = format_rfc3339(d.backup.time);
-        o["half"] = d.backup.half;
-        o["ok"] = d.backup.ok;
-        o["verified"] = std::string(to_string(d.backup.verified));
-        o["keep"] = d.keep;
-        o["detail"] = d.detail;
+        kept += d.keep;
+        for (const auto r : d.reasons) ++by_reason[static_cast<int>(r)];
     }
-    j["decisions"] = std::move(list);
-    return j.dump(2);
+    std::vector<std::pair<std::string_view, std::size_t>> counts;
+    for (int r = 0; r <= static_cast<int>(Reason::failed_recent); ++r)
+        if (by_reason[r]) counts.emplace_back(to_string(static_cast<Reason>(r)), by_reason[r]);
+    std::sort(counts.begin(), counts.end());
+
+    buf += "{\n";
+    field("  ", "counts");
+    if (counts.empty()) {
+        buf += "{},\n";
+    } else {
+        buf += "{\n";
+        for (std::size_t k = 0; k < counts.size(); ++k) {
+            field("    ", counts[k].first);
+            number(counts[k].second);
+            buf += k + 1 < counts.size() ? ",\n" : "\n";
+        }
+        buf += "  },\n";
+    }
+    field("  ", "decisions");
+    if (p.decisions.empty()) {
+        buf += "[],\n";
+    } else {
+        buf += "[\n";
+        for (std::size_t n = 0; n < p.decisions.size(); ++n) {
+            const auto& d = p.decisions[n];
+            buf += "    {\n";
+            field("      ", "detail");
+            text(d.detail);
+            buf += ",\n";
+            field("      ", "half");
+            text(d.backup.half);
+            buf += ",\n";
+            field("      ", "keep");
+            buf += d.keep ? "true,\n" : "false,\n";
+            field("      ", "key");
+            text(d.backup.key);
+            buf += ",\n";
+            field("      ", "ok");
+            buf += d.backup.ok ? "true,\n" : "false,\n";
+            field("      ", "reasons");
+            if (d.reasons.empty()) {
+                buf += "[],\n";
+            } else {
+                buf += "[\n";
+                for (std::size_t k = 0; k < d.reasons.size(); ++k) {
+                    buf += "        \"";
+                    buf += to_string(d.reasons[k]);
+                    buf += k + 1 < d.reasons.size() ? "\",\n" : "\"\n";
+                }
+                buf += "      ],\n";
+            }
+            field("      ", "time");
+            text(format_rfc3339(d.backup.time));
+            buf += ",\n";
+            field("      ", "verified");
+            buf += '"';
+            buf += to_string(d.backup.verified);
+            buf += "\"\n";
+            buf += n + 1 < p.decisions.size() ? "    },\n" : "    }\n";
+            if (buf.size() >= flush_at) flush();
+        }
+        buf += "  ],\n";
+    }
+    field("  ", "dropped");
+    number(p.decisions.size() - kept);
+    buf += ",\n";
+    field("  ", "kept");
+    number(kept);
+    buf += ",\n";
+    field("  ", "mode");
+    buf += policy.mode == Policy::Mode::tiered ? "\"tiered\",\n" : "\"count\",\n";
+    field("  ", "now");
+    text(format_rfc3339(now));
+    buf += ",\n";
+    field("  ", "policy");
+    text(describe(policy));
+    buf += ",\n";
+    field("  ", "schema");
+    buf += "\"dolibak.plan/1\",\n";  // docs/json.md
+    field("  ", "time_zone");
+    text(policy.zone.name());
+    buf += "\n}";
+    flush();
+}
+
+std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
+    std::string s;
+    write_json(p, now, policy, [&](std::string_view piece) { s += piece; });
+    return s;
 }
 
 }  // namespace dolibak::retention

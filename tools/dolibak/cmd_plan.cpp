@@ -12,13 +12,19 @@
 #include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
-#include <iostream>
+#include <cstdio>
 #include <iterator>
-#include <map>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace dolibak::cli {
 namespace {
@@ -64,40 +70,70 @@ int run_plan(const PlanOptions& o) {
     const TimePoint now =
         o.now.empty() ? std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())
                       : parse_timestamp(o.now);
-    const std::string input{std::istreambuf_iterator<char>(std::cin),
-                            std::istreambuf_iterator<char>()};
+    std::string input;
+    {
+        // The whole of stdin in large reads (no per-character stream iteration).
+        std::array<char, 64 * 1024> chunk;
+        std::size_t got;
+        while ((got = std::fread(chunk.data(), 1, chunk.size(), stdin)) > 0)
+            input.append(chunk.data(), got);
+        if (std::ferror(stdin)) throw IoError("cannot read the backup list", "stdin", errno);
+    }
     std::size_t manifests = 0;
-    const auto backups = catalog::backups_from_lines(input, o.half, &manifests);
+    auto backups = catalog::backups_from_lines(input, o.half, &manifests);
+    std::string{}.swap(input);
     const std::set<std::string> protect(o.protect.begin(), o.protect.end());
-    const auto plan = retention::plan(backups, now, policy, protect);
+    const auto plan = retention::plan(std::move(backups), now, policy, protect);
+    const auto write = [](std::string_view piece) {
+        if (std::fwrite(piece.data(), 1, piece.size(), stdout) != piece.size())
+            throw IoError("cannot write the plan", "stdout", errno);
+    };
     if (o.json) {
-        fmt::print("{}\n", retention::to_json(plan, now, policy));
+        // Streamed: the JSON of a large plan is never held whole.
+        retention::write_json(plan, now, policy, write);
+        write("\n");
         return exit_ok;
     }
-    fmt::print("policy: {}\nnow:    {}\n", retention::describe(policy), format_rfc3339(now));
-    std::string last_half;
+    fmt::memory_buffer out;
+    fmt::format_to(std::back_inserter(out), "policy: {}\nnow:    {}\n", retention::describe(policy),
+                   format_rfc3339(now));
+    std::string_view last_half;
+    std::string reasons;
+    std::size_t by_reason[static_cast<int>(retention::Reason::failed_recent) + 1] = {};
     for (const auto& d : plan.decisions) {
         if (d.backup.half != last_half) {
             last_half = d.backup.half;
-            fmt::print("\n[{}]\n", last_half);
+            fmt::format_to(std::back_inserter(out), "\n[{}]\n", last_half);
         }
-        std::string reasons;
+        reasons.clear();
         for (const auto r : d.reasons) {
             if (!reasons.empty()) reasons += ',';
             reasons += retention::to_string(r);
+            ++by_reason[static_cast<int>(r)];
         }
-        fmt::print("{}  {}  {:<20}  {}\n", d.keep ? "keep" : "drop", d.backup.key,
-                   d.keep ? reasons : std::string("-"), d.detail);
+        fmt::format_to(std::back_inserter(out), "{}  {}  {:<20}  {}\n", d.keep ? "keep" : "drop",
+                       d.backup.key, d.keep ? std::string_view(reasons) : std::string_view("-"),
+                       d.detail);
+        if (out.size() >= 64 * 1024) {
+            write({out.data(), out.size()});
+            out.clear();
+        }
     }
-    std::map<std::string, std::size_t> counts;
-    for (const auto& d : plan.decisions)
-        for (const auto r : d.reasons) ++counts[std::string(retention::to_string(r))];
+    // The reasons' counts in the order of their names.
+    std::vector<std::pair<std::string_view, std::size_t>> counts;
+    for (int r = 0; r <= static_cast<int>(retention::Reason::failed_recent); ++r)
+        if (by_reason[r])
+            counts.emplace_back(retention::to_string(static_cast<retention::Reason>(r)),
+                                by_reason[r]);
+    std::sort(counts.begin(), counts.end());
     std::string summary;
     for (const auto& [name, n] : counts)
-        summary += (summary.empty() ? "" : ", ") + name + " " + std::to_string(n);
-    fmt::print("\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
-               summary.empty() ? "" : " (reasons: " + summary + ")",
-               manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : "");
+        summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", name, n);
+    fmt::format_to(
+        std::back_inserter(out), "\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
+        summary.empty() ? "" : " (reasons: " + summary + ")",
+        manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : "");
+    write({out.data(), out.size()});
     return exit_ok;
 }
 

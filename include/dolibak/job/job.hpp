@@ -84,9 +84,11 @@ struct DOLIBAK_API DatabaseSettings {
 
 struct DOLIBAK_API DocumentsSettings {
     std::filesystem::path root;  ///< the documents directory (only read)
-    tarball::Compression compression = tarball::Compression::gzip;
-    int level = -1;   ///< -1: the compressor's default
-    int threads = 0;  ///< zstd worker threads
+    /// zstd for every new run (docs/store-layout.md, "Documents compression"); gzip is still
+    /// selectable, and both are read whatever the setting.
+    tarball::Compression compression = tarball::Compression::zstd;
+    int level = -1;   ///< -1: the compressor's default (zstd 3, gzip 6)
+    int threads = 2;  ///< zstd worker threads (0: in the calling thread); ignored for gzip
     /// More excludes, on top of the profile's document excludes.
     std::vector<std::string> extra_excludes;
     /// Hash file contents too in the fingerprint (slower; catches same-size same-mtime edits).

@@ -21,6 +21,8 @@
 #include <dolibak/retention/timezone.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -124,8 +126,27 @@ struct DOLIBAK_API Plan {
 /// Plans retention. Throws ConfigError for bad input (duplicate keys, empty key or half,
 /// negative windows or counts other than `unlimited`) and Error when the plan would drop every
 /// backup of a half.
-DOLIBAK_API Plan plan(const std::vector<Backup>& backups, TimePoint now, const Policy& policy = {},
+/// Takes the backups by value: a caller done with its list moves it in, and no key is copied.
+DOLIBAK_API Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy = {},
                       const std::set<std::string>& protected_keys = {});
+
+/// The planner's elementary steps, counted in this thread while a WorkCounter lives (the
+/// complexity test's seam: tests/cpp/retention/test_plan_complexity.cpp). A step is one
+/// comparison of its sort or of a bucket map, one protected-key lookup counted as the
+/// comparisons of a balanced tree (ceil(log2(size + 1))), or one visit of a backup by one of
+/// its passes. Counters do not nest: the innermost one counts.
+class DOLIBAK_API WorkCounter {
+public:
+    WorkCounter() noexcept;
+    ~WorkCounter();
+    WorkCounter(const WorkCounter&) = delete;
+    WorkCounter& operator=(const WorkCounter&) = delete;
+    std::uint64_t steps() const noexcept { return steps_; }
+
+private:
+    std::uint64_t steps_ = 0;
+    std::uint64_t* previous_;
+};
 
 /// The check `plan` applies last, usable on a plan edited afterwards: throws Error when a
 /// half that has backups would keep none of them.
@@ -136,6 +157,12 @@ DOLIBAK_API void check_keeps_every_half(const Plan& p);
 /// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
 /// ("verified": "unknown", "good" or "failed").
 DOLIBAK_API std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
+
+/// The same text as to_json, handed to `out` in pieces (of about 64 KiB) as it is made,
+/// so that a large plan can be streamed without holding its JSON. Throws Error when a key,
+/// half or detail is not valid UTF-8 (nothing more is handed to `out` then).
+DOLIBAK_API void write_json(const Plan& p, TimePoint now, const Policy& policy,
+                            const std::function<void(std::string_view)>& out);
 
 /// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
 DOLIBAK_API std::string describe(const Policy& policy);

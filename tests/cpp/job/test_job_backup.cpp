@@ -66,7 +66,8 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     CHECK(jobt::half(r1, "db").outcome == Outcome::uploaded);
     CHECK(jobt::half(r1, "docs").outcome == Outcome::uploaded);
     CHECK(jobt::half(r1, "db").key.rfind("db/", 0) == 0);
-    CHECK(jobt::half(r1, "docs").key.find(".tar.gz") != std::string::npos);
+    // zstd by default for every new run (docs/store-layout.md).
+    CHECK(jobt::half(r1, "docs").key.find(".tar.zst") != std::string::npos);
     CHECK(j.store().head(".fp-db"));
     CHECK(j.store().head(".fp-docs"));
     CHECK_FALSE(j.store().head(".lock"));
@@ -75,7 +76,7 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     CHECK(manifest.succeeded());
     CHECK(manifest.halves.at("db").sha256 == jobt::half(r1, "db").sha256);
     CHECK(manifest.halves.at("db").format == "pg_dump-custom");
-    CHECK(manifest.halves.at("docs").format == "tar.gz");  // was "tar..tar.gz"
+    CHECK(manifest.halves.at("docs").format == "tar.zst");  // was "tar..tar.gz"
     // Per table [rows, bytes]; no copy of the TOC (it was 1.5 MB for a 1.3 MB dump).
     const auto summary = nlohmann::json::parse(manifest.halves.at("db").archive_summary_json);
     CHECK(summary.at("tables").at("llx_facture").at(0).get<std::uint64_t>() > 0);

@@ -188,8 +188,16 @@ TEST_CASE("defaults") {
     CHECK(d.db->dump_mode == pgdump::DumpMode::pg_dump_compressed);
     CHECK(d.db->fingerprint_mode == fingerprint::DbMode::xmin);
     REQUIRE(d.docs);
-    CHECK(d.docs->compression == tarball::Compression::gzip);
+    // zstd for every new run (docs/store-layout.md), 2 workers, zstd's default level.
+    CHECK(d.docs->compression == tarball::Compression::zstd);
+    CHECK(d.docs->threads == 2);
+    CHECK(d.docs->level == -1);
     CHECK_FALSE(d.docs->content_fingerprint);
+    // gzip stays selectable; threads then may only be 0, levels are gzip's.
+    const Config g = cfg({{"docs_dir", "/d"}, {"docs_compression", "gzip"}, {"docs_level", "9"}});
+    REQUIRE(g.docs);
+    CHECK(g.docs->compression == tarball::Compression::gzip);
+    CHECK(g.docs->level == 9);
     // db = false turns the half off even with a name.
     CHECK_FALSE(cfg({{"db_name", "erp"}, {"db", "false"}}).db);
 }
@@ -278,7 +286,11 @@ TEST_CASE("every bad value names the key, its source, the value and what is allo
     }
     CHECK(contains(error_of({{"time_zone", "Mars/Olympus"}}), "time_zone"));
     CHECK(contains(error_of({{"db", "true"}}), "db_name"));
-    CHECK(contains(error_of({{"docs_dir", "/d"}, {"docs_threads", "2"}}), "zstd only"));
+    CHECK(contains(
+        error_of({{"docs_dir", "/d"}, {"docs_compression", "gzip"}, {"docs_threads", "2"}}),
+        "zstd only"));
+    // The default compression is zstd: its levels start at 1 (0 was gzip's "store").
+    CHECK(contains(error_of({{"docs_dir", "/d"}, {"docs_level", "0"}}), "docs_level"));
     CHECK(contains(error_of({{"db_name", "x"}, {"dump_mode", "zstd"}, {"dump_level", "3"}}),
                    "zstd_level"));
     CHECK(contains(error_of({{"db_name", "x"}, {"globals_passwords", "true"}}), "globals"));

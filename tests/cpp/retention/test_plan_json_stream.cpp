@@ -1,0 +1,143 @@
+// The plan's JSON written piece by piece (retention::write_json, what `dolibak plan --json`
+// streams): byte for byte the text the nlohmann document of the same plan dumps (the way
+// to_json made it before it streamed), in pieces of bounded size.
+#include <dolibak/catalog/keys.hpp>
+#include <dolibak/core/error.hpp>
+#include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/planner.hpp>
+#include <dolibak/retention/timezone.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace dolibak;
+using namespace dolibak::retention;
+
+namespace {
+
+// The plan as the nlohmann document it used to be built as: the reference text.
+std::string reference_json(const Plan& p, TimePoint now, const Policy& policy) {
+    using nlohmann::json;
+    json j;
+    j["schema"] = "dolibak.plan/1";
+    j["now"] = format_rfc3339(now);
+    j["policy"] = describe(policy);
+    j["mode"] = policy.mode == Policy::Mode::tiered ? "tiered" : "count";
+    j["time_zone"] = policy.zone.name();
+    j["kept"] = p.kept();
+    j["dropped"] = p.dropped();
+    json counts = json::object();
+    for (const auto& d : p.decisions)
+        for (const auto r : d.reasons) {
+            auto& c = counts[std::string(to_string(r))];
+            c = c.is_null() ? 1 : c.get<int>() + 1;
+        }
+    j["counts"] = counts;
+    json list = json::array();
+    for (const auto& d : p.decisions) {
+        json o;
+        o["reasons"] = json::array();
+        for (const auto r : d.reasons) o["reasons"].push_back(std::string(to_string(r)));
+        o["key"] = d.backup.key;
+        o["time"] = format_rfc3339(d.backup.time);
+        o["half"] = d.backup.half;
+        o["ok"] = d.backup.ok;
+        o["verified"] = std::string(to_string(d.backup.verified));
+        o["keep"] = d.keep;
+        o["detail"] = d.detail;
+        list.push_back(std::move(o));
+    }
+    j["decisions"] = std::move(list);
+    return j.dump(2);
+}
+
+std::vector<Backup> history(int n, unsigned seed) {
+    const TimePoint now = parse_timestamp("20261123T020000Z");
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<long> spread(-7200, 3L * 366 * 86400);
+    std::uniform_int_distribution<int> pct(0, 99);
+    std::vector<Backup> v;
+    for (int i = 0; i < n; ++i) {
+        const TimePoint t = now - std::chrono::seconds{spread(rng)};
+        const bool docs = pct(rng) < 40;
+        Backup b{
+            catalog::make_store_key(
+                "p", docs ? catalog::ObjectKind::docs_tar_zst : catalog::ObjectKind::db_dump, t),
+            t, docs ? "docs" : "db"};
+        b.ok = pct(rng) >= 5;
+        const int r = pct(rng);
+        b.verified = r < 3    ? Verification::failed
+                     : r < 33 ? Verification::good
+                              : Verification::unknown;
+        v.push_back(std::move(b));
+    }
+    std::sort(v.begin(), v.end(), [](const Backup& a, const Backup& b) { return a.key < b.key; });
+    v.erase(std::unique(v.begin(), v.end(),
+                        [](const Backup& a, const Backup& b) { return a.key == b.key; }),
+            v.end());
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("the streamed plan JSON is the document's dump, byte for byte") {
+    const TimePoint now = parse_timestamp("20261123T020000Z");
+    Policy tiered;
+    Policy count;
+    count.mode = Policy::Mode::count;
+    count.count = {10, 48, 30, 52, 120, CountPolicy::unlimited, true};
+    count.zone = TimeZone::locate("+02:00");
+    Policy empty_count;
+    empty_count.mode = Policy::Mode::count;
+    for (const Policy* policy : {&tiered, &count, &empty_count}) {
+        for (const int n : {0, 1, 3000}) {
+            CAPTURE(n);
+            const auto backups = history(n, 7);
+            const std::set<std::string> protect =
+                backups.empty() ? std::set<std::string>{}
+                                : std::set<std::string>{backups[backups.size() / 2].key};
+            const Plan p = plan(backups, now, *policy, protect);
+            const std::string expected = reference_json(p, now, *policy);
+            CHECK(to_json(p, now, *policy) == expected);
+            std::string streamed;
+            std::size_t pieces = 0, largest = 0;
+            write_json(p, now, *policy, [&](std::string_view piece) {
+                ++pieces;
+                largest = std::max(largest, piece.size());
+                streamed += piece;
+            });
+            CHECK(streamed == expected);
+            // 64 KiB and at most one decision more per piece: a large plan comes in many.
+            CHECK(largest < 64 * 1024 + 4096);
+            if (n == 3000) CHECK(pieces > expected.size() / (64 * 1024));
+        }
+    }
+}
+
+TEST_CASE("strings that need escaping, and ones that are not UTF-8") {
+    const TimePoint now = parse_timestamp("20261123T020000Z");
+    Plan p;
+    Decision d;
+    d.backup = {"odd \"key\"\\\n\t caf\xc3\xa9", now, "h\x01lf", true, Verification::good};
+    d.keep = true;
+    d.reasons = {Reason::protected_key, Reason::newest_success};
+    d.detail = "protected; \xe2\x82\xac";
+    p.decisions.push_back(d);
+    Decision dropped = d;
+    dropped.backup.key = "second";
+    dropped.keep = false;
+    dropped.reasons.clear();
+    p.decisions.push_back(dropped);
+    CHECK(to_json(p, now, Policy{}) == reference_json(p, now, Policy{}));
+
+    p.decisions[1].detail = "cut \xe2\x82";
+    std::string streamed;
+    CHECK_THROWS_WITH_AS(
+        write_json(p, now, Policy{}, [&](std::string_view piece) { streamed += piece; }),
+        doctest::Contains("invalid UTF-8"), Error);
+    CHECK(streamed.empty());  // the failure came before a first piece was full: none handed out
+}
