@@ -12,10 +12,10 @@
 #include <dolibak/retention/timezone.hpp>
 
 #include <fmt/core.h>
-#include <fmt/format.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -72,12 +72,22 @@ int run_plan(const PlanOptions& o) {
                       : parse_timestamp(o.now);
     std::string input;
     {
-        // The whole of stdin in large reads (no per-character stream iteration).
-        std::array<char, 64 * 1024> chunk;
-        std::size_t got;
-        while ((got = std::fread(chunk.data(), 1, chunk.size(), stdin)) > 0)
-            input.append(chunk.data(), got);
-        if (std::ferror(stdin)) throw IoError("cannot read the backup list", "stdin", errno);
+        // The whole of stdin, read straight into one string (sized up front for a file).
+        struct stat st {};
+        if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+            input.reserve(static_cast<std::size_t>(st.st_size) + 1);
+        std::size_t used = 0;
+        for (;;) {
+            if (input.capacity() - used < 64 * 1024)
+                input.reserve(2 * input.capacity() + 64 * 1024);
+            input.resize(input.capacity());
+            const ssize_t got = ::read(STDIN_FILENO, input.data() + used, input.size() - used);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) throw IoError("cannot read the backup list", "stdin", errno);
+            if (got == 0) break;
+            used += static_cast<std::size_t>(got);
+        }
+        input.resize(used);
     }
     std::size_t manifests = 0;
     auto backups = catalog::backups_from_lines(input, o.half, &manifests);
@@ -94,16 +104,19 @@ int run_plan(const PlanOptions& o) {
         write("\n");
         return exit_ok;
     }
-    fmt::memory_buffer out;
-    fmt::format_to(std::back_inserter(out), "policy: {}\nnow:    {}\n", retention::describe(policy),
-                   format_rfc3339(now));
+    // One line per decision, appended to a 64 KiB buffer that is written when full.
+    std::string out =
+        fmt::format("policy: {}\nnow:    {}\n", retention::describe(policy), format_rfc3339(now));
+    out.reserve(64 * 1024 + 4096);
     std::string_view last_half;
     std::string reasons;
     std::size_t by_reason[static_cast<int>(retention::Reason::failed_recent) + 1] = {};
     for (const auto& d : plan.decisions) {
         if (d.backup.half != last_half) {
             last_half = d.backup.half;
-            fmt::format_to(std::back_inserter(out), "\n[{}]\n", last_half);
+            out += "\n[";
+            out += last_half;
+            out += "]\n";
         }
         reasons.clear();
         for (const auto r : d.reasons) {
@@ -111,11 +124,18 @@ int run_plan(const PlanOptions& o) {
             reasons += retention::to_string(r);
             ++by_reason[static_cast<int>(r)];
         }
-        fmt::format_to(std::back_inserter(out), "{}  {}  {:<20}  {}\n", d.keep ? "keep" : "drop",
-                       d.backup.key, d.keep ? std::string_view(reasons) : std::string_view("-"),
-                       d.detail);
+        // "{keep|drop}  {key}  {reasons or -, left-aligned in 20}  {detail}"
+        const std::string_view why = d.keep ? std::string_view(reasons) : std::string_view("-");
+        out += d.keep ? "keep  " : "drop  ";
+        out += d.backup.key;
+        out += "  ";
+        out += why;
+        if (why.size() < 20) out.append(20 - why.size(), ' ');
+        out += "  ";
+        out += d.detail;
+        out += '\n';
         if (out.size() >= 64 * 1024) {
-            write({out.data(), out.size()});
+            write(out);
             out.clear();
         }
     }
@@ -129,11 +149,11 @@ int run_plan(const PlanOptions& o) {
     std::string summary;
     for (const auto& [name, n] : counts)
         summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", name, n);
-    fmt::format_to(
-        std::back_inserter(out), "\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
+    out += fmt::format(
+        "\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
         summary.empty() ? "" : " (reasons: " + summary + ")",
         manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : "");
-    write({out.data(), out.size()});
+    write(out);
     return exit_ok;
 }
 
