@@ -4,7 +4,8 @@
 # lines: the floor of any planner) and, for the JSON, `jq -c .` and Python's json module
 # reading dolibak's JSON (parsing the bytes the planner writes). Contenders alternated,
 # ROUNDS rounds of REPEATS runs each; prints per contender the median and best wall time,
-# peak RSS and output bytes, and each one's ratio to `sort`. Figures only, no asserts.
+# median CPU (user + system), peak RSS and output bytes, and each one's ratio (median wall) to
+# `sort`. Figures only, no asserts.
 #   bench/plan_cli.sh BUILD_DIR [BACKUPS] [ROUNDS] [REPEATS]
 set -euo pipefail
 build=$(cd "${1:?usage: bench/plan_cli.sh BUILD_DIR [BACKUPS] [ROUNDS] [REPEATS]}" && pwd)
@@ -63,6 +64,7 @@ contenders = [
 if shutil.which("jq"):
     contenders.append(("peer: jq -c . (dolibak's JSON)", ["jq", "-c", "."], pj))
 walls = {c[0]: [] for c in contenders}
+cpus = {c[0]: [] for c in contenders}
 rss = {c[0]: 0 for c in contenders}
 size = {}
 for r in range(rounds):
@@ -78,13 +80,15 @@ for r in range(rounds):
             if status != 0:
                 sys.exit(f"{label} failed: {status}")
             walls[label].append(dt)
+            cpus[label].append(ru.ru_utime + ru.ru_stime)
             rss[label] = max(rss[label], ru.ru_maxrss)
             size[label] = os.path.getsize(out)
 base = statistics.median(walls[contenders[0][0]])
-print(f"{'contender':<44} {'median ms':>9} {'best ms':>8} {'rss MiB':>8} {'out bytes':>11} {'/ sort':>7}")
+print(f"{'contender':<44} {'median ms':>9} {'best ms':>8} {'cpu ms':>7} {'rss MiB':>8} {'out bytes':>11} {'/ sort':>7}")
 for label, _, _ in contenders:
     m = statistics.median(walls[label])
-    print(f"{label:<44} {m*1000:9.1f} {min(walls[label])*1000:8.1f} {rss[label]/1024:8.1f} "
+    print(f"{label:<44} {m*1000:9.1f} {min(walls[label])*1000:8.1f} "
+          f"{statistics.median(cpus[label])*1000:7.1f} {rss[label]/1024:8.1f} "
           f"{size[label]:11d} {m/base:6.2f}x")
 print(f"({rounds} rounds x {repeats} runs, contenders alternated; load average "
       f"{os.getloadavg()[0]:.2f})")
