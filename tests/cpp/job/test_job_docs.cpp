@@ -6,6 +6,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/job.hpp>
 #include <dolibak/job/report.hpp>
+#include <dolibak/tarball/writer.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -137,24 +138,34 @@ TEST_CASE("attachments named *.log, *.old, *.back are kept; every exclusion is c
 }
 
 TEST_CASE("two backups of an unchanged tree at different times give the same archive bytes") {
-    test::TempDir tmp;
-    make_tree(tmp / "docs");
-    job::Job j(docs_config(tmp / "store", tmp / "docs"));
-    job::BackupOptions force;
-    force.force = true;
-    const auto first = j.backup(force);
-    const auto second = j.backup(force);
-    REQUIRE(first.ok());
-    REQUIRE(second.ok());
-    const auto& a = docs_half(first);
-    const auto& b = docs_half(second);
-    REQUIRE(a.key != b.key);
-    const std::string bytes_a = j.store().get_bytes(a.key);
-    CHECK(bytes_a == j.store().get_bytes(b.key));
-    CHECK(a.sha256 == b.sha256);
-    // The gzip header's MTIME (bytes 4-7) is zero: the wall clock is not in the archive.
-    REQUIRE(bytes_a.size() > 10);
-    CHECK(bytes_a.substr(4, 4) == std::string(4, '\0'));
+    // zstd (the default) and gzip, whose header's MTIME must not carry the wall clock.
+    for (const auto compression : {tarball::Compression::zstd, tarball::Compression::gzip}) {
+        CAPTURE(tarball::to_string(compression));
+        test::TempDir tmp;
+        make_tree(tmp / "docs");
+        auto config = docs_config(tmp / "store", tmp / "docs");
+        if (compression == tarball::Compression::gzip) config.docs->compression = compression;
+        REQUIRE(config.docs->compression == compression);
+        job::Job j(config);
+        job::BackupOptions force;
+        force.force = true;
+        const auto first = j.backup(force);
+        const auto second = j.backup(force);
+        REQUIRE(first.ok());
+        REQUIRE(second.ok());
+        const auto& a = docs_half(first);
+        const auto& b = docs_half(second);
+        REQUIRE(a.key != b.key);
+        CHECK(a.key.ends_with(tarball::file_extension(compression)));
+        const std::string bytes_a = j.store().get_bytes(a.key);
+        CHECK(bytes_a == j.store().get_bytes(b.key));
+        CHECK(a.sha256 == b.sha256);
+        REQUIRE(bytes_a.size() > 10);
+        if (compression == tarball::Compression::gzip)
+            CHECK(bytes_a.substr(4, 4) == std::string(4, '\0'));  // gzip MTIME, bytes 4-7
+        else
+            CHECK(bytes_a.substr(0, 4) == std::string("\x28\xb5\x2f\xfd"));  // zstd frame magic
+    }
 }
 
 TEST_CASE("an empty or unmounted documents directory fails the half unless allowed") {
