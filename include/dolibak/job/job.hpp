@@ -84,6 +84,9 @@ struct DOLIBAK_API DatabaseSettings {
 
 struct DOLIBAK_API DocumentsSettings {
     std::filesystem::path root;  ///< the documents directory (only read)
+    /// docs_mode packs: each file's content stored once in content-addressed packs, a
+    /// per-run index (docs/packs.md); false (tar): one archive per changed run.
+    bool packs = false;
     tarball::Compression compression = tarball::Compression::gzip;
     int level = -1;   ///< -1: the compressor's default
     int threads = 0;  ///< zstd worker threads
