@@ -42,7 +42,10 @@ def read_blob(store, blob):
     with open(os.path.join(store, blob["pack"]), "rb") as pack:
         pack.seek(blob["offset"])
         frame = pack.read(blob["length"])
-    data = zstd_decompress(frame)
+    try:
+        data = zstd_decompress(frame)
+    except subprocess.CalledProcessError:
+        raise SystemExit(f"blob {blob['sha256']} in {blob['pack']} cannot be decompressed")
     if len(data) != blob["size"] or hashlib.sha256(data).hexdigest() != blob["sha256"]:
         raise SystemExit(f"blob {blob['sha256']} in {blob['pack']} does not match its digest")
     return data
