@@ -22,9 +22,9 @@ printf '%-16s %-22s %8s %10s %14s %12s\n' step contender "wall s" "rss KiB" "sto
 declare -A before
 measure() {  # step label store command...
   local step=$1 label=$2 store=$3; shift 3
-  local b=${before[$label]:-0} t
-  t=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>&1; } 2>&1 | tail -1)
-  read -r wall rss <<< "$t"
+  local b=${before[$label]:-0} wall rss
+  /usr/bin/time -o "$work/time" -f '%e %M' "$@" > /dev/null 2>&1
+  read -r wall rss < "$work/time"
   local s; s=$(size "$store")
   printf '%-16s %-22s %8s %10s %14s %12s\n' "$step" "$label" "$wall" "$rss" "$s" "$((s - b))"
   before[$label]=$s
@@ -43,7 +43,8 @@ for i in 1 2 3 4 5 6; do
   mkdir -p "$tree/facture/FA-BENCH-$i"
   head -c 150000 /dev/urandom > "$tree/facture/FA-BENCH-$i/FA-BENCH-$i.pdf"
 done
-find "$tree" -type f -name '*.pdf' | sort | head -6 | while read -r f; do
+mapfile -t pdfs < <(find "$tree" -type f -name '*.pdf' | sort)
+for f in "${pdfs[@]:0:6}"; do
   head -c 100000 /dev/urandom > "$f"
 done
 sleep 1

@@ -6,6 +6,7 @@
 #include "support/sim_env.hpp"
 #include "support/testsupport.hpp"
 
+#include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
 
 #include <doctest/doctest.h>
@@ -209,4 +210,66 @@ TEST_CASE("a store switches from tar to packs and back without losing its histor
         CHECK(fs::exists(ro.target / "new.pdf") == (std::string(run) != "20260301T020000Z"));
     }
     CHECK(job.verify("20260302T020000Z").ok());
+}
+
+TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run verifiable") {
+    Site site;
+    retention::Policy keep_three;
+    keep_three.mode = retention::Policy::Mode::count;
+    keep_three.count.last = 3;
+    auto c = packs_config(site.root, true);
+    c.retention = keep_three;
+    fs::remove(site.root / "big.bin");
+    using Op = store::FaultStore::Op;
+    using Fault = store::FaultStore::Fault;
+    std::size_t failed_steps = 0;
+    for (int day = 1; day <= 12; ++day) {
+        // each day: a new document and one rewritten, so each run uploads a pack
+        write_file(site.root / ("facture/new" + std::to_string(day) + ".pdf"),
+                   random_bytes(30'000, 1000 + day));
+        write_file(site.root / ("facture/FA2603-0001/doc" + std::to_string(day) + ".pdf"),
+                   random_bytes(25'000, 2000 + day));
+        site.clock.set(sim::at(2026, 3, day));
+        PacksEnv env(site.store, site.clock, c);
+        job::Job job(c, env);
+        // the n-th put of the backup fails (a pack, the index, the fingerprint, the
+        // manifest...), or the answer to it is lost; then the n-th deletion of the prune
+        site.store.reset();
+        site.store.fail(Op::put, 1 + day % 5, day % 2 ? Fault::transient : Fault::lose_response);
+        try {
+            const auto r = job.backup({});
+            if (docs_half(r).outcome == job::HalfReport::Outcome::failed) ++failed_steps;
+        } catch (const Error&) {
+            ++failed_steps;
+        }
+        site.store.reset();
+        site.store.fail(Op::remove_many, 1 + day % 3, Fault::transient);
+        try {
+            job.prune();
+        } catch (const Error&) {
+            ++failed_steps;
+        }
+        site.store.reset();
+        // every listed run that succeeded verifies: its index and every blob it references
+        for (const auto& run : job.list().runs) {
+            if (!run.loaded || !run.manifest.succeeded()) continue;
+            const auto v = job.verify(format_timestamp(run.time));
+            CHECK_MESSAGE(v.ok(), "day ", day, ": run ", format_timestamp(run.time));
+        }
+    }
+    CHECK(failed_steps >= 6);
+    // and a clean day afterwards backs up, prunes and restores the newest run
+    site.clock.set(sim::at(2026, 3, 20));
+    PacksEnv env(site.store, site.clock, c);
+    job::Job job(c, env);
+    job.backup({});
+    job.prune();
+    // the failed runs' packs are gone too: nothing unreferenced is left
+    CHECK(packs::collect_garbage(site.mem, true).plan.remove.empty());
+    CHECK(job.list().runs.size() <= 4);
+    job::RestoreDocsOptions ro;
+    ro.target = site.dir / "restored";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/new12.pdf") == random_bytes(30'000, 1012));
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc12.pdf") == random_bytes(25'000, 2012));
 }
