@@ -36,6 +36,11 @@ public:
         previous_.emplace(std::string(path), e);
     }
     void set_present(std::set<std::string> packs) { present_ = std::move(packs); }
+    /// Drops what learn() gathered (a previous index that turned out unreadable).
+    void forget() {
+        previous_.clear();
+        known_.clear();
+    }
 
     void entry(const tarball::WalkEntry& w) {
         if (options_.cancel) options_.cancel->check("backing up the documents (packs)");
@@ -210,8 +215,17 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
             std::set<std::string> present;
             for (const auto& o : store.list("packs/")) present.insert(o.key);
             builder.set_present(std::move(present));
-            IndexReader reader(*previous);
-            while (auto e = reader.next()) builder.learn(e->path, *e);
+            try {
+                IndexReader reader(*previous);
+                while (auto e = reader.next()) builder.learn(e->path, *e);
+            } catch (const FormatError& e) {
+                // Costs an upload of everything, loses nothing.
+                builder.forget();
+                if (options.on_warning)
+                    options.on_warning(std::string("the previous index cannot be read (every "
+                                                   "file is read and stored again): ") +
+                                       e.what());
+            }
         }
         tarball::ExcludeMatcher excludes(options.excludes);
         tarball::WalkHandlers h;

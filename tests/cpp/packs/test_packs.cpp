@@ -307,3 +307,21 @@ TEST_CASE("the planner: unreferenced packs go, mostly-dead packs are repack cand
     CHECK(plan.bytes_kept == 2000);
     CHECK(plan.garbage_in_repack == 900);
 }
+
+TEST_CASE("an unreadable previous index costs a full upload, with a warning, and loses nothing") {
+    TempDir dir;
+    const auto root = dir / "documents";
+    make_tree(root);
+    store::MemoryStore store;
+    run(store, root, "20261201T020000Z");
+    store.put_bytes(packs::index_key("20261202T020000Z"), "not an index");
+    auto options = small_options();
+    std::vector<std::string> warnings;
+    options.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+    const auto s = run(store, root, "20261203T020000Z", "20261202T020000Z", options);
+    CHECK(s.files_read == 6);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("previous index cannot be read") != std::string::npos);
+    auto index = store.get(packs::index_key("20261203T020000Z"));
+    CHECK(packs::verify_run(store, *index, true).problems.empty());
+}
