@@ -7,10 +7,11 @@
 namespace dolibak::catalog {
 namespace {
 
-constexpr std::array<ObjectKind, 9> all_kinds{
-    ObjectKind::db_dump_zst,  ObjectKind::db_dump,     ObjectKind::docs_tar_gz,
-    ObjectKind::docs_tar_zst, ObjectKind::manifest,    ObjectKind::globals_sql,
-    ObjectKind::verification, ObjectKind::verified_ok, ObjectKind::verified_failed};
+constexpr std::array<ObjectKind, 10> all_kinds{
+    ObjectKind::db_dump_zst,    ObjectKind::db_dump,      ObjectKind::docs_tar_gz,
+    ObjectKind::docs_tar_zst,   ObjectKind::docs_index,   ObjectKind::manifest,
+    ObjectKind::globals_sql,    ObjectKind::verification, ObjectKind::verified_ok,
+    ObjectKind::verified_failed};
 
 }  // namespace
 
@@ -21,6 +22,7 @@ std::string_view folder_of(ObjectKind kind) noexcept {
             return "db";
         case ObjectKind::docs_tar_gz:
         case ObjectKind::docs_tar_zst:
+        case ObjectKind::docs_index:
             return "docs";
         case ObjectKind::manifest:
             return "manifests";
@@ -44,6 +46,8 @@ std::string_view suffix_of(ObjectKind kind) noexcept {
             return ".tar.gz";
         case ObjectKind::docs_tar_zst:
             return ".tar.zst";
+        case ObjectKind::docs_index:
+            return ".index.zst";
         case ObjectKind::manifest:
             return ".json";
         case ObjectKind::globals_sql:

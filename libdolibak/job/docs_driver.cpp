@@ -1,5 +1,6 @@
 // The real documents driver: the tree's fingerprint (fingerprint/docs), the sorted tar writer
-// (gzip or zstd), the lister for stored archives and the safe extractor.
+// (gzip or zstd), the lister for stored archives and the safe extractor; with docs_mode packs,
+// the packs writer, verifier and restore (docs/packs.md).
 #include "job/ops_streams.hpp"
 #include "job/real_drivers.hpp"
 
@@ -7,6 +8,8 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
 #include <dolibak/fingerprint/docs.hpp>
+#include <dolibak/packs/reader.hpp>
+#include <dolibak/packs/writer.hpp>
 #include <dolibak/tarball/lister.hpp>
 #include <dolibak/tarball/writer.hpp>
 
@@ -24,14 +27,16 @@ struct FirstEntrySeen {
 
 class RealDocuments final : public DocumentsDriver {
 public:
-    explicit RealDocuments(const Config& c)
-        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)) {}
+    RealDocuments(const Config& c, store::Store& store)
+        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)), store_(store) {}
 
     catalog::ObjectKind object_kind() const override {
+        if (packs_mode()) return catalog::ObjectKind::docs_index;
         return compression() == tarball::Compression::zstd ? catalog::ObjectKind::docs_tar_zst
                                                            : catalog::ObjectKind::docs_tar_gz;
     }
     std::string format() const override {
+        if (packs_mode()) return "packs";
         // "tar.gz", "tar.zst" or "tar": the object's file extension without its dot.
         return tarball::file_extension(compression()).substr(1);
     }
@@ -78,6 +83,7 @@ public:
     }
 
     Produced produce(io::Sink& sink, const DriverContext& ctx) override {
+        if (packs_mode()) return produce_packs(sink, ctx);
         const auto& s = configured();
         tarball::WriteOptions w;
         w.compression = s.compression;
@@ -128,8 +134,15 @@ public:
         return p;
     }
 
-    std::vector<std::string> check_object(io::Source& object, const std::string&,
-                                          const DriverContext&) override {
+    std::vector<std::string> check_object(io::Source& object, const std::string& key,
+                                          const DriverContext& ctx) override {
+        if (is_index(key)) {
+            const auto r = packs::verify_run(store_, object, true);
+            ctx.info(fmt::format("{}: {} checked in {} ({} bytes read)", key,
+                                 count_noun(r.blobs, "blob"), count_noun(r.packs, "pack"),
+                                 r.pack_bytes));
+            return r.problems;
+        }
         std::vector<std::string> problems;
         try {
             const auto s = tarball::list_tar(object);
@@ -140,10 +153,11 @@ public:
         return problems;
     }
 
-    tarball::ExtractSummary restore(io::Source& object, const std::string&,
+    tarball::ExtractSummary restore(io::Source& object, const std::string& key,
                                     const std::filesystem::path& target,
                                     const RestoreDocsOptions& options, bool recorded,
                                     const DriverContext& ctx) override {
+        if (is_index(key)) return packs::restore_tree(store_, object, target, options.extract);
         // The old scripts archived the folder itself ("documents/..."): look at the first
         // entry, then replay what that took.
         tarball::ExtractOptions xo = options.extract;
@@ -165,6 +179,57 @@ public:
     }
 
 private:
+    static bool is_index(const std::string& key) {
+        const auto k = catalog::parse_store_key(key);
+        return k && k->kind == catalog::ObjectKind::docs_index;
+    }
+    bool packs_mode() const { return settings_ && settings_->packs; }
+
+    /// The newest index in the store (its content is not uploaded again), or none.
+    std::unique_ptr<io::Source> previous_index(const DriverContext& ctx) {
+        try {
+            std::string newest;
+            for (const auto& o : store_.list("docs/"))
+                if (is_index(o.key)) newest = o.key;  // sorted: the last is the newest
+            if (newest.empty()) return nullptr;
+            ctx.info("new content only: comparing with " + newest);
+            return store_.get(newest);
+        } catch (const Error& e) {
+            ctx.warn(std::string("no previous index (everything is uploaded): ") + e.what());
+            return nullptr;
+        }
+    }
+
+    Produced produce_packs(io::Sink& sink, const DriverContext& ctx) {
+        const auto& s = configured();
+        packs::WriterOptions w;
+        w.excludes = excludes_;
+        if (s.level > 0) w.level = s.level;
+        w.cancel = ctx.cancel;
+        w.on_warning = [&ctx](const std::string& warning) { ctx.warn(warning); };
+        packs::WriterSummary written;
+        try {
+            auto previous = previous_index(ctx);
+            // The run's time stamp names the index; the sink's key holds it already.
+            written = packs::write_tree(store_, s.root, sink, "", previous.get(), w);
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        const nlohmann::json summary = {
+            {"entries", written.totals.entries},        {"files", written.totals.files},
+            {"content_bytes", written.totals.bytes},    {"files_read", written.files_read},
+            {"blobs_new", written.blobs_new},           {"bytes_new", written.bytes_new},
+            {"packs_uploaded", written.packs_uploaded}, {"pack_bytes", written.pack_bytes}};
+        ctx.info(fmt::format("{} new ({}) in {}", count_noun(written.blobs_new, "blob"),
+                             count_noun(written.bytes_new, "byte"),
+                             count_noun(written.packs_uploaded, "pack")));
+        Produced p;
+        p.summary_json = summary.dump();
+        p.detail = count_noun(written.totals.files, "file");
+        return p;
+    }
+
     tarball::Compression compression() const {
         return settings_ ? settings_->compression : DocumentsSettings{}.compression;
     }
@@ -176,12 +241,13 @@ private:
     std::optional<DocumentsSettings> settings_;
     Profile profile_;
     std::vector<std::string> excludes_;
+    store::Store& store_;
 };
 
 }  // namespace
 
-std::unique_ptr<DocumentsDriver> make_real_documents(const Config& config) {
-    return std::make_unique<RealDocuments>(config);
+std::unique_ptr<DocumentsDriver> make_real_documents(const Config& config, store::Store& store) {
+    return std::make_unique<RealDocuments>(config, store);
 }
 
 }  // namespace dolibak::job::detail

@@ -38,6 +38,8 @@ struct Job::Impl {
     // (notify.cpp). A prune after a backup is part of the backup's notification.
     BackupReport backup(const BackupOptions& options);
     PruneReport prune(bool dry_run, bool force);
+    /// Deletes the packs no remaining documents index references (packs::collect_garbage).
+    void collect_packs(PruneReport& report);
     VerifyReport verify(const std::string& which);
     /// Runs the hook of the outcome and posts the webhook (Config::notify). Never throws;
     /// a failure is a warning event. `report_json`: the operation's report (empty when it

@@ -7,6 +7,9 @@
 #include <dolibak/catalog/prune_plan.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
+#include <dolibak/packs/gc.hpp>
+
+#include <fmt/format.h>
 
 #include <set>
 
@@ -48,7 +51,20 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
                     std::to_string(report.plan.dropped()) + " dropped; " +
                     count_noun(report.to_delete.size(), "object") + " to delete" +
                     (dry_run ? " (dry run: nothing deleted)" : ""));
-    if (dry_run || report.to_delete.empty()) return report;
+    if (dry_run) return report;
+    // A store that holds packs-mode runs (or packs, once their last index went) collects
+    // the packs no remaining index references, after the runs' objects are deleted.
+    bool has_packs = false;
+    for (const auto& b : listing.backups)
+        if (auto k = catalog::parse_store_key(b.key);
+            k && k->kind == catalog::ObjectKind::docs_index)
+            has_packs = true;
+    for (const auto& o : listing.other)
+        if (o.key.rfind("packs/", 0) == 0) has_packs = true;
+    if (report.to_delete.empty()) {
+        if (has_packs) collect_packs(report);
+        return report;
+    }
     im.check_cancel("pruning");
     std::set<std::string> failed;
     auto remove = [&](const std::vector<std::string>& keys) {
@@ -72,7 +88,26 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
         if (!still_named.count(k)) objects.push_back(k);
     im.check_cancel("pruning");
     remove(objects);
+    if (has_packs) collect_packs(report);  // safe whatever failed: it reads what is there
     return report;
+}
+
+void Job::Impl::collect_packs(PruneReport& report) {
+    auto& im = *this;
+    im.check_cancel("collecting unreferenced packs");
+    const auto gc = packs::collect_garbage(im.store());
+    for (const auto& k : gc.removed) report.deleted.push_back(k);
+    for (const auto& f : gc.failures) {
+        im.warn("", "could not delete " + f.key + ": " + f.message);
+        report.failures.push_back(f);
+    }
+    im.info("docs", fmt::format("packs: {} deleted ({} bytes); {} bytes kept, referenced by {}{}",
+                                gc.removed.size(), gc.plan.bytes_removed, gc.plan.bytes_kept,
+                                count_noun(gc.indexes, "index"),
+                                gc.plan.repack.empty()
+                                    ? std::string()
+                                    : fmt::format("; {} mostly garbage (repacking: not yet)",
+                                                  count_noun(gc.plan.repack.size(), "pack"))));
 }
 
 }  // namespace dolibak::job

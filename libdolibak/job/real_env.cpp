@@ -97,7 +97,7 @@ public:
     explicit RealEnv(const Config& c)
         : store_(std::make_unique<LazyStore>(c.store_url, c.store)),
           database_(detail::make_real_database(c)),
-          documents_(detail::make_real_documents(c)),
+          documents_(detail::make_real_documents(c, *store_)),
           globals_(detail::make_real_globals(c)) {
         if (c.now) configured_clock_ = std::make_unique<ConfiguredClock>(c.now);
     }

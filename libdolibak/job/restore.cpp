@@ -115,11 +115,13 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
     const BackupEntry entry = im.catalog->find_backup(listing, "docs", options.which, im.now());
     const auto recorded = im.catalog->recorded_half(listing, entry);
     const auto kind = catalog::parse_store_key(entry.key);
-    im.info("docs",
-            fmt::format("restoring {} ({} bytes, {}{}) into {}", entry.key, entry.size,
-                        kind && kind->kind == catalog::ObjectKind::docs_tar_zst ? "zstd" : "gzip",
-                        recorded ? ", SHA-256 checked before the swap" : ", no manifest",
-                        target.string()));
+    im.info("docs", fmt::format("restoring {} ({} bytes, {}{}) into {}", entry.key, entry.size,
+                                !kind                                             ? "gzip"
+                                : kind->kind == catalog::ObjectKind::docs_tar_zst ? "zstd"
+                                : kind->kind == catalog::ObjectKind::docs_index   ? "packs"
+                                                                                  : "gzip",
+                                recorded ? ", SHA-256 checked before the swap" : ", no manifest",
+                                target.string()));
     im.check_cancel("starting the restore");
 
     DocsRestoreReport rep;

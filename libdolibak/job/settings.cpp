@@ -79,6 +79,8 @@ std::vector<SettingInfo> make_keys() {
         item("globals", K::boolean, "also store roles and other globals"),
         item("globals_passwords", K::boolean, "include role passwords in the globals"),
         item("docs_dir", K::path, "documents directory (the documents half runs when set)"),
+        choice("docs_mode", {"tar", "packs"},
+               "documents storage: one archive per run, or content stored once (packs)"),
         choice("docs_compression", {"gzip", "zstd"}, "documents archive compression"),
         item("docs_level", K::integer, "documents compression level"),
         item("docs_threads", K::integer, "documents zstd worker threads"),
@@ -888,6 +890,7 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     if (auto v = r.path("docs_dir")) {
         DocumentsSettings d;
         d.root = *v;
+        if (auto m = r.choice("docs_mode")) d.packs = *m == "packs";
         if (auto cmp = r.choice("docs_compression"))
             d.compression = tarball::parse_compression(*cmp);
         const bool zstd = d.compression == tarball::Compression::zstd;
@@ -906,11 +909,12 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
         c.docs = std::move(d);
     } else {
         for (const char* k :
-             {"docs_compression", "docs_level", "docs_threads", "docs_exclude", "docs_fingerprint",
-              "skip_unreadable", "docs_allow_missing_required"}) {
+             {"docs_mode", "docs_compression", "docs_level", "docs_threads", "docs_exclude",
+              "docs_fingerprint", "skip_unreadable", "docs_allow_missing_required"}) {
             // Validate them anyway so that a typo is caught before docs_dir is added.
             if (!r.has(k)) continue;
-            if (std::string(k) == "docs_compression" || std::string(k) == "docs_fingerprint")
+            if (std::string(k) == "docs_compression" || std::string(k) == "docs_fingerprint" ||
+                std::string(k) == "docs_mode")
                 (void)r.choice(k);
             else if (std::string(k) == "skip_unreadable" ||
                      std::string(k) == "docs_allow_missing_required")

@@ -4,6 +4,7 @@
 // live under
 //   <prefix>/db/<ts>.dump           <prefix>/db/<ts>.dump.zst
 //   <prefix>/docs/<ts>.tar.gz       <prefix>/docs/<ts>.tar.zst
+//   <prefix>/docs/<ts>.index.zst    (the index of a packs-mode run, whose data is in packs/)
 //   <prefix>/manifests/<ts>.json
 // Objects written by the original shell scripts use the same names (without a manifest).
 #include <dolibak/core/export.hpp>
@@ -21,6 +22,7 @@ enum class ObjectKind {
     db_dump_zst,      ///< <prefix>/db/<ts>.dump.zst
     docs_tar_gz,      ///< <prefix>/docs/<ts>.tar.gz
     docs_tar_zst,     ///< <prefix>/docs/<ts>.tar.zst
+    docs_index,       ///< <prefix>/docs/<ts>.index.zst (docs_mode packs: docs/packs.md)
     manifest,         ///< <prefix>/manifests/<ts>.json
     globals_sql,      ///< <prefix>/globals/<ts>.sql (pg_dumpall --globals-only)
     verification,     ///< <prefix>/verified/<ts>.json (a `verify` of the run <ts>, before 0.2)

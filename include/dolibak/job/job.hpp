@@ -84,6 +84,9 @@ struct DOLIBAK_API DatabaseSettings {
 
 struct DOLIBAK_API DocumentsSettings {
     std::filesystem::path root;  ///< the documents directory (only read)
+    /// docs_mode packs: each file's content stored once in content-addressed packs, a
+    /// per-run index (docs/packs.md); false (tar): one archive per changed run.
+    bool packs = false;
     /// zstd for every new run (docs/store-layout.md, "Documents compression"); gzip is still
     /// selectable, and both are read whatever the setting.
     tarball::Compression compression = tarball::Compression::zstd;

@@ -64,6 +64,7 @@ TEST_CASE("store keys") {
           Case{"a/b/db/20261123T020000Z.dump.zst", "a/b", "db", catalog::ObjectKind::db_dump_zst},
           Case{"docs/20261123T020000Z.tar.gz", "", "docs", catalog::ObjectKind::docs_tar_gz},
           Case{"x/docs/20261123T020000Z.tar.zst", "x", "docs", catalog::ObjectKind::docs_tar_zst},
+          Case{"x/docs/20261123T020000Z.index.zst", "x", "docs", catalog::ObjectKind::docs_index},
           Case{"x/manifests/20261123T020000Z.json", "x", "manifests",
                catalog::ObjectKind::manifest}}) {
         CAPTURE(c.key);
@@ -81,7 +82,8 @@ TEST_CASE("store keys") {
           "prod/db/20261123T020000Z.tar.gz", "prod/docs/20261123T020000Z.dump",
           "prod/db/20261399T020000Z.dump", "prod/db/latest.dump", "20261123T020000Z.dump",
           "prod/dbx/20261123T020000Z.dump", "prod/db/x20261123T020000Z.dump",
-          "prod/manifests/20261123T020000Z.json/", "prod/lock"}) {
+          "prod/manifests/20261123T020000Z.json/", "prod/lock",
+          "prod/db/20261123T020000Z.index.zst", "prod/packs/9b/9b2e.pack"}) {
         CAPTURE(other);
         CHECK_FALSE(catalog::parse_store_key(other).has_value());
     }

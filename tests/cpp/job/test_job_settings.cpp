@@ -112,6 +112,7 @@ TEST_CASE("every key maps to the config") {
                           {"globals", "true"},
                           {"globals_passwords", "true"},
                           {"docs_dir", "/srv/documents"},
+                          {"docs_mode", "packs"},
                           {"docs_compression", "zstd"},
                           {"docs_level", "9"},
                           {"docs_threads", "2"},
@@ -159,6 +160,7 @@ TEST_CASE("every key maps to the config") {
     REQUIRE(c.docs);
     CHECK(c.docs->root == std::filesystem::path("/srv/documents"));
     CHECK(c.docs->compression == tarball::Compression::zstd);
+    CHECK(c.docs->packs);
     CHECK(c.docs->level == 9);
     CHECK(c.docs->threads == 2);
     CHECK(c.docs->extra_excludes == std::vector<std::string>{"*.tmp", "cache/"});
@@ -267,6 +269,7 @@ TEST_CASE("every bad value names the key, its source, the value and what is allo
         {"db_fingerprint", "md5", "xmin, content, count-tms"},
         {"globals", "2", "true or false"},
         {"docs_compression", "bzip2", "gzip, zstd"},
+        {"docs_mode", "zip", "tar, packs"},
         {"docs_fingerprint", "mtime", "metadata, content"},
         {"skip_unreadable", "sometimes", "true or false"},
         {"retention", "forever", "tiered, count"},

@@ -1,0 +1,97 @@
+#pragma once
+// The documents index of one packs-mode run (docs/packs.md): every entry of the tree with
+// its metadata and, for a regular file, the blobs that hold its content and where each lives
+// (pack key, offset and length of its zstd frame). Written as zstd-compressed JSON lines: a
+// header line, one line per entry in walk order, a trailer line with the counts.
+#include <dolibak/core/export.hpp>
+#include <dolibak/io/io.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dolibak::packs {
+
+/// Where one blob (a piece of a file's content, at most the blob size) is stored.
+struct DOLIBAK_API BlobRef {
+    std::string sha256;        ///< of the blob's uncompressed bytes, 64 hex digits
+    std::string pack;          ///< store key of its pack ("packs/ab/<sha256>.pack")
+    std::uint64_t offset = 0;  ///< of its zstd frame in the pack
+    std::uint64_t length = 0;  ///< of its zstd frame
+    std::uint64_t size = 0;    ///< uncompressed
+};
+
+enum class EntryType { file, directory, symlink };
+
+struct DOLIBAK_API IndexEntry {
+    std::string path;  ///< relative, '/'-separated, as the tar mode names it
+    EntryType type = EntryType::file;
+    std::uint32_t mode = 0;  ///< permission bits (07777)
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::int64_t mtime_ns = 0;
+    std::uint64_t size = 0;  ///< regular files: the content's size (the sum of the blobs' sizes)
+    std::string target;      ///< symlinks
+    /// Change detection for the next run (a file with the same size, mtime, ctime and inode is
+    /// not read again): never used to restore.
+    std::int64_t ctime_ns = 0;
+    std::uint64_t inode = 0;
+    std::vector<BlobRef> blobs;  ///< regular files, in content order
+};
+
+struct DOLIBAK_API IndexTotals {
+    std::uint64_t entries = 0;
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;  ///< content bytes of the regular files
+};
+
+/// The key of a pack: "packs/<first two hex digits>/<sha256>.pack".
+DOLIBAK_API std::string pack_key(std::string_view sha256_hex);
+/// The key of a run's index: "docs/<ts>.index.zst".
+DOLIBAK_API std::string index_key(std::string_view run_timestamp);
+
+/// Writes an index into a sink (zstd-compressed). finish() writes the trailer and finishes
+/// the sink (for a store sink: publishes the index, the run's commit point); a writer
+/// destroyed unfinished aborts it.
+class DOLIBAK_API IndexWriter {
+public:
+    IndexWriter(io::Sink& next, std::string_view run);
+    ~IndexWriter();
+    IndexWriter(const IndexWriter&) = delete;
+    IndexWriter& operator=(const IndexWriter&) = delete;
+    void add(const IndexEntry& entry);
+    void finish();
+    void abort() noexcept;
+    const IndexTotals& totals() const noexcept { return totals_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    IndexTotals totals_;
+};
+
+/// Reads an index. next() returns the entries in order, then nothing once the trailer was
+/// read and checked; a stream that is not an index, ends before its trailer or whose trailer
+/// disagrees with the entries read raises FormatError.
+class DOLIBAK_API IndexReader {
+public:
+    explicit IndexReader(io::Source& compressed);
+    ~IndexReader();
+    IndexReader(const IndexReader&) = delete;
+    IndexReader& operator=(const IndexReader&) = delete;
+    const std::string& run() const noexcept { return run_; }
+    std::optional<IndexEntry> next();
+    /// Valid once next() returned nothing.
+    const IndexTotals& totals() const noexcept { return totals_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::string run_;
+    IndexTotals totals_;
+};
+
+}  // namespace dolibak::packs

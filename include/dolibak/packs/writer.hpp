@@ -1,0 +1,49 @@
+#pragma once
+// The packs-mode documents backup (docs/packs.md): walks the tree with the tar mode's
+// excludes, stores each file's content once (split into blobs of at most blob_size bytes,
+// each one zstd frame, grouped into packs named by their SHA-256), and writes the run's index
+// last. Content already stored (a previous index names it and its pack is present) is not
+// uploaded again; a file whose size, mtime, ctime and inode equal the previous index's is not
+// even read.
+#include <dolibak/core/cancel.hpp>
+#include <dolibak/core/export.hpp>
+#include <dolibak/io/io.hpp>
+#include <dolibak/packs/index.hpp>
+#include <dolibak/store/store.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dolibak::packs {
+
+struct DOLIBAK_API WriterOptions {
+    std::vector<std::string> excludes;         ///< the tar mode's globs (tarball::ExcludeMatcher)
+    std::size_t pack_size = 16 * 1024 * 1024;  ///< a pack is uploaded once it holds this much
+    std::size_t blob_size = 8 * 1024 * 1024;   ///< largest piece of a file stored as one blob
+    int level = 3;                             ///< zstd level of each blob
+    std::function<void(const std::string&)> on_warning;
+    std::shared_ptr<CancelToken> cancel;
+};
+
+struct DOLIBAK_API WriterSummary {
+    IndexTotals totals;
+    std::uint64_t files_read = 0;      ///< files whose content was read (not taken as unchanged)
+    std::uint64_t blobs_new = 0;       ///< blobs stored by this run
+    std::uint64_t bytes_new = 0;       ///< their uncompressed bytes
+    std::uint64_t packs_uploaded = 0;  ///< pack objects written
+    std::uint64_t pack_bytes = 0;      ///< their bytes (what was uploaded, the index aside)
+};
+
+/// Backs up `root` into `store`: packs first, then the index into `index_sink` (which is
+/// finished last: for a store sink under index_key(run), the run's commit point). `previous`,
+/// when given, is the newest earlier index (its content is reused). On any failure the index
+/// sink is aborted (packs already uploaded stay, unreferenced, for the garbage collection).
+DOLIBAK_API WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
+                                     io::Sink& index_sink, std::string_view run,
+                                     io::Source* previous, const WriterOptions& options = {});
+
+}  // namespace dolibak::packs

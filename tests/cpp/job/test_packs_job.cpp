@@ -1,0 +1,275 @@
+// The documents half in docs_mode packs through the Job: the real documents driver over a
+// memory store and a manual clock (sim_env.hpp), no database. A changed day uploads only new
+// content, an unchanged day nothing; verify reads the packs; restore gives the tree back;
+// prune collects the packs no kept run references; a store switches between tar and packs.
+#include "job/real_drivers.hpp"
+#include "support/sim_env.hpp"
+#include "support/testsupport.hpp"
+
+#include <dolibak/packs/gc.hpp>
+#include <dolibak/packs/index.hpp>
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+using namespace dolibak;
+using dolibak::test::read_file;
+using dolibak::test::TempDir;
+using dolibak::test::write_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+}
+
+class PacksEnv final : public job::Env {
+public:
+    PacksEnv(store::Store& store, sim::ManualClock& clock, const job::Config& config)
+        : store_(store), clock_(clock), docs_(job::detail::make_real_documents(config, store)) {}
+    store::Store& store() override { return store_; }
+    job::Clock& clock() override { return clock_; }
+    job::DatabaseDriver* database() override { return nullptr; }
+    job::DocumentsDriver* documents() override { return docs_.get(); }
+    job::HalfDriver* globals() override { return nullptr; }
+
+private:
+    store::Store& store_;
+    sim::ManualClock& clock_;
+    std::unique_ptr<job::DocumentsDriver> docs_;
+};
+
+job::Config packs_config(const fs::path& root, bool packs) {
+    job::Config c;
+    c.store_url = "mem://packs";
+    job::DocumentsSettings d;
+    d.root = root;
+    d.packs = packs;
+    c.docs = d;
+    return c;
+}
+
+struct Site {
+    TempDir dir;
+    fs::path root = dir / "documents";
+    store::MemoryStore mem{"packs"};
+    store::FaultStore store{mem};
+    sim::ManualClock clock{sim::at(2026, 3, 1)};
+
+    Site() {
+        fs::create_directories(root / "facture/FA2603-0001");
+        write_file(root / "install.lock", "");
+        for (unsigned i = 0; i < 40; ++i)
+            write_file(root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"),
+                       random_bytes(20'000 + i, i));
+        write_file(root / "big.bin", random_bytes(3'000'000, 99));
+    }
+    job::BackupReport backup(TimePoint t, bool packs = true,
+                             retention::Policy policy = retention::Policy{}) {
+        clock.set(t);
+        auto c = packs_config(root, packs);
+        c.retention = policy;
+        PacksEnv env(store, clock, c);
+        job::Job job(c, env);
+        return job.backup({});
+    }
+    job::Job job(PacksEnv& env, bool packs = true) {
+        return job::Job(packs_config(root, packs), env);
+    }
+    std::vector<std::string> packs() {
+        std::vector<std::string> out;
+        for (const auto& o : mem.list("packs/")) out.push_back(o.key);
+        return out;
+    }
+    std::uint64_t pack_bytes() {
+        std::uint64_t n = 0;
+        for (const auto& o : mem.list("packs/")) n += o.size;
+        return n;
+    }
+};
+
+const job::HalfReport& docs_half(const job::BackupReport& r) {
+    for (const auto& h : r.halves)
+        if (h.half == "docs") return h;
+    FAIL("no documents half in the report");
+    return r.halves.front();
+}
+
+}  // namespace
+
+TEST_CASE("packs mode: a changed day uploads only new content, an unchanged day nothing") {
+    Site site;
+    const auto first = site.backup(sim::at(2026, 3, 1));
+    REQUIRE(docs_half(first).outcome == job::HalfReport::Outcome::uploaded);
+    CHECK(docs_half(first).key == "docs/20260301T020000Z.index.zst");
+    const auto packs_after_first = site.packs().size();
+    const auto bytes_after_first = site.pack_bytes();
+    CHECK(bytes_after_first > 3'800'000);
+
+    const auto puts = site.store.calls(store::FaultStore::Op::put);
+    const auto same = site.backup(sim::at(2026, 3, 2));
+    CHECK(docs_half(same).outcome == job::HalfReport::Outcome::unchanged);
+    CHECK(docs_half(same).key == "docs/20260301T020000Z.index.zst");
+    CHECK(site.packs().size() == packs_after_first);
+    // the lock and the manifest, nothing of the documents
+    CHECK(site.store.calls(store::FaultStore::Op::put) - puts <= 3);
+
+    write_file(site.root / "facture/FA2603-0001/doc40.pdf", random_bytes(7'000, 40));
+    write_file(site.root / "facture/FA2603-0001/doc3.pdf", random_bytes(9'000, 1003));
+    const auto changed = site.backup(sim::at(2026, 3, 3));
+    REQUIRE(docs_half(changed).outcome == job::HalfReport::Outcome::uploaded);
+    CHECK(site.packs().size() == packs_after_first + 1);
+    CHECK(site.pack_bytes() - bytes_after_first < 16'100 * 12 / 10);  // <= 1.2x the new bytes
+
+    // verify reads every pack; restore gives back each run's tree
+    PacksEnv env(site.store, site.clock, packs_config(site.root, true));
+    auto job = site.job(env);
+    CHECK(job.verify("latest").ok());
+    job::RestoreDocsOptions ro;
+    ro.which = "20260301T020000Z";
+    ro.target = site.dir / "restored-first";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc3.pdf") == random_bytes(20'003, 3));
+    CHECK_FALSE(fs::exists(ro.target / "facture/FA2603-0001/doc40.pdf"));
+    ro.which = "latest";
+    ro.target = site.dir / "restored-latest";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc3.pdf") == random_bytes(9'000, 1003));
+    CHECK(read_file(ro.target / "big.bin") == random_bytes(3'000'000, 99));
+
+    // a damaged pack is a finding of verify
+    const auto victim = site.packs().back();
+    auto bytes = site.mem.get_bytes(victim);
+    bytes[bytes.size() / 3] ^= 1;
+    site.mem.put_bytes(victim, bytes);
+    const auto bad = job.verify("latest");
+    CHECK_FALSE(bad.ok());
+}
+
+TEST_CASE("packs mode: prune collects the packs no kept run references") {
+    Site site;
+    site.backup(sim::at(2026, 3, 1));
+    // Everything the first run stored (one pack) goes; the second run has new content only.
+    fs::remove_all(site.root / "facture");
+    fs::remove(site.root / "big.bin");
+    write_file(site.root / "fresh.pdf", random_bytes(50'000, 5));
+    site.backup(sim::at(2026, 3, 2));
+    const auto before = site.packs().size();
+
+    retention::Policy keep_one;
+    keep_one.mode = retention::Policy::Mode::count;
+    keep_one.count.last = 1;
+    auto c = packs_config(site.root, true);
+    c.retention = keep_one;
+    PacksEnv env(site.store, site.clock, c);
+    job::Job job(c, env);
+    const auto report = job.prune();
+    std::size_t packs_deleted = 0;
+    for (const auto& k : report.deleted)
+        if (k.rfind("packs/", 0) == 0) ++packs_deleted;
+    CHECK(packs_deleted == 1);
+    CHECK(site.packs().size() == before - packs_deleted);
+    CHECK_FALSE(site.mem.head("docs/20260301T020000Z.index.zst"));
+    CHECK(job.verify("latest").ok());
+    job::RestoreDocsOptions ro;
+    ro.target = site.dir / "restored";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "fresh.pdf") == random_bytes(50'000, 5));
+    CHECK_FALSE(fs::exists(ro.target / "big.bin"));
+
+    // a second prune finds nothing more to collect
+    const auto again = job.prune();
+    CHECK(site.packs().size() == before - packs_deleted);
+    CHECK(again.failures.empty());
+}
+
+TEST_CASE("a store switches from tar to packs and back without losing its history") {
+    Site site;
+    const auto tar = site.backup(sim::at(2026, 3, 1), false);
+    CHECK(docs_half(tar).key == "docs/20260301T020000Z.tar.gz");
+    write_file(site.root / "new.pdf", "new");
+    const auto packs = site.backup(sim::at(2026, 3, 2), true);
+    CHECK(docs_half(packs).key == "docs/20260302T020000Z.index.zst");
+    write_file(site.root / "newer.pdf", "newer");
+    const auto tar2 = site.backup(sim::at(2026, 3, 3), false);
+    CHECK(docs_half(tar2).key == "docs/20260303T020000Z.tar.gz");
+
+    PacksEnv env(site.store, site.clock, packs_config(site.root, false));
+    auto job = site.job(env, false);
+    for (const char* run : {"20260301T020000Z", "20260302T020000Z", "20260303T020000Z"}) {
+        job::RestoreDocsOptions ro;
+        ro.which = run;
+        ro.target = site.dir / (std::string("restored-") + run);
+        job.restore_docs(ro);
+        CHECK(read_file(ro.target / "big.bin") == random_bytes(3'000'000, 99));
+        CHECK(fs::exists(ro.target / "new.pdf") == (std::string(run) != "20260301T020000Z"));
+    }
+    CHECK(job.verify("20260302T020000Z").ok());
+}
+
+TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run verifiable") {
+    Site site;
+    retention::Policy keep_three;
+    keep_three.mode = retention::Policy::Mode::count;
+    keep_three.count.last = 3;
+    auto c = packs_config(site.root, true);
+    c.retention = keep_three;
+    fs::remove(site.root / "big.bin");
+    using Op = store::FaultStore::Op;
+    using Fault = store::FaultStore::Fault;
+    std::size_t failed_steps = 0;
+    for (int day = 1; day <= 12; ++day) {
+        // each day: a new document and one rewritten, so each run uploads a pack
+        write_file(site.root / ("facture/new" + std::to_string(day) + ".pdf"),
+                   random_bytes(30'000, 1000 + day));
+        write_file(site.root / ("facture/FA2603-0001/doc" + std::to_string(day) + ".pdf"),
+                   random_bytes(25'000, 2000 + day));
+        site.clock.set(sim::at(2026, 3, day));
+        PacksEnv env(site.store, site.clock, c);
+        job::Job job(c, env);
+        // the n-th put of the backup fails (a pack, the index, the fingerprint, the
+        // manifest...), or the answer to it is lost; then the n-th deletion of the prune
+        site.store.reset();
+        site.store.fail(Op::put, 1 + day % 5, day % 2 ? Fault::transient : Fault::lose_response);
+        try {
+            const auto r = job.backup({});
+            if (docs_half(r).outcome == job::HalfReport::Outcome::failed) ++failed_steps;
+        } catch (const Error&) {
+            ++failed_steps;
+        }
+        site.store.reset();
+        site.store.fail(Op::remove_many, 1 + day % 3, Fault::transient);
+        try {
+            job.prune();
+        } catch (const Error&) {
+            ++failed_steps;
+        }
+        site.store.reset();
+        // every listed run that succeeded verifies: its index and every blob it references
+        for (const auto& run : job.list().runs) {
+            if (!run.loaded || !run.manifest.succeeded()) continue;
+            const auto v = job.verify(format_timestamp(run.time));
+            CHECK_MESSAGE(v.ok(), "day ", day, ": run ", format_timestamp(run.time));
+        }
+    }
+    CHECK(failed_steps >= 6);
+    // and a clean day afterwards backs up, prunes and restores the newest run
+    site.clock.set(sim::at(2026, 3, 20));
+    PacksEnv env(site.store, site.clock, c);
+    job::Job job(c, env);
+    job.backup({});
+    job.prune();
+    // the failed runs' packs are gone too: nothing unreferenced is left
+    CHECK(packs::collect_garbage(site.mem, true).plan.remove.empty());
+    CHECK(job.list().runs.size() <= 4);
+    job::RestoreDocsOptions ro;
+    ro.target = site.dir / "restored";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/new12.pdf") == random_bytes(30'000, 1012));
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc12.pdf") == random_bytes(25'000, 2012));
+}

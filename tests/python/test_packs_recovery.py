@@ -1,0 +1,106 @@
+"""docs_mode packs through the CLI on a file:// store: a generated Dolibarr tree backed up,
+changed, backed up again; dolibak restores each run, and docs/recover-packs.py (Python and
+the zstd command, no dolibak) rebuilds each run byte for byte from the store's objects."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import dolibarr_gen as gen
+from test_cli import CLI, run, store_url
+
+pytestmark = pytest.mark.skipif(not CLI or not os.path.exists(CLI),
+                                reason="DOLIBAK_PYTHONPATH does not lead to a built bin/dolibak")
+
+RECOVER = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "recover-packs.py")
+EXCLUDED = ("/temp/", ".pdf_preview")
+
+
+def tree(root):
+    """relative path (bytes) -> (kind, mode, content or target, mtime) of every entry kept."""
+    out = {}
+    root = os.fsencode(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            if any(x.encode() in b"/" + rel + b"/" for x in EXCLUDED) or rel.startswith(b"dolibarr"):
+                continue
+            st = os.lstat(full)
+            if os.path.islink(full):
+                out[rel] = ("link", os.readlink(full))
+            elif os.path.isdir(full):
+                out[rel] = ("dir", st.st_mode & 0o755)
+            else:
+                with open(full, "rb") as f:
+                    out[rel] = ("file", st.st_mode & 0o755, f.read(), st.st_mtime_ns)
+    return out
+
+
+def test_packs_runs_restore_and_rebuild_without_dolibak(tmp_path):
+    docs = tmp_path / "documents"
+    gen.create_docs(str(docs), scale=30, seed=3)
+    (docs / "ecm" / "caf\xe9").parent.mkdir(parents=True, exist_ok=True)
+    with open(os.path.join(os.fsencode(docs / "ecm"), b"caf\xe9-latin1.txt"), "wb") as f:
+        f.write(b"a name that is not UTF-8")
+    (docs / "ecm" / "empty.txt").write_bytes(b"")
+    os.symlink("empty.txt", docs / "ecm" / "link.txt")
+    store = tmp_path / "store"
+    at = ["--store", store_url(store)]
+    common = at + ["--create-store-dir", "--docs-only", "--docs-dir", str(docs),
+                   "--docs-mode", "packs"]
+
+    run(["backup"] + common, check_rc=0)
+    first = tree(docs)
+    [index1] = sorted((store / "docs").glob("*.index.zst"))
+    packs1 = set((store / "packs").rglob("*.pack"))
+    assert packs1
+
+    # a changed day: a new invoice and an edited file; only their content is uploaded
+    (docs / "facture" / "FA-NEW").mkdir(parents=True)
+    (docs / "facture" / "FA-NEW" / "FA-NEW.pdf").write_bytes(b"%PDF-1.4 new" * 1000)
+    (docs / "ecm" / "empty.txt").write_bytes(b"no longer empty")
+    run(["backup"] + common, check_rc=0)
+    second = tree(docs)
+    index2 = sorted((store / "docs").glob("*.index.zst"))[-1]
+    assert index2 != index1
+    new_packs = set((store / "packs").rglob("*.pack")) - packs1
+    assert len(new_packs) == 1
+    assert sum(p.stat().st_size for p in new_packs) < 2000
+
+    v = run(["verify", "latest"] + at, check_rc=0)
+    assert "index.zst" in v.stdout
+
+    for index, expected in ((index1, first), (index2, second)):
+        ts = index.name.split(".")[0]
+        restored = tmp_path / ("restored-" + ts)
+        run(["restore", "docs", ts, "--to", str(restored)] + at, check_rc=0)
+        assert tree(restored) == expected
+        rebuilt = tmp_path / ("rebuilt-" + ts)
+        p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(rebuilt)],
+                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+        assert p.returncode == 0, p.stderr
+        assert tree(rebuilt) == expected
+
+
+def test_recover_script_refuses_a_damaged_blob(tmp_path):
+    docs = tmp_path / "documents"
+    (docs / "facture").mkdir(parents=True)
+    (docs / "install.lock").write_bytes(b"")
+    (docs / "facture" / "FA1.pdf").write_bytes(os.urandom(50_000))
+    store = tmp_path / "store"
+    run(["backup", "--store", store_url(store), "--create-store-dir", "--docs-only",
+         "--docs-dir", str(docs), "--docs-mode", "packs"], check_rc=0)
+    [pack] = list((store / "packs").rglob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))
+    ts = next((store / "docs").glob("*.index.zst")).name.split(".")[0]
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(tmp_path / "out")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "cannot be decompressed" in p.stderr or "does not match its digest" in p.stderr
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
