@@ -26,10 +26,10 @@ CheckedSource::CheckedSource(io::Source& inner, std::string what, Expect expect,
       on_progress_(std::move(on_progress)) {}
 
 void CheckedSource::fetch_next() {
-    if (ended_ || !next_.empty()) return;
-    next_.resize(io::default_buffer_size);
+    if (ended_ || next_len_ != 0) return;
+    if (next_.size() != io::default_buffer_size) next_.resize(io::default_buffer_size);
     const std::size_t n = inner_.read(next_);
-    next_.resize(n);
+    next_len_ = n;
     if (n == 0) {
         ended_ = true;
         if (on_progress_) on_progress_(bytes_);
@@ -69,11 +69,12 @@ std::size_t CheckedSource::read(io::MutableBytes buf) {
     if (cancel_) cancel_->check("reading " + what_);
     if (failure_) std::rethrow_exception(failure_);
     try {
-        if (cur_pos_ == cur_.size()) {
+        if (cur_pos_ == cur_len_) {
             fetch_next();
-            if (next_.empty()) return 0;
+            if (next_len_ == 0) return 0;
             std::swap(cur_, next_);
-            next_.clear();
+            cur_len_ = next_len_;
+            next_len_ = 0;
             cur_pos_ = 0;
             // One chunk ahead: the end (and its checks) is seen before the last bytes go out.
             fetch_next();
@@ -82,7 +83,7 @@ std::size_t CheckedSource::read(io::MutableBytes buf) {
         failure_ = std::current_exception();
         throw;
     }
-    const std::size_t n = std::min(buf.size(), cur_.size() - cur_pos_);
+    const std::size_t n = std::min(buf.size(), cur_len_ - cur_pos_);
     std::memcpy(buf.data(), cur_.data() + cur_pos_, n);
     cur_pos_ += n;
     return n;

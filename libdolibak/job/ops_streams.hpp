@@ -58,7 +58,10 @@ private:
     std::uint64_t bytes_ = 0;
     std::chrono::steady_clock::time_point reported_{};
     bool ended_ = false;  ///< the inner source reached its end
+    // Two buffers allocated once (a read that returns a few bytes, as an S3 download does,
+    // must not cost a zero-filled buffer each time): cur_len_/next_len_ bytes of them hold data.
     std::vector<std::byte> cur_, next_;
+    std::size_t cur_len_ = 0, next_len_ = 0;
     std::size_t cur_pos_ = 0;
     std::exception_ptr failure_;
 };

@@ -145,25 +145,27 @@ enum class F {
 
 enum class Kind { fixed, integer, offset, string };
 
-// Counts COPY rows: one line per row up to the "\." line.
+// Counts COPY rows: one line per row up to the "\." line. Lines are found with memchr (the
+// verifier reads every byte of the dump's data; a byte-at-a-time loop was most of its cost).
 class RowCounter {
 public:
     void feed(io::Bytes b) {
-        const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-        for (std::size_t i = 0; i < b.size(); ++i) {
-            const unsigned char c = p[i];
-            if (c == '\n') {
-                if (!ended_) {
-                    if (len_ == 2 && head_[0] == '\\' && head_[1] == '.')
-                        ended_ = true;
-                    else
-                        ++rows_;
-                }
-                len_ = 0;
-            } else {
-                if (len_ < 2) head_[len_] = c;
-                ++len_;
-            }
+        const auto* p = reinterpret_cast<const char*>(b.data());
+        const char* const end = p + b.size();
+        while (p < end && !ended_) {
+            const auto* nl =
+                static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            const char* const line_end = nl ? nl : end;
+            const auto seg = static_cast<std::size_t>(line_end - p);
+            for (std::size_t k = 0; k < seg && len_ + k < 2; ++k) head_[len_ + k] = p[k];
+            len_ += seg;
+            if (!nl) return;
+            if (len_ == 2 && head_[0] == '\\' && head_[1] == '.')
+                ended_ = true;  // nothing after the end marker is a row
+            else
+                ++rows_;
+            len_ = 0;
+            p = nl + 1;
         }
     }
     std::uint64_t rows() const noexcept { return rows_ + ((len_ > 0 && !ended_) ? 1 : 0); }
@@ -171,7 +173,7 @@ public:
 private:
     std::uint64_t rows_ = 0;
     std::uint64_t len_ = 0;
-    std::array<unsigned char, 2> head_{};
+    std::array<char, 2> head_{};
     bool ended_ = false;
 };
 

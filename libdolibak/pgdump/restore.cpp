@@ -343,10 +343,20 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     };
     process::ExitStatus st;
     if (o.jobs > 1) {
-        // pg_restore -j needs a seekable file: spool the (verified) archive first.
+        // pg_restore -j needs a seekable file: spool the (verified) archive first. A scratch
+        // file read back at once and removed after: not synced (an AtomicFileSink's fsyncs
+        // of the file and its directory only delayed pg_restore's start).
         spool.path = unique("spool");
         {
-            io::AtomicFileSink out(spool.path, 0600);
+            io::UniqueFd fd(
+                ::open(spool.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+            if (!fd) {
+                const int err = errno;
+                const std::string name = spool.path.string();
+                spool.path.clear();  // not ours: another file of that name is left alone
+                throw IoError("cannot create the restore spool", name, err);
+            }
+            io::FdSink out(std::move(fd), spool.path.string());
             feed(out, false);
             reader.check();
             out.finish();

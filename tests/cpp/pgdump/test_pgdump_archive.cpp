@@ -533,6 +533,44 @@ TEST_CASE("hand-built archives of versions 1.12 to 1.16, every compression") {
     }
 }
 
+TEST_CASE("rows are counted per line up to the end marker, however the data is split") {
+    struct Case {
+        std::string data;
+        std::uint64_t rows;
+    };
+    const std::vector<Case> cases{
+        {"", 0},
+        {"a\tb\n", 1},
+        {"a\nb", 2},            // a last line without its newline is a row
+        {"\n\n", 2},            // empty lines are rows (a one-column table of '')
+        {"\\.\n", 0},           // only the end marker
+        {"a\n\\.\nb\nc\n", 1},  // nothing after the marker counts
+        {"\\\\.\n\\.\n", 1},    // an escaped backslash then a dot is data
+        {"x\\.\n", 1},          // the marker only as a whole line
+        {"\\.x\n\\.", 2},       // a line that starts like the marker, then a cut marker
+        {std::string(70000, 'z') + "\n\\.\n", 1},
+    };
+    std::mt19937 rng(7);
+    for (const auto& c : cases) {
+        for (std::size_t chunk :
+             {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{97}}) {
+            CAPTURE(c.data.substr(0, 20));
+            CAPTURE(chunk);
+            Builder b{16, {}};
+            b.header(Compression::none, 2);
+            b.entry(10, "TABLE", "t", false, "", {}, 'r');
+            b.entry(11, "TABLE DATA", "t", true, "COPY public.t (a) FROM stdin;\n", {10}, 'r');
+            b.block(11, c.data, chunk);
+            ArchiveSummary whole, split;
+            REQUIRE(verify_bytes(b.out, &whole).ok());
+            REQUIRE(verify_chunked(b.out, rng, &split).ok());
+            REQUIRE(whole.entries.size() == 2);
+            CHECK(whole.entries[1].rows == c.rows);
+            CHECK(split.entries[1].rows == c.rows);
+        }
+    }
+}
+
 TEST_CASE("versions outside 1.12..1.16 and bad header fields are refused with a clear reason") {
     for (int minor : {11, 17, 20}) {
         Builder b{minor, {}};

@@ -339,8 +339,12 @@ TEST_CASE("restore of a zstd object with -j through a spooled file, and with a f
     io::MemorySource src(zs.data());
     auto o = restore_opts(db);
     o.jobs = 2;
+    test::TempDir spool_dir;
+    o.temp_dir = spool_dir.path();
     const auto rep = restore(src, o);
     CHECK(rep.pattern_tables >= 250);
+    // The spool is removed once pg_restore has read it.
+    CHECK(std::filesystem::is_empty(spool_dir.path()));
 
     const auto db2 = pgt::create_db("sandbox");
     io::MemorySource plain(dumped());
