@@ -69,8 +69,9 @@ time_runs() {
   local walls=() cpus=()
   for ((i = 0; i < rounds; i++)); do
     eval "$setup"
+    /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >/dev/null 2>&1
     local out
-    out=$( { /usr/bin/time -f "%e %U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    out=$(tail -1 "$work/time")
     walls+=("$(echo "$out" | cut -d' ' -f1)")
     cpus+=("$(echo "$out" | awk '{printf "%.2f", $2 + $3}')")
   done

@@ -100,6 +100,7 @@ std::string PrecheckState::to_json() const {
             {"oid", st.oid}, {"counters", st.counters}, {"rows", st.rows}, {"digest", st.digest}};
     json j = {{"version", state_version},
               {"options", options},
+              {"schema_digest", schema_digest},
               {"snapshot", server.snapshot},
               {"postmaster_start", server.postmaster_start},
               {"database", server.database},
@@ -116,6 +117,7 @@ std::optional<PrecheckState> PrecheckState::from_json(const std::string& text) {
         if (!j.is_object() || j.value("version", 0) != state_version) return std::nullopt;
         PrecheckState s;
         s.options = j.at("options").get<std::string>();
+        s.schema_digest = j.at("schema_digest").get<std::string>();
         s.server.snapshot = j.at("snapshot").get<std::string>();
         s.server.postmaster_start = j.at("postmaster_start").get<std::string>();
         s.server.database = j.at("database").get<std::string>();

@@ -52,6 +52,9 @@ struct StoredTable {
 struct PrecheckState {
     std::string options;   ///< options_digest() of the fingerprint that wrote it
     ServerSignals server;  ///< its counters are in `tables`
+    /// The schema's digest: reused with every table when no transaction committed since (a
+    /// schema change is a catalog write: it has a transaction id).
+    std::string schema_digest;
     std::map<std::string, StoredTable> tables;  ///< "schema.table"
     std::string to_json() const;
     /// Nothing when the text is not a state this version reads.

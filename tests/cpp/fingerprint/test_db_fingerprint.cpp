@@ -361,11 +361,13 @@ TEST_CASE("pre-check: the state reads back; a foreign or damaged one is refused"
     st.server = signals();
     st.server.track_counts = false;
     st.tables["public.llx_a"] = {"1", "2/3/4/5", 6, "ab"};
+    st.schema_digest = "cd";
     const auto back = fd::PrecheckState::from_json(st.to_json());
     REQUIRE(back);
     CHECK(back->to_json() == st.to_json());
     CHECK_FALSE(back->server.track_counts);
     CHECK(back->tables.at("public.llx_a").rows == 6);
+    CHECK(back->schema_digest == "cd");
     CHECK_FALSE(fd::PrecheckState::from_json("{\"version\": 2}"));
     CHECK_FALSE(fd::PrecheckState::from_json("not json"));
     auto text = st.to_json();
@@ -466,6 +468,17 @@ TEST_CASE("pre-check: after a statistics reset, changes are still seen") {
         CHECK(now.value != base.value);
         CHECK(now.value == full_value());
     }
+}
+
+TEST_CASE("pre-check: a schema change, which moves no counter, is seen") {
+    const auto base = settled(fp_with("").state);
+    db().sql("COMMENT ON TABLE llx_facture IS 'quiet-day precheck'");
+    const auto now = settled(base.state);
+    CHECK(now.scanned == 0);
+    CHECK(now.schema_digest != base.schema_digest);
+    CHECK(now.value != base.value);
+    CHECK(now.value == full_value());
+    db().sql("COMMENT ON TABLE llx_facture IS NULL");
 }
 
 TEST_CASE("pre-check: TRUNCATE, a new table and a dropped table are seen") {
