@@ -155,7 +155,8 @@ std::optional<StoredFingerprint> Catalog::fingerprint(const std::string& half) {
     const std::string key = fingerprint_key(half);
     std::string text;
     try {
-        text = store_.get_bytes(key, 1024 * 1024);
+        // The database's carries its pre-check state: ~200 bytes a table.
+        text = store_.get_bytes(key, max_small_object);
     } catch (const store::ObjectNotFound&) {
         return std::nullopt;
     }
