@@ -30,6 +30,7 @@ std::string StoredFingerprint::to_json() const {
         j["tables"] = *tables;
         j["schema_digest"] = schema_digest;
     }
+    if (!state.empty()) j["precheck"] = json::parse(state);
     return j.dump(2) + "\n";
 }
 
@@ -70,6 +71,9 @@ StoredFingerprint StoredFingerprint::from_json(std::string_view text) {
         if (j.contains("schema_digest") && j["schema_digest"].is_string())
             f.schema_digest = j["schema_digest"].get<std::string>();
     }
+    // The pre-check state is read by its user (fingerprint/db), which ignores one it cannot
+    // read: only an object is kept.
+    if (j.contains("precheck") && j["precheck"].is_object()) f.state = j["precheck"].dump();
     return f;
 }
 
@@ -151,7 +155,8 @@ std::optional<StoredFingerprint> Catalog::fingerprint(const std::string& half) {
     const std::string key = fingerprint_key(half);
     std::string text;
     try {
-        text = store_.get_bytes(key, 1024 * 1024);
+        // The database's carries its pre-check state: ~200 bytes a table.
+        text = store_.get_bytes(key, max_small_object);
     } catch (const store::ObjectNotFound&) {
         return std::nullopt;
     }

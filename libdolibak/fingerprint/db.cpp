@@ -1,3 +1,5 @@
+#include "fingerprint/db_precheck.hpp"
+
 #include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/io/hash.hpp>
@@ -12,6 +14,8 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <thread>
 
 namespace dolibak::fingerprint {
 
@@ -243,6 +247,16 @@ TableFingerprint count_tms_of(Connection& c, const std::string& schema, const st
             io::sha256_hex(PQgetvalue(r.get(), 0, 1))};
 }
 
+// What the stored digests depend on besides the data: a state taken with other options
+// (mode, tables included or left out) is not reused.
+std::string options_digest(const DbOptions& o) {
+    std::string text =
+        "dolibak-db-precheck-1\n" + std::string(to_string(o.mode)) + "\n" + o.change_column + "\n";
+    for (const auto& g : o.include_tables) text += "+" + g + "\n";
+    for (const auto& g : o.exclude_tables) text += "-" + g + "\n";
+    return io::sha256_hex(text);
+}
+
 }  // namespace
 
 std::string TableFingerprint::line_digest() const {
@@ -269,13 +283,40 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
                                    const DbOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     Connection c(params);
+    // The pre-check's signals are read before the snapshot (db_precheck.hpp): a change they
+    // show committed is visible to the snapshot too.
+    auto signals = detail::read_signals(c);
+    const std::string options_id = options_digest(options);
+    std::optional<detail::PrecheckState> stored;
+    if (options.precheck && !options.previous_state.empty())
+        stored = detail::PrecheckState::from_json(options.previous_state);
+    detail::Verdict verdict;
+    if (!options.precheck)
+        verdict.reason = "pre-check off";
+    else if (!options.previous_state.empty() && !stored)
+        verdict.reason = "stored pre-check state unreadable";
+    else
+        for (int attempt = 0;; ++attempt) {
+            verdict = detail::judge(stored, options_id, signals, [&c](const auto& xids) {
+                return detail::any_committed(c, xids);
+            });
+            if (!verdict.sessions_busy || attempt == detail::busy_retries) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(detail::busy_retry_ms));
+            signals = detail::read_signals(c);
+        }
+    detail::PrecheckState next;
+    next.options = options_id;
+    next.server = signals;
+    next.server.counters.clear();
+
+    // Never assigns a transaction id (READ ONLY): the fingerprint moves no horizon.
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     DbFingerprint fp;
     fp.mode = options.mode;
-    fp.schema_digest = schema_digest(c);
+    fp.precheck = verdict.reason;
 
     std::string sql =
-        "SELECT n.nspname, c.relname, "
+        "SELECT n.nspname, c.relname, c.oid::text, "
         "EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
         "AND NOT a.attisdropped AND a.attname = " +
         c.quote_literal(options.change_column) +
@@ -286,27 +327,51 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
     for (int i = 0; i < PQntuples(tables.get()); ++i) {
         const std::string schema = PQgetvalue(tables.get(), i, 0);
         const std::string name = PQgetvalue(tables.get(), i, 1);
-        const bool has_change_column = std::string(PQgetvalue(tables.get(), i, 2)) == "true";
+        const std::string oid = PQgetvalue(tables.get(), i, 2);
+        const bool has_change_column = std::string(PQgetvalue(tables.get(), i, 3)) == "true";
         if (!options.include_tables.empty() && !matches_any(options.include_tables, schema, name))
             continue;
         if (matches_any(options.exclude_tables, schema, name)) {
             fp.excluded.push_back(schema + "." + name);
             continue;
         }
-        switch (options.mode) {
-            case DbMode::xmin:
-                fp.tables.push_back(xmin_of(c, schema, name));
-                break;
-            case DbMode::content:
-                fp.tables.push_back(content_of(c, schema, name));
-                break;
-            case DbMode::count_tms:
-                if (has_change_column)
-                    fp.tables.push_back(count_tms_of(c, schema, name, options.change_column));
-                break;
+        if (options.mode == DbMode::count_tms && !has_change_column) continue;
+        const std::string qualified = schema + "." + name;
+        const auto counted = signals.counters.find(oid);
+        const std::string counters = counted == signals.counters.end() ? "" : counted->second;
+        const detail::StoredTable* was = nullptr;
+        if (stored) {
+            const auto it = stored->tables.find(qualified);
+            if (it != stored->tables.end()) was = &it->second;
         }
+        if (!detail::must_scan(verdict, was, oid, counters)) {
+            fp.tables.push_back({schema, name, was->rows, was->digest});
+        } else {
+            ++fp.scanned;
+            switch (options.mode) {
+                case DbMode::xmin:
+                    fp.tables.push_back(xmin_of(c, schema, name));
+                    break;
+                case DbMode::content:
+                    fp.tables.push_back(content_of(c, schema, name));
+                    break;
+                case DbMode::count_tms:
+                    fp.tables.push_back(count_tms_of(c, schema, name, options.change_column));
+                    break;
+            }
+        }
+        next.tables.emplace(qualified, detail::StoredTable{oid, counters, fp.tables.back().rows,
+                                                           fp.tables.back().digest});
     }
+    // No transaction committed since the stored state and every stored table, and only those,
+    // reused: the schema is the stored one too. Otherwise it is read (in the same snapshot).
+    const bool all_reused = verdict.trust == detail::Trust::horizon && fp.scanned == 0 && stored &&
+                            stored->tables.size() == fp.tables.size() &&
+                            !stored->schema_digest.empty();
+    fp.schema_digest = all_reused ? stored->schema_digest : schema_digest(c);
     c.exec("COMMIT");
+    next.schema_digest = fp.schema_digest;
+    fp.state = next.to_json();
 
     io::Sha256 total;
     total.update("dolibak-db-fingerprint-1\n");

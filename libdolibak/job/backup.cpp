@@ -124,13 +124,7 @@ public:
         r.report.half = name;
         r.manifest.format = driver.format();
         try {
-            const auto ctx = im_.context(name);
-            // The fingerprint is taken before the object: a change committed in between is
-            // in the object and makes the next run upload again, never the other way round.
-            const auto fp = driver.fingerprint(ctx);
-            r.manifest.tool_version = fp.tool_version;
-            r.manifest.server_version = fp.server_version;
-            r.report.fingerprint = fp.value;
+            auto ctx = im_.context(name);
             std::optional<StoredFingerprint> prev;
             try {
                 prev = im_.catalog->fingerprint(name);
@@ -142,6 +136,13 @@ public:
                                    "): uploading");
                 r.report.reason = "stored fingerprint unreadable";
             }
+            if (prev) ctx.stored_state = prev->state;  // for the fingerprint's pre-check
+            // The fingerprint is taken before the object: a change committed in between is
+            // in the object and makes the next run upload again, never the other way round.
+            const auto fp = driver.fingerprint(ctx);
+            r.manifest.tool_version = fp.tool_version;
+            r.manifest.server_version = fp.server_version;
+            r.report.fingerprint = fp.value;
             if (prev && prev->value != fp.value) {
                 r.report.reason = name == "db"        ? "database changed"
                                   : name == "globals" ? "roles changed"
@@ -154,6 +155,8 @@ public:
             }
             r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
             if (unchanged(r, prev, fp.value, fp.mode)) {
+                if (fp.rescanned && !fp.state.empty() && !o_.dry_run)
+                    refresh_state(name, *prev, fp.state);
                 Event e{Event::Kind::info, name, r.report.reason + ": nothing uploaded", 0,
                         std::nullopt};
                 e.key = r.report.key;
@@ -185,6 +188,7 @@ public:
                         stored_fp.tables = fp.tables;
                         stored_fp.schema_digest = fp.schema_digest;
                     }
+                    stored_fp.state = fp.state;
                     im_.catalog->store_fingerprint(stored_fp);
                 } catch (const Cancelled&) {
                     throw;
@@ -254,6 +258,22 @@ private:
         list("added", c.added);
         list("removed", c.removed);
         return s;
+    }
+
+    /// Stores the unchanged fingerprint again with the pre-check state of this run's
+    /// fingerprint, which read tables again: the next run's pre-check starts from it instead of
+    /// reading them once more. Only a lost speed-up when it cannot.
+    void refresh_state(const std::string& name, StoredFingerprint stored,
+                       const std::string& state) {
+        stored.state = state;
+        try {
+            im_.catalog->store_fingerprint(stored);
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            im_.warn(name, std::string("the fingerprint's pre-check state could not be stored (") +
+                               e.what() + "): the next run reads the tables again");
+        }
     }
 
     static std::string fingerprint_json(const std::string& value, const std::string& mode) {

@@ -51,8 +51,11 @@ public:
         fo.include_tables = {profile_.table_prefix + "*"};
         fo.exclude_tables = volatile_;
         fo.change_column = profile_.change_column;
+        fo.previous_state = ctx.stored_state;
         ctx.info("fingerprinting " + s.conn.describe());
         const auto fp = fingerprint::fingerprint_database(s.conn, fo);
+        ctx.info(fmt::format("fingerprint: {} of {} scanned ({})", fp.scanned,
+                             count_noun(fp.tables.size(), "table"), fp.precheck));
         LiveFingerprint live{fp.value,
                              std::string(fingerprint::to_string(fo.mode)),
                              versions.tool_version,
@@ -62,6 +65,8 @@ public:
         for (const auto& t : fp.tables)
             live.tables.emplace(t.schema + "." + t.name, t.line_digest());
         live.schema_digest = fp.schema_digest;
+        live.state = fp.state;
+        live.rescanned = fp.scanned > 0;
         return live;
     }
 

@@ -101,6 +101,10 @@ struct DOLIBAK_API StoredFingerprint {
     /// (then `tables` is unset): it still compares by `value`, but cannot name tables.
     std::optional<std::map<std::string, std::string>> tables{};
     std::string schema_digest{};
+    /// Database: the fingerprint's pre-check state (JSON text, docs/fingerprint.md), kept as
+    /// "precheck"; empty in a fingerprint written before it was kept (the next fingerprint then
+    /// reads every table).
+    std::string state{};
     std::string to_json() const;
     /// Throws FormatError naming the field.
     static StoredFingerprint from_json(std::string_view text);

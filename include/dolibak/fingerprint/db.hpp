@@ -40,6 +40,13 @@ struct DOLIBAK_API DbOptions {
     std::vector<std::string> exclude_tables;
     /// The change column of count_tms mode.
     std::string change_column = "tms";
+    /// The pre-check state a previous fingerprint returned (DbFingerprint::state), to decide
+    /// which tables can reuse their digest without a scan (docs/fingerprint.md, "Quiet days");
+    /// empty: every table is scanned. A state that cannot be read, or was taken with other
+    /// options, on another server or before a restart, makes every table scanned.
+    std::string previous_state;
+    /// Whether to use previous_state at all (false: always the full scan).
+    bool precheck = true;
 };
 
 struct DOLIBAK_API TableFingerprint {
@@ -60,6 +67,14 @@ struct DOLIBAK_API DbFingerprint {
     std::vector<TableFingerprint> tables;  ///< included tables, sorted by schema and name
     std::vector<std::string> excluded;     ///< "schema.table" of tables left out
     double seconds = 0;
+    /// Tables read row by row this time; the others reused their digest from previous_state.
+    std::size_t scanned = 0;
+    /// How the pre-check decided, for logs: "no stored state", "no transaction committed
+    /// since", "statistics counters", or why it could not be trusted.
+    std::string precheck;
+    /// What the next fingerprint needs for its pre-check (JSON text, see
+    /// docs/fingerprint.md): stored beside the fingerprint in `.fp-db`.
+    std::string state;
 
     /// Names of tables whose line differs between two fingerprints of the same mode, plus
     /// "(schema)" when the schema changed: what changed, for logs.

@@ -43,6 +43,9 @@ struct DOLIBAK_API DriverContext {
     std::function<void(const std::string& message)> info;
     std::function<void(const std::string& message)> warn;
     std::shared_ptr<CancelToken> cancel;
+    /// The pre-check state stored with the half's fingerprint (LiveFingerprint::state of the
+    /// run that stored it), for a fingerprint that can reuse it; empty when none.
+    std::string stored_state{};
 };
 
 /// A fingerprint of a half's live content (see fingerprint/).
@@ -56,6 +59,13 @@ struct DOLIBAK_API LiveFingerprint {
     /// fingerprint so that the next run can name what changed.
     std::map<std::string, std::string> tables{};
     std::string schema_digest{};
+    /// What the next fingerprint's pre-check needs (database: see docs/fingerprint.md),
+    /// stored with the fingerprint; empty when the half has none.
+    std::string state{};
+    /// Whether this fingerprint read everything again (the pre-check trusted nothing or found
+    /// tables maybe changed): then an unchanged run stores `state` afresh, so that the next
+    /// run's pre-check starts from it.
+    bool rescanned = false;
 };
 
 /// What producing a half's object said about it, for the manifest and the run report.

@@ -58,3 +58,19 @@ TEST_CASE("malformed tables are refused, naming the field") {
     CHECK_THROWS_WITH_AS(catalog::StoredFingerprint::from_json(j.dump()),
                          doctest::Contains("tables.public.llx_a must be a string"), FormatError);
 }
+
+TEST_CASE("the pre-check state round-trips as an object; anything else is left out") {
+    auto f = sample();
+    f.state = R"({"version":1,"snapshot":"5:9:7"})";
+    const auto j = json::parse(f.to_json());
+    CHECK(j["precheck"]["snapshot"] == "5:9:7");
+    CHECK(json::parse(catalog::StoredFingerprint::from_json(f.to_json()).state) ==
+          json::parse(f.state));
+    // Written by an earlier dolibak: none. Not an object: ignored, the rest still read.
+    CHECK(catalog::StoredFingerprint::from_json(sample().to_json()).state.empty());
+    auto odd = j;
+    odd["precheck"] = "5:9:7";
+    const auto back = catalog::StoredFingerprint::from_json(odd.dump());
+    CHECK(back.state.empty());
+    CHECK(back.value == f.value);
+}

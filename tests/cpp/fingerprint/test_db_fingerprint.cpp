@@ -1,6 +1,7 @@
 // The database fingerprint: it must change with every committed business change and with the
 // schema, and not with the volatile tables or with uncommitted work. The seed-compatible
 // count+max(tms) mode's blind spots are shown too.
+#include "fingerprint/db_precheck.hpp"
 #include "support/pgdump_testing.hpp"
 
 #include <dolibak/core/error.hpp>
@@ -11,8 +12,10 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace dolibak;
 using fingerprint::DbMode;
@@ -239,4 +242,257 @@ TEST_CASE("bad settings and unreachable databases are clear errors") {
         CHECK(std::string(e.what()).find("wrong-password-123") == std::string::npos);
         CHECK(std::string(e.what()).find("password authentication failed") != std::string::npos);
     }
+}
+
+// ---- The pre-check (docs/fingerprint.md, "Quiet days") ------------------------------------
+
+namespace {
+
+namespace fd = fingerprint::detail;
+
+fingerprint::DbFingerprint fp_with(const std::string& state, bool precheck = true) {
+    fingerprint::DbOptions o;
+    o.exclude_tables = volatile_tables;
+    o.previous_state = state;
+    o.precheck = precheck;
+    return fingerprint::fingerprint_database(db().conn(), o);
+}
+
+std::string full_value() {
+    return fp_with("", false).value;
+}
+
+// The fingerprint once the sessions that just wrote (psql: their backends exit after psql
+// does) are gone or idle long enough: until then the pre-check rightly trusts no counter.
+fingerprint::DbFingerprint settled(const std::string& state) {
+    for (int i = 0;; ++i) {
+        auto fp = fp_with(state);
+        if (fp.precheck.find("unflushed") == std::string::npos || i == 200) return fp;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+std::string updated_count(const std::string& table) {
+    return pgt::psql(db().conn(), "SELECT pg_stat_get_tuples_updated('" + table + "'::regclass)");
+}
+
+fd::ServerSignals signals() {
+    fd::ServerSignals s;
+    s.snapshot = "10:20:12,15";
+    s.postmaster_start = "2026-12-07 05:00:00+00";
+    s.database = "16384";
+    s.shared_stats_reset = "2026-12-07 05:00:00+00";
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("pre-check: the stored state is trusted only as far as its guards hold") {
+    fd::PrecheckState st;
+    st.options = "opts";
+    st.server = signals();
+    const auto none_committed = [](const std::vector<std::string>&) { return false; };
+    const auto one_committed = [](const std::vector<std::string>& xids) {
+        CHECK(xids == std::vector<std::string>{"12", "15"});
+        return true;
+    };
+    auto now = signals();
+    CHECK(fd::judge(st, "opts", now, none_committed).trust == fd::Trust::horizon);
+    // The horizon needs no statistics: a busy session or a reset does not matter to it.
+    now.busy_sessions = 3;
+    now.stats_reset = "2026-12-07 06:00:00+00";
+    CHECK(fd::judge(st, "opts", now, none_committed).trust == fd::Trust::horizon);
+    now = signals();
+    CHECK(fd::judge(st, "opts", now, one_committed).trust == fd::Trust::counters);
+    now.snapshot = "21:25:";  // transactions completed since
+    CHECK(fd::judge(st, "opts", now, none_committed).trust == fd::Trust::counters);
+
+    auto nothing = [&](fd::ServerSignals s, const std::string& options = "opts") {
+        const auto v = fd::judge(st, options, s, none_committed);
+        CHECK(v.trust == fd::Trust::nothing);
+        return v.reason;
+    };
+    CHECK(nothing(now, "other") == "other fingerprint options");
+    CHECK(fd::judge(std::nullopt, "opts", now, none_committed).trust == fd::Trust::nothing);
+    auto s = now;
+    s.postmaster_start = "2026-12-07 06:00:00+00";
+    s.snapshot = st.server.snapshot;  // even with the same horizon: ids may be reused
+    CHECK(nothing(s).find("restart") != std::string::npos);
+    s = now;
+    s.database = "16385";
+    CHECK(nothing(s).find("another database") != std::string::npos);
+    s = now;
+    s.stats_reset = "2026-12-07 06:00:00+00";
+    CHECK(nothing(s) == "statistics reset since");
+    s = now;
+    s.shared_stats_reset = "2026-12-07 06:00:00+00";
+    CHECK(nothing(s).find("discarded") != std::string::npos);
+    s = now;
+    s.track_counts = false;
+    CHECK(nothing(s) == "track_counts is off");
+    s = now;
+    s.in_recovery = true;
+    CHECK(nothing(s).find("standby") != std::string::npos);
+    s = now;
+    s.busy_sessions = 1;
+    CHECK(nothing(s) == "1 other session may hold unflushed statistics");
+    s = now;
+    s.snapshot = "garbage";
+    CHECK(nothing(s) == "unreadable snapshot");
+}
+
+TEST_CASE("pre-check: which tables are scanned under each verdict") {
+    const fd::StoredTable t{"100", "200/5/6/7", 3, "d"};
+    const fd::Verdict horizon{fd::Trust::horizon, ""}, counters{fd::Trust::counters, ""},
+        nothing{fd::Trust::nothing, ""};
+    CHECK_FALSE(fd::must_scan(horizon, &t, "100", "201/9/9/9"));
+    CHECK(fd::must_scan(horizon, &t, "101", "200/5/6/7"));  // dropped and created again
+    CHECK(fd::must_scan(horizon, nullptr, "100", "200/5/6/7"));
+    CHECK_FALSE(fd::must_scan(counters, &t, "100", "200/5/6/7"));
+    CHECK(fd::must_scan(counters, &t, "100", "201/5/6/7"));  // TRUNCATE, VACUUM FULL
+    CHECK(fd::must_scan(counters, &t, "100", "200/5/7/7"));
+    CHECK(fd::must_scan(counters, &t, "100", ""));  // created after the counters were read
+    CHECK(fd::must_scan(nothing, &t, "100", "200/5/6/7"));
+}
+
+TEST_CASE("pre-check: the state reads back; a foreign or damaged one is refused") {
+    fd::PrecheckState st;
+    st.options = "o";
+    st.server = signals();
+    st.server.track_counts = false;
+    st.tables["public.llx_a"] = {"1", "2/3/4/5", 6, "ab"};
+    st.schema_digest = "cd";
+    const auto back = fd::PrecheckState::from_json(st.to_json());
+    REQUIRE(back);
+    CHECK(back->to_json() == st.to_json());
+    CHECK_FALSE(back->server.track_counts);
+    CHECK(back->tables.at("public.llx_a").rows == 6);
+    CHECK(back->schema_digest == "cd");
+    CHECK_FALSE(fd::PrecheckState::from_json("{\"version\": 2}"));
+    CHECK_FALSE(fd::PrecheckState::from_json("not json"));
+    auto text = st.to_json();
+    text.replace(text.find("\"rows\":6"), 8, "\"rows\":\"6\"");
+    CHECK_FALSE(fd::PrecheckState::from_json(text));
+    // A state that cannot be read makes every table scanned, and the result is the same.
+    const auto fp = fp_with("{\"version\": 1}");
+    CHECK(fp.precheck == "stored pre-check state unreadable");
+    CHECK(fp.scanned == fp.tables.size());
+}
+
+TEST_CASE("pre-check: an unchanged database is decided without reading a table") {
+    const auto first = fp_with("");
+    CHECK(first.scanned == first.tables.size());
+    CHECK(first.precheck == "no stored pre-check state");
+    const auto again = settled(first.state);
+    CHECK(again.scanned == 0);
+    CHECK(again.value == first.value);
+    CHECK(again.value == full_value());
+    CHECK((again.precheck == "no transaction committed since" ||
+           again.precheck == "statistics counters"));
+    // Other options (here: the mode) never reuse a digest.
+    fingerprint::DbOptions o;
+    o.mode = DbMode::content;
+    o.exclude_tables = volatile_tables;
+    o.previous_state = first.state;
+    const auto content = fingerprint::fingerprint_database(db().conn(), o);
+    CHECK(content.precheck == "other fingerprint options");
+    CHECK(content.scanned == content.tables.size());
+}
+
+TEST_CASE("pre-check: an UPDATE of a table without tms committed just before is seen") {
+    const auto base = fp_with("");
+    db().sql(
+        "UPDATE llx_facturedet SET qty = qty + 1 WHERE rowid = (SELECT max(rowid) FROM "
+        "llx_facturedet)");
+    // At once (psql's backend may still be flushing on its way out) and once it is gone.
+    const auto now = fp_with(base.state);
+    CHECK(now.value != base.value);
+    CHECK(now.value == full_value());
+    const auto later = settled(base.state);
+    CHECK(later.value == now.value);
+    CHECK(later.precheck == "statistics counters");
+    CHECK(later.scanned >= 1);
+    CHECK(later.scanned < later.tables.size());
+}
+
+TEST_CASE("pre-check: a commit whose statistics are not flushed yet is seen") {
+    const auto base = settled(fp_with("").state);
+    struct ConnDeleter {
+        void operator()(PGconn* c) const noexcept { PQfinish(c); }
+    };
+    const auto c = db().conn();
+    const std::string port = std::to_string(c.port);
+    const char* keys[] = {"host", "port", "user", "dbname", "password", nullptr};
+    const char* values[] = {
+        c.host.c_str(), port.c_str(), c.user.c_str(), c.dbname.c_str(), c.password.reveal().c_str(),
+        nullptr};
+    std::unique_ptr<PGconn, ConnDeleter> other(PQconnectdbParams(keys, values, 0));
+    REQUIRE(PQstatus(other.get()) == CONNECTION_OK);
+    auto exec = [&](const char* sql) {
+        PGresult* r = PQexec(other.get(), sql);
+        REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
+        PQclear(r);
+    };
+    // The session's first commit is flushed at once; a second one within a second waits for
+    // the session's idle timeout (10 s): its counters are not in the statistics yet.
+    const auto updated_before = updated_count("llx_facturedet");
+    exec(
+        "UPDATE llx_c_country SET code = code WHERE rowid = (SELECT min(rowid) FROM "
+        "llx_c_country)");
+    exec(
+        "UPDATE llx_facturedet SET qty = qty + 1 WHERE rowid = (SELECT min(rowid) FROM "
+        "llx_facturedet)");
+    REQUIRE(updated_count("llx_facturedet") == updated_before);
+    const auto now = fp_with(base.state);
+    CHECK(now.precheck == "1 other session may hold unflushed statistics");
+    CHECK(now.value != base.value);
+    CHECK(now.value == full_value());
+}
+
+TEST_CASE("pre-check: after a statistics reset, changes are still seen") {
+    const auto su = pgt::conn("superuser", db().name);
+    for (const std::string reset :
+         {"SELECT pg_stat_reset()",
+          "SELECT pg_stat_reset_single_table_counters('llx_facturedet'::regclass)"}) {
+        CAPTURE(reset);
+        pgt::psql(su, reset);
+        const auto base = settled(fp_with("").state);
+        // Counters back to what was stored: only the reset's timestamp tells.
+        db().sql(
+            "UPDATE llx_facturedet SET qty = qty + 1 WHERE rowid = (SELECT max(rowid) FROM "
+            "llx_facturedet)");
+        settled(base.state);  // the writer's statistics are flushed
+        pgt::psql(su, reset);
+        const auto now = settled(base.state);
+        CHECK(now.precheck == "statistics reset since");
+        CHECK(now.value != base.value);
+        CHECK(now.value == full_value());
+    }
+}
+
+TEST_CASE("pre-check: a schema change, which moves no counter, is seen") {
+    const auto base = settled(fp_with("").state);
+    db().sql("COMMENT ON TABLE llx_facture IS 'quiet-day precheck'");
+    const auto now = settled(base.state);
+    CHECK(now.scanned == 0);
+    CHECK(now.schema_digest != base.schema_digest);
+    CHECK(now.value != base.value);
+    CHECK(now.value == full_value());
+    db().sql("COMMENT ON TABLE llx_facture IS NULL");
+}
+
+TEST_CASE("pre-check: TRUNCATE, a new table and a dropped table are seen") {
+    db().sql("CREATE TABLE llx_qd_a (a int); INSERT INTO llx_qd_a SELECT generate_series(1, 9)");
+    auto base = settled(fp_with("").state);
+    auto step = [&](const std::string& sql) {
+        db().sql(sql);
+        const auto now = settled(base.state);
+        CHECK(now.value != base.value);
+        CHECK(now.value == full_value());
+        CHECK(now.scanned < now.tables.size());
+        base = now;
+    };
+    step("TRUNCATE llx_qd_a");  // moves no counter: the new relfilenode tells
+    step("CREATE TABLE llx_qd_b (b int)");
+    step("DROP TABLE llx_qd_a, llx_qd_b");
 }

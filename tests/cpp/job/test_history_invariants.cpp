@@ -208,15 +208,22 @@ TEST_CASE("an unreadable stored fingerprint: the half is uploaded and the report
     Instance in;
     in.db.set_content("db 1");
     REQUIRE(in.run_at(at(2026, 3, 1)).ok());
-    // The store fails the next read once the database's fingerprint is taken: the read of
-    // its stored fingerprint. The run backs up the database only: the halves run in
-    // parallel, and the documents' own read could otherwise take the fault.
+    // The store fails the read of the database's stored fingerprint. That read comes just
+    // before the fingerprint is taken (which gets its pre-check state from it): a first,
+    // unchanged run finds its position among the run's reads. The runs back up the database
+    // only: the halves run in parallel, and the documents' own reads would shift it.
+    const auto gets = [&] { return in.faults.calls(FaultStore::Op::get); };
+    std::uint64_t at_fingerprint = 0;
     in.db.on_step = [&](const std::string& step) {
-        if (step == "fingerprint")
-            in.faults.fail(FaultStore::Op::get, in.faults.calls(FaultStore::Op::get) + 1,
-                           FaultStore::Fault::io_error);
+        if (step == "fingerprint") at_fingerprint = gets();
     };
-    const auto r = in.run_at(at(2026, 3, 2), false);
+    const auto before = gets();
+    REQUIRE(in.run_at(at(2026, 3, 2), false).ok());
+    in.db.on_step = nullptr;
+    REQUIRE(at_fingerprint > before);
+    in.faults.fail(FaultStore::Op::get, gets() + (at_fingerprint - before),
+                   FaultStore::Fault::io_error);
+    const auto r = in.run_at(at(2026, 3, 3), false);
     REQUIRE(r.ok());
     const auto& db = r.halves.at(0);
     CHECK(db.half == "db");
@@ -225,8 +232,7 @@ TEST_CASE("an unreadable stored fingerprint: the half is uploaded and the report
     CHECK(db.reason == "stored fingerprint unreadable");
     CHECK(r.halves.at(1).outcome == job::HalfReport::Outcome::skipped);
     // The documents' stored fingerprint was untouched: the next full run finds them unchanged.
-    in.db.on_step = nullptr;
-    const auto next = in.run_at(at(2026, 3, 3));
+    const auto next = in.run_at(at(2026, 3, 4));
     REQUIRE(next.ok());
     CHECK(next.halves.at(1).outcome == job::HalfReport::Outcome::unchanged);
 }

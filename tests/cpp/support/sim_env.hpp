@@ -77,6 +77,11 @@ public:
     /// Called at the driver's steps ("fingerprint", "produce", "produce-written"): a test
     /// throws from it to fail or kill a run there.
     std::function<void(const std::string& step)> on_step;
+    /// What the fingerprint returns as its pre-check state and whether it read everything
+    /// again (LiveFingerprint::state, rescanned), and the stored state it was last given.
+    std::string state;
+    bool rescanned = false;
+    std::string given_state;
 
     std::string fingerprint() const { return io::sha256_hex(frame(content())); }
 
@@ -117,9 +122,13 @@ public:
     FakeDriver(FakeHalf& half, catalog::ObjectKind kind) : half_(half), kind_(kind) {}
     catalog::ObjectKind object_kind() const override { return kind_; }
     std::string format() const override { return "fake-" + half_.name(); }
-    job::LiveFingerprint fingerprint(const job::DriverContext&) override {
+    job::LiveFingerprint fingerprint(const job::DriverContext& ctx) override {
         half_.step("fingerprint");
-        return {half_.fingerprint(), "fake", "fake 1", ""};
+        half_.given_state = ctx.stored_state;
+        job::LiveFingerprint fp{half_.fingerprint(), "fake", "fake 1", ""};
+        fp.state = half_.state;
+        fp.rescanned = half_.rescanned;
+        return fp;
     }
     job::Produced produce(io::Sink& sink, const job::DriverContext&) override {
         try {
