@@ -150,7 +150,12 @@ std::size_t AgeDecryptSource::read(MutableBytes buf) {
     while (m.plain_pos == m.plain_end) {
         if (m.deferred) throw *m.deferred;
         if (m.last_seen) return 0;
-        m.next_chunk();
+        try {
+            m.next_chunk();
+        } catch (const AgeError& e) {
+            m.deferred = e;  // a failed stream stays failed: every later read raises it again
+            throw;
+        }
     }
     const std::size_t n = std::min(buf.size(), m.plain_end - m.plain_pos);
     std::memcpy(buf.data(), m.plain.data() + m.plain_pos, n);

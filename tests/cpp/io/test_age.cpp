@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 
 using namespace dolibak;
@@ -319,5 +321,44 @@ TEST_CASE("tampering anywhere is detected, and only authentic plaintext is relea
         const auto o = decrypt(two.substr(0, p2 + sealed), ids);
         CHECK(o.error == AgeError::Kind::payload);
         CHECK(o.released.size() == chunk);
+    }
+}
+
+namespace {
+// Hands out at most `step` bytes per read, as a pipe or a network stream may.
+class TrickleSource final : public io::Source {
+public:
+    TrickleSource(std::string_view data, std::size_t step) : data_(data), step_(step) {}
+    std::size_t read(io::MutableBytes buf) override {
+        const std::size_t n = std::min({buf.size(), step_, data_.size() - pos_});
+        std::memcpy(buf.data(), data_.data() + pos_, n);
+        pos_ += n;
+        return n;
+    }
+
+private:
+    std::string_view data_;
+    std::size_t step_;
+    std::size_t pos_ = 0;
+};
+}  // namespace
+
+TEST_CASE("a source that returns a few bytes at a time decrypts the same") {
+    const auto k = io::age_generate_key();
+    io::AgeRecipients r;
+    r.x25519 = {k.recipient};
+    const std::string plain = random_text(chunk + 77, 9);
+    const std::string file = encrypt(plain, r);
+    for (const std::size_t step : {std::size_t{1}, std::size_t{7}, std::size_t{4097}}) {
+        CAPTURE(step);
+        TrickleSource src(file, step);
+        io::AgeDecryptSource dec(src, with(k.identity));
+        CHECK(io::read_all(dec) == plain);
+        // And a truncated one still fails.
+        TrickleSource cut(std::string_view(file).substr(0, file.size() - 1), step);
+        io::AgeDecryptSource dec2(cut, with(k.identity));
+        CHECK_THROWS_AS(io::read_all(dec2), AgeError);
+        std::byte one[1];
+        CHECK_THROWS_AS(dec2.read(one), AgeError);  // and stays failed
     }
 }
