@@ -113,4 +113,12 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// A short text (a manifest's sensitive part) encrypted to `recipients` as a whole age file,
+/// returned as unpadded base64 so that it fits in a JSON string.
+DOLIBAK_API std::string age_seal(std::string_view plaintext, const AgeRecipients& recipients);
+
+/// The plaintext of what age_seal() returned. Throws AgeError (no_match without a fitting
+/// identity, header or payload when the text is not a sealed age file or was altered).
+DOLIBAK_API std::string age_unseal(std::string_view sealed, const AgeIdentities& identities);
+
 }  // namespace dolibak::io
