@@ -385,3 +385,42 @@ TEST_CASE("age_seal: a sealed text opens with the identity only, and any change 
     CHECK_THROWS_AS(io::age_unseal(changed, identities_of(k.identity)), io::AgeError);
     CHECK_THROWS_AS(io::age_unseal("not base64!", identities_of(k.identity)), io::AgeError);
 }
+
+TEST_CASE("check: the encryption item counts recipients and the identities that open new runs") {
+    Instance in;
+    auto item_of = [](const job::CheckReport& r) -> std::optional<job::CheckItem> {
+        for (const auto& i : r.items)
+            if (i.name == "encryption") return i;
+        return std::nullopt;
+    };
+    {
+        job::Job j(in.config, in.env);
+        const auto e = item_of(j.check());
+        REQUIRE(e);
+        CHECK(e->ok);
+        CHECK(e->detail.find("1 age recipient") != std::string::npos);
+        CHECK(e->detail.find("no identity") != std::string::npos);
+    }
+    auto with = in.config;
+    with.encryption.identities = {io::age_generate_key().identity, in.pair.identity};
+    {
+        job::Job j(with, in.env);
+        const auto e = item_of(j.check());
+        REQUIRE(e);
+        CHECK(e->ok);
+        CHECK(e->detail.find("2 identities read, 1 of them") != std::string::npos);
+    }
+    test::TempDir dir;
+    auto missing = in.config;
+    missing.encryption.identity_files = {dir.path() / "absent.txt"};
+    job::Job j(missing, in.env);
+    const auto e = item_of(j.check());
+    REQUIRE(e);
+    CHECK_FALSE(e->ok);
+    CHECK(e->detail.find("absent.txt") != std::string::npos);
+    // Without any encryption setting there is no such item.
+    auto plain = in.config;
+    plain.encryption = {};
+    job::Job jp(plain, in.env);
+    CHECK_FALSE(item_of(jp.check()));
+}
