@@ -74,7 +74,12 @@ bool is_verification_record(ObjectKind kind) noexcept {
 std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
     const auto slash = key.rfind('/');
     if (slash == std::string_view::npos) return std::nullopt;
-    const std::string_view name = key.substr(slash + 1);
+    std::string_view name = key.substr(slash + 1);
+    bool encrypted = false;
+    if (name.ends_with(encrypted_suffix)) {
+        name.remove_suffix(encrypted_suffix.size());
+        encrypted = true;
+    }
     const std::string_view dir = key.substr(0, slash);
     const auto dir_slash = dir.rfind('/');
     const std::string_view folder =
@@ -87,8 +92,9 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
         if (name.size() != 16 + suffix.size() || name.substr(16) != suffix) continue;
         auto t = try_parse_timestamp(name.substr(0, 16));
         if (!t) return std::nullopt;
+        if (encrypted && !is_backup_object(kind)) return std::nullopt;
         try {
-            return StoreKey{std::string(prefix), std::string(folder), *t, kind};
+            return StoreKey{std::string(prefix), std::string(folder), *t, kind, encrypted};
         } catch (...) {
             return std::nullopt;
         }
@@ -96,13 +102,17 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
     return std::nullopt;
 }
 
-std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time) {
+std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time,
+                           bool encrypted) {
+    if (encrypted && !is_backup_object(kind))
+        throw ConfigError("only a half's object is stored encrypted as a .age object");
     std::string key(prefix);
     if (!key.empty() && key.back() != '/') key += '/';
     key += folder_of(kind);
     key += '/';
     key += format_timestamp(time);
     key += suffix_of(kind);
+    if (encrypted) key += encrypted_suffix;
     return key;
 }
 

@@ -139,6 +139,10 @@ std::string Manifest::to_json() const {
             {"duration_seconds", h.duration_seconds},
             {"error", h.error},
         };
+        // Only an encrypted half has them: a plain manifest stays as it was.
+        if (!h.encryption.empty()) halves_json[name]["encryption"] = h.encryption;
+        if (!h.archive_summary_sealed.empty())
+            halves_json[name]["archive_summary_sealed"] = h.archive_summary_sealed;
     }
     const json j = {
         {"schema", schema_name},
@@ -209,6 +213,10 @@ Manifest Manifest::from_json(std::string_view text) {
             h.duration_seconds = d.get<double>();
         }
         h.error = get_string(hj, path, "error", false);
+        h.encryption = get_string(hj, path, "encryption", false);
+        if (!h.encryption.empty() && h.encryption != "age")
+            bad(path + "encryption", "'" + h.encryption + "' is not known (only 'age')");
+        h.archive_summary_sealed = get_string(hj, path, "archive_summary_sealed", false);
         check_half(h, path);
         m.halves.emplace(name, std::move(h));
     }

@@ -8,6 +8,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
 #include <dolibak/core/version.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/job/report.hpp>
@@ -56,6 +57,16 @@ public:
             return false;
         }
         if (prev->value != value) return false;  // reason set by the caller
+        // Encryption turned on (or off) since: the old object is not what this run promises.
+        const auto prev_key = catalog::parse_store_key(prev->object);
+        const bool prev_encrypted = prev_key && prev_key->encrypted;
+        if (prev_encrypted != im_.config.encryption.enabled()) {
+            r.report.reason = prev_encrypted ? "unchanged, but stored encrypted and encryption "
+                                               "is now off"
+                                             : "unchanged, but stored in the clear and "
+                                               "encryption is now on";
+            return false;
+        }
         const auto head = im_.store().head(prev->object);
         if (!head) {
             r.report.reason = "unchanged, but " + prev->object + " is gone from the store";
@@ -68,6 +79,7 @@ public:
         r.report.reason = "fingerprint unchanged since " + format_timestamp(prev->time);
         r.manifest.status = catalog::ManifestHalf::Status::unchanged;
         r.manifest.key = prev->object;
+        if (prev_encrypted) r.manifest.encryption = "age";
         r.manifest.bytes = head->size;
         r.manifest.sha256 = prev->sha256;
         return true;
@@ -104,9 +116,19 @@ public:
             },
             im_.config.cancel, "backing up the " + half + " half");
         io::ObservedSink observed(*sink, {&progress, &sha});
+        // Encrypted, the driver writes into the age filter and the store receives (and the
+        // digest covers) the ciphertext.
+        std::unique_ptr<io::AgeEncryptSink> age;
         try {
-            produced = driver.produce(observed, ctx);  // finishes or aborts the sink
+            if (im_.config.encryption.enabled()) {
+                io::AgeRecipients to;
+                to.x25519 = im_.config.encryption.recipients;
+                age = std::make_unique<io::AgeEncryptSink>(observed, to);
+            }
+            produced = driver.produce(age ? static_cast<io::Sink&>(*age) : observed,
+                                      ctx);  // finishes or aborts the sink
         } catch (...) {
+            if (age) age->abort();
             observed.abort();
             throw;
         }
@@ -170,13 +192,25 @@ public:
                 e.outcome = "would-upload";
                 im_.emit(std::move(e));
             } else {
-                const std::string key = catalog::make_store_key("", driver.object_kind(), t_);
+                const bool encrypted = im_.config.encryption.enabled();
+                const std::string key =
+                    catalog::make_store_key("", driver.object_kind(), t_, encrypted);
                 im_.info(name, std::string(name == "docs" ? "archiving" : "dumping") + " into " +
                                    key + " (" + r.report.reason + ")");
                 Produced produced;
                 const auto [bytes, sha] =
                     upload(name, key, driver, ctx, produced, estimate(prev, key));
-                r.manifest.archive_summary_json = produced.summary_json;
+                if (encrypted) {
+                    // Table names, row counts and file counts stay as private as the object.
+                    r.manifest.encryption = "age";
+                    if (!produced.summary_json.empty()) {
+                        io::AgeRecipients to;
+                        to.x25519 = im_.config.encryption.recipients;
+                        r.manifest.archive_summary_sealed = io::age_seal(produced.summary_json, to);
+                    }
+                } else {
+                    r.manifest.archive_summary_json = produced.summary_json;
+                }
                 r.report.exclusions = recorded_exclusions(produced.summary_json);
                 if (!produced.tool_version.empty()) r.manifest.tool_version = produced.tool_version;
                 if (!produced.server_version.empty())

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/pg/session.hpp>
@@ -20,6 +21,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 
@@ -347,6 +349,29 @@ CheckReport Job::check() {
                                            skew->count() > 0 ? "ahead of" : "behind",
                                            ok ? "" : " (more than 300 s: fix NTP)")};
     });
+
+    // ---- encryption ----
+    if (im.config.encryption.enabled() || im.has_identities()) {
+        item("encryption", [&]() -> std::pair<bool, std::string> {
+            const auto& rs = im.config.encryption.recipients;
+            std::string detail =
+                rs.empty() ? std::string("new objects are stored in the clear (no age_recipients)")
+                           : fmt::format("new objects are encrypted to {}",
+                                         count_noun(rs.size(), "age recipient"));
+            if (!im.has_identities()) return {true, detail + "; no identity (restore needs one)"};
+            const auto& ids = im.identities("checking the age identities");
+            std::size_t opening = 0;
+            for (const auto& id : ids.x25519) {
+                const auto r = io::age_recipient_of(id);
+                if (std::find(rs.begin(), rs.end(), r) != rs.end()) ++opening;
+            }
+            detail +=
+                fmt::format("; {} read", count_noun(ids.x25519.size(), "identity", "identities"));
+            if (!rs.empty())
+                detail += fmt::format(", {} of them for a recipient of new objects", opening);
+            return {true, detail};
+        });
+    }
 
     // ---- temporary space ----
     item("temp space", [&]() -> std::pair<bool, std::string> {

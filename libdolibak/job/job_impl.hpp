@@ -2,6 +2,7 @@
 // Private: the state a Job shares between its operations (one .cpp file per operation).
 #include <dolibak/catalog/catalog.hpp>
 #include <dolibak/catalog/lease.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/job/job.hpp>
 
 #include <map>
@@ -15,6 +16,7 @@ struct Job::Impl {
     Env* env = nullptr;
     std::unique_ptr<catalog::Catalog> catalog;
     std::mutex event_mutex;
+    std::optional<io::AgeIdentities> loaded_identities;
 
     store::Store& store() { return env->store(); }
     TimePoint now() { return env->clock().now(); }
@@ -28,6 +30,16 @@ struct Job::Impl {
     /// The proof a restore or a refresh runs: each field the caller left unset takes the
     /// application profile's value (the one place those defaults are applied).
     pgdump::ProofOptions proof(const pgdump::ProofOptions& given) const;
+
+    /// The identities that open encrypted objects (Config::encryption), read from their files
+    /// at the first call. Throws ConfigError naming age_identity_file when none is given:
+    /// `what` says what needed one ("restoring db/<ts>.dump.age").
+    const io::AgeIdentities& identities(const std::string& what);
+    /// Whether an identity is configured (verify decrypts only then).
+    bool has_identities() const;
+    /// A manifest half's archive summary: in the clear, or unsealed with the identities
+    /// when it was sealed and they are given; empty otherwise.
+    std::string summary_of(const catalog::ManifestHalf& half);
 
     /// Takes the store's lock for this job (TTL from the configuration, warnings as events).
     std::unique_ptr<catalog::Lease> lock();

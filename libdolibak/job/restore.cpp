@@ -25,6 +25,14 @@ detail::CheckedSource::Expect expectation(const std::optional<catalog::ManifestH
     return x;
 }
 
+// The identities that open `key` when it is encrypted (a clear error when none is given),
+// nullptr for an object in the clear. Called before anything is read or changed.
+const io::AgeIdentities* identities_for(Job::Impl& im, const std::string& key) {
+    const auto parsed = catalog::parse_store_key(key);
+    if (!parsed || !parsed->encrypted) return nullptr;
+    return &im.identities("restoring " + key);
+}
+
 // Empty but for what an interrupted restore left (the extractor removes or completes it).
 bool directory_is_empty(const std::filesystem::path& p) {
     for (const auto& e : std::filesystem::directory_iterator(p)) {
@@ -74,13 +82,19 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
                           ": its safety dump goes to " + resolved.restore.safety_dump->string());
     }
     im.check_cancel("starting the restore");
+    const io::AgeIdentities* ids = identities_for(im, entry.key);
     auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(*raw, entry.key, expectation(recorded), im.config.cancel,
                                   [&im, size = entry.size](std::uint64_t n) {
                                       im.emit({Event::Kind::progress, "db", "restoring", n, size});
                                   });
     try {
-        return driver->restore(checked, entry.key, resolved, im.context("db"));
+        // Encrypted: decrypted on the way (every chunk authenticated before it is used, the
+        // ciphertext's digest checked before pg_restore commits).
+        std::optional<io::AgeDecryptSource> plain;
+        if (ids) plain.emplace(checked, *ids);
+        return driver->restore(plain ? static_cast<io::Source&>(*plain) : checked, entry.key,
+                               resolved, im.context("db"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;
@@ -128,8 +142,10 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
     rep.key = entry.key;
     RestoreDocsOptions opts = options;
     // The extraction may not write more than the content the manifest recorded.
-    if (recorded && !recorded->archive_summary_json.empty() && opts.extract.subtree.empty()) {
-        const auto j = nlohmann::json::parse(recorded->archive_summary_json, nullptr, false);
+    const io::AgeIdentities* ids = identities_for(im, entry.key);
+    const std::string summary = recorded ? im.summary_of(*recorded) : std::string();
+    if (!summary.empty() && opts.extract.subtree.empty()) {
+        const auto j = nlohmann::json::parse(summary, nullptr, false);
         if (j.is_object() && j.contains("content_bytes") && j["content_bytes"].is_number_unsigned())
             opts.extract.max_content_bytes = j["content_bytes"].get<std::uint64_t>();
     }
@@ -142,8 +158,10 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
             im.emit({Event::Kind::progress, "docs", "restoring", n, size});
         });
     try {
-        rep.summary = driver->restore(checked, entry.key, target, opts, recorded.has_value(),
-                                      im.context("docs"));
+        std::optional<io::AgeDecryptSource> plain;
+        if (ids) plain.emplace(checked, *ids);
+        rep.summary = driver->restore(plain ? static_cast<io::Source&>(*plain) : checked, entry.key,
+                                      target, opts, recorded.has_value(), im.context("docs"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key + " into " + target.string());
         throw;

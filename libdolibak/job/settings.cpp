@@ -2,6 +2,7 @@
 // the strict translation into a job::Config. See include/dolibak/job/settings.hpp.
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/job/settings.hpp>
 #include <dolibak/retention/policy_spec.hpp>
 #include <dolibak/retention/timezone.hpp>
@@ -117,6 +118,16 @@ std::vector<SettingInfo> make_keys() {
         item("notify_timeout", K::duration,
              "bound of each hook and of the webhook's attempts (default 10s)"),
         // --
+        // -- encryption (issue 14)
+        item("age_recipients", K::list,
+             "age1... public keys every new object is encrypted to (comma-separated or a JSON "
+             "array)"),
+        item("age_recipients_file", K::path,
+             "file of age1... recipients, one a line ('#' comments), added to age_recipients"),
+        item("age_identity_file", K::list,
+             "age identity file(s) (age-keygen's format) for restore and verify of encrypted "
+             "runs; read only when needed"),
+        // --
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),
         choice("log_format", {"text", "json"}, "CLI log format"),
@@ -144,6 +155,7 @@ std::string topic_of(std::string_view key) {
     if (key == "retention" || key.starts_with("keep_") || any({"time_zone", "prune_after_backup"}))
         return "retention";
     if (any({"on_success", "on_failure", "webhook_url", "notify_timeout"})) return "notifications";
+    if (key.starts_with("age_")) return "encryption";
     return "run";
 }
 
@@ -982,6 +994,43 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
         if (v->count() < 1 || v->count() > 600)
             bad_value("notify_timeout", *r.get("notify_timeout"), "from 1s to 10m");
         c.notify.timeout = *v;
+    }
+
+    // ---- encryption
+    auto recipient = [&](const std::string& text, const std::string& where) {
+        try {
+            c.encryption.recipients.push_back(io::age_parse_recipient(trim(text)));
+        } catch (const ConfigError& e) {
+            throw ConfigError(where + ": " + e.what());
+        }
+    };
+    if (auto l = r.list("age_recipients"))
+        for (const auto& x : *l) recipient(x, r.describe_key("age_recipients"));
+    if (auto v = r.path("age_recipients_file")) {
+        std::ifstream in(*v, std::ios::binary);
+        if (!in)
+            throw ConfigError("cannot open the recipients file " + v->string() + " (" +
+                              r.describe_key("age_recipients_file") + "): " + errno_text(errno));
+        int n = 0, found = 0;
+        for (std::string line; std::getline(in, line);) {
+            ++n;
+            const std::string t = trim(line);
+            if (t.empty() || t.front() == '#') continue;
+            recipient(t, "line " + std::to_string(n) + " of " + v->string());
+            ++found;
+        }
+        if (found == 0)
+            throw ConfigError("the recipients file " + v->string() + " (" +
+                              r.describe_key("age_recipients_file") + ") holds no recipient");
+    }
+    {
+        auto& rs = c.encryption.recipients;
+        std::sort(rs.begin(), rs.end());
+        rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
+    }
+    if (auto l = r.list("age_identity_file")) {
+        for (const auto& x : *l) c.encryption.identity_files.emplace_back(x);
+        c.encryption.identity_source = r.describe_key("age_identity_file");
     }
 
     // ---- run

@@ -115,7 +115,20 @@ VerifyReport Job::Impl::verify(const std::string& which) {
         VerifiedObject v;
         v.key = t.key;
         v.half = t.half;
-        if (t.recorded) v.exclusions = recorded_exclusions(t.recorded->archive_summary_json);
+        const auto parsed = catalog::parse_store_key(t.key);
+        const bool encrypted = parsed && parsed->encrypted;
+        // Without the identity an encrypted object's bytes are checked against the
+        // manifest's digest (that is every byte); with it, its content too.
+        const bool decrypt = encrypted && im.has_identities();
+        if (t.recorded) {
+            try {
+                v.exclusions = recorded_exclusions(im.summary_of(*t.recorded));
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const Error& e) {
+                v.problem = std::string("the manifest's sealed summary: ") + e.what();
+            }
+        }
         if (!present.count(t.key)) {
             v.problem = "missing from the store (named by " + manifest_key + ")";
             im.warn(t.half, t.key + ": " + v.problem);
@@ -140,8 +153,19 @@ VerifyReport Job::Impl::verify(const std::string& which) {
                                                     : im.env->globals();
             if (!driver)
                 throw ConfigError("the environment has no driver for the " + t.half + " half");
-            for (auto& p : driver->check_object(src, t.key, im.context(t.half)))
-                problems.push_back(std::move(p));
+            if (decrypt) {
+                io::AgeDecryptSource plain(src, im.identities("verifying " + t.key));
+                for (auto& p : driver->check_object(plain, t.key, im.context(t.half)))
+                    problems.push_back(std::move(p));
+                drain(plain);  // the rest authenticated, to the final chunk
+            } else if (!encrypted) {
+                for (auto& p : driver->check_object(src, t.key, im.context(t.half)))
+                    problems.push_back(std::move(p));
+            } else if (!t.recorded) {
+                problems.push_back(
+                    "encrypted, without a manifest's digest and without an identity "
+                    "(age_identity_file): nothing could be checked");
+            }
             drain(src);
             v.bytes = src.bytes();
             v.sha256 = src.sha256();
@@ -160,12 +184,17 @@ VerifyReport Job::Impl::verify(const std::string& which) {
         } catch (const Error& e) {
             problems.push_back(e.what());
         }
+        if (!v.problem.empty()) problems.insert(problems.begin(), v.problem);
+        v.problem.clear();
         v.ok = problems.empty();
         for (const auto& p : problems) v.problem += (v.problem.empty() ? "" : "; ") + p;
         Event e{v.ok ? Event::Kind::info : Event::Kind::warning, t.half,
-                v.ok ? fmt::format("{}: ok ({} bytes){}", t.key, v.bytes,
+                v.ok ? fmt::format("{}: ok ({} bytes){}{}", t.key, v.bytes,
                                    t.recorded ? ", SHA-256 matches the manifest"
-                                              : " (no manifest: format checked only)")
+                                              : " (no manifest: format checked only)",
+                                   decrypt     ? ", decrypted and checked"
+                                   : encrypted ? ", encrypted: not decrypted (no identity given)"
+                                               : "")
                      : t.key + ": " + v.problem,
                 0, std::nullopt};
         e.key = t.key;

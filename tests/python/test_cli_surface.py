@@ -91,10 +91,11 @@ def test_help_settings_lists_every_setting_flag_by_topic(tmp_path):
     p = run(["help", "settings"], check_rc=0)
     out = p.stdout
     for topic in ("store:", "S3:", "database:", "documents:", "retention:", "notifications:",
-                  "run:"):
+                  "encryption:", "run:"):
         assert re.search(r"^" + re.escape(topic) + r"$", out, re.M), topic
     for flag in ("--store", "--s3-part-size SIZE", "--dump-mode pg_dump|zstd", "--docs-dir PATH",
-                 "--keep-daily-days N", "--globals, --no-globals", "--progress-interval DURATION"):
+                 "--keep-daily-days N", "--globals, --no-globals", "--progress-interval DURATION",
+                 "--age-identity-file"):
         assert flag in out, flag
     # Secrets appear by their variable, never as a flag.
     assert "DOLIBAK_DB_PASSWORD (no flag)" in out and "--db-password" not in out

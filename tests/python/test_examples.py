@@ -54,7 +54,8 @@ SETTINGS = {
     "retention", "keep_daily_days",
     "keep_monthly_months", "keep_yearly_years", "keep_last", "keep_hourly", "keep_daily",
     "keep_weekly", "keep_monthly", "keep_yearly", "time_zone", "prune_after_backup",
-    "on_success", "on_failure", "webhook_url", "notify_timeout", "lock_ttl",
+    "on_success", "on_failure", "webhook_url", "notify_timeout", "age_recipients",
+    "age_recipients_file", "age_identity_file", "lock_ttl",
     "temp_dir",
     "log_format", "cancel_grace", "progress_interval",
 }

@@ -7,6 +7,8 @@
 //   <prefix>/docs/<ts>.index.zst    (the index of a packs-mode run, whose data is in packs/)
 //   <prefix>/manifests/<ts>.json
 // Objects written by the original shell scripts use the same names (without a manifest).
+// A half's object encrypted to age recipients carries a further `.age` (db/<ts>.dump.zst.age,
+// docs/<ts>.tar.gz.age, globals/<ts>.sql.age): docs/encryption.md.
 #include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
 
@@ -46,6 +48,7 @@ struct DOLIBAK_API StoreKey {
     std::string half;    ///< "db", "docs" or "manifests" (the folder)
     TimePoint time{};
     ObjectKind kind = ObjectKind::db_dump;
+    bool encrypted = false;  ///< the name ends with ".age" (a half's object only)
 };
 
 /// Recognises `[<prefix>/]<folder>/<ts><suffix>`; nothing for any other key (temporary
@@ -56,7 +59,12 @@ DOLIBAK_API std::optional<StoreKey> parse_store_key(std::string_view key) noexce
 /// `dolibak list` prints it). Throws ConfigError naming the input and the accepted forms.
 DOLIBAK_API std::optional<TimePoint> parse_run_name(std::string_view which);
 
-/// Builds the key of an object; `prefix` may be empty or end with '/'.
-DOLIBAK_API std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time);
+/// The suffix of an age-encrypted object, after its kind's own.
+inline constexpr std::string_view encrypted_suffix = ".age";
+
+/// Builds the key of an object; `prefix` may be empty or end with '/'. `encrypted` appends
+/// ".age" (a half's object only: ConfigError for a manifest or a verification record).
+DOLIBAK_API std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time,
+                                       bool encrypted = false);
 
 }  // namespace dolibak::catalog

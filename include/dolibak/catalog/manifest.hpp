@@ -38,6 +38,12 @@ struct DOLIBAK_API ManifestHalf {
     std::string server_version;  ///< e.g. "15.8" (db half), empty otherwise
     double duration_seconds = 0;
     std::string error;  ///< why it failed (status failed), empty otherwise
+    /// "age" when the object is encrypted to age recipients (bytes and sha256 are then the
+    /// ciphertext's), empty when it is stored in the clear.
+    std::string encryption;
+    /// An encrypted object's archive summary (table names, row counts, file counts), sealed
+    /// to the same recipients (io::age_seal, base64); archive_summary_json is then empty.
+    std::string archive_summary_sealed;
 
     bool operator==(const ManifestHalf&) const = default;
 };

@@ -104,6 +104,23 @@ struct DOLIBAK_API DocumentsSettings {
     bool allow_missing_required = false;
 };
 
+/// Client-side encryption in the age format (docs/encryption.md).
+struct DOLIBAK_API EncryptionSettings {
+    /// The age1... recipients every object a backup writes is encrypted to (canonical form);
+    /// empty: objects are stored in the clear. Changing them affects new objects only.
+    std::vector<std::string> recipients;
+    /// Identity files (age-keygen's format, several identities each) that restore and verify
+    /// read when they meet an encrypted object; read only then, never stored or echoed.
+    std::vector<std::filesystem::path> identity_files;
+    /// Identities given directly (the Python API); never stored or echoed.
+    std::vector<Secret> identities;
+    /// Where the identity files were named ("--age-identity-file", "DOLIBAK_AGE_IDENTITY_FILE"),
+    /// for the error that says an identity is missing.
+    std::string identity_source;
+
+    bool enabled() const noexcept { return !recipients.empty(); }
+};
+
 /// Who is told when a backup, a prune or a verify finishes (docs/runbook.md, "Notifications").
 /// A notification that fails never changes the operation's result: it is a warning event.
 struct DOLIBAK_API NotifySettings {
@@ -145,6 +162,8 @@ struct DOLIBAK_API Config {
     std::function<TimePoint()> now;
     /// Hooks and webhook told when backup, prune and verify finish (not on a dry run).
     NotifySettings notify;
+    /// age recipients for new objects, identities for reading encrypted ones.
+    EncryptionSettings encryption;
 };
 
 // ---- backup ---------------------------------------------------------------------------

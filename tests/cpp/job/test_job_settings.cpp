@@ -395,8 +395,9 @@ TEST_CASE("config file: types, lists, unknown keys, mode warning") {
 }
 
 TEST_CASE("every key has a topic, and the topics group them") {
-    const std::set<std::string> topics{"store",     "S3",        "application profile", "database",
-                                       "documents", "retention", "notifications",       "run"};
+    const std::set<std::string> topics{"store",         "S3",         "application profile",
+                                       "database",      "documents",  "retention",
+                                       "notifications", "encryption", "run"};
     for (const auto& k : setting_keys()) {
         CAPTURE(k.key);
         CHECK(topics.count(k.topic) == 1);
@@ -407,6 +408,7 @@ TEST_CASE("every key has a topic, and the topics group them") {
     CHECK(find_setting("skip_unreadable")->topic == "documents");
     CHECK(find_setting("keep_last")->topic == "retention");
     CHECK(find_setting("webhook_url")->topic == "notifications");
+    CHECK(find_setting("age_identity_file")->topic == "encryption");
     CHECK(find_setting("progress_interval")->topic == "run");
     CHECK(find_setting("progress_interval")->kind == SettingKind::duration);
 }
