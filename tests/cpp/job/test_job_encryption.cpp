@@ -424,3 +424,16 @@ TEST_CASE("check: the encryption item counts recipients and the identities that 
     job::Job jp(plain, in.env);
     CHECK_FALSE(item_of(jp.check()));
 }
+
+TEST_CASE("docs_mode packs with recipients is refused: its packs would be stored in the clear") {
+    job::Config config;
+    config.store_url = "file:///tmp/dolibak-never-written";
+    config.docs = job::DocumentsSettings{};
+    config.docs->root = "/tmp";
+    config.docs->packs = true;
+    config.encryption.recipients.push_back(io::age_generate_key().recipient);
+    CHECK_THROWS_WITH_AS(job::Job{config}, doctest::Contains("docs_mode packs does not encrypt"),
+                         ConfigError);
+    config.encryption.recipients.clear();
+    CHECK_NOTHROW(job::Job{config});
+}
