@@ -191,13 +191,13 @@ TEST_CASE("packs mode: prune collects the packs no kept run references") {
 TEST_CASE("a store switches from tar to packs and back without losing its history") {
     Site site;
     const auto tar = site.backup(sim::at(2026, 3, 1), false);
-    CHECK(docs_half(tar).key == "docs/20260301T020000Z.tar.gz");
+    CHECK(docs_half(tar).key == "docs/20260301T020000Z.tar.zst");
     write_file(site.root / "new.pdf", "new");
     const auto packs = site.backup(sim::at(2026, 3, 2), true);
     CHECK(docs_half(packs).key == "docs/20260302T020000Z.index.zst");
     write_file(site.root / "newer.pdf", "newer");
     const auto tar2 = site.backup(sim::at(2026, 3, 3), false);
-    CHECK(docs_half(tar2).key == "docs/20260303T020000Z.tar.gz");
+    CHECK(docs_half(tar2).key == "docs/20260303T020000Z.tar.zst");
 
     PacksEnv env(site.store, site.clock, packs_config(site.root, false));
     auto job = site.job(env, false);
