@@ -15,16 +15,10 @@
 #include <random>
 
 using namespace dolibak;
+using dolibak::test::random_bytes;
 using dolibak::test::TempDir;
 
 namespace {
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
-
 // A sink that fails on the n-th write, to test error paths.
 class FailingSink final : public io::Sink {
 public:

@@ -22,18 +22,12 @@
 #include <random>
 
 using namespace dolibak;
+using dolibak::test::random_bytes;
 using dolibak::test::TempDir;
 using dolibak::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
 
 void make_tree(const fs::path& root) {
     fs::create_directories(root / "facture/FA2401-0001");

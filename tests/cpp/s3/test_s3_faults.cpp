@@ -22,6 +22,7 @@
 #include <thread>
 
 using namespace dolibak;
+using dolibak::test::random_bytes;
 using namespace dolibak::s3;
 
 namespace {
@@ -84,13 +85,6 @@ ClientOptions direct() {
 
 std::string bucket() {
     return test::s3().at("bucket").get<std::string>();
-}
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
 }
 
 std::string unique(const std::string& name) {

@@ -15,16 +15,10 @@
 #include <thread>
 
 using namespace dolibak;
+using dolibak::test::random_bytes;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
 
 store::StoreOptions s3_options() {
     const auto& info = test::s3();

@@ -51,6 +51,13 @@ std::string read_file(const std::filesystem::path& path) {
     return ss.str();
 }
 
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+}
+
 std::filesystem::path source_dir() {
     return DOLIBAK_SOURCE_DIR;
 }

@@ -31,6 +31,8 @@ private:
 
 void write_file(const std::filesystem::path& path, std::string_view content);
 std::string read_file(const std::filesystem::path& path);
+/// n pseudo-random bytes, the same for the same seed (std::mt19937, one byte a draw).
+std::string random_bytes(std::size_t n, unsigned seed);
 
 std::filesystem::path source_dir();
 /// tests/data of the source tree: test vectors kept in the repository.

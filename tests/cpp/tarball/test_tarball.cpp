@@ -30,18 +30,12 @@
 #include <sstream>
 
 using namespace dolibak;
+using dolibak::test::random_bytes;
 using dolibak::test::TempDir;
 using dolibak::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
 
 void set_mtime(const fs::path& p, std::int64_t sec, long nsec) {
     const timespec t[2] = {{sec, nsec}, {sec, nsec}};
