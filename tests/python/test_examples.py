@@ -49,7 +49,7 @@ SETTINGS = {
     "s3_session_token", "create_store_dir", "profile", "profile_file", "db", "db_host",
     "db_port", "db_user", "db_name", "db_password", "db_sslmode", "pg_tools_dir", "dump_mode",
     "dump_level", "zstd_level", "zstd_threads", "db_fingerprint", "volatile_tables", "globals",
-    "globals_passwords", "docs_dir", "docs_compression", "docs_level", "docs_threads",
+    "globals_passwords", "docs_dir", "docs_mode", "docs_compression", "docs_level", "docs_threads",
     "docs_exclude", "docs_fingerprint", "skip_unreadable", "docs_allow_missing_required",
     "retention", "keep_daily_days",
     "keep_monthly_months", "keep_yearly_years", "keep_last", "keep_hourly", "keep_daily",
