@@ -120,11 +120,8 @@ public:
         // digest covers) the ciphertext.
         std::unique_ptr<io::AgeEncryptSink> age;
         try {
-            if (im_.config.encryption.enabled()) {
-                io::AgeRecipients to;
-                to.x25519 = im_.config.encryption.recipients;
-                age = std::make_unique<io::AgeEncryptSink>(observed, to);
-            }
+            if (im_.config.encryption.enabled())
+                age = std::make_unique<io::AgeEncryptSink>(observed, im_.recipients());
             produced = driver.produce(age ? static_cast<io::Sink&>(*age) : observed,
                                       ctx);  // finishes or aborts the sink
         } catch (...) {
@@ -203,11 +200,9 @@ public:
                 if (encrypted) {
                     // Table names, row counts and file counts stay as private as the object.
                     r.manifest.encryption = "age";
-                    if (!produced.summary_json.empty()) {
-                        io::AgeRecipients to;
-                        to.x25519 = im_.config.encryption.recipients;
-                        r.manifest.archive_summary_sealed = io::age_seal(produced.summary_json, to);
-                    }
+                    if (!produced.summary_json.empty())
+                        r.manifest.archive_summary_sealed =
+                            io::age_seal(produced.summary_json, im_.recipients());
                 } else {
                     r.manifest.archive_summary_json = produced.summary_json;
                 }

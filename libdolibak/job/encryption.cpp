@@ -18,6 +18,12 @@ bool Job::Impl::has_identities() const {
     return !config.encryption.identity_files.empty() || !config.encryption.identities.empty();
 }
 
+io::AgeRecipients Job::Impl::recipients() const {
+    io::AgeRecipients to;
+    to.x25519 = config.encryption.recipients;
+    return to;
+}
+
 const io::AgeIdentities& Job::Impl::identities(const std::string& what) {
     if (loaded_identities) return *loaded_identities;
     const auto& enc = config.encryption;

@@ -37,6 +37,8 @@ struct Job::Impl {
     const io::AgeIdentities& identities(const std::string& what);
     /// Whether an identity is configured (verify decrypts only then).
     bool has_identities() const;
+    /// The recipients new objects are encrypted to (Config::encryption.recipients).
+    io::AgeRecipients recipients() const;
     /// A manifest half's archive summary: in the clear, or unsealed with the identities
     /// when it was sealed and they are given; empty otherwise.
     std::string summary_of(const catalog::ManifestHalf& half);
