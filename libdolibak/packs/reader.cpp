@@ -28,14 +28,15 @@ void octal(char* field, std::size_t width, std::uint64_t value) {
 std::string ustar_header(std::string_view name, char type, std::uint32_t mode, std::uint64_t size,
                          std::int64_t mtime, std::string_view link) {
     std::string h(block, '\0');
-    std::memcpy(h.data(), name.data(), std::min<std::size_t>(name.size(), 100));
+    // std::copy_n, not memcpy: an empty string_view (no link) may hold a null pointer.
+    std::copy_n(name.data(), std::min<std::size_t>(name.size(), 100), h.data());
     octal(h.data() + 100, 8, mode & 07777);
     octal(h.data() + 108, 8, 0);
     octal(h.data() + 116, 8, 0);
     octal(h.data() + 124, 12, std::min<std::uint64_t>(size, 077777777777ULL));
     octal(h.data() + 136, 12, static_cast<std::uint64_t>(std::max<std::int64_t>(mtime, 0)));
     h[156] = type;
-    std::memcpy(h.data() + 157, link.data(), std::min<std::size_t>(link.size(), 100));
+    std::copy_n(link.data(), std::min<std::size_t>(link.size(), 100), h.data() + 157);
     std::memcpy(h.data() + 257,
                 "ustar\0"
                 "00",
