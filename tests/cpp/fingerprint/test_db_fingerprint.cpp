@@ -61,6 +61,37 @@ Db& db() {
     return d;
 }
 
+// A second session of the test database (libpq directly): its transactions are another
+// backend's, as a Dolibarr user's would be.
+class OtherSession {
+public:
+    OtherSession() {
+        const auto c = db().conn();
+        const std::string port = std::to_string(c.port);
+        const char* keys[] = {"host", "port", "user", "dbname", "password", nullptr};
+        const char* values[] = {c.host.c_str(),
+                                port.c_str(),
+                                c.user.c_str(),
+                                c.dbname.c_str(),
+                                c.password.reveal().c_str(),
+                                nullptr};
+        conn_.reset(PQconnectdbParams(keys, values, 0));
+        REQUIRE(PQstatus(conn_.get()) == CONNECTION_OK);
+    }
+    void exec(const char* sql) {
+        PGresult* r = PQexec(conn_.get(), sql);
+        const auto status = PQresultStatus(r);
+        PQclear(r);
+        REQUIRE(status == PGRES_COMMAND_OK);
+    }
+
+private:
+    struct ConnDeleter {
+        void operator()(PGconn* c) const noexcept { PQfinish(c); }
+    };
+    std::unique_ptr<PGconn, ConnDeleter> conn_;
+};
+
 // Which modes saw the change made by `sql`.
 std::set<DbMode> seen_by(const std::string& sql) {
     const auto before = db().all();
@@ -193,22 +224,8 @@ TEST_CASE("VACUUM FULL rewrites a table without changing any fingerprint") {
 }
 
 TEST_CASE("uncommitted work is invisible; the commit is seen") {
-    struct ConnDeleter {
-        void operator()(PGconn* c) const noexcept { PQfinish(c); }
-    };
-    const auto c = db().conn();
-    const std::string port = std::to_string(c.port);
-    const char* keys[] = {"host", "port", "user", "dbname", "password", nullptr};
-    const char* values[] = {
-        c.host.c_str(), port.c_str(), c.user.c_str(), c.dbname.c_str(), c.password.reveal().c_str(),
-        nullptr};
-    std::unique_ptr<PGconn, ConnDeleter> other(PQconnectdbParams(keys, values, 0));
-    REQUIRE(PQstatus(other.get()) == CONNECTION_OK);
-    auto exec = [&](const char* sql) {
-        PGresult* r = PQexec(other.get(), sql);
-        REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
-        PQclear(r);
-    };
+    OtherSession other;
+    auto exec = [&](const char* sql) { other.exec(sql); };
     const auto before = db().all();
     exec("BEGIN");
     exec("UPDATE llx_facturedet SET qty = qty + 1");
@@ -417,22 +434,8 @@ TEST_CASE("pre-check: an UPDATE of a table without tms committed just before is 
 
 TEST_CASE("pre-check: a commit whose statistics are not flushed yet is seen") {
     const auto base = settled(fp_with("").state);
-    struct ConnDeleter {
-        void operator()(PGconn* c) const noexcept { PQfinish(c); }
-    };
-    const auto c = db().conn();
-    const std::string port = std::to_string(c.port);
-    const char* keys[] = {"host", "port", "user", "dbname", "password", nullptr};
-    const char* values[] = {
-        c.host.c_str(), port.c_str(), c.user.c_str(), c.dbname.c_str(), c.password.reveal().c_str(),
-        nullptr};
-    std::unique_ptr<PGconn, ConnDeleter> other(PQconnectdbParams(keys, values, 0));
-    REQUIRE(PQstatus(other.get()) == CONNECTION_OK);
-    auto exec = [&](const char* sql) {
-        PGresult* r = PQexec(other.get(), sql);
-        REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
-        PQclear(r);
-    };
+    OtherSession other;
+    auto exec = [&](const char* sql) { other.exec(sql); };
     // The session's first commit is flushed at once; a second one within a second waits for
     // the session's idle timeout (10 s): its counters are not in the statistics yet.
     const auto updated_before = updated_count("llx_facturedet");
