@@ -1,5 +1,6 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/fd.hpp>
+#include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/packs/writer.hpp>
 #include <dolibak/tarball/excludes.hpp>
@@ -71,7 +72,6 @@ public:
     WriterSummary finish() {
         flush_pack();
         drain();
-        summary_.totals = index_.totals();
         index_.finish();
         summary_.totals = index_.totals();
         return summary_;
@@ -94,19 +94,12 @@ private:
     void read_file(IndexEntry& e, const tarball::WalkEntry& w) {
         io::UniqueFd fd(tarball::open_for_reading(w.parent_fd, w.name));
         if (!fd) throw IoError("cannot open a document", w.path, errno);
+        io::FdSource file(std::move(fd), w.path);
         ++summary_.files_read;
         buf_.resize(options_.blob_size);
         for (;;) {
-            std::size_t got = 0;
-            while (got < buf_.size()) {
-                const auto n = ::read(fd.get(), buf_.data() + got, buf_.size() - got);
-                if (n < 0) {
-                    if (errno == EINTR) continue;
-                    throw IoError("cannot read a document", w.path, errno);
-                }
-                if (n == 0) break;
-                got += static_cast<std::size_t>(n);
-            }
+            const auto got =
+                io::read_full(file, std::as_writable_bytes(std::span(buf_.data(), buf_.size())));
             if (got == 0) break;
             add_blob(e, std::string_view(buf_.data(), got));
             if (got < buf_.size()) break;
