@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace dolibak::job {
@@ -153,14 +154,13 @@ VerifyReport Job::Impl::verify(const std::string& which) {
                                                     : im.env->globals();
             if (!driver)
                 throw ConfigError("the environment has no driver for the " + t.half + " half");
-            if (decrypt) {
-                io::AgeDecryptSource plain(src, im.identities("verifying " + t.key));
-                for (auto& p : driver->check_object(plain, t.key, im.context(t.half)))
+            if (!encrypted || decrypt) {
+                std::optional<io::AgeDecryptSource> plain;
+                if (decrypt) plain.emplace(src, im.identities("verifying " + t.key));
+                io::Source& content = plain ? static_cast<io::Source&>(*plain) : src;
+                for (auto& p : driver->check_object(content, t.key, im.context(t.half)))
                     problems.push_back(std::move(p));
-                drain(plain);  // the rest authenticated, to the final chunk
-            } else if (!encrypted) {
-                for (auto& p : driver->check_object(src, t.key, im.context(t.half)))
-                    problems.push_back(std::move(p));
+                if (plain) drain(*plain);  // the rest authenticated, to the final chunk
             } else if (!t.recorded) {
                 problems.push_back(
                     "encrypted, without a manifest's digest and without an identity "
