@@ -437,3 +437,39 @@ TEST_CASE("docs_mode packs with recipients is refused: its packs would be stored
     config.encryption.recipients.clear();
     CHECK_NOTHROW(job::Job{config});
 }
+
+TEST_CASE(
+    "verify: a sealed summary the identity cannot open, and an encrypted object without "
+    "a manifest or an identity, are problems") {
+    Instance in;
+    job::Job j(in.config, in.env);
+    const auto r = j.backup({});
+    REQUIRE(r.ok());
+    const auto key = in.manifest(r.time).halves.at("db").key;
+
+    // Another key pair's identity opens neither the summary nor the object.
+    auto wrong = in.config;
+    wrong.encryption.identities = {io::age_generate_key().identity};
+    const auto v = job::Job(wrong, in.env).verify("latest");
+    CHECK_FALSE(v.ok());
+    bool found = false;
+    for (const auto& o : v.objects)
+        if (o.key == key) {
+            found = true;
+            CHECK(o.problem.find("the manifest's sealed summary") != std::string::npos);
+        }
+    CHECK(found);
+
+    // Without the manifest there is no digest to hold the ciphertext to, and no identity to
+    // decrypt it: nothing was checked, which is not an ok.
+    in.mem.remove(catalog::make_store_key("", catalog::ObjectKind::manifest, r.time));
+    const auto bare = j.verify(format_timestamp(r.time));
+    CHECK_FALSE(bare.ok());
+    found = false;
+    for (const auto& o : bare.objects)
+        if (o.key == key) {
+            found = true;
+            CHECK(o.problem.find("nothing could be checked") != std::string::npos);
+        }
+    CHECK(found);
+}
