@@ -28,19 +28,32 @@ namespace {
 constexpr std::size_t batch_chunks = 8;
 constexpr std::size_t batch_bytes = batch_chunks * chunk_size;
 
+/// Chunks are laid out as they are stored: each chunk's plaintext is followed by room for
+/// its tag, and is sealed in place, so a batch is one buffer whichever side holds it.
+constexpr std::size_t stride = chunk_size + tag_size;
+
 struct Batch {
-    std::vector<unsigned char> plain;
-    std::vector<unsigned char> sealed;
-    std::size_t fill = 0;
+    std::vector<unsigned char> data;  ///< batch_chunks strides
+    std::size_t fill = 0;             ///< plaintext bytes in the batch
     std::size_t sealed_size = 0;
     std::uint64_t first_counter = 0;
 
-    ~Batch() { wipe(plain.data(), plain.size()); }
+    ~Batch() { wipe(data.data(), data.size()); }
 
-    /// Seals every chunk of the batch; with `last`, its final chunk is the payload's last.
+    /// Copies plaintext in at `fill`; returns how much fitted.
+    std::size_t add(const unsigned char* p, std::size_t n) {
+        if (data.empty()) data.resize(batch_chunks * stride);
+        const std::size_t at = fill % chunk_size;
+        const std::size_t take = std::min(n, chunk_size - at);
+        std::memcpy(data.data() + (fill / chunk_size) * stride + at, p, take);
+        fill += take;
+        return take;
+    }
+
+    /// Seals every chunk of the batch in place; with `last`, its final chunk is the
+    /// payload's last. The sealed batch is data[0, sealed_size).
     void seal(Aead& aead, bool last) {
-        if (plain.empty()) plain.resize(1);  // an empty payload: a valid pointer, no bytes
-        sealed.resize(batch_chunks * (chunk_size + tag_size));
+        if (data.empty()) data.resize(stride);  // an empty payload: one empty final chunk
         sealed_size = 0;
         std::size_t offset = 0;
         std::uint64_t counter = first_counter;
@@ -48,7 +61,8 @@ struct Batch {
             const std::size_t n = std::min(chunk_size, fill - offset);
             unsigned char nonce[12];
             stream_nonce(counter, last && offset + n == fill, nonce);
-            aead.seal(nonce, plain.data() + offset, n, sealed.data() + sealed_size);
+            unsigned char* at = data.data() + sealed_size;
+            aead.seal(nonce, at, n, at);
             sealed_size += n + tag_size;
             offset += n;
             ++counter;
@@ -116,7 +130,7 @@ struct AgeEncryptSink::Impl {
         }
         Batch* b = in_flight;
         in_flight = nullptr;
-        next.write(Bytes(reinterpret_cast<const std::byte*>(b->sealed.data()), b->sealed_size));
+        next.write(Bytes(reinterpret_cast<const std::byte*>(b->data.data()), b->sealed_size));
         b->fill = 0;
     }
 
@@ -200,12 +214,7 @@ void AgeEncryptSink::write(Bytes data) {
             m.dispatch();
             b = &m.batches[m.current];
         }
-        // The buffer grows to a whole batch only for payloads that need it.
-        const std::size_t n = std::min(left, batch_bytes - b->fill);
-        if (b->plain.size() < b->fill + n)
-            b->plain.resize(std::min(batch_bytes, std::max(b->fill + n, 2 * b->plain.size())));
-        std::memcpy(b->plain.data() + b->fill, p, n);
-        b->fill += n;
+        const std::size_t n = b->add(p, left);
         p += n;
         left -= n;
     }
@@ -221,7 +230,7 @@ void AgeEncryptSink::finish() {
         b.first_counter = m.counter;
         b.seal(*m.aead, true);  // an empty payload is one empty final chunk
         m.done = true;
-        m.next.write(Bytes(reinterpret_cast<const std::byte*>(b.sealed.data()), b.sealed_size));
+        m.next.write(Bytes(reinterpret_cast<const std::byte*>(b.data.data()), b.sealed_size));
         m.next.finish();
     } catch (...) {
         m.done = true;
