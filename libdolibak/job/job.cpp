@@ -218,15 +218,16 @@ ListReport Job::list() {
         std::map<std::string, catalog::RunEntry*> by_manifest;
         for (auto& run : listing.runs) by_manifest[run.manifest_key] = &run;
         for (const auto& d : pp.plan.decisions) {
-            const auto hash = d.backup.key.rfind('#');
+            const std::string& key = pp.plan.backup(d).key;
+            const auto hash = key.rfind('#');
             if (hash == std::string::npos) continue;  // an old script's object
-            const auto run = by_manifest.find(d.backup.key.substr(0, hash));
+            const auto run = by_manifest.find(key.substr(0, hash));
             if (run == by_manifest.end()) continue;
-            auto& r = run->second->retention[d.backup.key.substr(hash + 1)];
+            auto& r = run->second->retention[key.substr(hash + 1)];
             r.keep = d.keep;
             for (const auto reason : d.reasons)
                 r.reasons.emplace_back(retention::to_string(reason));
-            r.detail = d.detail;
+            r.detail = pp.plan.detail(d);
         }
     } catch (const Cancelled&) {
         throw;

@@ -116,7 +116,7 @@ TEST_CASE("a run whose verification failed does not stand for its month") {
     CHECK_FALSE(in.mem.head(damaged));
     bool said = false;
     for (const auto& d : report.plan.decisions)
-        said |= !d.keep && d.backup.verified == retention::Verification::failed;
+        said |= !d.keep && report.plan.backup(d).verified == retention::Verification::failed;
     CHECK(said);
 }
 
