@@ -1,4 +1,5 @@
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
@@ -31,8 +32,11 @@ public:
 
     void learn(std::string_view path, const IndexEntry& e) {
         if (e.type != EntryType::file) return;
+        // A plain pack is never referenced by an encrypted run, nor the other way round.
         for (const auto& b : e.blobs)
-            if (!present_.contains(b.pack)) return;
+            if (!present_.contains(b.pack) ||
+                is_encrypted_pack(b.pack) != options_.encrypt_to.has_value())
+                return;
         for (const auto& b : e.blobs) known_.try_emplace(b.sha256, b);
         previous_.emplace(std::string(path), e);
     }
@@ -143,20 +147,27 @@ private:
 
     void flush_pack() {
         if (pack_.empty()) return;
-        const auto sha = io::sha256_hex(pack_);
-        current_key_ = pack_key(sha);
+        // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext).
+        io::MemorySink sealed;
+        if (options_.encrypt_to) {
+            io::AgeEncryptSink age(sealed, *options_.encrypt_to);
+            age.write(io::as_bytes(pack_));
+            age.finish();
+        }
+        const std::string& stored = options_.encrypt_to ? sealed.data() : pack_;
+        current_key_ = pack_key(io::sha256_hex(stored), options_.encrypt_to.has_value());
         store::PutOptions po;
-        po.size_hint = pack_.size();
+        po.size_hint = stored.size();
         po.no_overwrite = true;
         try {
             auto sink = store_.put(current_key_, po);
-            sink->write(io::as_bytes(pack_));
+            sink->write(io::as_bytes(stored));
             sink->finish();
         } catch (const store::AlreadyExists&) {
             // Same name, same content: a pack of an interrupted run, or the same bytes again.
         }
         ++summary_.packs_uploaded;
-        summary_.pack_bytes += pack_.size();
+        summary_.pack_bytes += stored.size();
         for (auto& q : queue_)
             for (auto& b : q.blobs) resolve(b);
         for (auto& [sha_hex, r] : pending_) {
