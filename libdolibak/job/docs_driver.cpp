@@ -90,6 +90,7 @@ public:
         w.level = s.level;
         w.threads = s.threads;
         w.excludes = excludes_;
+        w.skip_unreadable = s.skip_unreadable;
         // Same tree, same bytes: no time stamp in the gzip header, owners as root (owners are
         // never restored), so an unchanged tree archived twice gives the same object.
         w.reproducible = true;

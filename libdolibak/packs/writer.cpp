@@ -64,7 +64,7 @@ public:
             e.type = EntryType::file;
             e.ctime_ns = ns_of(w.st.st_ctim);
             e.inode = w.st.st_ino;
-            if (!reuse(e, w)) read_file(e, w);
+            if (!reuse(e, w) && !read_file(e, w)) return;
         } else {
             warn(w.path, "not a regular file, directory or symlink: skipped");
             return;
@@ -95,9 +95,14 @@ private:
         return true;
     }
 
-    void read_file(IndexEntry& e, const tarball::WalkEntry& w) {
+    /// False: the file cannot be opened and skip_unreadable leaves it out (warned).
+    bool read_file(IndexEntry& e, const tarball::WalkEntry& w) {
         io::UniqueFd fd(tarball::open_for_reading(w.parent_fd, w.name));
-        if (!fd) throw IoError("cannot open a document", w.path, errno);
+        if (!fd) {
+            if (!options_.skip_unreadable) throw IoError("cannot open a document", w.path, errno);
+            warn(w.path, fmt::format("cannot open: {} (skipped)", errno_text(errno)));
+            return false;
+        }
         io::FdSource file(std::move(fd), w.path);
         ++summary_.files_read;
         buf_.resize(options_.blob_size);
@@ -110,6 +115,7 @@ private:
         }
         if (e.size != static_cast<std::uint64_t>(w.st.st_size))
             warn(w.path, fmt::format("changed size during the walk: {} bytes stored", e.size));
+        return true;
     }
 
     void add_blob(IndexEntry& e, std::string_view data) {
@@ -237,8 +243,11 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
         h.vanished = [&](const std::string& path, int) {
             if (options.on_warning) options.on_warning(path + ": vanished during the walk");
         };
-        h.unreadable = [](const std::string& path, const std::string& what, int err) {
-            throw IoError(what, path, err);
+        h.unreadable = [&options](const std::string& path, const std::string& what, int err) {
+            if (!options.skip_unreadable) throw IoError(what, path, err);
+            if (options.on_warning)
+                options.on_warning(
+                    fmt::format("{}: {}: {} (skipped)", path, what, errno_text(err)));
         };
         tarball::walk(root, excludes, h);
         return builder.finish();

@@ -32,6 +32,9 @@ struct DOLIBAK_API WriterOptions {
     /// runs are reused (plain ones only without it). The index sink's encryption is the
     /// caller's (docs/packs.md, "Encrypted stores").
     std::optional<io::AgeRecipients> encrypt_to;
+    /// A file or directory that cannot be opened is left out of the run with a warning (as
+    /// the tar mode's skip_unreadable does) instead of failing it.
+    bool skip_unreadable = false;
     std::function<void(const std::string&)> on_warning;
     std::shared_ptr<CancelToken> cancel;
 };
