@@ -45,7 +45,8 @@ run first-encrypted backup "${enc[@]}"
 ratio first-plain first-encrypted
 # a changed day: 12 new files of 100 KiB and one edited file
 for i in $(seq 1 12); do head -c 102400 /dev/urandom > "$docs/bench-new-$i.pdf"; done
-find "$docs" -type f -name '*.pdf' | head -1 | xargs -I{} sh -c 'echo edited >> "{}"'
+edited=$(find "$docs" -type f -name '*.pdf' -print -quit)
+echo edited >> "$edited"
 sleep 1.1
 run changed-plain backup "${plain[@]}"
 run changed-encrypted backup "${enc[@]}"

@@ -23,6 +23,21 @@ std::int64_t ns_of(const timespec& t) {
     return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
+/// Appends to a string it does not own: the builder's buffer of the encrypted pack, whose
+/// allocation serves every pack of the run.
+class AppendSink final : public io::Sink {
+public:
+    explicit AppendSink(std::string& out) : out_(out) {}
+    void write(io::Bytes data) override {
+        out_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    }
+    void finish() override {}
+    void abort() noexcept override {}
+
+private:
+    std::string& out_;
+};
+
 /// Blobs of the current pack are referenced with an empty `pack` until the pack is uploaded.
 class Builder {
 public:
@@ -153,14 +168,18 @@ private:
 
     void flush_pack() {
         if (pack_.empty()) return;
-        // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext).
-        io::MemorySink sealed;
+        // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext),
+        // so it is encrypted into memory first (one buffer for the run, sized for the
+        // 16-byte tag of each 64 KiB chunk and the header).
         if (options_.encrypt_to) {
-            io::AgeEncryptSink age(sealed, *options_.encrypt_to);
+            sealed_.clear();
+            sealed_.reserve(pack_.size() + pack_.size() / 4096 + 4096);
+            AppendSink out(sealed_);
+            io::AgeEncryptSink age(out, *options_.encrypt_to);
             age.write(io::as_bytes(pack_));
             age.finish();
         }
-        const std::string& stored = options_.encrypt_to ? sealed.data() : pack_;
+        const std::string& stored = options_.encrypt_to ? sealed_ : pack_;
         current_key_ = pack_key(io::sha256_hex(stored), options_.encrypt_to.has_value());
         store::PutOptions po;
         po.size_hint = stored.size();
@@ -208,6 +227,7 @@ private:
     std::unordered_map<std::string, BlobRef> pending_;
     std::deque<IndexEntry> queue_;
     std::string pack_;
+    std::string sealed_;  ///< the current pack encrypted (encrypt_to)
     std::string current_key_;
     std::string buf_;
 };
