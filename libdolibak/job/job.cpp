@@ -129,6 +129,10 @@ DriverContext Job::Impl::context(const std::string& half) {
     c.info = [this, half](const std::string& m) { info(half, m); };
     c.warn = [this, half](const std::string& m) { warn(half, m); };
     c.cancel = config.cancel;
+    if (config.encryption.enabled()) c.encrypt_to = recipients();
+    c.identities = [this](const std::string& what) -> const io::AgeIdentities& {
+        return identities(what);
+    };
     return c;
 }
 
@@ -164,12 +168,6 @@ void validate(const Config& config) {
         if (config.docs->compression == tarball::Compression::none)
             throw ConfigError(
                 "documents compression 'none' is not a stored format: use gzip or zstd");
-        // The packs and the run's index are not written through the age filter yet: refuse
-        // rather than store the documents in the clear beside encrypted halves.
-        if (config.docs->packs && config.encryption.enabled())
-            throw ConfigError(
-                "docs_mode packs does not encrypt yet: with age_recipients use docs_mode tar "
-                "(docs/encryption.md)");
     }
     if (config.lock_ttl.count() <= 0) throw ConfigError("the lock TTL must be positive");
 }

@@ -61,6 +61,16 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
             has_packs = true;
     for (const auto& o : listing.other)
         if (o.key.rfind("packs/", 0) == 0) has_packs = true;
+    // Which packs are still in use is in the indexes: encrypted ones need the identity. Refused
+    // before anything is deleted (the collection would refuse anyway, after the runs went).
+    if (has_packs && !im.has_identities())
+        for (const auto& b : listing.backups)
+            if (auto k = catalog::parse_store_key(b.key);
+                k && k->kind == catalog::ObjectKind::docs_index && k->encrypted)
+                throw ConfigError("prune: " + b.key +
+                                  " is encrypted, and collecting the packs no run uses reads "
+                                  "every index: give an age identity (age_identity_file); "
+                                  "nothing was deleted");
     if (report.to_delete.empty()) {
         if (has_packs) collect_packs(report);
         return report;
@@ -95,7 +105,9 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
 void Job::Impl::collect_packs(PruneReport& report) {
     auto& im = *this;
     im.check_cancel("collecting unreferenced packs");
-    const auto gc = packs::collect_garbage(im.store());
+    const auto gc = packs::collect_garbage(
+        im.store(), false,
+        im.has_identities() ? &im.identities("collecting unreferenced packs") : nullptr);
     for (const auto& k : gc.removed) report.deleted.push_back(k);
     for (const auto& f : gc.failures) {
         im.warn("", "could not delete " + f.key + ": " + f.message);

@@ -126,7 +126,7 @@ std::vector<SettingInfo> make_keys() {
              "file of age1... recipients, one a line ('#' comments), added to age_recipients"),
         item("age_identity_file", K::list,
              "age identity file(s) (age-keygen's format) for restore and verify of encrypted "
-             "runs; read only when needed"),
+             "runs, and for backup and prune in docs_mode packs; read only when needed"),
         // --
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),

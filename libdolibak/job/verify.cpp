@@ -118,6 +118,8 @@ VerifyReport Job::Impl::verify(const std::string& which) {
         v.half = t.half;
         const auto parsed = catalog::parse_store_key(t.key);
         const bool encrypted = parsed && parsed->encrypted;
+        // A packs-mode run's index names its packs: without the identity they are not read.
+        const bool packs_run = parsed && parsed->kind == catalog::ObjectKind::docs_index;
         // Without the identity an encrypted object's bytes are checked against the
         // manifest's digest (that is every byte); with it, its content too.
         const bool decrypt = encrypted && im.has_identities();
@@ -155,12 +157,12 @@ VerifyReport Job::Impl::verify(const std::string& which) {
             if (!driver)
                 throw ConfigError("the environment has no driver for the " + t.half + " half");
             if (!encrypted || decrypt) {
-                std::optional<io::AgeDecryptSource> plain;
-                if (decrypt) plain.emplace(src, im.identities("verifying " + t.key));
-                io::Source& content = plain ? static_cast<io::Source&>(*plain) : src;
-                for (auto& p : driver->check_object(content, t.key, im.context(t.half)))
+                detail::ObjectContent content(
+                    src, decrypt ? &im.identities("verifying " + t.key) : nullptr);
+                for (auto& p : driver->check_object(content.source(), t.key, im.context(t.half)))
                     problems.push_back(std::move(p));
-                if (plain) drain(*plain);  // the rest authenticated, to the final chunk
+                if (content.decrypted())
+                    drain(content.source());  // the rest authenticated, to the final chunk
             } else if (!t.recorded) {
                 problems.push_back(
                     "encrypted, without a manifest's digest and without an identity "
@@ -192,7 +194,10 @@ VerifyReport Job::Impl::verify(const std::string& which) {
                 v.ok ? fmt::format("{}: ok ({} bytes){}{}", t.key, v.bytes,
                                    t.recorded ? ", SHA-256 matches the manifest"
                                               : " (no manifest: format checked only)",
-                                   decrypt     ? ", decrypted and checked"
+                                   decrypt ? ", decrypted and checked"
+                                   : encrypted && packs_run
+                                       ? ", encrypted: not decrypted, its packs not checked (no "
+                                         "identity given)"
                                    : encrypted ? ", encrypted: not decrypted (no identity given)"
                                                : "")
                      : t.key + ": " + v.problem,

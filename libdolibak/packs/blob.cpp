@@ -2,9 +2,12 @@
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/hash.hpp>
+#include <dolibak/packs/index.hpp>
 
 #include <fmt/format.h>
 #include <zstd.h>
+
+#include <algorithm>
 
 namespace dolibak::packs::detail {
 
@@ -31,6 +34,43 @@ std::string read_blob(store::Store& store, const BlobRef& ref) {
     if (frame.size() != ref.length)
         throw FormatError(fmt::format("blob {} in {} at {}: {} bytes read, {} expected", ref.sha256,
                                       ref.pack, ref.offset, frame.size(), ref.length));
+    return decode_blob(frame, ref);
+}
+
+const io::AgeIdentities& identities_for(const io::AgeIdentities* identities,
+                                        const std::string& key) {
+    if (!identities)
+        throw ConfigError(key +
+                          " is encrypted: reading it needs an age identity (the setting "
+                          "age_identity_file)");
+    return *identities;
+}
+
+std::string BlobReader::read(const BlobRef& ref) {
+    if (!is_encrypted_pack(ref.pack)) return read_blob(store_, ref);
+    auto it = open_.find(ref.pack);
+    if (it == open_.end()) {
+        const auto& ids = identities_for(identities_, ref.pack);
+        const auto info = store_.head(ref.pack);
+        if (!info) throw store::ObjectNotFound(store_.url(), ref.pack);
+        if (open_.size() >= 64) open_.clear();  // a few hundred bytes each; bounded anyway
+        auto pack = std::make_unique<io::AgeRandomAccess>(
+            [this, key = ref.pack, total = info->size](std::uint64_t offset, std::size_t size) {
+                if (offset >= total) return std::string();
+                const auto n = std::min<std::uint64_t>(size, total - offset);
+                auto src = store_.get(key, {.offset = offset, .length = n});
+                return io::read_all(*src, n + 1);
+            },
+            info->size, ids);
+        it = open_.emplace(ref.pack, std::move(pack)).first;
+    }
+    std::string frame;
+    try {
+        frame = it->second->read(ref.offset, ref.length);
+    } catch (const io::AgeError& e) {
+        throw FormatError(
+            fmt::format("blob {} in {} at {}: {}", ref.sha256, ref.pack, ref.offset, e.what()));
+    }
     return decode_blob(frame, ref);
 }
 

@@ -2,6 +2,9 @@
 #include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
 
+#include "packs/blob.hpp"
+
+#include <optional>
 #include <set>
 
 namespace dolibak::packs {
@@ -9,14 +12,12 @@ namespace dolibak::packs {
 namespace {
 
 bool is_pack_key(const std::string& key) {
-    return key.rfind("packs/", 0) == 0 && key.size() > 5 &&
-           key.compare(key.size() - 5, 5, ".pack") == 0;
+    return key.starts_with("packs/") && (key.ends_with(".pack") || key.ends_with(".pack.age"));
 }
 
 bool is_index_key(const std::string& key) {
-    constexpr std::string_view suffix = ".index.zst";
-    return key.rfind("docs/", 0) == 0 && key.size() > suffix.size() &&
-           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return key.starts_with("docs/") &&
+           (key.ends_with(".index.zst") || key.ends_with(".index.zst.age"));
 }
 
 }  // namespace
@@ -42,13 +43,19 @@ GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
     return plan;
 }
 
-std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store) {
+std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store,
+                                                     const io::AgeIdentities* identities) {
     std::map<std::string, std::set<std::pair<std::uint64_t, std::uint64_t>>> frames;
     for (const auto& o : store.list("docs/")) {
         if (!is_index_key(o.key)) continue;
         try {
+            // An encrypted index without an identity is an index that cannot be read.
+            const io::AgeIdentities* ids =
+                o.key.ends_with(".age") ? &detail::identities_for(identities, o.key) : nullptr;
             auto src = store.get(o.key);
-            IndexReader reader(*src);
+            std::optional<io::AgeDecryptSource> plain;
+            if (ids) plain.emplace(*src, *ids);
+            IndexReader reader(plain ? static_cast<io::Source&>(*plain) : *src);
             while (auto e = reader.next())
                 for (const auto& b : e->blobs) frames[b.pack].emplace(b.offset, b.length);
         } catch (Error& e) {
@@ -65,12 +72,12 @@ std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store) {
     return live;
 }
 
-GcResult collect_garbage(store::Store& store, bool dry_run) {
+GcResult collect_garbage(store::Store& store, bool dry_run, const io::AgeIdentities* identities) {
     GcResult result;
     // Packs are listed before the indexes are read: a pack that appears in between belongs
     // to a run that is not in this listing and is left alone.
     const auto packs = store.list("packs/");
-    const auto live = live_pack_bytes(store);
+    const auto live = live_pack_bytes(store, identities);
     for (const auto& o : store.list("docs/"))
         if (is_index_key(o.key)) ++result.indexes;
     result.plan = plan_gc(packs, live);

@@ -1,4 +1,5 @@
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
@@ -22,6 +23,21 @@ std::int64_t ns_of(const timespec& t) {
     return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
+/// Appends to a string it does not own: the builder's buffer of the encrypted pack, whose
+/// allocation serves every pack of the run.
+class AppendSink final : public io::Sink {
+public:
+    explicit AppendSink(std::string& out) : out_(out) {}
+    void write(io::Bytes data) override {
+        out_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    }
+    void finish() override {}
+    void abort() noexcept override {}
+
+private:
+    std::string& out_;
+};
+
 /// Blobs of the current pack are referenced with an empty `pack` until the pack is uploaded.
 class Builder {
 public:
@@ -31,8 +47,11 @@ public:
 
     void learn(std::string_view path, const IndexEntry& e) {
         if (e.type != EntryType::file) return;
+        // A plain pack is never referenced by an encrypted run, nor the other way round.
         for (const auto& b : e.blobs)
-            if (!present_.contains(b.pack)) return;
+            if (!present_.contains(b.pack) ||
+                is_encrypted_pack(b.pack) != options_.encrypt_to.has_value())
+                return;
         for (const auto& b : e.blobs) known_.try_emplace(b.sha256, b);
         previous_.emplace(std::string(path), e);
     }
@@ -60,7 +79,7 @@ public:
             e.type = EntryType::file;
             e.ctime_ns = ns_of(w.st.st_ctim);
             e.inode = w.st.st_ino;
-            if (!reuse(e, w)) read_file(e, w);
+            if (!reuse(e, w) && !read_file(e, w)) return;
         } else {
             warn(w.path, "not a regular file, directory or symlink: skipped");
             return;
@@ -91,9 +110,14 @@ private:
         return true;
     }
 
-    void read_file(IndexEntry& e, const tarball::WalkEntry& w) {
+    /// False: the file cannot be opened and skip_unreadable leaves it out (warned).
+    bool read_file(IndexEntry& e, const tarball::WalkEntry& w) {
         io::UniqueFd fd(tarball::open_for_reading(w.parent_fd, w.name));
-        if (!fd) throw IoError("cannot open a document", w.path, errno);
+        if (!fd) {
+            if (!options_.skip_unreadable) throw IoError("cannot open a document", w.path, errno);
+            warn(w.path, fmt::format("cannot open: {} (skipped)", errno_text(errno)));
+            return false;
+        }
         io::FdSource file(std::move(fd), w.path);
         ++summary_.files_read;
         buf_.resize(options_.blob_size);
@@ -106,6 +130,7 @@ private:
         }
         if (e.size != static_cast<std::uint64_t>(w.st.st_size))
             warn(w.path, fmt::format("changed size during the walk: {} bytes stored", e.size));
+        return true;
     }
 
     void add_blob(IndexEntry& e, std::string_view data) {
@@ -143,20 +168,31 @@ private:
 
     void flush_pack() {
         if (pack_.empty()) return;
-        const auto sha = io::sha256_hex(pack_);
-        current_key_ = pack_key(sha);
+        // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext),
+        // so it is encrypted into memory first (one buffer for the run, sized for the
+        // 16-byte tag of each 64 KiB chunk and the header).
+        if (options_.encrypt_to) {
+            sealed_.clear();
+            sealed_.reserve(pack_.size() + pack_.size() / 4096 + 4096);
+            AppendSink out(sealed_);
+            io::AgeEncryptSink age(out, *options_.encrypt_to);
+            age.write(io::as_bytes(pack_));
+            age.finish();
+        }
+        const std::string& stored = options_.encrypt_to ? sealed_ : pack_;
+        current_key_ = pack_key(io::sha256_hex(stored), options_.encrypt_to.has_value());
         store::PutOptions po;
-        po.size_hint = pack_.size();
+        po.size_hint = stored.size();
         po.no_overwrite = true;
         try {
             auto sink = store_.put(current_key_, po);
-            sink->write(io::as_bytes(pack_));
+            sink->write(io::as_bytes(stored));
             sink->finish();
         } catch (const store::AlreadyExists&) {
             // Same name, same content: a pack of an interrupted run, or the same bytes again.
         }
         ++summary_.packs_uploaded;
-        summary_.pack_bytes += pack_.size();
+        summary_.pack_bytes += stored.size();
         for (auto& q : queue_)
             for (auto& b : q.blobs) resolve(b);
         for (auto& [sha_hex, r] : pending_) {
@@ -191,6 +227,7 @@ private:
     std::unordered_map<std::string, BlobRef> pending_;
     std::deque<IndexEntry> queue_;
     std::string pack_;
+    std::string sealed_;  ///< the current pack encrypted (encrypt_to)
     std::string current_key_;
     std::string buf_;
 };
@@ -226,8 +263,11 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
         h.vanished = [&](const std::string& path, int) {
             if (options.on_warning) options.on_warning(path + ": vanished during the walk");
         };
-        h.unreadable = [](const std::string& path, const std::string& what, int err) {
-            throw IoError(what, path, err);
+        h.unreadable = [&options](const std::string& path, const std::string& what, int err) {
+            if (!options.skip_unreadable) throw IoError(what, path, err);
+            if (options.on_warning)
+                options.on_warning(
+                    fmt::format("{}: {}: {} (skipped)", path, what, errno_text(err)));
         };
         tarball::walk(root, excludes, h);
         return builder.finish();

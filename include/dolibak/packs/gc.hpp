@@ -4,6 +4,7 @@
 // pure; the executor reads every index in the store before deleting anything, and refuses
 // to delete when one cannot be read.
 #include <dolibak/core/export.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/store/store.hpp>
 
 #include <cstdint>
@@ -31,8 +32,11 @@ DOLIBAK_API GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
                            double repack_below = 0.5);
 
 /// The live bytes of every pack referenced by the indexes under `docs/` (every
-/// `docs/<ts>.index.zst`). Throws when an index cannot be read: nothing may be deleted then.
-DOLIBAK_API std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store);
+/// `docs/<ts>.index.zst` and, decrypted with `identities`, every `docs/<ts>.index.zst.age`).
+/// Throws when an index cannot be read (an encrypted one without identities, or with none
+/// that opens it, included): nothing may be deleted then.
+DOLIBAK_API std::map<std::string, std::uint64_t> live_pack_bytes(
+    store::Store& store, const io::AgeIdentities* identities = nullptr);
 
 struct DOLIBAK_API GcResult {
     GcPlan plan;
@@ -43,6 +47,7 @@ struct DOLIBAK_API GcResult {
 
 /// Plans from the store as it is and, unless dry_run, deletes the unreferenced packs. Run it
 /// under the store's lock, after the prune removed the indexes of the runs that go.
-DOLIBAK_API GcResult collect_garbage(store::Store& store, bool dry_run = false);
+DOLIBAK_API GcResult collect_garbage(store::Store& store, bool dry_run = false,
+                                     const io::AgeIdentities* identities = nullptr);
 
 }  // namespace dolibak::packs

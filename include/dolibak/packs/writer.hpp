@@ -7,6 +7,7 @@
 // even read.
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/core/export.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/packs/index.hpp>
 #include <dolibak/store/store.hpp>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,14 @@ struct DOLIBAK_API WriterOptions {
     std::size_t pack_size = 16 * 1024 * 1024;  ///< a pack is uploaded once it holds this much
     std::size_t blob_size = 8 * 1024 * 1024;   ///< largest piece of a file stored as one blob
     int level = 3;                             ///< zstd level of each blob
+    /// Set: every pack is written as an age file to these recipients, under
+    /// pack_key(<SHA-256 of the encrypted bytes>, true), and only encrypted packs of earlier
+    /// runs are reused (plain ones only without it). The index sink's encryption is the
+    /// caller's (docs/packs.md, "Encrypted stores").
+    std::optional<io::AgeRecipients> encrypt_to;
+    /// A file or directory that cannot be opened is left out of the run with a warning (as
+    /// the tar mode's skip_unreadable does) instead of failing it.
+    bool skip_unreadable = false;
     std::function<void(const std::string&)> on_warning;
     std::shared_ptr<CancelToken> cancel;
 };

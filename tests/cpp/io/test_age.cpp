@@ -429,3 +429,56 @@ TEST_CASE("a source that returns a few bytes at a time decrypts the same") {
         CHECK_THROWS_AS(dec2.read(one), AgeError);  // and stays failed
     }
 }
+
+TEST_CASE("random access: any range decrypts from its chunks; tampering and truncation fail") {
+    const auto pair = io::age_generate_key();
+    io::AgeRecipients to;
+    to.x25519 = {pair.recipient};
+    const auto ids = with(pair.identity);
+    for (const std::size_t size : {std::size_t{1}, chunk, 3 * chunk + 7}) {
+        CAPTURE(size);
+        const auto plain = random_text(size, static_cast<unsigned>(size));
+        const auto file = encrypt(plain, to);
+        std::size_t fetches = 0;
+        auto read_at = [&fetches](const std::string& f) {
+            return [&fetches, &f](std::uint64_t at, std::size_t n) {
+                ++fetches;
+                return at >= f.size() ? std::string() : f.substr(at, n);
+            };
+        };
+        io::AgeRandomAccess ra(read_at(file), file.size(), ids);
+        CHECK(ra.size() == size);
+        const std::pair<std::size_t, std::size_t> ranges[] = {
+            {0, size}, {0, 1}, {size - 1, 1}, {size / 2, size - size / 2}, {chunk - 3, 6}};
+        for (const auto& range : ranges) {
+            const std::size_t at = range.first, n = range.second;
+            if (at + n > size) continue;
+            CAPTURE(at);
+            fetches = 0;
+            CHECK(ra.read(at, n) == plain.substr(at, n));
+            CHECK(fetches == 1);  // one ranged read of the chunks that hold it
+        }
+        CHECK(ra.read(size, 0).empty());
+        CHECK_THROWS_AS(ra.read(size, 1), AgeError);
+
+        // A flipped byte in the last chunk fails a read there, not one elsewhere.
+        std::string bad = file;
+        bad[bad.size() - 20] ^= 0x01;
+        io::AgeRandomAccess tampered(read_at(bad), bad.size(), ids);
+        CHECK_THROWS_AS(tampered.read(size - 1, 1), AgeError);
+        if (size > chunk) CHECK(tampered.read(0, 10) == plain.substr(0, 10));
+        // Truncated at a chunk boundary: the new last chunk fails its final flag.
+        if (size > chunk) {
+            const std::string cut = file.substr(0, file.size() - (size - 3 * chunk) - 16);
+            io::AgeRandomAccess truncated(read_at(cut), cut.size(), ids);
+            CHECK_THROWS_AS(truncated.read(truncated.size() - 1, 1), AgeError);
+        }
+        // Another identity opens nothing; a changed header fails its MAC.
+        CHECK_THROWS_AS(
+            io::AgeRandomAccess(read_at(file), file.size(), with(io::age_generate_key().identity)),
+            AgeError);
+        std::string header = file;
+        header[header.find("\n-> X25519 ") + 12] ^= 0x01;
+        CHECK_THROWS_AS(io::AgeRandomAccess(read_at(header), header.size(), ids), AgeError);
+    }
+}
