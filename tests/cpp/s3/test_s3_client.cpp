@@ -392,8 +392,8 @@ TEST_CASE("a bucket with a default Object Lock retention gets Content-MD5 once i
     SUBCASE("auto: a part refused for the lack of it is sent again with it") {
         Client c(o, creds_for(locked.info()));
         const auto id = c.create_multipart_upload("locked", "part-first");
-        CHECK(c.upload_part("locked", "part-first", id, 1, io::as_bytes(std::string_view(big)))
-                  .size() > 2);
+        const auto part = std::string_view(big).substr(0, 1 << 20);  // the last part: any size
+        CHECK(c.upload_part("locked", "part-first", id, 1, io::as_bytes(part)).size() > 2);
         c.abort_multipart_upload("locked", "part-first", id);
         CHECK(c.stats().content_md5_required);
         const auto puts = new_puts();
