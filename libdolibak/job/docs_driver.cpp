@@ -16,6 +16,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace dolibak::job::detail {
 
 namespace {
@@ -28,7 +30,11 @@ struct FirstEntrySeen {
 class RealDocuments final : public DocumentsDriver {
 public:
     RealDocuments(const Config& c, store::Store& store)
-        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)), store_(store) {}
+        : settings_(c.docs),
+          profile_(c.profile),
+          excludes_(document_excludes(c)),
+          temp_dir_(c.temp_dir),
+          store_(store) {}
 
     catalog::ObjectKind object_kind() const override {
         if (packs_mode()) return catalog::ObjectKind::docs_index;
@@ -205,6 +211,8 @@ private:
         packs::WriterOptions w;
         w.excludes = excludes_;
         if (s.level > 0) w.level = s.level;
+        w.threads = static_cast<unsigned>(std::max(s.threads, 0));
+        w.temp_dir = temp_dir_;
         w.cancel = ctx.cancel;
         w.on_warning = [&ctx](const std::string& warning) { ctx.warn(warning); };
         packs::WriterSummary written;
@@ -241,6 +249,7 @@ private:
     std::optional<DocumentsSettings> settings_;
     Profile profile_;
     std::vector<std::string> excludes_;
+    std::filesystem::path temp_dir_;
     store::Store& store_;
 };
 
