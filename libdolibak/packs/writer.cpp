@@ -45,8 +45,10 @@ constexpr std::size_t batch_blobs = 64;
 /// compressed, or their pack (or an earlier entry's) is not uploaded yet.
 struct Waiting {
     IndexEntry entry;
-    std::size_t outstanding = 0;  ///< blobs handed to the pool, not taken back yet
-    bool reading = false;         ///< its file is still being read: more blobs may come
+    /// Blobs read, not taken back from the pool yet. While its file is read, an entry always
+    /// has one (the blob just read is in the batch when submit() consumes), so it is never
+    /// written to the index half-read.
+    std::size_t outstanding = 0;
 };
 
 /// Blobs of the current pack are referenced with an empty `pack` until the pack is uploaded.
@@ -111,11 +113,7 @@ public:
             e.type = EntryType::file;
             e.ctime_ns = ns_of(w.st.st_ctim);
             e.inode = w.st.st_ino;
-            if (!reuse(e, w)) {
-                waiting.reading = true;
-                read_file(waiting, w);
-                waiting.reading = false;
-            }
+            if (!reuse(e, w)) read_file(waiting, w);
         } else {
             queue_.pop_back();
             warn(w.path, "not a regular file, directory or symlink: skipped");
@@ -298,7 +296,7 @@ private:
     void drain() {
         while (!queue_.empty()) {
             const auto& front = queue_.front();
-            if (front.reading || front.outstanding > 0) return;
+            if (front.outstanding > 0) return;
             for (const auto& b : front.entry.blobs)
                 if (b.pack.empty()) return;
             index_.add(front.entry);

@@ -197,6 +197,13 @@ TEST_CASE("a cancel while the workers are busy ends the run with Cancelled and n
     store.hook(store::FaultStore::Op::put, 1, [&] { o.cancel->cancel(15); });
     CHECK_THROWS_AS(run(store, root, "20261201T020000Z", "", o), Cancelled);
     CHECK_FALSE(memory.head(packs::index_key("20261201T020000Z")));
+    // the only pack, uploaded once the walk is over: the cancel is seen before the index
+    store.reset();
+    o.cancel = std::make_shared<CancelToken>();
+    o.pack_size = 16 * 1024 * 1024;
+    store.hook(store::FaultStore::Op::put, 1, [&] { o.cancel->cancel(15); });
+    CHECK_THROWS_AS(run(store, root, "20261201T030000Z", "", o), Cancelled);
+    CHECK_FALSE(memory.head(packs::index_key("20261201T030000Z")));
 }
 
 TEST_CASE("a worker's failure reaches the caller in order; a pool dropped busy stops") {
@@ -262,4 +269,27 @@ TEST_CASE("a temporary directory that cannot hold the previous index fails the r
         CHECK(std::string(e.what()).find("no-such-dir") != std::string::npos);
     }
     CHECK_FALSE(store.head(packs::index_key("20261202T020000Z")));
+}
+
+TEST_CASE("a file read across several batches and packs is listed whole, with every blob") {
+    for (const unsigned threads : {0u, 2u}) {
+        CAPTURE(threads);
+        TempDir dir;
+        const auto root = dir / "documents";
+        fs::create_directories(root);
+        const auto big = random_bytes(40 * 64 * 1024 + 123, 11);  // 41 blobs, 3 batches
+        write_file(root / "a.bin", big);
+        write_file(root / "b.txt", "after");
+        store::MemoryStore store;
+        auto o = options(threads);
+        o.blob_size = 64 * 1024;
+        o.pack_size = 100 * 1024;  // a pack flushed every other blob, mid-file
+        const auto s = run(store, root, "20261201T020000Z", "", o);
+        CHECK(s.blobs_new == 42);
+        auto index = store.get(packs::index_key("20261201T020000Z"));
+        const auto target = dir / "restored";
+        packs::restore_tree(store, *index, target);
+        CHECK(test::read_file(target / "a.bin") == big);
+        CHECK(test::read_file(target / "b.txt") == "after");
+    }
 }
