@@ -16,6 +16,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace dolibak::job::detail {
 
 namespace {
@@ -28,7 +30,11 @@ struct FirstEntrySeen {
 class RealDocuments final : public DocumentsDriver {
 public:
     RealDocuments(const Config& c, store::Store& store)
-        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)), store_(store) {}
+        : settings_(c.docs),
+          profile_(c.profile),
+          excludes_(document_excludes(c)),
+          temp_dir_(c.temp_dir),
+          store_(store) {}
 
     catalog::ObjectKind object_kind() const override {
         if (packs_mode()) return catalog::ObjectKind::docs_index;
@@ -232,6 +238,8 @@ private:
         packs::WriterOptions w;
         w.excludes = excludes_;
         if (s.level > 0) w.level = s.level;
+        w.threads = static_cast<unsigned>(std::max(s.threads, 0));
+        w.temp_dir = temp_dir_;
         w.cancel = ctx.cancel;
         w.encrypt_to = ctx.encrypt_to;
         w.skip_unreadable = s.skip_unreadable;
@@ -272,6 +280,7 @@ private:
     std::optional<DocumentsSettings> settings_;
     Profile profile_;
     std::vector<std::string> excludes_;
+    std::filesystem::path temp_dir_;
     store::Store& store_;
 };
 

@@ -35,6 +35,17 @@ struct DOLIBAK_API WriterOptions {
     /// A file or directory that cannot be opened is left out of the run with a warning (as
     /// the tar mode's skip_unreadable does) instead of failing it.
     bool skip_unreadable = false;
+    /// Threads that hash and compress blobs beside the walk (0: all on the calling thread).
+    /// The packs and the index are the same whatever the number.
+    unsigned threads = 2;
+    /// Where the previous index is copied for its second reading (an unlinked file; empty:
+    /// the system's temporary directory).
+    std::filesystem::path temp_dir;
+    /// Bounds the entries (each ~0.5 KiB in memory) waiting for their blobs or their pack
+    /// before their index lines are written: every max_waiting entries, the blobs read so far
+    /// are completed and, if an entry still waits for the current pack, it is uploaded early
+    /// (a tree of many small files then makes packs smaller than pack_size).
+    std::size_t max_waiting = 16384;
     std::function<void(const std::string&)> on_warning;
     std::shared_ptr<CancelToken> cancel;
 };
