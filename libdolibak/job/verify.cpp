@@ -5,6 +5,7 @@
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/report.hpp>
+#include <dolibak/packs/pack_names.hpp>
 
 #include <fmt/core.h>
 
@@ -141,6 +142,7 @@ VerifyReport Job::Impl::verify(const std::string& which) {
         im.info(t.half, "verifying " + t.key);
         const auto started = std::chrono::steady_clock::now();
         std::vector<std::string> problems;
+        std::optional<packs::PackNamesCheck> packs_swept;
         try {
             auto raw = im.store().get(t.key);
             // No expectation here: the digest is compared below, so that a mismatch is a
@@ -169,6 +171,14 @@ VerifyReport Job::Impl::verify(const std::string& which) {
                     "(age_identity_file): nothing could be checked");
             }
             drain(src);
+            // Which packs an encrypted index uses is inside it; without the identity, every
+            // encrypted pack in the store is checked against its name (the SHA-256 of its
+            // stored bytes): every ciphertext byte the run can use, and more.
+            if (packs_run && encrypted && !decrypt) {
+                auto swept = packs::check_pack_names(im.store(), true, im.config.cancel);
+                for (auto& p : swept.problems) problems.push_back(std::move(p));
+                packs_swept = swept;
+            }
             v.bytes = src.bytes();
             v.sha256 = src.sha256();
             if (t.recorded) {
@@ -195,9 +205,11 @@ VerifyReport Job::Impl::verify(const std::string& which) {
                                    t.recorded ? ", SHA-256 matches the manifest"
                                               : " (no manifest: format checked only)",
                                    decrypt ? ", decrypted and checked"
-                                   : encrypted && packs_run
-                                       ? ", encrypted: not decrypted, its packs not checked (no "
-                                         "identity given)"
+                                   : encrypted && packs_swept
+                                       ? fmt::format(", encrypted: not decrypted (no identity "
+                                                     "given); every encrypted pack in the store "
+                                                     "({}, {} bytes) matches its name",
+                                                     packs_swept->packs, packs_swept->bytes)
                                    : encrypted ? ", encrypted: not decrypted (no identity given)"
                                                : "")
                      : t.key + ": " + v.problem,
