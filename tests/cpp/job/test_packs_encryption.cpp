@@ -5,6 +5,7 @@
 // prune's collection refusing without an identity that opens the indexes; switching between
 // runs in the clear and encrypted runs.
 #include "job/real_drivers.hpp"
+#include "support/real_docs_env.hpp"
 #include "support/sim_env.hpp"
 #include "support/testsupport.hpp"
 
@@ -19,27 +20,12 @@
 using namespace dolibak;
 using dolibak::test::random_bytes;
 using dolibak::test::read_file;
+using dolibak::test::RealDocsEnv;
 using dolibak::test::TempDir;
 using dolibak::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-class DocsEnv final : public job::Env {
-public:
-    DocsEnv(store::Store& store, sim::ManualClock& clock, const job::Config& config)
-        : store_(store), clock_(clock), docs_(job::detail::make_real_documents(config, store)) {}
-    store::Store& store() override { return store_; }
-    job::Clock& clock() override { return clock_; }
-    job::DatabaseDriver* database() override { return nullptr; }
-    job::DocumentsDriver* documents() override { return docs_.get(); }
-    job::HalfDriver* globals() override { return nullptr; }
-
-private:
-    store::Store& store_;
-    sim::ManualClock& clock_;
-    std::unique_ptr<job::DocumentsDriver> docs_;
-};
 
 struct Site {
     TempDir dir;
@@ -75,7 +61,7 @@ struct Site {
     }
     job::BackupReport backup(TimePoint t, const job::Config& c) {
         clock.set(t);
-        DocsEnv env(store, clock, c);
+        RealDocsEnv env(store, clock, c);
         job::Job job(c, env);
         return job.backup({});
     }
@@ -155,7 +141,7 @@ TEST_CASE("encrypted packs: age objects named without plaintext digests, reused 
 
     // Restore with the recovery identity alone, byte for byte.
     auto rc = site.config(true, {site.recovery.identity});
-    DocsEnv env(site.store, site.clock, rc);
+    RealDocsEnv env(site.store, site.clock, rc);
     job::Job job(rc, env);
     job::RestoreDocsOptions ro;
     ro.which = "20260301T020000Z";
@@ -176,7 +162,7 @@ TEST_CASE("encrypted packs: age objects named without plaintext digests, reused 
     std::vector<std::string> said;
     auto vc = site.config(true, {site.recovery.identity});
     vc.on_event = [&said](const job::Event& e) { said.push_back(e.message); };
-    DocsEnv venv(site.store, site.clock, vc);
+    RealDocsEnv venv(site.store, site.clock, vc);
     job::Job verifier(vc, venv);
     CHECK(verifier.verify("latest").ok());
     const auto has = [&said](const std::string& what) {
@@ -189,7 +175,7 @@ TEST_CASE("encrypted packs: age objects named without plaintext digests, reused 
     nc.encryption.identities.clear();
     said.clear();
     nc.on_event = vc.on_event;
-    DocsEnv nenv(site.store, site.clock, nc);
+    RealDocsEnv nenv(site.store, site.clock, nc);
     job::Job blind(nc, nenv);
     CHECK(blind.verify("latest").ok());
     CHECK(has("every encrypted pack in the store (" +
@@ -228,7 +214,7 @@ TEST_CASE("encrypted packs: a backup without an identity for one of the recipien
     Site site;
     auto none = site.config();
     none.encryption.identities.clear();
-    DocsEnv env(site.store, site.clock, none);
+    RealDocsEnv env(site.store, site.clock, none);
     CHECK_NOTHROW(job::Job(none, env));  // verify without the identity needs such a Job
     CHECK_THROWS_WITH_AS(site.backup(sim::at(2026, 3, 1), none),
                          doctest::Contains("age_identity_file"), ConfigError);
@@ -259,7 +245,7 @@ TEST_CASE(
     keep_one.count.last = 1;
     auto prune_with = [&](job::Config c) {
         c.retention = keep_one;
-        DocsEnv env(site.store, site.clock, c);
+        RealDocsEnv env(site.store, site.clock, c);
         job::Job job(c, env);
         return job.prune();
     };
@@ -278,7 +264,7 @@ TEST_CASE(
     CHECK(left.size() < packs_before.size());
     CHECK_FALSE(left.empty());
     auto c = site.config();
-    DocsEnv env(site.store, site.clock, c);
+    RealDocsEnv env(site.store, site.clock, c);
     job::Job job(c, env);
     CHECK(job.verify("latest").ok());
     job::RestoreDocsOptions ro;
@@ -320,7 +306,7 @@ TEST_CASE(
 
     // Every run restores and verifies; a prune keeping them all deletes no pack.
     auto c = site.config();
-    DocsEnv env(site.store, site.clock, c);
+    RealDocsEnv env(site.store, site.clock, c);
     job::Job job(c, env);
     for (const char* run :
          {"20260301T020000Z", "20260302T020000Z", "20260303T020000Z", "20260304T020000Z"}) {
@@ -336,7 +322,7 @@ TEST_CASE(
     auto keep_all = site.config();
     keep_all.retention.mode = retention::Policy::Mode::count;
     keep_all.retention.count.last = 10;
-    DocsEnv penv(site.store, site.clock, keep_all);
+    RealDocsEnv penv(site.store, site.clock, keep_all);
     job::Job(keep_all, penv).prune();
     CHECK(site.keys("packs/") == packs_now);
     for (const auto& k : plain_packs)
