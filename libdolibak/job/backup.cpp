@@ -100,7 +100,7 @@ public:
     /// estimated total, when there is one) and cancellation on the way. Returns bytes and
     /// SHA-256 of what was stored.
     std::pair<std::uint64_t, std::string> upload(const std::string& half, const std::string& key,
-                                                 HalfDriver& driver, const DriverContext& ctx,
+                                                 const std::function<Produced(io::Sink&)>& produce,
                                                  Produced& produced,
                                                  std::optional<std::uint64_t> expected = {}) {
         store::PutOptions po;
@@ -122,8 +122,8 @@ public:
         try {
             if (im_.config.encryption.enabled())
                 age = std::make_unique<io::AgeEncryptSink>(observed, im_.recipients());
-            produced = driver.produce(age ? static_cast<io::Sink&>(*age) : observed,
-                                      ctx);  // finishes or aborts the sink
+            produced = produce(age ? static_cast<io::Sink&>(*age)
+                                   : observed);  // finishes or aborts the sink
         } catch (...) {
             if (age) age->abort();
             observed.abort();
@@ -156,86 +156,43 @@ public:
                 r.report.reason = "stored fingerprint unreadable";
             }
             if (prev) ctx.stored_state = prev->state;  // for the fingerprint's pre-check
-            // The fingerprint is taken before the object: a change committed in between is
-            // in the object and makes the next run upload again, never the other way round.
-            const auto fp = driver.fingerprint(ctx);
-            r.manifest.tool_version = fp.tool_version;
-            r.manifest.server_version = fp.server_version;
-            r.report.fingerprint = fp.value;
-            if (prev && prev->value != fp.value) {
-                r.report.reason = name == "db"        ? "database changed"
-                                  : name == "globals" ? "roles changed"
-                                                      : "documents changed";
-                // Per-table digests compare only within one mode (a mode change says so).
-                if (!fp.tables.empty() && prev->mode == fp.mode) {
-                    r.report.table_changes = table_changes(*prev, fp);
-                    r.report.reason += describe(*r.report.table_changes);
-                }
-            }
-            r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
-            if (unchanged(r, prev, fp.value, fp.mode)) {
-                if (fp.rescanned && !fp.state.empty() && !o_.dry_run)
-                    refresh_state(name, *prev, fp.state);
-                Event e{Event::Kind::info, name, r.report.reason + ": nothing uploaded", 0,
-                        std::nullopt};
-                e.key = r.report.key;
-                e.size = r.report.bytes;
-                e.outcome = "unchanged";
-                im_.emit(std::move(e));
-            } else if (o_.dry_run) {
-                r.report.outcome = Outcome::would_upload;
-                Event e{Event::Kind::info, name, "would upload (" + r.report.reason + ")", 0,
-                        std::nullopt};
-                e.outcome = "would-upload";
-                im_.emit(std::move(e));
+            if (!o_.dry_run && (!prev || o_.force)) {
+                // The object is written whatever the fingerprint says: the driver may take
+                // both at once, of one state (the database: one snapshot, the scan beside
+                // pg_dump).
+                unchanged(r, prev, {}, {});  // the reason: no stored fingerprint, or forced
+                LiveFingerprint fp;
+                store_object(name, r, prev, start, fp, driver.object_kind(), [&](io::Sink& sink) {
+                    auto [taken, produced] = driver.fingerprint_and_produce(sink, ctx);
+                    fp = std::move(taken);
+                    note_fingerprint(r, prev, fp, name);
+                    return produced;
+                });
             } else {
-                const bool encrypted = im_.config.encryption.enabled();
-                const std::string key =
-                    catalog::make_store_key("", driver.object_kind(), t_, encrypted);
-                im_.info(name, std::string(name == "docs" ? "archiving" : "dumping") + " into " +
-                                   key + " (" + r.report.reason + ")");
-                Produced produced;
-                const auto [bytes, sha] =
-                    upload(name, key, driver, ctx, produced, estimate(prev, key));
-                if (encrypted) {
-                    // Table names, row counts and file counts stay as private as the object.
-                    r.manifest.encryption = "age";
-                    if (!produced.summary_json.empty())
-                        r.manifest.archive_summary_sealed =
-                            io::age_seal(produced.summary_json, im_.recipients());
+                // The fingerprint is taken before the object: a change committed in between
+                // is in the object and makes the next run upload again, never the other way
+                // round.
+                const auto fp = driver.fingerprint(ctx);
+                note_fingerprint(r, prev, fp, name);
+                if (unchanged(r, prev, fp.value, fp.mode)) {
+                    if (fp.rescanned && !fp.state.empty() && !o_.dry_run)
+                        refresh_state(name, *prev, fp.state);
+                    Event e{Event::Kind::info, name, r.report.reason + ": nothing uploaded", 0,
+                            std::nullopt};
+                    e.key = r.report.key;
+                    e.size = r.report.bytes;
+                    e.outcome = "unchanged";
+                    im_.emit(std::move(e));
+                } else if (o_.dry_run) {
+                    r.report.outcome = Outcome::would_upload;
+                    Event e{Event::Kind::info, name, "would upload (" + r.report.reason + ")", 0,
+                            std::nullopt};
+                    e.outcome = "would-upload";
+                    im_.emit(std::move(e));
                 } else {
-                    r.manifest.archive_summary_json = produced.summary_json;
+                    store_object(name, r, prev, start, fp, driver.object_kind(),
+                                 [&](io::Sink& sink) { return driver.produce(sink, ctx); });
                 }
-                r.report.exclusions = recorded_exclusions(produced.summary_json);
-                if (!produced.tool_version.empty()) r.manifest.tool_version = produced.tool_version;
-                if (!produced.server_version.empty())
-                    r.manifest.server_version = produced.server_version;
-                stored(r, key, bytes, sha);
-                try {
-                    StoredFingerprint stored_fp{name, fp.value, fp.mode, key, t_, sha, bytes};
-                    if (!fp.tables.empty()) {
-                        stored_fp.tables = fp.tables;
-                        stored_fp.schema_digest = fp.schema_digest;
-                    }
-                    stored_fp.state = fp.state;
-                    im_.catalog->store_fingerprint(stored_fp);
-                } catch (const Cancelled&) {
-                    throw;
-                } catch (const Error& e) {
-                    // The object is stored and the manifest will name it; only the next run's
-                    // skip is lost (it uploads again).
-                    im_.warn(name, std::string("the fingerprint could not be stored (") + e.what() +
-                                       "): the next run uploads this half again");
-                }
-                Event e{Event::Kind::info, name,
-                        "stored " + key + " (" + std::to_string(bytes) + " bytes" +
-                            (produced.detail.empty() ? "" : ", " + produced.detail) + ")",
-                        0, std::nullopt};
-                e.key = key;
-                e.size = bytes;
-                e.seconds = seconds_since(start);
-                e.outcome = "uploaded";
-                im_.emit(std::move(e));
             }
         } catch (const Cancelled&) {
             throw;
@@ -247,6 +204,78 @@ public:
     }
 
 private:
+    /// What the live fingerprint says in the report and the manifest; the reason, when it
+    /// differs from the stored one (a forced run keeps "forced").
+    void note_fingerprint(HalfResult& r, const std::optional<StoredFingerprint>& prev,
+                          const LiveFingerprint& fp, const std::string& name) {
+        r.manifest.tool_version = fp.tool_version;
+        r.manifest.server_version = fp.server_version;
+        r.report.fingerprint = fp.value;
+        r.manifest.fingerprint_json = fingerprint_json(fp.value, fp.mode);
+        if (!prev || prev->value == fp.value) return;
+        std::string reason = name == "db"        ? "database changed"
+                             : name == "globals" ? "roles changed"
+                                                 : "documents changed";
+        // Per-table digests compare only within one mode (a mode change says so).
+        if (!fp.tables.empty() && prev->mode == fp.mode) {
+            r.report.table_changes = table_changes(*prev, fp);
+            reason += describe(*r.report.table_changes);
+        }
+        if (!o_.force) r.report.reason = std::move(reason);
+    }
+
+    /// Writes the half's object through `produce` (which fills `fp` when the fingerprint is
+    /// taken with the object), records it, then stores the fingerprint `fp`.
+    void store_object(const std::string& name, HalfResult& r,
+                      const std::optional<StoredFingerprint>& prev,
+                      std::chrono::steady_clock::time_point start, const LiveFingerprint& fp,
+                      catalog::ObjectKind kind, const std::function<Produced(io::Sink&)>& produce) {
+        const bool encrypted = im_.config.encryption.enabled();
+        const std::string key = catalog::make_store_key("", kind, t_, encrypted);
+        im_.info(name, std::string(name == "docs" ? "archiving" : "dumping") + " into " + key +
+                           " (" + r.report.reason + ")");
+        Produced produced;
+        const auto [bytes, sha] = upload(name, key, produce, produced, estimate(prev, key));
+        if (encrypted) {
+            // Table names, row counts and file counts stay as private as the object.
+            r.manifest.encryption = "age";
+            if (!produced.summary_json.empty())
+                r.manifest.archive_summary_sealed =
+                    io::age_seal(produced.summary_json, im_.recipients());
+        } else {
+            r.manifest.archive_summary_json = produced.summary_json;
+        }
+        r.report.exclusions = recorded_exclusions(produced.summary_json);
+        if (!produced.tool_version.empty()) r.manifest.tool_version = produced.tool_version;
+        if (!produced.server_version.empty()) r.manifest.server_version = produced.server_version;
+        stored(r, key, bytes, sha);
+        try {
+            StoredFingerprint stored_fp{name, fp.value, fp.mode, key, t_, sha, bytes};
+            if (!fp.tables.empty()) {
+                stored_fp.tables = fp.tables;
+                stored_fp.schema_digest = fp.schema_digest;
+            }
+            stored_fp.state = fp.state;
+            im_.catalog->store_fingerprint(stored_fp);
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            // The object is stored and the manifest will name it; only the next run's skip
+            // is lost (it uploads again).
+            im_.warn(name, std::string("the fingerprint could not be stored (") + e.what() +
+                               "): the next run uploads this half again");
+        }
+        Event e{Event::Kind::info, name,
+                "stored " + key + " (" + std::to_string(bytes) + " bytes" +
+                    (produced.detail.empty() ? "" : ", " + produced.detail) + ")",
+                0, std::nullopt};
+        e.key = key;
+        e.size = bytes;
+        e.seconds = seconds_since(start);
+        e.outcome = "uploaded";
+        im_.emit(std::move(e));
+    }
+
     /// Which tables differ between the stored fingerprint and the live one (unknown when the
     /// stored one predates per-table digests).
     static TableChanges table_changes(const StoredFingerprint& prev, const LiveFingerprint& fp) {

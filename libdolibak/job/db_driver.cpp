@@ -15,9 +15,55 @@
 
 #include <fmt/core.h>
 
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+
 namespace dolibak::job::detail {
 
 namespace {
+
+/// Between a fingerprint that exports its snapshot and the pg_dump that imports it: the id
+/// passes one way; the other way, word that the snapshot was imported (or never will be), so
+/// that the exporting transaction stays open until then.
+class SnapshotHandoff {
+public:
+    void publish(const std::string& id) {
+        std::lock_guard lock(m_);
+        id_ = id;
+        cv_.notify_all();
+    }
+    void fail(std::exception_ptr e) {
+        std::lock_guard lock(m_);
+        error_ = std::move(e);
+        cv_.notify_all();
+    }
+    /// The id, once published; rethrows the fingerprint's failure if it came first.
+    std::string snapshot() {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return id_.has_value() || error_; });
+        if (!id_) std::rethrow_exception(error_);
+        return *id_;
+    }
+    void imported() {
+        std::lock_guard lock(m_);
+        imported_ = true;
+        cv_.notify_all();
+    }
+    void wait_imported() {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return imported_; });
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::optional<std::string> id_;
+    std::exception_ptr error_;
+    bool imported_ = false;
+};
 
 class RealDatabase final : public DatabaseDriver {
 public:
@@ -42,7 +88,49 @@ public:
                               " does not exist or is not a directory");
     }
 
-    LiveFingerprint fingerprint(const DriverContext& ctx) override {
+    LiveFingerprint fingerprint(const DriverContext& ctx) override { return fingerprint(ctx, {}); }
+
+    /// The fingerprint and the dump of one state: the fingerprint's transaction exports its
+    /// snapshot, pg_dump reads it (--snapshot) while the fingerprint scans on its own
+    /// connection, and the dump's object is finished only once the fingerprint is known.
+    std::pair<LiveFingerprint, Produced> fingerprint_and_produce(
+        io::Sink& sink, const DriverContext& ctx) override {
+        SnapshotHandoff handoff;
+        fingerprint::DbOptions share;
+        share.share_snapshot = [&](const std::string& id) { handoff.publish(id); };
+        share.before_release = [&] { handoff.wait_imported(); };
+        auto scan = std::async(std::launch::async, [&] {
+            try {
+                return fingerprint(ctx, share);
+            } catch (...) {
+                handoff.fail(std::current_exception());
+                throw;
+            }
+        });
+        pgdump::DumpOptions hooks;
+        try {
+            hooks.snapshot = handoff.snapshot();  // rethrows the scan's failure
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        LiveFingerprint fp;
+        hooks.on_output = [&] { handoff.imported(); };
+        hooks.before_finish = [&] { fp = scan.get(); };  // its failure aborts the sink
+        Produced produced;
+        try {
+            produced = produce(sink, ctx, hooks);  // finishes or aborts the sink
+        } catch (...) {
+            // The scan's thread must end before what it refers to; when it failed, its
+            // failure is the cause (a pg_dump whose snapshot ended with it fails too).
+            handoff.imported();
+            if (scan.valid()) scan.get();
+            throw;
+        }
+        return {std::move(fp), std::move(produced)};
+    }
+
+    LiveFingerprint fingerprint(const DriverContext& ctx, const fingerprint::DbOptions& share) {
         const auto& s = configured();
         Produced versions;
         resolve(&versions);
@@ -52,7 +140,10 @@ public:
         fo.exclude_tables = volatile_;
         fo.change_column = profile_.change_column;
         fo.previous_state = ctx.stored_state;
-        ctx.info("fingerprinting " + s.conn.describe());
+        fo.share_snapshot = share.share_snapshot;
+        fo.before_release = share.before_release;
+        ctx.info("fingerprinting " + s.conn.describe() +
+                 (fo.share_snapshot ? " (beside the dump, in one snapshot)" : ""));
         const auto fp = fingerprint::fingerprint_database(s.conn, fo);
         ctx.info(fmt::format("fingerprint: {} of {} scanned ({})", fp.scanned,
                              count_noun(fp.tables.size(), "table"), fp.precheck));
@@ -71,6 +162,11 @@ public:
     }
 
     Produced produce(io::Sink& sink, const DriverContext& ctx) override {
+        return produce(sink, ctx, {});
+    }
+
+    /// produce() with the snapshot and the hooks of `hooks` (its other fields unused).
+    Produced produce(io::Sink& sink, const DriverContext& ctx, const pgdump::DumpOptions& hooks) {
         const auto& s = configured();
         Produced p;
         pgdump::DumpOptions d;
@@ -85,6 +181,9 @@ public:
         d.pg_dump_level = s.pg_dump_level;
         d.zstd = s.zstd;
         d.extra_args = s.extra_dump_args;
+        d.snapshot = hooks.snapshot;
+        d.on_output = hooks.on_output;
+        d.before_finish = hooks.before_finish;
         const auto dumped = pgdump::dump(d, sink);  // finishes or aborts the sink
         if (ctx.info) ctx.info("pg_dump's session: " + dumped.read_only_by);
         p.summary_json = pgdump::manifest_summary_json(dumped.summary);

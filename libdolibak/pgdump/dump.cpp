@@ -16,6 +16,7 @@ std::vector<std::string> dump_argv(const DumpOptions& o, const PgTools& tools) {
         argv.emplace_back("--compress=0");
     else if (o.pg_dump_level)
         argv.push_back(fmt::format("--compress={}", *o.pg_dump_level));
+    if (!o.snapshot.empty()) argv.push_back("--snapshot=" + o.snapshot);
     for (const auto& a : o.extra_args) argv.push_back(a);
     return argv;
 }
@@ -76,6 +77,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
         for (;;) {
             const std::size_t n = proc->out().read(buf);
             if (n == 0) break;
+            if (out_direct == 0 && o.on_output) o.on_output();
             const io::Bytes chunk(buf.data(), n);
             reader.update(chunk);
             if (reader.failed()) break;
@@ -98,6 +100,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
                 msg += fmt::format("; pg_dump {}: {}", st.describe(), res.stderr_text);
             throw FormatError(msg, r.offset);
         }
+        if (o.before_finish) o.before_finish();
         target->finish();
     } catch (...) {
         target->abort();

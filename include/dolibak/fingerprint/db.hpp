@@ -5,6 +5,7 @@
 #include <dolibak/pgdump/tools.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,15 @@ struct DOLIBAK_API DbOptions {
     std::string previous_state;
     /// Whether to use previous_state at all (false: always the full scan).
     bool precheck = true;
+    /// Sharing the fingerprint's snapshot (pg_dump --snapshot): when set, the fingerprint's
+    /// transaction exports its snapshot right after it begins (after the pre-check's signals
+    /// are read) and passes its id here, so that another session can read exactly the state
+    /// the fingerprint describes. Throws when the server cannot export one.
+    std::function<void(const std::string& snapshot)> share_snapshot{};
+    /// With share_snapshot: called once the fingerprint is computed, before its transaction
+    /// ends (which ends the exported snapshot's life): returns when the other session has
+    /// imported it (or will not).
+    std::function<void()> before_release{};
 };
 
 struct DOLIBAK_API TableFingerprint {

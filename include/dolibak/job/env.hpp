@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dolibak::job {
@@ -106,6 +107,12 @@ public:
     /// Writes the half's object into `sink` and finishes it; on any failure aborts it and
     /// throws. Never returns with the sink neither finished nor aborted.
     virtual Produced produce(io::Sink& sink, const DriverContext& ctx) = 0;
+    /// The fingerprint and the object at once, of one state, for a run that writes the object
+    /// whatever the fingerprint says (no stored fingerprint, or forced): `sink` as produce().
+    /// The database driver scans beside pg_dump, both in the fingerprint's exported snapshot.
+    /// This default takes the fingerprint, then the object.
+    virtual std::pair<LiveFingerprint, Produced> fingerprint_and_produce(io::Sink& sink,
+                                                                         const DriverContext& ctx);
     /// Checks a stored object's format (reading as much of it as it needs); returns the
     /// problems found, empty when it is sound.
     virtual std::vector<std::string> check_object(io::Source& object, const std::string& key,

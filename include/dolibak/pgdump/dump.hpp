@@ -10,6 +10,7 @@
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,15 @@ struct DOLIBAK_API DumpOptions {
     io::ZstdOptions zstd{3, 2};
     /// Extra pg_dump arguments (e.g. "--inserts", "-n", "public").
     std::vector<std::string> extra_args;
+    /// An exported snapshot for pg_dump to read (`--snapshot`): the dump then holds exactly
+    /// the state of the transaction that exported it, which must stay open until on_output.
+    std::string snapshot;
+    /// Called once, when pg_dump's first bytes arrive (it has imported `snapshot` by then),
+    /// from the calling thread.
+    std::function<void()> on_output{};
+    /// Called after the whole archive is read and verified, before the sink is finished:
+    /// throwing aborts the sink (nothing stored) and the exception leaves dump().
+    std::function<void()> before_finish{};
 };
 
 struct DOLIBAK_API DumpResult {

@@ -7,6 +7,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/fingerprint/db.hpp>
 #include <dolibak/job/profile.hpp>
+#include <dolibak/pgdump/dump.hpp>
 
 #include <doctest/doctest.h>
 
@@ -498,4 +499,45 @@ TEST_CASE("pre-check: TRUNCATE, a new table and a dropped table are seen") {
     step("TRUNCATE llx_qd_a");  // moves no counter: the new relfilenode tells
     step("CREATE TABLE llx_qd_b (b int)");
     step("DROP TABLE llx_qd_a, llx_qd_b");
+}
+
+TEST_CASE("a shared snapshot: pg_dump reads exactly the state the fingerprint describes") {
+    // What a run that dumps whatever the fingerprint says does (job/db_driver.cpp): the
+    // fingerprint exports its snapshot, pg_dump imports it before the fingerprint ends.
+    const auto rows = [](const pgdump::DumpResult& d) {
+        for (const auto& t : d.summary.tables)
+            if (t.name == "llx_facturedet") return t.rows.value_or(0);
+        FAIL("llx_facturedet is not in the dump");
+        return std::uint64_t{0};
+    };
+    const std::string before = db().fp(DbMode::content);
+    pgdump::DumpOptions d;
+    d.conn = db().conn();
+    io::NullSink discard;
+    const std::uint64_t rows_before = rows(pgdump::dump(d, discard));
+
+    OtherSession other;
+    fingerprint::DbOptions o;
+    o.mode = DbMode::content;
+    o.exclude_tables = volatile_tables;
+    pgdump::DumpResult shared_dump;
+    o.share_snapshot = [&](const std::string& id) {
+        d.snapshot = id;
+        // Committed once the snapshot exists: in neither the fingerprint nor the dump.
+        other.exec(
+            "DELETE FROM llx_facturedet WHERE rowid = (SELECT max(rowid) FROM "
+            "llx_facturedet)");
+    };
+    o.before_release = [&] {
+        io::NullSink sink;
+        shared_dump = pgdump::dump(d, sink);
+    };
+    const auto shared = fingerprint::fingerprint_database(db().conn(), o);
+    REQUIRE_FALSE(d.snapshot.empty());
+    CHECK(shared.value == before);
+    CHECK(rows(shared_dump) == rows_before);
+    // The deletion is committed: a fingerprint or a dump of their own see it.
+    CHECK(db().fp(DbMode::content) != before);
+    d.snapshot.clear();
+    CHECK(rows(pgdump::dump(d, discard)) == rows_before - 1);
 }

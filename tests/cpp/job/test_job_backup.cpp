@@ -189,6 +189,55 @@ TEST_CASE("a failing half fails alone, and its fingerprint does not advance") {
     CHECK_THROWS_WITH_AS(jb.prune(), doctest::Contains("failed"), Error);
 }
 
+TEST_CASE("a first run takes the fingerprint beside pg_dump; when it fails, nothing is stored") {
+    // No stored fingerprint: the dump is written whatever the fingerprint says, so both run
+    // at once in one snapshot (job/db_driver.cpp). A table the fingerprint cannot read (and
+    // pg_dump is told to leave out) fails the scan while pg_dump succeeds.
+    instance().sql(
+        "CREATE TABLE llx_zz_unreadable (rowid int); REVOKE SELECT ON llx_zz_unreadable "
+        "FROM CURRENT_USER");
+    struct Drop {
+        ~Drop() { instance().sql("DROP TABLE IF EXISTS llx_zz_unreadable"); }
+    } drop;
+    test::TempDir store_dir;
+    auto c = config_for(store_dir.path());
+    c.db->extra_dump_args = {"--exclude-table=llx_zz_unreadable"};
+    std::vector<std::string> messages;
+    std::mutex m;
+    c.on_event = [&](const job::Event& e) {
+        std::lock_guard lock(m);
+        messages.push_back(e.message);
+    };
+    job::BackupOptions only_db;
+    only_db.docs = false;
+    job::Job j(c);
+    const auto r = j.backup(only_db);
+    CHECK_FALSE(r.ok());
+    CHECK(jobt::half(r, "db").outcome == Outcome::failed);
+    CHECK(jobt::half(r, "db").error.find("llx_zz_unreadable") != std::string::npos);
+    CHECK(std::any_of(messages.begin(), messages.end(), [](const std::string& s) {
+        return s.find("beside the dump, in one snapshot") != std::string::npos;
+    }));
+    for (const auto& k : keys_of(j.store())) {
+        CHECK_MESSAGE(k.rfind("db/", 0) != 0, k);
+        CHECK(k != ".fp-db");
+    }
+    std::size_t files = 0;  // nothing half-written in the directory store either
+    for (auto& e : std::filesystem::recursive_directory_iterator(store_dir.path()))
+        if (e.is_regular_file()) ++files;
+    CHECK(files == keys_of(j.store()).size());
+
+    // Readable again: the same first run stores the dump and a fingerprint that the next
+    // run finds unchanged (both were of one state).
+    instance().sql("GRANT SELECT ON llx_zz_unreadable TO CURRENT_USER");
+    const auto ok = job::Job(c).backup(only_db);
+    REQUIRE(ok.ok());
+    CHECK(jobt::half(ok, "db").outcome == Outcome::uploaded);
+    CHECK(jobt::half(ok, "db").reason == "no stored fingerprint");
+    const auto again = job::Job(c).backup(only_db);
+    CHECK(jobt::half(again, "db").outcome == Outcome::unchanged);
+}
+
 TEST_CASE("a cancelled run leaves no object, no lock and an unchanged fingerprint") {
     test::TempDir store_dir;
     auto c = config_for(store_dir.path());
