@@ -8,6 +8,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
 #include <dolibak/fingerprint/db.hpp>
+#include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/dump.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
@@ -95,6 +96,26 @@ public:
     /// connection, and the dump's object is finished only once the fingerprint is known.
     std::pair<LiveFingerprint, Produced> fingerprint_and_produce(
         io::Sink& sink, const DriverContext& ctx) override {
+        pgdump::DumpOptions hooks;
+        try {
+            hooks.probe = pg::probe_session(configured().conn);
+        } catch (...) {
+            sink.abort();
+            throw;
+        }
+        if (hooks.probe->one_session_at_a_time) {
+            // A pool of one server session: pg_dump could not connect while the fingerprint
+            // holds it. One after the other, as when the fingerprint decides the run.
+            LiveFingerprint fp;
+            try {
+                fp = fingerprint(ctx);
+            } catch (...) {
+                sink.abort();
+                throw;
+            }
+            Produced produced = produce(sink, ctx, hooks);
+            return {std::move(fp), std::move(produced)};
+        }
         SnapshotHandoff handoff;
         fingerprint::DbOptions share;
         share.share_snapshot = [&](const std::string& id) { handoff.publish(id); };
@@ -107,7 +128,6 @@ public:
                 throw;
             }
         });
-        pgdump::DumpOptions hooks;
         try {
             hooks.snapshot = handoff.snapshot();  // rethrows the scan's failure
         } catch (...) {
@@ -165,7 +185,7 @@ public:
         return produce(sink, ctx, {});
     }
 
-    /// produce() with the snapshot and the hooks of `hooks` (its other fields unused).
+    /// produce() with the probe, the snapshot and the hooks of `hooks` (its other fields unused).
     Produced produce(io::Sink& sink, const DriverContext& ctx, const pgdump::DumpOptions& hooks) {
         const auto& s = configured();
         Produced p;
@@ -181,6 +201,7 @@ public:
         d.pg_dump_level = s.pg_dump_level;
         d.zstd = s.zstd;
         d.extra_args = s.extra_dump_args;
+        d.probe = hooks.probe;
         d.snapshot = hooks.snapshot;
         d.on_output = hooks.on_output;
         d.before_finish = hooks.before_finish;

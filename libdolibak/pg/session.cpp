@@ -110,6 +110,7 @@ SessionProbe probe_session(const ConnectionParams& p) {
     if (!begun) {
         probe.session_evidence =
             "a second connection waited for a server session while the first held its own";
+        probe.one_session_at_a_time = true;
         return probe;
     }
     const std::string b1 = b.scalar("SELECT pg_backend_pid()");

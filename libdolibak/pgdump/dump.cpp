@@ -27,7 +27,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
     try {
         // The path pg_dump takes: whether the read-only startup options reach the server,
         // and that it keeps one server session (a transaction pooler is refused here).
-        const auto path = pg::probe_session(o.conn);
+        const auto path = o.probe ? *o.probe : pg::probe_session(o.conn);
         res.server_version = path.server_version;
         res.read_only_by = path.read_only_by();
         read_only_options = path.startup_options;

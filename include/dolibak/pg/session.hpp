@@ -24,6 +24,10 @@ struct DOLIBAK_API SessionProbe {
     std::string startup_options_refused;
     /// How the path was seen to keep one server session per connection.
     std::string session_evidence;
+    /// The path served a second connection only once the first let go of its server
+    /// session (a pool of one): two sessions at once (a fingerprint beside pg_dump) would
+    /// wait for each other.
+    bool one_session_at_a_time = false;
 
     /// One line for logs and `check`: how a dump's session is read-only on this path.
     std::string read_only_by() const;

@@ -7,6 +7,7 @@
 #include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/io/zstd.hpp>
+#include <dolibak/pg/session.hpp>
 #include <dolibak/pgdump/archive.hpp>
 #include <dolibak/pgdump/tools.hpp>
 
@@ -33,6 +34,8 @@ struct DOLIBAK_API DumpOptions {
     io::ZstdOptions zstd{3, 2};
     /// Extra pg_dump arguments (e.g. "--inserts", "-n", "public").
     std::vector<std::string> extra_args;
+    /// The path's probe (pg::probe_session), when the caller took it already: not taken again.
+    std::optional<pg::SessionProbe> probe;
     /// An exported snapshot for pg_dump to read (`--snapshot`): the dump then holds exactly
     /// the state of the transaction that exported it, which must stay open until on_output.
     std::string snapshot;
