@@ -8,13 +8,17 @@ docs/packs.md. Usage:
 
 STORE_DIR is a directory holding the store's objects under their keys (a `file://` store, or
 `aws s3 sync s3://bucket/prefix STORE_DIR`), RUN the run's time stamp (20261123T020000Z), and
-TARGET a directory that must not exist yet. Every blob is checked against its SHA-256; paths
-that are absolute or contain `..` are refused. Owners are not restored; modes lose the
-set-id, sticky and world-writable bits, as dolibak's own restore does.
+TARGET a directory that must not exist yet. STORE_DIR needs the run's index
+(docs/RUN.index.zst) and the whole packs/ folder: the packs, and the move records under
+packs/moved/ (a pack that was repacked is gone; its record says where each of its blobs is
+now). Every blob is checked against its SHA-256; paths that are absolute or contain `..` are
+refused. Owners are not restored; modes lose the set-id, sticky and world-writable bits, as
+dolibak's own restore does.
 """
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -38,9 +42,35 @@ def safe_join(target, path):
     return os.path.join(target, path)
 
 
+MOVED = {}  # move record path -> {old offset: frame}
+
+
+def locate(store, blob):
+    """The pack and offset that hold a blob's frame now, through the move records."""
+    pack, offset = blob["pack"], blob["offset"]
+    for _ in range(64):
+        if not re.fullmatch(r"packs/[0-9a-f]{2}/[0-9a-f]{64}\.pack", pack):
+            raise SystemExit(f"refusing the pack name {pack!r}")
+        if os.path.exists(os.path.join(store, pack)):
+            return pack, offset
+        name = os.path.basename(pack)[:-len(".pack")]
+        moved = os.path.join(store, "packs", "moved", name + ".json")
+        if not os.path.exists(moved):
+            raise SystemExit(f"{pack} is missing (and has no move record)")
+        if moved not in MOVED:
+            with open(moved, "rb") as f:
+                MOVED[moved] = {m["offset"]: m for m in json.load(f)["frames"]}
+        frame = MOVED[moved].get(offset)
+        if frame is None or frame["length"] != blob["length"]:
+            raise SystemExit(f"{pack} is missing and its move record lacks the blob at {offset}")
+        pack, offset = frame["pack"], frame["to"]
+    raise SystemExit(f"the move records from {blob['pack']} loop")
+
+
 def read_blob(store, blob):
-    with open(os.path.join(store, blob["pack"]), "rb") as pack:
-        pack.seek(blob["offset"])
+    pack_key, offset = locate(store, blob)
+    with open(os.path.join(store, pack_key), "rb") as pack:
+        pack.seek(offset)
         frame = pack.read(blob["length"])
     try:
         data = zstd_decompress(frame)

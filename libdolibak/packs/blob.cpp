@@ -25,8 +25,15 @@ std::string decode_blob(std::string_view frame, const BlobRef& ref) {
     return out;
 }
 
-std::string read_blob(store::Store& store, const BlobRef& ref) {
-    auto src = store.get(ref.pack, {.offset = ref.offset, .length = ref.length});
+std::string read_blob(store::Store& store, const BlobRef& original, Relocations* moved) {
+    BlobRef ref = original;
+    std::unique_ptr<io::Source> src;
+    try {
+        src = store.get(ref.pack, {.offset = ref.offset, .length = ref.length});
+    } catch (const store::ObjectNotFound&) {
+        if (!moved || moved->follow(ref) == 0) throw;
+        src = store.get(ref.pack, {.offset = ref.offset, .length = ref.length});
+    }
     const auto frame = io::read_all(*src, ref.length + 1);
     if (frame.size() != ref.length)
         throw FormatError(fmt::format("blob {} in {} at {}: {} bytes read, {} expected", ref.sha256,

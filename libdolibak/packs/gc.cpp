@@ -2,16 +2,11 @@
 #include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
 
-#include <set>
+#include <algorithm>
 
 namespace dolibak::packs {
 
 namespace {
-
-bool is_pack_key(const std::string& key) {
-    return key.rfind("packs/", 0) == 0 && key.size() > 5 &&
-           key.compare(key.size() - 5, 5, ".pack") == 0;
-}
 
 bool is_index_key(const std::string& key) {
     constexpr std::string_view suffix = ".index.zst";
@@ -19,12 +14,30 @@ bool is_index_key(const std::string& key) {
            key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+/// Removes `keys`, adding what went to `removed` and what did not to `failures`.
+void remove_all(store::Store& store, const std::vector<std::string>& keys,
+                std::vector<std::string>& removed, std::vector<store::RemoveFailure>& failures) {
+    if (keys.empty()) return;
+    auto failed = store.remove_many(keys);
+    std::set<std::string> bad;
+    for (const auto& f : failed) bad.insert(f.key);
+    for (const auto& k : keys)
+        if (!bad.contains(k)) removed.push_back(k);
+    failures.insert(failures.end(), failed.begin(), failed.end());
+}
+
 }  // namespace
 
 GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
-               const std::map<std::string, std::uint64_t>& live, double repack_below) {
+               const std::map<std::string, std::uint64_t>& live, double repack_below,
+               const std::set<std::string>* needed_records) {
     GcPlan plan;
     for (const auto& p : packs) {
+        if (is_moved_key(p.key)) {
+            if (needed_records && !needed_records->contains(p.key))
+                plan.records_remove.push_back(p.key);
+            continue;
+        }
         if (!is_pack_key(p.key)) continue;
         auto it = live.find(p.key);
         if (it == live.end()) {
@@ -42,46 +55,72 @@ GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
     return plan;
 }
 
-std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store) {
-    std::map<std::string, std::set<std::pair<std::uint64_t, std::uint64_t>>> frames;
+std::map<std::string, std::uint64_t> LiveSet::bytes() const {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& [pack, set] : frames) {
+        std::uint64_t sum = 0;
+        for (const auto& f : set) sum += f.second;
+        out.emplace(pack, sum);
+    }
+    return out;
+}
+
+LiveSet live_set(store::Store& store, Relocations& moved) {
+    LiveSet live;
+    std::vector<std::string> via;
     for (const auto& o : store.list("docs/")) {
         if (!is_index_key(o.key)) continue;
         try {
             auto src = store.get(o.key);
             IndexReader reader(*src);
             while (auto e = reader.next())
-                for (const auto& b : e->blobs) frames[b.pack].emplace(b.offset, b.length);
+                for (auto& b : e->blobs) {
+                    via.clear();
+                    moved.follow(b, &via);
+                    for (const auto& p : via) live.records.insert(moved_key(p));
+                    live.frames[b.pack].emplace(b.offset, b.length);
+                }
+            ++live.indexes;
         } catch (Error& e) {
             e.with_context("reading the index " + o.key + " (no pack is deleted)");
             throw;
         }
     }
-    std::map<std::string, std::uint64_t> live;
-    for (const auto& [pack, set] : frames) {
-        std::uint64_t sum = 0;
-        for (const auto& f : set) sum += f.second;
-        live.emplace(pack, sum);
-    }
     return live;
 }
 
-GcResult collect_garbage(store::Store& store, bool dry_run) {
+std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store) {
+    Relocations moved(store);
+    return live_set(store, moved).bytes();
+}
+
+GcResult collect_garbage(store::Store& store, const GcOptions& options) {
     GcResult result;
-    // Packs are listed before the indexes are read: a pack that appears in between belongs
-    // to a run that is not in this listing and is left alone.
-    const auto packs = store.list("packs/");
-    const auto live = live_pack_bytes(store);
-    for (const auto& o : store.list("docs/"))
-        if (is_index_key(o.key)) ++result.indexes;
-    result.plan = plan_gc(packs, live);
-    if (!dry_run && !result.plan.remove.empty()) {
-        result.failures = store.remove_many(result.plan.remove);
-        std::set<std::string> failed;
-        for (const auto& f : result.failures) failed.insert(f.key);
-        for (const auto& k : result.plan.remove)
-            if (!failed.contains(k)) result.removed.push_back(k);
-    }
+    // Packs and move records are listed before the indexes are read: a pack that appears in
+    // between belongs to a run that is not in this listing and is left alone.
+    const auto listing = store.list("packs/");
+    std::set<std::string> records;
+    for (const auto& o : listing)
+        if (is_moved_key(o.key)) records.insert(o.key);
+    Relocations moved(store);
+    moved.set_existing(records);
+    const auto live = live_set(store, moved);
+    result.indexes = live.indexes;
+    result.plan = plan_gc(listing, live.bytes(), options.repack_below, &live.records);
+    if (options.dry_run) return result;
+    // Unreferenced packs first: a repack may write a pack of the same name (the same bytes)
+    // as one of them, which must not be deleted after it.
+    remove_all(store, result.plan.remove, result.removed, result.failures);
+    if (options.repack && !result.plan.repack.empty())
+        result.repacked = repack(store, result.plan.repack, live.frames, moved, options.pack_size);
+    remove_all(store, result.plan.records_remove, result.records_removed, result.failures);
     return result;
+}
+
+GcResult collect_garbage(store::Store& store, bool dry_run) {
+    GcOptions options;
+    options.dry_run = dry_run;
+    return collect_garbage(store, options);
 }
 
 }  // namespace dolibak::packs

@@ -2,6 +2,7 @@
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
+#include <dolibak/packs/relocation.hpp>
 #include <dolibak/packs/writer.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/walk.hpp>
@@ -205,12 +206,19 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
     Builder builder(store, index_sink, run, options);
     try {
         if (previous) {
-            std::set<std::string> present;
-            for (const auto& o : store.list("packs/")) present.insert(o.key);
-            builder.set_present(std::move(present));
+            std::set<std::string> present, records;
+            for (const auto& o : store.list("packs/"))
+                (is_moved_key(o.key) ? records : present).insert(o.key);
+            builder.set_present(present);
             try {
+                // A blob of a repacked pack is referenced where it is now.
+                Relocations moved(store);
+                moved.set_existing(std::move(records));
                 IndexReader reader(*previous);
-                while (auto e = reader.next()) builder.learn(e->path, *e);
+                while (auto e = reader.next()) {
+                    for (auto& b : e->blobs) moved.locate(b, present);
+                    builder.learn(e->path, *e);
+                }
             } catch (const FormatError& e) {
                 // Costs an upload of everything, loses nothing.
                 builder.forget();
