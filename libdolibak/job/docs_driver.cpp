@@ -137,10 +137,10 @@ public:
     std::vector<std::string> check_object(io::Source& object, const std::string& key,
                                           const DriverContext& ctx) override {
         if (is_index(key)) {
-            const auto r = packs::verify_run(store_, object, true);
-            ctx.info(fmt::format("{}: {} checked in {} ({} bytes read)", key,
-                                 count_noun(r.blobs, "blob"), count_noun(r.packs, "pack"),
-                                 r.pack_bytes));
+            const auto r = packs::verify_run(store_, object, !ctx.quick);
+            ctx.info(fmt::format("{}: {} {} in {} ({} bytes {})", key, count_noun(r.blobs, "blob"),
+                                 ctx.quick ? "located" : "checked", count_noun(r.packs, "pack"),
+                                 r.pack_bytes, ctx.quick ? "seen" : "read"));
             return r.problems;
         }
         std::vector<std::string> problems;
