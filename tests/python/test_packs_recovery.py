@@ -104,3 +104,59 @@ def test_recover_script_refuses_a_damaged_blob(tmp_path):
     assert p.returncode != 0
     assert "cannot be decompressed" in p.stderr or "does not match its digest" in p.stderr
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_a_repacked_store_restores_and_rebuilds_through_its_move_records(tmp_path):
+    """Most of the first run's files go; once the first run is pruned, its pack is mostly
+    garbage and is repacked: the kept run's index still names the old pack, which is gone,
+    and dolibak and recover-packs.py both find its blobs through packs/moved/."""
+    docs = tmp_path / "documents"
+    (docs / "facture").mkdir(parents=True)
+    (docs / "install.lock").write_bytes(b"")
+    for i in range(30):
+        (docs / "facture" / f"FA{i:02}.pdf").write_bytes(os.urandom(20_000 + 1000 * i))
+    store = tmp_path / "store"
+    at = ["--store", store_url(store)]
+    backup = ["backup", "--create-store-dir", "--docs-only", "--docs-dir", str(docs),
+              "--docs-mode", "packs"] + at
+    run(backup, check_rc=0)
+    [old_pack] = list((store / "packs").rglob("*.pack"))
+    for i in range(5, 30):
+        (docs / "facture" / f"FA{i:02}.pdf").unlink()
+    run(backup, check_rc=0)
+    kept = tree(docs)
+    p = run(["prune", "--retention", "count", "--keep-last", "1"] + at, check_rc=0)
+    assert "repacked" in p.stdout + p.stderr
+    assert not old_pack.exists()
+    [record] = list((store / "packs" / "moved").glob("*.json"))
+    assert record.name == old_pack.name.replace(".pack", ".json")
+    [new_pack] = list((store / "packs").rglob("*.pack"))
+    assert new_pack.stat().st_size < old_pack_size_bound(kept)
+
+    [index] = list((store / "docs").glob("*.index.zst"))
+    ts = index.name.split(".")[0]
+    run(["verify", ts] + at, check_rc=0)
+    q = run(["verify", "--quick", ts] + at, check_rc=0)
+    assert "quick verify" in q.stdout
+    restored = tmp_path / "restored"
+    run(["restore", "docs", ts, "--to", str(restored)] + at, check_rc=0)
+    assert tree(restored) == kept
+    rebuilt = tmp_path / "rebuilt"
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(rebuilt)],
+                       capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert p.returncode == 0, p.stderr
+    assert tree(rebuilt) == kept
+
+    # without its move record, the old pack's blobs cannot be found: the script says so
+    record.rename(tmp_path / "record.json")
+    q = run(["verify", "--quick", ts] + at)
+    assert q.returncode == 1 and "missing" in q.stdout, (q.stdout, q.stderr)
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(tmp_path / "lost")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "has no move record" in p.stderr
+
+
+def old_pack_size_bound(files):
+    """The live content's bytes plus a little: what a repacked pack of random data may hold."""
+    return sum(len(v[2]) for v in files.values() if v[0] == "file") + 4096
