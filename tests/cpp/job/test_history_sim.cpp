@@ -7,7 +7,7 @@
 //   - no object is left that no run names (but the one a stored fingerprint names);
 //   - after a prune, planning again deletes nothing (the store holds what the plan keeps);
 //   - no manifest is unreadable; a lock is left only by a killed run.
-// Every other year the documents half is in docs_mode packs (the store switches modes five
+// One year in three the documents half is in docs_mode packs (the store switches modes three
 // times each way): the real documents driver over a small real tree that changes at random
 // (files added, rewritten, copied, deleted), so that prunes collect packs and repack the ones
 // that are mostly garbage, with kills and lost answers landing in those too. Each packs run
@@ -540,8 +540,8 @@ struct World {
 void simulate(World& w, long days) {
     for (long day = 0; day < days; ++day) {
         w.clock.set(at(2026, 1, 1, 2) + std::chrono::days(day));
-        // every other year in docs_mode packs: the store switches modes five times each way
-        w.packs_now = (day / 365) % 2 == 1;
+        // one year in three in docs_mode packs: the store switches modes three times each way
+        w.packs_now = (day / 365) % 3 == 1;
         w.change_content();
         if (day % 97 == 50) {
             w.race();
