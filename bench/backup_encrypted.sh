@@ -2,20 +2,23 @@
 # Whole CLI backups, encrypted (one age recipient) beside plain, in the same run: the database
 # half in dump_mode zstd and the documents archive (default compression), each forced
 # (--force) into its own fresh directory store. Prints wall time, CPU and peak RSS of each and
-# the encrypted/plain ratio. Figures only, no assertions.
-#   bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M]
+# the encrypted/plain ratio of the medians over R rounds (plain and encrypted alternate; the
+# store is emptied and the page cache synced before each run). Figures only, no assertions.
+#   bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M] [--rounds R]
 # Starts a throwaway PostgreSQL (tools/testenv/pgfixture.py), generates the database
 # (tools/dolibarr_gen.py db --scale N, default 20000, ~145 MB; 220000 gives >= 1 GiB) and a
 # documents tree (dolibarr_gen.py docs --scale M, default 2000).
 set -euo pipefail
-build=${1:?usage: bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M]}
+build=${1:?usage: bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M] [--rounds R]}
 shift
 scale=20000
 docs_scale=2000
+rounds=3
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scale) scale=$2; shift 2;;
     --docs-scale) docs_scale=$2; shift 2;;
+    --rounds) rounds=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -38,7 +41,7 @@ recipient=$(age-keygen -y "$work/key.txt")
 
 run() {  # label store extra-args...
   local label=$1 store=$2; shift 2
-  mkdir -p "$store"
+  rm -rf "$store"; mkdir -p "$store"; sync
   /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$cli" backup --force \
     --store "file://$store" --pg-tools-dir "$bin" "$@" > /dev/null 2> "$work/err" \
     || { cat "$work/err"; exit 1; }
@@ -46,13 +49,21 @@ run() {  # label store extra-args...
   local bytes; bytes=$(du -sb --exclude=manifests "$store" | cut -f1)
   printf '%-16s %8s s wall %7s+%-7s s cpu %8s KiB RSS %14s bytes\n' \
     "$label" "$wall" "$user" "$sys" "$rss" "$bytes"
-  echo "$wall" > "$work/$label.wall"
+  echo "$wall" >> "$work/$label.wall"
 }
-ratio() { echo "$(cat "$work/$2.wall") / $(cat "$work/$1.wall")" | bc -l | xargs printf '  ratio %s: %.3f\n' "$2/$1"; }
+median() { sort -n "$work/$1.wall" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() {
+  local a b; a=$(median "$1"); b=$(median "$2")
+  echo "$b / $a" | bc -l | xargs printf "  medians %s s / %s s, ratio %s: %.3f\n" "$b" "$a" "$2/$1"
+}
 
-run db-plain "$work/s1" --db-only --dump-mode zstd
-run db-encrypted "$work/s2" --db-only --dump-mode zstd --age-recipients "$recipient"
+for ((i = 1; i <= rounds; i++)); do
+  run db-plain "$work/s1" --db-only --dump-mode zstd
+  run db-encrypted "$work/s2" --db-only --dump-mode zstd --age-recipients "$recipient"
+done
 ratio db-plain db-encrypted
-run docs-plain "$work/s3" --docs-only --docs-dir "$docs"
-run docs-encrypted "$work/s4" --docs-only --docs-dir "$docs" --age-recipients "$recipient"
+for ((i = 1; i <= rounds; i++)); do
+  run docs-plain "$work/s3" --docs-only --docs-dir "$docs"
+  run docs-encrypted "$work/s4" --docs-only --docs-dir "$docs" --age-recipients "$recipient"
+done
 ratio docs-plain docs-encrypted

@@ -10,6 +10,9 @@
 # peak RSS and output size per run, then per contender the range and the ratio of medians
 # against its peer. Figures only, no assertions.
 #   bench/db_backup.sh BUILD_DIR [--scale N] [--rounds R] [--restore]
+# DB_BENCH_JOBS_ONLY=1: only what the --jobs restores need (the peer's file and the default
+# store; then only `pg_restore -j 2` and `dolibak restore db --jobs 2`); DB_BENCH_BASE=<another
+# dolibak> adds its `restore db --jobs 2` to the same rounds (an older build, for before/after).
 # Starts a throwaway PostgreSQL (tools/testenv/pgfixture.py; fsync off), generates the
 # database (tools/dolibarr_gen.py db --scale N: 110000 ~ 0.5 GB, 220000 ~ 1.1 GB).
 set -euo pipefail
@@ -86,6 +89,7 @@ export -f pgdump_peer backup_run
 export dolibak
 
 contenders=(peer default zstd)
+[ "${DB_BENCH_JOBS_ONLY:-0}" = 1 ] && contenders=(peer default)
 for round in $(seq 1 "$rounds"); do
   echo "== backup round $round"
   n=${#contenders[@]}
@@ -98,7 +102,7 @@ if [ "$restore" = 1 ]; then
     PGUSER=$SANDBOX_USER PGPASSWORD=$SANDBOX_PASSWORD PGDATABASE=$SANDBOX_DB \
       psql -XqAtc "DROP OWNED BY $SANDBOX_USER CASCADE" >/dev/null
   }
-  zst=$(ls "$work"/store-zstd/db/*.zst)
+  zst=$(ls "$work"/store-zstd/db/*.zst 2>/dev/null || true)
   peer_restore() {  # pg_restore options..., reading $PEER_FILE
     PGUSER=$SANDBOX_USER PGPASSWORD=$SANDBOX_PASSWORD PGDATABASE=$SANDBOX_DB \
       pg_restore --no-password --exit-on-error --no-owner "$@" --dbname="$SANDBOX_DB" "$PEER_FILE"
@@ -125,11 +129,23 @@ if [ "$restore" = 1 ]; then
       peer2) measure restore "pg_restore -j 2" "" peer_restore --jobs=2 ;;
       default2) measure restore "dolibak restore db --jobs 2" "" \
                   dolibak_restore "$work/store-default" --jobs 2 ;;
+      base2) dolibak=$DB_BENCH_BASE measure restore "base: dolibak restore db --jobs 2" "" \
+               dolibak_restore "$work/store-default" --jobs 2 ;;
       peerz) measure restore "zstd -dc | pg_restore --single-transaction" "" peer_restore_zst ;;
       zstd) measure restore "dolibak restore db (zstd mode)" "" dolibak_restore "$work/store-zstd" ;;
     esac
   }
   restores=(peer default peer2 default2 peerz zstd)
+  if [ "${DB_BENCH_JOBS_ONLY:-0}" = 1 ]; then
+    jobs_set=(peer2 default2)
+    [ -n "${DB_BENCH_BASE:-}" ] && jobs_set+=(base2)
+    for round in $(seq 1 "$rounds"); do
+      echo "== restore round $round"
+      n=${#jobs_set[@]}
+      for i in $(seq 0 $((n - 1))); do one_restore "${jobs_set[$(((i + round - 1) % n))]}"; done
+    done
+    rounds=0
+  fi
   for round in $(seq 1 "$rounds"); do
     echo "== restore round $round"
     # Rotate the pairs, keeping each peer beside its dolibak run.
@@ -155,6 +171,7 @@ peers = {"dolibak backup --db-only (pg_dump mode)": "pg_dump -Fc > file",
          "dolibak backup --db-only (zstd mode)": "pg_dump -Fc > file",
          "dolibak restore db (pg_dump mode)": "pg_restore --single-transaction",
          "dolibak restore db --jobs 2": "pg_restore -j 2",
+         "base: dolibak restore db --jobs 2": "pg_restore -j 2",
          "dolibak restore db (zstd mode)": "zstd -dc | pg_restore --single-transaction"}
 med = {label: statistics.median(w for w, *_ in v) for (_, label), v in by.items()}
 for (kind, label), v in by.items():

@@ -2,8 +2,11 @@
 # Documents incremental forever: whole CLI runs of `dolibak backup --docs-mode packs`, of the
 # tar mode (zstd) and of restic in the same run, on the same generated tree into local
 # directories: a first run, a day with 12 files added or changed, an unchanged day. Prints
-# wall seconds, peak RSS and the store's size after each step (bytes added). Figures only.
-#   bench/packs_vs_restic.sh BUILD_DIR [SCALE]     (SCALE invoices, default 2000: ~350 MB)
+# wall and CPU seconds, peak RSS and the store's size after each step (bytes added). Figures
+# only. The packs index of each step is kept in $KEEP_INDEX_DIR when set (for
+# bench/packs_index_size.py).
+#   bench/packs_vs_restic.sh BUILD_DIR [SCALE]     (SCALE invoices, default 2000: ~350 MB;
+#                                                   11500: ~2 GB, ~21k files)
 set -euo pipefail
 build=${1:?usage: bench/packs_vs_restic.sh BUILD_DIR [SCALE]}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,20 +21,27 @@ tar -cf - -C "$work" documents | cat > /dev/null  # warm the page cache
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache
 restic init -q -r "$work/restic" >/dev/null
 size() { du -sb "$1" | cut -f1; }
-printf '%-16s %-22s %8s %10s %14s %12s\n' step contender "wall s" "rss KiB" "store bytes" "added"
+printf '%-16s %-22s %8s %8s %10s %14s %12s\n' step contender "wall s" "cpu s" "rss KiB" \
+  "store bytes" "added"
 declare -A before
 measure() {  # step label store command...
   local step=$1 label=$2 store=$3; shift 3
-  local b=${before[$label]:-0} wall rss
-  /usr/bin/time -o "$work/time" -f '%e %M' "$@" > /dev/null 2>&1
-  read -r wall rss < "$work/time"
+  local b=${before[$label]:-0} wall user sys rss
+  /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$@" > /dev/null 2>&1
+  read -r wall user sys rss < "$work/time"
   local s; s=$(size "$store")
-  printf '%-16s %-22s %8s %10s %14s %12s\n' "$step" "$label" "$wall" "$rss" "$s" "$((s - b))"
+  printf '%-16s %-22s %8s %8s %10s %14s %12s\n' "$step" "$label" "$wall" \
+    "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$rss" "$s" "$((s - b))"
   before[$label]=$s
 }
 round() {  # step
   measure "$1" "dolibak packs" "$work/packs" "$cli" backup --docs-only --docs-dir "$tree" \
     --store "file://$work/packs" --create-store-dir --docs-mode packs
+  if [ -n "${KEEP_INDEX_DIR:-}" ]; then
+    mkdir -p "$KEEP_INDEX_DIR"
+    last=$(find "$work/packs" -name '*.index.zst' | sort | tail -1)
+    [ -z "$last" ] || cp "$last" "$KEEP_INDEX_DIR/${1// /-}.index.zst"
+  fi
   measure "$1" "dolibak tar.zst" "$work/tar" "$cli" backup --docs-only --docs-dir "$tree" \
     --store "file://$work/tar" --create-store-dir --docs-compression zstd
   measure "$1" "restic 0.14 (auto)" "$work/restic" restic -q -r "$work/restic" backup \

@@ -5,7 +5,9 @@
 # reading dolibak's JSON (parsing the bytes the planner writes). Contenders alternated,
 # ROUNDS rounds of REPEATS runs each; prints per contender the median and best wall time,
 # median CPU (user + system), peak RSS and output bytes, and each one's ratio (median wall) to
-# `sort`. Figures only, no asserts.
+# `sort`. PLAN_BENCH_BASE=<another dolibak binary> (an older build, copied with its
+# libdolibak) adds its text and --json runs to the same rounds, and checks that both builds
+# print the same bytes. Figures only, no asserts.
 #   bench/plan_cli.sh BUILD_DIR [BACKUPS] [ROUNDS] [REPEATS]
 set -euo pipefail
 build=$(cd "${1:?usage: bench/plan_cli.sh BUILD_DIR [BACKUPS] [ROUNDS] [REPEATS]}" && pwd)
@@ -44,6 +46,17 @@ open(path, "w").write("\n".join(uniq) + "\n")
 PY
 "$dolibak" plan --now 20261123T020000Z --json <"$work/backups.txt" >"$work/plan.json"
 echo "input: $(wc -l <"$work/backups.txt") backups, $(stat -c %s "$work/backups.txt") bytes"
+if [ -n "${PLAN_BENCH_BASE:-}" ]; then
+  for extra in "" "--json" "--mode count --keep-daily 30 --keep-weekly 5"; do
+    # shellcheck disable=SC2086
+    "$dolibak" plan --now 20261123T020000Z $extra <"$work/backups.txt" >"$work/new.out"
+    # shellcheck disable=SC2086
+    "$PLAN_BENCH_BASE" plan --now 20261123T020000Z $extra <"$work/backups.txt" >"$work/base.out"
+    if cmp -s "$work/new.out" "$work/base.out"; then same=yes; else same=NO; fi
+    echo "same output as the base build (${extra:-text}): $same"
+  done
+  rm -f "$work/new.out" "$work/base.out"
+fi
 
 /usr/bin/python3 - "$work" "$dolibak" "$rounds" "$repeats" <<'PY'
 import os, shutil, statistics, subprocess, sys, time
@@ -63,6 +76,12 @@ contenders = [
 ]
 if shutil.which("jq"):
     contenders.append(("peer: jq -c . (dolibak's JSON)", ["jq", "-c", "."], pj))
+base_bin = os.environ.get("PLAN_BENCH_BASE")
+if base_bin:
+    contenders += [
+        ("base: dolibak plan (text)", [base_bin, "plan", *now], inp),
+        ("base: dolibak plan --json", [base_bin, "plan", *now, "--json"], inp),
+    ]
 walls = {c[0]: [] for c in contenders}
 cpus = {c[0]: [] for c in contenders}
 rss = {c[0]: 0 for c in contenders}

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
             const double ms = best_ms(repeats, [&] { kept = plan(v, now, *pol).kept(); });
             const double json_ms = best_ms(1, [&] {
                 const auto p = plan(v, now, *pol);
-                (void)to_json(p, now, *pol).size();
+                (void)to_json(p).size();
             });
             fmt::print("  {:<24} plan {:7.1f} ms  ({} kept)   plan + to_json {:7.1f} ms\n", name,
                        ms, kept, json_ms);

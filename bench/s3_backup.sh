@@ -6,6 +6,8 @@
 # dolibak process through /usr/bin/time: moto's CPU is not in it), divided by the object's
 # size. Beside them, `aws s3 cp` up and down of the same object (the peer; aws-cli v1 on PATH,
 # same part size and concurrency). ROUNDS rounds, alternating. Figures only, no assertions.
+# S3_BENCH_ALWAYS=1 adds a backup to S3 with s3_content_md5 always (the default is auto);
+# S3_BENCH_AWS=up times only aws-cli's upload (its download is slow against moto), none neither.
 #   bench/s3_backup.sh BUILD_DIR [SIZE_MIB=1024] [ROUNDS=3]
 set -euo pipefail
 build=$(cd "${1:?usage: bench/s3_backup.sh BUILD_DIR [SIZE_MIB] [ROUNDS]}" && pwd)
@@ -48,8 +50,10 @@ measure() {  # LABEL COMMAND...
     "$(echo "$user + $sys" | bc)" "$rss"
 }
 backup_to() { DOLIBAK_STORE=$1 "$dolibak" backup --docs-only --force; }
+backup_always() { DOLIBAK_S3_CONTENT_MD5=always backup_to "$@"; }
 verify_from() { DOLIBAK_STORE=$1 "$dolibak" verify latest; }
-export -f backup_to verify_from
+export -f backup_to backup_always verify_from
+aws_mode=${S3_BENCH_AWS:-both}
 file_store="file://$work/store"
 s3_store="s3://$S3_BUCKET/bench"
 mkdir -p "$work/store"
@@ -66,14 +70,19 @@ for round in $(seq 1 "$rounds"); do
     measure "verify from S3" verify_from "$s3_store"
     measure "verify from a directory" verify_from "$file_store"
   fi
-  if [ -n "$aws_bin" ]; then
+  if [ "${S3_BENCH_ALWAYS:-0}" = 1 ]; then
+    measure "backup to S3, md5 always" backup_always "$s3_store"
+  fi
+  if [ -n "$aws_bin" ] && [ "$aws_mode" != none ]; then
     obj=$(ls -t "$work"/store/docs/* | head -1)
     measure "aws s3 cp (upload)" "$aws_bin" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "$obj" \
       "s3://$S3_BUCKET/aws/object"
-    rm -f "$work/back"
-    measure "aws s3 cp (download)" "$aws_bin" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp \
-      "s3://$S3_BUCKET/aws/object" "$work/back"
-    cmp "$obj" "$work/back"
+    if [ "$aws_mode" = both ]; then
+      rm -f "$work/back"
+      measure "aws s3 cp (download)" "$aws_bin" --endpoint-url "$AWS_ENDPOINT_URL" s3 cp \
+        "s3://$S3_BUCKET/aws/object" "$work/back"
+      cmp "$obj" "$work/back"
+    fi
   fi
 done
 obj=$(ls -t "$work"/store/docs/* | head -1)
@@ -92,7 +101,10 @@ for k, v in by.items():
     print(f"{k:26} wall {min(w):6.2f}-{max(w):6.2f} cpu {min(c):6.2f}-{max(c):6.2f} "
           f"({statistics.median(c) / gib:.2f} s/GiB) rss {max(x[2] for x in v) // 1024} MiB")
 for op, s3, local in (("up", "backup to S3", "backup to a directory"),
+                      ("up, md5 always", "backup to S3, md5 always", "backup to a directory"),
                       ("down", "verify from S3", "verify from a directory")):
+    if s3 not in by:
+        continue
     d = [a[1] - b[1] for a, b in zip(by[s3], by[local])]
     print(f"S3 client CPU {op:4}: {min(d) / gib:.2f}-{max(d) / gib:.2f} s/GiB "
           f"(median {statistics.median(d) / gib:.2f}); peak RSS {max(x[2] for x in by[s3]) // 1024} MiB "

@@ -1,32 +1,99 @@
 #!/usr/bin/env python3
 """Rebuild one packs-mode documents run from a copy of the store's objects, without dolibak.
 
-Needs Python 3 (standard library only) and the `zstd` command. The format is described in
-docs/packs.md. Usage:
+Needs Python 3 (standard library only) and the `zstd` command; for an encrypted run
+(`age_recipients`: `docs/<RUN>.index.zst.age` and `.pack.age` packs) also the `age` command.
+The format is described in docs/packs.md. Usage:
 
-    python3 recover-packs.py STORE_DIR RUN TARGET
+    python3 recover-packs.py [--identity KEY_FILE] STORE_DIR RUN TARGET
 
 STORE_DIR is a directory holding the store's objects under their keys (a `file://` store, or
 `aws s3 sync s3://bucket/prefix STORE_DIR`), RUN the run's time stamp (20261123T020000Z), and
 TARGET a directory that must not exist yet. STORE_DIR needs the run's index
-(docs/RUN.index.zst) and the whole packs/ folder: the packs, and the move records under
-packs/moved/ (a pack that was repacked is gone; its record says where each of its blobs is
-now). Every blob is checked against its SHA-256; paths that are absolute or contain `..` are
+(docs/RUN.index.zst, or .age) and the whole packs/ folder: the packs, and the move records
+under packs/moved/ (a pack that was repacked is gone; its record says where each of its blobs
+is now). KEY_FILE is an age identity file (as age-keygen writes it) for an encrypted run: the
+index, each pack and each move record (.json.age) are decrypted with `age -d -i KEY_FILE`.
+Every blob is checked against its SHA-256; paths that are absolute or contain `..` are
 refused. Owners are not restored; modes lose the set-id, sticky and world-writable bits, as
 dolibak's own restore does.
 """
+import argparse
+import collections
 import hashlib
 import json
 import os
 import re
 import subprocess
-import sys
 
 
 def zstd_decompress(data):
     done = subprocess.run(["zstd", "-d", "-c", "-q"], input=data, stdout=subprocess.PIPE,
                           check=True)
     return done.stdout
+
+
+def age_decrypt(path, identity):
+    if identity is None:
+        raise SystemExit(f"{path} is encrypted: give the age identity file with --identity")
+    done = subprocess.run(["age", "-d", "-i", identity, path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise SystemExit(f"{path}: age cannot decrypt it: "
+                         f"{done.stderr.decode('utf-8', 'replace').strip()}")
+    return done.stdout
+
+
+class Packs:
+    """The packs' bytes: read in place, or decrypted whole (a few recently used kept)."""
+
+    def __init__(self, store, identity):
+        self.store = store
+        self.identity = identity
+        self.decrypted = collections.OrderedDict()
+        self.moved = {}  # move record path -> {old offset: frame}
+
+    def locate(self, blob):
+        """The pack and offset that hold a blob's frame now, through the move records."""
+        pack, offset = blob["pack"], blob["offset"]
+        for _ in range(64):
+            m = re.fullmatch(r"packs/[0-9a-f]{2}/([0-9a-f]{64})\.pack(\.age)?", pack)
+            if not m:
+                raise SystemExit(f"refusing the pack name {pack!r}")
+            if os.path.exists(os.path.join(self.store, pack)):
+                return pack, offset
+            # the record of an encrypted pack is encrypted too: <sha256>.json.age
+            record = os.path.join(self.store, "packs", "moved",
+                                  m.group(1) + ".json" + (m.group(2) or ""))
+            if not os.path.exists(record):
+                raise SystemExit(f"{pack} is missing (and has no move record)")
+            if record not in self.moved:
+                if record.endswith(".age"):
+                    text = age_decrypt(record, self.identity)
+                else:
+                    with open(record, "rb") as f:
+                        text = f.read()
+                self.moved[record] = {f["offset"]: f for f in json.loads(text)["frames"]}
+            frame = self.moved[record].get(offset)
+            if frame is None or frame["length"] != blob["length"]:
+                raise SystemExit(f"{pack} is missing and its move record lacks the blob at "
+                                 f"{offset}")
+            pack, offset = frame["pack"], frame["to"]
+        raise SystemExit(f"the move records from {blob['pack']} loop")
+
+    def frame(self, blob):
+        pack_key, offset = self.locate(blob)
+        path = os.path.join(self.store, pack_key)
+        if not pack_key.endswith(".age"):
+            with open(path, "rb") as pack:
+                pack.seek(offset)
+                return pack.read(blob["length"])
+        if pack_key not in self.decrypted:
+            if len(self.decrypted) >= 4:
+                self.decrypted.popitem(last=False)
+            self.decrypted[pack_key] = age_decrypt(path, self.identity)
+        self.decrypted.move_to_end(pack_key)
+        return self.decrypted[pack_key][offset:offset + blob["length"]]
 
 
 def name_of(entry, field):
@@ -42,36 +109,8 @@ def safe_join(target, path):
     return os.path.join(target, path)
 
 
-MOVED = {}  # move record path -> {old offset: frame}
-
-
-def locate(store, blob):
-    """The pack and offset that hold a blob's frame now, through the move records."""
-    pack, offset = blob["pack"], blob["offset"]
-    for _ in range(64):
-        if not re.fullmatch(r"packs/[0-9a-f]{2}/[0-9a-f]{64}\.pack", pack):
-            raise SystemExit(f"refusing the pack name {pack!r}")
-        if os.path.exists(os.path.join(store, pack)):
-            return pack, offset
-        name = os.path.basename(pack)[:-len(".pack")]
-        moved = os.path.join(store, "packs", "moved", name + ".json")
-        if not os.path.exists(moved):
-            raise SystemExit(f"{pack} is missing (and has no move record)")
-        if moved not in MOVED:
-            with open(moved, "rb") as f:
-                MOVED[moved] = {m["offset"]: m for m in json.load(f)["frames"]}
-        frame = MOVED[moved].get(offset)
-        if frame is None or frame["length"] != blob["length"]:
-            raise SystemExit(f"{pack} is missing and its move record lacks the blob at {offset}")
-        pack, offset = frame["pack"], frame["to"]
-    raise SystemExit(f"the move records from {blob['pack']} loop")
-
-
-def read_blob(store, blob):
-    pack_key, offset = locate(store, blob)
-    with open(os.path.join(store, pack_key), "rb") as pack:
-        pack.seek(offset)
-        frame = pack.read(blob["length"])
+def read_blob(packs, blob):
+    frame = packs.frame(blob)
     try:
         data = zstd_decompress(frame)
     except subprocess.CalledProcessError:
@@ -81,9 +120,17 @@ def read_blob(store, blob):
     return data
 
 
-def main(store, run, target):
-    with open(os.path.join(store, "docs", run + ".index.zst"), "rb") as f:
-        lines = zstd_decompress(f.read()).decode("utf-8").splitlines()
+def main(store, run, target, identity=None):
+    index = os.path.join(store, "docs", run + ".index.zst")
+    if os.path.exists(index):
+        with open(index, "rb") as f:
+            compressed = f.read()
+    elif os.path.exists(index + ".age"):
+        compressed = age_decrypt(index + ".age", identity)
+    else:
+        raise SystemExit(f"no index {index} (or .age) in the store copy")
+    lines = zstd_decompress(compressed).decode("utf-8").splitlines()
+    packs = Packs(store, identity)
     header = json.loads(lines[0]) if lines else {}
     if header.get("format") != "dolibak-docs-index" or header.get("version") != 1:
         raise SystemExit("not a dolibak documents index of version 1")
@@ -113,7 +160,7 @@ def main(store, run, target):
         else:
             with open(path, "xb") as out:
                 for blob in entry["blobs"]:
-                    out.write(read_blob(store, blob))
+                    out.write(read_blob(packs, blob))
             os.chmod(path, mode)
             os.utime(path, ns=(entry["mtime_ns"], entry["mtime_ns"]))
     for path, mode, mtime_ns in reversed(directories):
@@ -123,6 +170,11 @@ def main(store, run, target):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        raise SystemExit(__doc__)
-    main(*sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--identity", metavar="KEY_FILE", help="an age identity file")
+    parser.add_argument("store")
+    parser.add_argument("run")
+    parser.add_argument("target")
+    args = parser.parse_args()
+    main(args.store, args.run, args.target, args.identity)

@@ -1,6 +1,7 @@
 // dolibak.Job: the backup job for Python, configured with the same settings as the CLI
 // (job_settings.hpp), returning read-only report objects (each with to_dict()).
 #include "json_value.hpp"
+#include "plan_decisions.hpp"
 #include "registry.hpp"
 #include "target.hpp"
 
@@ -297,25 +298,13 @@ const Registrar registrar(60, [](py::module_& m) {
     py::class_<PruneReport> prune(m, "PruneReport", "A prune: the plan, what was deleted.");
     prune
         .def_property_readonly(
-            "decisions", [](const PruneReport& r) { return py::cast(r.plan.decisions); },
+            "decisions", [](const PruneReport& r) { return explained(r.plan, Which::all); },
             "The retention planner's decision for every run and half (retention.Decision).")
         .def_property_readonly(
-            "kept",
-            [](const PruneReport& r) {
-                std::vector<retention::Decision> v;
-                for (const auto& d : r.plan.decisions)
-                    if (d.keep) v.push_back(d);
-                return v;
-            },
+            "kept", [](const PruneReport& r) { return explained(r.plan, Which::kept); },
             "The decisions that keep their run's half.")
         .def_property_readonly(
-            "dropped",
-            [](const PruneReport& r) {
-                std::vector<retention::Decision> v;
-                for (const auto& d : r.plan.decisions)
-                    if (!d.keep) v.push_back(d);
-                return v;
-            },
+            "dropped", [](const PruneReport& r) { return explained(r.plan, Which::dropped); },
             "The decisions that drop their run's half.")
         .def_readonly("drop_keys", &PruneReport::to_delete,
                       "Every key prune deletes (or would): the manifests and verification "

@@ -1,4 +1,5 @@
 // dolibak.retention: the pure retention planner, time stamps and store keys.
+#include "plan_decisions.hpp"
 #include "registry.hpp"
 
 #include <dolibak/catalog/backup_list.hpp>
@@ -19,7 +20,7 @@ namespace dolibak::python {
 namespace {
 
 using retention::Backup;
-using retention::Decision;
+using retention::Explained;
 using retention::Plan;
 using retention::Policy;
 
@@ -63,7 +64,7 @@ struct PyPlan {
     Policy policy;
 };
 
-py::list reasons_of(const Decision& d) {
+py::list reasons_of(const Explained& d) {
     py::list l;
     for (const auto r : d.reasons) l.append(std::string(retention::to_string(r)));
     return l;
@@ -165,28 +166,28 @@ const Registrar registrar(40, [](py::module_& m) {
         .def("__str__", [](const Policy& p) { return retention::describe(p); });
     r.attr("UNLIMITED") = retention::CountPolicy::unlimited;
 
-    py::class_<Decision>(r, "Decision", "What the plan does with one backup, and why.")
+    py::class_<Explained>(r, "Decision", "What the plan does with one backup, and why.")
         .def_property_readonly(
-            "key", [](const Decision& d) { return d.backup.key; }, "The backup's key.")
+            "key", [](const Explained& d) { return d.backup.key; }, "The backup's key.")
         .def_property_readonly(
-            "time", [](const Decision& d) { return from_time(d.backup.time); },
+            "time", [](const Explained& d) { return from_time(d.backup.time); },
             "The backup's time stamp (aware UTC datetime).")
         .def_property_readonly(
-            "half", [](const Decision& d) { return d.backup.half; }, "The backup's half.")
+            "half", [](const Explained& d) { return d.backup.half; }, "The backup's half.")
         .def_property_readonly(
-            "ok", [](const Decision& d) { return d.backup.ok; },
+            "ok", [](const Explained& d) { return d.backup.ok; },
             "Whether the backup's run succeeded.")
         .def_property_readonly(
             "verified",
-            [](const Decision& d) { return std::string(retention::to_string(d.backup.verified)); },
+            [](const Explained& d) { return std::string(retention::to_string(d.backup.verified)); },
             "Its latest verification: 'unknown', 'good' or 'failed'.")
-        .def_readonly("keep", &Decision::keep, "True: kept; False: dropped.")
+        .def_readonly("keep", &Explained::keep, "True: kept; False: dropped.")
         .def_property_readonly("reasons", &reasons_of,
                                "Why it is kept: 'daily', 'monthly', 'yearly', 'last', 'hourly', "
                                "'day', 'week', 'month', 'year', 'oldest', 'empty-policy', "
                                "'newest-success', 'protected', 'future', 'failed-recent'")
-        .def_readonly("detail", &Decision::detail, "A readable explanation of the decision.")
-        .def("__repr__", [](const Decision& d) {
+        .def_readonly("detail", &Explained::detail, "A readable explanation of the decision.")
+        .def("__repr__", [](const Explained& d) {
             std::string s = std::string(d.keep ? "keep " : "drop ") + d.backup.key;
             if (!d.detail.empty()) s += " (" + d.detail + ")";
             return "<Decision " + s + ">";
@@ -194,25 +195,13 @@ const Registrar registrar(40, [](py::module_& m) {
 
     py::class_<PyPlan>(r, "Plan", "A retention plan: every backup once, by half, newest first.")
         .def_property_readonly(
-            "decisions", [](const PyPlan& p) { return p.plan.decisions; },
+            "decisions", [](const PyPlan& p) { return explained(p.plan, Which::all); },
             "Every backup's Decision, by half, newest first.")
         .def_property_readonly(
-            "kept",
-            [](const PyPlan& p) {
-                std::vector<Decision> v;
-                for (const auto& d : p.plan.decisions)
-                    if (d.keep) v.push_back(d);
-                return v;
-            },
+            "kept", [](const PyPlan& p) { return explained(p.plan, Which::kept); },
             "The decisions that keep their backup.")
         .def_property_readonly(
-            "dropped",
-            [](const PyPlan& p) {
-                std::vector<Decision> v;
-                for (const auto& d : p.plan.decisions)
-                    if (!d.keep) v.push_back(d);
-                return v;
-            },
+            "dropped", [](const PyPlan& p) { return explained(p.plan, Which::dropped); },
             "The decisions that drop their backup.")
         .def_property_readonly(
             "drop_keys", [](const PyPlan& p) { return p.plan.drop_keys(); },
@@ -233,7 +222,7 @@ const Registrar registrar(40, [](py::module_& m) {
             "now", [](const PyPlan& p) { return from_time(p.now); },
             "The time the plan was made for (aware UTC datetime).")
         .def(
-            "to_json", [](const PyPlan& p) { return retention::to_json(p.plan, p.now, p.policy); },
+            "to_json", [](const PyPlan& p) { return retention::to_json(p.plan); },
             "The plan as JSON text (the CLI's prune --json form).")
         .def("__len__", [](const PyPlan& p) { return p.plan.decisions.size(); })
         .def("__repr__", [](const PyPlan& p) {

@@ -95,18 +95,19 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
                 b.verified->ok ? retention::Verification::good : retention::Verification::failed;
         candidates.push_back(std::move(c));
     }
-    out.plan = retention::plan(candidates, now, policy, protected_candidates);
+    out.plan = retention::plan(std::move(candidates), now, policy, protected_candidates);
 
     std::set<std::size_t> kept_runs;
     if (newest_run != newest) kept_runs.insert(newest_run);
     std::set<TimePoint> kept_times(unreadable_times.begin(), unreadable_times.end());
     for (const auto& d : out.plan.decisions) {
         if (!d.keep) continue;
-        if (auto it = run_of.find(d.backup.key); it != run_of.end())
+        const auto& b = out.plan.backup(d);
+        if (auto it = run_of.find(b.key); it != run_of.end())
             kept_runs.insert(it->second);
         else
-            keep_objects.insert(d.backup.key);  // an object without a manifest
-        kept_times.insert(d.backup.time);
+            keep_objects.insert(b.key);  // an object without a manifest
+        kept_times.insert(b.time);
     }
     // A kept run keeps every object it names, whichever run uploaded it.
     for (std::size_t i : kept_runs) {

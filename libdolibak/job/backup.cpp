@@ -359,6 +359,8 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
     // run recorded: it is the operator's to fix, not a failed run of the history.
     if (want_db) driver_of(im.env->database(), "database").validate();
     if (want_docs) driver_of(im.env->documents(), "documents").validate();
+    if (want_docs && im.config.docs->packs && im.config.encryption.enabled())
+        im.check_packs_identity();
 
     BackupReport report;
     report.time = im.now();
@@ -372,15 +374,21 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
             im.warn("", fmt::format("removed {} left by an interrupted run",
                                     count_noun(n, "unfinished upload")));
         // Two runs in the same second would share a <ts>, and objects are never overwritten:
-        // wait for the next second.
-        for (int i = 0; i < 3 && im.store().head(catalog::make_store_key(
-                                     "", catalog::ObjectKind::manifest, report.time));
-             ++i) {
+        // wait for the next second. A run killed after publishing a half's object (a packs
+        // index, published before the manifest) holds its <ts> too.
+        auto taken = [&im](TimePoint t) {
+            if (im.store().head(catalog::make_store_key("", catalog::ObjectKind::manifest, t)))
+                return true;
+            const auto ts = format_timestamp(t);
+            return !im.store().list("docs/" + ts).empty() || !im.store().list("db/" + ts).empty();
+        };
+        bool busy = taken(report.time);
+        for (int i = 0; i < 3 && busy; ++i) {
             im.env->clock().sleep_for(std::chrono::milliseconds(1100));
             report.time = im.now();
+            busy = taken(report.time);
         }
-        if (im.store().head(
-                catalog::make_store_key("", catalog::ObjectKind::manifest, report.time)))
+        if (busy)
             throw Error("a run with time stamp " + format_timestamp(report.time) +
                         " already exists in the store");
     }

@@ -354,6 +354,10 @@ CheckReport Job::check() {
     if (im.config.encryption.enabled() || im.has_identities()) {
         item("encryption", [&]() -> std::pair<bool, std::string> {
             const auto& rs = im.config.encryption.recipients;
+            // docs_mode packs reads the previous encrypted index: the backup refuses to start
+            // without an identity for one of the recipients.
+            const bool packs_mode = im.config.docs && im.config.docs->packs && !rs.empty();
+            if (packs_mode) im.check_packs_identity();
             std::string detail =
                 rs.empty() ? std::string("new objects are stored in the clear (no age_recipients)")
                            : fmt::format("new objects are encrypted to {}",
@@ -369,6 +373,7 @@ CheckReport Job::check() {
                 fmt::format("; {} read", count_noun(ids.x25519.size(), "identity", "identities"));
             if (!rs.empty())
                 detail += fmt::format(", {} of them for a recipient of new objects", opening);
+            if (packs_mode) detail += " (docs_mode packs reads the previous index with it)";
             return {true, detail};
         });
     }

@@ -16,6 +16,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace dolibak::job::detail {
 
 namespace {
@@ -28,7 +30,11 @@ struct FirstEntrySeen {
 class RealDocuments final : public DocumentsDriver {
 public:
     RealDocuments(const Config& c, store::Store& store)
-        : settings_(c.docs), profile_(c.profile), excludes_(document_excludes(c)), store_(store) {}
+        : settings_(c.docs),
+          profile_(c.profile),
+          excludes_(document_excludes(c)),
+          temp_dir_(c.temp_dir),
+          store_(store) {}
 
     catalog::ObjectKind object_kind() const override {
         if (packs_mode()) return catalog::ObjectKind::docs_index;
@@ -137,7 +143,7 @@ public:
     std::vector<std::string> check_object(io::Source& object, const std::string& key,
                                           const DriverContext& ctx) override {
         if (is_index(key)) {
-            const auto r = packs::verify_run(store_, object, !ctx.quick);
+            const auto r = packs::verify_run(store_, object, !ctx.quick, pack_identities(key, ctx));
             ctx.info(fmt::format("{}: {} {} in {} ({} bytes {})", key, count_noun(r.blobs, "blob"),
                                  ctx.quick ? "located" : "checked", count_noun(r.packs, "pack"),
                                  r.pack_bytes, ctx.quick ? "seen" : "read"));
@@ -157,7 +163,9 @@ public:
                                     const std::filesystem::path& target,
                                     const RestoreDocsOptions& options, bool recorded,
                                     const DriverContext& ctx) override {
-        if (is_index(key)) return packs::restore_tree(store_, object, target, options.extract);
+        if (is_index(key))
+            return packs::restore_tree(store_, object, target, options.extract,
+                                       pack_identities(key, ctx));
         // The old scripts archived the folder itself ("documents/..."): look at the first
         // entry, then replay what that took.
         tarball::ExtractOptions xo = options.extract;
@@ -185,19 +193,44 @@ private:
     }
     bool packs_mode() const { return settings_ && settings_->packs; }
 
-    /// The newest index in the store (its content is not uploaded again), or none.
-    std::unique_ptr<io::Source> previous_index(const DriverContext& ctx) {
+    /// The packs of an encrypted run are encrypted: the identities that open them (a
+    /// ConfigError naming age_identity_file when none is given); nullptr for a run in the clear.
+    static const io::AgeIdentities* pack_identities(const std::string& key,
+                                                    const DriverContext& ctx) {
+        if (!is_encrypted_object(key)) return nullptr;
+        if (!ctx.identities)
+            throw ConfigError(key +
+                              " is encrypted: its packs need an age identity "
+                              "(age_identity_file)");
+        return &ctx.identities("reading the packs of " + key);
+    }
+
+    /// The newest index in the store written as this run writes (both encrypted, or both
+    /// in the clear: a run never references the other kind's packs), decrypted when it is
+    /// encrypted; its content is not uploaded again. Null when there is none.
+    struct PreviousIndex {
+        std::unique_ptr<io::Source> stored;
+        std::unique_ptr<ObjectContent> content;
+    };
+    PreviousIndex previous_index(const DriverContext& ctx) {
+        const bool encrypted = ctx.encrypt_to.has_value();
+        PreviousIndex p;
         try {
             std::string newest;
             for (const auto& o : store_.list("docs/"))
-                if (is_index(o.key)) newest = o.key;  // sorted: the last is the newest
-            if (newest.empty()) return nullptr;
+                if (is_index(o.key) && is_encrypted_object(o.key) == encrypted)
+                    newest = o.key;  // sorted: the last is the newest
+            if (newest.empty()) return p;
             ctx.info("new content only: comparing with " + newest);
-            return store_.get(newest);
+            p.stored = store_.get(newest);
+            p.content = std::make_unique<ObjectContent>(*p.stored, pack_identities(newest, ctx));
+        } catch (const ConfigError&) {
+            throw;  // no identity: a configuration to fix, not a run to upload in full
         } catch (const Error& e) {
             ctx.warn(std::string("no previous index (everything is uploaded): ") + e.what());
-            return nullptr;
+            return {};
         }
+        return p;
     }
 
     Produced produce_packs(io::Sink& sink, const DriverContext& ctx) {
@@ -205,13 +238,22 @@ private:
         packs::WriterOptions w;
         w.excludes = excludes_;
         if (s.level > 0) w.level = s.level;
+        w.threads = static_cast<unsigned>(std::max(s.threads, 0));
+        w.temp_dir = temp_dir_;
         w.cancel = ctx.cancel;
+        w.encrypt_to = ctx.encrypt_to;
+        w.skip_unreadable = s.skip_unreadable;
         w.on_warning = [&ctx](const std::string& warning) { ctx.warn(warning); };
         packs::WriterSummary written;
         try {
             auto previous = previous_index(ctx);
+            // An encrypted previous index: the move records of its repacked packs are too.
+            if (previous.content && previous.content->decrypted())
+                w.identities = &ctx.identities("following the move records of repacked packs");
             // The run's time stamp names the index; the sink's key holds it already.
-            written = packs::write_tree(store_, s.root, sink, "", previous.get(), w);
+            written =
+                packs::write_tree(store_, s.root, sink, "",
+                                  previous.content ? &previous.content->source() : nullptr, w);
         } catch (...) {
             sink.abort();
             throw;
@@ -241,6 +283,7 @@ private:
     std::optional<DocumentsSettings> settings_;
     Profile profile_;
     std::vector<std::string> excludes_;
+    std::filesystem::path temp_dir_;
     store::Store& store_;
 };
 

@@ -25,6 +25,8 @@ io::AgeRecipients Job::Impl::recipients() const {
 }
 
 const io::AgeIdentities& Job::Impl::identities(const std::string& what) {
+    // The documents driver may ask while the database half runs in its own thread.
+    std::lock_guard hold(identities_mutex);
     if (loaded_identities) return *loaded_identities;
     const auto& enc = config.encryption;
     if (!has_identities())
@@ -58,6 +60,28 @@ const io::AgeIdentities& Job::Impl::identities(const std::string& what) {
     }
     loaded_identities = std::move(ids);
     return *loaded_identities;
+}
+
+void Job::Impl::check_packs_identity() {
+    const auto& enc = config.encryption;
+    if (!has_identities())
+        throw ConfigError(
+            "docs_mode packs with age_recipients needs an age identity: a backup reads the "
+            "previous run's encrypted index (content already stored is not uploaded again) and "
+            "prune reads every index (to keep the packs still in use); give the operational key "
+            "with the setting age_identity_file (--age-identity-file or "
+            "DOLIBAK_AGE_IDENTITY_FILE), its recipient among age_recipients "
+            "(docs/encryption.md)");
+    const auto& ids = identities("docs_mode packs with age_recipients");
+    for (const auto& id : ids.x25519) {
+        const auto r = io::age_recipient_of(id);
+        for (const auto& to : enc.recipients)
+            if (to == r) return;
+    }
+    throw ConfigError(
+        "age_identity_file: none of its identities is the key of one of age_recipients, so the "
+        "next docs_mode packs run could not read this run's index; add the identity's "
+        "recipient (age-keygen -y) to age_recipients");
 }
 
 std::string Job::Impl::summary_of(const catalog::ManifestHalf& half) {

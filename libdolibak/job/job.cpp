@@ -129,6 +129,10 @@ DriverContext Job::Impl::context(const std::string& half) {
     c.info = [this, half](const std::string& m) { info(half, m); };
     c.warn = [this, half](const std::string& m) { warn(half, m); };
     c.cancel = config.cancel;
+    if (config.encryption.enabled()) c.encrypt_to = recipients();
+    c.identities = [this](const std::string& what) -> const io::AgeIdentities& {
+        return identities(what);
+    };
     return c;
 }
 
@@ -164,12 +168,6 @@ void validate(const Config& config) {
         if (config.docs->compression == tarball::Compression::none)
             throw ConfigError(
                 "documents compression 'none' is not a stored format: use gzip or zstd");
-        // The packs and the run's index are not written through the age filter yet: refuse
-        // rather than store the documents in the clear beside encrypted halves.
-        if (config.docs->packs && config.encryption.enabled())
-            throw ConfigError(
-                "docs_mode packs does not encrypt yet: with age_recipients use docs_mode tar "
-                "(docs/encryption.md)");
     }
     if (config.lock_ttl.count() <= 0) throw ConfigError("the lock TTL must be positive");
 }
@@ -218,15 +216,16 @@ ListReport Job::list() {
         std::map<std::string, catalog::RunEntry*> by_manifest;
         for (auto& run : listing.runs) by_manifest[run.manifest_key] = &run;
         for (const auto& d : pp.plan.decisions) {
-            const auto hash = d.backup.key.rfind('#');
+            const std::string& key = pp.plan.backup(d).key;
+            const auto hash = key.rfind('#');
             if (hash == std::string::npos) continue;  // an old script's object
-            const auto run = by_manifest.find(d.backup.key.substr(0, hash));
+            const auto run = by_manifest.find(key.substr(0, hash));
             if (run == by_manifest.end()) continue;
-            auto& r = run->second->retention[d.backup.key.substr(hash + 1)];
+            auto& r = run->second->retention[key.substr(hash + 1)];
             r.keep = d.keep;
             for (const auto reason : d.reasons)
                 r.reasons.emplace_back(retention::to_string(reason));
-            r.detail = d.detail;
+            r.detail = pp.plan.detail(d);
         }
     } catch (const Cancelled&) {
         throw;

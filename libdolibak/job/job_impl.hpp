@@ -16,6 +16,7 @@ struct Job::Impl {
     Env* env = nullptr;
     std::unique_ptr<catalog::Catalog> catalog;
     std::mutex event_mutex;
+    std::mutex identities_mutex;
     std::optional<io::AgeIdentities> loaded_identities;
 
     store::Store& store() { return env->store(); }
@@ -37,6 +38,10 @@ struct Job::Impl {
     const io::AgeIdentities& identities(const std::string& what);
     /// Whether an identity is configured (verify decrypts only then).
     bool has_identities() const;
+    /// docs_mode packs with recipients: a backup must read the previous run's encrypted
+    /// index, so an identity is required and one of them must open what this run writes.
+    /// Throws ConfigError naming age_identity_file otherwise (docs/encryption.md).
+    void check_packs_identity();
     /// The recipients new objects are encrypted to (Config::encryption.recipients).
     io::AgeRecipients recipients() const;
     /// A manifest half's archive summary: in the clear, or unsealed with the identities

@@ -1,5 +1,6 @@
 #include "job/ops_streams.hpp"
 
+#include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/pgdump/toc_filter.hpp>
@@ -90,6 +91,11 @@ std::size_t CheckedSource::read(io::MutableBytes buf) {
 }
 
 // ---- peek_toc ---------------------------------------------------------------------------
+
+bool is_encrypted_object(const std::string& key) {
+    const auto parsed = catalog::parse_store_key(key);
+    return parsed && parsed->encrypted;
+}
 
 PeekedToc peek_toc(io::Source& source, const std::string& name) {
     // A TOC is a few MiB even for thousands of tables; the bound only stops a runaway.

@@ -4,6 +4,7 @@
 // starts, a replay of peeked bytes, and a bounded in-process pipe between a producer thread
 // (pg_dump, the tar writer) and a consumer (pg_restore, the extractor).
 #include <dolibak/core/cancel.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/io/replay.hpp>
@@ -65,6 +66,28 @@ private:
     std::size_t cur_pos_ = 0;
     std::exception_ptr failure_;
 };
+
+/// What an operation reads of a stored object: the stored bytes themselves or, for an
+/// encrypted object, their age decryption (every 64 KiB chunk authenticated before it is
+/// released). The one place verify, both restores and the packs driver make that choice.
+class ObjectContent {
+public:
+    /// `identities`: those that open the object, nullptr for an object read as stored (in
+    /// the clear, or encrypted but checked on its ciphertext only). The age header is read
+    /// and checked here.
+    ObjectContent(io::Source& stored, const io::AgeIdentities* identities) : stored_(stored) {
+        if (identities) age_.emplace(stored, *identities);
+    }
+    io::Source& source() noexcept { return age_ ? static_cast<io::Source&>(*age_) : stored_; }
+    bool decrypted() const noexcept { return age_.has_value(); }
+
+private:
+    io::Source& stored_;
+    std::optional<io::AgeDecryptSource> age_;
+};
+
+/// Whether a store key names an age-encrypted object (a half's object ending in ".age").
+bool is_encrypted_object(const std::string& key);
 
 /// The TOC of a dump archive (plain or zstd-wrapped) read from the start of `source`, and
 /// the raw bytes consumed to get it (replay them before the rest of `source`). Throws

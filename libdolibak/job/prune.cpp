@@ -61,6 +61,16 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
             has_packs = true;
     for (const auto& o : listing.other)
         if (o.key.rfind("packs/", 0) == 0) has_packs = true;
+    // Which packs are still in use is in the indexes: encrypted ones need the identity. Refused
+    // before anything is deleted (the collection would refuse anyway, after the runs went).
+    if (has_packs && !im.has_identities())
+        for (const auto& b : listing.backups)
+            if (auto k = catalog::parse_store_key(b.key);
+                k && k->kind == catalog::ObjectKind::docs_index && k->encrypted)
+                throw ConfigError("prune: " + b.key +
+                                  " is encrypted, and collecting the packs no run uses reads "
+                                  "every index: give an age identity (age_identity_file); "
+                                  "nothing was deleted");
     if (report.to_delete.empty()) {
         if (has_packs) collect_packs(report);
         return report;
@@ -95,7 +105,12 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
 void Job::Impl::collect_packs(PruneReport& report) {
     auto& im = *this;
     im.check_cancel("collecting unreferenced packs");
-    const auto gc = packs::collect_garbage(im.store());
+    packs::GcOptions options;
+    // Encrypted indexes are read with the identity; an encrypted pack is repacked into one
+    // encrypted to the configured recipients, as a backup writes its packs.
+    if (im.has_identities()) options.identities = &im.identities("collecting unreferenced packs");
+    if (im.config.encryption.enabled()) options.encrypt_to = im.recipients();
+    const auto gc = packs::collect_garbage(im.store(), options);
     const auto& rp = gc.repacked;
     for (const auto* keys : {&gc.removed, &rp.removed, &gc.records_removed})
         report.deleted.insert(report.deleted.end(), keys->begin(), keys->end());

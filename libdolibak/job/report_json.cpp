@@ -80,18 +80,19 @@ json half_json(const HalfReport& h) {
 json prune_json(const PruneReport& r) {
     json decisions = json::array();
     for (const auto& d : r.plan.decisions) {
+        const auto& b = r.plan.backup(d);
         json reasons = json::array();
         for (const auto reason : d.reasons)
             reasons.push_back(std::string(retention::to_string(reason)));
-        const auto object = r.objects.find(d.backup.key);
-        decisions.push_back({{"key", d.backup.key},
+        const auto object = r.objects.find(b.key);
+        decisions.push_back({{"key", b.key},
                              {"object", object != r.objects.end() ? object->second : ""},
-                             {"half", d.backup.half},
-                             {"time", time_json(d.backup.time)},
-                             {"ok", d.backup.ok},
+                             {"half", b.half},
+                             {"time", time_json(b.time)},
+                             {"ok", b.ok},
                              {"keep", d.keep},
                              {"reasons", reasons},
-                             {"detail", d.detail}});
+                             {"detail", r.plan.detail(d)}});
     }
     json failures = json::array();
     for (const auto& f : r.failures) failures.push_back({{"key", f.key}, {"message", f.message}});

@@ -28,8 +28,7 @@ detail::CheckedSource::Expect expectation(const std::optional<catalog::ManifestH
 // The identities that open `key` when it is encrypted (a clear error when none is given),
 // nullptr for an object in the clear. Called before anything is read or changed.
 const io::AgeIdentities* identities_for(Job::Impl& im, const std::string& key) {
-    const auto parsed = catalog::parse_store_key(key);
-    if (!parsed || !parsed->encrypted) return nullptr;
+    if (!detail::is_encrypted_object(key)) return nullptr;
     return &im.identities("restoring " + key);
 }
 
@@ -91,10 +90,8 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
     try {
         // Encrypted: decrypted on the way (every chunk authenticated before it is used, the
         // ciphertext's digest checked before pg_restore commits).
-        std::optional<io::AgeDecryptSource> plain;
-        if (ids) plain.emplace(checked, *ids);
-        return driver->restore(plain ? static_cast<io::Source&>(*plain) : checked, entry.key,
-                               resolved, im.context("db"));
+        detail::ObjectContent content(checked, ids);
+        return driver->restore(content.source(), entry.key, resolved, im.context("db"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;
@@ -158,10 +155,9 @@ DocsRestoreReport Job::restore_docs(const RestoreDocsOptions& options) {
             im.emit({Event::Kind::progress, "docs", "restoring", n, size});
         });
     try {
-        std::optional<io::AgeDecryptSource> plain;
-        if (ids) plain.emplace(checked, *ids);
-        rep.summary = driver->restore(plain ? static_cast<io::Source&>(*plain) : checked, entry.key,
-                                      target, opts, recorded.has_value(), im.context("docs"));
+        detail::ObjectContent content(checked, ids);
+        rep.summary = driver->restore(content.source(), entry.key, target, opts,
+                                      recorded.has_value(), im.context("docs"));
     } catch (Error& e) {
         e.with_context("restoring " + entry.key + " into " + target.string());
         throw;

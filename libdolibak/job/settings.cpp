@@ -51,8 +51,8 @@ std::vector<SettingInfo> make_keys() {
         choice("s3_addressing", {"auto", "path", "virtual"}, "S3 addressing style"),
         item("s3_ca_bundle", K::path,
              "PEM file of CAs to trust for S3 (default: AWS_CA_BUNDLE, the profile's ca_bundle)"),
-        choice("s3_content_md5", {"always", "never"},
-               "Content-MD5 on uploads (Object Lock buckets require it)"),
+        choice("s3_content_md5", {"auto", "always", "never"},
+               "Content-MD5 on uploads: auto sends it once a bucket asks (Object Lock)"),
         item("s3_part_size", K::size, "multipart part size (e.g. 16M)"),
         item("s3_parallel_parts", K::integer, "parts uploaded in parallel"),
         item("s3_retries", K::integer, "attempts per S3 request"),
@@ -126,7 +126,7 @@ std::vector<SettingInfo> make_keys() {
              "file of age1... recipients, one a line ('#' comments), added to age_recipients"),
         item("age_identity_file", K::list,
              "age identity file(s) (age-keygen's format) for restore and verify of encrypted "
-             "runs; read only when needed"),
+             "runs, and for backup and prune in docs_mode packs; read only when needed"),
         // --
         item("lock_ttl", K::duration, "how long a run may hold the store's lock"),
         item("temp_dir", K::path, "directory for temporary files"),

@@ -6,6 +6,7 @@
 #include <dolibak/catalog/keys.hpp>
 #include <dolibak/core/error.hpp>
 #include <dolibak/job/report.hpp>
+#include <dolibak/packs/pack_names.hpp>
 
 #include <fmt/core.h>
 
@@ -120,6 +121,8 @@ VerifyReport Job::Impl::verify(const std::string& which, const VerifyOptions& op
         v.half = t.half;
         const auto parsed = catalog::parse_store_key(t.key);
         const bool encrypted = parsed && parsed->encrypted;
+        // A packs-mode run's index names its packs: without the identity they are not read.
+        const bool packs_run = parsed && parsed->kind == catalog::ObjectKind::docs_index;
         // Without the identity an encrypted object's bytes are checked against the
         // manifest's digest (that is every byte); with it, its content too.
         const bool decrypt = encrypted && im.has_identities();
@@ -160,6 +163,7 @@ VerifyReport Job::Impl::verify(const std::string& which, const VerifyOptions& op
         im.info(t.half, "verifying " + t.key);
         const auto started = std::chrono::steady_clock::now();
         std::vector<std::string> problems;
+        std::optional<packs::PackNamesCheck> packs_swept;
         try {
             auto raw = im.store().get(t.key);
             // No expectation here: the digest is compared below, so that a mismatch is a
@@ -176,20 +180,29 @@ VerifyReport Job::Impl::verify(const std::string& which, const VerifyOptions& op
             if (!driver)
                 throw ConfigError("the environment has no driver for the " + t.half + " half");
             if (!encrypted || decrypt) {
-                std::optional<io::AgeDecryptSource> plain;
-                if (decrypt) plain.emplace(src, im.identities("verifying " + t.key));
-                io::Source& content = plain ? static_cast<io::Source&>(*plain) : src;
+                detail::ObjectContent content(
+                    src, decrypt ? &im.identities("verifying " + t.key) : nullptr);
                 auto ctx = im.context(t.half);
                 ctx.quick = options.quick;
-                for (auto& p : driver->check_object(content, t.key, ctx))
+                for (auto& p : driver->check_object(content.source(), t.key, ctx))
                     problems.push_back(std::move(p));
-                if (plain) drain(*plain);  // the rest authenticated, to the final chunk
+                if (content.decrypted())
+                    drain(content.source());  // the rest authenticated, to the final chunk
             } else if (!t.recorded) {
                 problems.push_back(
                     "encrypted, without a manifest's digest and without an identity "
                     "(age_identity_file): nothing could be checked");
             }
             drain(src);
+            // Which packs an encrypted index uses is inside it; without the identity, every
+            // encrypted pack in the store is checked against its name (the SHA-256 of its
+            // stored bytes): every ciphertext byte the run can use, and more.
+            // Not in a quick verify, which reads no pack: the packs are not located then.
+            if (packs_run && encrypted && !decrypt && !options.quick) {
+                auto swept = packs::check_pack_names(im.store(), true, im.config.cancel);
+                for (auto& p : swept.problems) problems.push_back(std::move(p));
+                packs_swept = swept;
+            }
             v.bytes = src.bytes();
             v.sha256 = src.sha256();
             if (t.recorded) {
@@ -215,7 +228,15 @@ VerifyReport Job::Impl::verify(const std::string& which, const VerifyOptions& op
                 v.ok ? fmt::format("{}: ok ({} bytes){}{}", t.key, v.bytes,
                                    t.recorded ? ", SHA-256 matches the manifest"
                                               : " (no manifest: format checked only)",
-                                   decrypt     ? ", decrypted and checked"
+                                   decrypt ? ", decrypted and checked"
+                                   : encrypted && packs_swept
+                                       ? fmt::format(", encrypted: not decrypted (no identity "
+                                                     "given); every encrypted pack in the store "
+                                                     "({}, {} bytes) matches its name",
+                                                     packs_swept->packs, packs_swept->bytes)
+                                   : encrypted && packs_run && options.quick
+                                       ? ", encrypted: not decrypted (no identity given), "
+                                         "its packs not located (quick)"
                                    : encrypted ? ", encrypted: not decrypted (no identity given)"
                                                : "")
                      : t.key + ": " + v.problem,

@@ -2,16 +2,19 @@
 #include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
 
+#include "packs/blob.hpp"
+
 #include <algorithm>
+#include <optional>
+#include <set>
 
 namespace dolibak::packs {
 
 namespace {
 
 bool is_index_key(const std::string& key) {
-    constexpr std::string_view suffix = ".index.zst";
-    return key.rfind("docs/", 0) == 0 && key.size() > suffix.size() &&
-           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return key.starts_with("docs/") &&
+           (key.ends_with(".index.zst") || key.ends_with(".index.zst.age"));
 }
 
 /// Removes `keys`, adding what went to `removed` and what did not to `failures`.
@@ -65,14 +68,19 @@ std::map<std::string, std::uint64_t> LiveSet::bytes() const {
     return out;
 }
 
-LiveSet live_set(store::Store& store, Relocations& moved) {
+LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentities* identities) {
     LiveSet live;
     std::vector<std::string> via;
     for (const auto& o : store.list("docs/")) {
         if (!is_index_key(o.key)) continue;
         try {
+            // An encrypted index without an identity is an index that cannot be read.
+            const io::AgeIdentities* ids =
+                o.key.ends_with(".age") ? &detail::identities_for(identities, o.key) : nullptr;
             auto src = store.get(o.key);
-            IndexReader reader(*src);
+            std::optional<io::AgeDecryptSource> plain;
+            if (ids) plain.emplace(*src, *ids);
+            IndexReader reader(plain ? static_cast<io::Source&>(*plain) : *src);
             while (auto e = reader.next())
                 for (auto& b : e->blobs) {
                     via.clear();
@@ -89,9 +97,10 @@ LiveSet live_set(store::Store& store, Relocations& moved) {
     return live;
 }
 
-std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store) {
-    Relocations moved(store);
-    return live_set(store, moved).bytes();
+std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store,
+                                                     const io::AgeIdentities* identities) {
+    Relocations moved(store, identities);
+    return live_set(store, moved, identities).bytes();
 }
 
 GcResult collect_garbage(store::Store& store, const GcOptions& options) {
@@ -102,24 +111,30 @@ GcResult collect_garbage(store::Store& store, const GcOptions& options) {
     std::set<std::string> records;
     for (const auto& o : listing)
         if (is_moved_key(o.key)) records.insert(o.key);
-    Relocations moved(store);
+    Relocations moved(store, options.identities);
     moved.set_existing(records);
-    const auto live = live_set(store, moved);
+    const auto live = live_set(store, moved, options.identities);
     result.indexes = live.indexes;
     result.plan = plan_gc(listing, live.bytes(), options.repack_below, &live.records);
     if (options.dry_run) return result;
     // Unreferenced packs first: a repack may write a pack of the same name (the same bytes)
     // as one of them, which must not be deleted after it.
     remove_all(store, result.plan.remove, result.removed, result.failures);
-    if (options.repack && !result.plan.repack.empty())
-        result.repacked = repack(store, result.plan.repack, live.frames, moved, options.pack_size);
+    if (options.repack && !result.plan.repack.empty()) {
+        RepackOptions ro;
+        ro.pack_size = options.pack_size;
+        ro.identities = options.identities;
+        ro.encrypt_to = options.encrypt_to;
+        result.repacked = repack(store, result.plan.repack, live.frames, moved, ro);
+    }
     remove_all(store, result.plan.records_remove, result.records_removed, result.failures);
     return result;
 }
 
-GcResult collect_garbage(store::Store& store, bool dry_run) {
+GcResult collect_garbage(store::Store& store, bool dry_run, const io::AgeIdentities* identities) {
     GcOptions options;
     options.dry_run = dry_run;
+    options.identities = identities;
     return collect_garbage(store, options);
 }
 

@@ -139,8 +139,13 @@ IndexEntry parse_entry(const nlohmann::json& j) {
 
 }  // namespace
 
-std::string pack_key(std::string_view sha256_hex) {
-    return fmt::format("packs/{}/{}.pack", sha256_hex.substr(0, 2), sha256_hex);
+std::string pack_key(std::string_view sha256_hex, bool encrypted) {
+    return fmt::format("packs/{}/{}.pack{}", sha256_hex.substr(0, 2), sha256_hex,
+                       encrypted ? ".age" : "");
+}
+
+bool is_encrypted_pack(std::string_view key) {
+    return key.ends_with(".pack.age");
 }
 
 std::string index_key(std::string_view run_timestamp) {

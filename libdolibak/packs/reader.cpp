@@ -84,8 +84,8 @@ std::string headers_for(const IndexEntry& e) {
 
 class TarStream final : public io::Source {
 public:
-    TarStream(store::Store& store, io::Source& index)
-        : store_(store), reader_(index), moved_(store) {}
+    TarStream(store::Store& store, io::Source& index, const io::AgeIdentities* identities)
+        : moved_(store, identities), blobs_(store, identities, &moved_), reader_(index) {}
 
     std::size_t read(io::MutableBytes buf) override {
         while (pos_ == out_.size()) {
@@ -103,7 +103,7 @@ private:
     bool refill() {
         if (done_) return false;
         if (next_blob_ < current_.blobs.size()) {
-            out_ = detail::read_blob(store_, current_.blobs[next_blob_++], &moved_);
+            out_ = blobs_.read(current_.blobs[next_blob_++]);
             if (next_blob_ == current_.blobs.size()) pad(out_, current_.size);
             return true;
         }
@@ -119,9 +119,9 @@ private:
         return true;
     }
 
-    store::Store& store_;
+    Relocations moved_;  ///< before blobs_, which follows it
+    detail::BlobReader blobs_;
     IndexReader reader_;
-    Relocations moved_;
     IndexEntry current_;
     std::size_t next_blob_ = 0;
     std::string out_;
@@ -131,18 +131,21 @@ private:
 
 }  // namespace
 
-std::unique_ptr<io::Source> tar_stream(store::Store& store, io::Source& index) {
-    return std::make_unique<TarStream>(store, index);
+std::unique_ptr<io::Source> tar_stream(store::Store& store, io::Source& index,
+                                       const io::AgeIdentities* identities) {
+    return std::make_unique<TarStream>(store, index, identities);
 }
 
 tarball::ExtractSummary restore_tree(store::Store& store, io::Source& index,
                                      const std::filesystem::path& target,
-                                     const tarball::ExtractOptions& options) {
-    auto tar = tar_stream(store, index);
+                                     const tarball::ExtractOptions& options,
+                                     const io::AgeIdentities* identities) {
+    auto tar = tar_stream(store, index, identities);
     return tarball::extract_tar(*tar, target, options);
 }
 
-VerifyResult verify_run(store::Store& store, io::Source& index, bool full) {
+VerifyResult verify_run(store::Store& store, io::Source& index, bool full,
+                        const io::AgeIdentities* identities) {
     VerifyResult result;
     // pack -> its blobs by offset (distinct)
     std::map<std::string, std::map<std::uint64_t, BlobRef>> packs;
@@ -158,7 +161,7 @@ VerifyResult verify_run(store::Store& store, io::Source& index, bool full) {
     // Where each pack is: present (its size), or repacked (its blobs follow the move records
     // to the packs that hold them now), or missing.
     std::map<std::string, std::uint64_t> sizes;
-    Relocations moved(store);
+    Relocations moved(store, identities);
     std::set<std::string> looked;
     std::vector<std::string> todo;
     for (const auto& p : packs) todo.push_back(p.first);
@@ -218,8 +221,22 @@ VerifyResult verify_run(store::Store& store, io::Source& index, bool full) {
             continue;
         }
         result.pack_bytes += pack.size();
-        if (pack_key(io::sha256_hex(pack)) != key)
+        const bool encrypted = is_encrypted_pack(key);
+        if (pack_key(io::sha256_hex(pack), encrypted) != key)
             result.problems.push_back(fmt::format("{}: its SHA-256 does not match its name", key));
+        if (encrypted) {
+            // Decrypted whole: every chunk authenticated; the blobs are then checked in the
+            // plaintext, where the index places them.
+            try {
+                io::MemorySource sealed{std::string_view(pack)};
+                io::AgeDecryptSource plain(sealed, detail::identities_for(identities, key));
+                pack = io::read_all(plain, pack.size());
+            } catch (const Error& e) {
+                result.problems.push_back(
+                    fmt::format("{}: cannot be decrypted: {}", key, e.what()));
+                continue;
+            }
+        }
         for (const auto& [offset, b] : blobs) {
             if (offset + b.length > pack.size()) {
                 result.problems.push_back(fmt::format("blob {} in {} at {}: beyond the pack's end",

@@ -1,4 +1,7 @@
+#include "packs/blob.hpp"
+
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/packs/relocation.hpp>
 
 #include <fmt/format.h>
@@ -16,31 +19,39 @@ constexpr std::string_view moved_prefix = "packs/moved/";
 constexpr std::size_t max_record = 256 * 1024 * 1024;
 constexpr std::size_t max_hops = 64;
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+/// What follows the name: ".pack" or ".pack.age" (a pack), ".json" or ".json.age" (a record).
+std::string_view suffix_of(std::string_view key, std::string_view plain) {
+    if (key.ends_with(plain)) return plain;
+    if (key.size() > 4 && key.ends_with(".age") && key.substr(0, key.size() - 4).ends_with(plain))
+        return key.substr(key.size() - plain.size() - 4);
+    return {};
 }
 
 }  // namespace
 
 bool is_pack_key(std::string_view key) {
-    // packs/<xx>/<name>.pack
-    if (key.rfind("packs/", 0) != 0 || !ends_with(key, ".pack")) return false;
+    // packs/<xx>/<name>.pack[.age]
+    const auto suffix = suffix_of(key, ".pack");
+    if (!key.starts_with("packs/") || suffix.empty()) return false;
     const auto rest = key.substr(6);
-    return rest.size() > 3 + 5 && rest[2] == '/' && rest.find('/', 3) == std::string_view::npos;
+    return rest.size() > 3 + suffix.size() && rest[2] == '/' &&
+           rest.find('/', 3) == std::string_view::npos;
 }
 
 bool is_moved_key(std::string_view key) {
-    return key.rfind(moved_prefix, 0) == 0 && ends_with(key, ".json") &&
-           key.size() > moved_prefix.size() + 5 &&
+    const auto suffix = suffix_of(key, ".json");
+    return key.starts_with(moved_prefix) && !suffix.empty() &&
+           key.size() > moved_prefix.size() + suffix.size() &&
            key.find('/', moved_prefix.size()) == std::string_view::npos;
 }
 
 std::string moved_key(std::string_view pack) {
     if (!is_pack_key(pack))
         throw ConfigError(fmt::format("packs: {} is not the key of a pack", pack));
+    const bool encrypted = is_encrypted_pack(pack);
     auto name = pack.substr(pack.rfind('/') + 1);
-    name.remove_suffix(5);  // ".pack"
-    return fmt::format("{}{}.json", moved_prefix, name);
+    name.remove_suffix(encrypted ? 9 : 5);  // ".pack.age", ".pack"
+    return fmt::format("{}{}.json{}", moved_prefix, name, encrypted ? ".age" : "");
 }
 
 std::string encode_move_record(const MoveRecord& r) {
@@ -74,6 +85,11 @@ MoveRecord decode_move_record(std::string_view text, std::string_view key) {
             m.to = f.at("to").get<std::uint64_t>();
             if (m.length == 0 || !is_pack_key(m.pack) || m.pack == r.from)
                 throw FormatError(fmt::format("a malformed frame at {}", m.offset));
+            if (is_encrypted_pack(m.pack) != is_encrypted_pack(r.from))
+                throw FormatError(fmt::format(
+                    "the frame at {} moves into {}, a pack of the other kind (plain and "
+                    "encrypted packs never mix)",
+                    m.offset, m.pack));
             if (!r.frames.empty() && r.frames.back().offset + r.frames.back().length > m.offset)
                 throw FormatError(fmt::format("frames out of order at {}", m.offset));
             r.frames.push_back(std::move(m));
@@ -87,7 +103,31 @@ MoveRecord decode_move_record(std::string_view text, std::string_view key) {
     return r;
 }
 
-Relocations::Relocations(store::Store& store) : store_(store) {}
+std::string put_move_record(store::Store& store, const MoveRecord& record,
+                            const std::optional<io::AgeRecipients>& encrypt_to) {
+    const auto key = moved_key(record.from);
+    const bool encrypted = is_encrypted_pack(record.from);
+    if (encrypted && !encrypt_to)
+        throw ConfigError(fmt::format(
+            "packs: {} is encrypted: its move record needs the recipients (age_recipients)",
+            record.from));
+    auto text = encode_move_record(record);
+    store::PutOptions ro;
+    ro.no_overwrite = true;
+    ro.content_type = encrypted ? "application/octet-stream" : "application/json";
+    if (encrypted) {
+        io::MemorySink out;
+        io::AgeEncryptSink age(out, *encrypt_to);
+        age.write(io::as_bytes(text));
+        age.finish();
+        text = out.data();
+    }
+    store.put_bytes(key, text, ro);
+    return key;
+}
+
+Relocations::Relocations(store::Store& store, const io::AgeIdentities* identities)
+    : store_(store), identities_(identities) {}
 
 void Relocations::set_existing(std::set<std::string> moved_keys) {
     existing_ = std::move(moved_keys);
@@ -101,8 +141,18 @@ const MoveRecord* Relocations::record(const std::string& pack) {
             const auto key = moved_key(pack);
             if (!existing_ || existing_->contains(key)) {
                 try {
-                    loaded = decode_move_record(store_.get_bytes(key, max_record), key);
+                    auto text = store_.get_bytes(key, max_record);
+                    if (is_encrypted_pack(pack)) {
+                        const auto& ids = detail::identities_for(identities_, key);
+                        io::MemorySource sealed{std::string_view(text)};
+                        io::AgeDecryptSource plain(sealed, ids);
+                        text = io::read_all(plain, max_record);
+                    }
+                    loaded = decode_move_record(text, key);
                 } catch (const store::ObjectNotFound&) {
+                } catch (const io::AgeError& e) {
+                    throw FormatError(
+                        fmt::format("move record {}: cannot be decrypted: {}", key, e.what()));
                 }
             }
         }

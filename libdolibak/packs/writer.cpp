@@ -1,4 +1,9 @@
+#include "packs/blob_pool.hpp"
+#include "packs/known_blobs.hpp"
+#include "packs/previous_index.hpp"
+
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
@@ -12,41 +17,119 @@
 #include <zstd.h>
 
 #include <deque>
+#include <future>
+#include <limits>
+#include <optional>
 #include <set>
+#include <shared_mutex>
+#include <span>
 #include <unordered_map>
 
 namespace dolibak::packs {
 
 namespace {
 
+using detail::Batch;
+using detail::BlobLocation;
+using detail::BlobWork;
+using detail::Digest;
+
 std::int64_t ns_of(const timespec& t) {
     return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
+
+constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
+/// A batch handed to the workers: this many bytes or blobs, whichever comes first.
+constexpr std::size_t batch_bytes = 1024 * 1024;
+constexpr std::size_t batch_blobs = 64;
+
+/// Appends to a string it does not own: the builder's buffer of the encrypted pack, whose
+/// allocation serves every pack of the run.
+class AppendSink final : public io::Sink {
+public:
+    explicit AppendSink(std::string& out) : out_(out) {}
+    void write(io::Bytes data) override {
+        out_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    }
+    void finish() override {}
+    void abort() noexcept override {}
+
+private:
+    std::string& out_;
+};
+
+/// An entry waiting for its place in the index: its blobs are still being hashed and
+/// compressed, or their pack (or an earlier entry's) is not uploaded yet.
+struct Waiting {
+    IndexEntry entry;
+    /// Blobs read, not taken back from the pool yet. While its file is read, an entry always
+    /// has one (the blob just read is in the batch when submit() consumes), so it is never
+    /// written to the index half-read.
+    std::size_t outstanding = 0;
+};
 
 /// Blobs of the current pack are referenced with an empty `pack` until the pack is uploaded.
 class Builder {
 public:
     Builder(store::Store& store, io::Sink& index_sink, std::string_view run,
             const WriterOptions& options)
-        : store_(store), index_(index_sink, run), options_(options) {}
+        : store_(store),
+          index_(index_sink, run),
+          options_(options),
+          pool_(options.threads, options.level, [this](const Digest& sha) {
+              std::shared_lock lock(known_mutex_);
+              return known_.find(sha) != nullptr;
+          }) {}
 
-    void learn(std::string_view path, const IndexEntry& e) {
+    /// The previous index's blobs whose pack is present (or whose repacked pack's frames are,
+    /// through the move records) become known.
+    void learn(const IndexEntry& e) {
         if (e.type != EntryType::file) return;
-        for (const auto& b : e.blobs)
-            if (!present_.contains(b.pack)) return;
-        for (const auto& b : e.blobs) known_.try_emplace(b.sha256, b);
-        previous_.emplace(std::string(path), e);
+        const auto& blobs = located(e.blobs);
+        for (const auto& b : blobs)
+            if (!usable(b.pack)) return;
+        for (const auto& b : blobs) {
+            if (b.offset > max_u32 || b.length > max_u32) continue;  // not ours: stored again
+            auto [it, added] = pack_numbers_.try_emplace(b.pack, 0);
+            if (added) {
+                it->second = static_cast<std::uint32_t>(pack_keys_.size());
+                pack_keys_.push_back(b.pack);
+            }
+            const auto sha = hex_digest(b.sha256);
+            std::unique_lock lock(known_mutex_);
+            known_.insert(sha, {it->second, static_cast<std::uint32_t>(b.offset),
+                                static_cast<std::uint32_t>(b.length)});
+        }
     }
-    void set_present(std::set<std::string> packs) { present_ = std::move(packs); }
+    /// A pack of an earlier run this run may reference: present, and encrypted exactly when
+    /// this run encrypts (a plain pack is never referenced by an encrypted run, nor the other
+    /// way round).
+    bool usable(const std::string& pack) const {
+        return present_.contains(pack) &&
+               is_encrypted_pack(pack) == options_.encrypt_to.has_value();
+    }
+    /// The packs in the store, and the move records of those repacked (`moved`, kept by the
+    /// caller until finish).
+    void set_present(std::set<std::string> packs, Relocations* moved) {
+        present_ = std::move(packs);
+        moved_ = moved;
+    }
+    void set_previous(std::unique_ptr<detail::PreviousIndex> p) { previous_ = std::move(p); }
     /// Drops what learn() gathered (a previous index that turned out unreadable).
     void forget() {
-        previous_.clear();
+        previous_.reset();
+        std::unique_lock lock(known_mutex_);
         known_.clear();
+        pack_keys_.clear();
+        pack_numbers_.clear();
     }
+    /// The table of pack keys is only needed while loading; the pack numbers stay.
+    void loaded() { std::unordered_map<std::string, std::uint32_t>().swap(pack_numbers_); }
 
     void entry(const tarball::WalkEntry& w) {
         if (options_.cancel) options_.cancel->check("backing up the documents (packs)");
-        IndexEntry e;
+        auto& waiting = queue_.emplace_back();
+        auto& e = waiting.entry;
         e.path = w.path;
         e.mode = w.st.st_mode & 07777;
         e.uid = w.st.st_uid;
@@ -61,18 +144,35 @@ public:
             e.type = EntryType::file;
             e.ctime_ns = ns_of(w.st.st_ctim);
             e.inode = w.st.st_ino;
-            if (!reuse(e, w)) read_file(e, w);
+            if (!reuse(e, w) && !read_file(waiting, w)) {
+                queue_.pop_back();  // unreadable and skipped: nothing of it was submitted
+                return;
+            }
         } else {
+            queue_.pop_back();
             warn(w.path, "not a regular file, directory or symlink: skipped");
             return;
         }
-        queue_.push_back(std::move(e));
-        if (pack_.empty()) drain();
+        collect(false);
+        if (++since_complete_ >= options_.max_waiting) {
+            // Bounds the entries waiting (a partial batch, the current pack) whatever the tree:
+            // everything read so far is completed and, if an entry still waits for the
+            // current pack, the pack goes early. Counted in entries, so the packs do not
+            // depend on the threads' timing.
+            since_complete_ = 0;
+            complete();
+            drain();
+            if (!queue_.empty()) flush_pack();
+        }
+        drain();
     }
 
     WriterSummary finish() {
+        complete();
         flush_pack();
+        wait_upload();
         drain();
+        if (!queue_.empty()) throw FormatError("packs: entries left unwritten (internal error)");
         index_.finish();
         summary_.totals = index_.totals();
         return summary_;
@@ -80,21 +180,51 @@ public:
     void abort() noexcept { index_.abort(); }
 
 private:
+    static Digest hex_digest(const std::string& hex) {
+        Digest d;
+        auto nib = [](char c) -> unsigned {
+            return c <= '9' ? static_cast<unsigned>(c - '0') : static_cast<unsigned>(c - 'a' + 10);
+        };
+        for (std::size_t i = 0; i < d.size(); ++i)
+            d[i] = static_cast<unsigned char>(nib(hex[2 * i]) * 16 + nib(hex[2 * i + 1]));
+        return d;  // the index reader checked: 64 lower-case hexadecimal digits
+    }
+
     bool reuse(IndexEntry& e, const tarball::WalkEntry& w) {
-        auto it = previous_.find(w.path);
-        if (it == previous_.end()) return false;
-        const auto& p = it->second;
-        if (p.size != static_cast<std::uint64_t>(w.st.st_size) || p.mtime_ns != e.mtime_ns ||
-            p.ctime_ns != e.ctime_ns || p.inode != e.inode)
+        if (!previous_) return false;
+        const auto* p = previous_->find(w.path);
+        if (!p || p->type != EntryType::file) return false;
+        if (p->size != static_cast<std::uint64_t>(w.st.st_size) || p->mtime_ns != e.mtime_ns ||
+            p->ctime_ns != e.ctime_ns || p->inode != e.inode)
             return false;
-        e.size = p.size;
-        e.blobs = p.blobs;
+        const auto& blobs = located(p->blobs);
+        for (const auto& b : blobs)
+            if (!usable(b.pack)) return false;
+        e.size = p->size;
+        e.blobs = blobs;
         return true;
     }
 
-    void read_file(IndexEntry& e, const tarball::WalkEntry& w) {
+    /// `blobs` themselves when each one's pack is present, else a copy in which the blobs of
+    /// missing packs are followed through the move records (each loaded once).
+    const std::vector<BlobRef>& located(const std::vector<BlobRef>& blobs) {
+        bool all = true;
+        for (const auto& b : blobs) all = all && present_.contains(b.pack);
+        if (all || !moved_) return blobs;
+        relocated_ = blobs;
+        for (auto& b : relocated_) moved_->locate(b, present_);
+        return relocated_;
+    }
+
+    /// False: the file cannot be opened and skip_unreadable leaves it out (warned).
+    bool read_file(Waiting& waiting, const tarball::WalkEntry& w) {
+        auto& e = waiting.entry;
         io::UniqueFd fd(tarball::open_for_reading(w.parent_fd, w.name));
-        if (!fd) throw IoError("cannot open a document", w.path, errno);
+        if (!fd) {
+            if (!options_.skip_unreadable) throw IoError("cannot open a document", w.path, errno);
+            warn(w.path, fmt::format("cannot open: {} (skipped)", errno_text(errno)));
+            return false;
+        }
         io::FdSource file(std::move(fd), w.path);
         ++summary_.files_read;
         buf_.resize(options_.blob_size);
@@ -102,78 +232,140 @@ private:
             const auto got =
                 io::read_full(file, std::as_writable_bytes(std::span(buf_.data(), buf_.size())));
             if (got == 0) break;
-            add_blob(e, std::string_view(buf_.data(), got));
+            e.size += got;
+            BlobWork work;
+            work.data.assign(buf_.data(), got);
+            work.owner = &waiting;
+            ++waiting.outstanding;
+            batch_size_ += got;
+            batch_.push_back(std::move(work));
+            if (batch_size_ >= batch_bytes || batch_.size() >= batch_blobs) submit();
             if (got < buf_.size()) break;
+            if (options_.cancel) options_.cancel->check("backing up the documents (packs)");
         }
         if (e.size != static_cast<std::uint64_t>(w.st.st_size))
             warn(w.path, fmt::format("changed size during the walk: {} bytes stored", e.size));
+        return true;
     }
 
-    void add_blob(IndexEntry& e, std::string_view data) {
-        const auto sha = io::to_hex(io::as_bytes(io::sha256_bytes(data)));
-        e.size += data.size();
-        if (auto it = known_.find(sha); it != known_.end()) {
-            e.blobs.push_back(it->second);
-            return;
-        }
-        if (auto it = pending_.find(sha); it != pending_.end()) {
-            e.blobs.push_back(it->second);
-            return;
-        }
-        const auto bound = ZSTD_compressBound(data.size());
-        const auto at = pack_.size();
-        pack_.resize(at + bound);
-        const auto n =
-            ZSTD_compress(pack_.data() + at, bound, data.data(), data.size(), options_.level);
-        if (ZSTD_isError(n)) throw FormatError(fmt::format("zstd: {}", ZSTD_getErrorName(n)));
-        pack_.resize(at + n);
-        BlobRef r{sha, {}, at, n, data.size()};
-        pending_.emplace(sha, r);
-        e.blobs.push_back(r);
-        ++summary_.blobs_new;
-        summary_.bytes_new += data.size();
-        if (pack_.size() >= options_.pack_size) {
-            flush_pack();
-            for (auto& b : e.blobs) resolve(b);
+    /// Hands the current batch to the pool, once fewer than max_in_flight() batches are out.
+    void submit() {
+        if (batch_.empty()) return;
+        while (pool_.in_flight() >= max_in_flight())
+            if (auto done = pool_.take(true)) consume(*done);
+        pool_.submit(std::move(batch_));
+        batch_ = {};
+        batch_size_ = 0;
+    }
+    std::size_t max_in_flight() const { return pool_.threads() + 1; }
+
+    /// Takes back the batches that are done (with `wait`: every batch).
+    void collect(bool wait) {
+        while (auto done = pool_.take(wait)) consume(*done);
+    }
+    /// Every blob read so far is hashed, compressed and in the pack (or known).
+    void complete() {
+        submit();
+        collect(true);
+    }
+
+    /// Blobs come back in the order they were read: each is referenced (known content) or
+    /// its frame appended to the current pack.
+    void consume(Batch& batch) {
+        for (auto& w : batch) {
+            auto& waiting = *static_cast<Waiting*>(w.owner);
+            BlobRef r;
+            r.sha256 = io::to_hex(std::as_bytes(std::span(w.sha)));
+            r.size = w.size;
+            if (const auto* at = known_.find(w.sha)) {
+                place(r, *at);
+            } else {
+                if (w.frame.empty()) w.frame = detail::compress_frame(w.data, options_.level);
+                const BlobLocation where{current_pack(), static_cast<std::uint32_t>(pack_.size()),
+                                         static_cast<std::uint32_t>(w.frame.size())};
+                pack_ += w.frame;
+                {
+                    std::unique_lock lock(known_mutex_);
+                    known_.insert(w.sha, where);
+                }
+                place(r, where);
+                ++summary_.blobs_new;
+                summary_.bytes_new += w.size;
+            }
+            waiting.entry.blobs.push_back(std::move(r));
+            --waiting.outstanding;
+            if (pack_.size() >= options_.pack_size) flush_pack();
         }
     }
 
-    void resolve(BlobRef& b) const {
-        if (b.pack.empty()) b.pack = current_key_;
+    std::uint32_t current_pack() const { return static_cast<std::uint32_t>(pack_keys_.size()); }
+    void place(BlobRef& r, const BlobLocation& at) const {
+        if (at.pack < pack_keys_.size()) r.pack = pack_keys_[at.pack];  // else: current pack
+        r.offset = at.offset;
+        r.length = at.length;
     }
 
+    /// Names the current pack by its content and uploads it; with worker threads, the upload
+    /// runs beside the next pack's filling (one upload at a time: two packs in memory). The
+    /// index, finished only after the last upload, may already name it.
     void flush_pack() {
         if (pack_.empty()) return;
-        const auto sha = io::sha256_hex(pack_);
-        current_key_ = pack_key(sha);
+        // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext),
+        // so it is encrypted into memory first (one buffer for the run, sized for the
+        // 16-byte tag of each 64 KiB chunk and the header).
+        std::string key;
+        if (options_.encrypt_to) {
+            sealed_.clear();
+            sealed_.reserve(pack_.size() + pack_.size() / 4096 + 4096);
+            AppendSink out(sealed_);
+            io::AgeEncryptSink age(out, *options_.encrypt_to);
+            age.write(io::as_bytes(pack_));
+            age.finish();
+            key = pack_key(io::sha256_hex(sealed_), true);
+        } else {
+            key = pack_key(io::sha256_hex(pack_));
+        }
+        wait_upload();
+        uploading_.swap(options_.encrypt_to ? sealed_ : pack_);
+        pack_.clear();
+        if (options_.threads == 0)
+            put_pack(key);
+        else
+            upload_ = std::async(std::launch::async, [this, key] { put_pack(key); });
+        ++summary_.packs_uploaded;
+        summary_.pack_bytes += uploading_.size();
+        for (auto& q : queue_)
+            for (auto& b : q.entry.blobs)
+                if (b.pack.empty()) b.pack = key;
+        pack_keys_.push_back(key);  // the current pack's number now names it
+        drain();
+    }
+
+    void put_pack(const std::string& key) {
         store::PutOptions po;
-        po.size_hint = pack_.size();
+        po.size_hint = uploading_.size();
         po.no_overwrite = true;
         try {
-            auto sink = store_.put(current_key_, po);
-            sink->write(io::as_bytes(pack_));
+            auto sink = store_.put(key, po);
+            sink->write(io::as_bytes(uploading_));
             sink->finish();
         } catch (const store::AlreadyExists&) {
             // Same name, same content: a pack of an interrupted run, or the same bytes again.
         }
-        ++summary_.packs_uploaded;
-        summary_.pack_bytes += pack_.size();
-        for (auto& q : queue_)
-            for (auto& b : q.blobs) resolve(b);
-        for (auto& [sha_hex, r] : pending_) {
-            r.pack = current_key_;
-            known_.emplace(sha_hex, r);
-        }
-        pending_.clear();
-        pack_.clear();
-        drain();
+    }
+    /// Waits for the pack being uploaded, rethrowing its failure.
+    void wait_upload() {
+        if (upload_.valid()) upload_.get();
+        if (options_.cancel) options_.cancel->check("uploading the documents' packs");
     }
 
     void drain() {
         while (!queue_.empty()) {
-            for (const auto& b : queue_.front().blobs)
+            const auto& front = queue_.front();
+            if (front.outstanding > 0) return;
+            for (const auto& b : front.entry.blobs)
                 if (b.pack.empty()) return;
-            index_.add(queue_.front());
+            index_.add(front.entry);
             queue_.pop_front();
         }
     }
@@ -187,13 +379,23 @@ private:
     const WriterOptions& options_;
     WriterSummary summary_;
     std::set<std::string> present_;
-    std::unordered_map<std::string, IndexEntry> previous_;
-    std::unordered_map<std::string, BlobRef> known_;
-    std::unordered_map<std::string, BlobRef> pending_;
-    std::deque<IndexEntry> queue_;
+    Relocations* moved_ = nullptr;
+    std::vector<BlobRef> relocated_;  ///< located()'s copy
+    std::unique_ptr<detail::PreviousIndex> previous_;
+    std::shared_mutex known_mutex_;  ///< the workers read known_; only this thread writes it
+    detail::KnownBlobs known_;
+    std::vector<std::string> pack_keys_;  ///< pack number -> key
+    std::unordered_map<std::string, std::uint32_t> pack_numbers_;
+    std::deque<Waiting> queue_;
     std::string pack_;
-    std::string current_key_;
+    std::string sealed_;        ///< the current pack encrypted (encrypt_to)
+    std::string uploading_;     ///< the pack being uploaded (encrypted with encrypt_to)
+    std::future<void> upload_;  ///< its upload (its destructor waits for it)
     std::string buf_;
+    Batch batch_;
+    std::size_t batch_size_ = 0;
+    std::size_t since_complete_ = 0;  ///< entries since everything was last completed
+    detail::BlobPool pool_;           ///< last: its workers stop before what they read goes away
 };
 
 }  // namespace
@@ -203,22 +405,24 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
                          const WriterOptions& options) {
     if (options.blob_size == 0 || options.pack_size == 0)
         throw ConfigError("packs: the blob and pack sizes must be positive");
+    if (options.pack_size + ZSTD_compressBound(options.blob_size) > max_u32)
+        throw ConfigError("packs: the pack size and the blob size must stay below 2 GiB each");
+    if (options.threads > 64) throw ConfigError("packs: at most 64 compression threads");
+    if (options.max_waiting == 0) throw ConfigError("packs: max_waiting must be positive");
+    Relocations moved(store, options.identities);
     Builder builder(store, index_sink, run, options);
     try {
         if (previous) {
             std::set<std::string> present, records;
             for (const auto& o : store.list("packs/"))
                 (is_moved_key(o.key) ? records : present).insert(o.key);
-            builder.set_present(present);
+            // A blob of a repacked pack is referenced where it is now.
+            moved.set_existing(std::move(records));
+            builder.set_present(std::move(present), &moved);
             try {
-                // A blob of a repacked pack is referenced where it is now.
-                Relocations moved(store);
-                moved.set_existing(std::move(records));
-                IndexReader reader(*previous);
-                while (auto e = reader.next()) {
-                    for (auto& b : e->blobs) moved.locate(b, present);
-                    builder.learn(e->path, *e);
-                }
+                builder.set_previous(std::make_unique<detail::PreviousIndex>(
+                    *previous, options.temp_dir, [&](const IndexEntry& e) { builder.learn(e); }));
+                builder.loaded();
             } catch (const FormatError& e) {
                 // Costs an upload of everything, loses nothing.
                 builder.forget();
@@ -234,8 +438,11 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
         h.vanished = [&](const std::string& path, int) {
             if (options.on_warning) options.on_warning(path + ": vanished during the walk");
         };
-        h.unreadable = [](const std::string& path, const std::string& what, int err) {
-            throw IoError(what, path, err);
+        h.unreadable = [&options](const std::string& path, const std::string& what, int err) {
+            if (!options.skip_unreadable) throw IoError(what, path, err);
+            if (options.on_warning)
+                options.on_warning(
+                    fmt::format("{}: {}: {} (skipped)", path, what, errno_text(err)));
         };
         tarball::walk(root, excludes, h);
         return builder.finish();

@@ -343,9 +343,16 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     };
     process::ExitStatus st;
     if (o.jobs > 1) {
-        // pg_restore -j needs a seekable file: spool the (verified) archive first. A scratch
-        // file read back at once and removed after: not synced (an AtomicFileSink's fsyncs
-        // of the file and its directory only delayed pg_restore's start).
+        // pg_restore -j needs a seekable file: the archive is spooled to a scratch file, read
+        // back at once and removed after (not synced: an AtomicFileSink's fsyncs of the file
+        // and its directory only delayed pg_restore's start). The source's own check (the
+        // object's digest) ends with the spool. The archive's check (every block inflated,
+        // rows counted for the proof) then runs over the spool while pg_restore restores, when
+        // the target holds nothing of its own: the restore fails when either fails, and
+        // nothing is trusted before both ended. Into a database that holds objects (a restore
+        // over it), the archive is checked whole before pg_restore starts: a bad archive never
+        // touches it.
+        const bool check_first = o.confirm_non_empty && count_user_objects(o.target) > 0;
         spool.path = unique("spool");
         {
             io::UniqueFd fd(
@@ -357,16 +364,42 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
                 throw IoError("cannot create the restore spool", name, err);
             }
             io::FdSink out(std::move(fd), spool.path.string());
-            feed(out, false);
-            reader.check();
+            if (check_first) {
+                feed(out, false);
+                reader.check();
+            } else {
+                for (;;) {
+                    const std::size_t n = src->read(buf);
+                    if (n == 0) break;
+                    out.write(io::Bytes(buf.data(), n));
+                }
+            }
             out.finish();
         }
         argv.push_back(spool.path.string());
         po.argv = argv;
         po.in = process::Stdio::null;
         process::Process p(std::move(po));
+        if (!check_first) {
+            try {
+                io::FileSource back(spool.path);
+                for (;;) {
+                    const std::size_t n = back.read(buf);
+                    if (n == 0) break;
+                    reader.update(io::Bytes(buf.data(), n));
+                    if (reader.failed()) break;
+                }
+                reader.finish();
+                if (reader.failed()) p.kill(SIGKILL);  // a bad archive: stop restoring it
+            } catch (...) {
+                p.kill(SIGKILL);
+                p.wait();
+                throw;
+            }
+        }
         st = p.wait();
         rep.pg_restore_stderr = p.stderr_tail();
+        reader.check();
     } else {
         po.argv = argv;
         po.in = process::Stdio::pipe;

@@ -4,6 +4,7 @@
 #include <dolibak/retention/planner.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -64,11 +65,6 @@ IsoWeek iso_week(TimePoint local) {
     return {static_cast<int>(y), static_cast<int>((thursday - jan1).count() / 7 + 1)};
 }
 
-// Two digits (v < 100); called for every label, so no snprintf.
-std::string two(unsigned v) {
-    return {static_cast<char>('0' + v / 10 % 10), static_cast<char>('0' + v % 10)};
-}
-
 // `local` minus `n` calendar months, the day clamped to the target month's length.
 TimePoint minus_months(TimePoint local, int n) {
     const auto dp = floor<days>(local);
@@ -78,12 +74,6 @@ TimePoint minus_months(TimePoint local, int n) {
     const day last = year_month_day_last{ym.year(), month_day_last{ym.month()}}.day();
     const day d = std::min(ymd.day(), last);
     return TimePoint{sys_days{ym / d}} + tod;
-}
-
-std::string age_text(seconds age) {
-    const auto d = age.count() / 86400;
-    const auto h = age.count() % 86400 / 3600;
-    return std::to_string(d) + "d " + std::to_string(h) + "h";
 }
 
 enum class Rule { last, hourly, daily, weekly, monthly, yearly };
@@ -111,26 +101,55 @@ std::int64_t bucket_id(Rule r, TimePoint local) {
     return 0;
 }
 
-std::string bucket_label(Rule r, TimePoint local) {
+// Two digits (v < 100) appended.
+void append_two(std::string& out, unsigned v) {
+    out += static_cast<char>('0' + v / 10 % 10);
+    out += static_cast<char>('0' + v % 10);
+}
+
+// The bucket's label ("day 2026-10-24", "week 2026-W43", ...) appended; made only when a
+// detail is written.
+void append_label(std::string& out, Rule r, TimePoint local) {
     const Civil c = civil(local);
-    const auto ymd = [&] { return std::to_string(c.y) + "-" + two(c.m) + "-" + two(c.d); };
+    const auto ymd = [&] {
+        out += std::to_string(c.y);
+        out += '-';
+        append_two(out, c.m);
+        out += '-';
+        append_two(out, c.d);
+    };
     switch (r) {
         case Rule::hourly:
-            return "hour " + ymd() + "T" + two(static_cast<unsigned>(c.h));
+            out += "hour ";
+            ymd();
+            out += 'T';
+            append_two(out, static_cast<unsigned>(c.h));
+            return;
         case Rule::daily:
-            return "day " + ymd();
+            out += "day ";
+            ymd();
+            return;
         case Rule::weekly: {
             const auto w = iso_week(local);
-            return "week " + std::to_string(w.year) + "-W" + two(static_cast<unsigned>(w.week));
+            out += "week ";
+            out += std::to_string(w.year);
+            out += "-W";
+            append_two(out, static_cast<unsigned>(w.week));
+            return;
         }
         case Rule::monthly:
-            return "month " + std::to_string(c.y) + "-" + two(c.m);
+            out += "month ";
+            out += std::to_string(c.y);
+            out += '-';
+            append_two(out, c.m);
+            return;
         case Rule::yearly:
-            return "year " + std::to_string(c.y);
+            out += "year ";
+            out += std::to_string(c.y);
+            return;
         case Rule::last:
-            break;
+            return;
     }
-    return "";
 }
 
 Reason reason_of(Rule r) {
@@ -151,25 +170,53 @@ Reason reason_of(Rule r) {
     return Reason::last;
 }
 
-// The first detail is moved in (most backups have one): no copy, no second allocation.
-void add_detail(Decision& d, std::string text) {
-    if (d.detail.empty()) {
-        d.detail = std::move(text);
-        return;
+enum NoteKind : std::uint8_t {
+    no_note = 0,
+    future_note,          // "dated after now (<now>): never dropped"
+    failed_recent_note,   // "failed, not older than the newest successful backup"
+    failed_old_note,      // ref: the newest success
+    newest_success_note,  // flags: 0 plain, 1 its verification failed, 2 the newest good one
+    protected_note,       // "protected"
+    older_than_window_note,
+    standing_note,      // rule; flags: standing_good, standing_not_first, standing_daily_window
+    not_standing_note,  // rule; ref: the backup kept instead
+    last_note,          // flags: 1 when its verification failed
+    oldest_note,        // rule
+    empty_policy_note,
+    no_slot_note,
+};
+constexpr std::uint8_t standing_good = 1, standing_not_first = 2, standing_daily_window = 4;
+
+// A note and the position of its decision, while planning.
+struct Pending {
+    std::uint32_t pos;
+    PlanNote note;
+};
+
+// One half's decisions (sorted newest first) and what planning them needs.
+struct Half {
+    std::span<Decision> items;
+    std::size_t base;  // position of items[0] in Plan::decisions
+    const std::vector<Backup>& backups;
+    std::vector<Pending>& notes;
+
+    const Backup& backup(std::size_t i) const { return backups[items[i].backup]; }
+    bool failed(std::size_t i) const { return backup(i).verified == Verification::failed; }
+    std::uint32_t ref(std::size_t i) const { return items[i].backup; }
+    void note(std::size_t i, NoteKind kind, std::uint8_t rule = 0, std::uint8_t flags = 0,
+              std::uint32_t other = 0) {
+        notes.push_back({static_cast<std::uint32_t>(base + i), PlanNote{kind, rule, flags, other}});
     }
-    d.detail += "; ";
-    d.detail += text;
-}
-
-void add_reason(Decision& d, Reason r, std::string text) {
-    d.keep = true;
-    if (std::find(d.reasons.begin(), d.reasons.end(), r) == d.reasons.end()) d.reasons.push_back(r);
-    if (!text.empty()) add_detail(d, std::move(text));
-}
-
-bool verification_failed(const Decision& d) {
-    return d.backup.verified == Verification::failed;
-}
+    void note(std::size_t i, const PlanNote& n) {
+        notes.push_back({static_cast<std::uint32_t>(base + i), n});
+    }
+    void reason(std::size_t i, Reason r, NoteKind kind, std::uint8_t rule = 0,
+                std::uint8_t flags = 0, std::uint32_t other = 0) {
+        items[i].keep = true;
+        items[i].reasons.add(r);
+        note(i, kind, rule, flags, other);
+    }
+};
 
 // The backup standing for a bucket, among its members (newest first): the newest whose
 // verification did not fail, else the newest.
@@ -184,20 +231,36 @@ struct Standing {
         }
     }
     static Standing start(std::size_t i, bool failed) { return {i, i, !failed}; }
+    std::uint8_t flags() const {
+        return static_cast<std::uint8_t>((good ? standing_good : 0) |
+                                         (item != first ? standing_not_first : 0));
+    }
 };
 
-// The detail of the backup standing for a bucket.
-std::string standing_text(const std::string& label, const Standing& s) {
-    if (!s.good) return "newest of " + label + " (verification failed, as for every backup of it)";
-    if (s.item != s.first) return "newest of " + label + " whose verification did not fail";
-    return "newest of " + label;
-}
-
-// Why a member of a bucket does not stand for it.
-std::string not_standing_text(const Decision& d, const std::string& label, const Decision& rep) {
-    if (verification_failed(d) && !verification_failed(rep))
-        return "verification failed; " + label + " kept by " + rep.backup.key;
-    return "not the newest of " + label + " (kept: " + rep.backup.key + ")";
+// Keys must be unique: an open-addressing table of indices (no allocation per key).
+void check_unique_keys(const std::vector<Backup>& backups) {
+    std::size_t cap = 16;
+    while (cap < backups.size() * 2) cap <<= 1;
+    std::vector<std::uint32_t> slots(cap, 0);  // index + 1; 0: empty
+    std::vector<std::size_t> hashes(backups.size());
+    const std::hash<std::string_view> hash;
+    for (std::size_t i = 0; i < backups.size(); ++i) {
+        step();
+        const auto& b = backups[i];
+        if (b.key.empty()) throw ConfigError("a backup has an empty key");
+        if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
+        const std::size_t h = hash(b.key);
+        hashes[i] = h;
+        for (std::size_t pos = h & (cap - 1);; pos = (pos + 1) & (cap - 1)) {
+            if (slots[pos] == 0) {
+                slots[pos] = static_cast<std::uint32_t>(i + 1);
+                break;
+            }
+            const std::size_t j = slots[pos] - 1;
+            if (hashes[j] == h && backups[j].key == b.key)
+                throw ConfigError("backup key '" + b.key + "' is listed twice");
+        }
+    }
 }
 
 void validate(const std::vector<Backup>& backups, const Policy& policy) {
@@ -210,20 +273,14 @@ void validate(const std::vector<Backup>& backups, const Policy& policy) {
     for (int v : {c.last, c.hourly, c.daily, c.weekly, c.monthly, c.yearly})
         if (v < CountPolicy::unlimited)
             throw ConfigError("retention counts must be 0 (off), positive, or unlimited");
-    std::unordered_set<std::string_view> keys;
-    keys.reserve(backups.size());
-    for (const auto& b : backups) {
-        step();
-        if (b.key.empty()) throw ConfigError("a backup has an empty key");
-        if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
-        if (!keys.insert(b.key).second)
-            throw ConfigError("backup key '" + b.key + "' is listed twice");
-    }
+    if (backups.size() >= std::numeric_limits<std::uint32_t>::max())
+        throw ConfigError("too many backups to plan at once");
+    check_unique_keys(backups);
 }
 
 // Tiered mode over the eligible backups (newest first). Each backup is examined by the first
 // window it falls in; each window's buckets (day, month, year) keep their standing backup.
-void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& eligible, TimePoint now,
+void plan_tiered(Half& h, const std::vector<std::size_t>& eligible, TimePoint now,
                  const Policy& policy) {
     const auto& t = policy.tiered;
     const TimeZone& zone = policy.zone;
@@ -246,69 +303,55 @@ void plan_tiered(std::span<Decision> items, const std::vector<std::size_t>& elig
     struct Place {
         int tier;  // -1: older than every window
         std::int64_t bucket;
-        TimePoint local;
     };
     std::vector<Place> places(eligible.size());
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
         const std::size_t i = eligible[n];
-        const auto& d = items[i];
-        const TimePoint local = zone.to_local(d.backup.time);
+        const TimePoint at = h.backup(i).time;
+        const TimePoint local = zone.to_local(at);
         int tier = -1;
-        if (t.daily_days > 0 && now - d.backup.time <= daily_window)
+        if (t.daily_days > 0 && now - at <= daily_window)
             tier = 0;
         else if (monthly_on && local >= month_start)
             tier = 1;
         else if (yearly_on && local >= year_start)
             tier = 2;
-        places[n] = {tier, 0, local};
+        places[n] = {tier, 0};
         if (tier < 0) continue;
         auto& tr = tiers[tier];
         places[n].bucket = bucket_id(tr.rule, local);
-        const bool failed = verification_failed(d);
+        const bool failed = h.failed(i);
         const auto [it, fresh] =
             tr.buckets.try_emplace(places[n].bucket, Standing::start(i, failed));
         if (!fresh) it->second.offer(i, failed);
     }
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
-        auto& d = items[eligible[n]];
+        const std::size_t i = eligible[n];
         const Place& pl = places[n];
         if (pl.tier < 0) {
-            if (d.keep) continue;
-            if (yearly_on)
-                add_detail(d, "older than the yearly window (" + std::to_string(t.yearly_years) +
-                                  " years)");
-            else if (monthly_on)
-                add_detail(d, "older than the monthly window (" + std::to_string(t.monthly_months) +
-                                  " months)");
-            else
-                add_detail(
-                    d, "older than the daily window (" + std::to_string(t.daily_days) + " days)");
+            if (!h.items[i].keep) h.note(i, older_than_window_note);
             continue;
         }
         const auto& tr = tiers[pl.tier];
         const Standing& s = tr.buckets.at(pl.bucket);
-        const std::string label = bucket_label(tr.rule, pl.local);
-        if (s.item == eligible[n]) {
-            std::string text = standing_text(label, s);
-            if (pl.tier == 0)
-                text += ", within " + std::to_string(t.daily_days) + " days (age " +
-                        age_text(now - d.backup.time) + ")";
-            add_reason(d, tr.reason, std::move(text));
-        } else if (!d.keep) {
-            add_detail(d, not_standing_text(d, label, items[s.item]));
+        const auto rule = static_cast<std::uint8_t>(tr.rule);
+        if (s.item == i) {
+            const auto flags =
+                static_cast<std::uint8_t>(s.flags() | (pl.tier == 0 ? standing_daily_window : 0));
+            h.reason(i, tr.reason, standing_note, rule, flags);
+        } else if (!h.items[i].keep) {
+            h.note(i, not_standing_note, rule, 0, h.ref(s.item));
         }
     }
 }
 
 // Count mode (restic's forget) over the eligible backups (newest first).
-void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligible,
-                const Policy& policy) {
+void plan_count(Half& h, const std::vector<std::size_t>& eligible, const Policy& policy) {
     const auto& c = policy.count;
     if (c.empty()) {
-        for (const std::size_t i : eligible)
-            add_reason(items[i], Reason::empty_policy, "no rule given: everything is kept");
+        for (const std::size_t i : eligible) h.reason(i, Reason::empty_policy, empty_policy_note);
         return;
     }
     if (eligible.empty()) return;
@@ -316,10 +359,10 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
     std::vector<TimePoint> local(eligible.size());
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
-        local[n] = zone.to_local(items[eligible[n]].backup.time);
+        local[n] = zone.to_local(h.backup(eligible[n]).time);
     }
     // For a dropped backup whose verification failed: a bucket another backup stands for.
-    std::vector<std::string> lost(eligible.size());
+    std::vector<PlanNote> lost(eligible.size());
     const std::size_t oldest = eligible.back();
 
     // `last`: every backup is its own bucket; the slots go to the newest backups whose
@@ -330,20 +373,15 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
         for (const bool failed : {false, true})
             for (const std::size_t i : eligible) {
                 step();
-                if (verification_failed(items[i]) == failed) order.push_back(i);
+                if (h.failed(i) == failed) order.push_back(i);
             }
         const std::size_t n = c.last == CountPolicy::unlimited
                                   ? order.size()
                                   : std::min(order.size(), static_cast<std::size_t>(c.last));
-        const std::string text = c.last == CountPolicy::unlimited
-                                     ? std::string("kept by the unlimited last rule (every backup)")
-                                     : "one of the " + std::to_string(c.last) + " newest";
         step(n);
         for (std::size_t k = 0; k < n; ++k)
-            add_reason(items[order[k]], Reason::last,
-                       verification_failed(items[order[k]])
-                           ? text + " (verification failed, too few others)"
-                           : text);
+            h.reason(order[k], Reason::last, last_note, 0,
+                     static_cast<std::uint8_t>(h.failed(order[k]) ? 1 : 0));
     }
 
     const std::pair<Rule, int> rules[] = {{Rule::hourly, c.hourly},
@@ -353,6 +391,7 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
                                           {Rule::yearly, c.yearly}};
     for (const auto& [rule, count] : rules) {
         if (count == 0) continue;
+        const auto rule_code = static_cast<std::uint8_t>(rule);
         int left = count;
         // Walking from the newest, restic keeps a backup when its bucket differs from the
         // previous kept one's: the first of each run of consecutive backups sharing a bucket,
@@ -362,100 +401,270 @@ void plan_count(std::span<Decision> items, const std::vector<std::size_t>& eligi
             step();
             const std::int64_t id = bucket_id(rule, local[n]);
             std::size_t end = n + 1;
-            Standing s = Standing::start(eligible[n], verification_failed(items[eligible[n]]));
+            Standing s = Standing::start(eligible[n], h.failed(eligible[n]));
             while (end < eligible.size() && bucket_id(rule, local[end]) == id) {
                 step();
-                s.offer(eligible[end], verification_failed(items[eligible[end]]));
+                s.offer(eligible[end], h.failed(eligible[end]));
                 ++end;
             }
-            const std::string label = bucket_label(rule, local[n]);
             if (left > 0) --left;
-            add_reason(items[s.item], reason_of(rule), standing_text(label, s));
+            h.reason(s.item, reason_of(rule), standing_note, rule_code, s.flags());
             step(end - n);
             for (std::size_t m = n; m < end; ++m)
-                if (eligible[m] != s.item && lost[m].empty() &&
-                    verification_failed(items[eligible[m]]))
-                    lost[m] = not_standing_text(items[eligible[m]], label, items[s.item]);
+                if (eligible[m] != s.item && lost[m].kind == no_note && h.failed(eligible[m]))
+                    lost[m] = PlanNote{not_standing_note, rule_code, 0, h.ref(s.item)};
             // restic >= 0.16.0: the oldest backup is kept too while the rule has slots left.
             if (end == eligible.size() && left != 0 && c.keep_oldest_if_unfilled &&
                 s.item != oldest) {
                 if (left > 0) --left;
-                add_reason(items[oldest], Reason::oldest,
-                           "oldest backup, kept while the " +
-                               std::string(to_string(reason_of(rule))) + " rule has slots left");
+                h.reason(oldest, Reason::oldest, oldest_note, rule_code);
             }
             n = end;
         }
     }
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
-        auto& d = items[eligible[n]];
-        if (d.keep) continue;
-        add_detail(d, !lost[n].empty() ? lost[n]
-                                       : "no slot: its buckets are taken by newer backups, or "
-                                         "the counts are used up");
+        const std::size_t i = eligible[n];
+        if (h.items[i].keep) continue;
+        if (lost[n].kind != no_note)
+            h.note(i, lost[n]);
+        else
+            h.note(i, no_slot_note);
     }
 }
 
-// Plans one half; `items` sorted newest first.
-void plan_half(std::span<Decision> items, TimePoint now, const Policy& policy,
+// Plans one half; its items sorted newest first.
+void plan_half(Half& h, TimePoint now, const Policy& policy,
                const std::set<std::string>& protected_keys) {
+    const std::size_t size = h.items.size();
     // Eligible: successful and not dated after `now`; only these take slots.
     std::vector<std::size_t> eligible;
-    eligible.reserve(items.size());
-    step(items.size());
-    for (std::size_t i = 0; i < items.size(); ++i)
-        if (items[i].backup.ok && items[i].backup.time <= now) eligible.push_back(i);
+    eligible.reserve(size);
+    step(size);
+    for (std::size_t i = 0; i < size; ++i)
+        if (h.backup(i).ok && h.backup(i).time <= now) eligible.push_back(i);
     // No successful backup: every failed one is kept as evidence (the minimum time point
     // compares older than everything).
     const TimePoint newest_success =
-        eligible.empty() ? TimePoint::min() : items[eligible.front()].backup.time;
+        eligible.empty() ? TimePoint::min() : h.backup(eligible.front()).time;
 
-    step(items.size());
-    for (auto& d : items) {
-        if (d.backup.time > now) {
-            add_reason(d, Reason::future,
-                       "dated after now (" + format_rfc3339(now) + "): never dropped");
-        } else if (!d.backup.ok) {
-            if (d.backup.time >= newest_success)
-                add_reason(d, Reason::failed_recent,
-                           "failed, not older than the newest successful backup");
+    step(size);
+    for (std::size_t i = 0; i < size; ++i) {
+        const Backup& b = h.backup(i);
+        if (b.time > now) {
+            h.reason(i, Reason::future, future_note);
+        } else if (!b.ok) {
+            if (b.time >= newest_success)
+                h.reason(i, Reason::failed_recent, failed_recent_note);
             else
-                add_detail(d, "failed, older than the newest successful backup (" +
-                                  format_rfc3339(newest_success) + ")");
+                h.note(i, failed_old_note, 0, 0, h.ref(eligible.front()));
         }
     }
     if (!eligible.empty()) {
-        auto& newest = items[eligible.front()];
-        if (!verification_failed(newest)) {
-            add_reason(newest, Reason::newest_success, "newest successful backup");
+        const std::size_t newest = eligible.front();
+        if (!h.failed(newest)) {
+            h.reason(newest, Reason::newest_success, newest_success_note, 0, 0);
         } else {
-            add_reason(newest, Reason::newest_success,
-                       "newest successful backup (its verification failed)");
-            const auto good = std::find_if(eligible.begin(), eligible.end(), [&](std::size_t i) {
-                return !verification_failed(items[i]);
-            });
+            h.reason(newest, Reason::newest_success, newest_success_note, 0, 1);
+            const auto good = std::find_if(eligible.begin(), eligible.end(),
+                                           [&](std::size_t i) { return !h.failed(i); });
             if (good != eligible.end())
-                add_reason(items[*good], Reason::newest_success,
-                           "newest successful backup whose verification did not fail");
+                h.reason(*good, Reason::newest_success, newest_success_note, 0, 2);
         }
     }
     if (!protected_keys.empty()) {
         std::uint64_t depth = 0;  // comparisons of one lookup in a balanced tree
         while ((std::uint64_t{1} << depth) <= protected_keys.size()) ++depth;
-        step(depth * items.size());
-        for (auto& d : items)
-            if (protected_keys.count(d.backup.key))
-                add_reason(d, Reason::protected_key, "protected");
+        step(depth * size);
+        for (std::size_t i = 0; i < size; ++i)
+            if (protected_keys.count(h.backup(i).key))
+                h.reason(i, Reason::protected_key, protected_note);
     }
 
     if (policy.mode == Policy::Mode::tiered)
-        plan_tiered(items, eligible, now, policy);
+        plan_tiered(h, eligible, now, policy);
     else
-        plan_count(items, eligible, policy);
+        plan_count(h, eligible, policy);
+}
+
+void append_number(std::string& out, long long v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+// "2026-09-20T02:00:00Z" appended (format_rfc3339 without its string).
+void append_rfc3339(std::string& out, TimePoint t) {
+    const auto dp = floor<days>(t);
+    const year_month_day ymd{dp};
+    const int y = static_cast<int>(ymd.year());
+    if (y < 0 || y > 9999) {
+        out += format_rfc3339(t);  // throws, naming the year
+        return;
+    }
+    const long s = static_cast<long>((t - dp).count());
+    char b[20];
+    b[0] = static_cast<char>('0' + y / 1000);
+    b[1] = static_cast<char>('0' + y / 100 % 10);
+    b[2] = static_cast<char>('0' + y / 10 % 10);
+    b[3] = static_cast<char>('0' + y % 10);
+    const auto two_at = [&](int at, long v) {
+        b[at] = static_cast<char>('0' + v / 10);
+        b[at + 1] = static_cast<char>('0' + v % 10);
+    };
+    b[4] = '-';
+    two_at(5, static_cast<unsigned>(ymd.month()));
+    b[7] = '-';
+    two_at(8, static_cast<unsigned>(ymd.day()));
+    b[10] = 'T';
+    two_at(11, s / 3600);
+    b[13] = ':';
+    two_at(14, s / 60 % 60);
+    b[16] = ':';
+    two_at(17, s % 60);
+    b[19] = 'Z';
+    out.append(b, sizeof b);
 }
 
 }  // namespace
+
+std::size_t Reasons::size() const noexcept {
+    std::size_t n = 0;
+    for (auto rest = packed_; rest; rest >>= 4) ++n;
+    return n;
+}
+
+bool Reasons::contains(Reason r) const noexcept {
+    const auto code = static_cast<std::uint64_t>(r) + 1;
+    for (auto rest = packed_; rest; rest >>= 4)
+        if ((rest & 15u) == code) return true;
+    return false;
+}
+
+void Reasons::add(Reason r) noexcept {
+    const auto code = static_cast<std::uint64_t>(r) + 1;
+    int shift = 0;
+    for (auto rest = packed_; rest; rest >>= 4, shift += 4)
+        if ((rest & 15u) == code) return;
+    packed_ |= code << shift;  // 15 reasons at most: always fits in 64 bits
+}
+
+void Plan::append_detail(std::string& out, const Decision& d) const {
+    const Backup& own = backups[d.backup];
+    const auto& t = policy.tiered;
+    const auto label = [&](std::uint8_t rule) {
+        append_label(out, static_cast<Rule>(rule), policy.zone.to_local(own.time));
+    };
+    for (std::uint32_t k = 0; k < d.note_count; ++k) {
+        const PlanNote& n = notes[d.first_note + k];
+        if (k > 0) out += "; ";
+        switch (static_cast<NoteKind>(n.kind)) {
+            case future_note:
+                out += "dated after now (";
+                append_rfc3339(out, now);
+                out += "): never dropped";
+                break;
+            case failed_recent_note:
+                out += "failed, not older than the newest successful backup";
+                break;
+            case failed_old_note:
+                out += "failed, older than the newest successful backup (";
+                append_rfc3339(out, backups[n.ref].time);
+                out += ')';
+                break;
+            case newest_success_note:
+                out += n.flags == 0   ? "newest successful backup"
+                       : n.flags == 1 ? "newest successful backup (its verification failed)"
+                                      : "newest successful backup whose verification did not fail";
+                break;
+            case protected_note:
+                out += "protected";
+                break;
+            case older_than_window_note:
+                if (t.yearly_years > 0) {
+                    out += "older than the yearly window (";
+                    append_number(out, t.yearly_years);
+                    out += " years)";
+                } else if (t.monthly_months > 0) {
+                    out += "older than the monthly window (";
+                    append_number(out, t.monthly_months);
+                    out += " months)";
+                } else {
+                    out += "older than the daily window (";
+                    append_number(out, t.daily_days);
+                    out += " days)";
+                }
+                break;
+            case standing_note:
+                out += "newest of ";
+                label(n.rule);
+                if (!(n.flags & standing_good))
+                    out += " (verification failed, as for every backup of it)";
+                else if (n.flags & standing_not_first)
+                    out += " whose verification did not fail";
+                if (n.flags & standing_daily_window) {
+                    out += ", within ";
+                    append_number(out, t.daily_days);
+                    out += " days (age ";
+                    const auto age = (now - own.time).count();
+                    append_number(out, age / 86400);
+                    out += "d ";
+                    append_number(out, age % 86400 / 3600);
+                    out += "h)";
+                }
+                break;
+            case not_standing_note: {
+                const Backup& rep = backups[n.ref];
+                if (own.verified == Verification::failed && rep.verified != Verification::failed) {
+                    out += "verification failed; ";
+                    label(n.rule);
+                    out += " kept by ";
+                    out += rep.key;
+                } else {
+                    out += "not the newest of ";
+                    label(n.rule);
+                    out += " (kept: ";
+                    out += rep.key;
+                    out += ')';
+                }
+                break;
+            }
+            case last_note:
+                if (policy.count.last == CountPolicy::unlimited) {
+                    out += "kept by the unlimited last rule (every backup)";
+                } else {
+                    out += "one of the ";
+                    append_number(out, policy.count.last);
+                    out += " newest";
+                }
+                if (n.flags & 1) out += " (verification failed, too few others)";
+                break;
+            case oldest_note:
+                out += "oldest backup, kept while the ";
+                out += to_string(reason_of(static_cast<Rule>(n.rule)));
+                out += " rule has slots left";
+                break;
+            case empty_policy_note:
+                out += "no rule given: everything is kept";
+                break;
+            case no_slot_note:
+                out += "no slot: its buckets are taken by newer backups, or the counts are used up";
+                break;
+            case no_note:
+                break;
+        }
+    }
+}
+
+std::string Plan::detail(const Decision& d) const {
+    std::string s;
+    append_detail(s, d);
+    return s;
+}
+
+Explained Plan::explain(const Decision& d) const {
+    return {backup(d), d.keep, d.reasons.to_vector(), detail(d)};
+}
 
 std::string_view to_string(Verification v) noexcept {
     switch (v) {
@@ -516,34 +725,33 @@ std::size_t Plan::dropped() const noexcept {
 
 std::size_t Plan::count(Reason r) const noexcept {
     return static_cast<std::size_t>(
-        std::count_if(decisions.begin(), decisions.end(), [&](const Decision& d) {
-            return d.keep && std::find(d.reasons.begin(), d.reasons.end(), r) != d.reasons.end();
-        }));
+        std::count_if(decisions.begin(), decisions.end(),
+                      [&](const Decision& d) { return d.keep && d.reasons.contains(r); }));
 }
 
 std::vector<std::string> Plan::drop_keys() const {
-    std::vector<const Decision*> drops;
+    std::vector<const Backup*> drops;
     for (const auto& d : decisions)
-        if (!d.keep) drops.push_back(&d);
-    std::sort(drops.begin(), drops.end(), [](const Decision* a, const Decision* b) {
-        return a->backup.time != b->backup.time ? a->backup.time < b->backup.time
-                                                : a->backup.key < b->backup.key;
+        if (!d.keep) drops.push_back(&backups[d.backup]);
+    std::sort(drops.begin(), drops.end(), [](const Backup* a, const Backup* b) {
+        return a->time != b->time ? a->time < b->time : a->key < b->key;
     });
     std::vector<std::string> keys;
     keys.reserve(drops.size());
-    for (const auto* d : drops) keys.push_back(d->backup.key);
+    for (const auto* b : drops) keys.push_back(b->key);
     return keys;
 }
 
 void check_keeps_every_half(const Plan& p) {
     std::map<std::string, bool> any_kept;
-    const Decision* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
+    const std::string* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
     bool* half_kept = nullptr;
     step(p.decisions.size());
     for (const auto& d : p.decisions) {
-        if (!prev || d.backup.half != prev->backup.half) half_kept = &any_kept[d.backup.half];
+        const std::string& half = p.backup(d).half;
+        if (!prev || half != *prev) half_kept = &any_kept[half];
         *half_kept |= d.keep;
-        prev = &d;
+        prev = &half;
     }
     for (const auto& [half, kept] : any_kept)
         if (!kept)
@@ -554,30 +762,82 @@ void check_keeps_every_half(const Plan& p) {
 Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
           const std::set<std::string>& protected_keys) {
     validate(backups, policy);
-    // By half, then newest first: sort pointers, move each backup once.
-    std::vector<Backup*> order(backups.size());
-    for (std::size_t i = 0; i < backups.size(); ++i) order[i] = &backups[i];
-    std::sort(order.begin(), order.end(), [](const Backup* a, const Backup* b) {
-        step();
-        if (a->half != b->half) return a->half < b->half;
-        return a->time != b->time ? a->time > b->time : a->key > b->key;
-    });
     Plan p;
-    p.decisions.reserve(order.size());
-    step(order.size());
-    for (Backup* b : order) p.decisions.push_back(Decision{std::move(*b), false, {}, {}});
-    std::vector<Backup>{}.swap(backups);
-    for (std::size_t start = 0; start < p.decisions.size();) {
-        std::size_t end = start + 1;
-        while (end < p.decisions.size() &&
-               p.decisions[end].backup.half == p.decisions[start].backup.half)
-            ++end;
+    p.now = now;
+    p.policy = policy;
+    p.backups = std::move(backups);
+    const auto& bs = p.backups;
+    const std::size_t n = bs.size();
+
+    // By half, then newest first. The halves (a few) are numbered in the order of their
+    // names, so that the sort compares numbers and times, and keys only on equal times.
+    std::vector<std::string_view> names;
+    std::vector<std::uint32_t> half_of(n);
+    std::size_t last = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view h = bs[i].half;
+        if (last >= names.size() || names[last] != h) {
+            last =
+                static_cast<std::size_t>(std::find(names.begin(), names.end(), h) - names.begin());
+            if (last == names.size()) names.push_back(h);
+        }
+        half_of[i] = static_cast<std::uint32_t>(last);
+    }
+    std::vector<std::uint32_t> rank(names.size());
+    {
+        std::vector<std::uint32_t> by_name(names.size());
+        for (std::uint32_t k = 0; k < by_name.size(); ++k) by_name[k] = k;
+        std::sort(by_name.begin(), by_name.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
+        for (std::uint32_t k = 0; k < by_name.size(); ++k) rank[by_name[k]] = k;
+    }
+    struct Entry {
+        TimePoint time;
+        std::uint32_t half;
+        std::uint32_t index;
+    };
+    std::vector<Entry> order(n);
+    for (std::size_t i = 0; i < n; ++i)
+        order[i] = {bs[i].time, rank[half_of[i]], static_cast<std::uint32_t>(i)};
+    std::vector<std::uint32_t>{}.swap(half_of);
+    std::sort(order.begin(), order.end(), [&](const Entry& a, const Entry& b) {
+        step();
+        if (a.half != b.half) return a.half < b.half;
+        if (a.time != b.time) return a.time > b.time;
+        return bs[a.index].key > bs[b.index].key;
+    });
+    p.decisions.resize(n);
+    step(n);
+    std::vector<std::size_t> half_starts;  // where each half begins, then n
+    for (std::size_t k = 0; k < n; ++k) {
+        p.decisions[k].backup = order[k].index;
+        if (k == 0 || order[k].half != order[k - 1].half) half_starts.push_back(k);
+    }
+    half_starts.push_back(n);
+    std::vector<Entry>{}.swap(order);  // freed before the notes grow
+
+    // About one note per decision, a second for most kept ones.
+    std::vector<Pending> pending;
+    pending.reserve(n + n / 4);
+    for (std::size_t k = 0; k + 1 < half_starts.size(); ++k) {
+        const std::size_t start = half_starts[k], end = half_starts[k + 1];
         step(end - start);
-        plan_half(std::span<Decision>(p.decisions).subspan(start, end - start), now, policy,
-                  protected_keys);
-        start = end;
+        Half h{std::span<Decision>(p.decisions).subspan(start, end - start), start, bs, pending};
+        plan_half(h, now, policy, protected_keys);
     }
     check_keeps_every_half(p);
+
+    // The notes, grouped by decision in the order they were made (a counting sort).
+    step(pending.size() + n);
+    for (const auto& x : pending) ++p.decisions[x.pos].note_count;
+    std::uint32_t at = 0;
+    for (auto& d : p.decisions) {
+        at += d.note_count;
+        d.first_note = at;  // the end for now; the scatter below walks it back to the start
+    }
+    p.notes.resize(pending.size());
+    for (auto x = pending.rbegin(); x != pending.rend(); ++x)
+        p.notes[--p.decisions[x->pos].first_note] = x->note;
     return p;
 }
 
@@ -615,8 +875,9 @@ std::string describe(const Policy& policy) {
     return s + " (buckets in " + policy.zone.name() + ")";
 }
 
-void write_json(const Plan& p, TimePoint now, const Policy& policy,
-                const std::function<void(std::string_view)>& out) {
+void write_json(const Plan& p, const std::function<void(std::string_view)>& out) {
+    const TimePoint now = p.now;
+    const Policy& policy = p.policy;
     // The text nlohmann::json's dump(2) made of the same document (keys sorted, two-space
     // indent), written piece by piece: nothing but a 64 KiB buffer is held.
     constexpr std::size_t flush_at = 64 * 1024;
@@ -642,6 +903,7 @@ void write_json(const Plan& p, TimePoint now, const Policy& policy,
         kept += d.keep;
         for (const auto r : d.reasons) ++by_reason[static_cast<int>(r)];
     }
+    std::string detail;  // each decision's, made as it is written
     std::vector<std::pair<std::string_view, std::size_t>> counts;
     for (int r = 0; r <= static_cast<int>(Reason::failed_recent); ++r)
         if (by_reason[r]) counts.emplace_back(to_string(static_cast<Reason>(r)), by_reason[r]);
@@ -667,38 +929,42 @@ void write_json(const Plan& p, TimePoint now, const Policy& policy,
         buf += "[\n";
         for (std::size_t n = 0; n < p.decisions.size(); ++n) {
             const auto& d = p.decisions[n];
+            const Backup& b = p.backup(d);
             buf += "    {\n";
             field("      ", "detail");
-            text(d.detail);
+            detail.clear();
+            p.append_detail(detail, d);
+            text(detail);
             buf += ",\n";
             field("      ", "half");
-            text(d.backup.half);
+            text(b.half);
             buf += ",\n";
             field("      ", "keep");
             buf += d.keep ? "true,\n" : "false,\n";
             field("      ", "key");
-            text(d.backup.key);
+            text(b.key);
             buf += ",\n";
             field("      ", "ok");
-            buf += d.backup.ok ? "true,\n" : "false,\n";
+            buf += b.ok ? "true,\n" : "false,\n";
             field("      ", "reasons");
             if (d.reasons.empty()) {
                 buf += "[],\n";
             } else {
                 buf += "[\n";
-                for (std::size_t k = 0; k < d.reasons.size(); ++k) {
+                for (auto r = d.reasons.begin(); r != d.reasons.end();) {
                     buf += "        \"";
-                    buf += to_string(d.reasons[k]);
-                    buf += k + 1 < d.reasons.size() ? "\",\n" : "\"\n";
+                    buf += to_string(*r);
+                    buf += ++r != d.reasons.end() ? "\",\n" : "\"\n";
                 }
                 buf += "      ],\n";
             }
             field("      ", "time");
-            text(format_rfc3339(d.backup.time));
-            buf += ",\n";
+            buf += '"';
+            append_rfc3339(buf, b.time);
+            buf += "\",\n";
             field("      ", "verified");
             buf += '"';
-            buf += to_string(d.backup.verified);
+            buf += to_string(b.verified);
             buf += "\"\n";
             buf += n + 1 < p.decisions.size() ? "    },\n" : "    }\n";
             if (buf.size() >= flush_at) flush();
@@ -727,9 +993,9 @@ void write_json(const Plan& p, TimePoint now, const Policy& policy,
     flush();
 }
 
-std::string to_json(const Plan& p, TimePoint now, const Policy& policy) {
+std::string to_json(const Plan& p) {
     std::string s;
-    write_json(p, now, policy, [&](std::string_view piece) { s += piece; });
+    write_json(p, [&](std::string_view piece) { s += piece; });
     return s;
 }
 

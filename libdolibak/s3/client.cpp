@@ -79,15 +79,45 @@ void add_put_headers(HeaderList& h, const PutOptions& o) {
 
 void Client::Impl::add_content_md5(HttpRequest& r) const {
     if (options.content_md5 == ContentMd5::never) return;
+    if (options.content_md5 == ContentMd5::automatic && !content_md5_required.load()) return;
     io::Md5 md5;
     md5.update(r.body);
     r.headers.emplace_back("content-md5", md5.base64());
 }
 
+bool asks_for_content_md5(long status, const S3ErrorBody& error) {
+    if (status != 400) return false;
+    if (error.code == "BadDigest" || error.code == "InvalidDigest") return false;
+    if (error.code == "MissingContentMD5" ||
+        error.code == "MissingUploadObjectWithObjectLockHeaders")
+        return true;
+    std::string m = error.message;
+    for (auto& c : m)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return m.find("content-md5") != std::string::npos;
+}
+
+HttpResponse Client::Impl::execute_upload(HttpRequest& r) {
+    auto resp = execute(r);
+    if (options.content_md5 != ContentMd5::automatic || resp.status != 400) return resp;
+    for (const auto& h : r.headers)
+        if (h.first == "content-md5") return resp;  // it was sent: the answer is another matter
+    const auto e = parse_error_body(resp.body);
+    if (!asks_for_content_md5(resp.status, e)) return resp;
+    if (!content_md5_required.exchange(true))
+        trace(r.method + " " + Client::describe(r.bucket, r.key) + ": 400 " + e.code +
+              " asks for Content-MD5 (an Object Lock bucket?): sent from now on");
+    add_content_md5(r);
+    // A 400 was not applied: sending the same body again cannot publish it twice.
+    return execute(r);
+}
+
 ContentMd5 parse_content_md5(std::string_view text) {
     if (text == "never") return ContentMd5::never;
     if (text == "always") return ContentMd5::always;
-    throw ConfigError("S3 Content-MD5 must be never or always, not '" + std::string(text) + "'");
+    if (text == "auto") return ContentMd5::automatic;
+    throw ConfigError("S3 Content-MD5 must be auto, always or never, not '" + std::string(text) +
+                      "'");
 }
 
 AddressingStyle parse_addressing_style(std::string_view text) {
@@ -117,8 +147,12 @@ std::string Client::describe(const std::string& bucket, const std::string& key) 
 }
 
 ClientStats Client::stats() const {
-    return {impl_->n_requests.load(), impl_->n_retries.load(), impl_->n_sent.load(),
-            impl_->n_received.load(), impl_->upload_buffered_peak.load()};
+    return {impl_->n_requests.load(),
+            impl_->n_retries.load(),
+            impl_->n_sent.load(),
+            impl_->n_received.load(),
+            impl_->upload_buffered_peak.load(),
+            impl_->content_md5_required.load()};
 }
 
 std::chrono::seconds Client::clock_offset() const {
@@ -137,7 +171,7 @@ std::string Client::put_object(const std::string& bucket, const std::string& key
     impl_->add_content_md5(r);
     if (options.if_none_match) r.headers.emplace_back("if-none-match", "*");
     if (!options.if_match.empty()) r.headers.emplace_back("if-match", options.if_match);
-    auto resp = impl_->execute(r);
+    auto resp = impl_->execute_upload(r);
     if (resp.status != 200 && resp.attempts > 1 && conditional_conflict(resp) &&
         (options.if_none_match || !options.if_match.empty())) {
         // A retry: the attempt whose answer was lost may have published this very object.
@@ -335,7 +369,7 @@ std::string Client::upload_part(const std::string& bucket, const std::string& ke
     r.headers = {{"content-type", "application/octet-stream"}};
     r.body = data;
     impl_->add_content_md5(r);
-    auto resp = impl_->execute(r);
+    auto resp = impl_->execute_upload(r);
     if (resp.status != 200) impl_->fail(r, resp, "UploadPart " + std::to_string(part_number));
     auto etag = resp.header("etag");
     if (etag.empty()) throw FormatError("S3 UploadPart: no ETag in the answer");

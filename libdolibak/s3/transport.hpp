@@ -57,6 +57,14 @@ struct S3ErrorBody {
 };
 S3ErrorBody parse_error_body(const std::string& xml);
 
+/// Whether an answer to an upload sent without Content-MD5 refuses it for the lack of an
+/// integrity header: a 400 whose code is MissingContentMD5 (MinIO) or
+/// MissingUploadObjectWithObjectLockHeaders (moto), or whose message names Content-MD5 (AWS:
+/// InvalidRequest "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object
+/// requests with Object Lock parameters"), but not a digest that was wrong (BadDigest,
+/// InvalidDigest: one was sent).
+bool asks_for_content_md5(long status, const S3ErrorBody& error);
+
 /// The part sizes of a streaming upload (S3 allows 10,000 parts of at most 5 GiB). Part n
 /// (1-based) is `base` bytes for n <= steady_parts, then doubles every 1,000 parts, up to
 /// 5 GiB. `base` is the client's part_size (at least min_part_size), or larger so that a
@@ -138,8 +146,17 @@ struct Client::Impl {
         HttpRequest& r,
         const std::function<bool(HttpRequest&, const HttpResponse&)>& on_retry = {});
 
-    /// Adds Content-MD5 (base64 MD5 of r.body) unless options.content_md5 is never.
+    /// ContentMd5::automatic: set once a bucket asked for Content-MD5 (see ClientOptions).
+    std::atomic<bool> content_md5_required{false};
+
+    /// Adds Content-MD5 (base64 MD5 of r.body) when options.content_md5 is always, or
+    /// automatic and a bucket already asked for it.
     void add_content_md5(HttpRequest& r) const;
+
+    /// execute() for PutObject and UploadPart: an upload sent without Content-MD5 that the
+    /// service refuses for the lack of it (asks_for_content_md5) is sent once more with it,
+    /// and content_md5_required is set (ContentMd5::automatic only).
+    HttpResponse execute_upload(HttpRequest& r);
 
     /// Throws RemoteError for a response with a non-2xx status.
     [[noreturn]] void fail(const HttpRequest& r, const HttpResponse& resp,

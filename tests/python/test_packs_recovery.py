@@ -1,6 +1,7 @@
 """docs_mode packs through the CLI on a file:// store: a generated Dolibarr tree backed up,
 changed, backed up again; dolibak restores each run, and docs/recover-packs.py (Python and
 the zstd command, no dolibak) rebuilds each run byte for byte from the store's objects."""
+import hashlib
 import os
 import shutil
 import subprocess
@@ -160,3 +161,58 @@ def test_a_repacked_store_restores_and_rebuilds_through_its_move_records(tmp_pat
 def old_pack_size_bound(files):
     """The live content's bytes plus a little: what a repacked pack of random data may hold."""
     return sum(len(v[2]) for v in files.values() if v[0] == "file") + 4096
+
+
+@pytest.mark.skipif(shutil.which("age") is None or shutil.which("age-keygen") is None,
+                    reason="the age CLI is not installed (tools/setup-debian installs it)")
+def test_encrypted_packs_rebuild_with_the_age_cli(tmp_path):
+    """docs_mode packs with age_recipients: only .age objects, no plaintext digest in a name;
+    recover-packs.py --identity (age -d) rebuilds each run byte for byte, and refuses without
+    the identity."""
+    docs = tmp_path / "documents"
+    gen.create_docs(str(docs), scale=10, seed=5)
+    key = tmp_path / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    recipient = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True,
+                               text=True).stdout.strip()
+    store = tmp_path / "store"
+    at = ["--store", store_url(store), "--age-identity-file", str(key)]
+    common = at + ["--create-store-dir", "--docs-only", "--docs-dir", str(docs),
+                   "--docs-mode", "packs", "--age-recipients", recipient]
+
+    run(["backup"] + common, check_rc=0)
+    first = tree(docs)
+    (docs / "facture" / "FA-NEW").mkdir(parents=True)
+    (docs / "facture" / "FA-NEW" / "FA-NEW.pdf").write_bytes(b"%PDF-1.4 new" * 1000)
+    run(["backup"] + common, check_rc=0)
+    second = tree(docs)
+
+    indexes = sorted((store / "docs").glob("*.index.zst.age"))
+    assert len(indexes) == 2
+    assert not list((store / "docs").glob("*.index.zst"))
+    packs = list((store / "packs").rglob("*"))
+    packs = [p for p in packs if p.is_file()]
+    assert packs and all(p.name.endswith(".pack.age") for p in packs)
+    assert all(p.read_bytes().startswith(b"age-encryption.org/v1\n") for p in packs)
+    new_pdf = hashlib.sha256(b"%PDF-1.4 new" * 1000).hexdigest()
+    for p in store.rglob("*"):
+        assert new_pdf not in p.name
+    v = run(["verify", "latest"] + at, check_rc=0)
+    assert "decrypted and checked" in v.stdout + v.stderr
+
+    for index, expected in zip(indexes, (first, second)):
+        ts = index.name.split(".")[0]
+        restored = tmp_path / ("restored-" + ts)
+        run(["restore", "docs", ts, "--to", str(restored)] + at, check_rc=0)
+        assert tree(restored) == expected
+        rebuilt = tmp_path / ("rebuilt-" + ts)
+        p = subprocess.run([sys.executable, RECOVER, "--identity", str(key), str(store), ts,
+                            str(rebuilt)], capture_output=True, text=True,
+                           env={"PATH": os.environ["PATH"]})
+        assert p.returncode == 0, p.stderr
+        assert tree(rebuilt) == expected
+
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(tmp_path / "no-key")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "--identity" in p.stderr

@@ -100,7 +100,7 @@ int run_plan(const PlanOptions& o) {
     };
     if (o.json) {
         // Streamed: the JSON of a large plan is never held whole.
-        retention::write_json(plan, now, policy, write);
+        retention::write_json(plan, write);
         write("\n");
         return exit_ok;
     }
@@ -112,8 +112,9 @@ int run_plan(const PlanOptions& o) {
     std::string reasons;
     std::size_t by_reason[static_cast<int>(retention::Reason::failed_recent) + 1] = {};
     for (const auto& d : plan.decisions) {
-        if (d.backup.half != last_half) {
-            last_half = d.backup.half;
+        const auto& b = plan.backup(d);
+        if (b.half != last_half) {
+            last_half = b.half;
             out += "\n[";
             out += last_half;
             out += "]\n";
@@ -127,12 +128,12 @@ int run_plan(const PlanOptions& o) {
         // "{keep|drop}  {key}  {reasons or -, left-aligned in 20}  {detail}"
         const std::string_view why = d.keep ? std::string_view(reasons) : std::string_view("-");
         out += d.keep ? "keep  " : "drop  ";
-        out += d.backup.key;
+        out += b.key;
         out += "  ";
         out += why;
         if (why.size() < 20) out.append(20 - why.size(), ' ');
         out += "  ";
-        out += d.detail;
+        plan.append_detail(out, d);
         out += '\n';
         if (out.size() >= 64 * 1024) {
             write(out);

@@ -21,20 +21,21 @@ std::string prune_lines(const job::PruneReport& r) {
     std::string s;
     std::string last_half;
     for (const auto& d : r.plan.decisions) {
-        if (d.backup.half != last_half) {
-            last_half = d.backup.half;
+        const auto& b = r.plan.backup(d);
+        if (b.half != last_half) {
+            last_half = b.half;
             s += fmt::format("[{}]\n", last_half);
         }
         std::string reasons;
         for (const auto reason : d.reasons)
             reasons += (reasons.empty() ? "" : ",") + std::string(retention::to_string(reason));
-        const auto object = r.objects.find(d.backup.key);
+        const auto object = r.objects.find(b.key);
         const std::string names =
-            object == r.objects.end() || object->second == d.backup.key
+            object == r.objects.end() || object->second == b.key
                 ? std::string()
                 : "  (" + (object->second.empty() ? std::string("failed") : object->second) + ")";
-        s += fmt::format("  {}  {}{}  {:<22} {}\n", d.keep ? "keep" : "DROP", d.backup.key, names,
-                         d.keep ? reasons : std::string("-"), d.detail);
+        s += fmt::format("  {}  {}{}  {:<22} {}\n", d.keep ? "keep" : "DROP", b.key, names,
+                         d.keep ? reasons : std::string("-"), r.plan.detail(d));
     }
     s += fmt::format("{} kept, {} dropped; {} {}",
                      count_noun(r.plan.kept(), "run half", "run halves"), r.plan.dropped(),

@@ -10,6 +10,7 @@
 #include <dolibak/io/io.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +108,34 @@ public:
     AgeDecryptSource(const AgeDecryptSource&) = delete;
     AgeDecryptSource& operator=(const AgeDecryptSource&) = delete;
     std::size_t read(MutableBytes buf) override;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Random access to the plaintext of an age file that can be read at any offset (a stored
+/// object read with ranged gets: a pack of docs_mode packs). The constructor reads the header
+/// and checks it (MAC included); read() then fetches, authenticates and decrypts only the
+/// 64 KiB chunks that hold the range asked for. The file's size says which chunk is the final
+/// one, and each chunk is opened with the final flag its position implies: a file truncated or
+/// extended (at a chunk boundary or not) fails at the chunks concerned. Chunks never read are
+/// not checked: read the whole file through AgeDecryptSource to check all of it.
+class DOLIBAK_API AgeRandomAccess {
+public:
+    /// Up to `size` bytes of the encrypted file from `offset` (fewer only at its end).
+    using ReadAt = std::function<std::string(std::uint64_t offset, std::size_t size)>;
+    /// Throws AgeError (header, no_match, hmac) as AgeDecryptSource does, and AgeError
+    /// (payload) when `file_size` cannot be the size of an age file with this header.
+    AgeRandomAccess(ReadAt read_at, std::uint64_t file_size, const AgeIdentities& identities);
+    ~AgeRandomAccess();
+    AgeRandomAccess(const AgeRandomAccess&) = delete;
+    AgeRandomAccess& operator=(const AgeRandomAccess&) = delete;
+    /// The size of the plaintext.
+    std::uint64_t size() const noexcept;
+    /// The plaintext [offset, offset + size): AgeError (payload) when a chunk holding it fails
+    /// authentication or the range goes beyond the plaintext's end.
+    std::string read(std::uint64_t offset, std::size_t size);
 
 private:
     struct Impl;

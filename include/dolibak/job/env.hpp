@@ -9,6 +9,7 @@
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/pgdump/restore.hpp>
 #include <dolibak/store/store.hpp>
@@ -18,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,14 @@ struct DOLIBAK_API DriverContext {
     /// `verify --quick`: check_object checks what it can without reading every byte (a packs
     /// index: every pack it references is present and large enough); other checks ignore it.
     bool quick = false;
+    /// The recipients a driver encrypts the objects it writes itself to (docs_mode packs: its
+    /// packs); unset when the configuration stores in the clear. The half's own object is
+    /// encrypted by the job.
+    std::optional<io::AgeRecipients> encrypt_to{};
+    /// The identities that open encrypted objects (read at the first call); throws
+    /// ConfigError naming age_identity_file when none is configured. `what` says what needs
+    /// them. Unset: none (a context built outside a Job).
+    std::function<const io::AgeIdentities&(const std::string& what)> identities{};
 };
 
 /// A fingerprint of a half's live content (see fingerprint/).

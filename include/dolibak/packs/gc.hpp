@@ -6,11 +6,13 @@
 // the move records) in the store before deleting anything, and refuses to delete when one
 // cannot be read.
 #include <dolibak/core/export.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/packs/repack.hpp>
 #include <dolibak/store/store.hpp>
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,18 +49,29 @@ struct DOLIBAK_API LiveSet {
     std::map<std::string, std::uint64_t> bytes() const;  ///< pack -> live bytes
 };
 
-/// Reads every `docs/<ts>.index.zst`. Throws when an index or a move record cannot be read:
-/// nothing may be deleted then.
-DOLIBAK_API LiveSet live_set(store::Store& store, Relocations& moved);
+/// Reads every `docs/<ts>.index.zst` and, decrypted with `identities`, every
+/// `docs/<ts>.index.zst.age`; the references are followed through the move records `moved`
+/// opens. Throws when an index or a move record cannot be read (an encrypted one without
+/// identities, or with none that opens it, included): nothing may be deleted then.
+DOLIBAK_API LiveSet live_set(store::Store& store, Relocations& moved,
+                             const io::AgeIdentities* identities = nullptr);
 
 /// The live bytes of every pack referenced by the indexes under `docs/` (live_set(...).bytes()).
-DOLIBAK_API std::map<std::string, std::uint64_t> live_pack_bytes(store::Store& store);
+DOLIBAK_API std::map<std::string, std::uint64_t> live_pack_bytes(
+    store::Store& store, const io::AgeIdentities* identities = nullptr);
 
 struct DOLIBAK_API GcOptions {
     bool dry_run = false;
     bool repack = true;                        ///< repack the candidates (else only name them)
     double repack_below = 0.5;                 ///< a pack whose live bytes are below this fraction
     std::size_t pack_size = 16 * 1024 * 1024;  ///< of the packs a repack writes
+    /// Opens the encrypted indexes, the encrypted packs a repack reads and their move records
+    /// (docs/packs.md, "Encrypted stores"); without it a store with an encrypted index is
+    /// not collected (live_set throws).
+    const io::AgeIdentities* identities = nullptr;
+    /// The recipients a repack encrypts what it writes from encrypted packs to (the new pack
+    /// and the move records); without them an encrypted pack is not repacked (a problem).
+    std::optional<io::AgeRecipients> encrypt_to;
 };
 
 struct DOLIBAK_API GcResult {
@@ -74,6 +87,7 @@ struct DOLIBAK_API GcResult {
 /// repacks the candidates, then deletes the move records no index needs. Run it under the
 /// store's lock, after the prune removed the indexes of the runs that go.
 DOLIBAK_API GcResult collect_garbage(store::Store& store, const GcOptions& options);
-DOLIBAK_API GcResult collect_garbage(store::Store& store, bool dry_run = false);
+DOLIBAK_API GcResult collect_garbage(store::Store& store, bool dry_run = false,
+                                     const io::AgeIdentities* identities = nullptr);
 
 }  // namespace dolibak::packs

@@ -18,7 +18,7 @@ namespace dolibak::packs {
 /// Where one blob (a piece of a file's content, at most the blob size) is stored.
 struct DOLIBAK_API BlobRef {
     std::string sha256;        ///< of the blob's uncompressed bytes, 64 hex digits
-    std::string pack;          ///< store key of its pack ("packs/ab/<sha256>.pack")
+    std::string pack;          ///< store key of its pack ("packs/ab/<sha256>.pack", or ".pack.age")
     std::uint64_t offset = 0;  ///< of its zstd frame in the pack
     std::uint64_t length = 0;  ///< of its zstd frame
     std::uint64_t size = 0;    ///< uncompressed
@@ -48,8 +48,11 @@ struct DOLIBAK_API IndexTotals {
     std::uint64_t bytes = 0;  ///< content bytes of the regular files
 };
 
-/// The key of a pack: "packs/<first two hex digits>/<sha256>.pack".
-DOLIBAK_API std::string pack_key(std::string_view sha256_hex);
+/// The key of a pack: "packs/<first two hex digits>/<sha256>.pack", with a further ".age"
+/// when it is encrypted (then `sha256_hex` is the digest of the encrypted bytes stored).
+DOLIBAK_API std::string pack_key(std::string_view sha256_hex, bool encrypted = false);
+/// Whether a pack key names an encrypted pack (".pack.age").
+DOLIBAK_API bool is_encrypted_pack(std::string_view key);
 /// The key of a run's index: "docs/<ts>.index.zst".
 DOLIBAK_API std::string index_key(std::string_view run_timestamp);
 

@@ -3,13 +3,17 @@
 // are copied unchanged into new packs; then, for each old pack, a move record (the commit
 // point, packs/relocation.hpp) says where each went; then the old packs are deleted. A kill at
 // any point leaves every reference readable: before its record, an old pack is intact; after
-// it, the record leads to new packs that were published first.
+// it, the record leads to new packs that were published first. An encrypted pack is decrypted
+// and its frames go into a new encrypted pack (named by the SHA-256 of its ciphertext) with an
+// encrypted record; a plain pack's into a plain one: the two kinds never mix.
 #include <dolibak/core/export.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/packs/relocation.hpp>
 #include <dolibak/store/store.hpp>
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,12 +32,22 @@ struct DOLIBAK_API RepackResult {
     std::vector<store::RemoveFailure> failures;  ///< old packs that could not be deleted
 };
 
+struct DOLIBAK_API RepackOptions {
+    std::size_t pack_size = 16 * 1024 * 1024;  ///< new packs hold about this much (plaintext)
+    /// Open the encrypted candidates (".pack.age").
+    const io::AgeIdentities* identities = nullptr;
+    /// What the frames of encrypted candidates are written to: a new pack and a move record,
+    /// both encrypted to these recipients (as the writer's WriterOptions::encrypt_to).
+    std::optional<io::AgeRecipients> encrypt_to;
+};
+
 /// Repacks `candidates` (pack keys), keeping the frames `live` names for each. A candidate
-/// that is missing, or whose bytes no longer match its name, is left alone (a problem); a
-/// store error stops the repack (a problem too: what was done is committed, the rest is
-/// garbage for the next collection). New packs hold about `pack_size` bytes each.
+/// that is missing, whose bytes no longer match its name, or that is encrypted while
+/// `options` lacks the identities or the recipients (or whose identities do not open it), is
+/// left alone (a problem); a store error stops the repack (a problem too: what was done is
+/// committed, the rest is garbage for the next collection).
 DOLIBAK_API RepackResult repack(store::Store& store, const std::vector<std::string>& candidates,
                                 const LiveFrames& live, Relocations& moved,
-                                std::size_t pack_size = 16 * 1024 * 1024);
+                                const RepackOptions& options = {});
 
 }  // namespace dolibak::packs

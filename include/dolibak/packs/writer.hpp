@@ -7,6 +7,7 @@
 // even read.
 #include <dolibak/core/cancel.hpp>
 #include <dolibak/core/export.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/io.hpp>
 #include <dolibak/packs/index.hpp>
 #include <dolibak/store/store.hpp>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,30 @@ struct DOLIBAK_API WriterOptions {
     std::size_t pack_size = 16 * 1024 * 1024;  ///< a pack is uploaded once it holds this much
     std::size_t blob_size = 8 * 1024 * 1024;   ///< largest piece of a file stored as one blob
     int level = 3;                             ///< zstd level of each blob
+    /// Set: every pack is written as an age file to these recipients, under
+    /// pack_key(<SHA-256 of the encrypted bytes>, true), and only encrypted packs of earlier
+    /// runs are reused (plain ones only without it). The index sink's encryption is the
+    /// caller's (docs/packs.md, "Encrypted stores").
+    std::optional<io::AgeRecipients> encrypt_to;
+    /// Open the move records of encrypted packs (packs/moved/<sha256>.json.age) that the
+    /// previous index's blobs are followed through when their pack was repacked; without
+    /// them such a record raises ConfigError (docs_mode packs with recipients requires an
+    /// identity anyway).
+    const io::AgeIdentities* identities = nullptr;
+    /// A file or directory that cannot be opened is left out of the run with a warning (as
+    /// the tar mode's skip_unreadable does) instead of failing it.
+    bool skip_unreadable = false;
+    /// Threads that hash and compress blobs beside the walk (0: all on the calling thread).
+    /// The packs and the index are the same whatever the number.
+    unsigned threads = 2;
+    /// Where the previous index is copied for its second reading (an unlinked file; empty:
+    /// the system's temporary directory).
+    std::filesystem::path temp_dir;
+    /// Bounds the entries (each ~0.5 KiB in memory) waiting for their blobs or their pack
+    /// before their index lines are written: every max_waiting entries, the blobs read so far
+    /// are completed and, if an entry still waits for the current pack, it is uploaded early
+    /// (a tree of many small files then makes packs smaller than pack_size).
+    std::size_t max_waiting = 16384;
     std::function<void(const std::string&)> on_warning;
     std::shared_ptr<CancelToken> cancel;
 };

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <set>
 #include <string>
 #include <string_view>
@@ -102,18 +103,98 @@ enum class Reason {
 /// "daily", "monthly", ..., "newest-success", "protected", "future", "failed-recent".
 DOLIBAK_API std::string_view to_string(Reason r) noexcept;
 
+/// The reasons of one decision, in the order they were given; a value (no heap): each
+/// reason is 4 bits of one 64-bit word, so a decision holds every Reason at most once.
+class DOLIBAK_API Reasons {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = Reason;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = Reason;
+        iterator() = default;
+        explicit iterator(std::uint64_t rest) noexcept : rest_(rest) {}
+        Reason operator*() const noexcept { return static_cast<Reason>((rest_ & 15u) - 1); }
+        iterator& operator++() noexcept {
+            rest_ >>= 4;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            auto old = *this;
+            rest_ >>= 4;
+            return old;
+        }
+        bool operator==(const iterator& o) const noexcept { return rest_ == o.rest_; }
+
+    private:
+        std::uint64_t rest_ = 0;
+    };
+    iterator begin() const noexcept { return iterator(packed_); }
+    iterator end() const noexcept { return iterator(0); }
+    bool empty() const noexcept { return packed_ == 0; }
+    std::size_t size() const noexcept;
+    bool contains(Reason r) const noexcept;
+    /// Adds `r` after the others, unless it is there already.
+    void add(Reason r) noexcept;
+    std::vector<Reason> to_vector() const { return {begin(), end()}; }
+    bool operator==(const Reasons& o) const noexcept { return packed_ == o.packed_; }
+    bool operator==(const std::vector<Reason>& v) const { return to_vector() == v; }
+
+private:
+    std::uint64_t packed_ = 0;  // reason + 1 per 4 bits, the first in the lowest; 0 ends
+};
+
+/// What the plan does with one backup: an index into Plan::backups, the verdict and its
+/// reasons. The readable explanation is made on demand (Plan::detail), from notes the
+/// planner recorded: nothing per decision lives on the heap.
 struct DOLIBAK_API Decision {
+    std::uint32_t backup = 0;  ///< the backup: Plan::backups[backup] (Plan::backup(d))
+    bool keep = false;
+    Reasons reasons;  ///< empty when dropped
+    /// Where the decision's notes are in Plan::notes (the planner's; see Plan::detail).
+    std::uint32_t first_note = 0;
+    std::uint32_t note_count = 0;
+};
+
+/// One piece of a decision's explanation, as the planner recorded it (rendered by
+/// Plan::detail; the fields' meaning is the planner's own).
+struct DOLIBAK_API PlanNote {
+    std::uint8_t kind = 0;
+    std::uint8_t rule = 0;
+    std::uint8_t flags = 0;
+    std::uint32_t ref = 0;  ///< a backup index (the one kept instead, the newest success)
+};
+
+/// One decision spelled out with copies (its backup, reasons and detail): for tests, the
+/// bindings and other small uses; large plans are read through Plan's accessors.
+struct DOLIBAK_API Explained {
     Backup backup;
     bool keep = false;
-    std::vector<Reason> reasons;  ///< empty when dropped
-    /// Human-readable explanation: the buckets for a kept backup ("month 2026-09"), why it
-    /// goes for a dropped one ("older than the yearly window").
+    std::vector<Reason> reasons;
     std::string detail;
 };
 
 struct DOLIBAK_API Plan {
-    /// Every input backup once, by half (ascending), then newest first.
+    /// The backups planned, as given (moved in, in their order); decisions point into it.
+    std::vector<Backup> backups;
+    /// One decision per backup, by half (ascending), then newest first.
     std::vector<Decision> decisions;
+    /// What the plan was made with (the details are made from them).
+    TimePoint now{};
+    Policy policy;
+    /// The decisions' notes (Decision::first_note, note_count).
+    std::vector<PlanNote> notes;
+
+    const Backup& backup(const Decision& d) const { return backups[d.backup]; }
+    /// Human-readable explanation: the buckets for a kept backup ("newest of month
+    /// 2026-09"), why it goes for a dropped one ("older than the yearly window (10 years)");
+    /// several are joined with "; ".
+    std::string detail(const Decision& d) const;
+    /// The same, appended to `out` (no string of its own).
+    void append_detail(std::string& out, const Decision& d) const;
+    Explained explain(const Decision& d) const;
 
     std::size_t kept() const noexcept;
     std::size_t dropped() const noexcept;
@@ -155,14 +236,14 @@ DOLIBAK_API void check_keeps_every_half(const Plan& p);
 /// The plan as JSON ("schema": "dolibak.plan/1", docs/json.md): {"schema", "now", "policy",
 /// "mode", "time_zone", "kept", "dropped", "counts": {reason: n},
 /// "decisions": [{"key","time","half","ok","verified","keep","reasons","detail"}]}
-/// ("verified": "unknown", "good" or "failed").
-DOLIBAK_API std::string to_json(const Plan& p, TimePoint now, const Policy& policy);
+/// ("verified": "unknown", "good" or "failed"); "now" and "policy" are the plan's own.
+DOLIBAK_API std::string to_json(const Plan& p);
 
 /// The same text as to_json, handed to `out` in pieces (of about 64 KiB) as it is made,
-/// so that a large plan can be streamed without holding its JSON. Throws Error when a key,
-/// half or detail is not valid UTF-8 (nothing more is handed to `out` then).
-DOLIBAK_API void write_json(const Plan& p, TimePoint now, const Policy& policy,
-                            const std::function<void(std::string_view)>& out);
+/// so that a large plan can be streamed without holding its JSON (each detail is made as
+/// it is written). Throws Error when a key, half or detail is not valid UTF-8 (nothing more
+/// is handed to `out` then).
+DOLIBAK_API void write_json(const Plan& p, const std::function<void(std::string_view)>& out);
 
 /// A one-line description of the policy ("tiered: 30 days, 12 months, 10 years (UTC)").
 DOLIBAK_API std::string describe(const Policy& policy);

@@ -116,7 +116,7 @@ TEST_CASE("a run whose verification failed does not stand for its month") {
     CHECK_FALSE(in.mem.head(damaged));
     bool said = false;
     for (const auto& d : report.plan.decisions)
-        said |= !d.keep && d.backup.verified == retention::Verification::failed;
+        said |= !d.keep && report.plan.backup(d).verified == retention::Verification::failed;
     CHECK(said);
 }
 
@@ -174,10 +174,11 @@ TEST_CASE("a run reports what it published: an interrupted prune after it leaves
     job::Job j(config, in.env);
     in.db.set_content("db 1");
     in.clock.set(at(2026, 2, 1));
-    // The signal arrives once the manifest is out: at the prune's listing.
+    // The signal arrives once the manifest is out: at the prune's listing (the backup's own
+    // two listings, docs/<ts> and db/<ts>, check that no killed run holds the time stamp).
     const auto lists = in.faults.calls(FaultStore::Op::list);
     in.faults.hook(
-        FaultStore::Op::list, lists + 1, [&] { config.cancel->cancel(15); }, true);
+        FaultStore::Op::list, lists + 3, [&] { config.cancel->cancel(15); }, true);
     job::BackupOptions o;
     o.prune = true;
     const auto r = j.backup(o);

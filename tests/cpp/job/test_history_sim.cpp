@@ -87,6 +87,7 @@ std::string snapshot_of_index(store::Store& store, const std::string& index_key)
     auto src = store.get(index_key);
     packs::IndexReader reader(*src);
     packs::Relocations moved(store);
+    packs::detail::BlobReader blobs(store, nullptr, &moved);
     std::map<std::string, std::string> entries;
     while (auto e = reader.next()) {
         if (e->type == packs::EntryType::directory) {
@@ -94,7 +95,7 @@ std::string snapshot_of_index(store::Store& store, const std::string& index_key)
             continue;
         }
         std::string content;
-        for (const auto& b : e->blobs) content += packs::detail::read_blob(store, b, &moved);
+        for (const auto& b : e->blobs) content += blobs.read(b);
         entries[e->path] =
             "f " + e->path + " " + std::to_string(content.size()) + "\n" + content + "\n";
     }

@@ -425,19 +425,6 @@ TEST_CASE("check: the encryption item counts recipients and the identities that 
     CHECK_FALSE(item_of(jp.check()));
 }
 
-TEST_CASE("docs_mode packs with recipients is refused: its packs would be stored in the clear") {
-    job::Config config;
-    config.store_url = "file:///tmp/dolibak-never-written";
-    config.docs = job::DocumentsSettings{};
-    config.docs->root = "/tmp";
-    config.docs->packs = true;
-    config.encryption.recipients.push_back(io::age_generate_key().recipient);
-    CHECK_THROWS_WITH_AS(job::Job{config}, doctest::Contains("docs_mode packs does not encrypt"),
-                         ConfigError);
-    config.encryption.recipients.clear();
-    CHECK_NOTHROW(job::Job{config});
-}
-
 TEST_CASE(
     "verify: a sealed summary the identity cannot open, and an encrypted object without "
     "a manifest or an identity, are problems") {

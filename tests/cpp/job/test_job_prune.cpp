@@ -47,8 +47,7 @@ struct History {
                 catalog::make_store_key("", catalog::ObjectKind::docs_tar_gz, t);
             j.store().put_bytes(docs_key, "docs");
             ++objects;
-            const auto manifest_key =
-                catalog::make_store_key("", catalog::ObjectKind::manifest, t);
+            const auto manifest_key = catalog::make_store_key("", catalog::ObjectKind::manifest, t);
             backups.push_back({manifest_key + "#docs", t, "docs", true});
             catalog::ManifestHalf docs;
             docs.key = docs_key;
@@ -94,12 +93,13 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     std::set<std::string> expected_kept;
     for (const auto& d : expected.decisions)
         if (d.keep)
-            for (const auto& k : h.named_by_run_of.at(d.backup.key)) expected_kept.insert(k);
+            for (const auto& k : h.named_by_run_of.at(expected.backup(d).key))
+                expected_kept.insert(k);
     // A verification record every tenth day: each goes with its run.
     std::set<std::string> records, expected_records;
     std::set<TimePoint> kept_times;
     for (const auto& d : expected.decisions)
-        if (d.keep) kept_times.insert(d.backup.time);
+        if (d.keep) kept_times.insert(expected.backup(d).time);
     for (std::size_t i = 0; i < h.backups.size(); i += 20) {
         const auto key =
             catalog::make_store_key("", catalog::ObjectKind::verification, h.backups[i].time);
@@ -150,7 +150,7 @@ TEST_CASE("prune never deletes what the newest manifest names") {
     CHECK(j.store().head(old_db));
     bool protected_reason = false;
     for (const auto& d : report.plan.decisions)
-        if (d.backup.key == newest_key + "#db")
+        if (report.plan.backup(d).key == newest_key + "#db")
             for (auto r : d.reasons) protected_reason |= r == retention::Reason::protected_key;
     CHECK(protected_reason);
 }

@@ -3,6 +3,7 @@
 // content, an unchanged day nothing; verify reads the packs; restore gives the tree back;
 // prune collects the packs no kept run references; a store switches between tar and packs.
 #include "job/real_drivers.hpp"
+#include "support/real_docs_env.hpp"
 #include "support/sim_env.hpp"
 #include "support/testsupport.hpp"
 
@@ -16,27 +17,12 @@
 using namespace dolibak;
 using dolibak::test::random_bytes;
 using dolibak::test::read_file;
+using dolibak::test::RealDocsEnv;
 using dolibak::test::TempDir;
 using dolibak::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
-
-class PacksEnv final : public job::Env {
-public:
-    PacksEnv(store::Store& store, sim::ManualClock& clock, const job::Config& config)
-        : store_(store), clock_(clock), docs_(job::detail::make_real_documents(config, store)) {}
-    store::Store& store() override { return store_; }
-    job::Clock& clock() override { return clock_; }
-    job::DatabaseDriver* database() override { return nullptr; }
-    job::DocumentsDriver* documents() override { return docs_.get(); }
-    job::HalfDriver* globals() override { return nullptr; }
-
-private:
-    store::Store& store_;
-    sim::ManualClock& clock_;
-    std::unique_ptr<job::DocumentsDriver> docs_;
-};
 
 job::Config packs_config(const fs::path& root, bool packs) {
     job::Config c;
@@ -68,11 +54,11 @@ struct Site {
         clock.set(t);
         auto c = packs_config(root, packs);
         c.retention = policy;
-        PacksEnv env(store, clock, c);
+        RealDocsEnv env(store, clock, c);
         job::Job job(c, env);
         return job.backup({});
     }
-    job::Job job(PacksEnv& env, bool packs = true) {
+    job::Job job(RealDocsEnv& env, bool packs = true) {
         return job::Job(packs_config(root, packs), env);
     }
     std::vector<std::string> packs() {
@@ -121,7 +107,7 @@ TEST_CASE("packs mode: a changed day uploads only new content, an unchanged day 
     CHECK(site.pack_bytes() - bytes_after_first < 16'100 * 12 / 10);  // <= 1.2x the new bytes
 
     // verify reads every pack; restore gives back each run's tree
-    PacksEnv env(site.store, site.clock, packs_config(site.root, true));
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, true));
     auto job = site.job(env);
     CHECK(job.verify("latest").ok());
     job::RestoreDocsOptions ro;
@@ -160,7 +146,7 @@ TEST_CASE("packs mode: prune collects the packs no kept run references") {
     keep_one.count.last = 1;
     auto c = packs_config(site.root, true);
     c.retention = keep_one;
-    PacksEnv env(site.store, site.clock, c);
+    RealDocsEnv env(site.store, site.clock, c);
     job::Job job(c, env);
     const auto report = job.prune();
     std::size_t packs_deleted = 0;
@@ -193,7 +179,7 @@ TEST_CASE("a store switches from tar to packs and back without losing its histor
     const auto tar2 = site.backup(sim::at(2026, 3, 3), false);
     CHECK(docs_half(tar2).key == "docs/20260303T020000Z.tar.zst");
 
-    PacksEnv env(site.store, site.clock, packs_config(site.root, false));
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, false));
     auto job = site.job(env, false);
     for (const char* run : {"20260301T020000Z", "20260302T020000Z", "20260303T020000Z"}) {
         job::RestoreDocsOptions ro;
@@ -224,7 +210,7 @@ TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run
         write_file(site.root / ("facture/FA2603-0001/doc" + std::to_string(day) + ".pdf"),
                    random_bytes(25'000, 2000 + day));
         site.clock.set(sim::at(2026, 3, day));
-        PacksEnv env(site.store, site.clock, c);
+        RealDocsEnv env(site.store, site.clock, c);
         job::Job job(c, env);
         // the n-th put of the backup fails (a pack, the index, the fingerprint, the
         // manifest...), or the answer to it is lost; then the n-th deletion of the prune
@@ -254,7 +240,7 @@ TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run
     CHECK(failed_steps >= 6);
     // and a clean day afterwards backs up, prunes and restores the newest run
     site.clock.set(sim::at(2026, 3, 20));
-    PacksEnv env(site.store, site.clock, c);
+    RealDocsEnv env(site.store, site.clock, c);
     job::Job job(c, env);
     job.backup({});
     job.prune();
@@ -271,7 +257,7 @@ TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run
 TEST_CASE("verify --quick: presence and sizes only, no pack read, nothing recorded") {
     Site site;
     site.backup(sim::at(2026, 3, 1));
-    PacksEnv env(site.store, site.clock, packs_config(site.root, true));
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, true));
     auto job = site.job(env);
     job::VerifyOptions quick;
     quick.quick = true;
@@ -301,7 +287,7 @@ TEST_CASE("verify --quick of a tar-mode run compares each object's size with its
     Site site;
     const auto r = site.backup(sim::at(2026, 3, 1), false);
     const auto key = docs_half(r).key;
-    PacksEnv env(site.store, site.clock, packs_config(site.root, false));
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, false));
     auto job = site.job(env, false);
     job::VerifyOptions quick;
     quick.quick = true;
@@ -312,4 +298,15 @@ TEST_CASE("verify --quick of a tar-mode run compares each object's size with its
     const auto shorter = job.verify("latest", quick);
     REQUIRE_FALSE(shorter.ok());
     CHECK(shorter.objects.front().problem.find("differs from the manifest's") != std::string::npos);
+}
+
+TEST_CASE("a run killed after publishing its index does not block the next run in that second") {
+    Site site;
+    const auto t = sim::at(2026, 3, 2, 2);
+    // what a backup killed between its index and its manifest leaves under <ts>
+    site.mem.put_bytes("docs/20260302T020000Z.index.zst", "left by a killed run");
+    const auto r = site.backup(t);
+    CHECK(r.ok());
+    CHECK(r.time > t);  // it waited for the next second instead of failing on the index key
+    CHECK(site.mem.get_bytes("docs/20260302T020000Z.index.zst") == "left by a killed run");
 }

@@ -4,6 +4,7 @@
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/io/zstd.hpp>
 #include <dolibak/packs/gc.hpp>
@@ -318,4 +319,60 @@ TEST_CASE("an unreadable previous index costs a full upload, with a warning, and
     CHECK(warnings[0].find("previous index cannot be read") != std::string::npos);
     auto index = store.get(packs::index_key("20261203T020000Z"));
     CHECK(packs::verify_run(store, *index, true).problems.empty());
+}
+
+TEST_CASE("encrypted packs: age objects read blob by blob with the identity, refused without") {
+    TempDir dir;
+    const auto root = dir / "documents";
+    make_tree(root);
+    store::MemoryStore store;
+    const auto key = io::age_generate_key();
+    io::AgeIdentities ids;
+    ids.x25519.push_back(key.identity);
+    auto options = small_options();
+    options.encrypt_to = io::AgeRecipients{};
+    options.encrypt_to->x25519 = {key.recipient};
+    // The index sink's encryption is the caller's: kept plain here.
+    const auto s = run(store, root, "20261201T020000Z", {}, options);
+    CHECK(s.packs_uploaded >= 3);
+    for (const auto& o : store.list("packs/")) {
+        const auto bytes = store.get_bytes(o.key);
+        CHECK(packs::is_encrypted_pack(o.key));
+        CHECK(packs::pack_key(io::sha256_hex(bytes), true) == o.key);  // the stored bytes
+        CHECK(bytes.rfind("age-encryption.org/v1\n", 0) == 0);
+    }
+    const auto index = [&] { return store.get(packs::index_key("20261201T020000Z")); };
+    auto expected = snapshot(root);
+    expected.erase("facture/temp");
+    expected.erase("facture/temp/scratch.bin");
+    packs::restore_tree(store, *index(), dir / "restored", {}, &ids);
+    CHECK(snapshot(dir / "restored") == expected);
+    CHECK(packs::verify_run(store, *index(), true, &ids).problems.empty());
+    CHECK(packs::verify_run(store, *index(), false).problems.empty());  // presence and sizes
+
+    // Without an identity, or with another one: nothing restored, the packs not checked.
+    CHECK_THROWS_AS(packs::restore_tree(store, *index(), dir / "none"), ConfigError);
+    CHECK_FALSE(fs::exists(dir / "none"));
+    io::AgeIdentities other;
+    other.x25519.push_back(io::age_generate_key().identity);
+    CHECK_THROWS_AS(packs::restore_tree(store, *index(), dir / "other", {}, &other), FormatError);
+    CHECK_FALSE(fs::exists(dir / "other"));
+    CHECK_FALSE(packs::verify_run(store, *index(), true).problems.empty());
+
+    // A flipped byte inside a pack's payload: the blob whose chunk holds it fails.
+    const auto victim = store.list("packs/").front().key;
+    auto bytes = store.get_bytes(victim);
+    bytes[bytes.size() - 40] ^= 0x01;
+    store.put_bytes(victim, bytes);
+    CHECK_THROWS_AS(packs::restore_tree(store, *index(), dir / "damaged", {}, &ids), FormatError);
+    CHECK_FALSE(fs::exists(dir / "damaged"));
+    CHECK_FALSE(packs::verify_run(store, *index(), true, &ids).problems.empty());
+
+    // A plain run after it references none of the encrypted packs: all stored again.
+    const auto plain = run(store, root, "20261202T020000Z", "20261201T020000Z");
+    CHECK(plain.blobs_new == s.blobs_new);
+    auto plain_index = store.get(packs::index_key("20261202T020000Z"));
+    packs::IndexReader reader(*plain_index);
+    while (auto e = reader.next())
+        for (const auto& b : e->blobs) CHECK_FALSE(packs::is_encrypted_pack(b.pack));
 }

@@ -362,6 +362,34 @@ TEST_CASE("restore of a zstd object with -j through a spooled file, and with a f
                     "SELECT count(*) FROM pg_proc WHERE proname = 'ifnull'") == "1\n");
 }
 
+TEST_CASE("with -j, a bad archive fails the restore: checked beside pg_restore, or before it") {
+    // Bytes after the last block: pg_restore -j never reads them, the archive's check refuses
+    // them. The check is the only thing that can fail here.
+    const std::string bad = dumped() + std::string(100, 'x');
+    test::TempDir spool_dir;
+    SUBCASE("an empty target: the check runs while pg_restore restores, and fails the restore") {
+        const auto db = pgt::create_db("sandbox");
+        io::MemorySource src(bad);
+        auto o = restore_opts(db);
+        o.jobs = 2;
+        o.temp_dir = spool_dir.path();
+        CHECK_THROWS_WITH_AS(restore(src, o), doctest::Contains("trailing garbage"), FormatError);
+        CHECK(std::filesystem::is_empty(spool_dir.path()));
+    }
+    SUBCASE("a target that holds objects: checked before pg_restore starts, left untouched") {
+        const auto db = pgt::create_db("sandbox");
+        pgt::psql(pgt::conn("sandbox", db), "CREATE TABLE mine (a int);");
+        io::MemorySource src(bad);
+        auto o = restore_opts(db);
+        o.jobs = 2;
+        o.confirm_non_empty = true;
+        o.temp_dir = spool_dir.path();
+        CHECK_THROWS_WITH_AS(restore(src, o), doctest::Contains("trailing garbage"), FormatError);
+        CHECK(pgt::psql(pgt::conn("sandbox", db),
+                        "SELECT count(*) FROM pg_class WHERE relname LIKE 'llx_%'") == "0\n");
+    }
+}
+
 TEST_CASE(
     "a pg_restore that fails half-way fails the restore, with its error and the differences") {
     const auto db = pgt::create_db("sandbox");

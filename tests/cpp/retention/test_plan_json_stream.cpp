@@ -41,16 +41,17 @@ std::string reference_json(const Plan& p, TimePoint now, const Policy& policy) {
     j["counts"] = counts;
     json list = json::array();
     for (const auto& d : p.decisions) {
+        const Backup& b = p.backup(d);
         json o;
         o["reasons"] = json::array();
         for (const auto r : d.reasons) o["reasons"].push_back(std::string(to_string(r)));
-        o["key"] = d.backup.key;
-        o["time"] = format_rfc3339(d.backup.time);
-        o["half"] = d.backup.half;
-        o["ok"] = d.backup.ok;
-        o["verified"] = std::string(to_string(d.backup.verified));
+        o["key"] = b.key;
+        o["time"] = format_rfc3339(b.time);
+        o["half"] = b.half;
+        o["ok"] = b.ok;
+        o["verified"] = std::string(to_string(b.verified));
         o["keep"] = d.keep;
-        o["detail"] = d.detail;
+        o["detail"] = p.detail(d);
         list.push_back(std::move(o));
     }
     j["decisions"] = std::move(list);
@@ -104,10 +105,10 @@ TEST_CASE("the streamed plan JSON is the document's dump, byte for byte") {
                                 : std::set<std::string>{backups[backups.size() / 2].key};
             const Plan p = plan(backups, now, *policy, protect);
             const std::string expected = reference_json(p, now, *policy);
-            CHECK(to_json(p, now, *policy) == expected);
+            CHECK(to_json(p) == expected);
             std::string streamed;
             std::size_t pieces = 0, largest = 0;
-            write_json(p, now, *policy, [&](std::string_view piece) {
+            write_json(p, [&](std::string_view piece) {
                 ++pieces;
                 largest = std::max(largest, piece.size());
                 streamed += piece;
@@ -122,24 +123,21 @@ TEST_CASE("the streamed plan JSON is the document's dump, byte for byte") {
 
 TEST_CASE("strings that need escaping, and ones that are not UTF-8") {
     const TimePoint now = parse_timestamp("20261123T020000Z");
-    Plan p;
-    Decision d;
-    d.backup = {"odd \"key\"\\\n\t caf\xc3\xa9", now, "h\x01lf", true, Verification::good};
-    d.keep = true;
-    d.reasons = {Reason::protected_key, Reason::newest_success};
-    d.detail = "protected; \xe2\x82\xac";
-    p.decisions.push_back(d);
-    Decision dropped = d;
-    dropped.backup.key = "second";
-    dropped.keep = false;
-    dropped.reasons.clear();
-    p.decisions.push_back(dropped);
-    CHECK(to_json(p, now, Policy{}) == reference_json(p, now, Policy{}));
+    const std::string odd = "odd \"key\"\\\n\t caf\xc3\xa9";
+    std::vector<Backup> backups = {{odd, now, "h\x01lf", true, Verification::good},
+                                   {"second", now - std::chrono::hours{1}, "h\x01lf", true}};
+    const Plan p = plan(backups, now, Policy{}, {odd});
+    REQUIRE(p.decisions.size() == 2);
+    CHECK(p.detail(p.decisions[0]) ==
+          "newest successful backup; protected; newest of day "
+          "2026-11-23, within 30 days (age 0d 0h)");
+    CHECK(to_json(p) == reference_json(p, now, Policy{}));
 
-    p.decisions[1].detail = "cut \xe2\x82";
+    // A key that is not UTF-8 (and the detail naming it as the one kept instead).
+    backups[0].key = "cut \xe2\x82";
+    const Plan cut = plan(backups, now, Policy{});
     std::string streamed;
-    CHECK_THROWS_WITH_AS(
-        write_json(p, now, Policy{}, [&](std::string_view piece) { streamed += piece; }),
-        doctest::Contains("invalid UTF-8"), Error);
+    CHECK_THROWS_WITH_AS(write_json(cut, [&](std::string_view piece) { streamed += piece; }),
+                         doctest::Contains("invalid UTF-8"), Error);
     CHECK(streamed.empty());  // the failure came before a first piece was full: none handed out
 }

@@ -50,18 +50,22 @@ std::vector<Backup> daily_history(TimePoint newest, int n, const std::string& ha
 std::set<std::string> kept_keys(const Plan& p) {
     std::set<std::string> s;
     for (const auto& d : p.decisions)
-        if (d.keep) s.insert(d.backup.key);
+        if (d.keep) s.insert(p.backup(d).key);
     return s;
 }
 
-const Decision& find(const Plan& p, const std::string& key) {
+Explained find(const Plan& p, const std::string& key) {
     for (const auto& d : p.decisions)
-        if (d.backup.key == key) return d;
+        if (p.backup(d).key == key) return p.explain(d);
     FAIL("no decision for " << key);
     throw std::logic_error("unreachable");
 }
 
 bool has(const Decision& d, Reason r) {
+    return d.reasons.contains(r);
+}
+
+bool has(const Explained& d, Reason r) {
     return std::find(d.reasons.begin(), d.reasons.end(), r) != d.reasons.end();
 }
 
@@ -251,12 +255,12 @@ TEST_CASE("invariants: newest success, protected keys, failed and future backups
         const auto p = plan(backups, now);
         std::map<std::string, int> newest;
         for (const auto& d : p.decisions)
-            if (has(d, Reason::newest_success)) ++newest[d.backup.half];
+            if (has(d, Reason::newest_success)) ++newest[p.backup(d).half];
         CHECK(newest["db"] == 1);
         CHECK(newest["docs"] == 1);
         // Decisions are grouped by half, newest first.
-        CHECK(p.decisions.front().backup.half == "db");
-        CHECK(p.decisions.back().backup.half == "docs");
+        CHECK(p.backup(p.decisions.front()).half == "db");
+        CHECK(p.backup(p.decisions.back()).half == "docs");
     }
     SUBCASE("a plan leaving a half empty is refused") {
         Plan edited = plan({db(now), db(now - days{1})}, now);
@@ -342,7 +346,7 @@ TEST_CASE("count mode follows restic's forget") {
         CHECK(find(p, "p/db/20270103T000000Z.dump").detail.find("week 2026-W53") !=
               std::string::npos);
         const auto p2 = plan({db(ts("20210103T120000Z"))}, n2, pol);
-        CHECK(p2.decisions[0].detail.find("week 2020-W53") != std::string::npos);
+        CHECK(p2.detail(p2.decisions[0]).find("week 2020-W53") != std::string::npos);
     }
     SUBCASE("unlimited and hourly, yearly") {
         const auto v = daily_history(now, 800);
@@ -361,13 +365,14 @@ TEST_CASE("count mode follows restic's forget") {
         const auto three = plan(v, now, count_policy(3, 0, 0, 0, 0, 0));
         CHECK(three.count(Reason::last) == 3);
         for (const auto& d : three.decisions)
-            if (d.keep) CHECK(d.detail.find("one of the 3 newest") != std::string::npos);
+            if (d.keep) CHECK(three.detail(d).find("one of the 3 newest") != std::string::npos);
         const auto all = plan(v, now, count_policy(CountPolicy::unlimited, 0, 0, 0, 0, 0));
         CHECK(all.count(Reason::last) == 5);
         for (const auto& d : all.decisions) {
-            CAPTURE(d.detail);
-            CHECK(d.detail.find("the -1") == std::string::npos);
-            CHECK(d.detail.find("unlimited last rule") != std::string::npos);
+            const auto detail = all.detail(d);
+            CAPTURE(detail);
+            CHECK(detail.find("the -1") == std::string::npos);
+            CHECK(detail.find("unlimited last rule") != std::string::npos);
         }
     }
     SUBCASE("empty policy keeps everything") {
@@ -516,7 +521,7 @@ TEST_CASE("verification results: a backup that failed verification stands last i
                              doctest::Contains("line 1"), ConfigError);
         CHECK_THROWS_AS(catalog::backups_from_lines("20261120T020000Z ok verified-ok extra"),
                         ConfigError);
-        const auto j = nlohmann::json::parse(to_json(plan(v, now), now, Policy{}));
+        const auto j = nlohmann::json::parse(to_json(plan(v, now)));
         CHECK(j["decisions"][0]["verified"] == "good");
         CHECK(j["decisions"][2]["verified"] == "failed");
         CHECK(j["decisions"][3]["verified"] == "unknown");
@@ -579,7 +584,7 @@ TEST_CASE("time zone loading") {
 TEST_CASE("plan as JSON") {
     const TimePoint now = ts("20261123T020000Z");
     const auto p = plan(daily_history(now, 40), now);
-    const auto j = nlohmann::json::parse(to_json(p, now, Policy{}));
+    const auto j = nlohmann::json::parse(to_json(p));
     CHECK(j["kept"] == p.kept());
     CHECK(j["dropped"] == p.dropped());
     CHECK(j["counts"]["daily"] == 31);
@@ -704,12 +709,13 @@ TEST_CASE("properties over random histories") {
         const bool oldest_rule =
             pol.mode == Policy::Mode::count && pol.count.keep_oldest_if_unfilled;
         for (const auto& d : p.decisions) {
-            if (!d.keep || d.backup.half != extra.half || d.backup.time <= extra.time) continue;
+            const Backup& b = p.backup(d);
+            if (!d.keep || b.half != extra.half || b.time <= extra.time) continue;
             if (oldest_rule && d.reasons == std::vector<Reason>{Reason::oldest}) continue;
             // A backup that failed verification gives its bucket to an older one that did not.
-            if (d.backup.verified == Verification::failed && extra.verified != Verification::failed)
+            if (b.verified == Verification::failed && extra.verified != Verification::failed)
                 continue;
-            CHECK_MESSAGE(kept3.count(d.backup.key) == 1, d.backup.key);
+            CHECK_MESSAGE(kept3.count(b.key) == 1, b.key);
         }
     }
 }

@@ -78,15 +78,16 @@ std::string render(const std::string& name, const Policy& policy, const Plan& p)
     for (const auto& [r, n] : counts) out << " " << r << " " << n;
     out << "\n";
     for (const auto& d : p.decisions) {
-        std::string state = d.backup.ok ? "ok" : "failed";
-        if (d.backup.verified != Verification::unknown)
-            state += std::string(" verified-") +
-                     (d.backup.verified == Verification::good ? "ok" : "failed");
+        const Backup& b = p.backup(d);
+        std::string state = b.ok ? "ok" : "failed";
+        if (b.verified != Verification::unknown)
+            state +=
+                std::string(" verified-") + (b.verified == Verification::good ? "ok" : "failed");
         std::string reasons;
         for (const auto r : d.reasons)
             reasons += (reasons.empty() ? "" : ",") + std::string(to_string(r));
-        out << (d.keep ? "keep" : "drop") << "  " << d.backup.key << "  " << state << "  "
-            << (reasons.empty() ? "-" : reasons) << "  " << d.detail << "\n";
+        out << (d.keep ? "keep" : "drop") << "  " << b.key << "  " << state << "  "
+            << (reasons.empty() ? "-" : reasons) << "  " << p.detail(d) << "\n";
     }
     return out.str();
 }

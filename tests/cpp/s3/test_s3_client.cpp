@@ -221,6 +221,7 @@ TEST_CASE("streaming upload: small stream is one PutObject, large one a parallel
             CHECK(name != "x-amz-sdk-checksum-algorithm");
             CHECK(name != "x-amz-trailer");
             CHECK(name != "expect");
+            CHECK(name != "content-md5");  // auto, and this bucket never asked for it
         }
         if (path.ends_with("big.dump")) {
             if (q.find("partNumber=") != std::string::npos) ++parts;
@@ -241,6 +242,7 @@ TEST_CASE("streaming upload: small stream is one PutObject, large one a parallel
     CHECK(completes == 1);
     CHECK(singles == 2);
     CHECK(c.list_multipart_uploads(bucket(), p).empty());
+    CHECK_FALSE(c.stats().content_md5_required);
 }
 
 TEST_CASE("a streaming upload holds at most (parallel_parts + 1) parts in memory") {
@@ -331,30 +333,81 @@ TEST_CASE("a skewed server clock is corrected once from its Date header") {
     CHECK(corrections == 1);
 }
 
-TEST_CASE("a bucket with a default Object Lock retention gets Content-MD5 on every upload") {
+TEST_CASE("a bucket with a default Object Lock retention gets Content-MD5 once it asks") {
     // The strict fixture refuses PutObject and UploadPart without an integrity header into
     // such a bucket, as AWS does, and checks a Content-MD5 that is sent.
-    // One server for both subcases (doctest enters the test case once per subcase).
+    // One server for the subcases (doctest enters the test case once per subcase); each
+    // subcase reads the log lines after those of the previous ones.
     static test::Fixture locked(test::source_dir() / "tools/testenv/s3fixture.py",
                                 {"--object-lock-days", "1", "--bucket", "locked"});
+    static std::size_t seen = 0;
     auto o = options_for(locked.info());
-    REQUIRE(o.content_md5 == ContentMd5::always);  // the default
+    REQUIRE(o.content_md5 == ContentMd5::automatic);  // the default
     const std::string small = "one part";
     const std::string big = random_bytes(11 * 1024 * 1024, 10);  // three parts of 5 MiB
-    SUBCASE("always (the default)") {
-        Client c(o, creds_for(locked.info()));
-        c.put_object("locked", "small", io::as_bytes(std::string_view(small)));
-        auto up = c.upload("locked", "big");
+    struct Put {
+        long status;
+        bool md5;
+        bool part;
+    };
+    auto new_puts = [&] {
+        std::vector<Put> out;
+        const auto log = request_log(locked.info());
+        for (std::size_t i = seen; i < log.size(); ++i) {
+            const auto& e = log[i];
+            if (e.at("method") != "PUT") continue;
+            bool md5 = false;
+            for (const auto& h : e.at("headers")) md5 = md5 || h == "content-md5";
+            out.push_back({e.at("status").get<long>(), md5,
+                           std::string(e.at("query")).find("partNumber=") != std::string::npos});
+        }
+        seen = log.size();
+        return out;
+    };
+    auto round_trip = [&](Client& c, const std::string& name) {
+        c.put_object("locked", name + "-small", io::as_bytes(std::string_view(small)));
+        auto up = c.upload("locked", name + "-big");
         up->write(io::as_bytes(std::string_view(big)));
         up->finish();
         io::MemorySink sink;
-        c.get_object("locked", "big", sink);
+        c.get_object("locked", name + "-big", sink);
         CHECK(sink.data() == big);
-        int with_md5 = 0;
-        for (const auto& e : request_log(locked.info()))
-            if (e.at("method") == "PUT" && e.at("status") == 200)
-                for (const auto& h : e.at("headers")) with_md5 += h == "content-md5";
-        CHECK(with_md5 == 4);  // PutObject + 3 parts
+    };
+    SUBCASE("auto (the default): the first upload is refused, sent again with it, then all") {
+        std::vector<std::string> traced;
+        o.trace = [&](const std::string& l) { traced.push_back(l); };
+        Client c(o, creds_for(locked.info()));
+        round_trip(c, "auto");
+        CHECK(c.stats().content_md5_required);
+        const auto puts = new_puts();
+        REQUIRE(puts.size() == 5);  // PutObject refused, PutObject again, 3 parts
+        CHECK((puts[0].status == 400 && !puts[0].md5 && !puts[0].part));
+        CHECK((puts[1].status == 200 && puts[1].md5 && !puts[1].part));
+        for (std::size_t i = 2; i < puts.size(); ++i)
+            CHECK((puts[i].status == 200 && puts[i].md5 && puts[i].part));
+        int asked = 0;
+        for (const auto& l : traced) asked += l.find("asks for Content-MD5") != std::string::npos;
+        CHECK(asked == 1);
+    }
+    SUBCASE("auto: a part refused for the lack of it is sent again with it") {
+        Client c(o, creds_for(locked.info()));
+        const auto id = c.create_multipart_upload("locked", "part-first");
+        const auto part = std::string_view(big).substr(0, 1 << 20);  // the last part: any size
+        CHECK(c.upload_part("locked", "part-first", id, 1, io::as_bytes(part)).size() > 2);
+        c.abort_multipart_upload("locked", "part-first", id);
+        CHECK(c.stats().content_md5_required);
+        const auto puts = new_puts();
+        REQUIRE(puts.size() == 2);
+        CHECK((puts[0].status == 400 && !puts[0].md5 && puts[0].part));
+        CHECK((puts[1].status == 200 && puts[1].md5 && puts[1].part));
+    }
+    SUBCASE("always: every upload carries it, none is refused") {
+        o.content_md5 = ContentMd5::always;
+        Client c(o, creds_for(locked.info()));
+        round_trip(c, "always");
+        const auto puts = new_puts();
+        REQUIRE(puts.size() == 4);  // PutObject + 3 parts
+        for (const auto& p : puts) CHECK((p.status == 200 && p.md5));
     }
     SUBCASE("never: the bucket refuses both kinds of upload") {
         o.content_md5 = ContentMd5::never;
@@ -365,9 +418,33 @@ TEST_CASE("a bucket with a default Object Lock retention gets Content-MD5 on eve
         CHECK_THROWS_AS(c.upload_part("locked", "big", id, 1, io::as_bytes(std::string_view(big))),
                         RemoteError);
         c.abort_multipart_upload("locked", "big", id);
+        CHECK_FALSE(c.stats().content_md5_required);
+        for (const auto& p : new_puts()) CHECK((p.status == 400 && !p.md5));
     }
     CHECK(parse_content_md5("never") == ContentMd5::never);
-    CHECK_THROWS_AS(parse_content_md5("auto"), ConfigError);
+    CHECK(parse_content_md5("auto") == ContentMd5::automatic);
+    CHECK_THROWS_AS(parse_content_md5("sometimes"), ConfigError);
+}
+
+TEST_CASE("which refusals ask for Content-MD5") {
+    // AWS (Object Lock), MinIO, moto and a message-only variant ask; a wrong digest, another
+    // 400 or another status do not.
+    CHECK(asks_for_content_md5(
+        400, {"InvalidRequest",
+              "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+              "with Object Lock parameters",
+              ""}));
+    CHECK(asks_for_content_md5(400, {"MissingContentMD5", "", ""}));
+    CHECK(asks_for_content_md5(400, {"MissingUploadObjectWithObjectLockHeaders", "", ""}));
+    CHECK(asks_for_content_md5(400, {"InvalidArgument", "missing content-md5 header", ""}));
+    CHECK_FALSE(asks_for_content_md5(400, {"BadDigest",
+                                           "The Content-MD5 you specified did not "
+                                           "match what we received.",
+                                           ""}));
+    CHECK_FALSE(asks_for_content_md5(
+        400, {"InvalidDigest", "The Content-MD5 you specified was not valid.", ""}));
+    CHECK_FALSE(asks_for_content_md5(400, {"InvalidRequest", "Bucket is missing config", ""}));
+    CHECK_FALSE(asks_for_content_md5(403, {"AccessDenied", "Content-MD5 policy", ""}));
 }
 
 TEST_CASE("endpoints and addressing styles") {

@@ -1,0 +1,330 @@
+// docs_mode packs with age_recipients (docs/packs.md, "Encrypted stores"): the real documents
+// driver over a memory store behind a fault store, no database. Every pack and index is an
+// age object, named without any plaintext digest; a second day reuses what is stored; restore
+// and verify with the identity, verify without it; a tampered pack; the configuration errors;
+// prune's collection refusing without an identity that opens the indexes; switching between
+// runs in the clear and encrypted runs.
+#include "job/real_drivers.hpp"
+#include "support/real_docs_env.hpp"
+#include "support/sim_env.hpp"
+#include "support/testsupport.hpp"
+
+#include <dolibak/io/age.hpp>
+#include <dolibak/io/hash.hpp>
+#include <dolibak/packs/index.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace dolibak;
+using dolibak::test::random_bytes;
+using dolibak::test::read_file;
+using dolibak::test::RealDocsEnv;
+using dolibak::test::TempDir;
+using dolibak::test::write_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Site {
+    TempDir dir;
+    fs::path root = dir / "documents";
+    store::MemoryStore mem{"packs-age"};
+    store::FaultStore store{mem};
+    sim::ManualClock clock{sim::at(2026, 3, 1)};
+    io::AgeKeyPair operational = io::age_generate_key();
+    io::AgeKeyPair recovery = io::age_generate_key();
+
+    Site() {
+        fs::create_directories(root / "facture/FA2603-0001");
+        write_file(root / "install.lock", "");
+        for (unsigned i = 0; i < 30; ++i)
+            write_file(root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"),
+                       random_bytes(20'000 + i, i));
+        write_file(root / "big.bin", random_bytes(3'000'000, 99));
+    }
+    /// Encrypted to both keys; the operational identity given (as the CronJob has it).
+    job::Config config(bool encrypted = true, std::vector<Secret> ids = {}) {
+        job::Config c;
+        c.store_url = "mem://packs-age";
+        job::DocumentsSettings d;
+        d.root = root;
+        d.packs = true;
+        c.docs = d;
+        if (encrypted) {
+            c.encryption.recipients = {operational.recipient, recovery.recipient};
+            c.encryption.identities = {operational.identity};
+        }
+        if (!ids.empty()) c.encryption.identities = std::move(ids);
+        return c;
+    }
+    job::BackupReport backup(TimePoint t, const job::Config& c) {
+        clock.set(t);
+        RealDocsEnv env(store, clock, c);
+        job::Job job(c, env);
+        return job.backup({});
+    }
+    std::vector<std::string> keys(const std::string& prefix) {
+        std::vector<std::string> out;
+        for (const auto& o : mem.list(prefix)) out.push_back(o.key);
+        return out;
+    }
+    /// The entries of an encrypted index, opened with `identity`.
+    std::vector<packs::IndexEntry> index(const std::string& key, const Secret& identity) {
+        auto raw = mem.get(key);
+        io::AgeIdentities ids;
+        ids.x25519.push_back(identity);
+        io::AgeDecryptSource plain(*raw, ids);
+        packs::IndexReader reader(plain);
+        std::vector<packs::IndexEntry> out;
+        while (auto e = reader.next()) out.push_back(std::move(*e));
+        return out;
+    }
+};
+
+const job::HalfReport& docs_half(const job::BackupReport& r) {
+    for (const auto& h : r.halves)
+        if (h.half == "docs") return h;
+    FAIL("no documents half in the report");
+    return r.halves.front();
+}
+
+bool is_age(const std::string& bytes) {
+    return bytes.rfind("age-encryption.org/v1\n", 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("encrypted packs: age objects named without plaintext digests, reused the next day") {
+    Site site;
+    const auto first = site.backup(sim::at(2026, 3, 1), site.config());
+    REQUIRE(first.ok());
+    CHECK(docs_half(first).key == "docs/20260301T020000Z.index.zst.age");
+    CHECK(is_age(site.mem.get_bytes(docs_half(first).key)));
+    const auto packs_first = site.keys("packs/");
+    REQUIRE_FALSE(packs_first.empty());
+    for (const auto& k : packs_first) {
+        CAPTURE(k);
+        const auto bytes = site.mem.get_bytes(k);
+        CHECK(is_age(bytes));
+        CHECK(k == packs::pack_key(io::sha256_hex(bytes), true));  // the stored bytes' digest
+    }
+    // No plaintext digest in a key or the manifest: the blob of big.bin is known by its
+    // SHA-256 only inside the encrypted index (which the recovery key opens too).
+    const auto big_sha = io::sha256_hex(random_bytes(3'000'000, 99));
+    for (const auto& o : site.mem.list("")) CHECK(o.key.find(big_sha) == std::string::npos);
+    for (const auto& m : site.keys("manifests/"))
+        CHECK(site.mem.get_bytes(m).find(big_sha) == std::string::npos);
+    bool seen = false;
+    for (const auto& e : site.index(docs_half(first).key, site.recovery.identity)) {
+        for (const auto& b : e.blobs) CHECK(packs::is_encrypted_pack(b.pack));
+        if (e.path == "big.bin") seen = e.blobs.size() == 1 && e.blobs[0].sha256 == big_sha;
+    }
+    CHECK(seen);
+
+    // A changed day: the previous (encrypted) index read with the operational identity, only
+    // the new content uploaded, in one new pack.
+    write_file(site.root / "facture/FA2603-0001/doc30.pdf", random_bytes(7'000, 30));
+    write_file(site.root / "facture/FA2603-0001/doc3.pdf", random_bytes(9'000, 1003));
+    const auto puts = site.store.calls(store::FaultStore::Op::put);
+    const auto second = site.backup(sim::at(2026, 3, 2), site.config());
+    REQUIRE(second.ok());
+    CHECK(site.keys("packs/").size() == packs_first.size() + 1);
+    // one pack, the index, the fingerprint, the manifest and the lock (taken and renewed)
+    CHECK(site.store.calls(store::FaultStore::Op::put) - puts <= 6);
+    std::uint64_t new_bytes = 0;
+    for (const auto& o : site.mem.list("packs/"))
+        if (std::find(packs_first.begin(), packs_first.end(), o.key) == packs_first.end())
+            new_bytes += o.size;
+    CHECK(new_bytes < 16'000 * 12 / 10 + 300);  // the new content, and age's header and tags
+
+    // Restore with the recovery identity alone, byte for byte.
+    auto rc = site.config(true, {site.recovery.identity});
+    RealDocsEnv env(site.store, site.clock, rc);
+    job::Job job(rc, env);
+    job::RestoreDocsOptions ro;
+    ro.which = "20260301T020000Z";
+    ro.target = site.dir / "restored-first";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc3.pdf") == random_bytes(20'003, 3));
+    CHECK(read_file(ro.target / "big.bin") == random_bytes(3'000'000, 99));
+    CHECK_FALSE(fs::exists(ro.target / "facture/FA2603-0001/doc30.pdf"));
+    ro.which = "latest";
+    ro.target = site.dir / "restored-latest";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc3.pdf") == random_bytes(9'000, 1003));
+    CHECK(read_file(ro.target / "facture/FA2603-0001/doc30.pdf") == random_bytes(7'000, 30));
+    CHECK(read_file(ro.target / "big.bin") == random_bytes(3'000'000, 99));
+
+    // verify: with the identity every pack decrypted and every blob checked; without, the
+    // index's ciphertext against the manifest and every encrypted pack against its name.
+    std::vector<std::string> said;
+    auto vc = site.config(true, {site.recovery.identity});
+    vc.on_event = [&said](const job::Event& e) { said.push_back(e.message); };
+    RealDocsEnv venv(site.store, site.clock, vc);
+    job::Job verifier(vc, venv);
+    CHECK(verifier.verify("latest").ok());
+    const auto has = [&said](const std::string& what) {
+        for (const auto& m : said)
+            if (m.find(what) != std::string::npos) return true;
+        return false;
+    };
+    CHECK(has("decrypted and checked"));
+    auto nc = site.config();
+    nc.encryption.identities.clear();
+    said.clear();
+    nc.on_event = vc.on_event;
+    RealDocsEnv nenv(site.store, site.clock, nc);
+    job::Job blind(nc, nenv);
+    CHECK(blind.verify("latest").ok());
+    CHECK(has("every encrypted pack in the store (" +
+              std::to_string(site.mem.list("packs/").size()) + ","));
+    // ... and a flipped byte of the index is found without the identity.
+    const auto index_key = docs_half(second).key;
+    auto index_bytes = site.mem.get_bytes(index_key);
+    const auto index_good = index_bytes;
+    index_bytes[index_bytes.size() - 5] ^= 0x01;
+    site.mem.put_bytes(index_key, index_bytes);
+    CHECK_FALSE(blind.verify("latest").ok());
+    site.mem.put_bytes(index_key, index_good);
+
+    // A flipped byte in a pack: verify with the identity finds it, restore refuses and
+    // leaves the target as it was.
+    const auto victim = packs_first.front();  // the first run uses it
+    auto bytes = site.mem.get_bytes(victim);
+    bytes[bytes.size() / 2] ^= 0x01;
+    site.mem.put_bytes(victim, bytes);
+    CHECK_FALSE(verifier.verify("20260301T020000Z").ok());
+    // Without the identity too: the pack's bytes no longer match its name (whichever run of
+    // the store is verified: which runs use it is inside the encrypted indexes).
+    const auto blind_report = blind.verify("latest");
+    CHECK_FALSE(blind_report.ok());
+    bool named = false;
+    for (const auto& o : blind_report.objects)
+        if (o.problem.find(victim + ": SHA-256 of its") != std::string::npos) named = true;
+    CHECK(named);
+    ro.which = "20260301T020000Z";
+    ro.target = site.dir / "restored-damaged";
+    CHECK_THROWS_AS(job.restore_docs(ro), Error);
+    CHECK_FALSE(fs::exists(ro.target / "big.bin"));
+}
+
+TEST_CASE("encrypted packs: a backup without an identity for one of the recipients is refused") {
+    Site site;
+    auto none = site.config();
+    none.encryption.identities.clear();
+    RealDocsEnv env(site.store, site.clock, none);
+    CHECK_NOTHROW(job::Job(none, env));  // verify without the identity needs such a Job
+    CHECK_THROWS_WITH_AS(site.backup(sim::at(2026, 3, 1), none),
+                         doctest::Contains("age_identity_file"), ConfigError);
+    // An identity whose recipient is not among the recipients: the next run could not read
+    // this run's index.
+    const auto stranger = io::age_generate_key();
+    CHECK_THROWS_WITH_AS(site.backup(sim::at(2026, 3, 1), site.config(true, {stranger.identity})),
+                         doctest::Contains("age_identity_file"), ConfigError);
+    CHECK(site.mem.list("").empty());  // refused before the lock: nothing written
+    // The recovery identity is one of them: accepted.
+    CHECK(site.backup(sim::at(2026, 3, 1), site.config(true, {site.recovery.identity})).ok());
+}
+
+TEST_CASE(
+    "encrypted packs: the collection deletes nothing without an identity opening the indexes") {
+    Site site;
+    site.backup(sim::at(2026, 3, 1), site.config());
+    // The second run has new content only: the first run's packs become garbage once it goes.
+    fs::remove_all(site.root / "facture");
+    fs::remove(site.root / "big.bin");
+    write_file(site.root / "fresh.pdf", random_bytes(50'000, 5));
+    site.backup(sim::at(2026, 3, 2), site.config());
+    const auto before = site.keys("");
+    const auto packs_before = site.keys("packs/");
+
+    retention::Policy keep_one;
+    keep_one.mode = retention::Policy::Mode::count;
+    keep_one.count.last = 1;
+    auto prune_with = [&](job::Config c) {
+        c.retention = keep_one;
+        RealDocsEnv env(site.store, site.clock, c);
+        job::Job job(c, env);
+        return job.prune();
+    };
+    // No identity at all: refused before anything is deleted.
+    auto none = site.config();
+    none.encryption.identities.clear();
+    CHECK_THROWS_WITH_AS(prune_with(none), doctest::Contains("age_identity_file"), ConfigError);
+    CHECK(site.keys("") == before);
+    // An identity that opens no index: the runs may go, no pack does.
+    CHECK_THROWS_AS(prune_with(site.config(true, {io::age_generate_key().identity})), Error);
+    CHECK(site.keys("packs/") == packs_before);
+    // With the operational identity the first run's packs are collected.
+    const auto report = prune_with(site.config());
+    CHECK(report.failures.empty());
+    const auto left = site.keys("packs/");
+    CHECK(left.size() < packs_before.size());
+    CHECK_FALSE(left.empty());
+    auto c = site.config();
+    RealDocsEnv env(site.store, site.clock, c);
+    job::Job job(c, env);
+    CHECK(job.verify("latest").ok());
+    job::RestoreDocsOptions ro;
+    ro.target = site.dir / "restored";
+    job.restore_docs(ro);
+    CHECK(read_file(ro.target / "fresh.pdf") == random_bytes(50'000, 5));
+}
+
+TEST_CASE(
+    "packs runs switch between the clear and encrypted: neither references the other's packs") {
+    Site site;
+    const auto plain = site.backup(sim::at(2026, 3, 1), site.config(false));
+    CHECK(docs_half(plain).key == "docs/20260301T020000Z.index.zst");
+    const auto plain_packs = site.keys("packs/");
+    // Encryption on, nothing changed: everything uploaded again, encrypted.
+    const auto enc = site.backup(sim::at(2026, 3, 2), site.config());
+    REQUIRE(docs_half(enc).outcome == job::HalfReport::Outcome::uploaded);
+    CHECK(docs_half(enc).key == "docs/20260302T020000Z.index.zst.age");
+    for (const auto& e : site.index(docs_half(enc).key, site.operational.identity))
+        for (const auto& b : e.blobs) CHECK(packs::is_encrypted_pack(b.pack));
+    // Off again with one new file: the plain packs of the first run are reused.
+    write_file(site.root / "new.pdf", random_bytes(5'000, 7));
+    const auto packs_before = site.keys("packs/").size();
+    const auto back = site.backup(sim::at(2026, 3, 3), site.config(false));
+    CHECK(docs_half(back).key == "docs/20260303T020000Z.index.zst");
+    CHECK(site.keys("packs/").size() == packs_before + 1);
+    {
+        auto raw = site.mem.get(docs_half(back).key);
+        packs::IndexReader reader(*raw);
+        while (auto e = reader.next())
+            for (const auto& b : e->blobs) CHECK_FALSE(packs::is_encrypted_pack(b.pack));
+    }
+    // Encrypted again: reuses the second run's encrypted packs, not the plain ones.
+    write_file(site.root / "newer.pdf", random_bytes(6'000, 8));
+    const auto again = site.backup(sim::at(2026, 3, 4), site.config());
+    CHECK(site.keys("packs/").size() == packs_before + 2);
+    for (const auto& e : site.index(docs_half(again).key, site.operational.identity))
+        for (const auto& b : e.blobs) CHECK(packs::is_encrypted_pack(b.pack));
+
+    // Every run restores and verifies; a prune keeping them all deletes no pack.
+    auto c = site.config();
+    RealDocsEnv env(site.store, site.clock, c);
+    job::Job job(c, env);
+    for (const char* run :
+         {"20260301T020000Z", "20260302T020000Z", "20260303T020000Z", "20260304T020000Z"}) {
+        CAPTURE(run);
+        CHECK(job.verify(run).ok());
+        job::RestoreDocsOptions ro;
+        ro.which = run;
+        ro.target = site.dir / (std::string("restored-") + run);
+        job.restore_docs(ro);
+        CHECK(read_file(ro.target / "big.bin") == random_bytes(3'000'000, 99));
+    }
+    const auto packs_now = site.keys("packs/");
+    auto keep_all = site.config();
+    keep_all.retention.mode = retention::Policy::Mode::count;
+    keep_all.retention.count.last = 10;
+    RealDocsEnv penv(site.store, site.clock, keep_all);
+    job::Job(keep_all, penv).prune();
+    CHECK(site.keys("packs/") == packs_now);
+    for (const auto& k : plain_packs)
+        CHECK(std::find(packs_now.begin(), packs_now.end(), k) != packs_now.end());
+}
