@@ -6,9 +6,11 @@
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/age.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
+#include <dolibak/packs/pack_names.hpp>
 #include <dolibak/packs/reader.hpp>
 #include <dolibak/packs/relocation.hpp>
 #include <dolibak/packs/writer.hpp>
@@ -352,4 +354,153 @@ TEST_CASE("a failure or a kill at any store operation of a collection loses no r
                             << failed << " failed");
     CHECK(killed == static_cast<int>(sequence.size()));
     CHECK(failed == 2 * static_cast<int>(sequence.size()));
+}
+
+TEST_CASE(
+    "encrypted packs: repacked only with the identity and the recipients, into an "
+    "encrypted pack and an encrypted record") {
+    // Packs encrypted to A (the index left in the clear here: the layer does not encrypt
+    // indexes); t1 stores twenty files, t2 keeps two of them. Once t1 goes, its pack is
+    // mostly garbage.
+    const auto a = io::age_generate_key();
+    const auto b = io::age_generate_key();
+    io::AgeIdentities ids_a, ids_b;
+    ids_a.x25519.push_back(a.identity);
+    ids_b.x25519.push_back(b.identity);
+    io::AgeRecipients to_a;
+    to_a.x25519.push_back(a.recipient);
+    store::MemoryStore store;
+    TempDir dir;
+    const auto root = dir / "documents";
+    fs::create_directories(root / "facture");
+    for (int i = 0; i < 20; ++i) write_file(root / file_name(i), content(i));
+    auto o = one_pack();
+    o.encrypt_to = to_a;
+    const auto write = [&](const std::string& ts, const std::string& previous) {
+        store::PutOptions po;
+        po.no_overwrite = true;
+        auto sink = store.put(packs::index_key(ts), po);
+        std::unique_ptr<io::Source> prev;
+        if (!previous.empty()) prev = store.get(packs::index_key(previous));
+        packs::write_tree(store, root, *sink, ts, prev.get(), o);
+    };
+    write(t1, {});
+    const auto old_pack = pack_keys(store).at(0);
+    REQUIRE(packs::is_encrypted_pack(old_pack));
+    for (int i = 2; i < 20; ++i) fs::remove(root / file_name(i));
+    write(t2, t1);
+    const auto kept = files_of(root);
+    store.remove(packs::index_key(t1));
+    const auto restores = [&](const io::AgeIdentities* ids) {
+        auto index = store.get(packs::index_key(t2));
+        const auto target = dir / ("restored" + std::to_string(store.list("").size()) +
+                                   std::to_string(ids ? ids->x25519.size() : 0));
+        packs::restore_tree(store, *index, target, {}, ids);
+        return files_of(target) == kept;
+    };
+
+    // Without the recipients, or with an identity that does not open the pack: left alone.
+    packs::GcOptions g;
+    g.pack_size = 1024 * 1024;
+    g.identities = &ids_a;
+    auto gc = packs::collect_garbage(store, g);
+    REQUIRE(gc.plan.repack == std::vector<std::string>{old_pack});
+    REQUIRE(gc.repacked.problems.size() == 1);
+    CHECK(gc.repacked.problems[0].find("age_recipients") != std::string::npos);
+    g.identities = &ids_b;
+    g.encrypt_to = to_a;
+    gc = packs::collect_garbage(store, g);
+    REQUIRE(gc.repacked.problems.size() == 1);
+    CHECK(gc.repacked.problems[0].find("cannot be decrypted") != std::string::npos);
+    CHECK(gc.repacked.written.empty());
+    CHECK(store.head(old_pack));
+    CHECK(store.list("packs/moved/").empty());
+    CHECK(restores(&ids_a));
+
+    // With both: one new encrypted pack, named by its ciphertext, and an encrypted record.
+    g.identities = &ids_a;
+    gc = packs::collect_garbage(store, g);
+    CHECK(gc.repacked.problems.empty());
+    REQUIRE(gc.repacked.written.size() == 1);
+    const auto new_pack = gc.repacked.written[0];
+    const auto bytes = store.get_bytes(new_pack);
+    CHECK(bytes.rfind("age-encryption.org/v1\n", 0) == 0);
+    CHECK(new_pack == packs::pack_key(io::sha256_hex(bytes), true));
+    CHECK_FALSE(store.head(old_pack));
+    const auto record = packs::moved_key(old_pack);
+    CHECK(record.ends_with(".json.age"));
+    CHECK(gc.repacked.records == std::vector<std::string>{record});
+    const auto sealed = store.get_bytes(record);
+    CHECK(sealed.rfind("age-encryption.org/v1\n", 0) == 0);
+    CHECK(sealed.find(new_pack) == std::string::npos);
+    CHECK(restores(&ids_a));
+    {
+        auto index = store.get(packs::index_key(t2));
+        CHECK(packs::verify_run(store, *index, true, &ids_a).problems.empty());
+    }
+    CHECK(packs::check_pack_names(store, true).problems.empty());
+
+    // The record needs the identity: without it a ConfigError, with another a FormatError.
+    packs::BlobRef ref;
+    {
+        auto index = store.get(packs::index_key(t2));
+        packs::IndexReader reader(*index);
+        while (auto e = reader.next())
+            if (!e->blobs.empty()) ref = e->blobs.front();
+    }
+    REQUIRE(ref.pack == old_pack);
+    packs::Relocations without(store);
+    auto r1 = ref;
+    CHECK_THROWS_AS(without.follow(r1), ConfigError);
+    packs::Relocations other(store, &ids_b);
+    auto r2 = ref;
+    CHECK_THROWS_AS(other.follow(r2), FormatError);
+    packs::Relocations with(store, &ids_a);
+    auto r3 = ref;
+    CHECK(with.follow(r3) == 1);
+    CHECK(r3.pack == new_pack);
+    CHECK_THROWS_AS(restores(nullptr), ConfigError);
+
+    // The next run over t2's tree takes both files where they are now: nothing uploaded.
+    o.identities = &ids_a;
+    write(t3, t2);
+    CHECK(pack_keys(store) == std::vector<std::string>{new_pack});
+    // ... and, after t2 (which names the old pack), without the identity the record cannot be
+    // followed: the run fails rather than storing everything again (docs_mode packs with
+    // recipients requires the identity).
+    o.identities = nullptr;
+    CHECK_THROWS_AS(write(t4, t2), ConfigError);
+    CHECK_FALSE(store.head(packs::index_key(t4)));
+}
+
+TEST_CASE("move records of encrypted packs: written encrypted, never into a plain pack") {
+    const auto sha = std::string(64, 'e');
+    const auto pack = packs::pack_key(sha, true);
+    CHECK(packs::is_pack_key(pack));
+    CHECK(packs::moved_key(pack) == "packs/moved/" + sha + ".json.age");
+    CHECK(packs::is_moved_key(packs::moved_key(pack)));
+    CHECK_FALSE(packs::is_pack_key(packs::moved_key(pack)));
+    CHECK_FALSE(packs::is_moved_key(pack));
+    // A frame of an encrypted pack moved into a plain one, or the other way round: malformed.
+    packs::MoveRecord mixed{pack, {{0, 10, packs::pack_key(std::string(64, 'f')), 0}}};
+    CHECK_THROWS_WITH_AS(
+        packs::decode_move_record(packs::encode_move_record(mixed), packs::moved_key(pack)),
+        doctest::Contains("other kind"), FormatError);
+    const auto plain = packs::pack_key(sha);
+    packs::MoveRecord mixed2{plain, {{0, 10, packs::pack_key(std::string(64, 'f'), true), 0}}};
+    CHECK_THROWS_AS(
+        packs::decode_move_record(packs::encode_move_record(mixed2), packs::moved_key(plain)),
+        FormatError);
+    // An encrypted pack's record without recipients: refused before anything is written.
+    store::MemoryStore store;
+    packs::MoveRecord good{pack, {{0, 10, packs::pack_key(std::string(64, 'f'), true), 0}}};
+    CHECK_THROWS_AS(packs::put_move_record(store, good, std::nullopt), ConfigError);
+    CHECK(store.list("").empty());
+    // A plain pack's record stays in the clear, whatever the recipients.
+    io::AgeRecipients to;
+    to.x25519.push_back(io::age_generate_key().recipient);
+    packs::MoveRecord clear{plain, {{0, 10, packs::pack_key(std::string(64, 'f')), 0}}};
+    const auto key = packs::put_move_record(store, clear, to);
+    CHECK(key == "packs/moved/" + sha + ".json");
+    CHECK(packs::decode_move_record(store.get_bytes(key), key).frames.size() == 1);
 }
