@@ -98,8 +98,8 @@ def test_kill_9_during_packs_backups_and_prunes_never_loses_a_listed_run(tmp_pat
     run(prune, check_rc=0)
     # no pack is left that no index references (through the move records, as recover-packs.py
     # follows them), no move record that no reference goes through
-    recover = recover_module()
     root = tmp_path / "store"
+    located = recover_module().Packs(str(root), None)
     packs = {str(p.relative_to(root)) for p in root.rglob("*.pack")}
     records = {p.name for p in root.glob("packs/moved/*.json")}
     referenced, through = set(), set()
@@ -108,7 +108,7 @@ def test_kill_9_during_packs_backups_and_prunes_never_loses_a_listed_run(tmp_pat
                                check=True).stdout.decode().splitlines()
         for line in lines[1:-1]:
             for blob in json.loads(line).get("blobs", []):
-                referenced.add(recover.locate(str(root), blob)[0])
+                referenced.add(located.locate(blob)[0])
                 if not (root / blob["pack"]).exists():
                     through.add(os.path.basename(blob["pack"]).replace(".pack", ".json"))
     assert packs == referenced
