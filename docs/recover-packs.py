@@ -9,17 +9,21 @@ The format is described in docs/packs.md. Usage:
 
 STORE_DIR is a directory holding the store's objects under their keys (a `file://` store, or
 `aws s3 sync s3://bucket/prefix STORE_DIR`), RUN the run's time stamp (20261123T020000Z), and
-TARGET a directory that must not exist yet. KEY_FILE is an age identity file (as age-keygen
-writes it) for an encrypted run: the index and each pack are decrypted with
-`age -d -i KEY_FILE`. Every blob is checked against its SHA-256; paths that are absolute or
-contain `..` are refused. Owners are not restored; modes lose the set-id, sticky and
-world-writable bits, as dolibak's own restore does.
+TARGET a directory that must not exist yet. STORE_DIR needs the run's index
+(docs/RUN.index.zst, or .age) and the whole packs/ folder: the packs, and the move records
+under packs/moved/ (a pack that was repacked is gone; its record says where each of its blobs
+is now). KEY_FILE is an age identity file (as age-keygen writes it) for an encrypted run: the
+index, each pack and each move record (.json.age) are decrypted with `age -d -i KEY_FILE`.
+Every blob is checked against its SHA-256; paths that are absolute or contain `..` are
+refused. Owners are not restored; modes lose the set-id, sticky and world-writable bits, as
+dolibak's own restore does.
 """
 import argparse
 import collections
 import hashlib
 import json
 import os
+import re
 import subprocess
 
 
@@ -47,19 +51,49 @@ class Packs:
         self.store = store
         self.identity = identity
         self.decrypted = collections.OrderedDict()
+        self.moved = {}  # move record path -> {old offset: frame}
+
+    def locate(self, blob):
+        """The pack and offset that hold a blob's frame now, through the move records."""
+        pack, offset = blob["pack"], blob["offset"]
+        for _ in range(64):
+            m = re.fullmatch(r"packs/[0-9a-f]{2}/([0-9a-f]{64})\.pack(\.age)?", pack)
+            if not m:
+                raise SystemExit(f"refusing the pack name {pack!r}")
+            if os.path.exists(os.path.join(self.store, pack)):
+                return pack, offset
+            # the record of an encrypted pack is encrypted too: <sha256>.json.age
+            record = os.path.join(self.store, "packs", "moved",
+                                  m.group(1) + ".json" + (m.group(2) or ""))
+            if not os.path.exists(record):
+                raise SystemExit(f"{pack} is missing (and has no move record)")
+            if record not in self.moved:
+                if record.endswith(".age"):
+                    text = age_decrypt(record, self.identity)
+                else:
+                    with open(record, "rb") as f:
+                        text = f.read()
+                self.moved[record] = {f["offset"]: f for f in json.loads(text)["frames"]}
+            frame = self.moved[record].get(offset)
+            if frame is None or frame["length"] != blob["length"]:
+                raise SystemExit(f"{pack} is missing and its move record lacks the blob at "
+                                 f"{offset}")
+            pack, offset = frame["pack"], frame["to"]
+        raise SystemExit(f"the move records from {blob['pack']} loop")
 
     def frame(self, blob):
-        path = os.path.join(self.store, blob["pack"])
-        if not blob["pack"].endswith(".age"):
+        pack_key, offset = self.locate(blob)
+        path = os.path.join(self.store, pack_key)
+        if not pack_key.endswith(".age"):
             with open(path, "rb") as pack:
-                pack.seek(blob["offset"])
+                pack.seek(offset)
                 return pack.read(blob["length"])
-        if blob["pack"] not in self.decrypted:
+        if pack_key not in self.decrypted:
             if len(self.decrypted) >= 4:
                 self.decrypted.popitem(last=False)
-            self.decrypted[blob["pack"]] = age_decrypt(path, self.identity)
-        self.decrypted.move_to_end(blob["pack"])
-        return self.decrypted[blob["pack"]][blob["offset"]:blob["offset"] + blob["length"]]
+            self.decrypted[pack_key] = age_decrypt(path, self.identity)
+        self.decrypted.move_to_end(pack_key)
+        return self.decrypted[pack_key][offset:offset + blob["length"]]
 
 
 def name_of(entry, field):

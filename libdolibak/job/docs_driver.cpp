@@ -143,10 +143,10 @@ public:
     std::vector<std::string> check_object(io::Source& object, const std::string& key,
                                           const DriverContext& ctx) override {
         if (is_index(key)) {
-            const auto r = packs::verify_run(store_, object, true, pack_identities(key, ctx));
-            ctx.info(fmt::format("{}: {} checked in {} ({} bytes read)", key,
-                                 count_noun(r.blobs, "blob"), count_noun(r.packs, "pack"),
-                                 r.pack_bytes));
+            const auto r = packs::verify_run(store_, object, !ctx.quick, pack_identities(key, ctx));
+            ctx.info(fmt::format("{}: {} {} in {} ({} bytes {})", key, count_noun(r.blobs, "blob"),
+                                 ctx.quick ? "located" : "checked", count_noun(r.packs, "pack"),
+                                 r.pack_bytes, ctx.quick ? "seen" : "read"));
             return r.problems;
         }
         std::vector<std::string> problems;
@@ -247,6 +247,9 @@ private:
         packs::WriterSummary written;
         try {
             auto previous = previous_index(ctx);
+            // An encrypted previous index: the move records of its repacked packs are too.
+            if (previous.content && previous.content->decrypted())
+                w.identities = &ctx.identities("following the move records of repacked packs");
             // The run's time stamp names the index; the sink's key holds it already.
             written =
                 packs::write_tree(store_, s.root, sink, "",

@@ -257,8 +257,8 @@ PruneReport Job::prune(bool dry_run, bool force) {
     return notified(*impl_, "prune", dry_run, [&] { return impl_->prune(dry_run, force); });
 }
 
-VerifyReport Job::verify(const std::string& which) {
-    return notified(*impl_, "verify", false, [&] { return impl_->verify(which); });
+VerifyReport Job::verify(const std::string& which, const VerifyOptions& options) {
+    return notified(*impl_, "verify", false, [&] { return impl_->verify(which, options); });
 }
 
 }  // namespace dolibak::job

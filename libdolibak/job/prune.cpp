@@ -105,21 +105,32 @@ PruneReport Job::Impl::prune(bool dry_run, bool force) {
 void Job::Impl::collect_packs(PruneReport& report) {
     auto& im = *this;
     im.check_cancel("collecting unreferenced packs");
-    const auto gc = packs::collect_garbage(
-        im.store(), false,
-        im.has_identities() ? &im.identities("collecting unreferenced packs") : nullptr);
-    for (const auto& k : gc.removed) report.deleted.push_back(k);
-    for (const auto& f : gc.failures) {
-        im.warn("", "could not delete " + f.key + ": " + f.message);
-        report.failures.push_back(f);
-    }
-    im.info("docs", fmt::format("packs: {} deleted ({} bytes); {} bytes kept, referenced by {}{}",
-                                gc.removed.size(), gc.plan.bytes_removed, gc.plan.bytes_kept,
-                                count_noun(gc.indexes, "index"),
-                                gc.plan.repack.empty()
-                                    ? std::string()
-                                    : fmt::format("; {} mostly garbage (repacking: not yet)",
-                                                  count_noun(gc.plan.repack.size(), "pack"))));
+    packs::GcOptions options;
+    // Encrypted indexes are read with the identity; an encrypted pack is repacked into one
+    // encrypted to the configured recipients, as a backup writes its packs.
+    if (im.has_identities()) options.identities = &im.identities("collecting unreferenced packs");
+    if (im.config.encryption.enabled()) options.encrypt_to = im.recipients();
+    const auto gc = packs::collect_garbage(im.store(), options);
+    const auto& rp = gc.repacked;
+    for (const auto* keys : {&gc.removed, &rp.removed, &gc.records_removed})
+        report.deleted.insert(report.deleted.end(), keys->begin(), keys->end());
+    for (const auto* failures : {&gc.failures, &rp.failures})
+        for (const auto& f : *failures) {
+            im.warn("", "could not delete " + f.key + ": " + f.message);
+            report.failures.push_back(f);
+        }
+    // A pack left unrepacked costs space only: a warning (the next prune tries again).
+    for (const auto& p : rp.problems) im.warn("docs", "packs: " + p);
+    im.info("docs",
+            fmt::format("packs: {} deleted ({} bytes); {} bytes kept, referenced by {}{}",
+                        gc.removed.size(), gc.plan.bytes_removed, gc.plan.bytes_kept,
+                        count_noun(gc.indexes, "index"),
+                        rp.records.empty()
+                            ? std::string()
+                            : fmt::format("; {} mostly garbage repacked into {} ({} "
+                                          "bytes read, {} written)",
+                                          count_noun(rp.records.size(), "pack"), rp.written.size(),
+                                          rp.bytes_read, rp.bytes_written)));
 }
 
 }  // namespace dolibak::job

@@ -240,6 +240,7 @@ std::string to_json(const VerifyReport& r) {
                            {"exclusions", exclusions_json(o.exclusions)}});
     return dump(document("verify", {{"time", time_json(r.time)},
                                     {"ok", r.ok()},
+                                    {"quick", r.quick},
                                     {"objects", objects},
                                     {"record_key", r.record_key}}));
 }

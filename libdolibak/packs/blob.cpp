@@ -28,15 +28,6 @@ std::string decode_blob(std::string_view frame, const BlobRef& ref) {
     return out;
 }
 
-std::string read_blob(store::Store& store, const BlobRef& ref) {
-    auto src = store.get(ref.pack, {.offset = ref.offset, .length = ref.length});
-    const auto frame = io::read_all(*src, ref.length + 1);
-    if (frame.size() != ref.length)
-        throw FormatError(fmt::format("blob {} in {} at {}: {} bytes read, {} expected", ref.sha256,
-                                      ref.pack, ref.offset, frame.size(), ref.length));
-    return decode_blob(frame, ref);
-}
-
 const io::AgeIdentities& identities_for(const io::AgeIdentities* identities,
                                         const std::string& key) {
     if (!identities)
@@ -46,32 +37,54 @@ const io::AgeIdentities& identities_for(const io::AgeIdentities* identities,
     return *identities;
 }
 
-std::string BlobReader::read(const BlobRef& ref) {
-    if (!is_encrypted_pack(ref.pack)) return read_blob(store_, ref);
-    auto it = open_.find(ref.pack);
-    if (it == open_.end()) {
-        const auto& ids = identities_for(identities_, ref.pack);
-        const auto info = store_.head(ref.pack);
-        if (!info) throw store::ObjectNotFound(store_.url(), ref.pack);
-        if (open_.size() >= 64) open_.clear();  // a few hundred bytes each; bounded anyway
-        auto pack = std::make_unique<io::AgeRandomAccess>(
-            [this, key = ref.pack, total = info->size](std::uint64_t offset, std::size_t size) {
-                if (offset >= total) return std::string();
-                const auto n = std::min<std::uint64_t>(size, total - offset);
-                auto src = store_.get(key, {.offset = offset, .length = n});
-                return io::read_all(*src, n + 1);
-            },
-            info->size, ids);
-        it = open_.emplace(ref.pack, std::move(pack)).first;
+io::AgeRandomAccess& BlobReader::open(const std::string& pack) {
+    auto it = open_.find(pack);
+    if (it != open_.end()) return *it->second;
+    const auto& ids = identities_for(identities_, pack);
+    const auto info = store_.head(pack);
+    if (!info) throw store::ObjectNotFound(store_.url(), pack);
+    if (open_.size() >= 64) open_.clear();  // a few hundred bytes each; bounded anyway
+    auto access = std::make_unique<io::AgeRandomAccess>(
+        [this, key = pack, total = info->size](std::uint64_t offset, std::size_t size) {
+            if (offset >= total) return std::string();
+            const auto n = std::min<std::uint64_t>(size, total - offset);
+            auto src = store_.get(key, {.offset = offset, .length = n});
+            return io::read_all(*src, n + 1);
+        },
+        info->size, ids);
+    return *open_.emplace(pack, std::move(access)).first->second;
+}
+
+std::string BlobReader::frame(const BlobRef& ref) {
+    if (!is_encrypted_pack(ref.pack)) {
+        auto src = store_.get(ref.pack, {.offset = ref.offset, .length = ref.length});
+        auto frame = io::read_all(*src, ref.length + 1);
+        if (frame.size() != ref.length)
+            throw FormatError(fmt::format("blob {} in {} at {}: {} bytes read, {} expected",
+                                          ref.sha256, ref.pack, ref.offset, frame.size(),
+                                          ref.length));
+        return frame;
     }
-    std::string frame;
+    auto& pack = open(ref.pack);
     try {
-        frame = it->second->read(ref.offset, ref.length);
+        return pack.read(ref.offset, ref.length);
     } catch (const io::AgeError& e) {
         throw FormatError(
             fmt::format("blob {} in {} at {}: {}", ref.sha256, ref.pack, ref.offset, e.what()));
     }
-    return decode_blob(frame, ref);
+}
+
+std::string BlobReader::read(const BlobRef& original) {
+    BlobRef ref = original;
+    std::string bytes;
+    try {
+        bytes = frame(ref);
+    } catch (const store::ObjectNotFound&) {
+        // Repacked: its move record says where the frame is now.
+        if (!moved_ || moved_->follow(ref) == 0) throw;
+        bytes = frame(ref);
+    }
+    return decode_blob(bytes, ref);
 }
 
 }  // namespace dolibak::packs::detail

@@ -85,7 +85,7 @@ std::string headers_for(const IndexEntry& e) {
 class TarStream final : public io::Source {
 public:
     TarStream(store::Store& store, io::Source& index, const io::AgeIdentities* identities)
-        : blobs_(store, identities), reader_(index) {}
+        : moved_(store, identities), blobs_(store, identities, &moved_), reader_(index) {}
 
     std::size_t read(io::MutableBytes buf) override {
         while (pos_ == out_.size()) {
@@ -119,6 +119,7 @@ private:
         return true;
     }
 
+    Relocations moved_;  ///< before blobs_, which follows it
     detail::BlobReader blobs_;
     IndexReader reader_;
     IndexEntry current_;
@@ -157,21 +158,56 @@ VerifyResult verify_run(store::Store& store, io::Source& index, bool full,
         result.problems.push_back(fmt::format("the index cannot be read: {}", e.what()));
         return result;
     }
+    // Where each pack is: present (its size), or repacked (its blobs follow the move records
+    // to the packs that hold them now), or missing.
+    std::map<std::string, std::uint64_t> sizes;
+    Relocations moved(store, identities);
+    std::set<std::string> looked;
+    std::vector<std::string> todo;
+    for (const auto& p : packs) todo.push_back(p.first);
+    while (!todo.empty()) {
+        const auto key = std::move(todo.back());
+        todo.pop_back();
+        if (!looked.insert(key).second) continue;
+        if (auto info = store.head(key)) {
+            sizes.emplace(key, info->size);
+            continue;
+        }
+        auto it = packs.find(key);
+        std::map<std::uint64_t, BlobRef> stay;
+        try {
+            for (auto& [offset, b] : it->second) {
+                BlobRef r = b;
+                if (moved.follow(r) == 0)
+                    stay.emplace(offset, b);
+                else if (packs[r.pack].try_emplace(r.offset, r).second)
+                    todo.push_back(r.pack);
+            }
+        } catch (const Error& e) {
+            result.problems.push_back(fmt::format("{}: missing, and {}", key, e.what()));
+            packs.erase(key);
+            continue;
+        }
+        if (stay.empty())
+            packs.erase(key);
+        else
+            packs[key] = std::move(stay);  // reported missing below
+    }
     result.packs = packs.size();
     for (const auto& [key, blobs] : packs) {
         result.blobs += blobs.size();
         const auto& last = blobs.rbegin()->second;
         const auto needed = last.offset + last.length;
+        const auto size = sizes.find(key);
+        if (size == sizes.end()) {
+            result.problems.push_back(fmt::format("{}: missing", key));
+            continue;
+        }
         if (!full) {
-            auto info = store.head(key);
-            if (!info) {
-                result.problems.push_back(fmt::format("{}: missing", key));
-            } else {
-                result.pack_bytes += info->size;
-                if (info->size < needed)
-                    result.problems.push_back(fmt::format(
-                        "{}: {} bytes, the index needs at least {}", key, info->size, needed));
-            }
+            result.pack_bytes += size->second;
+            if (size->second < needed)
+                result.problems.push_back(fmt::format("{}: {} bytes, the index needs at least {}",
+                                                      key, size->second, needed));
             continue;
         }
         std::string pack;

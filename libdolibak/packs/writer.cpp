@@ -7,6 +7,7 @@
 #include <dolibak/io/fd.hpp>
 #include <dolibak/io/file_io.hpp>
 #include <dolibak/io/hash.hpp>
+#include <dolibak/packs/relocation.hpp>
 #include <dolibak/packs/writer.hpp>
 #include <dolibak/tarball/excludes.hpp>
 #include <dolibak/tarball/walk.hpp>
@@ -80,12 +81,14 @@ public:
               return known_.find(sha) != nullptr;
           }) {}
 
-    /// The previous index's blobs whose pack is present become known.
+    /// The previous index's blobs whose pack is present (or whose repacked pack's frames are,
+    /// through the move records) become known.
     void learn(const IndexEntry& e) {
         if (e.type != EntryType::file) return;
-        for (const auto& b : e.blobs)
+        const auto& blobs = located(e.blobs);
+        for (const auto& b : blobs)
             if (!usable(b.pack)) return;
-        for (const auto& b : e.blobs) {
+        for (const auto& b : blobs) {
             if (b.offset > max_u32 || b.length > max_u32) continue;  // not ours: stored again
             auto [it, added] = pack_numbers_.try_emplace(b.pack, 0);
             if (added) {
@@ -105,7 +108,12 @@ public:
         return present_.contains(pack) &&
                is_encrypted_pack(pack) == options_.encrypt_to.has_value();
     }
-    void set_present(std::set<std::string> packs) { present_ = std::move(packs); }
+    /// The packs in the store, and the move records of those repacked (`moved`, kept by the
+    /// caller until finish).
+    void set_present(std::set<std::string> packs, Relocations* moved) {
+        present_ = std::move(packs);
+        moved_ = moved;
+    }
     void set_previous(std::unique_ptr<detail::PreviousIndex> p) { previous_ = std::move(p); }
     /// Drops what learn() gathered (a previous index that turned out unreadable).
     void forget() {
@@ -189,11 +197,23 @@ private:
         if (p->size != static_cast<std::uint64_t>(w.st.st_size) || p->mtime_ns != e.mtime_ns ||
             p->ctime_ns != e.ctime_ns || p->inode != e.inode)
             return false;
-        for (const auto& b : p->blobs)
+        const auto& blobs = located(p->blobs);
+        for (const auto& b : blobs)
             if (!usable(b.pack)) return false;
         e.size = p->size;
-        e.blobs = p->blobs;
+        e.blobs = blobs;
         return true;
+    }
+
+    /// `blobs` themselves when each one's pack is present, else a copy in which the blobs of
+    /// missing packs are followed through the move records (each loaded once).
+    const std::vector<BlobRef>& located(const std::vector<BlobRef>& blobs) {
+        bool all = true;
+        for (const auto& b : blobs) all = all && present_.contains(b.pack);
+        if (all || !moved_) return blobs;
+        relocated_ = blobs;
+        for (auto& b : relocated_) moved_->locate(b, present_);
+        return relocated_;
     }
 
     /// False: the file cannot be opened and skip_unreadable leaves it out (warned).
@@ -359,6 +379,8 @@ private:
     const WriterOptions& options_;
     WriterSummary summary_;
     std::set<std::string> present_;
+    Relocations* moved_ = nullptr;
+    std::vector<BlobRef> relocated_;  ///< located()'s copy
     std::unique_ptr<detail::PreviousIndex> previous_;
     std::shared_mutex known_mutex_;  ///< the workers read known_; only this thread writes it
     detail::KnownBlobs known_;
@@ -387,12 +409,16 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
         throw ConfigError("packs: the pack size and the blob size must stay below 2 GiB each");
     if (options.threads > 64) throw ConfigError("packs: at most 64 compression threads");
     if (options.max_waiting == 0) throw ConfigError("packs: max_waiting must be positive");
+    Relocations moved(store, options.identities);
     Builder builder(store, index_sink, run, options);
     try {
         if (previous) {
-            std::set<std::string> present;
-            for (const auto& o : store.list("packs/")) present.insert(o.key);
-            builder.set_present(std::move(present));
+            std::set<std::string> present, records;
+            for (const auto& o : store.list("packs/"))
+                (is_moved_key(o.key) ? records : present).insert(o.key);
+            // A blob of a repacked pack is referenced where it is now.
+            moved.set_existing(std::move(records));
+            builder.set_present(std::move(present), &moved);
             try {
                 builder.set_previous(std::make_unique<detail::PreviousIndex>(
                     *previous, options.temp_dir, [&](const IndexEntry& e) { builder.learn(e); }));

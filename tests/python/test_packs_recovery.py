@@ -107,12 +107,68 @@ def test_recover_script_refuses_a_damaged_blob(tmp_path):
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
 
 
+def test_a_repacked_store_restores_and_rebuilds_through_its_move_records(tmp_path):
+    """Most of the first run's files go; once the first run is pruned, its pack is mostly
+    garbage and is repacked: the kept run's index still names the old pack, which is gone,
+    and dolibak and recover-packs.py both find its blobs through packs/moved/."""
+    docs = tmp_path / "documents"
+    (docs / "facture").mkdir(parents=True)
+    (docs / "install.lock").write_bytes(b"")
+    for i in range(30):
+        (docs / "facture" / f"FA{i:02}.pdf").write_bytes(os.urandom(20_000 + 1000 * i))
+    store = tmp_path / "store"
+    at = ["--store", store_url(store)]
+    backup = ["backup", "--create-store-dir", "--docs-only", "--docs-dir", str(docs),
+              "--docs-mode", "packs"] + at
+    run(backup, check_rc=0)
+    [old_pack] = list((store / "packs").rglob("*.pack"))
+    for i in range(5, 30):
+        (docs / "facture" / f"FA{i:02}.pdf").unlink()
+    run(backup, check_rc=0)
+    kept = tree(docs)
+    p = run(["prune", "--retention", "count", "--keep-last", "1"] + at, check_rc=0)
+    assert "repacked" in p.stdout + p.stderr
+    assert not old_pack.exists()
+    [record] = list((store / "packs" / "moved").glob("*.json"))
+    assert record.name == old_pack.name.replace(".pack", ".json")
+    [new_pack] = list((store / "packs").rglob("*.pack"))
+    assert new_pack.stat().st_size < old_pack_size_bound(kept)
+
+    [index] = list((store / "docs").glob("*.index.zst"))
+    ts = index.name.split(".")[0]
+    run(["verify", ts] + at, check_rc=0)
+    q = run(["verify", "--quick", ts] + at, check_rc=0)
+    assert "quick verify" in q.stdout
+    restored = tmp_path / "restored"
+    run(["restore", "docs", ts, "--to", str(restored)] + at, check_rc=0)
+    assert tree(restored) == kept
+    rebuilt = tmp_path / "rebuilt"
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(rebuilt)],
+                       capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert p.returncode == 0, p.stderr
+    assert tree(rebuilt) == kept
+
+    # without its move record, the old pack's blobs cannot be found: the script says so
+    record.rename(tmp_path / "record.json")
+    q = run(["verify", "--quick", ts] + at)
+    assert q.returncode == 1 and "missing" in q.stdout, (q.stdout, q.stderr)
+    p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(tmp_path / "lost")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "has no move record" in p.stderr
+
+
+def old_pack_size_bound(files):
+    """The live content's bytes plus a little: what a repacked pack of random data may hold."""
+    return sum(len(v[2]) for v in files.values() if v[0] == "file") + 4096
+
+
 @pytest.mark.skipif(shutil.which("age") is None or shutil.which("age-keygen") is None,
                     reason="the age CLI is not installed (tools/setup-debian installs it)")
 def test_encrypted_packs_rebuild_with_the_age_cli(tmp_path):
     """docs_mode packs with age_recipients: only .age objects, no plaintext digest in a name;
     recover-packs.py --identity (age -d) rebuilds each run byte for byte, and refuses without
-    the identity."""
+    the identity; after a prune that repacks, it follows the encrypted move records."""
     docs = tmp_path / "documents"
     gen.create_docs(str(docs), scale=10, seed=5)
     key = tmp_path / "key.txt"
@@ -160,3 +216,28 @@ def test_encrypted_packs_rebuild_with_the_age_cli(tmp_path):
     p = subprocess.run([sys.executable, RECOVER, str(store), ts, str(tmp_path / "no-key")],
                        capture_output=True, text=True)
     assert p.returncode != 0 and "--identity" in p.stderr
+
+    # Nine files in ten go; once the earlier runs are pruned their packs are mostly garbage and
+    # are repacked: encrypted packs and encrypted move records, which the script follows.
+    files = sorted(f for f in docs.rglob("*") if f.is_file() and not f.is_symlink())
+    for i, f in enumerate(files):
+        if i % 10 and f.name != "install.lock":
+            f.unlink()
+    run(["backup"] + common, check_rc=0)
+    third = tree(docs)
+    # (the recipients, as the configuration gives them to every command: a repack writes to
+    # them; without them the encrypted packs are left as they are, with a warning)
+    p = run(["prune", "--retention", "count", "--keep-last", "1", "--age-recipients", recipient]
+            + at, check_rc=0)
+    assert "repacked into" in p.stdout + p.stderr, p.stderr
+    records = list((store / "packs" / "moved").glob("*"))
+    assert records and all(r.name.endswith(".json.age") for r in records)
+    assert all(r.read_bytes().startswith(b"age-encryption.org/v1\n") for r in records)
+    [index] = list((store / "docs").glob("*.index.zst.age"))
+    ts = index.name.split(".")[0]
+    rebuilt = tmp_path / "rebuilt-repacked"
+    p = subprocess.run([sys.executable, RECOVER, "--identity", str(key), str(store), ts,
+                        str(rebuilt)], capture_output=True, text=True,
+                       env={"PATH": os.environ["PATH"]})
+    assert p.returncode == 0, p.stderr
+    assert tree(rebuilt) == third

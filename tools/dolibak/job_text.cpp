@@ -152,6 +152,12 @@ std::string verify(const job::VerifyReport& r) {
                          human_bytes(o.bytes), o.ok ? o.sha256 : o.problem);
         s += exclusion_line(o.exclusions, "           ");
     }
+    if (r.quick) {
+        s += r.ok() ? "quick verify: every object present with its size (bytes not read; not "
+                      "recorded)\n"
+                    : "QUICK VERIFICATION FAILED\n";
+        return s;
+    }
     s += r.ok() ? "verified: every byte checked\n" : "VERIFICATION FAILED\n";
     s += r.record_key.empty() ? "(the result could not be recorded in the store)\n"
                               : "recorded in " + r.record_key + " (dolibak list shows it)\n";

@@ -49,6 +49,9 @@ struct DOLIBAK_API DriverContext {
     /// The pre-check state stored with the half's fingerprint (LiveFingerprint::state of the
     /// run that stored it), for a fingerprint that can reuse it; empty when none.
     std::string stored_state{};
+    /// `verify --quick`: check_object checks what it can without reading every byte (a packs
+    /// index: every pack it references is present and large enough); other checks ignore it.
+    bool quick = false;
     /// The recipients a driver encrypts the objects it writes itself to (docs_mode packs: its
     /// packs); unset when the configuration stores in the clear. The half's own object is
     /// encrypted by the job.

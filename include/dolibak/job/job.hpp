@@ -262,8 +262,16 @@ struct DOLIBAK_API VerifiedObject {
     std::vector<tarball::Exclusion> exclusions;
 };
 
+struct DOLIBAK_API VerifyOptions {
+    /// Presence and sizes only: each object is in the store with the manifest's size; a packs
+    /// index is read (and checked against the manifest) and every pack it references is
+    /// present and large enough. Nothing else is downloaded, and nothing is recorded.
+    bool quick = false;
+};
+
 struct DOLIBAK_API VerifyReport {
     TimePoint time{};
+    bool quick = false;  ///< a quick verify (VerifyOptions::quick): not every byte was read
     std::vector<VerifiedObject> objects;
     /// Where the result was recorded (verified/<ts>.json); empty when the store refused it.
     std::string record_key;
@@ -394,8 +402,9 @@ public:
     BackupReport backup(const BackupOptions& options = {});
     ListReport list();
     /// Downloads every object of a run ("latest" or a <ts>) and checks every byte: SHA-256
-    /// against the manifest, the whole dump archive (every block), the whole tar.
-    VerifyReport verify(const std::string& which = "latest");
+    /// against the manifest, the whole dump archive (every block), the whole tar, every pack
+    /// of a packs index. `options.quick`: presence and sizes only (VerifyOptions).
+    VerifyReport verify(const std::string& which = "latest", const VerifyOptions& options = {});
     pgdump::RestoreReport restore_db(const RestoreDbOptions& options);
     DocsRestoreReport restore_docs(const RestoreDocsOptions& options);
     /// Plans with the configured policy and deletes what the plan drops (not on a dry run).

@@ -32,6 +32,11 @@ struct DOLIBAK_API WriterOptions {
     /// runs are reused (plain ones only without it). The index sink's encryption is the
     /// caller's (docs/packs.md, "Encrypted stores").
     std::optional<io::AgeRecipients> encrypt_to;
+    /// Open the move records of encrypted packs (packs/moved/<sha256>.json.age) that the
+    /// previous index's blobs are followed through when their pack was repacked; without
+    /// them such a record raises ConfigError (docs_mode packs with recipients requires an
+    /// identity anyway).
+    const io::AgeIdentities* identities = nullptr;
     /// A file or directory that cannot be opened is left out of the run with a warning (as
     /// the tar mode's skip_unreadable does) instead of failing it.
     bool skip_unreadable = false;

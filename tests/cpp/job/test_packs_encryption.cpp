@@ -3,7 +3,7 @@
 // age object, named without any plaintext digest; a second day reuses what is stored; restore
 // and verify with the identity, verify without it; a tampered pack; the configuration errors;
 // prune's collection refusing without an identity that opens the indexes; switching between
-// runs in the clear and encrypted runs.
+// runs in the clear and encrypted runs; prune repacking a mostly-garbage encrypted pack.
 #include "job/real_drivers.hpp"
 #include "support/real_docs_env.hpp"
 #include "support/sim_env.hpp"
@@ -16,6 +16,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 using namespace dolibak;
 using dolibak::test::random_bytes;
@@ -327,4 +329,139 @@ TEST_CASE(
     CHECK(site.keys("packs/") == packs_now);
     for (const auto& k : plain_packs)
         CHECK(std::find(packs_now.begin(), packs_now.end(), k) != packs_now.end());
+}
+
+TEST_CASE(
+    "encrypted packs: prune repacks a mostly-garbage pack, encrypted; every kept run "
+    "restores byte for byte") {
+    Site site;
+    const auto files_of = [](const fs::path& root) {
+        std::map<std::string, std::string> out;
+        for (const auto& e : fs::recursive_directory_iterator(root))
+            if (e.is_regular_file())
+                out[fs::relative(e.path(), root).string()] = read_file(e.path());
+        return out;
+    };
+    // The first run's one pack holds everything; then big.bin and 25 of the 30 invoices go,
+    // so once the first run is pruned, that pack is mostly garbage.
+    REQUIRE(site.backup(sim::at(2026, 3, 1), site.config()).ok());
+    const auto first_packs = site.keys("packs/");
+    REQUIRE(first_packs.size() == 1);
+    const auto old_pack = first_packs.front();
+    fs::remove(site.root / "big.bin");
+    for (unsigned i = 5; i < 30; ++i)
+        fs::remove(site.root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"));
+    write_file(site.root / "late.pdf", random_bytes(8'000, 41));
+    REQUIRE(site.backup(sim::at(2026, 3, 2), site.config()).ok());
+    std::map<std::string, std::map<std::string, std::string>> trees;
+    trees["20260302T020000Z"] = files_of(site.root);
+    write_file(site.root / "later.pdf", random_bytes(9'000, 42));
+    REQUIRE(site.backup(sim::at(2026, 3, 3), site.config()).ok());
+    trees["20260303T020000Z"] = files_of(site.root);
+
+    retention::Policy keep_two;
+    keep_two.mode = retention::Policy::Mode::count;
+    keep_two.count.last = 2;
+    auto pc = site.config();
+    pc.retention = keep_two;
+    std::vector<std::string> said;
+    pc.on_event = [&said](const job::Event& e) { said.push_back(e.message); };
+    {
+        RealDocsEnv env(site.store, site.clock, pc);
+        const auto report = job::Job(pc, env).prune();
+        CHECK(report.failures.empty());
+    }
+    bool repacked = false;
+    for (const auto& m : said)
+        repacked = repacked || m.find("repacked into 1") != std::string::npos;
+    CHECK(repacked);
+
+    // The old pack is gone; its move record is an age file; the new pack is an encrypted pack
+    // named by the SHA-256 of its stored bytes.
+    CHECK_FALSE(site.mem.head(old_pack));
+    const auto sha = old_pack.substr(old_pack.rfind('/') + 1, 64);
+    const auto record = "packs/moved/" + sha + ".json.age";
+    REQUIRE(site.mem.head(record));
+    CHECK(is_age(site.mem.get_bytes(record)));
+    std::vector<std::string> added;
+    for (const auto& k : site.keys("packs/"))
+        if (k.rfind("packs/moved/", 0) != 0) added.push_back(k);
+    REQUIRE(added.size() == 3);  // the repacked one and the second and third runs' packs
+    for (const auto& k : added) {
+        CAPTURE(k);
+        CHECK(k.ends_with(".pack.age"));
+        const auto bytes = site.mem.get_bytes(k);
+        CHECK(is_age(bytes));
+        CHECK(k == packs::pack_key(io::sha256_hex(bytes), true));
+    }
+    // The kept runs still name the old pack (indexes are never rewritten): their blob digests
+    // appear in no key and in no object stored in the clear.
+    std::set<std::string> digests;
+    bool names_old_pack = false;
+    for (const auto& [ts, files] : trees)
+        for (const auto& e : site.index("docs/" + ts + ".index.zst.age", site.operational.identity))
+            for (const auto& b : e.blobs) {
+                digests.insert(b.sha256);
+                names_old_pack = names_old_pack || b.pack == old_pack;
+            }
+    CHECK(names_old_pack);
+    REQUIRE(digests.size() >= 7);
+    for (const auto& o : site.mem.list("")) {
+        CAPTURE(o.key);
+        const bool encrypted = o.key.ends_with(".age");
+        const auto bytes = encrypted ? std::string() : site.mem.get_bytes(o.key);
+        for (const auto& d : digests) {
+            CHECK(o.key.find(d) == std::string::npos);
+            if (!encrypted) CHECK(bytes.find(d) == std::string::npos);
+        }
+    }
+
+    // Each kept run restores byte for byte with the recovery identity alone (the repacked pack
+    // and its record are encrypted to every recipient), and verifies with and without it.
+    auto rc = site.config(true, {site.recovery.identity});
+    RealDocsEnv renv(site.store, site.clock, rc);
+    job::Job restorer(rc, renv);
+    for (const auto& [ts, files] : trees) {
+        CAPTURE(ts);
+        job::RestoreDocsOptions ro;
+        ro.which = ts;
+        ro.target = site.dir / ("restored-" + ts);
+        restorer.restore_docs(ro);
+        CHECK(files_of(ro.target) == files);
+        CHECK(restorer.verify(ts).ok());
+    }
+    auto nc = site.config();
+    nc.encryption.identities.clear();
+    RealDocsEnv nenv(site.store, site.clock, nc);
+    job::Job blind(nc, nenv);
+    CHECK(blind.verify("20260302T020000Z").ok());  // the packs against their names
+    // A quick verify without the identity reads no pack (which ones the run uses is in its
+    // encrypted index): a damaged pack passes it, not the full one.
+    const auto victim = added.front();
+    const auto good = site.mem.get_bytes(victim);
+    auto bad = good;
+    bad[bad.size() / 2] ^= 0x01;
+    site.mem.put_bytes(victim, bad);
+    job::VerifyOptions quick;
+    quick.quick = true;
+    const auto q = blind.verify("latest", quick);
+    CHECK(q.ok());
+    CHECK_FALSE(blind.verify("latest").ok());
+    site.mem.put_bytes(victim, good);
+
+    // The next backup finds the five invoices through the encrypted record (opened with the
+    // operational identity): only the new file is uploaded, in one small pack.
+    write_file(site.root / "fourth.pdf", random_bytes(7'000, 43));
+    const auto before = site.keys("packs/");
+    const auto fourth = site.backup(sim::at(2026, 3, 4), site.config());
+    REQUIRE(fourth.ok());
+    const auto after = site.keys("packs/");
+    REQUIRE(after.size() == before.size() + 1);
+    for (const auto& o : site.mem.list("packs/"))
+        if (std::find(before.begin(), before.end(), o.key) == before.end())
+            CHECK(o.size < 7'000 + 1'000);
+    job::RestoreDocsOptions ro;
+    ro.target = site.dir / "restored-fourth";
+    restorer.restore_docs(ro);
+    CHECK(files_of(ro.target) == files_of(site.root));
 }

@@ -254,6 +254,52 @@ TEST_CASE("packs mode: a failure at any step of backup or prune leaves every run
     CHECK(read_file(ro.target / "facture/FA2603-0001/doc12.pdf") == random_bytes(25'000, 2012));
 }
 
+TEST_CASE("verify --quick: presence and sizes only, no pack read, nothing recorded") {
+    Site site;
+    site.backup(sim::at(2026, 3, 1));
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, true));
+    auto job = site.job(env);
+    job::VerifyOptions quick;
+    quick.quick = true;
+    const auto q = job.verify("latest", quick);
+    CHECK(q.ok());
+    CHECK(q.quick);
+    CHECK(q.record_key.empty());
+    CHECK(site.mem.list("verified/").empty());
+
+    // a flipped byte (same size) passes the quick verify, not the full one: no pack was read
+    const auto victim = site.packs().front();
+    auto bytes = site.mem.get_bytes(victim);
+    bytes[bytes.size() / 2] ^= 1;
+    site.mem.put_bytes(victim, bytes);
+    CHECK(job.verify("latest", quick).ok());
+    CHECK_FALSE(job.verify("latest").ok());
+    CHECK_FALSE(site.mem.list("verified/").empty());  // the full one is recorded
+
+    // a pack that is gone fails it, naming the pack
+    site.mem.remove(victim);
+    const auto gone = job.verify("latest", quick);
+    REQUIRE_FALSE(gone.ok());
+    CHECK(gone.objects.front().problem.find(victim + ": missing") != std::string::npos);
+}
+
+TEST_CASE("verify --quick of a tar-mode run compares each object's size with its manifest") {
+    Site site;
+    const auto r = site.backup(sim::at(2026, 3, 1), false);
+    const auto key = docs_half(r).key;
+    RealDocsEnv env(site.store, site.clock, packs_config(site.root, false));
+    auto job = site.job(env, false);
+    job::VerifyOptions quick;
+    quick.quick = true;
+    REQUIRE(job.verify("latest", quick).ok());
+    auto bytes = site.mem.get_bytes(key);
+    bytes.pop_back();
+    site.mem.put_bytes(key, bytes);
+    const auto shorter = job.verify("latest", quick);
+    REQUIRE_FALSE(shorter.ok());
+    CHECK(shorter.objects.front().problem.find("differs from the manifest's") != std::string::npos);
+}
+
 TEST_CASE("a run killed after publishing its index does not block the next run in that second") {
     Site site;
     const auto t = sim::at(2026, 3, 2, 2);
