@@ -72,10 +72,12 @@ int run_plan(const PlanOptions& o) {
                       : parse_timestamp(o.now);
     std::string input;
     {
-        // The whole of stdin, read straight into one string (sized up front for a file).
+        // The whole of stdin, read straight into one string (sized up front for a file, with
+        // room for the read that finds its end: without it, that read would double the
+        // string, copying the whole input, and keep twice its size until it is freed).
         struct stat st {};
         if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
-            input.reserve(static_cast<std::size_t>(st.st_size) + 1);
+            input.reserve(static_cast<std::size_t>(st.st_size) + 64 * 1024);
         std::size_t used = 0;
         for (;;) {
             if (input.capacity() - used < 64 * 1024)
