@@ -881,6 +881,7 @@ Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
                 p.backups[j] = std::move(held);
                 break;
             }
+            __builtin_prefetch(&order[from]);  // the next step's, fetched beside the move's
             p.backups[j] = std::move(p.backups[from]);
             j = from;
         }
