@@ -870,8 +870,22 @@ Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
     // plan's time). Decision k is about backup k from here on.
     p.decisions.resize(n);
     step(n);
+    // A cycle's next positions are read from `order` (1.6 MB for 100,000 backups, mostly
+    // cached) a few steps ahead, and the Backups there asked for, so that each move finds
+    // its Backup fetched instead of waiting for it.
+    constexpr int ahead_steps = 8;
+    const auto fetch = [&](std::size_t i) {
+        const char* at = reinterpret_cast<const char*>(&p.backups[i]);
+        __builtin_prefetch(at);
+        __builtin_prefetch(at + sizeof(Backup) - 1);
+    };
     for (std::size_t k = 0; k < n; ++k) {
         if (order[k].index == k) continue;
+        std::size_t ahead = order[k].index;  // runs ahead along the cycle; k: its end
+        for (int a = 0; a < ahead_steps && ahead != k; ++a) {
+            fetch(ahead);
+            ahead = order[ahead].index;
+        }
         Backup held = std::move(p.backups[k]);
         std::size_t j = k;
         for (;;) {
@@ -881,7 +895,10 @@ Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
                 p.backups[j] = std::move(held);
                 break;
             }
-            __builtin_prefetch(&order[from]);  // the next step's, fetched beside the move's
+            if (ahead != k) {
+                fetch(ahead);
+                ahead = order[ahead].index;
+            }
             p.backups[j] = std::move(p.backups[from]);
             j = from;
         }
