@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <set>
@@ -72,10 +73,12 @@ int run_plan(const PlanOptions& o) {
                       : parse_timestamp(o.now);
     std::string input;
     {
-        // The whole of stdin, read straight into one string (sized up front for a file).
+        // The whole of stdin, read straight into one string (sized up front for a file, with
+        // room for the read that finds its end: without it, that read would double the
+        // string, copying the whole input, and keep twice its size until it is freed).
         struct stat st {};
         if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
-            input.reserve(static_cast<std::size_t>(st.st_size) + 1);
+            input.reserve(static_cast<std::size_t>(st.st_size) + 64 * 1024);
         std::size_t used = 0;
         for (;;) {
             if (input.capacity() - used < 64 * 1024)
@@ -104,41 +107,63 @@ int run_plan(const PlanOptions& o) {
         write("\n");
         return exit_ok;
     }
-    // One line per decision, appended to a 64 KiB buffer that is written when full.
-    std::string out =
-        fmt::format("policy: {}\nnow:    {}\n", retention::describe(policy), format_rfc3339(now));
-    out.reserve(64 * 1024 + 4096);
+    // One line per decision, written at a cursor into a buffer that goes out in pieces of
+    // about 64 KiB: each line's room is checked once (its key, half and detail bound), then
+    // its pieces are copied without a check or a call each.
+    constexpr std::size_t flush_at = 64 * 1024;
+    constexpr std::size_t line_fixed = 512;  // "keep  ", 15 reasons' names, separators
+    std::vector<char> buf(flush_at + line_fixed + 4096);
+    char* p = buf.data();
+    const auto put = [&p](std::string_view s) {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    };
+    const auto flush = [&] {
+        write(std::string_view(buf.data(), static_cast<std::size_t>(p - buf.data())));
+        p = buf.data();
+    };
+    put(fmt::format("policy: {}\nnow:    {}\n", retention::describe(policy), format_rfc3339(now)));
     std::string_view last_half;
-    std::string reasons;
     std::size_t by_reason[static_cast<int>(retention::Reason::failed_recent) + 1] = {};
-    for (const auto& d : plan.decisions) {
+    const std::size_t lines = plan.decisions.size();
+    for (std::size_t k = 0; k < lines; ++k) {
+        const auto& d = plan.decisions[k];
         const auto& b = plan.backup(d);
+        // The backups come in order, their keys' bytes (allocated in the input's order) do
+        // not: ask for a later line's key ahead, so that copying it does not wait for memory.
+        if (k + 16 < lines) __builtin_prefetch(plan.backups[k + 16].key.data());
+        const std::size_t room =
+            line_fixed + b.half.size() + b.key.size() + plan.detail_size_bound(d);
+        if (static_cast<std::size_t>(buf.data() + buf.size() - p) < room) {
+            flush();
+            if (buf.size() < room) buf.resize(room);
+        }
         if (b.half != last_half) {
             last_half = b.half;
-            out += "\n[";
-            out += last_half;
-            out += "]\n";
-        }
-        reasons.clear();
-        for (const auto r : d.reasons) {
-            if (!reasons.empty()) reasons += ',';
-            reasons += retention::to_string(r);
-            ++by_reason[static_cast<int>(r)];
+            put("\n[");
+            put(last_half);
+            put("]\n");
         }
         // "{keep|drop}  {key}  {reasons or -, left-aligned in 20}  {detail}"
-        const std::string_view why = d.keep ? std::string_view(reasons) : std::string_view("-");
-        out += d.keep ? "keep  " : "drop  ";
-        out += b.key;
-        out += "  ";
-        out += why;
-        if (why.size() < 20) out.append(20 - why.size(), ' ');
-        out += "  ";
-        plan.append_detail(out, d);
-        out += '\n';
-        if (out.size() >= 64 * 1024) {
-            write(out);
-            out.clear();
+        put(d.keep ? std::string_view("keep  ") : std::string_view("drop  "));
+        put(b.key);
+        put("  ");
+        char* const why = p;
+        for (const auto r : d.reasons) {
+            ++by_reason[static_cast<int>(r)];
+            if (!d.keep) continue;
+            if (p != why) *p++ = ',';
+            put(retention::to_string(r));
         }
+        if (!d.keep) *p++ = '-';
+        if (p - why < 20) {
+            std::memset(p, ' ', static_cast<std::size_t>(20 - (p - why)));
+            p = why + 20;
+        }
+        put("  ");
+        p = plan.write_detail(p, d);
+        *p++ = '\n';
+        if (static_cast<std::size_t>(p - buf.data()) >= flush_at) flush();
     }
     // The reasons' counts in the order of their names.
     std::vector<std::pair<std::string_view, std::size_t>> counts;
@@ -150,11 +175,11 @@ int run_plan(const PlanOptions& o) {
     std::string summary;
     for (const auto& [name, n] : counts)
         summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", name, n);
-    out += fmt::format(
+    flush();
+    write(fmt::format(
         "\n{} kept, {} dropped{}{}\n", plan.kept(), plan.dropped(),
         summary.empty() ? "" : " (reasons: " + summary + ")",
-        manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : "");
-    write(out);
+        manifests ? fmt::format("; {} ignored", count_noun(manifests, "manifest key")) : ""));
     return exit_ok;
 }
 

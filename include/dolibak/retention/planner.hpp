@@ -177,7 +177,8 @@ struct DOLIBAK_API Explained {
 };
 
 struct DOLIBAK_API Plan {
-    /// The backups planned, as given (moved in, in their order); decisions point into it.
+    /// The backups planned (moved in), in the decisions' order: decisions[k] is about
+    /// backups[k] (Decision::backup == k for a plan as `plan` made it).
     std::vector<Backup> backups;
     /// One decision per backup, by half (ascending), then newest first.
     std::vector<Decision> decisions;
@@ -194,6 +195,11 @@ struct DOLIBAK_API Plan {
     std::string detail(const Decision& d) const;
     /// The same, appended to `out` (no string of its own).
     void append_detail(std::string& out, const Decision& d) const;
+    /// The most characters `d`'s detail can take (a bound, for write_detail).
+    std::size_t detail_size_bound(const Decision& d) const noexcept;
+    /// The same text written at `out`, which has room for detail_size_bound(d) characters;
+    /// returns the end of what was written (for writers that fill a buffer of their own).
+    char* write_detail(char* out, const Decision& d) const;
     Explained explain(const Decision& d) const;
 
     std::size_t kept() const noexcept;

@@ -141,3 +141,53 @@ TEST_CASE("strings that need escaping, and ones that are not UTF-8") {
                          doctest::Contains("invalid UTF-8"), Error);
     CHECK(streamed.empty());  // the failure came before a first piece was full: none handed out
 }
+
+TEST_CASE("a plan's backups come in its decisions' order; write_detail stays in its bound") {
+    // What the CLI's text writer relies on: decision k is about backup k (so printing walks
+    // the backups in order), and each detail fits in detail_size_bound(d), including the
+    // key of the backup kept instead, however long.
+    const TimePoint now = parse_timestamp("20261123T020000Z");
+    Policy tiered;
+    Policy one_day;
+    one_day.tiered = {1, 0, 0};  // older than the daily window: the daily one is named
+    Policy count;
+    count.mode = Policy::Mode::count;
+    count.count = {3, 48, 30, 52, 120, 5, true};
+    count.zone = TimeZone::locate("-05:30");
+    Policy every;
+    every.mode = Policy::Mode::count;
+    every.count.last = CountPolicy::unlimited;
+    for (const Policy* policy : {&tiered, &one_day, &count, &every}) {
+        for (const std::size_t prefix : {std::size_t{1}, std::size_t{3000}}) {
+            CAPTURE(prefix);
+            auto backups = history(2000, 11);
+            const std::string long_prefix(prefix, 'x');
+            for (auto& b : backups) b.key = long_prefix + b.key;
+            std::shuffle(backups.begin(), backups.end(), std::mt19937(5));
+            // One dated after now, for its note.
+            backups.push_back({"future", now + std::chrono::hours{2}, "db", true});
+            const auto given = backups;
+            const Plan p = plan(backups, now, *policy, {given[7].key});
+            REQUIRE(p.decisions.size() == given.size());
+            REQUIRE(p.backups.size() == given.size());
+            std::set<std::string> seen;
+            std::vector<char> buf;
+            for (std::size_t k = 0; k < p.decisions.size(); ++k) {
+                const Decision& d = p.decisions[k];
+                CHECK(d.backup == k);
+                seen.insert(p.backups[k].key);
+                const std::size_t bound = p.detail_size_bound(d);
+                const std::string detail = p.detail(d);
+                CHECK(detail.size() <= bound);
+                buf.assign(bound + 16, '#');
+                char* end = p.write_detail(buf.data(), d);
+                CHECK(std::string(buf.data(), end) == detail);
+                CHECK(std::all_of(buf.begin() + static_cast<std::ptrdiff_t>(bound), buf.end(),
+                                  [](char c) { return c == '#'; }));
+            }
+            std::set<std::string> keys;
+            for (const auto& b : given) keys.insert(b.key);
+            CHECK(seen == keys);  // every backup once, moved and not lost
+        }
+    }
+}
