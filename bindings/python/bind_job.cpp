@@ -441,6 +441,8 @@ const Registrar registrar(60, [](py::module_& m) {
             "The time stamp of the run verified (aware UTC datetime).")
         .def_readonly("objects", &VerifyReport::objects,
                       "One VerifiedObject per object of the run.")
+        .def_readonly("quick", &VerifyReport::quick,
+                      "A quick verify: presence and sizes only, not every byte read.")
         .def_readonly(
             "record_key", &VerifyReport::record_key,
             "Where the result was recorded (verified/<ts>...json); '' when the store refused it.")
@@ -625,13 +627,16 @@ const Registrar registrar(60, [](py::module_& m) {
             "cancels it.")
         .def(
             "verify",
-            [](PyJob& j, const std::string& which) {
-                return j.run([&] { return j.job().verify(which); });
+            [](PyJob& j, const std::string& which, bool quick) {
+                VerifyOptions o;
+                o.quick = quick;
+                return j.run([&] { return j.job().verify(which, o); });
             },
-            py::arg("which") = "latest",
+            py::arg("which") = "latest", py::kw_only(), py::arg("quick") = false,
             "Downloads every object of a run ('latest' or its time stamp) and checks it against "
             "its manifest, reading each archive through; records the result in the store "
-            "(VerifyReport). Ctrl-C cancels it.")
+            "(VerifyReport). quick=True: presence and sizes only (a packs index's packs by "
+            "HEAD), nothing recorded. Ctrl-C cancels it.")
         .def(
             "restore_db",
             [](PyJob& j, const py::object& target, const std::string& which, bool yes,

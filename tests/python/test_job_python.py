@@ -488,6 +488,16 @@ def test_verify_a_good_run_then_a_flipped_byte(dolibarr, tmp_path):
                                                             r.half("db").sha256)
             in by_half["db"].problem)
     assert by_half["docs"].ok and by_half["docs"].problem == ""
+    # The quick verify checks presence and sizes only: the flipped byte keeps the size, so it
+    # passes, and records nothing; a truncated object fails it.
+    record = (store / bad.record_key).read_bytes()
+    quick = job.verify(quick=True)
+    assert quick.quick and quick.ok and not bad.quick
+    assert quick.record_key == "" and (store / bad.record_key).read_bytes() == record
+    assert json_contract.validate(quick.to_dict(), "verify")["quick"] is True
+    dump.write_bytes(bytes(data[:-1]))
+    short = job.verify(quick=True)
+    assert not short.ok and not {o.half: o for o in short.objects}["db"].ok
 
 
 def test_restore_db_and_docs_into_fresh_targets_with_the_proof(dolibarr, empty_db, tmp_path,
