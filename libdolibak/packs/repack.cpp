@@ -1,3 +1,5 @@
+#include "packs/pack_store.hpp"
+
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/age.hpp>
 #include <dolibak/io/hash.hpp>
@@ -96,30 +98,14 @@ private:
     /// the old packs.
     void flush(Batch& batch) {
         if (batch.records.empty()) return;
-        std::string key;
+        // As the writer does: encrypted to the recipients and named by the ciphertext. An
+        // object of that name already stored is these bytes (an earlier repack killed before
+        // its records).
         std::string sealed;
-        if (batch.encrypted) {
-            // As the writer does: encrypted to the recipients, named by the ciphertext.
-            io::MemorySink out;
-            io::AgeEncryptSink age(out, *options_.encrypt_to);
-            age.write(io::as_bytes(batch.pack));
-            age.finish();
-            sealed = out.data();
-            key = pack_key(io::sha256_hex(sealed), true);
-        } else {
-            key = pack_key(io::sha256_hex(batch.pack));
-        }
+        const std::string key = detail::seal_and_name(
+            batch.pack, batch.encrypted ? &*options_.encrypt_to : nullptr, sealed);
         const std::string& stored = batch.encrypted ? sealed : batch.pack;
-        store::PutOptions po;
-        po.size_hint = stored.size();
-        po.no_overwrite = true;
-        try {
-            auto sink = store_.put(key, po);
-            sink->write(io::as_bytes(stored));
-            sink->finish();
-        } catch (const store::AlreadyExists&) {
-            // Named by its content: the same bytes (an earlier repack killed before its records).
-        }
+        detail::put_pack(store_, key, stored);
         out_.written.push_back(key);
         out_.bytes_written += stored.size();
         batch.pack.clear();

@@ -1,5 +1,6 @@
 #include "packs/blob_pool.hpp"
 #include "packs/known_blobs.hpp"
+#include "packs/pack_store.hpp"
 #include "packs/previous_index.hpp"
 
 #include <dolibak/core/error.hpp>
@@ -42,21 +43,6 @@ constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
 /// A batch handed to the workers: this many bytes or blobs, whichever comes first.
 constexpr std::size_t batch_bytes = 1024 * 1024;
 constexpr std::size_t batch_blobs = 64;
-
-/// Appends to a string it does not own: the builder's buffer of the encrypted pack, whose
-/// allocation serves every pack of the run.
-class AppendSink final : public io::Sink {
-public:
-    explicit AppendSink(std::string& out) : out_(out) {}
-    void write(io::Bytes data) override {
-        out_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    }
-    void finish() override {}
-    void abort() noexcept override {}
-
-private:
-    std::string& out_;
-};
 
 /// An entry waiting for its place in the index: its blobs are still being hashed and
 /// compressed, or their pack (or an earlier entry's) is not uploaded yet.
@@ -313,25 +299,16 @@ private:
         // Encrypted, the pack is named by the digest of the bytes stored (its ciphertext),
         // so it is encrypted into memory first (one buffer for the run, sized for the
         // 16-byte tag of each 64 KiB chunk and the header).
-        std::string key;
-        if (options_.encrypt_to) {
-            sealed_.clear();
-            sealed_.reserve(pack_.size() + pack_.size() / 4096 + 4096);
-            AppendSink out(sealed_);
-            io::AgeEncryptSink age(out, *options_.encrypt_to);
-            age.write(io::as_bytes(pack_));
-            age.finish();
-            key = pack_key(io::sha256_hex(sealed_), true);
-        } else {
-            key = pack_key(io::sha256_hex(pack_));
-        }
+        const std::string key = detail::seal_and_name(
+            pack_, options_.encrypt_to ? &*options_.encrypt_to : nullptr, sealed_);
         wait_upload();
         uploading_.swap(options_.encrypt_to ? sealed_ : pack_);
         pack_.clear();
         if (options_.threads == 0)
-            put_pack(key);
+            detail::put_pack(store_, key, uploading_);
         else
-            upload_ = std::async(std::launch::async, [this, key] { put_pack(key); });
+            upload_ = std::async(std::launch::async,
+                                 [this, key] { detail::put_pack(store_, key, uploading_); });
         ++summary_.packs_uploaded;
         summary_.pack_bytes += uploading_.size();
         for (auto& q : queue_)
@@ -341,18 +318,6 @@ private:
         drain();
     }
 
-    void put_pack(const std::string& key) {
-        store::PutOptions po;
-        po.size_hint = uploading_.size();
-        po.no_overwrite = true;
-        try {
-            auto sink = store_.put(key, po);
-            sink->write(io::as_bytes(uploading_));
-            sink->finish();
-        } catch (const store::AlreadyExists&) {
-            // Same name, same content: a pack of an interrupted run, or the same bytes again.
-        }
-    }
     /// Waits for the pack being uploaded, rethrowing its failure.
     void wait_upload() {
         if (upload_.valid()) upload_.get();
