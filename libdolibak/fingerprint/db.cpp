@@ -313,11 +313,9 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     // Whoever imports this snapshot reads the state this fingerprint describes: a change the
     // signals above show is in both, one committed after is in neither.
-    bool shared = false;
     if (options.share_snapshot) {
         auto r = c.exec("SELECT pg_export_snapshot()");
         options.share_snapshot(PQgetvalue(r.get(), 0, 0));
-        shared = true;
     }
     DbFingerprint fp;
     fp.mode = options.mode;
@@ -377,7 +375,7 @@ DbFingerprint fingerprint_database(const pgdump::ConnectionParams& params,
                             stored->tables.size() == fp.tables.size() &&
                             !stored->schema_digest.empty();
     fp.schema_digest = all_reused ? stored->schema_digest : schema_digest(c);
-    if (shared && options.before_release) options.before_release();
+    if (options.share_snapshot && options.before_release) options.before_release();
     c.exec("COMMIT");
     next.schema_digest = fp.schema_digest;
     fp.state = next.to_json();
