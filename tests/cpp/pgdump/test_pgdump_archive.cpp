@@ -208,7 +208,7 @@ TEST_CASE("TOC filter: drop the pooler function with its comment and ACL, drop e
 
 // ---- corruption
 
-TEST_CASE("corruption: empty, wrong magic, 1 KB prefix, truncation at every boundary") {
+TEST_CASE("corruption: empty, wrong magic, 1 KB prefix, truncation at boundaries throughout") {
     const auto good = test::read_file(archive("file"));
     CHECK(verify_bytes("").defect == Defect::empty);
     CHECK(verify_bytes("PGD").defect == Defect::truncated_header);
@@ -230,13 +230,24 @@ TEST_CASE("corruption: empty, wrong magic, 1 KB prefix, truncation at every boun
         CHECK((r.defect == Defect::truncated_header || r.defect == Defect::truncated_toc));
         CHECK(r.offset == n);
     }
-    // At every TOC entry boundary, and one byte past it.
+    // Each truncation re-reads the prefix before it, so checking every boundary costs the square
+    // of the archive's size (three minutes under ASan, for 3,000 entries): the first entries and
+    // blocks (the header's neighbours, every kind of entry pg_dump writes first), the last ones,
+    // and a regular sample between them, each at its boundary and just past it.
+    const auto sampled = [](std::size_t i, std::size_t n, std::size_t head, std::size_t stride) {
+        return i < head || i + head >= n || i % stride == 0;
+    };
+    // TOC entry boundaries, and one byte past them.
     REQUIRE(s.entries.size() > 1000);
     std::uint64_t previous = 0;
-    for (const auto& e : s.entries) {
+    int toc_checked = 0;
+    for (std::size_t i = 0; i < s.entries.size(); ++i) {
+        const auto& e = s.entries[i];
         INFO("dump id ", e.dump_id, " at ", e.toc_offset);
         REQUIRE(e.toc_offset > previous);  // offsets known, in order
         previous = e.toc_offset;
+        if (!sampled(i, s.entries.size(), 64, 16)) continue;
+        ++toc_checked;
         for (std::size_t k : {0, 1}) {
             const auto n = static_cast<std::size_t>(e.toc_offset) + k;
             const auto r = verify_bytes(good.substr(0, n));
@@ -244,10 +255,16 @@ TEST_CASE("corruption: empty, wrong magic, 1 KB prefix, truncation at every boun
             CHECK(r.offset == n);
         }
     }
-    // At every block start: the block is missing; a few bytes in: the block is truncated.
+    CHECK(toc_checked > 250);
+    // At a block's start: the block is missing; a few bytes in: the block is truncated.
+    std::vector<const TocEntry*> with_data;
+    for (const auto& e : s.entries)
+        if (e.has_data()) with_data.push_back(&e);
+    CHECK(with_data.size() > 250);
     int blocks = 0;
-    for (const auto& e : s.entries) {
-        if (!e.has_data()) continue;
+    for (std::size_t i = 0; i < with_data.size(); ++i) {
+        if (!sampled(i, with_data.size(), 16, 8)) continue;
+        const auto& e = *with_data[i];
         ++blocks;
         const auto at = static_cast<std::size_t>(e.block_offset);
         const auto r = verify_bytes(good.substr(0, at));
@@ -260,10 +277,11 @@ TEST_CASE("corruption: empty, wrong magic, 1 KB prefix, truncation at every boun
         // Out of order: a wrong block type byte.
         auto t = good;
         t[at] = 7;
-        CHECK(verify_bytes(t).defect == Defect::unknown_block);
-        CHECK(verify_bytes(t).offset == at);
+        const auto r3 = verify_bytes(t);
+        CHECK(r3.defect == Defect::unknown_block);
+        CHECK(r3.offset == at);
     }
-    CHECK(blocks > 250);
+    CHECK(blocks > 60);
     CHECK(verify_bytes(good.substr(0, good.size() - 1)).defect == Defect::truncated_block);
 }
 
