@@ -10,7 +10,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dolibak DESTINATION ${CMAKE_INST
 install(FILES ${PROJECT_BINARY_DIR}/generated/dolibak/core/version_config.hpp
   ${PROJECT_BINARY_DIR}/generated/dolibak/core/export.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dolibak/core)
-install(TARGETS dolibak_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(DOLIBAK_BUILD_CLI)
+  install(TARGETS dolibak_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 
 set(DOLIBAK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/dolibak)
 install(EXPORT dolibakTargets NAMESPACE dolibak:: DESTINATION ${DOLIBAK_CMAKE_DIR})
