@@ -82,6 +82,14 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
     }
     im.check_cancel("starting the restore");
     const io::AgeIdentities* ids = identities_for(im, entry.key);
+    // The object is checked against the manifest's digest and size before its end is read
+    // (CheckedSource below): its bytes are then exactly those the backup read whole, so the
+    // restore walks its blocks without inflating them and proves the rows the manifest
+    // recorded (docs/pgdump.md, "Counts recorded at backup").
+    if (recorded) {
+        std::string summary = im.summary_of(*recorded);
+        if (!summary.empty()) resolved.restore.recorded_summary = std::move(summary);
+    }
     auto raw = im.store().get(entry.key);
     detail::CheckedSource checked(*raw, entry.key, expectation(recorded), im.config.cancel,
                                   [&im, size = entry.size](std::uint64_t n) {
@@ -91,7 +99,12 @@ pgdump::RestoreReport Job::restore_db(const RestoreDbOptions& options) {
         // Encrypted: decrypted on the way (every chunk authenticated before it is used, the
         // ciphertext's digest checked before pg_restore commits).
         detail::ObjectContent content(checked, ids);
-        return driver->restore(content.source(), entry.key, resolved, im.context("db"));
+        auto rep = driver->restore(content.source(), entry.key, resolved, im.context("db"));
+        im.info("db", rep.recorded_counts
+                          ? "row counts proven against the manifest's (the object matched its "
+                            "digest: blocks walked, not inflated again)"
+                          : "row counts proven against the archive's (every block inflated)");
+        return rep;
     } catch (Error& e) {
         e.with_context("restoring " + entry.key);
         throw;

@@ -25,6 +25,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 
 namespace dolibak::pgdump {
@@ -782,9 +783,10 @@ struct ArchiveReader::Impl {
     }
 
     bool start_stream() {
-        inflater = detail::make_inflater(sum.header.compression);
         rows = RowCounter{};
         block_has_chunks = false;
+        if (!opts.inflate_data) return true;  // structure only: the payload is skipped
+        inflater = detail::make_inflater(sum.header.compression);
         if (!inflater) {
             fail(Defect::unsupported_compression,
                  fmt::format("unsupported compression {}", to_string(sum.header.compression)),
@@ -814,12 +816,12 @@ struct ArchiveReader::Impl {
                 fmt::format("negative chunk length {} in the block of {}", len, describe(e)),
                 item_start);
         if (len == 0) {
-            const std::string err = inflater->end();
+            const std::string err = inflater ? inflater->end() : std::string();
             if (!err.empty())
                 return fail(Defect::bad_compressed_stream,
                             fmt::format("{} in the block of {}", err, describe(e)), item_start);
             if (block_type == blk_blobs) return expect(F::b_blob_oid);
-            if (!e.copy_stmt.empty() && e.desc == "TABLE DATA") e.rows = rows.rows();
+            if (inflater && !e.copy_stmt.empty() && e.desc == "TABLE DATA") e.rows = rows.rows();
             return end_block();
         }
         e.stored_bytes += static_cast<std::uint64_t>(len);
@@ -830,6 +832,7 @@ struct ArchiveReader::Impl {
     }
 
     void on_chunk_bytes(io::Bytes b) {
+        if (!inflater) return;  // structure only
         auto& e = sum.entries[block_entry];
         const bool count_rows = block_type == blk_data && !e.copy_stmt.empty();
         const std::string err = inflater->feed(b, [&](io::Bytes out) {
@@ -1008,6 +1011,46 @@ std::string manifest_summary_json(const ArchiveSummary& s) {
     }
     j["tables"] = std::move(tables);
     return j.dump();
+}
+
+std::optional<RecordedCounts> recorded_counts(const ArchiveSummary& toc,
+                                              const std::string& manifest_summary) {
+    using nlohmann::json;
+    const auto j = json::parse(manifest_summary, nullptr, false);
+    if (!j.is_object() || !j.contains("tables") || !j["tables"].is_object() ||
+        !j.contains("table_count") || !j["table_count"].is_number_unsigned() ||
+        !j.contains("data_bytes") || !j["data_bytes"].is_number_unsigned() ||
+        !j.contains("large_objects") || !j["large_objects"].is_number_unsigned())
+        return std::nullopt;
+    const json& recorded = j["tables"];
+    RecordedCounts rc;
+    rc.data_bytes = j["data_bytes"].get<std::uint64_t>();
+    rc.large_objects = j["large_objects"].get<std::uint64_t>();
+    auto& out = rc.tables;
+    std::set<std::string> names;
+    for (const auto& e : toc.entries) {
+        if (e.desc != "TABLE DATA") continue;
+        // The key manifest_summary_json gives a table: two TOC tables under one name (a
+        // public table named "a.b" beside a.b) cannot be told apart, nor counted.
+        const std::string name = e.schema == "public" ? e.tag : e.schema + "." + e.tag;
+        if (!names.insert(name).second) return std::nullopt;
+        const auto it = recorded.find(name);
+        if (it == recorded.end() || !it->is_array() || it->size() != 2 ||
+            !(*it)[1].is_number_unsigned())
+            return std::nullopt;
+        TableStats t{e.schema, e.tag, e.dump_id, std::nullopt, (*it)[1].get<std::uint64_t>()};
+        // Rows were counted for COPY data, and only for it.
+        if ((*it)[0].is_number_unsigned()) {
+            if (e.copy_stmt.empty()) return std::nullopt;
+            t.rows = (*it)[0].get<std::uint64_t>();
+        } else if (!(*it)[0].is_null() || !e.copy_stmt.empty()) {
+            return std::nullopt;
+        }
+        out.push_back(std::move(t));
+    }
+    if (out.size() != recorded.size() || out.size() != j["table_count"].get<std::uint64_t>())
+        return std::nullopt;
+    return rc;
 }
 
 ArchiveSummary read_archive(io::Source& source) {

@@ -18,11 +18,13 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace dolibak::pgdump {
 
@@ -72,6 +74,81 @@ int pg_restore_major_needed(const ArchiveHeader& h) {
 std::string last_lines(const std::string& s, std::size_t max_chars = 2000) {
     if (s.size() <= max_chars) return s;
     return "..." + s.substr(s.size() - max_chars);
+}
+
+// Each table's exact row count (`count(*) FROM ONLY`), over `connections` connections at
+// once (the first one is `first`), the tables dealt largest first (by `weight`, their bytes
+// in the archive) to the least loaded connection, each connection's counted in batches of
+// one statement: a round trip per table cost as much as the scan of a small one.
+std::vector<std::uint64_t> count_rows(
+    const ConnectionParams& conn, pg::Connection& first,
+    const std::vector<std::pair<std::string, std::string>>& tables,
+    const std::vector<std::uint64_t>& weight, int connections) {
+    const std::size_t workers =
+        std::min<std::size_t>(static_cast<std::size_t>(std::max(1, connections)),
+                              std::max<std::size_t>(1, tables.size()));
+    std::vector<std::size_t> order(tables.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return weight[a] > weight[b]; });
+    std::vector<std::vector<std::size_t>> share(workers);
+    std::vector<std::uint64_t> load(workers, 0);
+    for (const std::size_t i : order) {
+        const auto w =
+            static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+        share[w].push_back(i);
+        load[w] += weight[i] + 1;
+    }
+    std::vector<std::uint64_t> counts(tables.size(), 0);
+    std::vector<char> seen(tables.size(), 0);  // each worker writes only its own tables
+    const auto run = [&](pg::Connection& c, const std::vector<std::size_t>& mine) {
+        constexpr std::size_t batch = 64;
+        for (std::size_t at = 0; at < mine.size(); at += batch) {
+            std::string sql;
+            const std::size_t end = std::min(mine.size(), at + batch);
+            for (std::size_t k = at; k < end; ++k) {
+                const auto& [schema, name] = tables[mine[k]];
+                if (!sql.empty()) sql += " UNION ALL ";
+                sql += fmt::format("SELECT {}, count(*) FROM ONLY {}.{}", mine[k],
+                                   c.quote_ident(schema), c.quote_ident(name));
+            }
+            auto r = c.exec(sql);
+            if (PQntuples(r.get()) != static_cast<int>(end - at))
+                throw DatabaseError(fmt::format("counting rows in {}: {} results for {} tables",
+                                                conn.describe(), PQntuples(r.get()), end - at));
+            for (int row = 0; row < PQntuples(r.get()); ++row) {
+                const auto i = static_cast<std::size_t>(std::stoull(PQgetvalue(r.get(), row, 0)));
+                if (i >= tables.size() || seen[i])
+                    throw DatabaseError("counting rows in " + conn.describe() +
+                                        ": an unexpected result row");
+                seen[i] = 1;
+                counts[i] = std::stoull(PQgetvalue(r.get(), row, 1));
+            }
+        }
+    };
+    std::vector<std::exception_ptr> failed(workers);
+    std::vector<std::thread> threads;
+    for (std::size_t w = 1; w < workers; ++w)
+        threads.emplace_back([&, w] {
+            try {
+                pg::Connection c(conn);
+                run(c, share[w]);
+            } catch (...) {
+                failed[w] = std::current_exception();
+            }
+        });
+    try {
+        run(first, share[0]);
+    } catch (...) {
+        failed[0] = std::current_exception();
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& f : failed)
+        if (f) std::rethrow_exception(f);
+    for (const char x : seen)
+        if (!x)
+            throw DatabaseError("counting rows in " + conn.describe() + ": a table not counted");
+    return counts;
 }
 
 }  // namespace
@@ -129,7 +206,8 @@ void take_safety_dump(const ConnectionParams& conn, const PgTools& tools,
 }
 
 RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary& archive,
-                             const ProofOptions& proof, const std::vector<int>* only_ids) {
+                             const ProofOptions& proof, const std::vector<int>* only_ids,
+                             int connections) {
     RestoreReport rep;
     rep.archive = archive;
     pg::Connection c(conn);
@@ -168,36 +246,49 @@ RestoreReport prove_restored(const ConnectionParams& conn, const ArchiveSummary&
             fmt::format("the exclusions leave none of the archive's {}: "
                         "nothing restored, nothing to prove",
                         count_noun(std::max(archive_tables, archive.tables.size()), "table")));
+    // The tables to check, in the report's order (tables kept without data or without a
+    // row count, then those with data); the present ones are counted, all at once below.
+    std::vector<TableCheck> checks;
+    std::vector<std::pair<std::string, std::string>> to_count;
+    std::vector<std::uint64_t> weight;
+    std::vector<std::size_t> counted_as;  // checks[i] -> its index in to_count, or npos
+    const auto add = [&](TableCheck tc, std::uint64_t bytes) {
+        if (present.count({tc.schema, tc.name})) {
+            counted_as.push_back(to_count.size());
+            to_count.emplace_back(tc.schema, tc.name);
+            weight.push_back(bytes);
+        } else {
+            counted_as.push_back(std::string::npos);
+        }
+        checks.push_back(std::move(tc));
+    };
     for (const auto& e : archive.entries) {
         if (e.desc != "TABLE" || !kept(e.dump_id) || with_data.count({e.schema, e.tag})) continue;
-        TableCheck tc{e.schema, e.tag, std::nullopt, std::nullopt};
-        if (present.count({e.schema, e.tag}))
-            tc.actual_rows =
-                std::stoull(c.scalar("SELECT count(*) FROM ONLY " + c.quote_ident(e.schema) + "." +
-                                     c.quote_ident(e.tag)));
-        else
-            diffs.push_back(
-                fmt::format("table {}.{} is missing from the database", e.schema, e.tag));
-        rep.tables.push_back(std::move(tc));
+        add(TableCheck{e.schema, e.tag, std::nullopt, std::nullopt}, 0);
     }
+    const std::size_t without_data = checks.size();
     for (const auto& t : archive.tables) {
         if (!kept(t.dump_id)) continue;
-        TableCheck tc{t.schema, t.name, t.rows, std::nullopt};
-        if (present.count({t.schema, t.name})) {
-            tc.actual_rows =
-                std::stoull(c.scalar("SELECT count(*) FROM ONLY " + c.quote_ident(t.schema) + "." +
-                                     c.quote_ident(t.name)));
-            if (t.rows && *t.rows != *tc.actual_rows)
-                diffs.push_back(
-                    fmt::format("table {}.{}: {} rows in the archive, {} in the database", t.schema,
-                                t.name, *t.rows, *tc.actual_rows));
-        } else {
-            diffs.push_back(
-                fmt::format("table {}.{} is missing from the database ({} rows in the archive)",
-                            t.schema, t.name, t.rows ? std::to_string(*t.rows) : std::string("?")));
-        }
-        rep.tables.push_back(std::move(tc));
+        add(TableCheck{t.schema, t.name, t.rows, std::nullopt}, t.bytes);
     }
+    const auto counts = count_rows(conn, c, to_count, weight, connections);
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+        auto& tc = checks[i];
+        if (counted_as[i] != std::string::npos) tc.actual_rows = counts[counted_as[i]];
+        if (i < without_data) {
+            if (!tc.actual_rows)
+                diffs.push_back(
+                    fmt::format("table {}.{} is missing from the database", tc.schema, tc.name));
+        } else if (!tc.actual_rows) {
+            diffs.push_back(fmt::format(
+                "table {}.{} is missing from the database ({} rows in the archive)", tc.schema,
+                tc.name, tc.expected_rows ? std::to_string(*tc.expected_rows) : std::string("?")));
+        } else if (tc.expected_rows && *tc.expected_rows != *tc.actual_rows) {
+            diffs.push_back(fmt::format("table {}.{}: {} rows in the archive, {} in the database",
+                                        tc.schema, tc.name, *tc.expected_rows, *tc.actual_rows));
+        }
+    }
+    rep.tables = std::move(checks);
     // Large objects: a filtered restore may leave them out; otherwise each one the archive
     // holds is there (a --clean restore over a database may keep others of its own).
     if (!only_ids && archive.large_objects > 0) {
@@ -250,12 +341,22 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     }
     // Read the archive's header before pg_restore starts: an archive newer than pg_restore
     // fails here, naming the version it needs. A damaged head is left to the verifier below.
+    // With a recorded summary, read on to the end of the TOC (a few MiB at most, replayed
+    // below): whether the summary describes exactly the archive's tables decides how the
+    // blocks are read.
     std::vector<std::byte> header_bytes;
+    std::optional<RecordedCounts> recorded;
     {
-        ArchiveReader head_reader;
+        ReaderOptions head_options;
+        head_options.inflate_data = false;
+        ArchiveReader head_reader(head_options);
+        const bool want_toc = o.recorded_summary.has_value();
+        const std::size_t limit = want_toc ? (std::size_t{512} << 20) : (std::size_t{1} << 20);
+        const auto read_enough = [&] {
+            return want_toc ? head_reader.toc_done() : head_reader.header_done();
+        };
         std::vector<std::byte> chunk(64 * 1024);
-        while (!head_reader.header_done() && !head_reader.failed() &&
-               header_bytes.size() < (std::size_t{1} << 20)) {
+        while (!read_enough() && !head_reader.failed() && header_bytes.size() < limit) {
             const std::size_t n = plain->read(chunk);
             if (n == 0) break;
             header_bytes.insert(header_bytes.end(), chunk.begin(),
@@ -273,6 +374,8 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
                     h.version_string(), h.pg_dump_version, needed, server / 10000, tools.version,
                     tools.pg_restore.string(), needed));
         }
+        if (want_toc && head_reader.toc_done() && !head_reader.failed())
+            recorded = recorded_counts(head_reader.summary(), *o.recorded_summary);
     }
     Prefixed replayed(std::move(header_bytes), *plain);
     io::Source* src = &replayed;
@@ -311,7 +414,11 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         argv.push_back("--use-list=" + list_file.path.string());
     }
 
-    ArchiveReader reader;
+    // Bytes proven equal to bytes once read whole need their structure walked, not their
+    // blocks inflated again: the counts come from the manifest (docs/pgdump.md).
+    ReaderOptions reader_options;
+    reader_options.inflate_data = !recorded;
+    ArchiveReader reader(reader_options);
     RestoreReport rep;
     process::ProcessOptions po;
     // pg_restore's environment: its libpq settings and a password file, nothing of ours.
@@ -346,13 +453,16 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
         // pg_restore -j needs a seekable file: the archive is spooled to a scratch file, read
         // back at once and removed after (not synced: an AtomicFileSink's fsyncs of the file
         // and its directory only delayed pg_restore's start). The source's own check (the
-        // object's digest) ends with the spool. The archive's check (every block inflated,
-        // rows counted for the proof) then runs over the spool while pg_restore restores, when
-        // the target holds nothing of its own: the restore fails when either fails, and
-        // nothing is trusted before both ended. Into a database that holds objects (a restore
-        // over it), the archive is checked whole before pg_restore starts: a bad archive never
-        // touches it.
-        const bool check_first = o.confirm_non_empty && count_user_objects(o.target) > 0;
+        // object's digest) ends with the spool. With a recorded summary the archive's check
+        // is its structure walked while the spool is written (cheap: no block is inflated),
+        // so everything is checked before pg_restore starts. Without one, the archive's check
+        // (every block inflated, rows counted for the proof) runs over the spool while
+        // pg_restore restores, when the target holds nothing of its own: the restore fails
+        // when either fails, and nothing is trusted before both ended. Into a database that
+        // holds objects (a restore over it), the archive is checked whole before pg_restore
+        // starts: a bad archive never touches it.
+        const bool check_first =
+            recorded || (o.confirm_non_empty && count_user_objects(o.target) > 0);
         spool.path = unique("spool");
         {
             io::UniqueFd fd(
@@ -422,19 +532,29 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     }
     rep.pg_restore_exit = st.code;
     rep.safety_dump = safety_dump;
-    const ArchiveSummary& summary = reader.summary();
+    ArchiveSummary summary = reader.summary();
+    std::vector<std::string> diffs;
+    if (recorded) {
+        // The structure walked gives the large objects; the manifest must agree.
+        if (recorded->large_objects != summary.large_objects)
+            diffs.push_back(fmt::format("the archive holds {}, the manifest's summary records {}",
+                                        count_noun(summary.large_objects, "large object"),
+                                        recorded->large_objects));
+        summary.tables = std::move(recorded->tables);
+        summary.data_bytes = recorded->data_bytes;
+    }
 
     std::vector<int> ids;
     if (o.list) ids = list_ids(*o.list);
-    std::vector<std::string> diffs;
     if (!st.success())
         diffs.push_back(
             fmt::format("pg_restore {}: {}", st.describe(), last_lines(rep.pg_restore_stderr)));
     try {
-        auto proved = prove_restored(o.target, summary, o.proof, o.list ? &ids : nullptr);
+        auto proved = prove_restored(o.target, summary, o.proof, o.list ? &ids : nullptr, o.jobs);
         proved.pg_restore_exit = rep.pg_restore_exit;
         proved.pg_restore_stderr = rep.pg_restore_stderr;
         proved.safety_dump = rep.safety_dump;
+        proved.recorded_counts = recorded.has_value();
         rep = std::move(proved);
     } catch (const VerificationError& e) {
         for (const auto& d : e.differences()) diffs.push_back(d);

@@ -156,6 +156,12 @@ struct DOLIBAK_API ReaderOptions {
     std::size_t max_string = 1 << 20;
     /// Largest TOC entry count accepted (a corrupt count must not cost memory).
     int max_entries = 10'000'000;
+    /// false: the data blocks are walked by their structure only (block types, dump ids,
+    /// order, offsets, chunk lengths, end markers, the TOC's copy), their payload is not
+    /// inflated: no rows, no uncompressed bytes, no check of the compressed streams. Only for
+    /// bytes proven equal to bytes once read whole (a restore whose object matched the
+    /// manifest's digest: see RestoreOptions::recorded_summary).
+    bool inflate_data = true;
 };
 
 class DOLIBAK_API ArchiveReader final : public io::Observer {
@@ -225,5 +231,20 @@ DOLIBAK_API std::string summary_json(const ArchiveSummary& summary, bool with_en
 /// by name ("schema.name" outside public). About 10 KiB for Dolibarr's 308 tables; the whole
 /// TOC stays in the archive itself (`dolibak inspect` reads it from there).
 DOLIBAK_API std::string manifest_summary_json(const ArchiveSummary& summary);
+
+/// What a run's manifest recorded of an archive read whole at backup (manifest_summary_json).
+struct DOLIBAK_API RecordedCounts {
+    std::vector<TableStats> tables;   ///< in archive order, as ArchiveReader::finish() lists them
+    std::uint64_t data_bytes = 0;     ///< uncompressed data bytes, all blocks
+    std::uint64_t large_objects = 0;  ///< large objects, all BLOBS blocks
+};
+
+/// The tables of `toc` (an archive whose TOC has been read) with the rows and uncompressed
+/// bytes that `manifest_summary` (manifest_summary_json of the same archive read whole)
+/// records. nullopt when the recorded summary does not describe exactly the TOC's table data:
+/// unparsable, another number of tables, a name it lacks or two TOC tables under one name,
+/// rows recorded for data that is not COPY or missing for data that is.
+DOLIBAK_API std::optional<RecordedCounts> recorded_counts(const ArchiveSummary& toc,
+                                                          const std::string& manifest_summary);
 
 }  // namespace dolibak::pgdump

@@ -44,6 +44,15 @@ struct DOLIBAK_API RestoreOptions {
     std::optional<std::filesystem::path> safety_dump;
     ProofOptions proof;
     std::filesystem::path temp_dir;  ///< for the -j spool file (default: the system's)
+    /// The archive's summary as the run's manifest recorded it (manifest_summary_json), when
+    /// the archive was read whole at backup (every block inflated, rows counted). Give it ONLY
+    /// when the source throws before its end unless its bytes are exactly the ones read then
+    /// (job::restore_db: the object's SHA-256 and size checked against the manifest): the
+    /// restore then walks the data blocks by their structure only and takes each table's row
+    /// count for the proof from it (docs/pgdump.md, "Counts recorded at backup"). A summary
+    /// that does not describe exactly the archive's tables is ignored: every block is
+    /// inflated and counted as without it.
+    std::optional<std::string> recorded_summary;
 };
 
 struct DOLIBAK_API TableCheck {
@@ -62,6 +71,9 @@ struct DOLIBAK_API RestoreReport {
     int pattern_tables = 0;  ///< tables matching the pattern in the restored database
     /// The safety dump of the target taken before the restore, when one was.
     std::optional<std::filesystem::path> safety_dump;
+    /// The tables' row counts came from RestoreOptions::recorded_summary (the blocks were
+    /// walked, not inflated), not from counting the archive's rows.
+    bool recorded_counts = false;
 
     /// Tables found with the row count the archive records.
     std::size_t rows_matched() const noexcept;
@@ -76,11 +88,13 @@ struct DOLIBAK_API RestoreReport {
 DOLIBAK_API RestoreReport restore(io::Source& archive, const RestoreOptions& options);
 
 /// Compares a database with an archive summary. `only_ids`: restrict to these TABLE DATA
-/// dump ids (a filtered restore). Returns the report; throws VerificationError listing the
-/// differences.
+/// dump ids (a filtered restore). `connections`: the tables' rows are counted over that many
+/// connections at once (restore() uses its `jobs`). Returns the report; throws
+/// VerificationError listing the differences.
 DOLIBAK_API RestoreReport prove_restored(const ConnectionParams& conn,
                                          const ArchiveSummary& archive, const ProofOptions& proof,
-                                         const std::vector<int>* only_ids = nullptr);
+                                         const std::vector<int>* only_ids = nullptr,
+                                         int connections = 1);
 
 /// Dumps a database into a new file `path` (pg_dump -Fc): ConfigError when the file exists,
 /// which is never replaced, even when it appears during the dump.

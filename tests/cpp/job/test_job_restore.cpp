@@ -67,6 +67,9 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     const auto rep = j.restore_db(opts);
     CHECK(rep.pg_restore_exit == 0);
     CHECK(rep.pattern_tables >= 250);
+    // The object matched the manifest's digest: its rows are proven against the counts the
+    // backup recorded, its blocks walked, not inflated again.
+    CHECK(rep.recorded_counts);
     const auto expected = jt::row_counts(pgt::conn("prod", src_db));
     CHECK(expected.size() > 250);
     CHECK(jt::row_counts(pgt::conn("prod", target_db)) == expected);
@@ -114,13 +117,38 @@ TEST_CASE("restore of latest into a fresh database and directory equals the sour
     const auto filtered = pgt::create_db("prod");
     auto f = db_to(filtered);
     f.exclude = {"FUNCTION::user_lookup(*"};
+    f.restore.jobs = 2;  // and through the spool, checked whole before pg_restore starts
+    f.restore.temp_dir = tmp / "spool";
+    fs::create_directories(f.restore.temp_dir);
     const auto rf = j.restore_db(f);
     CHECK(rf.pattern_tables >= 250);
+    CHECK(rf.recorded_counts);
+    CHECK(fs::is_empty(f.restore.temp_dir));
     CHECK(pgt::psql(pgt::conn("prod", filtered),
                     "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "0\n");
     CHECK(pgt::psql(pgt::conn("prod", src_db),
                     "SELECT count(*) FROM pg_proc WHERE proname = 'user_lookup'") == "1\n");
     CHECK(jt::row_counts(pgt::conn("prod", filtered)) == expected);
+
+    // One byte of the latest object changed, its size kept (the store is a directory): the
+    // digest no longer matches, and with -j the restore stops before pg_restore starts, with
+    // the spool removed and the target untouched.
+    fs::path latest;
+    for (const auto& e : fs::directory_iterator(tmp / "store/db"))
+        if (latest.empty() || e.path().filename() > latest.filename()) latest = e.path();
+    {
+        std::string bytes = test::read_file(latest);
+        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+        fs::permissions(latest, fs::perms::owner_write, fs::perm_options::add);
+        test::write_file(latest, bytes);
+    }
+    const auto untouched = pgt::create_db("prod");
+    auto bad = db_to(untouched);
+    bad.restore.jobs = 2;
+    bad.restore.temp_dir = f.restore.temp_dir;
+    CHECK_THROWS_WITH_AS(j.restore_db(bad), doctest::Contains("SHA-256"), VerificationError);
+    CHECK(pgdump::count_user_objects(pgt::conn("prod", untouched)) == 0);
+    CHECK(fs::is_empty(f.restore.temp_dir));
 }
 
 TEST_CASE("a digest that differs from the manifest commits nothing") {
@@ -169,7 +197,8 @@ TEST_CASE("archives of the old scripts (no manifest, leading documents/) restore
     const auto db = pgt::create_db("prod");
     auto o = db_to(db);
     o.restore.proof = jt::tiny_proof();
-    j.restore_db(o);
+    // No manifest, no recorded counts: every block is inflated and its rows counted.
+    CHECK_FALSE(j.restore_db(o).recorded_counts);
     CHECK(jt::row_counts(pgt::conn("prod", db)) ==
           jt::row_counts(pgt::conn("prod", jt::tiny_db())));
 }

@@ -8,6 +8,7 @@
 #include <dolibak/pgdump/toc_filter.hpp>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 
@@ -481,4 +482,118 @@ TEST_CASE(
         CHECK(m.find("15.") != std::string::npos);  // the pg_restore found
     }
     CHECK(count_user_objects(pgt::conn("sandbox", target)) == 0);
+}
+
+TEST_CASE("a recorded summary: blocks walked, not inflated, rows proven against the record") {
+    ArchiveSummary whole;
+    {
+        io::MemorySource src(dumped());
+        whole = read_archive(src);
+    }
+    const std::string record = manifest_summary_json(whole);
+    // The TOC alone (what restore() reads before deciding) gets the recorded counts.
+    ArchiveSummary toc = whole;
+    for (auto& e : toc.entries) e.rows.reset();
+    const auto rc = recorded_counts(toc, record);
+    REQUIRE(rc.has_value());
+    REQUIRE(rc->tables.size() == whole.tables.size());
+    for (std::size_t i = 0; i < whole.tables.size(); ++i) {
+        CHECK(rc->tables[i].dump_id == whole.tables[i].dump_id);
+        CHECK(rc->tables[i].rows == whole.tables[i].rows);
+    }
+    CHECK(rc->data_bytes == whole.data_bytes);
+    // A record that does not describe exactly these tables is not used.
+    auto j = nlohmann::json::parse(record);
+    auto fewer = j;
+    fewer["tables"].erase("llx_facture");
+    fewer["table_count"] = whole.tables.size() - 1;
+    CHECK_FALSE(recorded_counts(toc, fewer.dump()).has_value());
+    auto no_rows = j;
+    no_rows["tables"]["llx_facture"][0] = nullptr;  // COPY data with no count
+    CHECK_FALSE(recorded_counts(toc, no_rows.dump()).has_value());
+    CHECK_FALSE(recorded_counts(toc, "not json").has_value());
+
+    test::TempDir spool_dir;
+    SUBCASE("a count the database does not hold fails the proof, naming the table") {
+        // The record, not the archive, is what the rows are proven against: a record that
+        // says one more row than the archive (and so the restored database) holds fails.
+        auto wrong = j;
+        wrong["tables"]["llx_facture"][0] = wrong["tables"]["llx_facture"][0].get<int>() + 1;
+        // With -j: the blocks are walked while the spool is written, then the proof.
+        const auto db = pgt::create_db("sandbox");
+        io::MemorySource src(dumped());
+        auto o = restore_opts(db);
+        o.jobs = 2;
+        o.temp_dir = spool_dir.path();
+        o.recorded_summary = wrong.dump();
+        try {
+            restore(src, o);
+            FAIL("expected VerificationError");
+        } catch (const VerificationError& e) {
+            REQUIRE(e.differences().size() == 1);
+            CHECK(e.differences()[0].find("public.llx_facture") != std::string::npos);
+        }
+        CHECK(std::filesystem::is_empty(spool_dir.path()));
+        // Every other table was proven with the record's count, which is the archive's.
+        auto rep = prove_restored(pgt::conn("sandbox", db), whole, ProofOptions{}, nullptr, 2);
+        CHECK(rep.rows_matched() == whole.tables.size());
+    }
+    SUBCASE("a record that does not match the TOC: every block inflated and counted") {
+        const auto db = pgt::create_db("sandbox");
+        io::MemorySource src(dumped());
+        auto o = restore_opts(db);
+        o.recorded_summary = fewer.dump();
+        const auto rep = restore(src, o);
+        CHECK_FALSE(rep.recorded_counts);
+        CHECK(rep.rows_matched() == whole.tables.size());
+    }
+    SUBCASE(
+        "a structural defect still fails, before pg_restore starts, even into an empty "
+        "target") {
+        const auto db = pgt::create_db("sandbox");
+        const std::string bad = dumped() + std::string(100, 'x');
+        io::MemorySource src(bad);
+        auto o = restore_opts(db);
+        o.jobs = 2;
+        o.temp_dir = spool_dir.path();
+        o.recorded_summary = record;
+        CHECK_THROWS_WITH_AS(restore(src, o), doctest::Contains("trailing garbage"), FormatError);
+        CHECK(pgt::psql(pgt::conn("sandbox", db),
+                        "SELECT count(*) FROM pg_class WHERE relname LIKE 'llx_%'") == "0\n");
+        CHECK(std::filesystem::is_empty(spool_dir.path()));
+    }
+}
+
+TEST_CASE("the reader's structure-only walk skips the payload, not the framing") {
+    // A byte flipped inside a data block's compressed payload: only inflating finds it.
+    io::MemorySource src(dumped());
+    const auto whole = read_archive(src);
+    const TocEntry* big = nullptr;
+    for (const auto& e : whole.entries)
+        if (e.desc == "TABLE DATA" && (!big || e.stored_bytes > big->stored_bytes)) big = &e;
+    REQUIRE(big != nullptr);
+    std::string bad = dumped();
+    bad[big->block_offset + 64] = static_cast<char>(bad[big->block_offset + 64] ^ 0x5a);
+    const auto walk = [&](bool inflate) {
+        ReaderOptions ro;
+        ro.inflate_data = inflate;
+        ArchiveReader r(ro);
+        r.update(io::Bytes(reinterpret_cast<const std::byte*>(bad.data()), bad.size()));
+        r.finish();
+        return std::make_pair(r.result(), r.summary());
+    };
+    const auto [inflated, s1] = walk(true);
+    CHECK(inflated.defect == Defect::bad_compressed_stream);
+    const auto [walked, s2] = walk(false);
+    CHECK(walked.ok());
+    CHECK(s2.tables.size() == whole.tables.size());
+    CHECK(s2.large_objects == whole.large_objects);
+    for (const auto& t : s2.tables) CHECK_FALSE(t.rows.has_value());
+    // A cut archive is a framing defect: found either way.
+    ReaderOptions ro;
+    ro.inflate_data = false;
+    ArchiveReader cut(ro);
+    cut.update(io::Bytes(reinterpret_cast<const std::byte*>(bad.data()), bad.size() - 10));
+    cut.finish();
+    CHECK(cut.result().defect == Defect::truncated_block);
 }
