@@ -6,22 +6,27 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <span>
 #include <string>
 
 namespace dolibak::catalog {
 
-std::vector<retention::Backup> backups_from_lines(std::string_view text,
-                                                  std::string_view default_half,
-                                                  std::size_t* manifests_skipped) {
-    std::vector<retention::Backup> out;
-    out.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+retention::BackupList read_backup_list(std::string text, std::string_view default_half,
+                                       std::size_t* manifests_skipped) {
+    retention::BackupList out(std::move(text));
+    const std::string_view all = out.arena();
+    out.reserve(static_cast<std::size_t>(std::count(all.begin(), all.end(), '\n')) + 1);
     std::size_t line_no = 0;
     if (manifests_skipped) *manifests_skipped = 0;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    const char* const base = all.data();
+    const char* at = base;
+    const char* const end = base + all.size();
+    while (at != end) {
+        const auto* nl = static_cast<const char*>(std::memchr(at, '\n', end - at));
+        const char* const line_end = nl ? nl : end;
+        const std::string_view line(at, static_cast<std::size_t>(line_end - at));
+        at = nl ? nl + 1 : end;
         ++line_no;
         auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
         // Up to 3 fields are valid; a fourth is only counted, to be refused (no allocation).
@@ -63,21 +68,23 @@ std::vector<retention::Backup> backups_from_lines(std::string_view text,
                           "' is none of ok, failed, verified-ok, verified-failed");
             }
         }
-        if (const auto k = parse_store_key(fields[0])) {
+        const std::string_view key = fields[0];
+        const auto key_at = static_cast<std::size_t>(key.data() - base);
+        if (const auto k = parse_store_key_view(key)) {
             if (!is_backup_object(k->kind)) {
                 if (manifests_skipped) ++*manifests_skipped;
                 continue;
             }
-            out.push_back({std::string(fields[0]), k->time, k->half, ok, verified});
+            out.add_from_arena(key_at, key.size(), k->time, k->half, ok, verified);
             continue;
         }
-        if (const auto t = try_parse_timestamp(fields[0])) {
-            out.push_back({std::string(fields[0]), *t, std::string(default_half), ok, verified});
+        if (const auto t = try_parse_timestamp(key)) {
+            out.add_from_arena(key_at, key.size(), *t, default_half, ok, verified);
             continue;
         }
-        if (fields[0].size() == 16) {
+        if (key.size() == 16) {
             try {
-                parse_timestamp(fields[0]);
+                parse_timestamp(key);
             } catch (const ConfigError& e) {
                 throw bad(e.what());
             }
@@ -87,6 +94,12 @@ std::vector<retention::Backup> backups_from_lines(std::string_view text,
             "(<prefix>/db/<ts>.dump[.zst], <prefix>/docs/<ts>.tar.gz|.tar.zst)");
     }
     return out;
+}
+
+std::vector<retention::Backup> backups_from_lines(std::string_view text,
+                                                  std::string_view default_half,
+                                                  std::size_t* manifests_skipped) {
+    return read_backup_list(std::string(text), default_half, manifests_skipped).to_backups();
 }
 
 }  // namespace dolibak::catalog

@@ -71,7 +71,7 @@ bool is_verification_record(ObjectKind kind) noexcept {
            kind == ObjectKind::verified_failed;
 }
 
-std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
+std::optional<StoreKeyView> parse_store_key_view(std::string_view key) noexcept {
     const auto slash = key.rfind('/');
     if (slash == std::string_view::npos) return std::nullopt;
     std::string_view name = key.substr(slash + 1);
@@ -93,13 +93,20 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
         auto t = try_parse_timestamp(name.substr(0, 16));
         if (!t) return std::nullopt;
         if (encrypted && !is_backup_object(kind)) return std::nullopt;
-        try {
-            return StoreKey{std::string(prefix), std::string(folder), *t, kind, encrypted};
-        } catch (...) {
-            return std::nullopt;
-        }
+        return StoreKeyView{prefix, folder, *t, kind, encrypted};
     }
     return std::nullopt;
+}
+
+std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
+    const auto k = parse_store_key_view(key);
+    if (!k) return std::nullopt;
+    try {
+        return StoreKey{std::string(k->prefix), std::string(k->half), k->time, k->kind,
+                        k->encrypted};
+    } catch (...) {
+        return std::nullopt;
+    }
 }
 
 std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time,

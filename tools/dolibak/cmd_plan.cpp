@@ -93,8 +93,8 @@ int run_plan(const PlanOptions& o) {
         input.resize(used);
     }
     std::size_t manifests = 0;
-    auto backups = catalog::backups_from_lines(input, o.half, &manifests);
-    std::string{}.swap(input);
+    // The list keeps the input as the text its keys are parts of: no key is copied.
+    auto backups = catalog::read_backup_list(std::move(input), o.half, &manifests);
     const std::set<std::string> protect(o.protect.begin(), o.protect.end());
     const auto plan = retention::plan(std::move(backups), now, policy, protect);
     const auto write = [](std::string_view piece) {
@@ -128,10 +128,10 @@ int run_plan(const PlanOptions& o) {
     const std::size_t lines = plan.decisions.size();
     for (std::size_t k = 0; k < lines; ++k) {
         const auto& d = plan.decisions[k];
-        const auto& b = plan.backup(d);
-        // The backups come in order, their keys' bytes (allocated in the input's order) do
-        // not: ask for a later line's key ahead, so that copying it does not wait for memory.
-        if (k + 16 < lines) __builtin_prefetch(plan.backups[k + 16].key.data());
+        const retention::BackupView b = plan.backup(d);
+        // The backups come in order, their keys' bytes (in the input's order) do not: ask for
+        // a later line's key ahead, so that copying it does not wait for memory.
+        if (k + 16 < lines) __builtin_prefetch(plan.backups.key(k + 16).data());
         const std::size_t room =
             line_fixed + b.half.size() + b.key.size() + plan.detail_size_bound(d);
         if (static_cast<std::size_t>(buf.data() + buf.size() - p) < room) {
