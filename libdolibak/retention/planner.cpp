@@ -12,6 +12,7 @@
 #include <map>
 #include <span>
 #include <unordered_set>
+#include <utility>
 
 namespace dolibak::retention {
 
@@ -863,6 +864,52 @@ struct ListAccess {
     // Numbers the halves in the order of their names, then puts the entries by half, newest
     // first (keys descending on equal times): the decisions' order. Entries are small values
     // and hold no pointer, so the sort moves them directly.
+    // Sorts `v` by half, then time descending, as a number per entry (half * (span + 1) +
+    // newest time - time) in passes of 11 bits (least significant first, stable), then each
+    // run of equal half and time by `before` (keys descending); false, leaving `v` as it was,
+    // when that number does not fit in 64 bits. Linear in the entries for a fixed span.
+    template <class Before>
+    static bool radix_sort(std::vector<BackupList::Entry>& v, std::size_t halves,
+                           const Before& before) {
+        using Entry = BackupList::Entry;
+        const auto [lo, hi] = std::minmax_element(
+            v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.time < b.time; });
+        const std::uint64_t span =
+            static_cast<std::uint64_t>(hi->time) - static_cast<std::uint64_t>(lo->time);
+        if (span == std::numeric_limits<std::uint64_t>::max() ||
+            halves > std::numeric_limits<std::uint64_t>::max() / (span + 1))
+            return false;
+        const auto newest = static_cast<std::uint64_t>(hi->time);
+        const auto number = [&](const Entry& e) {
+            return e.half * (span + 1) + (newest - static_cast<std::uint64_t>(e.time));
+        };
+        const std::uint64_t top = (halves - 1) * (span + 1) + span;
+        int bits = 0;
+        while (bits < 64 && (top >> bits) != 0) ++bits;
+        constexpr int digit_bits = 11;
+        constexpr std::size_t buckets = std::size_t{1} << digit_bits;
+        std::vector<Entry> other(v.size());
+        std::vector<std::uint32_t> at(buckets);
+        for (int shift = 0; shift < bits; shift += digit_bits) {
+            step(2 * v.size());
+            std::fill(at.begin(), at.end(), 0);
+            for (const Entry& e : v) ++at[(number(e) >> shift) & (buckets - 1)];
+            std::uint32_t sum = 0;
+            for (auto& c : at) sum += std::exchange(c, sum);
+            for (const Entry& e : v) other[at[(number(e) >> shift) & (buckets - 1)]++] = e;
+            v.swap(other);
+        }
+        // Equal numbers (same half and time) are ordered by their keys.
+        for (std::size_t k = 0; k < v.size();) {
+            std::size_t end = k + 1;
+            while (end < v.size() && v[end].half == v[k].half && v[end].time == v[k].time) ++end;
+            step(end - k);
+            if (end - k > 1) std::sort(v.begin() + k, v.begin() + end, before);
+            k = end;
+        }
+        return true;
+    }
+
     static void sort_for_plan(BackupList& l) {
         auto& names = l.halves_;
         std::vector<std::uint32_t> by_name(names.size());
@@ -891,7 +938,8 @@ struct ListAccess {
                    std::string_view(text + b.key_at, b.key_size);
         };
         // A list already in that order (checked in one pass) is left as it is.
-        if (!std::is_sorted(l.entries_.begin(), l.entries_.end(), before))
+        if (!std::is_sorted(l.entries_.begin(), l.entries_.end(), before) &&
+            !radix_sort(l.entries_, names.size(), before))
             std::sort(l.entries_.begin(), l.entries_.end(), before);
         step(compared);
     }
