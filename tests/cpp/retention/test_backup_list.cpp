@@ -83,6 +83,25 @@ TEST_CASE("read_backup_list keeps the text it read: keys are parts of it") {
     CHECK(l[1].verified == Verification::good);
 }
 
+TEST_CASE("read_backup_list splits fields at spaces, tabs and CRs, before and after 16 bytes") {
+    const auto l = catalog::read_backup_list(
+                       "a/long/prefix/db/20261120T020000Z.dump\tfailed \t verified-failed\r\n"
+                       "  \t20261121T020000Z\r\n"
+                       "p/docs/20261122T020000Z.tar.zst\r\n",
+                       "db")
+                       .to_backups();
+    REQUIRE(l.size() == 3);
+    CHECK(l[0].key == "a/long/prefix/db/20261120T020000Z.dump");
+    CHECK_FALSE(l[0].ok);
+    CHECK(l[0].verified == Verification::failed);
+    CHECK(l[1].key == "20261121T020000Z");
+    CHECK(l[2].key == "p/docs/20261122T020000Z.tar.zst");
+    CHECK(l[2].half == "docs");
+    // A control character other than tab and CR belongs to its field (and is refused here).
+    CHECK_THROWS_WITH_AS(catalog::read_backup_list("db/20261123T020000Z.dump ok\x01"),
+                         doctest::Contains("none of ok, failed"), ConfigError);
+}
+
 TEST_CASE("plan() orders by half, newest first, keys descending on equal times") {
     const TimePoint now = parse_timestamp("20261123T020000Z");
     std::mt19937 rng(7);
