@@ -865,7 +865,7 @@ struct ListAccess {
     // first (keys descending on equal times): the decisions' order. Entries are small values
     // and hold no pointer, so the sort moves them directly.
     // Sorts `v` by half, then time descending, as a number per entry (half * (span + 1) +
-    // newest time - time) in passes of 11 bits (least significant first, stable), then each
+    // newest time - time) in passes of up to 13 bits (least significant first, stable), then each
     // run of equal half and time by `before` (keys descending); false, leaving `v` as it was,
     // when that number does not fit in 64 bits. Linear in the entries for a fixed span.
     template <class Before>
@@ -886,8 +886,11 @@ struct ListAccess {
         const std::uint64_t top = (halves - 1) * (span + 1) + span;
         int bits = 0;
         while (bits < 64 && (top >> bits) != 0) ++bits;
-        constexpr int digit_bits = 11;
-        constexpr std::size_t buckets = std::size_t{1} << digit_bits;
+        // As few passes as digits of at most 13 bits allow (a 32 KiB histogram), the digits
+        // as even as can be: 2 passes for up to 26 bits (two halves over 6 months: 25).
+        const int passes = (bits + 12) / 13;
+        const int digit_bits = passes == 0 ? 1 : (bits + passes - 1) / passes;
+        const std::size_t buckets = std::size_t{1} << digit_bits;
         std::vector<Entry> other(v.size());
         std::vector<std::uint32_t> at(buckets);
         for (int shift = 0; shift < bits; shift += digit_bits) {
