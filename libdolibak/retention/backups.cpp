@@ -13,6 +13,17 @@ constexpr std::size_t max_offset = std::numeric_limits<std::uint32_t>::max();
 
 }  // namespace
 
+BackupList::BackupList(std::string arena) : arena_(std::move(arena)) {
+    keep_arena_on_heap();
+}
+
+void BackupList::keep_arena_on_heap() {
+    // A std::string holds up to 15 characters inline (libstdc++; other libraries fewer):
+    // reserving more puts them in a heap block, whose address a move keeps.
+    constexpr std::size_t past_inline = 32;
+    if (arena_.capacity() < past_inline) arena_.reserve(past_inline);
+}
+
 BackupList::BackupList(const std::vector<Backup>& backups) {
     std::size_t bytes = 0;
     for (const auto& b : backups) bytes += b.key.size();
@@ -55,6 +66,7 @@ void BackupList::add(const Backup& b) {
     const std::size_t at = arena_.size();
     if (b.key.size() > max_offset - std::min(at, max_offset))
         throw ConfigError("backup list too large: its keys' text exceeds 4 GiB");
+    keep_arena_on_heap();
     arena_ += b.key;
     add_from_arena(at, b.key.size(), b.time, b.half, b.ok, b.verified);
 }

@@ -861,9 +861,6 @@ void check_keeps_every_half(const Plan& p) {
 
 // The planner's access to a BackupList's entries: it sorts them in place.
 struct ListAccess {
-    // Numbers the halves in the order of their names, then puts the entries by half, newest
-    // first (keys descending on equal times): the decisions' order. Entries are small values
-    // and hold no pointer, so the sort moves them directly.
     // Sorts `v` by half, then time descending, as a number per entry (half * (span + 1) +
     // newest time - time) in passes of up to 13 bits (least significant first, stable), then each
     // run of equal half and time by `before` (keys descending); false, leaving `v` as it was,
@@ -913,6 +910,9 @@ struct ListAccess {
         return true;
     }
 
+    // Numbers the halves in the order of their names, then puts the entries by half, newest
+    // first (keys descending on equal times): the decisions' order. Entries are small values
+    // and hold no pointer, so the sort moves them directly.
     static void sort_for_plan(BackupList& l) {
         auto& names = l.halves_;
         std::vector<std::uint32_t> by_name(names.size());

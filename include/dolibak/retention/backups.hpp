@@ -39,7 +39,8 @@ struct DOLIBAK_API Backup {
 
 /// A backup as a BackupList (and so a Plan) holds it: its key and half are views into the
 /// list's own storage, valid while that list lives and is not added to (the same lifetime as a
-/// reference to one of its elements). to_backup() makes an owned copy.
+/// reference to one of its elements; moving the list or its plan keeps them valid).
+/// to_backup() makes an owned copy.
 struct DOLIBAK_API BackupView {
     std::string_view key;
     TimePoint time{};
@@ -61,7 +62,7 @@ class DOLIBAK_API BackupList {
 public:
     BackupList() = default;
     /// A list whose keys will be parts of `arena` (add_from_arena).
-    explicit BackupList(std::string arena) : arena_(std::move(arena)) {}
+    explicit BackupList(std::string arena);
     /// A list of copies of `backups` (their keys copied into one arena); implicit, so that
     /// plan() takes a std::vector<Backup> or a braced list of Backups as well.
     BackupList(const std::vector<Backup>& backups);     // NOLINT(google-explicit-constructor)
@@ -109,6 +110,9 @@ private:
         std::uint8_t verified;
     };
     std::uint32_t half_number(std::string_view half);
+    // The arena kept out of the string's inline buffer, so that a move of the list (its
+    // string's heap block changing owner) leaves the views it gave valid.
+    void keep_arena_on_heap();
     std::string arena_;
     std::vector<Entry> entries_;
     std::vector<std::string> halves_;

@@ -67,6 +67,23 @@ TEST_CASE("a BackupList holds copies or parts of its arena, and gives them back"
     CHECK(l.size() == 3);
 }
 
+TEST_CASE("a plan's views stay valid when the plan is moved, however short its keys") {
+    const TimePoint now = parse_timestamp("20261123T020000Z");
+    for (const std::string& text : {std::string("20261123T010000Z"), std::string("")}) {
+        BackupList l(text);
+        if (text.empty())
+            l.add(Backup{"k", now - hours{1}, "db", true});
+        else
+            l.add_from_arena(0, text.size(), now - hours{1}, "db");
+        Plan p = plan(std::move(l), now);
+        const BackupView before = p.backup(p.decisions[0]);
+        const Plan moved = std::move(p);
+        CHECK(before.key.data() == moved.backup(moved.decisions[0]).key.data());
+        CHECK(before.key == (text.empty() ? "k" : text));
+        CHECK(before.half == "db");
+    }
+}
+
 TEST_CASE("read_backup_list keeps the text it read: keys are parts of it") {
     std::size_t manifests = 9;
     const auto l = catalog::read_backup_list(
