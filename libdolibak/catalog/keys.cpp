@@ -3,6 +3,7 @@
 #include <dolibak/core/error.hpp>
 
 #include <array>
+#include <span>
 
 namespace dolibak::catalog {
 namespace {
@@ -12,6 +13,10 @@ constexpr std::array<ObjectKind, 10> all_kinds{
     ObjectKind::docs_tar_zst,   ObjectKind::docs_index,   ObjectKind::manifest,
     ObjectKind::globals_sql,    ObjectKind::verification, ObjectKind::verified_ok,
     ObjectKind::verified_failed};
+// parse_store_key_view looks only at the first two for db/, the next three for docs/.
+static_assert(all_kinds[0] == ObjectKind::db_dump_zst && all_kinds[1] == ObjectKind::db_dump &&
+              all_kinds[2] == ObjectKind::docs_tar_gz && all_kinds[3] == ObjectKind::docs_tar_zst &&
+              all_kinds[4] == ObjectKind::docs_index);
 
 }  // namespace
 
@@ -71,7 +76,7 @@ bool is_verification_record(ObjectKind kind) noexcept {
            kind == ObjectKind::verified_failed;
 }
 
-std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
+std::optional<StoreKeyView> parse_store_key_view(std::string_view key) noexcept {
     const auto slash = key.rfind('/');
     if (slash == std::string_view::npos) return std::nullopt;
     std::string_view name = key.substr(slash + 1);
@@ -86,20 +91,35 @@ std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
         dir_slash == std::string_view::npos ? dir : dir.substr(dir_slash + 1);
     const std::string_view prefix =
         dir_slash == std::string_view::npos ? std::string_view{} : dir.substr(0, dir_slash);
-    for (const ObjectKind kind : all_kinds) {
+    // The kinds of the folder, in all_kinds' order (the first whose suffix matches wins).
+    std::span<const ObjectKind> kinds;
+    if (folder == "db")
+        kinds = std::span(all_kinds).subspan(0, 2);
+    else if (folder == "docs")
+        kinds = std::span(all_kinds).subspan(2, 3);
+    else
+        kinds = all_kinds;
+    for (const ObjectKind kind : kinds) {
         if (folder != folder_of(kind)) continue;
         const auto suffix = suffix_of(kind);
         if (name.size() != 16 + suffix.size() || name.substr(16) != suffix) continue;
         auto t = try_parse_timestamp(name.substr(0, 16));
         if (!t) return std::nullopt;
         if (encrypted && !is_backup_object(kind)) return std::nullopt;
-        try {
-            return StoreKey{std::string(prefix), std::string(folder), *t, kind, encrypted};
-        } catch (...) {
-            return std::nullopt;
-        }
+        return StoreKeyView{prefix, folder, *t, kind, encrypted};
     }
     return std::nullopt;
+}
+
+std::optional<StoreKey> parse_store_key(std::string_view key) noexcept {
+    const auto k = parse_store_key_view(key);
+    if (!k) return std::nullopt;
+    try {
+        return StoreKey{std::string(k->prefix), std::string(k->half), k->time, k->kind,
+                        k->encrypted};
+    } catch (...) {
+        return std::nullopt;
+    }
 }
 
 std::string make_store_key(std::string_view prefix, ObjectKind kind, TimePoint time,

@@ -102,11 +102,12 @@ PrunePlan plan_prune(const Listing& listing, TimePoint now, const retention::Pol
     std::set<TimePoint> kept_times(unreadable_times.begin(), unreadable_times.end());
     for (const auto& d : out.plan.decisions) {
         if (!d.keep) continue;
-        const auto& b = out.plan.backup(d);
-        if (auto it = run_of.find(b.key); it != run_of.end())
+        const auto b = out.plan.backup(d);
+        std::string key(b.key);
+        if (auto it = run_of.find(key); it != run_of.end())
             kept_runs.insert(it->second);
         else
-            keep_objects.insert(b.key);  // an object without a manifest
+            keep_objects.insert(std::move(key));  // an object without a manifest
         kept_times.insert(b.time);
     }
     // A kept run keeps every object it names, whichever run uploaded it.

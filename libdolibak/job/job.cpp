@@ -216,7 +216,7 @@ ListReport Job::list() {
         std::map<std::string, catalog::RunEntry*> by_manifest;
         for (auto& run : listing.runs) by_manifest[run.manifest_key] = &run;
         for (const auto& d : pp.plan.decisions) {
-            const std::string& key = pp.plan.backup(d).key;
+            const std::string key(pp.plan.backup(d).key);
             const auto hash = key.rfind('#');
             if (hash == std::string::npos) continue;  // an old script's object
             const auto run = by_manifest.find(key.substr(0, hash));

@@ -80,7 +80,7 @@ json half_json(const HalfReport& h) {
 json prune_json(const PruneReport& r) {
     json decisions = json::array();
     for (const auto& d : r.plan.decisions) {
-        const auto& b = r.plan.backup(d);
+        const auto b = r.plan.backup(d).to_backup();
         json reasons = json::array();
         for (const auto reason : d.reasons)
             reasons.push_back(std::string(retention::to_string(reason)));

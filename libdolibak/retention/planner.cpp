@@ -12,6 +12,7 @@
 #include <map>
 #include <span>
 #include <unordered_set>
+#include <utility>
 
 namespace dolibak::retention {
 
@@ -233,10 +234,11 @@ struct Pending {
 struct Half {
     std::span<Decision> items;
     std::size_t base;  // position of items[0] in Plan::decisions
-    const std::vector<Backup>& backups;
+    const BackupList& backups;
     std::vector<Pending>& notes;
 
-    const Backup& backup(std::size_t i) const { return backups[items[i].backup]; }
+    BackupView backup(std::size_t i) const { return backups[items[i].backup]; }
+    TimePoint time(std::size_t i) const { return backups.time(items[i].backup); }
     bool failed(std::size_t i) const { return backup(i).verified == Verification::failed; }
     std::uint32_t ref(std::size_t i) const { return items[i].backup; }
     void note(std::size_t i, NoteKind kind, std::uint8_t rule = 0, std::uint8_t flags = 0,
@@ -273,33 +275,67 @@ struct Standing {
     }
 };
 
-// Keys must be unique: an open-addressing table of indices (no allocation per key).
-void check_unique_keys(const std::vector<Backup>& backups) {
+// A key's hash: 8 bytes at a time (keys are short; the table below only needs them spread).
+std::uint64_t key_hash(std::string_view k) noexcept {
+    std::uint64_t h = 0x9e3779b97f4a7c15ull ^ k.size();
+    std::size_t i = 0;
+    for (; i + 8 <= k.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, k.data() + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    std::uint64_t w = 0;
+    std::memcpy(&w, k.data() + i, k.size() - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+// Keys must be unique: an open-addressing table of indices (no allocation per key), walked
+// in the list's order (its keys' text in order too).
+void check_unique_keys(const BackupList& backups) {
+    const std::size_t n = backups.size();
+    const auto& halves = backups.halves();
+    const bool some_half_empty =
+        std::any_of(halves.begin(), halves.end(), [](const std::string& h) { return h.empty(); });
     std::size_t cap = 16;
-    while (cap < backups.size() * 2) cap <<= 1;
-    std::vector<std::uint32_t> slots(cap, 0);  // index + 1; 0: empty
-    std::vector<std::size_t> hashes(backups.size());
-    const std::hash<std::string_view> hash;
-    for (std::size_t i = 0; i < backups.size(); ++i) {
-        step();
-        const auto& b = backups[i];
-        if (b.key.empty()) throw ConfigError("a backup has an empty key");
-        if (b.half.empty()) throw ConfigError("backup '" + b.key + "' has no half");
-        const std::size_t h = hash(b.key);
-        hashes[i] = h;
+    while (cap < n * 2) cap <<= 1;
+    // A slot: the index + 1 in the low 32 bits (0: empty), the hash's high bits above.
+    std::vector<std::uint64_t> slots(cap, 0);
+    // The keys' hashes are made `ahead` keys in advance and their slots asked for then: the
+    // table (2 MB for 100,000 keys) is probed at random, and each probe would otherwise wait
+    // for memory.
+    constexpr std::size_t ahead = 16;
+    std::uint64_t coming[ahead];
+    const auto hash_at = [&](std::size_t i) {
+        const std::uint64_t h = key_hash(backups.key(i));
+        __builtin_prefetch(&slots[h & (cap - 1)]);
+        return h;
+    };
+    for (std::size_t i = 0; i < ahead && i < n; ++i) coming[i] = hash_at(i);
+    step(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view key = backups.key(i);
+        if (key.empty()) throw ConfigError("a backup has an empty key");
+        if (some_half_empty && halves[backups.half_index(i)].empty())
+            throw ConfigError("backup '" + std::string(key) + "' has no half");
+        const std::uint64_t h = coming[i % ahead];
+        if (i + ahead < n) coming[i % ahead] = hash_at(i + ahead);
+        const std::uint64_t tag = h & ~std::uint64_t{0xffffffff};
         for (std::size_t pos = h & (cap - 1);; pos = (pos + 1) & (cap - 1)) {
-            if (slots[pos] == 0) {
-                slots[pos] = static_cast<std::uint32_t>(i + 1);
+            const std::uint64_t slot = slots[pos];
+            if (slot == 0) {
+                slots[pos] = tag | (i + 1);
                 break;
             }
-            const std::size_t j = slots[pos] - 1;
-            if (hashes[j] == h && backups[j].key == b.key)
-                throw ConfigError("backup key '" + b.key + "' is listed twice");
+            if ((slot & ~std::uint64_t{0xffffffff}) == tag &&
+                backups.key((slot & 0xffffffff) - 1) == key)
+                throw ConfigError("backup key '" + std::string(key) + "' is listed twice");
         }
     }
 }
 
-void validate(const std::vector<Backup>& backups, const Policy& policy) {
+void validate(const BackupList& backups, const Policy& policy) {
     const auto& t = policy.tiered;
     if (t.daily_days < 0 || t.monthly_months < 0 || t.yearly_years < 0)
         throw ConfigError("retention windows must be 0 (off) or positive");
@@ -344,7 +380,7 @@ void plan_tiered(Half& h, const std::vector<std::size_t>& eligible, TimePoint no
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
         const std::size_t i = eligible[n];
-        const TimePoint at = h.backup(i).time;
+        const TimePoint at = h.time(i);
         const TimePoint local = zone.to_local(at);
         int tier = -1;
         if (t.daily_days > 0 && now - at <= daily_window)
@@ -395,7 +431,7 @@ void plan_count(Half& h, const std::vector<std::size_t>& eligible, const Policy&
     std::vector<TimePoint> local(eligible.size());
     for (std::size_t n = 0; n < eligible.size(); ++n) {
         step();
-        local[n] = zone.to_local(h.backup(eligible[n]).time);
+        local[n] = zone.to_local(h.time(eligible[n]));
     }
     // For a dropped backup whose verification failed: a bucket another backup stands for.
     std::vector<PlanNote> lost(eligible.size());
@@ -478,15 +514,14 @@ void plan_half(Half& h, TimePoint now, const Policy& policy,
     eligible.reserve(size);
     step(size);
     for (std::size_t i = 0; i < size; ++i)
-        if (h.backup(i).ok && h.backup(i).time <= now) eligible.push_back(i);
+        if (h.backup(i).ok && h.time(i) <= now) eligible.push_back(i);
     // No successful backup: every failed one is kept as evidence (the minimum time point
     // compares older than everything).
-    const TimePoint newest_success =
-        eligible.empty() ? TimePoint::min() : h.backup(eligible.front()).time;
+    const TimePoint newest_success = eligible.empty() ? TimePoint::min() : h.time(eligible.front());
 
     step(size);
     for (std::size_t i = 0; i < size; ++i) {
-        const Backup& b = h.backup(i);
+        const BackupView b = h.backup(i);
         if (b.time > now) {
             h.reason(i, Reason::future, future_note);
         } else if (!b.ok) {
@@ -513,7 +548,7 @@ void plan_half(Half& h, TimePoint now, const Policy& policy,
         while ((std::uint64_t{1} << depth) <= protected_keys.size()) ++depth;
         step(depth * size);
         for (std::size_t i = 0; i < size; ++i)
-            if (protected_keys.count(h.backup(i).key))
+            if (protected_keys.count(std::string(h.backup(i).key)))
                 h.reason(i, Reason::protected_key, protected_note);
     }
 
@@ -593,7 +628,7 @@ std::size_t Plan::detail_size_bound(const Decision& d) const noexcept {
     for (std::uint32_t k = 0; k < d.note_count; ++k) {
         const PlanNote& note = notes[d.first_note + k];
         n += note_bound;
-        if (note.kind == not_standing_note) n += backups[note.ref].key.size();
+        if (note.kind == not_standing_note) n += backups.key(note.ref).size();
     }
     return n;
 }
@@ -607,7 +642,7 @@ void Plan::append_detail(std::string& out, const Decision& d) const {
 
 char* Plan::write_detail(char* at, const Decision& d) const {
     Cursor out{at};
-    const Backup& own = backups[d.backup];
+    const BackupView own = backups[d.backup];
     const auto& t = policy.tiered;
     const auto label = [&](std::uint8_t rule) {
         append_label(out, static_cast<Rule>(rule), policy.zone.to_local(own.time));
@@ -626,7 +661,7 @@ char* Plan::write_detail(char* at, const Decision& d) const {
                 break;
             case failed_old_note:
                 out += "failed, older than the newest successful backup (";
-                append_rfc3339(out, backups[n.ref].time);
+                append_rfc3339(out, backups.time(n.ref));
                 out += ')';
                 break;
             case newest_success_note:
@@ -671,7 +706,7 @@ char* Plan::write_detail(char* at, const Decision& d) const {
                 }
                 break;
             case not_standing_note: {
-                const Backup& rep = backups[n.ref];
+                const BackupView rep = backups[n.ref];
                 if (own.verified == Verification::failed && rep.verified != Verification::failed) {
                     out += "verification failed; ";
                     label(n.rule);
@@ -721,7 +756,7 @@ std::string Plan::detail(const Decision& d) const {
 }
 
 Explained Plan::explain(const Decision& d) const {
-    return {backup(d), d.keep, d.reasons.to_vector(), detail(d)};
+    return {backup(d).to_backup(), d.keep, d.reasons.to_vector(), detail(d)};
 }
 
 std::string_view to_string(Verification v) noexcept {
@@ -788,28 +823,35 @@ std::size_t Plan::count(Reason r) const noexcept {
 }
 
 std::vector<std::string> Plan::drop_keys() const {
-    std::vector<const Backup*> drops;
+    std::vector<std::uint32_t> drops;
     for (const auto& d : decisions)
-        if (!d.keep) drops.push_back(&backups[d.backup]);
-    std::sort(drops.begin(), drops.end(), [](const Backup* a, const Backup* b) {
-        return a->time != b->time ? a->time < b->time : a->key < b->key;
+        if (!d.keep) drops.push_back(d.backup);
+    std::sort(drops.begin(), drops.end(), [&](std::uint32_t a, std::uint32_t b) {
+        const TimePoint ta = backups.time(a), tb = backups.time(b);
+        return ta != tb ? ta < tb : backups.key(a) < backups.key(b);
     });
     std::vector<std::string> keys;
     keys.reserve(drops.size());
-    for (const auto* b : drops) keys.push_back(b->key);
+    for (const auto i : drops) keys.emplace_back(backups.key(i));
     return keys;
 }
 
 void check_keeps_every_half(const Plan& p) {
-    std::map<std::string, bool> any_kept;
-    const std::string* prev = nullptr;  // a plan's decisions come grouped by half: look up runs
+    std::map<std::string, bool, std::less<>> any_kept;
+    // A plan's decisions come grouped by half: look up runs of one half number.
+    std::uint32_t prev = 0;
     bool* half_kept = nullptr;
     step(p.decisions.size());
     for (const auto& d : p.decisions) {
-        const std::string& half = p.backup(d).half;
-        if (!prev || half != *prev) half_kept = &any_kept[half];
+        const std::uint32_t half = p.backups.half_index(d.backup);
+        if (!half_kept || half != prev) {
+            const std::string& name = p.backups.halves()[half];
+            auto it = any_kept.find(name);
+            if (it == any_kept.end()) it = any_kept.emplace(name, false).first;
+            half_kept = &it->second;
+        }
         *half_kept |= d.keep;
-        prev = &half;
+        prev = half;
     }
     for (const auto& [half, kept] : any_kept)
         if (!kept)
@@ -817,99 +859,113 @@ void check_keeps_every_half(const Plan& p) {
                         "'");
 }
 
-Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy,
+// The planner's access to a BackupList's entries: it sorts them in place.
+struct ListAccess {
+    // Sorts `v` by half, then time descending, as a number per entry (half * (span + 1) +
+    // newest time - time) in passes of up to 13 bits (least significant first, stable), then each
+    // run of equal half and time by `before` (keys descending); false, leaving `v` as it was,
+    // when that number does not fit in 64 bits. Linear in the entries for a fixed span.
+    template <class Before>
+    static bool radix_sort(std::vector<BackupList::Entry>& v, std::size_t halves,
+                           const Before& before) {
+        using Entry = BackupList::Entry;
+        const auto [lo, hi] = std::minmax_element(
+            v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.time < b.time; });
+        const std::uint64_t span =
+            static_cast<std::uint64_t>(hi->time) - static_cast<std::uint64_t>(lo->time);
+        if (span == std::numeric_limits<std::uint64_t>::max() ||
+            halves > std::numeric_limits<std::uint64_t>::max() / (span + 1))
+            return false;
+        const auto newest = static_cast<std::uint64_t>(hi->time);
+        const auto number = [&](const Entry& e) {
+            return e.half * (span + 1) + (newest - static_cast<std::uint64_t>(e.time));
+        };
+        const std::uint64_t top = (halves - 1) * (span + 1) + span;
+        int bits = 0;
+        while (bits < 64 && (top >> bits) != 0) ++bits;
+        // As few passes as digits of at most 13 bits allow (a 32 KiB histogram), the digits
+        // as even as can be: 2 passes for up to 26 bits (two halves over 6 months: 25).
+        const int passes = (bits + 12) / 13;
+        const int digit_bits = passes == 0 ? 1 : (bits + passes - 1) / passes;
+        const std::size_t buckets = std::size_t{1} << digit_bits;
+        std::vector<Entry> other(v.size());
+        std::vector<std::uint32_t> at(buckets);
+        for (int shift = 0; shift < bits; shift += digit_bits) {
+            step(2 * v.size());
+            std::fill(at.begin(), at.end(), 0);
+            for (const Entry& e : v) ++at[(number(e) >> shift) & (buckets - 1)];
+            std::uint32_t sum = 0;
+            for (auto& c : at) sum += std::exchange(c, sum);
+            for (const Entry& e : v) other[at[(number(e) >> shift) & (buckets - 1)]++] = e;
+            v.swap(other);
+        }
+        // Equal numbers (same half and time) are ordered by their keys.
+        for (std::size_t k = 0; k < v.size();) {
+            std::size_t end = k + 1;
+            while (end < v.size() && v[end].half == v[k].half && v[end].time == v[k].time) ++end;
+            step(end - k);
+            if (end - k > 1) std::sort(v.begin() + k, v.begin() + end, before);
+            k = end;
+        }
+        return true;
+    }
+
+    // Numbers the halves in the order of their names, then puts the entries by half, newest
+    // first (keys descending on equal times): the decisions' order. Entries are small values
+    // and hold no pointer, so the sort moves them directly.
+    static void sort_for_plan(BackupList& l) {
+        auto& names = l.halves_;
+        std::vector<std::uint32_t> by_name(names.size());
+        for (std::uint32_t k = 0; k < by_name.size(); ++k) by_name[k] = k;
+        std::sort(by_name.begin(), by_name.end(),
+                  [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
+        if (!std::is_sorted(by_name.begin(), by_name.end())) {
+            std::vector<std::uint32_t> rank(names.size());
+            std::vector<std::string> sorted(names.size());
+            for (std::uint32_t k = 0; k < by_name.size(); ++k) {
+                rank[by_name[k]] = k;
+                sorted[k] = std::move(names[by_name[k]]);
+            }
+            names = std::move(sorted);
+            for (auto& e : l.entries_) e.half = rank[e.half];
+            l.last_half_ = 0;
+        }
+        const char* const text = l.arena_.data();
+        std::uint64_t compared = 0;  // counted here, handed to step() once
+        const auto before = [text, &compared](const BackupList::Entry& a,
+                                              const BackupList::Entry& b) {
+            ++compared;
+            if (a.half != b.half) return a.half < b.half;
+            if (a.time != b.time) return a.time > b.time;
+            return std::string_view(text + a.key_at, a.key_size) >
+                   std::string_view(text + b.key_at, b.key_size);
+        };
+        // A list already in that order (checked in one pass) is left as it is.
+        if (!std::is_sorted(l.entries_.begin(), l.entries_.end(), before) &&
+            !radix_sort(l.entries_, names.size(), before))
+            std::sort(l.entries_.begin(), l.entries_.end(), before);
+        step(compared);
+    }
+};
+
+Plan plan(BackupList backups, TimePoint now, const Policy& policy,
           const std::set<std::string>& protected_keys) {
     validate(backups, policy);
     Plan p;
     p.now = now;
     p.policy = policy;
     p.backups = std::move(backups);
+    ListAccess::sort_for_plan(p.backups);
     const auto& bs = p.backups;
     const std::size_t n = bs.size();
-
-    // By half, then newest first. The halves (a few) are numbered in the order of their
-    // names, so that the sort compares numbers and times, and keys only on equal times.
-    std::vector<std::string_view> names;
-    std::vector<std::uint32_t> half_of(n);
-    std::size_t last = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::string_view h = bs[i].half;
-        if (last >= names.size() || names[last] != h) {
-            last =
-                static_cast<std::size_t>(std::find(names.begin(), names.end(), h) - names.begin());
-            if (last == names.size()) names.push_back(h);
-        }
-        half_of[i] = static_cast<std::uint32_t>(last);
-    }
-    std::vector<std::uint32_t> rank(names.size());
-    {
-        std::vector<std::uint32_t> by_name(names.size());
-        for (std::uint32_t k = 0; k < by_name.size(); ++k) by_name[k] = k;
-        std::sort(by_name.begin(), by_name.end(),
-                  [&](std::uint32_t a, std::uint32_t b) { return names[a] < names[b]; });
-        for (std::uint32_t k = 0; k < by_name.size(); ++k) rank[by_name[k]] = k;
-    }
-    struct Entry {
-        TimePoint time;
-        std::uint32_t half;
-        std::uint32_t index;
-    };
-    std::vector<Entry> order(n);
-    for (std::size_t i = 0; i < n; ++i)
-        order[i] = {bs[i].time, rank[half_of[i]], static_cast<std::uint32_t>(i)};
-    std::vector<std::uint32_t>{}.swap(half_of);
-    std::sort(order.begin(), order.end(), [&](const Entry& a, const Entry& b) {
-        step();
-        if (a.half != b.half) return a.half < b.half;
-        if (a.time != b.time) return a.time > b.time;
-        return bs[a.index].key > bs[b.index].key;
-    });
-    // The backups put in the decisions' order (in place, cycle by cycle: a Backup's move
-    // copies no key), so that the passes below and every writer of the plan walk them in
-    // order instead of jumping around the input's (cache and TLB misses were most of a large
-    // plan's time). Decision k is about backup k from here on.
     p.decisions.resize(n);
-    step(n);
-    // A cycle's next positions are read from `order` (1.6 MB for 100,000 backups, mostly
-    // cached) a few steps ahead, and the Backups there asked for, so that each move finds
-    // its Backup fetched instead of waiting for it.
-    constexpr int ahead_steps = 8;
-    const auto fetch = [&](std::size_t i) {
-        const char* at = reinterpret_cast<const char*>(&p.backups[i]);
-        __builtin_prefetch(at);
-        __builtin_prefetch(at + sizeof(Backup) - 1);
-    };
-    for (std::size_t k = 0; k < n; ++k) {
-        if (order[k].index == k) continue;
-        std::size_t ahead = order[k].index;  // runs ahead along the cycle; k: its end
-        for (int a = 0; a < ahead_steps && ahead != k; ++a) {
-            fetch(ahead);
-            ahead = order[ahead].index;
-        }
-        Backup held = std::move(p.backups[k]);
-        std::size_t j = k;
-        for (;;) {
-            const std::size_t from = order[j].index;
-            order[j].index = static_cast<std::uint32_t>(j);
-            if (from == k) {
-                p.backups[j] = std::move(held);
-                break;
-            }
-            if (ahead != k) {
-                fetch(ahead);
-                ahead = order[ahead].index;
-            }
-            p.backups[j] = std::move(p.backups[from]);
-            j = from;
-        }
-    }
     std::vector<std::size_t> half_starts;  // where each half begins, then n
+    step(n);
     for (std::size_t k = 0; k < n; ++k) {
         p.decisions[k].backup = static_cast<std::uint32_t>(k);
-        if (k == 0 || order[k].half != order[k - 1].half) half_starts.push_back(k);
+        if (k == 0 || bs.half_index(k) != bs.half_index(k - 1)) half_starts.push_back(k);
     }
     half_starts.push_back(n);
-    std::vector<Entry>{}.swap(order);  // freed before the notes grow
 
     // About one note per decision, a second for most kept ones.
     std::vector<Pending> pending;
@@ -1024,10 +1080,10 @@ void write_json(const Plan& p, const std::function<void(std::string_view)>& out)
         buf += "[\n";
         for (std::size_t n = 0; n < p.decisions.size(); ++n) {
             const auto& d = p.decisions[n];
-            const Backup& b = p.backup(d);
+            const BackupView b = p.backup(d);
             // A later decision's key asked for ahead: keys' bytes lie in the input's order.
             if (n + 16 < p.decisions.size())
-                __builtin_prefetch(p.backup(p.decisions[n + 16]).key.data());
+                __builtin_prefetch(p.backups.key(p.decisions[n + 16].backup).data());
             buf += "    {\n";
             field("      ", "detail");
             detail.clear();

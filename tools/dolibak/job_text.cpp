@@ -21,7 +21,7 @@ std::string prune_lines(const job::PruneReport& r) {
     std::string s;
     std::string last_half;
     for (const auto& d : r.plan.decisions) {
-        const auto& b = r.plan.backup(d);
+        const auto b = r.plan.backup(d).to_backup();
         if (b.half != last_half) {
             last_half = b.half;
             s += fmt::format("[{}]\n", last_half);

@@ -5,6 +5,7 @@
 #include <dolibak/retention/planner.hpp>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,5 +20,12 @@ namespace dolibak::catalog {
 DOLIBAK_API std::vector<retention::Backup> backups_from_lines(
     std::string_view text, std::string_view default_half = "db",
     std::size_t* manifests_skipped = nullptr);
+
+/// The same list read into a retention::BackupList that takes `text` as its arena: each key is
+/// a part of the text as it was given, nothing is copied or allocated per backup (what
+/// `dolibak plan` plans from).
+DOLIBAK_API retention::BackupList read_backup_list(std::string text,
+                                                   std::string_view default_half = "db",
+                                                   std::size_t* manifests_skipped = nullptr);
 
 }  // namespace dolibak::catalog

@@ -51,9 +51,20 @@ struct DOLIBAK_API StoreKey {
     bool encrypted = false;  ///< the name ends with ".age" (a half's object only)
 };
 
+/// A store key taken apart without copies: its prefix and half are parts of the key.
+struct DOLIBAK_API StoreKeyView {
+    std::string_view prefix;
+    std::string_view half;
+    TimePoint time{};
+    ObjectKind kind = ObjectKind::db_dump;
+    bool encrypted = false;
+};
+
 /// Recognises `[<prefix>/]<folder>/<ts><suffix>`; nothing for any other key (temporary
 /// objects, fingerprints, locks, foreign files), and nothing when the time stamp is invalid.
 DOLIBAK_API std::optional<StoreKey> parse_store_key(std::string_view key) noexcept;
+/// The same, as views into `key` (nothing allocated).
+DOLIBAK_API std::optional<StoreKeyView> parse_store_key_view(std::string_view key) noexcept;
 /// A run as a person names it (verify, restore): "latest" or empty gives nothing (the newest
 /// run); otherwise its time in either form, `20261206T172345Z` or `2026-12-06T17:23:45Z` (as
 /// `dolibak list` prints it). Throws ConfigError naming the input and the accepted forms.

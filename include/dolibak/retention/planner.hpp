@@ -18,6 +18,7 @@
 // take a slot; a plan that would leave a half without any backup is refused.
 #include <dolibak/core/export.hpp>
 #include <dolibak/core/timestamp.hpp>
+#include <dolibak/retention/backups.hpp>
 #include <dolibak/retention/timezone.hpp>
 
 #include <cstddef>
@@ -30,27 +31,6 @@
 #include <vector>
 
 namespace dolibak::retention {
-
-/// The result of a backup's latest verification (restoring it somewhere and checking it).
-enum class Verification {
-    unknown,  ///< never verified, or the result is not known
-    good,     ///< the latest verification succeeded
-    failed,   ///< the latest verification failed
-};
-
-/// "unknown", "good", "failed".
-DOLIBAK_API std::string_view to_string(Verification v) noexcept;
-
-/// One backup object of one half.
-struct DOLIBAK_API Backup {
-    std::string key;   ///< store key, unique
-    TimePoint time{};  ///< when the run started (the key's time stamp)
-    std::string half;  ///< "db", "docs", ...: each half is planned on its own
-    bool ok = true;    ///< false: the run failed or the object is known bad
-    /// Its latest verification: in every bucket, a backup whose verification failed stands
-    /// for the bucket only when every successful backup of the bucket failed verification.
-    Verification verified = Verification::unknown;
-};
 
 /// Tiered windows; 0 disables a tier.
 struct DOLIBAK_API TieredPolicy {
@@ -178,8 +158,9 @@ struct DOLIBAK_API Explained {
 
 struct DOLIBAK_API Plan {
     /// The backups planned (moved in), in the decisions' order: decisions[k] is about
-    /// backups[k] (Decision::backup == k for a plan as `plan` made it).
-    std::vector<Backup> backups;
+    /// backups[k] (Decision::backup == k for a plan as `plan` made it). The plan owns them:
+    /// the views it hands out (backup(d), backups[k]) live as long as it does.
+    BackupList backups;
     /// One decision per backup, by half (ascending), then newest first.
     std::vector<Decision> decisions;
     /// What the plan was made with (the details are made from them).
@@ -188,7 +169,7 @@ struct DOLIBAK_API Plan {
     /// The decisions' notes (Decision::first_note, note_count).
     std::vector<PlanNote> notes;
 
-    const Backup& backup(const Decision& d) const { return backups[d.backup]; }
+    BackupView backup(const Decision& d) const noexcept { return backups[d.backup]; }
     /// Human-readable explanation: the buckets for a kept backup ("newest of month
     /// 2026-09"), why it goes for a dropped one ("older than the yearly window (10 years)");
     /// several are joined with "; ".
@@ -213,8 +194,10 @@ struct DOLIBAK_API Plan {
 /// Plans retention. Throws ConfigError for bad input (duplicate keys, empty key or half,
 /// negative windows or counts other than `unlimited`) and Error when the plan would drop every
 /// backup of a half.
-/// Takes the backups by value: a caller done with its list moves it in, and no key is copied.
-DOLIBAK_API Plan plan(std::vector<Backup> backups, TimePoint now, const Policy& policy = {},
+/// Takes the backups by value: a caller done with its list moves it in, and the plan owns it
+/// (Plan::backups, reordered), so no key is copied.
+/// (A std::vector<Backup> or a braced list of Backups converts to a BackupList of copies.)
+DOLIBAK_API Plan plan(BackupList backups, TimePoint now, const Policy& policy = {},
                       const std::set<std::string>& protected_keys = {});
 
 /// The planner's elementary steps, counted in this thread while a WorkCounter lives (the

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <optional>
+
 using namespace dolibak;
 using namespace std::chrono;
 
@@ -30,6 +33,34 @@ TEST_CASE("time stamps parse strictly and round-trip") {
                       doctest::Contains("'20261131T000000Z': no such day in that month"));
     CHECK_THROWS_WITH(parse_timestamp("20261123T020000"), doctest::Contains("YYYYMMDDTHHMMSSZ"));
     CHECK_THROWS_AS(format_timestamp(sys_days{10000y / January / 1}), ConfigError);
+}
+
+TEST_CASE("try_parse_timestamp (its own fast parser) agrees with parse_timestamp") {
+    // Every day 31 per month (the invalid ones included) of years around the Gregorian rules'
+    // edges, at a time of day that varies: both accept the same stamps, at the same times.
+    int checked = 0, valid = 0;
+    for (const int y :
+         {0, 1, 4, 99, 100, 399, 400, 1600, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 2400, 9999})
+        for (int m = 0; m <= 13; ++m)
+            for (int d = 0; d <= 32; ++d) {
+                char text[40];
+                std::snprintf(text, sizeof text, "%04d%02d%02dT%02d%02d%02dZ", y, m, d,
+                              (d * 7) % 25, (m * 11 + d) % 61, (y + d) % 61);
+                CAPTURE(text);
+                std::optional<TimePoint> strict;
+                try {
+                    strict = parse_timestamp(text);
+                } catch (const ConfigError&) {
+                }
+                CHECK(try_parse_timestamp(text) == strict);
+                ++checked;
+                valid += strict.has_value();
+            }
+    CHECK(checked == 17 * 14 * 33);
+    CHECK(valid > 17 * 300);
+    CHECK(try_parse_timestamp("00000101T000000Z") == sys_days{0y / January / 1});
+    CHECK(try_parse_timestamp("99991231T235959Z") ==
+          sys_days{9999y / December / 31} + hours{23} + minutes{59} + seconds{59});
 }
 
 TEST_CASE("RFC 3339 in UTC") {

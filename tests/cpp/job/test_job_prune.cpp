@@ -93,7 +93,7 @@ TEST_CASE("prune over three years applies exactly the planner's plan") {
     std::set<std::string> expected_kept;
     for (const auto& d : expected.decisions)
         if (d.keep)
-            for (const auto& k : h.named_by_run_of.at(expected.backup(d).key))
+            for (const auto& k : h.named_by_run_of.at(std::string(expected.backup(d).key)))
                 expected_kept.insert(k);
     // A verification record every tenth day: each goes with its run.
     std::set<std::string> records, expected_records;

@@ -41,7 +41,7 @@ std::string reference_json(const Plan& p, TimePoint now, const Policy& policy) {
     j["counts"] = counts;
     json list = json::array();
     for (const auto& d : p.decisions) {
-        const Backup& b = p.backup(d);
+        const Backup b = p.backup(d).to_backup();
         json o;
         o["reasons"] = json::array();
         for (const auto r : d.reasons) o["reasons"].push_back(std::string(to_string(r)));
@@ -175,7 +175,7 @@ TEST_CASE("a plan's backups come in its decisions' order; write_detail stays in 
             for (std::size_t k = 0; k < p.decisions.size(); ++k) {
                 const Decision& d = p.decisions[k];
                 CHECK(d.backup == k);
-                seen.insert(p.backups[k].key);
+                seen.insert(std::string(p.backups[k].key));
                 const std::size_t bound = p.detail_size_bound(d);
                 const std::string detail = p.detail(d);
                 CHECK(detail.size() <= bound);

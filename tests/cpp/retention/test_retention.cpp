@@ -50,7 +50,7 @@ std::vector<Backup> daily_history(TimePoint newest, int n, const std::string& ha
 std::set<std::string> kept_keys(const Plan& p) {
     std::set<std::string> s;
     for (const auto& d : p.decisions)
-        if (d.keep) s.insert(p.backup(d).key);
+        if (d.keep) s.insert(std::string(p.backup(d).key));
     return s;
 }
 
@@ -255,7 +255,7 @@ TEST_CASE("invariants: newest success, protected keys, failed and future backups
         const auto p = plan(backups, now);
         std::map<std::string, int> newest;
         for (const auto& d : p.decisions)
-            if (has(d, Reason::newest_success)) ++newest[p.backup(d).half];
+            if (has(d, Reason::newest_success)) ++newest[std::string(p.backup(d).half)];
         CHECK(newest["db"] == 1);
         CHECK(newest["docs"] == 1);
         // Decisions are grouped by half, newest first.
@@ -709,7 +709,7 @@ TEST_CASE("properties over random histories") {
         const bool oldest_rule =
             pol.mode == Policy::Mode::count && pol.count.keep_oldest_if_unfilled;
         for (const auto& d : p.decisions) {
-            const Backup& b = p.backup(d);
+            const Backup b = p.backup(d).to_backup();
             if (!d.keep || b.half != extra.half || b.time <= extra.time) continue;
             if (oldest_rule && d.reasons == std::vector<Reason>{Reason::oldest}) continue;
             // A backup that failed verification gives its bucket to an older one that did not.

@@ -78,7 +78,7 @@ std::string render(const std::string& name, const Policy& policy, const Plan& p)
     for (const auto& [r, n] : counts) out << " " << r << " " << n;
     out << "\n";
     for (const auto& d : p.decisions) {
-        const Backup& b = p.backup(d);
+        const Backup b = p.backup(d).to_backup();
         std::string state = b.ok ? "ok" : "failed";
         if (b.verified != Verification::unknown)
             state +=
