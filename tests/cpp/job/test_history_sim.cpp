@@ -85,8 +85,11 @@ std::string snapshot(const fs::path& root) {
 /// disk work, which the Job's restore does now and then.
 std::string snapshot_of_index(store::Store& store, const std::string& index_key) {
     auto src = store.get(index_key);
-    packs::IndexReader reader(*src);
     packs::Relocations moved(store);
+    packs::TreeAccess tree;
+    tree.store = &store;
+    tree.moved = &moved;
+    packs::IndexReader reader(*src, &tree);
     packs::detail::BlobReader blobs(store, nullptr, &moved);
     std::map<std::string, std::string> entries;
     while (auto e = reader.next()) {
