@@ -55,8 +55,7 @@ bool TreeWalker::load(const BlobRef& ref, bool part, Frame& f, std::uint64_t par
         throw FormatError(fmt::format("index: the piece {} is a {} where a {} was expected",
                                       ref.sha256, h.part ? "part" : "directory",
                                       part ? "part" : "directory"));
-    if (access_.on_piece_read)
-        access_.on_piece_read(ref, text.find("\"pack\":\".\"") != std::string::npos);
+    if (access_.on_piece_read) access_.on_piece_read(ref, text);
     if (access_.seen) access_.seen->insert(where);
     lines.erase(lines.begin());
     f.pack = ref.pack;

@@ -25,6 +25,7 @@
 #include <set>
 #include <shared_mutex>
 #include <span>
+#include <tuple>
 #include <unordered_map>
 
 namespace dolibak::packs {
@@ -77,10 +78,21 @@ public:
             });
     }
 
-    /// A piece of the previous tree: known by its digest unless it refers to pieces in its
-    /// own pack (then it means something only where it is).
-    void learn_piece(const BlobRef& ref, bool relative) {
-        if (relative) return;
+    /// A piece of the previous tree, known by the digest of its text with its references to
+    /// pieces of its own pack (".") resolved: the text this run writes for the same entries
+    /// (it never writes "." for a piece of an earlier run).
+    void learn_piece(const BlobRef& ref, std::string_view text) {
+        static constexpr std::string_view same = R"("pack":".")";
+        std::string resolved;
+        bool relative = false;
+        for (std::size_t pos = 0;;) {
+            const auto at = text.find(same, pos);
+            resolved.append(text.substr(pos, at - pos));
+            if (at == std::string_view::npos) break;
+            relative = true;
+            resolved += R"("pack":")" + ref.pack + '"';
+            pos = at + same.size();
+        }
         BlobRef b = ref;
         if (moved_ && !present_.contains(b.pack)) moved_->locate(b, present_);
         if (!usable(b.pack) || b.offset > max_u32 || b.length > max_u32) return;
@@ -89,9 +101,13 @@ public:
             it->second = static_cast<std::uint32_t>(pack_keys_.size());
             pack_keys_.push_back(b.pack);
         }
-        known_pieces_.insert(hex_digest(b.sha256),
-                             {it->second, static_cast<std::uint32_t>(b.offset),
-                              static_cast<std::uint32_t>(b.length)});
+        const auto sha =
+            relative ? detail::digest_of(io::sha256_bytes(resolved)) : hex_digest(b.sha256);
+        if (known_pieces_.insert(sha, {it->second, static_cast<std::uint32_t>(b.offset),
+                                       static_cast<std::uint32_t>(b.length)}) &&
+            relative)
+            stored_as_.emplace(std::string(reinterpret_cast<const char*>(sha.data()), sha.size()),
+                               std::make_pair(ref.sha256, ref.size));
     }
     /// A previous piece this run may refer to: its pack (after the move records) usable.
     bool usable_piece(const BlobRef& ref) {
@@ -151,6 +167,7 @@ public:
         known_.clear();
         pack_keys_.clear();
         known_pieces_.clear();
+        stored_as_.clear();
         content_no_ = tree_no_ = no_number;
         pack_numbers_.clear();
     }
@@ -428,6 +445,9 @@ private:
         if (!relative)
             if (const auto* at = known_pieces_.find(sha)) {
                 place(r, *at);
+                // A piece stored with "." for its own pack: its own digest and size.
+                if (auto it = stored_as_.find(raw); it != stored_as_.end())
+                    std::tie(r.sha256, r.size) = it->second;
                 return r;
             }
         const auto frame = detail::compress_frame(text, options_.level);
@@ -481,6 +501,9 @@ private:
     std::shared_mutex known_mutex_;  ///< the workers read known_; only this thread writes it
     detail::KnownBlobs known_;
     detail::KnownBlobs known_pieces_;  ///< the index's pieces (only the walk's thread)
+    /// Pieces of the previous tree stored with "." (known by their resolved text's digest):
+    /// that digest (raw) -> the stored text's digest (hex) and size.
+    std::unordered_map<std::string, std::pair<std::string, std::uint64_t>> stored_as_;
     static constexpr std::uint32_t no_number = std::numeric_limits<std::uint32_t>::max();
     std::uint32_t content_no_ = no_number;  ///< the content pack being filled, once numbered
     std::uint32_t tree_no_ = no_number;     ///< the pack of pieces being filled, once numbered
@@ -526,8 +549,8 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
                 tree.store = &store;
                 tree.identities = options.identities;
                 tree.moved = &moved;
-                tree.on_piece_read = [&](const BlobRef& ref, bool relative) {
-                    builder.learn_piece(ref, relative);
+                tree.on_piece_read = [&](const BlobRef& ref, std::string_view text) {
+                    builder.learn_piece(ref, text);
                 };
                 builder.set_previous(std::make_unique<detail::PreviousIndex>(
                     *previous, options.temp_dir, [&](const IndexEntry& e) { builder.learn(e); },

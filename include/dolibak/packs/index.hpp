@@ -104,9 +104,10 @@ struct DOLIBAK_API TreeAccess {
     /// Called for each piece before it is read: its reference as the tree holds it (its
     /// pack before any move record is followed) and whether it is the root.
     std::function<void(const BlobRef&)> on_piece;
-    /// Called once a piece was read: whether it refers to pieces in its own pack (".": such
-    /// a piece means something only where it is stored, so it is never reused by digest).
-    std::function<void(const BlobRef&, bool relative)> on_piece_read;
+    /// Called once a piece was read (and checked), with its text: a reference in it to a
+    /// piece of its own pack says "." (the writer reuses a piece by the digest of its text
+    /// with those resolved).
+    std::function<void(const BlobRef&, std::string_view text)> on_piece_read;
     /// Set: a piece whose location (pack as referenced and offset) is in it is not read again
     /// (its entries are not returned, the counts are not checked); read ones are added.
     std::set<std::string>* seen = nullptr;
