@@ -419,9 +419,11 @@ private:
     }
 
     /// Names the pack of pieces by its content and uploads it (a run's pieces are few: at
-    /// once, in this thread); the open directories' references to its pieces get its key.
+    /// once, in this thread, after the content's upload in flight); the open directories'
+    /// references to its pieces get its key.
     void flush_tree() {
         if (tree_pack_.empty()) return;
+        wait_upload();
         const std::string key = detail::seal_and_name(
             tree_pack_, options_.encrypt_to ? &*options_.encrypt_to : nullptr, sealed_tree_);
         detail::put_pack(store_, key, options_.encrypt_to ? sealed_tree_ : tree_pack_);
