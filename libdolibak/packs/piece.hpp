@@ -1,5 +1,5 @@
 #pragma once
-// The pieces of a version 2 index (layer-private; docs/packs.md, "Pieces"): the text of an
+// The pieces of a version 2 index (layer-private; docs/packs.md, "Objects"): the text of an
 // entry line, of a piece's header and of a reference to a piece, and the rule that cuts a
 // large directory into parts.
 #include <dolibak/packs/index.hpp>

@@ -1,5 +1,5 @@
 #pragma once
-// Builds the tree of pieces of a version 2 index (layer-private; docs/packs.md, "Pieces")
+// Builds the tree of pieces of a version 2 index (layer-private; docs/packs.md, "Objects")
 // from the entries in walk order: a directory's piece is made when the walk leaves it; a
 // directory whose entries are those of the previous run's (same metadata, same content, the
 // same subdirectories' pieces, as many entries) keeps the previous piece and nothing is

@@ -1,5 +1,5 @@
 #pragma once
-// Reads the tree of pieces of a version 2 index (layer-private; docs/packs.md, "Pieces"):
+// Reads the tree of pieces of a version 2 index (layer-private; docs/packs.md, "Objects"):
 // the entries in walk order (parents before children, names in byte order), each piece read
 // (and checked against its SHA-256) when the walk reaches it. Memory: the pieces on the path
 // from the root to the current directory (one part of a split directory at a time).

@@ -4,7 +4,7 @@
 // (pack key, offset and length of its zstd frame). Version 1 (written whole): zstd-compressed
 // JSON lines, a header line, one line per entry in walk order, a trailer line with the counts.
 // Version 2 (a tree of pieces): the same header naming the root piece, then the trailer; each
-// directory's entries are a piece, stored as a blob in the packs (docs/packs.md, "Pieces").
+// directory's entries are a piece, stored as a blob in the packs (docs/packs.md, "Objects").
 #include <dolibak/core/export.hpp>
 #include <dolibak/io/io.hpp>
 

@@ -1,4 +1,4 @@
-// The index as a tree of pieces (version 2, docs/packs.md "Pieces"): a changed day stores the
+// The index as a tree of pieces (version 2, docs/packs.md "Objects"): a changed day stores the
 // changed folders' pieces (and their ancestors', a large folder's changed part only), not the
 // tree; indexes written whole (version 1, what older stores hold) still restore, verify, are
 // collected and serve as the previous run; the collection keeps the pieces a kept run needs,
