@@ -37,6 +37,9 @@ std::vector<std::string> split_lines(const std::string& text, const BlobRef& ref
 
 TreeWalker::TreeWalker(const TreeAccess& access, const BlobRef& root)
     : access_(access), blobs_(*access.store, access.identities, &moved_for(access, own_moved_)) {
+    // Pieces are small frames packed together: one request per pack of pieces, not one per
+    // directory (a pack of pieces is at most pack_size, 16 MiB by default).
+    blobs_.keep_whole_packs(std::size_t{40} << 20);
     Frame f;
     if (load(root, false, f, 0)) stack_.push_back(std::move(f));
 }

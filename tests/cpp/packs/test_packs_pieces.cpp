@@ -140,6 +140,25 @@ TEST_CASE("a changed day stores the changed folders' pieces, not the whole tree'
             "); a changed day's ", changed.piece_bytes, " in ", changed.pieces_new,
             " pieces, index object ", index_object);
 
+    // Reading the tree costs a request per pack of pieces, not one per folder (on S3, each a
+    // round trip): the next run's read of the previous tree, a quick verify (which reads the
+    // pieces only) and a restore.
+    std::uint64_t packs_now = 0;
+    for (const auto& o : store.list("packs/")) packs_now += o.size > 0;
+    {
+        store::FaultStore counted(store);
+        TempDir scratch;
+        CHECK(verifies(counted, t2, false));
+        const auto quick_gets = counted.calls(store::FaultStore::Op::get);
+        CHECK(quick_gets <= packs_now + 1);  // the index object, then each pack at most once
+        restored(counted, t2, scratch / "r");
+        const auto restore_gets = counted.calls(store::FaultStore::Op::get) - quick_gets;
+        MESSAGE(restore_gets, " gets to restore, ", quick_gets, " for a quick verify of ",
+                changed.pieces_kept + changed.pieces_new, " pieces in ", packs_now, " packs");
+        // The content: one ranged read per file; the index and the pieces: twice at most.
+        CHECK(restore_gets <= 481 + 2 * (packs_now + 1));
+    }
+
     // Unchanged since: nothing stored, the root kept.
     const auto same = run(store, root, t3, t2);
     CHECK(same.packs_uploaded == 0);
