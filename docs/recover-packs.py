@@ -10,7 +10,9 @@ The format is described in docs/packs.md. Usage:
 STORE_DIR is a directory holding the store's objects under their keys (a `file://` store, or
 `aws s3 sync s3://bucket/prefix STORE_DIR`), RUN the run's time stamp (20261123T020000Z), and
 TARGET a directory that must not exist yet. STORE_DIR needs the run's index
-(docs/RUN.index.zst, or .age) and the whole packs/ folder: the packs, and the move records
+(docs/RUN.index.zst, or .age: of version 2, it names the root of a tree of pieces, each a
+directory's entries, stored in the packs like content) and the whole packs/ folder: the
+packs, and the move records
 under packs/moved/ (a pack that was repacked is gone; its record says where each of its blobs
 is now). KEY_FILE is an age identity file (as age-keygen writes it) for an encrypted run: the
 index, each pack and each move record (.json.age) are decrypted with `age -d -i KEY_FILE`.
@@ -120,6 +122,37 @@ def read_blob(packs, blob):
     return data
 
 
+def piece(packs, ref):
+    """A piece of a version 2 index: its header and its lines (entries, or parts)."""
+    lines = read_blob(packs, ref).decode("utf-8").split("\n")
+    if len(lines) < 2 or lines[-1] != "":
+        raise SystemExit(f"the piece {ref['sha256']} is malformed")
+    return json.loads(lines[0]), [json.loads(line) for line in lines[1:-1]]
+
+
+def in_pack(ref, holder):
+    """A piece's reference; "." names the pack of the piece that holds the reference."""
+    return dict(ref, pack=holder["pack"]) if ref["pack"] == "." else ref
+
+
+def tree_entries(packs, ref, prefix=b""):
+    """(path, entry) of a tree of pieces, parents first: a directory's piece lists its
+    entries, or the parts that do (a large directory)."""
+    header, rows = piece(packs, ref)
+    groups = [(ref, rows)]
+    if header.get("parts"):
+        groups = ((in_pack(p, ref), None) for p in rows)
+    for holder, entries in groups:
+        for entry in entries if entries is not None else piece(packs, holder)[1]:
+            name = name_of(entry, "name")
+            if name in (b"", b".", b"..") or b"/" in name:
+                raise SystemExit(f"refusing the name {name!r}")
+            yield prefix + name, entry
+            if entry["type"] == "dir":
+                yield from tree_entries(packs, in_pack(entry["piece"], holder),
+                                        prefix + name + b"/")
+
+
 def main(store, run, target, identity=None):
     index = os.path.join(store, "docs", run + ".index.zst")
     if os.path.exists(index):
@@ -132,17 +165,19 @@ def main(store, run, target, identity=None):
     lines = zstd_decompress(compressed).decode("utf-8").splitlines()
     packs = Packs(store, identity)
     header = json.loads(lines[0]) if lines else {}
-    if header.get("format") != "dolibak-docs-index" or header.get("version") != 1:
-        raise SystemExit("not a dolibak documents index of version 1")
+    if header.get("format") != "dolibak-docs-index" or header.get("version") not in (1, 2):
+        raise SystemExit("not a dolibak documents index of version 1 or 2")
     if len(lines) < 2 or "end" not in json.loads(lines[-1]):
         raise SystemExit("the index has no trailer: truncated")
+    if header["version"] == 2:  # a tree of pieces, in the packs
+        entries = tree_entries(packs, header["root"])
+    else:  # the whole tree, one line per entry
+        entries = ((name_of(e, "path"), e) for e in map(json.loads, lines[1:-1]))
     target = os.fsencode(target)
     os.mkdir(target, 0o700)
     directories = []
     symlinks = set()
-    for line in lines[1:-1]:
-        entry = json.loads(line)
-        relative = name_of(entry, "path")
+    for relative, entry in entries:
         path = safe_join(target, relative)
         parts = relative.split(b"/")
         if any(b"/".join(parts[:i]) in symlinks for i in range(1, len(parts))):

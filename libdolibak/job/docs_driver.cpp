@@ -243,6 +243,7 @@ private:
         w.cancel = ctx.cancel;
         w.encrypt_to = ctx.encrypt_to;
         w.skip_unreadable = s.skip_unreadable;
+        w.index_version = s.packs_index_version;
         w.on_warning = [&ctx](const std::string& warning) { ctx.warn(warning); };
         packs::WriterSummary written;
         try {

@@ -37,6 +37,39 @@ const io::AgeIdentities& identities_for(const io::AgeIdentities* identities,
     return *identities;
 }
 
+const std::string* BlobReader::whole(const std::string& pack) {
+    if (budget_ == 0 || dropped_.count(pack)) return nullptr;
+    if (auto it = kept_.find(pack); it != kept_.end()) return &it->second;
+    const auto info = store_.head(pack);
+    if (!info) throw store::ObjectNotFound(store_.url(), pack);
+    if (info->size > budget_ / 2) {
+        dropped_.insert(pack);
+        return nullptr;
+    }
+    std::string bytes = store_.get_bytes(pack, static_cast<std::size_t>(info->size) + 1);
+    if (bytes.size() != info->size)
+        throw FormatError(
+            fmt::format("{}: {} bytes read, {} listed", pack, bytes.size(), info->size));
+    while (!kept_order_.empty() && kept_bytes_ + bytes.size() > budget_) {
+        const auto oldest = kept_order_.front();
+        kept_order_.pop_front();
+        kept_bytes_ -= kept_[oldest].size();
+        kept_.erase(oldest);
+        dropped_.insert(oldest);
+    }
+    kept_bytes_ += bytes.size();
+    kept_order_.push_back(pack);
+    return &kept_.emplace(pack, std::move(bytes)).first->second;
+}
+
+std::string BlobReader::slice(const std::string& bytes, const std::string& pack,
+                              std::uint64_t offset, std::uint64_t length) {
+    if (offset > bytes.size() || length > bytes.size() - offset)
+        throw FormatError(fmt::format("{}: {} bytes at {} are past its end ({} bytes)", pack,
+                                      length, offset, bytes.size()));
+    return bytes.substr(static_cast<std::size_t>(offset), static_cast<std::size_t>(length));
+}
+
 io::AgeRandomAccess& BlobReader::open(const std::string& pack) {
     auto it = open_.find(pack);
     if (it != open_.end()) return *it->second;
@@ -48,6 +81,7 @@ io::AgeRandomAccess& BlobReader::open(const std::string& pack) {
         [this, key = pack, total = info->size](std::uint64_t offset, std::size_t size) {
             if (offset >= total) return std::string();
             const auto n = std::min<std::uint64_t>(size, total - offset);
+            if (const std::string* bytes = whole(key)) return slice(*bytes, key, offset, n);
             auto src = store_.get(key, {.offset = offset, .length = n});
             return io::read_all(*src, n + 1);
         },
@@ -57,6 +91,8 @@ io::AgeRandomAccess& BlobReader::open(const std::string& pack) {
 
 std::string BlobReader::frame(const BlobRef& ref) {
     if (!is_encrypted_pack(ref.pack)) {
+        if (const std::string* bytes = whole(ref.pack))
+            return slice(*bytes, ref.pack, ref.offset, ref.length);
         auto src = store_.get(ref.pack, {.offset = ref.offset, .length = ref.length});
         auto frame = io::read_all(*src, ref.length + 1);
         if (frame.size() != ref.length)

@@ -6,8 +6,11 @@
 #include <dolibak/packs/relocation.hpp>
 #include <dolibak/store/store.hpp>
 
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -28,8 +31,22 @@ public:
                Relocations* moved = nullptr)
         : store_(store), identities_(identities), moved_(moved) {}
     std::string read(const BlobRef& ref);
+    /// Reads a pack of at most budget / 2 bytes whole the first time one of its frames is
+    /// needed, and serves its next frames from memory; at most `budget` bytes are kept (the
+    /// oldest pack dropped first), and a pack dropped and needed again is read by ranges from
+    /// then on, so no pack is fetched whole twice. For the trees of pieces: many small frames
+    /// from a few packs, one request per pack instead of one per piece (on S3, a directory
+    /// each). Off (0) by default: a restore reads each content frame once.
+    void keep_whole_packs(std::size_t budget) { budget_ = budget; }
 
 private:
+    /// The pack's bytes (its ciphertext if encrypted) when kept whole, or nullptr: read it
+    /// by ranges. store::ObjectNotFound when it is missing.
+    const std::string* whole(const std::string& pack);
+    /// `length` bytes at `offset` of a pack kept whole; FormatError past its end.
+    static std::string slice(const std::string& bytes, const std::string& pack,
+                             std::uint64_t offset, std::uint64_t length);
+
     /// The blob's zstd frame as `ref` places it; store::ObjectNotFound when its pack is missing.
     std::string frame(const BlobRef& ref);
     io::AgeRandomAccess& open(const std::string& pack);
@@ -38,6 +55,11 @@ private:
     const io::AgeIdentities* identities_;
     Relocations* moved_;
     std::map<std::string, std::unique_ptr<io::AgeRandomAccess>> open_;
+    std::size_t budget_ = 0;
+    std::size_t kept_bytes_ = 0;
+    std::map<std::string, std::string> kept_;  // pack -> its bytes
+    std::deque<std::string> kept_order_;       // oldest first
+    std::set<std::string> dropped_;            // read by ranges from now on
 };
 
 /// The identities, or ConfigError naming age_identity_file: `key` is encrypted.

@@ -71,6 +71,14 @@ std::map<std::string, std::uint64_t> LiveSet::bytes() const {
 LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentities* identities) {
     LiveSet live;
     std::vector<std::string> via;
+    // A piece shared by several runs' trees (an unchanged directory) is read once.
+    std::set<std::string> seen;
+    auto keep = [&](BlobRef b) {
+        via.clear();
+        moved.follow(b, &via);
+        for (const auto& p : via) live.records.insert(moved_key(p));
+        live.frames[b.pack].emplace(b.offset, b.length);
+    };
     for (const auto& o : store.list("docs/")) {
         if (!is_index_key(o.key)) continue;
         try {
@@ -80,14 +88,15 @@ LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentitie
             auto src = store.get(o.key);
             std::optional<io::AgeDecryptSource> plain;
             if (ids) plain.emplace(*src, *ids);
-            IndexReader reader(plain ? static_cast<io::Source&>(*plain) : *src);
+            TreeAccess tree;
+            tree.store = &store;
+            tree.identities = identities;
+            tree.moved = &moved;
+            tree.on_piece = keep;
+            tree.seen = &seen;
+            IndexReader reader(plain ? static_cast<io::Source&>(*plain) : *src, &tree);
             while (auto e = reader.next())
-                for (auto& b : e->blobs) {
-                    via.clear();
-                    moved.follow(b, &via);
-                    for (const auto& p : via) live.records.insert(moved_key(p));
-                    live.frames[b.pack].emplace(b.offset, b.length);
-                }
+                for (auto& b : e->blobs) keep(b);
             ++live.indexes;
         } catch (Error& e) {
             e.with_context("reading the index " + o.key + " (no pack is deleted)");

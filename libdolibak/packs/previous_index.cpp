@@ -65,13 +65,35 @@ bool walk_less(std::string_view a, std::string_view b) noexcept {
 }
 
 PreviousIndex::PreviousIndex(io::Source& index, const std::filesystem::path& temp_dir,
-                             const std::function<void(const IndexEntry&)>& learn)
+                             const std::function<void(const IndexEntry&)>& learn,
+                             const TreeAccess* tree)
     : spool_(temp_file(temp_dir)) {
+    io::UniqueFd teed_copy;  ///< version 2: the index object's copy, kept open while read
     SpoolObserver copy(spool_.get());
     io::ObservedSource teed(index, {&copy});
     {
-        IndexReader first(teed);
-        while (auto e = first.next()) learn(*e);
+        IndexReader first(teed, tree);
+        if (first.version() >= 2) {
+            // The index object names the root piece only: the entries read from the pieces
+            // are written whole (with each directory's piece) for the second reading.
+            root_ = first.root();
+            teed_copy = std::move(spool_);
+            spool_ = temp_file(temp_dir);
+            io::UniqueFd out(::dup(spool_.get()));
+            if (!out) throw IoError("cannot write the previous index", "(temporary file)", errno);
+            io::FdSink sink(std::move(out), "previous index (temporary)");
+            IndexWriter again(sink, first.run());
+            std::uint64_t top = 0;
+            while (auto e = first.next()) {
+                learn(*e);
+                if (e->path.find('/') == std::string::npos) ++top;
+                again.add(*e);
+            }
+            again.finish();
+            root_entries_ = top;
+        } else {
+            while (auto e = first.next()) learn(*e);
+        }
     }
     if (::lseek(spool_.get(), 0, SEEK_SET) != 0)
         throw IoError("cannot read back the previous index", "(temporary file)", errno);

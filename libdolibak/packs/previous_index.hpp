@@ -24,8 +24,12 @@ public:
     /// Reads `index` to its end, calling `learn` for each entry. Throws FormatError when it is
     /// not a readable index, IoError when the temporary file (in `temp_dir`, or the system's
     /// temporary directory) cannot be written.
+    /// A version 2 index (a tree of pieces) is read through `tree` (its on_piece_read shows
+    /// each piece read); its entries are written to the temporary file (with each
+    /// directory's piece) for the second reading.
     PreviousIndex(io::Source& index, const std::filesystem::path& temp_dir,
-                  const std::function<void(const IndexEntry&)>& learn);
+                  const std::function<void(const IndexEntry&)>& learn,
+                  const TreeAccess* tree = nullptr);
     ~PreviousIndex();
     PreviousIndex(const PreviousIndex&) = delete;
     PreviousIndex& operator=(const PreviousIndex&) = delete;
@@ -33,12 +37,17 @@ public:
     /// The previous entry of `path`, or nullptr. Successive calls must come in walk order
     /// (an entry passed over is not seen again); the pointer is valid until the next call.
     const IndexEntry* find(std::string_view path);
+    /// Version 2: the root piece (as referenced) and how many entries it lists.
+    const std::optional<BlobRef>& root() const noexcept { return root_; }
+    std::uint64_t root_entries() const noexcept { return root_entries_; }
 
 private:
     io::UniqueFd spool_;
     std::unique_ptr<io::Source> source_;
     std::unique_ptr<IndexReader> reader_;
     std::optional<IndexEntry> current_;
+    std::optional<BlobRef> root_;
+    std::uint64_t root_entries_ = 0;
     bool started_ = false;
     bool ended_ = false;
 };

@@ -82,10 +82,22 @@ std::string headers_for(const IndexEntry& e) {
     return out;
 }
 
+TreeAccess access_for(store::Store& store, const io::AgeIdentities* identities,
+                      Relocations& moved) {
+    TreeAccess a;
+    a.store = &store;
+    a.identities = identities;
+    a.moved = &moved;
+    return a;
+}
+
 class TarStream final : public io::Source {
 public:
     TarStream(store::Store& store, io::Source& index, const io::AgeIdentities* identities)
-        : moved_(store, identities), blobs_(store, identities, &moved_), reader_(index) {}
+        : moved_(store, identities),
+          blobs_(store, identities, &moved_),
+          access_(access_for(store, identities, moved_)),
+          reader_(index, &access_) {}
 
     std::size_t read(io::MutableBytes buf) override {
         while (pos_ == out_.size()) {
@@ -121,6 +133,7 @@ private:
 
     Relocations moved_;  ///< before blobs_, which follows it
     detail::BlobReader blobs_;
+    TreeAccess access_;  ///< a version 2 index's pieces
     IndexReader reader_;
     IndexEntry current_;
     std::size_t next_blob_ = 0;
@@ -150,7 +163,12 @@ VerifyResult verify_run(store::Store& store, io::Source& index, bool full,
     // pack -> its blobs by offset (distinct)
     std::map<std::string, std::map<std::uint64_t, BlobRef>> packs;
     try {
-        IndexReader reader(index);
+        // A version 2 index: each piece is checked when read, and like a blob in its pack.
+        TreeAccess tree;
+        tree.store = &store;
+        tree.identities = identities;
+        tree.on_piece = [&](const BlobRef& b) { packs[b.pack].try_emplace(b.offset, b); };
+        IndexReader reader(index, &tree);
         while (auto e = reader.next())
             for (auto& b : e->blobs) packs[b.pack].try_emplace(b.offset, b);
         result.totals = reader.totals();

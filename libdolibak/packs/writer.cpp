@@ -2,6 +2,7 @@
 #include "packs/known_blobs.hpp"
 #include "packs/pack_store.hpp"
 #include "packs/previous_index.hpp"
+#include "packs/tree_builder.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/age.hpp>
@@ -24,6 +25,7 @@
 #include <set>
 #include <shared_mutex>
 #include <span>
+#include <tuple>
 #include <unordered_map>
 
 namespace dolibak::packs {
@@ -52,6 +54,7 @@ struct Waiting {
     /// has one (the blob just read is in the batch when submit() consumes), so it is never
     /// written to the index half-read.
     std::size_t outstanding = 0;
+    detail::Previous previous;  ///< what the previous run had at its path (version 2)
 };
 
 /// Blobs of the current pack are referenced with an empty `pack` until the pack is uploaded.
@@ -60,12 +63,59 @@ public:
     Builder(store::Store& store, io::Sink& index_sink, std::string_view run,
             const WriterOptions& options)
         : store_(store),
-          index_(index_sink, run),
+          index_sink_(index_sink),
+          run_(run),
           options_(options),
           pool_(options.threads, options.level, [this](const Digest& sha) {
               std::shared_lock lock(known_mutex_);
               return known_.find(sha) != nullptr;
-          }) {}
+          }) {
+        if (options.index_version == 1)
+            index_.emplace(index_sink, run);
+        else
+            tree_.emplace([this](const std::string& text, bool relative) {
+                return store_piece(text, relative);
+            });
+    }
+
+    /// A piece of the previous tree, known by the digest of its text with its references to
+    /// pieces of its own pack (".") resolved: the text this run writes for the same entries
+    /// (it never writes "." for a piece of an earlier run).
+    void learn_piece(const BlobRef& ref, std::string_view text) {
+        static constexpr std::string_view same = R"("pack":".")";
+        std::string resolved;
+        bool relative = false;
+        for (std::size_t pos = 0;;) {
+            const auto at = text.find(same, pos);
+            resolved.append(text.substr(pos, at - pos));
+            if (at == std::string_view::npos) break;
+            relative = true;
+            resolved += R"("pack":")" + ref.pack + '"';
+            pos = at + same.size();
+        }
+        BlobRef b = ref;
+        if (moved_ && !present_.contains(b.pack)) moved_->locate(b, present_);
+        if (!usable(b.pack) || b.offset > max_u32 || b.length > max_u32) return;
+        auto [it, added] = pack_numbers_.try_emplace(b.pack, 0);
+        if (added) {
+            it->second = static_cast<std::uint32_t>(pack_keys_.size());
+            pack_keys_.push_back(b.pack);
+        }
+        const auto sha =
+            relative ? detail::digest_of(io::sha256_bytes(resolved)) : hex_digest(b.sha256);
+        if (known_pieces_.insert(sha, {it->second, static_cast<std::uint32_t>(b.offset),
+                                       static_cast<std::uint32_t>(b.length)}) &&
+            relative)
+            stored_as_.emplace(std::string(reinterpret_cast<const char*>(sha.data()), sha.size()),
+                               std::make_pair(ref.sha256, ref.size));
+    }
+    /// A previous piece this run may refer to: its pack (after the move records) usable.
+    bool usable_piece(const BlobRef& ref) {
+        if (ref.sha256.empty()) return false;
+        BlobRef b = ref;
+        if (moved_ && !present_.contains(b.pack)) moved_->locate(b, present_);
+        return usable(b.pack);
+    }
 
     /// The previous index's blobs whose pack is present (or whose repacked pack's frames are,
     /// through the move records) become known.
@@ -100,13 +150,25 @@ public:
         present_ = std::move(packs);
         moved_ = moved;
     }
-    void set_previous(std::unique_ptr<detail::PreviousIndex> p) { previous_ = std::move(p); }
+    void set_previous(std::unique_ptr<detail::PreviousIndex> p) {
+        previous_ = std::move(p);
+        if (tree_ && previous_->root() && usable_piece(*previous_->root())) {
+            detail::Previous root;
+            root.piece = *previous_->root();
+            root.piece_entries = previous_->root_entries();
+            tree_->set_root_previous(std::move(root));
+        }
+    }
     /// Drops what learn() gathered (a previous index that turned out unreadable).
     void forget() {
         previous_.reset();
+        if (tree_) tree_->set_root_previous({});
         std::unique_lock lock(known_mutex_);
         known_.clear();
         pack_keys_.clear();
+        known_pieces_.clear();
+        stored_as_.clear();
+        content_no_ = tree_no_ = no_number;
         pack_numbers_.clear();
     }
     /// The table of pack keys is only needed while loading; the pack numbers stay.
@@ -121,16 +183,30 @@ public:
         e.uid = w.st.st_uid;
         e.gid = w.st.st_gid;
         e.mtime_ns = ns_of(w.st.st_mtim);
+        const IndexEntry* p = previous_ ? previous_->find(w.path) : nullptr;
+        const bool same_meta = p && p->mode == e.mode && p->uid == e.uid && p->gid == e.gid &&
+                               p->mtime_ns == e.mtime_ns;
         if (S_ISDIR(w.st.st_mode)) {
             e.type = EntryType::directory;
+            if (p && p->type == EntryType::directory) {
+                waiting.previous.same = same_meta;
+                if (usable_piece(p->piece)) {
+                    waiting.previous.piece = p->piece;
+                    waiting.previous.piece_entries = p->piece_entries;
+                }
+            }
         } else if (S_ISLNK(w.st.st_mode)) {
             e.type = EntryType::symlink;
             e.target = w.link_target;
+            waiting.previous.same =
+                same_meta && p->type == EntryType::symlink && p->target == e.target;
         } else if (S_ISREG(w.st.st_mode)) {
             e.type = EntryType::file;
             e.ctime_ns = ns_of(w.st.st_ctim);
             e.inode = w.st.st_ino;
-            if (!reuse(e, w) && !read_file(waiting, w)) {
+            if (reuse(e, p, static_cast<std::uint64_t>(w.st.st_size))) {
+                waiting.previous.same = same_meta && e.blobs == p->blobs;
+            } else if (!read_file(waiting, w)) {
                 queue_.pop_back();  // unreadable and skipped: nothing of it was submitted
                 return;
             }
@@ -159,11 +235,28 @@ public:
         wait_upload();
         drain();
         if (!queue_.empty()) throw FormatError("packs: entries left unwritten (internal error)");
-        index_.finish();
-        summary_.totals = index_.totals();
+        if (index_) {
+            index_->finish();
+            summary_.totals = index_->totals();
+            return summary_;
+        }
+        // The pieces go in their own packs, uploaded before the index that names the root.
+        tree_->finish();
+        flush_tree();
+        if (tree_->root().pack.empty())
+            throw FormatError("packs: the root piece has no pack (internal error)");
+        summary_.totals = tree_->totals();
+        summary_.pieces_kept = tree_->pieces_kept();
+        finishing_ = true;
+        write_tree_index(index_sink_, run_, tree_->root(), summary_.totals);
         return summary_;
     }
-    void abort() noexcept { index_.abort(); }
+    void abort() noexcept {
+        if (index_)
+            index_->abort();
+        else if (!finishing_)
+            index_sink_.abort();
+    }
 
 private:
     static Digest hex_digest(const std::string& hex) {
@@ -176,12 +269,10 @@ private:
         return d;  // the index reader checked: 64 lower-case hexadecimal digits
     }
 
-    bool reuse(IndexEntry& e, const tarball::WalkEntry& w) {
-        if (!previous_) return false;
-        const auto* p = previous_->find(w.path);
+    bool reuse(IndexEntry& e, const IndexEntry* p, std::uint64_t size) {
         if (!p || p->type != EntryType::file) return false;
-        if (p->size != static_cast<std::uint64_t>(w.st.st_size) || p->mtime_ns != e.mtime_ns ||
-            p->ctime_ns != e.ctime_ns || p->inode != e.inode)
+        if (p->size != size || p->mtime_ns != e.mtime_ns || p->ctime_ns != e.ctime_ns ||
+            p->inode != e.inode)
             return false;
         const auto& blobs = located(p->blobs);
         for (const auto& b : blobs)
@@ -284,9 +375,17 @@ private:
         }
     }
 
-    std::uint32_t current_pack() const { return static_cast<std::uint32_t>(pack_keys_.size()); }
+    /// The number of the content pack being filled (its key is empty until it is named).
+    std::uint32_t current_pack() { return number(content_no_); }
+    std::uint32_t number(std::uint32_t& slot) {
+        if (slot == no_number) {
+            slot = static_cast<std::uint32_t>(pack_keys_.size());
+            pack_keys_.emplace_back();
+        }
+        return slot;
+    }
     void place(BlobRef& r, const BlobLocation& at) const {
-        if (at.pack < pack_keys_.size()) r.pack = pack_keys_[at.pack];  // else: current pack
+        r.pack = pack_keys_.at(at.pack);  // empty: a pack being filled
         r.offset = at.offset;
         r.length = at.length;
     }
@@ -314,8 +413,54 @@ private:
         for (auto& q : queue_)
             for (auto& b : q.entry.blobs)
                 if (b.pack.empty()) b.pack = key;
-        pack_keys_.push_back(key);  // the current pack's number now names it
+        pack_keys_[current_pack()] = key;  // the current pack's number now names it
+        content_no_ = no_number;
         drain();
+    }
+
+    /// Names the pack of pieces by its content and uploads it (a run's pieces are few: at
+    /// once, in this thread, after the content's upload in flight); the open directories'
+    /// references to its pieces get its key.
+    void flush_tree() {
+        if (tree_pack_.empty()) return;
+        wait_upload();
+        const std::string key = detail::seal_and_name(
+            tree_pack_, options_.encrypt_to ? &*options_.encrypt_to : nullptr, sealed_tree_);
+        detail::put_pack(store_, key, options_.encrypt_to ? sealed_tree_ : tree_pack_);
+        ++summary_.packs_uploaded;
+        summary_.pack_bytes += options_.encrypt_to ? sealed_tree_.size() : tree_pack_.size();
+        tree_pack_.clear();
+        pack_keys_[number(tree_no_)] = key;
+        tree_no_ = no_number;
+        tree_->pack_named(key);
+    }
+
+    /// A piece of this run's tree: referenced where it is when the same bytes are known (and
+    /// mean the same anywhere: no reference to its own pack), else appended to the current
+    /// pack (a reference with an empty pack until the pack is named).
+    BlobRef store_piece(const std::string& text, bool relative) {
+        const auto raw = io::sha256_bytes(text);
+        const auto sha = detail::digest_of(raw);
+        BlobRef r;
+        r.sha256 = io::to_hex(io::as_bytes(raw));
+        r.size = text.size();
+        if (!relative)
+            if (const auto* at = known_pieces_.find(sha)) {
+                place(r, *at);
+                // A piece stored with "." for its own pack: its own digest and size.
+                if (auto it = stored_as_.find(raw); it != stored_as_.end())
+                    std::tie(r.sha256, r.size) = it->second;
+                return r;
+            }
+        const auto frame = detail::compress_frame(text, options_.level);
+        const BlobLocation where{number(tree_no_), static_cast<std::uint32_t>(tree_pack_.size()),
+                                 static_cast<std::uint32_t>(frame.size())};
+        tree_pack_ += frame;
+        if (!relative) known_pieces_.insert(sha, where);
+        place(r, where);
+        ++summary_.pieces_new;
+        summary_.piece_bytes += frame.size();
+        return r;
     }
 
     /// Waits for the pack being uploaded, rethrowing its failure.
@@ -330,8 +475,12 @@ private:
             if (front.outstanding > 0) return;
             for (const auto& b : front.entry.blobs)
                 if (b.pack.empty()) return;
-            index_.add(front.entry);
+            if (index_)
+                index_->add(front.entry);
+            else
+                tree_->add(std::move(queue_.front().entry), front.previous);
             queue_.pop_front();
+            if (tree_ && tree_pack_.size() >= options_.pack_size) flush_tree();
         }
     }
 
@@ -340,7 +489,11 @@ private:
     }
 
     store::Store& store_;
-    IndexWriter index_;
+    io::Sink& index_sink_;
+    std::string run_;
+    std::optional<IndexWriter> index_;         ///< version 1: written whole
+    std::optional<detail::TreeBuilder> tree_;  ///< version 2: a tree of pieces
+    bool finishing_ = false;                   ///< the index object is being written
     const WriterOptions& options_;
     WriterSummary summary_;
     std::set<std::string> present_;
@@ -349,7 +502,16 @@ private:
     std::unique_ptr<detail::PreviousIndex> previous_;
     std::shared_mutex known_mutex_;  ///< the workers read known_; only this thread writes it
     detail::KnownBlobs known_;
-    std::vector<std::string> pack_keys_;  ///< pack number -> key
+    detail::KnownBlobs known_pieces_;  ///< the index's pieces (only the walk's thread)
+    /// Pieces of the previous tree stored with "." (known by their resolved text's digest):
+    /// that digest (raw) -> the stored text's digest (hex) and size.
+    std::unordered_map<std::string, std::pair<std::string, std::uint64_t>> stored_as_;
+    static constexpr std::uint32_t no_number = std::numeric_limits<std::uint32_t>::max();
+    std::uint32_t content_no_ = no_number;  ///< the content pack being filled, once numbered
+    std::uint32_t tree_no_ = no_number;     ///< the pack of pieces being filled, once numbered
+    std::string tree_pack_;                 ///< pieces (version 2)
+    std::string sealed_tree_;               ///< it encrypted (encrypt_to)
+    std::vector<std::string> pack_keys_;    ///< pack number -> key ("": being filled)
     std::unordered_map<std::string, std::uint32_t> pack_numbers_;
     std::deque<Waiting> queue_;
     std::string pack_;
@@ -385,8 +547,16 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
             moved.set_existing(std::move(records));
             builder.set_present(std::move(present), &moved);
             try {
+                TreeAccess tree;
+                tree.store = &store;
+                tree.identities = options.identities;
+                tree.moved = &moved;
+                tree.on_piece_read = [&](const BlobRef& ref, std::string_view text) {
+                    builder.learn_piece(ref, text);
+                };
                 builder.set_previous(std::make_unique<detail::PreviousIndex>(
-                    *previous, options.temp_dir, [&](const IndexEntry& e) { builder.learn(e); }));
+                    *previous, options.temp_dir, [&](const IndexEntry& e) { builder.learn(e); },
+                    &tree));
                 builder.loaded();
             } catch (const FormatError& e) {
                 // Costs an upload of everything, loses nothing.

@@ -99,18 +99,30 @@ def test_kill_9_during_packs_backups_and_prunes_never_loses_a_listed_run(tmp_pat
     # no pack is left that no index references (through the move records, as recover-packs.py
     # follows them), no move record that no reference goes through
     root = tmp_path / "store"
-    located = recover_module().Packs(str(root), None)
+    recover = recover_module()
+    pieces = []  # the pieces of the version 2 indexes, as recover-packs.py reads them
+
+    class Recording(recover.Packs):
+        def frame(self, blob):
+            pieces.append(blob)
+            return super().frame(blob)
+
+    located = Recording(str(root), None)
     packs = {str(p.relative_to(root)) for p in root.rglob("*.pack")}
     records = {p.name for p in root.glob("packs/moved/*.json")}
     referenced, through = set(), set()
     for index in (root / "docs").glob("*.index.zst"):
         lines = subprocess.run(["zstd", "-dc", str(index)], capture_output=True,
                                check=True).stdout.decode().splitlines()
-        for line in lines[1:-1]:
-            for blob in json.loads(line).get("blobs", []):
-                referenced.add(located.locate(blob)[0])
-                if not (root / blob["pack"]).exists():
-                    through.add(os.path.basename(blob["pack"]).replace(".pack", ".json"))
+        if json.loads(lines[0])["version"] == 2:
+            entries = [e for _, e in recover.tree_entries(located, json.loads(lines[0])["root"])]
+        else:
+            entries = [json.loads(line) for line in lines[1:-1]]
+        for blob in [b for e in entries for b in e.get("blobs", [])] + pieces:
+            referenced.add(located.locate(blob)[0])
+            if not (root / blob["pack"]).exists():
+                through.add(os.path.basename(blob["pack"]).replace(".pack", ".json"))
+        pieces.clear()
     assert packs == referenced
     assert through <= records
     print(f"{len(records)} move records kept at the end")

@@ -87,6 +87,10 @@ struct DOLIBAK_API DocumentsSettings {
     /// docs_mode packs: each file's content stored once in content-addressed packs, a
     /// per-run index (docs/packs.md); false (tar): one archive per changed run.
     bool packs = false;
+    /// The packs mode's index: 2, a tree of pieces in the packs (docs/packs.md, "Objects");
+    /// 1, written whole each run, as before (not a configuration key: for tests that need a
+    /// store holding such runs).
+    int packs_index_version = 2;
     /// zstd for every new run (docs/store-layout.md, "Documents compression"); gzip is still
     /// selectable, and both are read whatever the setting.
     tarball::Compression compression = tarball::Compression::zstd;

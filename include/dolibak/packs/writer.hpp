@@ -51,6 +51,10 @@ struct DOLIBAK_API WriterOptions {
     /// are completed and, if an entry still waits for the current pack, it is uploaded early
     /// (a tree of many small files then makes packs smaller than pack_size).
     std::size_t max_waiting = 16384;
+    /// 2: the index is a tree of pieces in the packs (a directory unchanged since the previous
+    /// run costs nothing); 1: the index is written whole (what earlier versions wrote; kept
+    /// for tests and comparisons).
+    int index_version = 2;
     std::function<void(const std::string&)> on_warning;
     std::shared_ptr<CancelToken> cancel;
 };
@@ -62,10 +66,14 @@ struct DOLIBAK_API WriterSummary {
     std::uint64_t bytes_new = 0;       ///< their uncompressed bytes
     std::uint64_t packs_uploaded = 0;  ///< pack objects written
     std::uint64_t pack_bytes = 0;      ///< their bytes (what was uploaded, the index aside)
+    std::uint64_t pieces_new = 0;      ///< version 2: index pieces stored by this run
+    std::uint64_t piece_bytes = 0;     ///< their compressed bytes (in pack_bytes)
+    std::uint64_t pieces_kept = 0;     ///< directories whose previous piece was kept
 };
 
-/// Backs up `root` into `store`: packs first, then the index into `index_sink` (which is
-/// finished last: for a store sink under index_key(run), the run's commit point). `previous`,
+/// Backs up `root` into `store`: packs first (content, then the index's pieces), then the
+/// index into `index_sink` (which is finished last: for a store sink under index_key(run),
+/// the run's commit point). `previous`,
 /// when given, is the newest earlier index (its content is reused). On any failure the index
 /// sink is aborted (packs already uploaded stay, unreferenced, for the garbage collection).
 DOLIBAK_API WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,

@@ -14,7 +14,10 @@
 // restores byte for byte once (from its index and packs, through the Job's restore one time in
 // 40); after every prune that deleted or repacked a pack, every listed run's index verifies in
 // full (every blob's digest) and one listed run is restored again; after a clean prune that
-// changed the packs, collecting again finds nothing to delete, repack or forget.
+// changed the packs, collecting again finds nothing to delete, repack or forget. The first
+// half of each packs year writes indexes whole (version 1, what older stores hold), the second
+// half trees of pieces (version 2): the first tree run compares with a whole index, and prunes
+// collect, verify and restore both kinds.
 // DOLIBAK_SIM_DAYS sets the length (default ten years); DOLIBAK_SIM_SEED the seed.
 #include "job/real_drivers.hpp"
 #include "packs/blob.hpp"
@@ -85,8 +88,11 @@ std::string snapshot(const fs::path& root) {
 /// disk work, which the Job's restore does now and then.
 std::string snapshot_of_index(store::Store& store, const std::string& index_key) {
     auto src = store.get(index_key);
-    packs::IndexReader reader(*src);
     packs::Relocations moved(store);
+    packs::TreeAccess tree;
+    tree.store = &store;
+    tree.moved = &moved;
+    packs::IndexReader reader(*src, &tree);
     packs::detail::BlobReader blobs(store, nullptr, &moved);
     std::map<std::string, std::string> entries;
     while (auto e = reader.next()) {
@@ -189,10 +195,10 @@ struct Process {
     bool dead = false;
 
     Process(store::Store& shared, sim::ManualClock& clock, sim::FakeHalf& db, sim::FakeHalf& docs,
-            std::chrono::seconds ttl, const fs::path& packs_root)
+            std::chrono::seconds ttl, const fs::path& packs_root, int index_version)
         : faults(shared),
-          env(make_env(faults, clock, db, docs, ttl, packs_root)),
-          job(config(ttl, packs_root), *env) {
+          env(make_env(faults, clock, db, docs, ttl, packs_root, index_version)),
+          job(config(ttl, packs_root, index_version), *env) {
         if (auto* e = dynamic_cast<sim::SimEnv*>(env.get())) {
             fake_db = &e->fake_database();
             fake_docs = &e->fake_documents();
@@ -208,21 +214,24 @@ struct Process {
                 },
                 true);
     }
-    static job::Config config(std::chrono::seconds ttl, const fs::path& packs_root) {
+    static job::Config config(std::chrono::seconds ttl, const fs::path& packs_root,
+                              int index_version) {
         auto c = sim::sim_config();
         c.lock_ttl = ttl;
         if (!packs_root.empty()) {
             c.docs->root = packs_root;
             c.docs->packs = true;
+            c.docs->packs_index_version = index_version;
         }
         return c;
     }
     static std::unique_ptr<job::Env> make_env(store::Store& store, sim::ManualClock& clock,
                                               sim::FakeHalf& db, sim::FakeHalf& docs,
-                                              std::chrono::seconds ttl,
-                                              const fs::path& packs_root) {
+                                              std::chrono::seconds ttl, const fs::path& packs_root,
+                                              int index_version) {
         if (packs_root.empty()) return std::make_unique<sim::SimEnv>(store, clock, db, docs);
-        return std::make_unique<PacksSimEnv>(store, clock, db, config(ttl, packs_root));
+        return std::make_unique<PacksSimEnv>(store, clock, db,
+                                             config(ttl, packs_root, index_version));
     }
 };
 
@@ -246,6 +255,7 @@ struct World {
     /// The documents half switches between the fake one (a tar-mode object) and docs_mode
     /// packs: the real driver over `tree`, whose snapshot is what a run saw.
     bool packs_now = false;
+    int index_version = 2;  ///< of the packs runs' indexes
     std::unique_ptr<test::TempDir> dir;
     std::unique_ptr<DocsTree> tree;
     fs::path packs_root;
@@ -270,8 +280,8 @@ struct World {
     /// A process in the current documents mode, or the one asked for.
     std::unique_ptr<Process> process() { return process(packs_now); }
     std::unique_ptr<Process> process(bool packs) {
-        return std::make_unique<Process>(mem, clock, db, docs, ttl,
-                                         packs ? packs_root : fs::path());
+        return std::make_unique<Process>(mem, clock, db, docs, ttl, packs ? packs_root : fs::path(),
+                                         index_version);
     }
 
     void change_content() {
@@ -543,6 +553,8 @@ void simulate(World& w, long days) {
         w.clock.set(at(2026, 1, 1, 2) + std::chrono::days(day));
         // one year in three in docs_mode packs: the store switches modes three times each way
         w.packs_now = (day / 365) % 3 == 1;
+        // its first half with whole indexes (as older stores hold), then trees of pieces
+        w.index_version = day % 365 < 182 ? 1 : 2;
         w.change_content();
         if (day % 97 == 50) {
             w.race();

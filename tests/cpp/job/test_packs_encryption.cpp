@@ -78,7 +78,10 @@ struct Site {
         io::AgeIdentities ids;
         ids.x25519.push_back(identity);
         io::AgeDecryptSource plain(*raw, ids);
-        packs::IndexReader reader(plain);
+        packs::TreeAccess tree;
+        tree.store = &mem;
+        tree.identities = &ids;
+        packs::IndexReader reader(plain, &tree);
         std::vector<packs::IndexEntry> out;
         while (auto e = reader.next()) out.push_back(std::move(*e));
         return out;
@@ -132,14 +135,16 @@ TEST_CASE("encrypted packs: age objects named without plaintext digests, reused 
     const auto puts = site.store.calls(store::FaultStore::Op::put);
     const auto second = site.backup(sim::at(2026, 3, 2), site.config());
     REQUIRE(second.ok());
-    CHECK(site.keys("packs/").size() == packs_first.size() + 1);
-    // one pack, the index, the fingerprint, the manifest and the lock (taken and renewed)
-    CHECK(site.store.calls(store::FaultStore::Op::put) - puts <= 6);
+    CHECK(site.keys("packs/").size() == packs_first.size() + 2);
+    // a pack of content and one of pieces, the index, the fingerprint, the manifest and the
+    // lock (taken and renewed)
+    CHECK(site.store.calls(store::FaultStore::Op::put) - puts <= 7);
     std::uint64_t new_bytes = 0;
     for (const auto& o : site.mem.list("packs/"))
         if (std::find(packs_first.begin(), packs_first.end(), o.key) == packs_first.end())
             new_bytes += o.size;
-    CHECK(new_bytes < 16'000 * 12 / 10 + 300);  // the new content, and age's header and tags
+    // the new content, the changed folders' pieces, and age's headers and tags
+    CHECK(new_bytes < 16'000 * 12 / 10 + 3'000);
 
     // Restore with the recovery identity alone, byte for byte.
     auto rc = site.config(true, {site.recovery.identity});
@@ -292,17 +297,19 @@ TEST_CASE(
     const auto packs_before = site.keys("packs/").size();
     const auto back = site.backup(sim::at(2026, 3, 3), site.config(false));
     CHECK(docs_half(back).key == "docs/20260303T020000Z.index.zst");
-    CHECK(site.keys("packs/").size() == packs_before + 1);
+    CHECK(site.keys("packs/").size() == packs_before + 2);  // content, pieces
     {
         auto raw = site.mem.get(docs_half(back).key);
-        packs::IndexReader reader(*raw);
+        packs::TreeAccess tree;
+        tree.store = &site.mem;
+        packs::IndexReader reader(*raw, &tree);
         while (auto e = reader.next())
             for (const auto& b : e->blobs) CHECK_FALSE(packs::is_encrypted_pack(b.pack));
     }
     // Encrypted again: reuses the second run's encrypted packs, not the plain ones.
     write_file(site.root / "newer.pdf", random_bytes(6'000, 8));
     const auto again = site.backup(sim::at(2026, 3, 4), site.config());
-    CHECK(site.keys("packs/").size() == packs_before + 2);
+    CHECK(site.keys("packs/").size() == packs_before + 4);
     for (const auto& e : site.index(docs_half(again).key, site.operational.identity))
         for (const auto& b : e.blobs) CHECK(packs::is_encrypted_pack(b.pack));
 
@@ -346,8 +353,14 @@ TEST_CASE(
     // so once the first run is pruned, that pack is mostly garbage.
     REQUIRE(site.backup(sim::at(2026, 3, 1), site.config()).ok());
     const auto first_packs = site.keys("packs/");
-    REQUIRE(first_packs.size() == 1);
-    const auto old_pack = first_packs.front();
+    REQUIRE(first_packs.size() == 2);  // the content, and the index's pieces
+    std::string old_pack;
+    std::uint64_t largest = 0;
+    for (const auto& o : site.mem.list("packs/"))
+        if (o.size > largest) {
+            largest = o.size;
+            old_pack = o.key;
+        }
     fs::remove(site.root / "big.bin");
     for (unsigned i = 5; i < 30; ++i)
         fs::remove(site.root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"));
@@ -386,7 +399,8 @@ TEST_CASE(
     std::vector<std::string> added;
     for (const auto& k : site.keys("packs/"))
         if (k.rfind("packs/moved/", 0) != 0) added.push_back(k);
-    REQUIRE(added.size() == 3);  // the repacked one and the second and third runs' packs
+    // the repacked one, and the second and third runs' packs (content, and pieces)
+    REQUIRE(added.size() == 5);
     for (const auto& k : added) {
         CAPTURE(k);
         CHECK(k.ends_with(".pack.age"));
@@ -456,7 +470,7 @@ TEST_CASE(
     const auto fourth = site.backup(sim::at(2026, 3, 4), site.config());
     REQUIRE(fourth.ok());
     const auto after = site.keys("packs/");
-    REQUIRE(after.size() == before.size() + 1);
+    REQUIRE(after.size() == before.size() + 2);  // the new file, the changed pieces
     for (const auto& o : site.mem.list("packs/"))
         if (std::find(before.begin(), before.end(), o.key) == before.end())
             CHECK(o.size < 7'000 + 1'000);

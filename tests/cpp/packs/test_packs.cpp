@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -140,9 +141,14 @@ TEST_CASE("the next run uploads only new content; an unchanged tree uploads no p
     CHECK(changed.files_read == 2);
     CHECK(changed.blobs_new == 1);
     CHECK(changed.bytes_new == 5'000);
-    CHECK(changed.packs_uploaded == 1);
-    CHECK(changed.pack_bytes < 6'000);
-    CHECK(count_packs(store) == before + 1);
+    // The new content's pack, then a pack of the changed directories' pieces: the file's
+    // folder, facture/ and the root; the other directories keep their pieces.
+    CHECK(changed.packs_uploaded == 2);
+    CHECK(changed.pieces_new == 3);
+    CHECK(changed.pieces_kept == 1);  // empty/ (facture/temp is excluded)
+    CHECK(changed.pack_bytes - changed.piece_bytes < 6'000);
+    CHECK(changed.piece_bytes < 2'000);
+    CHECK(count_packs(store) == before + 2);
 
     const auto target = dir / "restored";
     auto index = store.get(packs::index_key("20261203T020000Z"));
@@ -162,8 +168,12 @@ TEST_CASE("a damaged or missing pack fails verify and the restore, which leaves 
     fs::create_directories(target);
     write_file(target / "keep.txt", "previous content");
 
-    // Flip one byte inside the first pack's first frame (same size: quick verify passes).
-    const auto first = store.list("packs/").front();
+    // Flip one byte inside the largest pack (content, not the index's pieces: same size,
+    // quick verify passes; test_packs_pieces.cpp damages pieces).
+    auto listing = store.list("packs/");
+    const auto first =
+        *std::max_element(listing.begin(), listing.end(),
+                          [](const auto& a, const auto& b) { return a.size < b.size; });
     auto bytes = store.get_bytes(first.key);
     bytes[bytes.size() / 2] ^= 0x5a;
     store.put_bytes(first.key, bytes);
@@ -274,7 +284,11 @@ TEST_CASE("garbage collection deletes only the packs no remaining index referenc
     CHECK(count_packs(store) == all);
     const auto gc = packs::collect_garbage(store);
     CHECK(gc.removed == dry.plan.remove);
-    CHECK(count_packs(store) == all - gc.removed.size());
+    // The first run's pack of pieces holds the pieces the second kept (mostly garbage now:
+    // repacked, its record written).
+    const auto left = all - gc.removed.size() - gc.repacked.removed.size() +
+                      gc.repacked.written.size() + gc.repacked.records.size();
+    CHECK(count_packs(store) == left);
 
     auto index = store.get(packs::index_key("20261202T020000Z"));
     CHECK(packs::verify_run(store, *index, true).problems.empty());
@@ -285,7 +299,7 @@ TEST_CASE("garbage collection deletes only the packs no remaining index referenc
     // an unreadable index: nothing is deleted
     store.put_bytes("docs/20261203T020000Z.index.zst", "garbage");
     CHECK_THROWS_AS(packs::collect_garbage(store), FormatError);
-    CHECK(count_packs(store) == all - gc.removed.size());
+    CHECK(count_packs(store) == left);
 }
 
 TEST_CASE("the planner: unreferenced packs go, mostly-dead packs are repack candidates") {
@@ -348,7 +362,9 @@ TEST_CASE("encrypted packs: age objects read blob by blob with the identity, ref
     packs::restore_tree(store, *index(), dir / "restored", {}, &ids);
     CHECK(snapshot(dir / "restored") == expected);
     CHECK(packs::verify_run(store, *index(), true, &ids).problems.empty());
-    CHECK(packs::verify_run(store, *index(), false).problems.empty());  // presence and sizes
+    CHECK(packs::verify_run(store, *index(), false, &ids).problems.empty());  // presence, sizes
+    // The index's pieces are in the encrypted packs: even a quick verify reads them.
+    CHECK_FALSE(packs::verify_run(store, *index(), false).problems.empty());
 
     // Without an identity, or with another one: nothing restored, the packs not checked.
     CHECK_THROWS_AS(packs::restore_tree(store, *index(), dir / "none"), ConfigError);
@@ -368,11 +384,16 @@ TEST_CASE("encrypted packs: age objects read blob by blob with the identity, ref
     CHECK_FALSE(fs::exists(dir / "damaged"));
     CHECK_FALSE(packs::verify_run(store, *index(), true, &ids).problems.empty());
 
-    // A plain run after it references none of the encrypted packs: all stored again.
-    const auto plain = run(store, root, "20261202T020000Z", "20261201T020000Z");
+    // A plain run after it references none of the encrypted packs: all stored again (the
+    // identity reads the previous index's pieces, in encrypted packs).
+    auto plain_options = small_options();
+    plain_options.identities = &ids;
+    const auto plain = run(store, root, "20261202T020000Z", "20261201T020000Z", plain_options);
     CHECK(plain.blobs_new == s.blobs_new);
     auto plain_index = store.get(packs::index_key("20261202T020000Z"));
-    packs::IndexReader reader(*plain_index);
+    packs::TreeAccess tree;
+    tree.store = &store;
+    packs::IndexReader reader(*plain_index, &tree);
     while (auto e = reader.next())
         for (const auto& b : e->blobs) CHECK_FALSE(packs::is_encrypted_pack(b.pack));
 }
