@@ -354,13 +354,7 @@ TEST_CASE(
     REQUIRE(site.backup(sim::at(2026, 3, 1), site.config()).ok());
     const auto first_packs = site.keys("packs/");
     REQUIRE(first_packs.size() == 2);  // the content, and the index's pieces
-    std::string old_pack;
-    std::uint64_t largest = 0;
-    for (const auto& o : site.mem.list("packs/"))
-        if (o.size > largest) {
-            largest = o.size;
-            old_pack = o.key;
-        }
+    const std::string old_pack = test::largest_object(site.mem, "packs/");
     fs::remove(site.root / "big.bin");
     for (unsigned i = 5; i < 30; ++i)
         fs::remove(site.root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"));

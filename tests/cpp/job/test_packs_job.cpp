@@ -127,13 +127,7 @@ TEST_CASE("packs mode: a changed day uploads only new content, an unchanged day 
 
     // a damaged pack is a finding of verify (the largest: big.bin's, which the latest run
     // references; the first run's pack of pieces may hold none of the latest tree's pieces)
-    std::string victim;
-    std::uint64_t largest = 0;
-    for (const auto& o : site.mem.list("packs/"))
-        if (o.size > largest) {
-            largest = o.size;
-            victim = o.key;
-        }
+    const std::string victim = test::largest_object(site.mem, "packs/");
     auto bytes = site.mem.get_bytes(victim);
     bytes[bytes.size() / 3] ^= 1;
     site.mem.put_bytes(victim, bytes);
@@ -279,13 +273,7 @@ TEST_CASE("verify --quick: presence and sizes only, no pack read, nothing record
 
     // a flipped byte (same size) in a pack of content passes the quick verify, not the full
     // one: no such pack was read (the index's pieces are, in their own pack)
-    std::string victim;
-    std::uint64_t largest = 0;
-    for (const auto& o : site.mem.list("packs/"))
-        if (o.size > largest) {
-            largest = o.size;
-            victim = o.key;
-        }
+    const std::string victim = test::largest_object(site.mem, "packs/");
     auto bytes = site.mem.get_bytes(victim);
     bytes[bytes.size() / 2] ^= 1;
     site.mem.put_bytes(victim, bytes);

@@ -58,6 +58,17 @@ std::string random_bytes(std::size_t n, unsigned seed) {
     return s;
 }
 
+std::string largest_object(store::Store& store, const std::string& prefix) {
+    std::string key;
+    std::uint64_t largest = 0;
+    for (const auto& o : store.list(prefix))
+        if (key.empty() || o.size > largest) {
+            largest = o.size;
+            key = o.key;
+        }
+    return key;
+}
+
 std::filesystem::path source_dir() {
     return DOLIBAK_SOURCE_DIR;
 }

@@ -4,6 +4,7 @@
 // program through tools/testenv/*.py in `serve` mode. The fixture's lifetime is bound to a
 // pipe: when the test program exits, even by a crash, the fixture sees EOF and tears down.
 #include <dolibak/process/process.hpp>
+#include <dolibak/store/store.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,10 @@ void write_file(const std::filesystem::path& path, std::string_view content);
 std::string read_file(const std::filesystem::path& path);
 /// n pseudo-random bytes, the same for the same seed (std::mt19937, one byte a draw).
 std::string random_bytes(std::size_t n, unsigned seed);
+
+/// The key of the largest object under `prefix` (the first listed among equals); "" if none.
+/// In a packs store: the pack of content a test damages (a pack of index pieces is smaller).
+std::string largest_object(store::Store& store, const std::string& prefix);
 
 std::filesystem::path source_dir();
 /// tests/data of the source tree: test vectors kept in the repository.
