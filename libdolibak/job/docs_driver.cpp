@@ -263,10 +263,14 @@ private:
             {"entries", written.totals.entries},        {"files", written.totals.files},
             {"content_bytes", written.totals.bytes},    {"files_read", written.files_read},
             {"blobs_new", written.blobs_new},           {"bytes_new", written.bytes_new},
-            {"packs_uploaded", written.packs_uploaded}, {"pack_bytes", written.pack_bytes}};
-        ctx.info(fmt::format("{} new ({}) in {}", count_noun(written.blobs_new, "blob"),
-                             count_noun(written.bytes_new, "byte"),
-                             count_noun(written.packs_uploaded, "pack")));
+            {"packs_uploaded", written.packs_uploaded}, {"pack_bytes", written.pack_bytes},
+            {"pieces_new", written.pieces_new},         {"piece_bytes", written.piece_bytes},
+            {"pieces_kept", written.pieces_kept}};
+        ctx.info(fmt::format(
+            "{} new ({}) in {}; the index: {} stored ({}), {} kept",
+            count_noun(written.blobs_new, "blob"), count_noun(written.bytes_new, "byte"),
+            count_noun(written.packs_uploaded, "pack"), count_noun(written.pieces_new, "piece"),
+            count_noun(written.piece_bytes, "byte"), written.pieces_kept));
         Produced p;
         p.summary_json = summary.dump();
         p.detail = count_noun(written.totals.files, "file");

@@ -11,6 +11,7 @@
 #include <dolibak/packs/index.hpp>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <random>
 
@@ -108,6 +109,15 @@ TEST_CASE("packs mode: a changed day uploads only new content, an unchanged day 
     // grow with the changed folders, not with the tree).
     CHECK(site.packs().size() == packs_after_first + 2);
     CHECK(site.pack_bytes() - bytes_after_first < 16'100 * 12 / 10 + 3'000);
+    // The run's manifest says so: three pieces stored (the folder, facture/, the root), none
+    // kept, as every folder of this small tree is on the changed path (test_packs_pieces.cpp
+    // counts kept ones).
+    const auto manifest =
+        nlohmann::json::parse(site.mem.get_bytes("manifests/20260303T020000Z.json"));
+    const auto& summary = manifest.at("halves").at("docs").at("archive_summary");
+    CHECK(summary.at("pieces_new") == 3);
+    CHECK(summary.at("pieces_kept") == 0);
+    CHECK(summary.at("piece_bytes").get<int>() > 0);
 
     // verify reads every pack; restore gives back each run's tree
     RealDocsEnv env(site.store, site.clock, packs_config(site.root, true));
