@@ -1,6 +1,7 @@
 // The packs-mode documents store: write, incremental runs, restore through the safe
 // extractor, verify (full and quick), failures that publish no index, and the garbage
 // collection of packs after runs are removed. Everything runs on the memory store.
+#include "support/packs_testing.hpp"
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
@@ -77,12 +78,7 @@ packs::WriterOptions small_options() {
 packs::WriterSummary run(store::Store& store, const fs::path& root, const std::string& ts,
                          const std::string& previous_ts = {},
                          const packs::WriterOptions& options = small_options()) {
-    store::PutOptions po;
-    po.no_overwrite = true;
-    auto sink = store.put(packs::index_key(ts), po);
-    std::unique_ptr<io::Source> prev;
-    if (!previous_ts.empty()) prev = store.get(packs::index_key(previous_ts));
-    return packs::write_tree(store, root, *sink, ts, prev.get(), options);
+    return test::write_packs_run(store, root, ts, previous_ts, options);
 }
 
 std::size_t count_packs(store::Store& store) {

@@ -3,6 +3,7 @@
 // tree; indexes written whole (version 1, what older stores hold) still restore, verify, are
 // collected and serve as the previous run; the collection keeps the pieces a kept run needs,
 // reads each once, and repacks them; encrypted packs hold encrypted pieces.
+#include "support/packs_testing.hpp"
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
@@ -57,12 +58,7 @@ std::map<std::string, std::string> files_of(const fs::path& root) {
 packs::WriterSummary run(store::Store& store, const fs::path& root, const std::string& ts,
                          const std::string& previous_ts, packs::WriterOptions o = {}) {
     o.pack_size = 4 * 1024 * 1024;
-    store::PutOptions po;
-    po.no_overwrite = true;
-    auto sink = store.put(packs::index_key(ts), po);
-    std::unique_ptr<io::Source> prev;
-    if (!previous_ts.empty()) prev = store.get(packs::index_key(previous_ts));
-    return packs::write_tree(store, root, *sink, ts, prev.get(), o);
+    return test::write_packs_run(store, root, ts, previous_ts, o);
 }
 
 std::map<std::string, std::string> restored(store::Store& store, const std::string& ts,

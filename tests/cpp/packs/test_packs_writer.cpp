@@ -5,6 +5,7 @@
 #include "packs/blob_pool.hpp"
 #include "packs/known_blobs.hpp"
 #include "packs/previous_index.hpp"
+#include "support/packs_testing.hpp"
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/cancel.hpp>
@@ -64,12 +65,7 @@ packs::WriterOptions options(unsigned threads) {
 
 packs::WriterSummary run(store::Store& store, const fs::path& root, const std::string& ts,
                          const std::string& previous_ts, const packs::WriterOptions& o) {
-    store::PutOptions po;
-    po.no_overwrite = true;
-    auto sink = store.put(packs::index_key(ts), po);
-    std::unique_ptr<io::Source> prev;
-    if (!previous_ts.empty()) prev = store.get(packs::index_key(previous_ts));
-    return packs::write_tree(store, root, *sink, ts, prev.get(), o);
+    return test::write_packs_run(store, root, ts, previous_ts, o);
 }
 
 std::vector<std::string> keys(store::Store& store, const std::string& prefix) {
