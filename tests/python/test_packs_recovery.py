@@ -69,9 +69,12 @@ def test_packs_runs_restore_and_rebuild_without_dolibak(tmp_path):
     assert index2 != index1
     new_packs = set((store / "packs").rglob("*.pack")) - packs1
     # the new content, and the index's pieces of the changed folders (FA-NEW, facture, ecm
-    # and the root)
+    # and the root): about 4 kB, a little more or less from run to run (the pieces record
+    # mtimes, which compress differently); the whole tree's packs are far larger
     assert len(new_packs) == 2
-    assert sum(p.stat().st_size for p in new_packs) < 4000
+    added = sum(p.stat().st_size for p in new_packs)
+    assert added < 5000
+    assert added * 500 < sum(p.stat().st_size for p in packs1)
 
     v = run(["verify", "latest"] + at, check_rc=0)
     assert "index.zst" in v.stdout
