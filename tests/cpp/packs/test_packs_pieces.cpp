@@ -260,6 +260,17 @@ TEST_CASE("the collection keeps the pieces kept runs need, reads each once, and 
     CHECK_FALSE(verifies(store, t3, false));
     CHECK_THROWS_AS(restored(store, t3, dir / "damaged"), FormatError);
     CHECK_FALSE(fs::exists(dir / "damaged"));
+    // A truncated one (read whole, then its pieces sliced from memory): the pieces past its
+    // end are missing, not read as garbage.
+    memory.put_bytes(pieces_pack, bytes.substr(0, bytes.size() / 3));
+    CHECK_FALSE(verifies(store, t3, false));
+    try {
+        restored(store, t3, dir / "truncated");
+        FAIL("a truncated pack of pieces restored");
+    } catch (const FormatError& e) {
+        CHECK(std::string(e.what()).find("past its end") != std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(dir / "truncated"));
 }
 
 TEST_CASE("encrypted packs hold the pieces too") {
