@@ -37,19 +37,21 @@ const io::AgeIdentities& identities_for(const io::AgeIdentities* identities,
     return *identities;
 }
 
-const std::string* BlobReader::whole(const std::string& pack) {
+const std::string* BlobReader::whole(const std::string& pack, std::optional<std::uint64_t> size) {
     if (budget_ == 0 || dropped_.count(pack)) return nullptr;
     if (auto it = kept_.find(pack); it != kept_.end()) return &it->second;
-    const auto info = store_.head(pack);
-    if (!info) throw store::ObjectNotFound(store_.url(), pack);
-    if (info->size > budget_ / 2) {
+    if (!size) {
+        const auto info = store_.head(pack);
+        if (!info) throw store::ObjectNotFound(store_.url(), pack);
+        size = info->size;
+    }
+    if (*size > budget_ / 2) {
         dropped_.insert(pack);
         return nullptr;
     }
-    std::string bytes = store_.get_bytes(pack, static_cast<std::size_t>(info->size) + 1);
-    if (bytes.size() != info->size)
-        throw FormatError(
-            fmt::format("{}: {} bytes read, {} listed", pack, bytes.size(), info->size));
+    std::string bytes = store_.get_bytes(pack, static_cast<std::size_t>(*size) + 1);
+    if (bytes.size() != *size)
+        throw FormatError(fmt::format("{}: {} bytes read, {} listed", pack, bytes.size(), *size));
     while (!kept_order_.empty() && kept_bytes_ + bytes.size() > budget_) {
         const auto oldest = kept_order_.front();
         kept_order_.pop_front();
@@ -81,7 +83,7 @@ io::AgeRandomAccess& BlobReader::open(const std::string& pack) {
         [this, key = pack, total = info->size](std::uint64_t offset, std::size_t size) {
             if (offset >= total) return std::string();
             const auto n = std::min<std::uint64_t>(size, total - offset);
-            if (const std::string* bytes = whole(key)) return slice(*bytes, key, offset, n);
+            if (const std::string* bytes = whole(key, total)) return slice(*bytes, key, offset, n);
             auto src = store_.get(key, {.offset = offset, .length = n});
             return io::read_all(*src, n + 1);
         },

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -41,8 +42,10 @@ public:
 
 private:
     /// The pack's bytes (its ciphertext if encrypted) when kept whole, or nullptr: read it
-    /// by ranges. store::ObjectNotFound when it is missing.
-    const std::string* whole(const std::string& pack);
+    /// by ranges. store::ObjectNotFound when it is missing. `size`: its size when the caller
+    /// has already asked the store (else one HEAD asks).
+    const std::string* whole(const std::string& pack,
+                             std::optional<std::uint64_t> size = std::nullopt);
     /// `length` bytes at `offset` of a pack kept whole; FormatError past its end.
     static std::string slice(const std::string& bytes, const std::string& pack,
                              std::uint64_t offset, std::uint64_t length);
