@@ -63,7 +63,7 @@ for ((i = 1; i <= rounds; i++)); do
 done
 ratio db-plain db-encrypted
 for ((i = 1; i <= rounds; i++)); do
-  run docs-plain "$work/s3" --docs-only --docs-dir "$docs"
-  run docs-encrypted "$work/s4" --docs-only --docs-dir "$docs" --age-recipients "$recipient"
+  run docs-plain "$work/s3" --docs-only --docs-mode tar --docs-dir "$docs"
+  run docs-encrypted "$work/s4" --docs-only --docs-mode tar --docs-dir "$docs" --age-recipients "$recipient"
 done
 ratio docs-plain docs-encrypted

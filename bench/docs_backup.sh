@@ -40,13 +40,15 @@ add "bsdtar --zstd threads=2" \
   "bsdtar --zstd --options zstd:threads=2 --exclude '*/temp/*' -cf \"\$o/bsd.tar.zst\" -C '$parent' '$name'"
 add "bsdtar --zstd threads=2 + fsync" \
   "bsdtar --zstd --options zstd:threads=2 --exclude '*/temp/*' -cf \"\$o/bsd.tar.zst\" -C '$parent' '$name' && sync \"\$o/bsd.tar.zst\""
-add "dolibak backup --docs-only (defaults)" \
-  "'$dolibak' backup --docs-only --store \"file://\$o/store\" --create-store-dir --docs-dir '$tree'"
+# The archive mode at its defaults (zstd 3, 2 threads); a new store's default mode, packs,
+# is bench/packs_vs_restic.sh's.
+add "dolibak backup --docs-only --docs-mode tar" \
+  "'$dolibak' backup --docs-only --docs-mode tar --store \"file://\$o/store\" --create-store-dir --docs-dir '$tree'"
 IFS=';' read -r -a variants <<<"${DOLIBAK_VARIANTS:-}"
 for v in "${variants[@]}"; do
   [ -n "$v" ] || continue
   add "dolibak ${v%%:*}" \
-    "'$dolibak' backup --docs-only --store \"file://\$o/store\" --create-store-dir --docs-dir '$tree' ${v#*:}"
+    "'$dolibak' backup --docs-only --docs-mode tar --store \"file://\$o/store\" --create-store-dir --docs-dir '$tree' ${v#*:}"
 done
 
 printf '%-42s %5s %8s %8s %9s %14s\n' contender round "wall s" "cpu s" "rss KiB" bytes

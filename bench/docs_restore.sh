@@ -31,7 +31,7 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in gzip zstd; do
   mkdir -p "$work/store-$c"
   DOLIBAK_STORE="file://$work/store-$c" DOLIBAK_DOCS_DIR="$work/documents" \
-    DOLIBAK_DOCS_COMPRESSION=$c "$dolibak" backup --docs-only >/dev/null 2>&1
+    DOLIBAK_DOCS_MODE=tar DOLIBAK_DOCS_COMPRESSION=$c "$dolibak" backup --docs-only >/dev/null 2>&1
   ls -l "$work/store-$c"/docs/* | awk -v c="$c" '{print "   archive (" c "): " $5 " bytes"}'
 done
 rm -rf "$work/documents"

@@ -34,7 +34,7 @@ touch "$docs/install.lock"
 for i in $(seq 1 $((size_mib / 64))); do
   head -c $((64 * 1024 * 1024)) /dev/urandom >"$docs/big/part-$i.bin"
 done
-export DOLIBAK_DOCS_DIR=$docs DOLIBAK_DOCS_COMPRESSION=zstd DOLIBAK_DOCS_LEVEL=1
+export DOLIBAK_DOCS_DIR=$docs DOLIBAK_DOCS_MODE=tar DOLIBAK_DOCS_COMPRESSION=zstd DOLIBAK_DOCS_LEVEL=1
 export DOLIBAK_S3_PART_SIZE=16M DOLIBAK_S3_PARALLEL_PARTS=4 dolibak
 cat "$docs"/big/* >/dev/null
 

@@ -388,7 +388,7 @@ BackupReport Job::Impl::backup(const BackupOptions& options) {
     // run recorded: it is the operator's to fix, not a failed run of the history.
     if (want_db) driver_of(im.env->database(), "database").validate();
     if (want_docs) driver_of(im.env->documents(), "documents").validate();
-    if (want_docs && im.config.docs->packs && im.config.encryption.enabled())
+    if (want_docs && im.choose_docs_mode(true) && im.config.encryption.enabled())
         im.check_packs_identity();
 
     BackupReport report;

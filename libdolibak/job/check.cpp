@@ -356,7 +356,15 @@ CheckReport Job::check() {
             const auto& rs = im.config.encryption.recipients;
             // docs_mode packs reads the previous encrypted index: the backup refuses to start
             // without an identity for one of the recipients.
-            const bool packs_mode = im.config.docs && im.config.docs->packs && !rs.empty();
+            // docs_mode auto follows the store (not reachable: as for a new store).
+            bool packs_mode = false;
+            if (im.config.docs && !rs.empty()) {
+                try {
+                    packs_mode = im.choose_docs_mode(false);
+                } catch (const Error&) {
+                    packs_mode = im.config.docs->mode != DocsMode::tar;
+                }
+            }
             if (packs_mode) im.check_packs_identity();
             std::string detail =
                 rs.empty() ? std::string("new objects are stored in the clear (no age_recipients)")

@@ -88,6 +88,8 @@ public:
         return {fp.sha256, fo.content ? "content" : "metadata", {}, {}};
     }
 
+    void use_packs(bool packs) override { packs_ = packs; }
+
     Produced produce(io::Sink& sink, const DriverContext& ctx) override {
         if (packs_mode()) return produce_packs(sink, ctx);
         const auto& s = configured();
@@ -111,32 +113,18 @@ public:
             sink.abort();
             throw;
         }
-        nlohmann::json exclusions = nlohmann::json::array();
-        for (const auto& x : written.exclusions)
-            exclusions.push_back({{"pattern", x.pattern}, {"files", x.files}, {"bytes", x.bytes}});
-        const nlohmann::json summary = {
-            {"entries", written.entries},          {"files", written.files},
-            {"directories", written.directories},  {"symlinks", written.symlinks},
-            {"excluded", written.excluded},        {"content_bytes", written.content_bytes},
-            {"warnings", written.warnings.size()}, {"exclusions", exclusions}};
+        const nlohmann::json summary = {{"entries", written.entries},
+                                        {"files", written.files},
+                                        {"directories", written.directories},
+                                        {"symlinks", written.symlinks},
+                                        {"excluded", written.excluded},
+                                        {"content_bytes", written.content_bytes},
+                                        {"warnings", written.warnings.size()},
+                                        {"exclusions", exclusions_json(written.exclusions)}};
         Produced p;
         p.summary_json = summary.dump();
         p.detail = count_noun(written.files, "file");
-        std::uint64_t left_files = 0, left_bytes = 0;
-        for (const auto& x : written.exclusions) {
-            left_files += x.files;
-            left_bytes += x.bytes;
-        }
-        if (left_files > 0) {
-            std::string what;
-            for (const auto& x : written.exclusions)
-                if (x.files > 0)
-                    what += fmt::format("{}{} {} {}", what.empty() ? "" : ", ", x.pattern,
-                                        count_noun(x.files, "file"), count_noun(x.bytes, "byte"));
-            ctx.info(fmt::format("left out by the excludes: {}, {} ({})",
-                                 count_noun(left_files, "file"), count_noun(left_bytes, "byte"),
-                                 what));
-        }
+        say_exclusions(written.exclusions, ctx);
         return p;
     }
 
@@ -187,11 +175,41 @@ public:
     }
 
 private:
+    /// What each exclude pattern left out, for the manifest's summary (recorded_exclusions
+    /// reads it back), in both modes.
+    static nlohmann::json exclusions_json(const std::vector<tarball::Exclusion>& exclusions) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& x : exclusions)
+            out.push_back({{"pattern", x.pattern}, {"files", x.files}, {"bytes", x.bytes}});
+        return out;
+    }
+    /// The log line of what the excludes left out (none when they left out nothing).
+    static void say_exclusions(const std::vector<tarball::Exclusion>& exclusions,
+                               const DriverContext& ctx) {
+        std::uint64_t files = 0, bytes = 0;
+        std::string what;
+        for (const auto& x : exclusions) {
+            files += x.files;
+            bytes += x.bytes;
+            if (x.files > 0)
+                what += fmt::format("{}{} {} {}", what.empty() ? "" : ", ", x.pattern,
+                                    count_noun(x.files, "file"), count_noun(x.bytes, "byte"));
+        }
+        if (files > 0)
+            ctx.info(fmt::format("left out by the excludes: {}, {} ({})", count_noun(files, "file"),
+                                 count_noun(bytes, "byte"), what));
+    }
+
     static bool is_index(const std::string& key) {
         const auto k = catalog::parse_store_key(key);
         return k && k->kind == catalog::ObjectKind::docs_index;
     }
-    bool packs_mode() const { return settings_ && settings_->packs; }
+    /// As the job chose (use_packs); before it did, as configured (auto: packs, as for a new
+    /// store).
+    bool packs_mode() const {
+        if (!settings_) return false;
+        return packs_ ? *packs_ : settings_->mode != DocsMode::tar;
+    }
 
     /// The packs of an encrypted run are encrypted: the identities that open them (a
     /// ConfigError naming age_identity_file when none is given); nullptr for a run in the clear.
@@ -259,13 +277,19 @@ private:
             sink.abort();
             throw;
         }
-        const nlohmann::json summary = {
-            {"entries", written.totals.entries},        {"files", written.totals.files},
-            {"content_bytes", written.totals.bytes},    {"files_read", written.files_read},
-            {"blobs_new", written.blobs_new},           {"bytes_new", written.bytes_new},
-            {"packs_uploaded", written.packs_uploaded}, {"pack_bytes", written.pack_bytes},
-            {"pieces_new", written.pieces_new},         {"piece_bytes", written.piece_bytes},
-            {"pieces_kept", written.pieces_kept}};
+        const nlohmann::json summary = {{"entries", written.totals.entries},
+                                        {"files", written.totals.files},
+                                        {"content_bytes", written.totals.bytes},
+                                        {"files_read", written.files_read},
+                                        {"blobs_new", written.blobs_new},
+                                        {"bytes_new", written.bytes_new},
+                                        {"packs_uploaded", written.packs_uploaded},
+                                        {"pack_bytes", written.pack_bytes},
+                                        {"pieces_new", written.pieces_new},
+                                        {"piece_bytes", written.piece_bytes},
+                                        {"pieces_kept", written.pieces_kept},
+                                        {"excluded", written.excluded},
+                                        {"exclusions", exclusions_json(written.exclusions)}};
         ctx.info(fmt::format(
             "{} new ({}) in {}; the index: {} stored ({}), {} kept",
             count_noun(written.blobs_new, "blob"), count_noun(written.bytes_new, "byte"),
@@ -274,6 +298,7 @@ private:
         Produced p;
         p.summary_json = summary.dump();
         p.detail = count_noun(written.totals.files, "file");
+        say_exclusions(written.exclusions, ctx);
         return p;
     }
 
@@ -286,6 +311,7 @@ private:
     }
 
     std::optional<DocumentsSettings> settings_;
+    std::optional<bool> packs_;  ///< use_packs
     Profile profile_;
     std::vector<std::string> excludes_;
     std::filesystem::path temp_dir_;

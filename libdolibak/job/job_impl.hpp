@@ -42,6 +42,10 @@ struct Job::Impl {
     /// index, so an identity is required and one of them must open what this run writes.
     /// Throws ConfigError naming age_identity_file otherwise (docs/encryption.md).
     void check_packs_identity();
+    /// How the next backup stores the documents (Config::docs->mode; docs_mode auto lists the
+    /// store's documents runs): true for packs. Tells the documents driver; with `log`, says
+    /// why when auto chose.
+    bool choose_docs_mode(bool log);
     /// The recipients new objects are encrypted to (Config::encryption.recipients).
     io::AgeRecipients recipients() const;
     /// A manifest half's archive summary: in the clear, or unsealed with the identities

@@ -80,8 +80,9 @@ std::vector<SettingInfo> make_keys() {
         item("globals", K::boolean, "also store roles and other globals"),
         item("globals_passwords", K::boolean, "include role passwords in the globals"),
         item("docs_dir", K::path, "documents directory (the documents half runs when set)"),
-        choice("docs_mode", {"tar", "packs"},
-               "documents storage: one archive per run, or content stored once (packs)"),
+        choice("docs_mode", {"auto", "tar", "packs"},
+               "documents storage: one archive per run (tar), content stored once (packs), or "
+               "auto (default: packs for a new store, the store's own mode otherwise)"),
         choice("docs_compression", {"gzip", "zstd"}, "documents archive compression"),
         item("docs_level", K::integer, "documents compression level"),
         item("docs_threads", K::integer, "documents zstd worker threads"),
@@ -902,7 +903,10 @@ Config config_from_settings(const Settings& settings, const Environment* env) {
     if (auto v = r.path("docs_dir")) {
         DocumentsSettings d;
         d.root = *v;
-        if (auto m = r.choice("docs_mode")) d.packs = *m == "packs";
+        if (auto m = r.choice("docs_mode"))
+            d.mode = *m == "packs" ? DocsMode::packs
+                     : *m == "tar" ? DocsMode::tar
+                                   : DocsMode::automatic;
         if (auto cmp = r.choice("docs_compression"))
             d.compression = tarball::parse_compression(*cmp);
         const bool zstd = d.compression == tarball::Compression::zstd;

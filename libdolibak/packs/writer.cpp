@@ -568,8 +568,18 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
             }
         }
         tarball::ExcludeMatcher excludes(options.excludes);
+        std::uint64_t excluded = 0;
+        std::vector<tarball::Exclusion> exclusions;
+        for (const auto& p : excludes.patterns()) exclusions.push_back({p, 0, 0});
         tarball::WalkHandlers h;
         h.entry = [&](const tarball::WalkEntry& w) { builder.entry(w); };
+        h.excluded = [&](const std::string&, int pattern, std::uint64_t files,
+                         std::uint64_t bytes) {
+            ++excluded;
+            auto& x = exclusions.at(static_cast<std::size_t>(pattern));
+            x.files += files;
+            x.bytes += bytes;
+        };
         h.vanished = [&](const std::string& path, int) {
             if (options.on_warning) options.on_warning(path + ": vanished during the walk");
         };
@@ -580,7 +590,10 @@ WriterSummary write_tree(store::Store& store, const std::filesystem::path& root,
                     fmt::format("{}: {}: {} (skipped)", path, what, errno_text(err)));
         };
         tarball::walk(root, excludes, h);
-        return builder.finish();
+        auto summary = builder.finish();
+        summary.excluded = excluded;
+        summary.exclusions = std::move(exclusions);
+        return summary;
     } catch (...) {
         builder.abort();
         throw;

@@ -133,6 +133,10 @@ public:
 
 class DOLIBAK_API DocumentsDriver : public HalfDriver {
 public:
+    /// How the next runs store the documents: in packs, or as one archive (the job decides
+    /// docs_mode auto before each backup; docs/packs.md, "Choosing the mode"). A driver with
+    /// one way of storing ignores it.
+    virtual void use_packs(bool packs) { (void)packs; }
     /// Extracts an archive object into `target` (safely: staged, all-or-nothing). `recorded`:
     /// a manifest names the object (else it may come from the old scripts).
     virtual tarball::ExtractSummary restore(io::Source& object, const std::string& key,

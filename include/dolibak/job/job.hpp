@@ -82,11 +82,18 @@ struct DOLIBAK_API DatabaseSettings {
     bool globals_with_passwords = false;
 };
 
+/// docs_mode: tar, one archive per changed run (docs/tarball.md); packs, each file's content
+/// stored once in content-addressed packs with a per-run index (docs/packs.md); automatic
+/// ("auto"), packs for a new store, the store's own kind otherwise (docs/packs.md, "Choosing
+/// the mode").
+enum class DocsMode { automatic, tar, packs };
+
 struct DOLIBAK_API DocumentsSettings {
     std::filesystem::path root;  ///< the documents directory (only read)
-    /// docs_mode packs: each file's content stored once in content-addressed packs, a
-    /// per-run index (docs/packs.md); false (tar): one archive per changed run.
-    bool packs = false;
+    /// How new runs store the documents (docs_mode; docs/packs.md, "Choosing the mode"):
+    /// automatic (the default) chooses packs for a store without documents runs and the
+    /// kind of the newest documents run otherwise.
+    DocsMode mode = DocsMode::automatic;
     /// The packs mode's index: 2, a tree of pieces in the packs (docs/packs.md, "Objects");
     /// 1, written whole each run, as before (not a configuration key: for tests that need a
     /// store holding such runs).

@@ -11,6 +11,7 @@
 #include <dolibak/io/io.hpp>
 #include <dolibak/packs/index.hpp>
 #include <dolibak/store/store.hpp>
+#include <dolibak/tarball/writer.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -69,6 +70,10 @@ struct DOLIBAK_API WriterSummary {
     std::uint64_t pieces_new = 0;      ///< version 2: index pieces stored by this run
     std::uint64_t piece_bytes = 0;     ///< their compressed bytes (in pack_bytes)
     std::uint64_t pieces_kept = 0;     ///< directories whose previous piece was kept
+    /// Entries left out by the excludes (a pruned directory counts once), and what each
+    /// pattern left out, in the options' order, as the tar mode counts them.
+    std::uint64_t excluded = 0;
+    std::vector<tarball::Exclusion> exclusions;
 };
 
 /// Backs up `root` into `store`: packs first (content, then the index's pieces), then the

@@ -220,7 +220,7 @@ struct Process {
         c.lock_ttl = ttl;
         if (!packs_root.empty()) {
             c.docs->root = packs_root;
-            c.docs->packs = true;
+            c.docs->mode = job::DocsMode::packs;
             c.docs->packs_index_version = index_version;
         }
         return c;

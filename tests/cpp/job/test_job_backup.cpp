@@ -66,8 +66,8 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     CHECK(jobt::half(r1, "db").outcome == Outcome::uploaded);
     CHECK(jobt::half(r1, "docs").outcome == Outcome::uploaded);
     CHECK(jobt::half(r1, "db").key.rfind("db/", 0) == 0);
-    // zstd by default for every new run (docs/store-layout.md).
-    CHECK(jobt::half(r1, "docs").key.find(".tar.zst") != std::string::npos);
+    // A new store's documents go in packs (docs_mode auto: docs/packs.md).
+    CHECK(jobt::half(r1, "docs").key.ends_with(".index.zst"));
     CHECK(j.store().head(".fp-db"));
     CHECK(j.store().head(".fp-docs"));
     CHECK_FALSE(j.store().head(".lock"));
@@ -76,7 +76,7 @@ TEST_CASE("first run uploads both halves; the next uploads nothing; then only wh
     CHECK(manifest.succeeded());
     CHECK(manifest.halves.at("db").sha256 == jobt::half(r1, "db").sha256);
     CHECK(manifest.halves.at("db").format == "pg_dump-custom");
-    CHECK(manifest.halves.at("docs").format == "tar.zst");  // was "tar..tar.gz"
+    CHECK(manifest.halves.at("docs").format == "packs");
     // Per table [rows, bytes]; no copy of the TOC (it was 1.5 MB for a 1.3 MB dump).
     const auto summary = nlohmann::json::parse(manifest.halves.at("db").archive_summary_json);
     CHECK(summary.at("tables").at("llx_facture").at(0).get<std::uint64_t>() > 0);
@@ -530,14 +530,16 @@ TEST_CASE("the odoo profile: write_date tables, volatile bus and cron, filestore
     };
     using P = std::pair<Outcome, Outcome>;
     CHECK(run() == P{Outcome::uploaded, Outcome::uploaded});
-    // The checklist marker is in the archive, though out of the fingerprint.
+    // The checklist marker is in the backup (a new store's packs), though out of the
+    // fingerprint.
     {
-        auto src = j.store().get(j.list().backups.back().key);
-        bool marker = false;
-        tarball::list_tar(*src, [&](const tarball::Entry& e) {
-            marker |= e.path.find("checklist/3f/") != std::string::npos;
-        });
-        CHECK(marker);
+        job::RestoreDocsOptions o;
+        o.target = tmp / "restored";
+        j.restore_docs(o);
+        CHECK(std::filesystem::exists(
+            tmp / "restored/checklist/3f/3f786850e387550fdab836ed7e6dc881de23001b"));
+        CHECK(test::read_file(tmp / "restored/3f/3f786850e387550fdab836ed7e6dc881de23001b") ==
+              "%PDF invoice 1");
     }
     // Presence, cron state, login log, a wizard's transient rows: nothing to upload.
     pgt::psql(conn,

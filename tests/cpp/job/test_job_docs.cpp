@@ -89,52 +89,58 @@ int unprivileged(const std::function<int()>& fn) {
 }  // namespace
 
 TEST_CASE("attachments named *.log, *.old, *.back are kept; every exclusion is counted and shown") {
-    test::TempDir tmp;
-    make_tree(tmp / "docs");
-    job::Job j(docs_config(tmp / "store", tmp / "docs"));
-    const auto rep = j.backup();
-    REQUIRE(rep.ok());
-    const auto& h = docs_half(rep);
-    REQUIRE(h.outcome == Outcome::uploaded);
+    // Both documents modes count what they leave out (packs: a new store's default).
+    for (const auto mode : {job::DocsMode::automatic, job::DocsMode::tar}) {
+        CAPTURE(mode == job::DocsMode::tar);
+        test::TempDir tmp;
+        make_tree(tmp / "docs");
+        auto config = docs_config(tmp / "store", tmp / "docs");
+        config.docs->mode = mode;
+        job::Job j(config);
+        const auto rep = j.backup();
+        REQUIRE(rep.ok());
+        const auto& h = docs_half(rep);
+        REQUIRE(h.outcome == Outcome::uploaded);
 
-    // Each pattern of the profile with what it left out, in the run report...
-    const std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> expected = {
-        {"*/temp/*", 2, 120},
-        {"*.pdf_preview*.png", 1, 50},
-        {"/dolibarr.log", 1, 30},
-        {"/dolibarr_*.log", 0, 0}};
-    auto as_tuples = [](const std::vector<tarball::Exclusion>& xs) {
-        std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> out;
-        for (const auto& x : xs) out.emplace_back(x.pattern, x.files, x.bytes);
-        return out;
-    };
-    CHECK(as_tuples(h.exclusions) == expected);
-    const auto report_json = nlohmann::json::parse(job::to_json(rep));
-    CHECK(report_json["halves"][0]["exclusions"][0]["pattern"] == "*/temp/*");
-    CHECK(report_json["halves"][0]["exclusions"][0]["files"] == 2);
+        // Each pattern of the profile with what it left out, in the run report...
+        const std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> expected = {
+            {"*/temp/*", 2, 120},
+            {"*.pdf_preview*.png", 1, 50},
+            {"/dolibarr.log", 1, 30},
+            {"/dolibarr_*.log", 0, 0}};
+        auto as_tuples = [](const std::vector<tarball::Exclusion>& xs) {
+            std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> out;
+            for (const auto& x : xs) out.emplace_back(x.pattern, x.files, x.bytes);
+            return out;
+        };
+        CHECK(as_tuples(h.exclusions) == expected);
+        const auto report_json = nlohmann::json::parse(job::to_json(rep));
+        CHECK(report_json["halves"][0]["exclusions"][0]["pattern"] == "*/temp/*");
+        CHECK(report_json["halves"][0]["exclusions"][0]["files"] == 2);
 
-    // ... in the manifest (list reads it), and in verify's report.
-    const auto listing = j.list();
-    REQUIRE(listing.runs.size() == 1);
-    CHECK(as_tuples(job::recorded_exclusions(
-              listing.runs[0].manifest.halves.at("docs").archive_summary_json)) == expected);
-    const auto verified = j.verify();
-    REQUIRE(verified.ok());
-    CHECK(as_tuples(verified.objects.at(0).exclusions) == expected);
+        // ... in the manifest (list reads it), and in verify's report.
+        const auto listing = j.list();
+        REQUIRE(listing.runs.size() == 1);
+        CHECK(as_tuples(job::recorded_exclusions(
+                  listing.runs[0].manifest.halves.at("docs").archive_summary_json)) == expected);
+        const auto verified = j.verify();
+        REQUIRE(verified.ok());
+        CHECK(as_tuples(verified.objects.at(0).exclusions) == expected);
 
-    // The attachments round-trip; what Dolibarr regenerates does not.
-    job::RestoreDocsOptions o;
-    o.target = tmp / "out";
-    j.restore_docs(o);
-    CHECK(test::read_file(tmp / "out/ticket/TS1/server.log") == "the customer's server log\n");
-    CHECK(test::read_file(tmp / "out/ticket/TS1/notes.old") == "old notes\n");
-    CHECK(test::read_file(tmp / "out/societe/1/x.back") == "a backup the customer sent\n");
-    CHECK(test::read_file(tmp / "out/admin/backup/pg_dump_dolibarr.sql.gz") == "dump");
-    CHECK(test::read_file(tmp / "out/admin/documents/export.zip") == "zip");
-    CHECK(fs::exists(tmp / "out/facture/FA1/FA1.pdf"));
-    CHECK(!fs::exists(tmp / "out/facture/temp"));
-    CHECK(!fs::exists(tmp / "out/facture/FA1/FA1.pdf_preview.png"));
-    CHECK(!fs::exists(tmp / "out/dolibarr.log"));
+        // The attachments round-trip; what Dolibarr regenerates does not.
+        job::RestoreDocsOptions o;
+        o.target = tmp / "out";
+        j.restore_docs(o);
+        CHECK(test::read_file(tmp / "out/ticket/TS1/server.log") == "the customer's server log\n");
+        CHECK(test::read_file(tmp / "out/ticket/TS1/notes.old") == "old notes\n");
+        CHECK(test::read_file(tmp / "out/societe/1/x.back") == "a backup the customer sent\n");
+        CHECK(test::read_file(tmp / "out/admin/backup/pg_dump_dolibarr.sql.gz") == "dump");
+        CHECK(test::read_file(tmp / "out/admin/documents/export.zip") == "zip");
+        CHECK(fs::exists(tmp / "out/facture/FA1/FA1.pdf"));
+        CHECK(!fs::exists(tmp / "out/facture/temp"));
+        CHECK(!fs::exists(tmp / "out/facture/FA1/FA1.pdf_preview.png"));
+        CHECK(!fs::exists(tmp / "out/dolibarr.log"));
+    }
 }
 
 TEST_CASE("two backups of an unchanged tree at different times give the same archive bytes") {
@@ -144,6 +150,7 @@ TEST_CASE("two backups of an unchanged tree at different times give the same arc
         test::TempDir tmp;
         make_tree(tmp / "docs");
         auto config = docs_config(tmp / "store", tmp / "docs");
+        config.docs->mode = job::DocsMode::tar;  // archives (a new store's default is packs)
         if (compression == tarball::Compression::gzip) config.docs->compression = compression;
         REQUIRE(config.docs->compression == compression);
         job::Job j(config);
@@ -304,7 +311,7 @@ TEST_CASE("skip_unreadable in docs_mode packs: an unreadable file and directory 
     ::chmod((tmp / "docs/facture/FA1/locked.pdf").c_str(), 0);
 
     auto c = docs_config(tmp / "store", tmp / "docs");
-    c.docs->packs = true;
+    c.docs->mode = job::DocsMode::packs;
     c.docs->skip_unreadable = true;
     const int rc = unprivileged([&] {
         std::string warnings;

@@ -160,7 +160,7 @@ TEST_CASE("every key maps to the config") {
     REQUIRE(c.docs);
     CHECK(c.docs->root == std::filesystem::path("/srv/documents"));
     CHECK(c.docs->compression == tarball::Compression::zstd);
-    CHECK(c.docs->packs);
+    CHECK(c.docs->mode == job::DocsMode::packs);
     CHECK(c.docs->level == 9);
     CHECK(c.docs->threads == 2);
     CHECK(c.docs->extra_excludes == std::vector<std::string>{"*.tmp", "cache/"});
@@ -269,7 +269,7 @@ TEST_CASE("every bad value names the key, its source, the value and what is allo
         {"db_fingerprint", "md5", "xmin, content, count-tms"},
         {"globals", "2", "true or false"},
         {"docs_compression", "bzip2", "gzip, zstd"},
-        {"docs_mode", "zip", "tar, packs"},
+        {"docs_mode", "zip", "auto, tar, packs"},
         {"docs_fingerprint", "mtime", "metadata, content"},
         {"skip_unreadable", "sometimes", "true or false"},
         {"retention", "forever", "tiered, count"},

@@ -52,7 +52,7 @@ struct Site {
         c.store_url = "mem://packs-age";
         job::DocumentsSettings d;
         d.root = root;
-        d.packs = true;
+        d.mode = job::DocsMode::packs;
         c.docs = d;
         if (encrypted) {
             c.encryption.recipients = {operational.recipient, recovery.recipient};

@@ -30,7 +30,7 @@ job::Config packs_config(const fs::path& root, bool packs) {
     c.store_url = "mem://packs";
     job::DocumentsSettings d;
     d.root = root;
-    d.packs = packs;
+    d.mode = packs ? job::DocsMode::packs : job::DocsMode::tar;
     c.docs = d;
     return c;
 }

@@ -218,6 +218,7 @@ inline job::Config sim_config() {
     c.db = d;
     job::DocumentsSettings s;
     s.root = "/nonexistent-sim-documents";
+    s.mode = job::DocsMode::tar;  // what the fake documents half writes (docs/<ts>.tar.gz)
     c.docs = s;
     return c;
 }
