@@ -295,6 +295,48 @@ const Registrar registrar(60, [](py::module_& m) {
                    ">";
         });
 
+    py::class_<PacksCollection>(
+        m, "PacksCollection",
+        "The collection of packs after a prune in a store of docs_mode packs runs: what it "
+        "deleted and repacked, or, on a dry run, what it would.")
+        .def_readonly("indexes", &PacksCollection::indexes,
+                      "The indexes that stay, read to find the packs still in use.")
+        .def_property_readonly(
+            "deleted",
+            [](const PacksCollection& c) {
+                py::list l;
+                for (const auto& p : c.deleted) l.append(py::make_tuple(p.key, p.bytes));
+                return l;
+            },
+            "(key, bytes) of each pack no index that stays references.")
+        .def_property_readonly(
+            "repacked",
+            [](const PacksCollection& c) {
+                py::list l;
+                for (const auto& p : c.repacked) l.append(py::make_tuple(p.key, p.bytes, p.live));
+                return l;
+            },
+            "(key, bytes, live bytes) of each pack mostly garbage whose live frames move.")
+        .def_property_readonly("deleted_bytes", &PacksCollection::deleted_bytes,
+                               "The size of the packs deleted.")
+        .def_property_readonly("repacked_bytes", &PacksCollection::repacked_bytes,
+                               "The size of the packs repacked.")
+        .def_property_readonly("repacked_live_bytes", &PacksCollection::repacked_live_bytes,
+                               "The bytes of their live frames (what the repack copies).")
+        .def_readonly("records_deleted", &PacksCollection::records_deleted,
+                      "The move records no reference goes through any more.")
+        .def_readonly("written", &PacksCollection::written,
+                      "The new packs the repack wrote (empty on a dry run).")
+        .def_readonly("bytes_written", &PacksCollection::bytes_written,
+                      "Their size (0 on a dry run).")
+        .def_readonly("kept_bytes", &PacksCollection::kept_bytes,
+                      "The size of the packs that stay as they are (referenced, not repacked).")
+        .def_readonly("problems", &PacksCollection::problems, "Packs left unrepacked, and why.")
+        .def("__repr__", [](const PacksCollection& c) {
+            return "<PacksCollection " + std::to_string(c.deleted.size()) + " deleted, " +
+                   std::to_string(c.repacked.size()) + " repacked>";
+        });
+
     py::class_<PruneReport> prune(m, "PruneReport", "A prune: the plan, what was deleted.");
     prune
         .def_property_readonly(
@@ -321,8 +363,12 @@ const Registrar registrar(60, [](py::module_& m) {
                 return l;
             },
             "(key, message) of each removal that failed.")
-        .def_readonly("dry_run", &PruneReport::dry_run,
-                      "True when nothing was removed on purpose.");
+        .def_readonly("dry_run", &PruneReport::dry_run, "True when nothing was removed on purpose.")
+        .def_readonly("packs", &PruneReport::packs,
+                      "The collection of packs (PacksCollection), or on a dry run its preview; "
+                      "None when the store holds no packs or a dry run could not preview it.")
+        .def_readonly("packs_error", &PruneReport::packs_error,
+                      "Why a dry run did not preview the collection of packs, else ''.");
     add_to_dict(prune);
 
     py::class_<BackupReport> backup(m, "BackupReport", "What a backup run did.");

@@ -63,6 +63,9 @@ struct Job::Impl {
     PruneReport prune(bool dry_run, bool force);
     /// Deletes the packs no remaining documents index references (packs::collect_garbage).
     void collect_packs(PruneReport& report);
+    /// A dry run's collection: what collect_packs would do once the keys the prune would
+    /// delete are gone (report.packs), or why it cannot say (report.packs_error).
+    void preview_packs(PruneReport& report);
     VerifyReport verify(const std::string& which, const VerifyOptions& options);
     /// Runs the hook of the outcome and posts the webhook (Config::notify). Never throws;
     /// a failure is a warning event. `report_json`: the operation's report (empty when it

@@ -77,6 +77,26 @@ json half_json(const HalfReport& h) {
             {"error", h.error}};
 }
 
+json packs_json(const std::optional<PacksCollection>& c) {
+    if (!c) return nullptr;
+    json deleted = json::array();
+    for (const auto& p : c->deleted) deleted.push_back({{"key", p.key}, {"bytes", p.bytes}});
+    json repacked = json::array();
+    for (const auto& p : c->repacked)
+        repacked.push_back({{"key", p.key}, {"bytes", p.bytes}, {"live", p.live}});
+    return {{"indexes", c->indexes},
+            {"deleted", deleted},
+            {"deleted_bytes", c->deleted_bytes()},
+            {"repacked", repacked},
+            {"repacked_bytes", c->repacked_bytes()},
+            {"repacked_live_bytes", c->repacked_live_bytes()},
+            {"records_deleted", c->records_deleted},
+            {"written", c->written},
+            {"bytes_written", c->bytes_written},
+            {"kept_bytes", c->kept_bytes},
+            {"problems", c->problems}};
+}
+
 json prune_json(const PruneReport& r) {
     json decisions = json::array();
     for (const auto& d : r.plan.decisions) {
@@ -96,8 +116,10 @@ json prune_json(const PruneReport& r) {
     }
     json failures = json::array();
     for (const auto& f : r.failures) failures.push_back({{"key", f.key}, {"message", f.message}});
-    return {{"dry_run", r.dry_run},   {"kept", r.plan.kept()}, {"dropped", r.plan.dropped()},
-            {"decisions", decisions}, {"deleted", r.deleted},  {"failures", failures}};
+    return {{"dry_run", r.dry_run},         {"kept", r.plan.kept()},
+            {"dropped", r.plan.dropped()},  {"decisions", decisions},
+            {"deleted", r.deleted},         {"failures", failures},
+            {"packs", packs_json(r.packs)}, {"packs_error", r.packs_error}};
 }
 
 // A run's summary: when, its result, and per half what it stored or found unchanged; the whole

@@ -46,6 +46,7 @@ GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
         if (it == live.end()) {
             plan.remove.push_back(p.key);
             plan.bytes_removed += p.size;
+            plan.sizes[p.key] = {p.size, 0};
             continue;
         }
         plan.bytes_kept += p.size;
@@ -53,6 +54,7 @@ GcPlan plan_gc(const std::vector<store::ObjectInfo>& packs,
         if (p.size > 0 && static_cast<double>(used) < repack_below * static_cast<double>(p.size)) {
             plan.repack.push_back(p.key);
             plan.garbage_in_repack += p.size - used;
+            plan.sizes[p.key] = {p.size, used};
         }
     }
     return plan;
@@ -68,7 +70,8 @@ std::map<std::string, std::uint64_t> LiveSet::bytes() const {
     return out;
 }
 
-LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentities* identities) {
+LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentities* identities,
+                 const std::set<std::string>* left_out) {
     LiveSet live;
     std::vector<std::string> via;
     // A piece shared by several runs' trees (an unchanged directory) is read once.
@@ -80,7 +83,7 @@ LiveSet live_set(store::Store& store, Relocations& moved, const io::AgeIdentitie
         live.frames[b.pack].emplace(b.offset, b.length);
     };
     for (const auto& o : store.list("docs/")) {
-        if (!is_index_key(o.key)) continue;
+        if (!is_index_key(o.key) || (left_out && left_out->contains(o.key))) continue;
         try {
             // An encrypted index without an identity is an index that cannot be read.
             const io::AgeIdentities* ids =
@@ -122,13 +125,14 @@ GcResult collect_garbage(store::Store& store, const GcOptions& options) {
         if (is_moved_key(o.key)) records.insert(o.key);
     Relocations moved(store, options.identities);
     moved.set_existing(records);
-    const auto live = live_set(store, moved, options.identities);
+    const auto live = live_set(store, moved, options.identities, &options.deleted);
     result.indexes = live.indexes;
     result.plan = plan_gc(listing, live.bytes(), options.repack_below, &live.records);
     if (options.dry_run) return result;
     // Unreferenced packs first: a repack may write a pack of the same name (the same bytes)
     // as one of them, which must not be deleted after it.
     remove_all(store, result.plan.remove, result.removed, result.failures);
+    for (const auto& k : result.removed) result.bytes_removed += result.plan.sizes[k].size;
     if (options.repack && !result.plan.repack.empty()) {
         RepackOptions ro;
         ro.pack_size = options.pack_size;

@@ -114,6 +114,7 @@ private:
             for (auto& f : record.frames) f.pack = key;
             out_.records.push_back(put_move_record(store_, record, options_.encrypt_to));
             done.push_back(record.from);
+            out_.moved.push_back(record.from);
             moved_.remember(std::move(record));
         }
         batch.records.clear();

@@ -17,6 +17,37 @@ std::string when(TimePoint t) {
     return t == TimePoint{} ? "-" : format_rfc3339(t);
 }
 
+// "packs: would delete 2 packs (3.9 MiB), repack 1 (...)", then one line per pack and record.
+std::string packs_lines(const job::PruneReport& r) {
+    if (!r.packs_error.empty()) return "packs: not previewed: " + r.packs_error + "\n";
+    if (!r.packs) return {};
+    const auto& c = *r.packs;
+    const bool would = r.dry_run;
+    std::string s =
+        fmt::format("packs: {} {} ({})", would ? "would delete" : "deleted",
+                    count_noun(c.deleted.size(), "pack"), human_bytes(c.deleted_bytes()));
+    if (c.repacked.empty())
+        s += would ? ", repack none" : ", repacked none";
+    else
+        s += fmt::format(", {} {} ({}, {} of it live)", would ? "repack" : "repacked",
+                         c.repacked.size(), human_bytes(c.repacked_bytes()),
+                         human_bytes(c.repacked_live_bytes()));
+    if (!would && !c.repacked.empty())
+        s += fmt::format(" into {} ({})", count_noun(c.written.size(), "new pack"),
+                         human_bytes(c.bytes_written));
+    s += fmt::format(", {} {}; {} kept, referenced by {}\n", would ? "delete" : "deleted",
+                     count_noun(c.records_deleted.size(), "move record"), human_bytes(c.kept_bytes),
+                     count_noun(c.indexes, "index", "indexes"));
+    for (const auto& p : c.deleted)
+        s += fmt::format("  delete  {}  {}\n", p.key, human_bytes(p.bytes));
+    for (const auto& p : c.repacked)
+        s += fmt::format("  repack  {}  {} ({} live)\n", p.key, human_bytes(p.bytes),
+                         human_bytes(p.live));
+    for (const auto& k : c.records_deleted) s += fmt::format("  delete  {}\n", k);
+    for (const auto& p : c.problems) s += "  problem: " + p + "\n";
+    return s;
+}
+
 std::string prune_lines(const job::PruneReport& r) {
     std::string s;
     std::string last_half;
@@ -43,6 +74,7 @@ std::string prune_lines(const job::PruneReport& r) {
                      r.dry_run ? "would be deleted (dry run)" : "to delete");
     if (!r.dry_run) s += fmt::format(", {} deleted", r.deleted.size());
     s += "\n";
+    s += packs_lines(r);
     for (const auto& f : r.failures)
         s += fmt::format("  FAILED to delete {}: {}\n", f.key, f.message);
     return s;

@@ -33,6 +33,7 @@ from .job import (
     HalfReport,
     Job,
     ListReport,
+    PacksCollection,
     PruneReport,
     RefreshReport,
     RestoreReport,

@@ -16,6 +16,7 @@ from .job import Event as Event
 from .job import HalfReport as HalfReport
 from .job import Job as Job
 from .job import ListReport as ListReport
+from .job import PacksCollection as PacksCollection
 from .job import PruneReport as PruneReport
 from .job import RefreshReport as RefreshReport
 from .job import RestoreReport as RestoreReport
@@ -61,6 +62,7 @@ __all__ = [
     "BackupReport",
     "HalfReport",
     "PruneReport",
+    "PacksCollection",
     "ListReport",
     "BackupEntry",
     "RunEntry",

@@ -222,6 +222,32 @@ struct DOLIBAK_API HalfReport {
 };
 DOLIBAK_API std::string_view to_string(HalfReport::Outcome o) noexcept;
 
+/// A pack in a prune's collection of packs (docs/packs.md): its key, its size and the bytes of
+/// its frames some kept run still references (0 for a pack deleted whole).
+struct DOLIBAK_API CollectedPack {
+    std::string key;
+    std::uint64_t bytes = 0;
+    std::uint64_t live = 0;
+};
+
+/// What the collection of packs after a prune did in a store holding docs_mode packs runs or
+/// packs; on a dry run, what it would do once the runs the plan drops are gone (nothing is
+/// read but the indexes and the move records: `written` and `bytes_written` stay empty, and
+/// only the problems the configuration predicts are named).
+struct DOLIBAK_API PacksCollection {
+    std::uint64_t indexes = 0;                 ///< indexes that stay, read to find the live packs
+    std::vector<CollectedPack> deleted;        ///< packs no index that stays references
+    std::vector<CollectedPack> repacked;       ///< packs mostly garbage, their live frames moved
+    std::vector<std::string> records_deleted;  ///< move records no reference goes through
+    std::vector<std::string> written;          ///< the new packs the repack wrote
+    std::uint64_t bytes_written = 0;           ///< their size
+    std::uint64_t kept_bytes = 0;       ///< of the packs that stay as they are (not repacked)
+    std::vector<std::string> problems;  ///< packs left unrepacked, and why (warnings)
+    std::uint64_t deleted_bytes() const noexcept;
+    std::uint64_t repacked_bytes() const noexcept;
+    std::uint64_t repacked_live_bytes() const noexcept;
+};
+
 struct DOLIBAK_API PruneReport {
     /// The planner's decisions over runs: one per run and half, keyed
     /// "manifests/<ts>.json#<half>" (an old script's object: its own key).
@@ -234,6 +260,13 @@ struct DOLIBAK_API PruneReport {
     std::vector<std::string> deleted;  ///< keys removed (empty on a dry run)
     std::vector<store::RemoveFailure> failures;
     bool dry_run = false;
+    /// The collection of packs (also in `deleted` and `failures`, on a real prune), or what a
+    /// dry run previews; empty when the store holds no packs-mode index or pack, or when a dry
+    /// run could not preview it (`packs_error`).
+    std::optional<PacksCollection> packs;
+    /// Why a dry run did not preview the collection of packs (an encrypted index and no
+    /// identity, an index that cannot be read: what would stop the real one); a warning too.
+    std::string packs_error;
 };
 
 struct DOLIBAK_API BackupReport {

@@ -28,6 +28,13 @@ struct DOLIBAK_API GcPlan {
     std::uint64_t bytes_removed = 0;
     std::uint64_t bytes_kept = 0;
     std::uint64_t garbage_in_repack = 0;  ///< dead bytes inside the repack candidates
+    /// The size of each pack in `remove` and `repack`, and the bytes of its live frames (0 for
+    /// one in `remove`): what a report says of each.
+    struct Bytes {
+        std::uint64_t size = 0;
+        std::uint64_t live = 0;
+    };
+    std::map<std::string, Bytes> sizes;
 };
 
 /// `packs`: a listing of "packs/" (packs and move records); `live`: pack key -> bytes of its
@@ -50,11 +57,13 @@ struct DOLIBAK_API LiveSet {
 };
 
 /// Reads every `docs/<ts>.index.zst` and, decrypted with `identities`, every
-/// `docs/<ts>.index.zst.age`; the references are followed through the move records `moved`
-/// opens. Throws when an index or a move record cannot be read (an encrypted one without
-/// identities, or with none that opens it, included): nothing may be deleted then.
+/// `docs/<ts>.index.zst.age`, except those `left_out` names (as if they were deleted already);
+/// the references are followed through the move records `moved` opens. Throws when an index
+/// or a move record cannot be read (an encrypted one without identities, or with none that
+/// opens it, included): nothing may be deleted then.
 DOLIBAK_API LiveSet live_set(store::Store& store, Relocations& moved,
-                             const io::AgeIdentities* identities = nullptr);
+                             const io::AgeIdentities* identities = nullptr,
+                             const std::set<std::string>* left_out = nullptr);
 
 /// The live bytes of every pack referenced by the indexes under `docs/` (live_set(...).bytes()).
 DOLIBAK_API std::map<std::string, std::uint64_t> live_pack_bytes(
@@ -72,20 +81,26 @@ struct DOLIBAK_API GcOptions {
     /// The recipients a repack encrypts what it writes from encrypted packs to (the new pack
     /// and the move records); without them an encrypted pack is not repacked (a problem).
     std::optional<io::AgeRecipients> encrypt_to;
+    /// Keys the plan treats as deleted already: the indexes among them are not read. A dry
+    /// run of a prune gives the keys of the runs it would drop, whose indexes are still in the
+    /// store, and so plans the collection that would follow their deletion (other keys are
+    /// ignored).
+    std::set<std::string> deleted;
 };
 
 struct DOLIBAK_API GcResult {
     GcPlan plan;
     std::uint64_t indexes = 0;                 ///< indexes read
     std::vector<std::string> removed;          ///< unreferenced packs deleted
+    std::uint64_t bytes_removed = 0;           ///< their size
     std::vector<std::string> records_removed;  ///< move records deleted
     RepackResult repacked;
     std::vector<store::RemoveFailure> failures;
 };
 
-/// Plans from the store as it is and, unless dry_run: deletes the unreferenced packs, then
-/// repacks the candidates, then deletes the move records no index needs. Run it under the
-/// store's lock, after the prune removed the indexes of the runs that go.
+/// Plans from the store as it is (less `options.deleted`) and, unless dry_run: deletes the
+/// unreferenced packs, then repacks the candidates, then deletes the move records no index needs.
+/// Run it under the store's lock, after the prune removed the indexes of the runs that go.
 DOLIBAK_API GcResult collect_garbage(store::Store& store, const GcOptions& options);
 DOLIBAK_API GcResult collect_garbage(store::Store& store, bool dry_run = false,
                                      const io::AgeIdentities* identities = nullptr);

@@ -25,6 +25,7 @@ using LiveFrames = std::map<std::string, std::map<std::uint64_t, std::uint64_t>>
 struct DOLIBAK_API RepackResult {
     std::vector<std::string> written;            ///< new packs
     std::vector<std::string> records;            ///< move records written
+    std::vector<std::string> moved;              ///< old packs whose record was written
     std::vector<std::string> removed;            ///< old packs deleted after their record
     std::uint64_t bytes_read = 0;                ///< of the old packs
     std::uint64_t bytes_written = 0;             ///< of the new packs

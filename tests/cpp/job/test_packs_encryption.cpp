@@ -256,9 +256,36 @@ TEST_CASE(
         job::Job job(c, env);
         return job.prune();
     };
-    // No identity at all: refused before anything is deleted.
     auto none = site.config();
     none.encryption.identities.clear();
+    // A dry run without an identity still shows the plan of the runs: that the collection
+    // cannot be previewed is a warning, not an error.
+    {
+        auto c = none;
+        c.retention = keep_one;
+        std::vector<std::string> warnings;
+        c.on_event = [&warnings](const job::Event& e) {
+            if (e.kind == job::Event::Kind::warning) warnings.push_back(e.message);
+        };
+        RealDocsEnv env(site.store, site.clock, c);
+        const auto dry = job::Job(c, env).prune(true);
+        CHECK(dry.plan.dropped() == 1);  // the first run's documents half
+        CHECK_FALSE(dry.packs);
+        CHECK(dry.packs_error.find("age_identity_file") != std::string::npos);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings.front().find("not previewed") != std::string::npos);
+        CHECK(site.keys("") == before);
+        // with the identity, it is previewed: the first run's packs would go
+        auto with_id = site.config();
+        with_id.retention = keep_one;
+        RealDocsEnv env2(site.store, site.clock, with_id);
+        const auto seen = job::Job(with_id, env2).prune(true);
+        REQUIRE(seen.packs);
+        CHECK_FALSE(seen.packs->deleted.empty());
+        CHECK(seen.packs->indexes == 1);
+        CHECK(site.keys("") == before);
+    }
+    // No identity at all: refused before anything is deleted.
     CHECK_THROWS_WITH_AS(prune_with(none), doctest::Contains("age_identity_file"), ConfigError);
     CHECK(site.keys("") == before);
     // An identity that opens no index: the runs may go, no pack does.

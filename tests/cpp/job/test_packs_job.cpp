@@ -13,7 +13,9 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <random>
+#include <set>
 
 using namespace dolibak;
 using dolibak::test::random_bytes;
@@ -180,6 +182,121 @@ TEST_CASE("packs mode: prune collects the packs no kept run references") {
     const auto again = job.prune();
     CHECK(site.packs().size() == before - packs_deleted);
     CHECK(again.failures.empty());
+}
+
+namespace {
+
+/// Every object of the store and its bytes.
+std::map<std::string, std::string> snapshot(store::MemoryStore& mem) {
+    std::map<std::string, std::string> out;
+    for (const auto& o : mem.list("")) out[o.key] = mem.get_bytes(o.key);
+    return out;
+}
+
+std::set<std::string> keys_of(const std::vector<job::CollectedPack>& packs) {
+    std::set<std::string> out;
+    for (const auto& p : packs) out.insert(p.key);
+    return out;
+}
+
+std::set<std::string> gone(const std::map<std::string, std::string>& before,
+                           const std::map<std::string, std::string>& after,
+                           const std::string& prefix) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : before)
+        if (k.starts_with(prefix) && !after.contains(k)) out.insert(k);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("prune --dry-run previews exactly the packs the prune then deletes and repacks") {
+    Site site;
+    using Op = store::FaultStore::Op;
+    const auto prune = [&](unsigned keep_last, bool dry_run) {
+        retention::Policy p;
+        p.mode = retention::Policy::Mode::count;
+        p.count.last = keep_last;
+        auto c = packs_config(site.root, true);
+        c.retention = p;
+        RealDocsEnv env(site.store, site.clock, c);
+        return job::Job(c, env).prune(dry_run);
+    };
+    // A dry run changes nothing (and takes no lock: no put, no deletion at all); the prune
+    // that follows deletes exactly the packs and records it named, and repacks the others.
+    const auto dry_then_real = [&](unsigned keep_last) {
+        const auto before = snapshot(site.mem);
+        site.store.reset();
+        const auto dry = prune(keep_last, true);
+        CHECK(snapshot(site.mem) == before);
+        for (const auto op : {Op::put, Op::remove, Op::remove_if, Op::remove_many})
+            CHECK(site.store.calls(op) == 0);
+        REQUIRE(dry.packs);
+        CHECK(dry.packs_error.empty());
+        CHECK(dry.deleted.empty());
+        CHECK(dry.packs->written.empty());
+        const auto real = prune(keep_last, false);
+        REQUIRE(real.packs);
+        CHECK(real.failures.empty());
+        const auto& d = *dry.packs;
+        const auto& r = *real.packs;
+        CHECK(keys_of(d.deleted) == keys_of(r.deleted));
+        CHECK(keys_of(d.repacked) == keys_of(r.repacked));
+        CHECK(d.records_deleted == r.records_deleted);
+        CHECK(d.deleted_bytes() == r.deleted_bytes());
+        CHECK(d.repacked_bytes() == r.repacked_bytes());
+        CHECK(d.repacked_live_bytes() == r.repacked_live_bytes());
+        CHECK(d.kept_bytes == r.kept_bytes);
+        CHECK(d.indexes == r.indexes);
+        CHECK(dry.to_delete == real.to_delete);
+        // What went from the store: the packs deleted and repacked, the records named.
+        const auto after = snapshot(site.mem);
+        auto packs_gone = keys_of(d.deleted);
+        for (const auto& p : d.repacked) packs_gone.insert(p.key);
+        std::set<std::string> records_gone(d.records_deleted.begin(), d.records_deleted.end());
+        std::set<std::string> all_gone = gone(before, after, "packs/");
+        std::set<std::string> packs_seen, records_seen;
+        for (const auto& k : all_gone)
+            (packs::is_moved_key(k) ? records_seen : packs_seen).insert(k);
+        CHECK(packs_seen == packs_gone);
+        CHECK(records_seen == records_gone);
+        std::uint64_t bytes_gone = 0;
+        for (const auto& k : keys_of(d.deleted)) bytes_gone += before.at(k).size();
+        CHECK(d.deleted_bytes() == bytes_gone);
+        return d;
+    };
+
+    // Day 1 stores everything in one pack of content; by day 3 big.bin and 35 of the 40
+    // invoices are gone: once day 1 goes, its pack of content is mostly garbage.
+    site.backup(sim::at(2026, 3, 1));
+    fs::remove(site.root / "big.bin");
+    for (unsigned i = 5; i < 40; ++i)
+        fs::remove(site.root / ("facture/FA2603-0001/doc" + std::to_string(i) + ".pdf"));
+    write_file(site.root / "late.pdf", random_bytes(8'000, 41));
+    site.backup(sim::at(2026, 3, 2));
+    write_file(site.root / "later.pdf", random_bytes(9'000, 42));
+    site.backup(sim::at(2026, 3, 3));
+    const auto first = dry_then_real(2);
+    CHECK_FALSE(first.deleted.empty());  // day 1's pack of pieces
+    REQUIRE(first.repacked.size() == 1);
+    CHECK(first.repacked.front().live * 2 < first.repacked.front().bytes);
+    CHECK(first.records_deleted.empty());
+
+    // Day 4 drops the invoices day 1 stored: once days 2 and 3 go, no index goes through the
+    // move record any more, and the pack the repack wrote is garbage.
+    fs::remove_all(site.root / "facture");
+    site.backup(sim::at(2026, 3, 4));
+    const auto second = dry_then_real(1);
+    CHECK_FALSE(second.deleted.empty());
+    CHECK(second.repacked.empty());
+    CHECK(second.records_deleted.size() == 1);
+
+    // Nothing left to collect: the preview says so.
+    const auto third = dry_then_real(1);
+    CHECK(third.deleted.empty());
+    CHECK(third.repacked.empty());
+    CHECK(third.records_deleted.empty());
+    CHECK(third.indexes == 1);
 }
 
 TEST_CASE("a store switches from tar to packs and back without losing its history") {

@@ -273,13 +273,27 @@ TEST_CASE("garbage collection deletes only the packs no remaining index referenc
     // both runs kept: nothing to delete
     CHECK(packs::collect_garbage(store, true).plan.remove.empty());
 
+    // the first run's index treated as deleted (a dry run of the prune): the plan that
+    // follows its deletion, and nothing read of it
+    packs::GcOptions ahead;
+    ahead.dry_run = true;
+    ahead.deleted = {packs::index_key("20261201T020000Z"), "manifests/20261201T020000Z.json"};
+    const auto preview = packs::collect_garbage(store, ahead);
+    CHECK(preview.indexes == 1);
+
     // the prune removed the first run's index: big.bin's packs go, the rest stays
     store.remove(packs::index_key("20261201T020000Z"));
     const auto dry = packs::collect_garbage(store, true);
+    CHECK(preview.plan.remove == dry.plan.remove);
+    CHECK(preview.plan.repack == dry.plan.repack);
+    CHECK(preview.plan.bytes_removed == dry.plan.bytes_removed);
+    CHECK(preview.plan.bytes_kept == dry.plan.bytes_kept);
     REQUIRE_FALSE(dry.plan.remove.empty());
     CHECK(count_packs(store) == all);
     const auto gc = packs::collect_garbage(store);
     CHECK(gc.removed == dry.plan.remove);
+    CHECK(gc.bytes_removed == dry.plan.bytes_removed);
+    CHECK(gc.repacked.moved == dry.plan.repack);
     // The first run's pack of pieces holds the pieces the second kept (mostly garbage now:
     // repacked, its record written).
     const auto left = all - gc.removed.size() - gc.repacked.removed.size() +
