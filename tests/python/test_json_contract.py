@@ -99,7 +99,8 @@ def test_list_and_status_summarise_runs_unless_manifests(tmp_path):
 
 def test_check_restore_docs_and_tar_list_match_their_schemas(tmp_path):
     docs = docs_tree(tmp_path)
-    common = db_common(tmp_path / "store", ["--docs-dir", str(docs)])
+    # An archive, for tar-list (a new store's default is packs).
+    common = db_common(tmp_path / "store", ["--docs-dir", str(docs), "--docs-mode", "tar"])
     b = json_contract.loads(run(["backup", "--json"] + common, check_rc=0).stdout, "backup")
     p = run(["check", "--json"] + common)
     assert p.returncode in (0, 1), p.stderr

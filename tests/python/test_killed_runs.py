@@ -65,7 +65,7 @@ def test_killed_during_the_documents_upload_to_s3(dolibarr, s3_server, s3_bucket
     common = ["--store", f"s3://{s3_bucket}/erp", "--s3-endpoint", s3_server["endpoint"],
               "--s3-region", s3_server["region"], "--s3-addressing", "path",
               "--s3-part-size", str(5 * MiB), "--s3-parallel-parts", "1",
-              "--docs-dir", str(docs), "--docs-compression", "gzip"]
+              "--docs-dir", str(docs), "--docs-mode", "tar", "--docs-compression", "gzip"]
     log = s3_server["request_log"]
     log_start = os.path.getsize(log)
 
