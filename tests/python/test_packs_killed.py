@@ -152,8 +152,9 @@ def left_unreferenced(root, identity):
 
 
 def campaign(tmp_path, kills, age=None):
-    """Kills `kills` backups and prunes (alternately) at random points, checking the store
-    after each; `age` = (recipient, identity file) encrypts the store. Returns counts."""
+    """Kills `kills` backups and prunes (alternately; prunes at random points or inside a
+    repack), checking the store after each; `age` = (recipient, identity file) encrypts the
+    store. Returns counts."""
     rng = random.Random(13)
     docs = tmp_path / "documents"
     gen.create_docs(str(docs), scale=30, seed=5)
@@ -167,7 +168,7 @@ def campaign(tmp_path, kills, age=None):
         encrypt = ["--age-recipients", age[0]]
     backup = ["backup", "--docs-only", "--docs-dir", str(docs), "--docs-mode", "packs",
               "--create-store-dir"] + at + encrypt
-    prune = ["prune", "--retention", "count", "--keep-last", "3"] + at + encrypt
+    prune = ["prune", "--json", "--retention", "count", "--keep-last", "3"] + at + encrypt
     stats = {"rounds": 0, "landed": {"backup": 0, "prune": 0},
              "in_repack": {"before its records": 0, "before its deletions": 0},
              "prunes": 0, "repacks": 0, "verified": 0}
@@ -182,8 +183,14 @@ def campaign(tmp_path, kills, age=None):
                 known in line for known in ("taking over the lock held by the run of pid",
                                             "left by an interrupted run")), line
         if args is prune:
+            # what the collection did (docs/json.md, dolibak.prune/1 packs)
+            packs = json.loads(p.stdout)["packs"]
+            assert not packs["problems"], packs
             stats["prunes"] += 1
-            stats["repacks"] += "repacked" in p.stdout + p.stderr
+            stats["repacks"] += bool(packs["repacked"])
+            if age:
+                assert all(k["key"].endswith(".pack.age") for k in packs["repacked"]), packs
+                assert all(k.endswith(".pack.age") for k in packs["written"]), packs
         return time.monotonic() - started
 
     def check():
