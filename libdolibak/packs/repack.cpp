@@ -111,6 +111,12 @@ private:
         batch.pack.clear();
         std::vector<std::string> done;
         for (auto& record : batch.records) {
+            // The new pack may be one of the old ones, byte for byte (in the clear a pack is
+            // named by its bytes): one an earlier repack wrote and was killed before the record
+            // of its second candidate, whose live frames are its first candidate's, followed by
+            // that second candidate's. It stays as it is: every frame it holds is where its
+            // references say, so it gets no record (into itself) and is not deleted.
+            if (record.from == key) continue;
             for (auto& f : record.frames) f.pack = key;
             out_.records.push_back(put_move_record(store_, record, options_.encrypt_to));
             done.push_back(record.from);
