@@ -21,11 +21,7 @@ DocsModeChoice choose_docs_mode(DocsMode configured, std::optional<catalog::Obje
                                 bool encrypting, bool has_identity) {
     if (configured == DocsMode::tar) return {false, {}};
     if (configured == DocsMode::packs) return {true, {}};
-    if (newest) {
-        const bool packs = *newest == catalog::ObjectKind::docs_index;
-        return {packs, packs ? "docs_mode auto: the store's documents runs are in packs"
-                             : "docs_mode auto: the store's documents runs are tar archives"};
-    }
+    if (newest) return {*newest == catalog::ObjectKind::docs_index, {}};
     if (encrypting && !has_identity)
         return {false,
                 "docs_mode auto: a new store, but tar archives: the runs are encrypted and no "
@@ -45,8 +41,8 @@ bool Job::Impl::choose_docs_mode(bool log) {
     const auto choice = detail::choose_docs_mode(config.docs->mode, newest,
                                                  config.encryption.enabled(), has_identities());
     if (auto* d = env->documents()) d->use_packs(choice.packs);
-    // A store's first run says how auto chose; later runs follow the store quietly.
-    if (log && !choice.reason.empty() && !newest) info("docs", choice.reason);
+    // A new store's first run says how auto chose; later runs follow the store quietly.
+    if (log && !choice.reason.empty()) info("docs", choice.reason);
     return choice.packs;
 }
 

@@ -13,7 +13,8 @@ namespace dolibak::job::detail {
 
 struct DocsModeChoice {
     bool packs = false;
-    /// Why auto chose (empty when the mode was configured): for the run's log.
+    /// Why auto chose for a new store, for the run's log (empty when the mode was configured
+    /// or follows the store's runs).
     std::string reason;
 };
 

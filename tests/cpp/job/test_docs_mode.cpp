@@ -100,6 +100,8 @@ TEST_CASE("docs_mode: configured modes are taken as they are; auto follows the s
                 CHECK(!choose_docs_mode(DocsMode::tar, newest, encrypting, identity).packs);
                 CHECK(choose_docs_mode(DocsMode::packs, newest, encrypting, identity).packs);
                 CHECK(choose_docs_mode(DocsMode::tar, newest, encrypting, identity).reason.empty());
+                CHECK(
+                    choose_docs_mode(DocsMode::packs, newest, encrypting, identity).reason.empty());
             }
     // A new store: packs, unless the runs are encrypted and no identity could read them back.
     CHECK(choose_docs_mode(DocsMode::automatic, std::nullopt, false, false).packs);
@@ -117,6 +119,9 @@ TEST_CASE("docs_mode: configured modes are taken as they are; auto follows the s
                        .packs);
             CHECK(!choose_docs_mode(DocsMode::automatic, Kind::docs_tar_gz, encrypting, identity)
                        .packs);
+            // Following the store is not worth a line in every run's log.
+            CHECK(choose_docs_mode(DocsMode::automatic, Kind::docs_index, encrypting, identity)
+                      .reason.empty());
         }
 }
 
