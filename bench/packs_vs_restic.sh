@@ -43,7 +43,7 @@ round() {  # step
     [ -z "$last" ] || cp "$last" "$KEEP_INDEX_DIR/${1// /-}.index.zst"
   fi
   measure "$1" "dolibak tar.zst" "$work/tar" "$cli" backup --docs-only --docs-dir "$tree" \
-    --store "file://$work/tar" --create-store-dir --docs-compression zstd
+    --store "file://$work/tar" --create-store-dir --docs-mode tar --docs-compression zstd
   measure "$1" "restic 0.14 (auto)" "$work/restic" restic -q -r "$work/restic" backup \
     --exclude '*/temp/*' --exclude '*.pdf_preview*.png' "$tree"
 }
