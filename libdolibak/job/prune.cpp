@@ -8,7 +8,7 @@
 #include <dolibak/core/error.hpp>
 #include <dolibak/core/text.hpp>
 #include <dolibak/packs/gc.hpp>
-#include <dolibak/packs/index.hpp>
+#include <dolibak/packs/repack.hpp>
 
 #include <fmt/format.h>
 
@@ -234,11 +234,10 @@ void Job::Impl::preview_packs(PruneReport& report) {
     // one problem the configuration predicts (the others need the packs read).
     std::vector<std::string> repack;
     for (const auto& k : gc.plan.repack)
-        if (packs::is_encrypted_pack(k) && (!options.identities || !options.encrypt_to))
-            c.problems.push_back(k +
-                                 ": encrypted, and repacking it needs the age identity and the "
-                                 "recipients (age_identity_file, age_recipients): would not be "
-                                 "repacked");
+        if (const auto why =
+                packs::repack_refusal(k, options.identities, options.encrypt_to.has_value());
+            !why.empty())
+            c.problems.push_back(k + ": " + why + ": would not be repacked");
         else
             repack.push_back(k);
     c.repacked = with_sizes(repack, gc.plan);

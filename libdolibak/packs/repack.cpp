@@ -34,11 +34,10 @@ public:
 
     void add(const std::string& key, const std::map<std::uint64_t, std::uint64_t>& frames) {
         const bool encrypted = is_encrypted_pack(key);
-        if (encrypted && (!options_.identities || !options_.encrypt_to)) {
-            out_.problems.push_back(
-                key +
-                ": encrypted, and repacking it needs the age identity and the recipients "
-                "(age_identity_file, age_recipients): not repacked");
+        if (const auto why =
+                repack_refusal(key, options_.identities, options_.encrypt_to.has_value());
+            !why.empty()) {
+            out_.problems.push_back(key + ": " + why + ": not repacked");
             return;
         }
         if (moved_.record(key)) {
@@ -141,6 +140,14 @@ private:
 };
 
 }  // namespace
+
+std::string repack_refusal(std::string_view key, const io::AgeIdentities* identities,
+                           bool has_recipients) {
+    if (is_encrypted_pack(key) && (!identities || !has_recipients))
+        return "encrypted, and repacking it needs the age identity and the recipients "
+               "(age_identity_file, age_recipients)";
+    return {};
+}
 
 RepackResult repack(store::Store& store, const std::vector<std::string>& candidates,
                     const LiveFrames& live, Relocations& moved, const RepackOptions& options) {

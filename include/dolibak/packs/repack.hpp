@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dolibak::packs {
@@ -41,6 +42,12 @@ struct DOLIBAK_API RepackOptions {
     /// both encrypted to these recipients (as the writer's WriterOptions::encrypt_to).
     std::optional<io::AgeRecipients> encrypt_to;
 };
+
+/// Why the pack `key` cannot be repacked with these keys, or empty when it can: an encrypted
+/// pack needs the identities (to read it) and the recipients (to write its live frames
+/// again). The repack leaves such a pack alone with this reason; a dry run predicts it.
+DOLIBAK_API std::string repack_refusal(std::string_view key, const io::AgeIdentities* identities,
+                                       bool has_recipients);
 
 /// Repacks `candidates` (pack keys), keeping the frames `live` names for each. A candidate
 /// that is missing, whose bytes no longer match its name, or that is encrypted while

@@ -400,6 +400,25 @@ TEST_CASE(
     pc.retention = keep_two;
     std::vector<std::string> said;
     pc.on_event = [&said](const job::Event& e) { said.push_back(e.message); };
+    // With the identity but not the recipients, a dry run predicts that the encrypted pack
+    // would be left as it is (its live frames could not be written again), and changes
+    // nothing.
+    {
+        auto no_recipients = pc;
+        no_recipients.encryption.recipients.clear();
+        no_recipients.on_event = nullptr;
+        const auto before = site.keys("");
+        RealDocsEnv env(site.store, site.clock, no_recipients);
+        const auto preview = job::Job(no_recipients, env).prune(true);
+        REQUIRE(preview.packs);
+        CHECK(preview.packs->repacked.empty());
+        REQUIRE(preview.packs->problems.size() == 1);
+        CHECK(preview.packs->problems[0] ==
+              old_pack +
+                  ": encrypted, and repacking it needs the age identity and the recipients "
+                  "(age_identity_file, age_recipients): would not be repacked");
+        CHECK(site.keys("") == before);
+    }
     {
         RealDocsEnv env(site.store, site.clock, pc);
         const auto report = job::Job(pc, env).prune();
