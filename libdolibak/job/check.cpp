@@ -1,4 +1,5 @@
 // Job::check: the preflight of the original setup test, one item per thing a backup needs.
+#include "job/docs_mode.hpp"
 #include "job/job_impl.hpp"
 #include "job/real_drivers.hpp"
 
@@ -362,7 +363,9 @@ CheckReport Job::check() {
                 try {
                     packs_mode = im.choose_docs_mode(false);
                 } catch (const Error&) {
-                    packs_mode = im.config.docs->mode != DocsMode::tar;
+                    packs_mode = detail::choose_docs_mode(im.config.docs->mode, std::nullopt, true,
+                                                          im.has_identities())
+                                     .packs;
                 }
             }
             if (packs_mode) im.check_packs_identity();

@@ -180,6 +180,37 @@ TEST_CASE("docs_mode auto: a new store in packs, a store of archives kept, a swi
     }
 }
 
+TEST_CASE("check: a store that cannot be listed is taken as a new store by docs_mode auto") {
+    Site site;
+    store::FaultStore faulty{site.mem};
+    faulty.hook(
+        store::FaultStore::Op::list, 1, [] { throw Error("the store cannot be listed"); }, true);
+    auto c = site.config(DocsMode::automatic);
+    c.encryption.recipients = {site.key.recipient};
+    auto item = [&](const job::CheckReport& r) {
+        for (const auto& i : r.items)
+            if (i.name == "encryption") return i;
+        FAIL("no encryption item");
+        return job::CheckItem{};
+    };
+    {
+        // No identity: a new store's runs would be tar archives, which need none.
+        RealDocsEnv env(faulty, site.clock, c);
+        const auto it = item(job::Job(c, env).check());
+        CHECK(it.ok);
+        CHECK(it.detail.find("no identity") != std::string::npos);
+    }
+    {
+        // An identity for none of the recipients: a new store's runs would be packs, which
+        // the next run could not read.
+        c.encryption.identities = {io::age_generate_key().identity};
+        RealDocsEnv env(faulty, site.clock, c);
+        const auto it = item(job::Job(c, env).check());
+        CHECK_FALSE(it.ok);
+        CHECK(it.detail.find("age_identity_file") != std::string::npos);
+    }
+}
+
 TEST_CASE("docs_mode auto with age_recipients: tar archives without an identity, else packs") {
     SUBCASE("no identity: a new store starts in archives, and says why") {
         Site site;
