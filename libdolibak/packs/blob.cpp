@@ -49,16 +49,24 @@ const std::string* BlobReader::whole(const std::string& pack, std::optional<std:
         dropped_.insert(pack);
         return nullptr;
     }
-    std::string bytes = store_.get_bytes(pack, static_cast<std::size_t>(*size) + 1);
-    if (bytes.size() != *size)
-        throw FormatError(fmt::format("{}: {} bytes read, {} listed", pack, bytes.size(), *size));
-    while (!kept_order_.empty() && kept_bytes_ + bytes.size() > budget_) {
+    // Room first, then one buffer of the pack's exact size: the budget bounds the peak too
+    // (read into a growing string, a 16 MiB pack briefly took 24 MiB beside the kept ones).
+    while (!kept_order_.empty() && kept_bytes_ + *size > budget_) {
         const auto oldest = kept_order_.front();
         kept_order_.pop_front();
         kept_bytes_ -= kept_[oldest].size();
         kept_.erase(oldest);
         dropped_.insert(oldest);
     }
+    std::string bytes(static_cast<std::size_t>(*size), '\0');
+    auto src = store_.get(pack);
+    const auto got = io::read_full(
+        *src, io::MutableBytes(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()));
+    std::byte extra[1];
+    if (got != *size || src->read(extra) != 0)
+        throw FormatError(fmt::format(
+            "{}: {} bytes read, {} listed", pack,
+            got == *size ? fmt::format("more than {}", got) : fmt::to_string(got), *size));
     kept_bytes_ += bytes.size();
     kept_order_.push_back(pack);
     return &kept_.emplace(pack, std::move(bytes)).first->second;

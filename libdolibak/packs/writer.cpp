@@ -76,6 +76,13 @@ public:
             tree_.emplace([this](const std::string& text, bool relative) {
                 return store_piece(text, relative);
             });
+        // The pack buffers are reserved once at their largest (pack_size and one more frame):
+        // appending never reallocates, so a full pack is never held twice while it is copied
+        // into a larger buffer. Reserved pages stay out of the resident set until written.
+        const std::size_t most = options.pack_size + ZSTD_compressBound(options.blob_size);
+        pack_.reserve(most);
+        uploading_.reserve(most);
+        if (tree_) tree_pack_.reserve(most);
     }
 
     /// A piece of the previous tree, known by the digest of its text with its references to
@@ -235,6 +242,11 @@ public:
         wait_upload();
         drain();
         if (!queue_.empty()) throw FormatError("packs: entries left unwritten (internal error)");
+        // The content is all stored: its pack buffers go before the last pieces are written
+        // (the run's peak memory was here, with the table of known blobs at its fullest).
+        std::string().swap(pack_);
+        std::string().swap(uploading_);
+        std::string().swap(sealed_);
         if (index_) {
             index_->finish();
             summary_.totals = index_->totals();
