@@ -39,6 +39,8 @@ public:
     /// from a few packs, one request per pack instead of one per piece (on S3, a directory
     /// each). Off (0) by default: a restore reads each content frame once.
     void keep_whole_packs(std::size_t budget) { budget_ = budget; }
+    /// The bytes of the packs kept whole now (at most the budget, also while one is read).
+    std::size_t kept_bytes() const noexcept { return kept_bytes_; }
 
 private:
     /// The pack's bytes (its ciphertext if encrypted) when kept whole, or nullptr: read it

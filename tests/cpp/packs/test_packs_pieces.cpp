@@ -2,12 +2,17 @@
 // changed folders' pieces (and their ancestors', a large folder's changed part only), not the
 // tree; indexes written whole (version 1, what older stores hold) still restore, verify, are
 // collected and serve as the previous run; the collection keeps the pieces a kept run needs,
-// reads each once, and repacks them; encrypted packs hold encrypted pieces.
+// reads each once, and repacks them; encrypted packs hold encrypted pieces; the reader of the
+// pieces keeps whole packs within its budget, also while it reads the next one.
+#include "packs/blob.hpp"
+#include "packs/blob_pool.hpp"
+#include "packs/pack_store.hpp"
 #include "support/packs_testing.hpp"
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/age.hpp>
+#include <dolibak/io/hash.hpp>
 #include <dolibak/packs/gc.hpp>
 #include <dolibak/packs/index.hpp>
 #include <dolibak/packs/reader.hpp>
@@ -20,6 +25,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace dolibak;
 using dolibak::test::random_bytes;
@@ -295,4 +302,49 @@ TEST_CASE("encrypted packs hold the pieces too") {
     CHECK(verifies(store, t2, true, &ids));
     CHECK_FALSE(verifies(store, t2, false));  // the pieces cannot be read without it
     CHECK_THROWS_AS(restored(store, t2, dir / "none"), ConfigError);
+}
+
+TEST_CASE("a reader keeping whole packs makes room before it reads the next one") {
+    // Three packs of four blobs, a budget of two packs and a half: the third pack is read
+    // only once the first is dropped, so the budget bounds the peak, not only what stays.
+    store::MemoryStore mem;
+    store::FaultStore store(mem);
+    std::vector<std::vector<std::pair<packs::BlobRef, std::string>>> packs_written;
+    std::size_t pack_bytes = 0;
+    for (unsigned p = 0; p < 3; ++p) {
+        std::string bytes;
+        auto& blobs = packs_written.emplace_back();
+        for (unsigned b = 0; b < 4; ++b) {
+            const auto data = random_bytes(4096, 100 * p + b);  // random: frames of equal size
+            const auto frame = packs::detail::compress_frame(data, 3);
+            packs::BlobRef ref;
+            ref.sha256 = io::to_hex(io::as_bytes(io::sha256_bytes(data)));
+            ref.offset = bytes.size();
+            ref.length = frame.size();
+            ref.size = data.size();
+            bytes += frame;
+            blobs.emplace_back(ref, data);
+        }
+        const auto name = io::to_hex(io::as_bytes(io::sha256_bytes(bytes)));
+        const auto key = "packs/" + name.substr(0, 2) + "/" + name + ".pack";
+        packs::detail::put_pack(mem, key, bytes);
+        for (auto& [ref, data] : blobs) ref.pack = key;
+        if (p == 0) pack_bytes = bytes.size();
+        REQUIRE(bytes.size() == pack_bytes);
+    }
+    const std::size_t budget = pack_bytes * 5 / 2;
+    packs::detail::BlobReader reader(store, nullptr);
+    reader.keep_whole_packs(budget);
+    // Before each of the three whole reads (the fourth read below is by range).
+    for (std::uint64_t nth = 1; nth <= 3; ++nth)
+        store.hook(store::FaultStore::Op::get, nth,
+                   [&] { CHECK(reader.kept_bytes() + pack_bytes <= budget); });
+    for (const auto& blobs : packs_written)
+        for (const auto& [ref, data] : blobs) CHECK(reader.read(ref) == data);
+    CHECK(store.calls(store::FaultStore::Op::get) == 3);  // one request per pack
+    CHECK(reader.kept_bytes() == 2 * pack_bytes);
+    // The dropped first pack is read by ranges from then on: one request per blob.
+    CHECK(reader.read(packs_written[0][1].first) == packs_written[0][1].second);
+    CHECK(store.calls(store::FaultStore::Op::get) == 4);
+    CHECK(reader.kept_bytes() == 2 * pack_bytes);
 }
