@@ -68,6 +68,7 @@ public:
             if (!s.globals_with_passwords) o.argv.emplace_back("--no-role-passwords");
             const pg::ClientEnvironment client_env(s.conn);
             o.env = client_env.vars();
+            o.inherit_fds = client_env.inherit_fds();  // the password file, if in memory
             // pg_dumpall --globals-only only reads the catalogs; where a pooler keeps the
             // startup options from the server, its session is not read-only by setting.
             if (path.startup_options)

@@ -1,10 +1,11 @@
-// The environment of libpq client programs: connection variables and a private password
-// file instead of PGPASSWORD.
+// The environment of libpq client programs: connection variables and a password file in
+// memory (or, failing that, a private one on disk) instead of PGPASSWORD.
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/fd.hpp>
 #include <dolibak/pg/client_env.hpp>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,7 +64,8 @@ void write_all(int fd, std::string_view text, const std::filesystem::path& path)
 }  // namespace
 
 ClientEnvironment::ClientEnvironment(const ConnectionParams& p,
-                                     const std::filesystem::path& temp_dir) {
+                                     const std::filesystem::path& temp_dir,
+                                     detail::PasswordFileKind kind) {
     auto opt = [](const std::string& v) {
         return v.empty() ? std::nullopt : std::optional<std::string>(v);
     };
@@ -95,6 +97,53 @@ ClientEnvironment::ClientEnvironment(const ConnectionParams& p,
         if (const char* f = std::getenv("PGPASSFILE")) vars_.emplace_back("PGPASSFILE", f);
         return;
     }
+    const std::string line = passfile_line(password);
+    if (kind == detail::PasswordFileKind::temp_file || !store_in_memory(line))
+        store_in_temp_dir(line, temp_dir);
+    vars_.emplace_back("PGPASSFILE", file_.string());
+}
+
+bool ClientEnvironment::store_in_memory(const std::string& line) {
+    io::UniqueFd fd(::memfd_create("dolibak-pgpass", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) {
+        // An old kernel, or a seccomp profile that refuses the call.
+        if (errno == ENOSYS || errno == EPERM) return false;
+        throw IoError("cannot create the in-memory password file", "", errno);
+    }
+    // The child's 0, 1 and 2 are its stdio: the descriptor must be above them (it is unless
+    // one of ours was closed).
+    if (fd.get() < 3) {
+        io::UniqueFd above(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+        if (!above) throw IoError("cannot create the in-memory password file", "", errno);
+        fd = std::move(above);
+    }
+    const std::filesystem::path path = "/proc/self/fd/" + std::to_string(fd.get());
+    // 0600 (a memory file starts out with 0777; libpq ignores a file readable by others),
+    // then sealed: it cannot change any more.
+    if (::fchmod(fd.get(), 0600) != 0)
+        throw IoError("cannot restrict the in-memory password file", "", errno);
+    write_all(fd.get(), line, path);
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+        0)
+        throw IoError("cannot seal the in-memory password file", "", errno);
+    // libpq stat()s the path (a regular file, no group or other bits) then opens it: check
+    // both here, where /proc/self/fd shows the same descriptor as in the child.
+    struct stat mine {};
+    struct stat seen {};
+    if (::fstat(fd.get(), &mine) != 0 || ::stat(path.c_str(), &seen) != 0 ||
+        !S_ISREG(seen.st_mode) || (seen.st_mode & 0777) != 0600 || seen.st_dev != mine.st_dev ||
+        seen.st_ino != mine.st_ino)
+        return false;
+    io::UniqueFd reopened(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!reopened) return false;
+    memfd_ = std::move(fd);
+    inherit_fds_.push_back(memfd_.get());
+    file_ = path;
+    return true;
+}
+
+void ClientEnvironment::store_in_temp_dir(const std::string& line,
+                                          const std::filesystem::path& temp_dir) {
     std::error_code ec;
     const auto base = temp_dir.empty() ? std::filesystem::temp_directory_path(ec) : temp_dir;
     std::string pattern = (base / "dolibak-pgpass-XXXXXX").string();
@@ -114,14 +163,13 @@ ClientEnvironment::ClientEnvironment(const ConnectionParams& p,
         // 0600 whatever the umask (libpq ignores a file readable by others).
         if (::fchmod(fd.get(), 0600) != 0)
             throw IoError("cannot restrict the password file", file_.string(), errno);
-        write_all(fd.get(), passfile_line(password), file_);
+        write_all(fd.get(), line, file_);
         if (::close(fd.release()) != 0)
             throw IoError("cannot write the password file", file_.string(), errno);
     } catch (...) {
         std::filesystem::remove_all(dir_, ec);
         throw;
     }
-    vars_.emplace_back("PGPASSFILE", file_.string());
 }
 
 ClientEnvironment::~ClientEnvironment() {

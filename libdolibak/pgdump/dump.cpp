@@ -53,6 +53,7 @@ DumpResult dump(const DumpOptions& o, io::Sink& sink) {
     process::ProcessOptions po;
     po.argv = dump_argv(o, res.tools);
     po.env = client_env->vars();
+    po.inherit_fds = client_env->inherit_fds();  // the password file, if in memory
     // Whatever the role's settings, the dump's session cannot write. Where a pooler keeps
     // the startup options from the server, pg_dump's own transaction is the guarantee: it
     // reads everything in one REPEATABLE READ, READ ONLY transaction.

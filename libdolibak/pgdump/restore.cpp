@@ -424,6 +424,7 @@ RestoreReport restore(io::Source& archive_in, const RestoreOptions& o) {
     // pg_restore's environment: its libpq settings and a password file, nothing of ours.
     const pg::ClientEnvironment client_env(o.target, o.temp_dir);
     po.env = client_env.vars();
+    po.inherit_fds = client_env.inherit_fds();  // the password file, if in memory
     po.out = process::Stdio::null;
     po.err = process::Stdio::capture;
     std::vector<std::byte> buf(io::default_buffer_size);

@@ -17,6 +17,14 @@
 
 extern char** environ;
 
+// ProcessOptions::inherit_fds relies on posix_spawn_file_actions_adddup2(fd, fd) clearing
+// FD_CLOEXEC in the child, which glibc does since 2.29 (test_process checks it).
+#ifdef __GLIBC__
+#if !__GLIBC_PREREQ(2, 29)
+#error "glibc 2.29 or later is needed (posix_spawn_file_actions_adddup2 onto the same number)"
+#endif
+#endif
+
 namespace dolibak::process {
 
 std::string ExitStatus::describe() const {
@@ -190,6 +198,18 @@ Process::Process(ProcessOptions o) : impl_(std::make_unique<Impl>()) {
 
     SpawnActions actions;
     auto* fa = &actions.fa;
+    // Checked before our pipes are made, which could take the number of one that is closed.
+    for (const int fd : o.inherit_fds) {
+        if (fd < 3)
+            throw ConfigError("cannot pass descriptor " + std::to_string(fd) +
+                              " to a child: 0, 1 and 2 are its stdio");
+        if (::fcntl(fd, F_GETFD) < 0)
+            throw IoError("cannot pass descriptor " + std::to_string(fd) + " to a child", "",
+                          errno);
+        // dup2 onto itself: glibc (2.29 and later) then clears FD_CLOEXEC in the child alone.
+        if (const int rc = posix_spawn_file_actions_adddup2(fa, fd, fd); rc != 0)
+            throw IoError("cannot prepare a descriptor for the child", "", rc);
+    }
     io::UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
     auto null_stream = [&](int target, int flags) {
         if (posix_spawn_file_actions_addopen(fa, target, "/dev/null", flags, 0) != 0)

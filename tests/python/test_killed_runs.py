@@ -2,7 +2,8 @@
 the PostgreSQL fixture: while the documents are uploaded as a multipart upload to the S3
 fixture, and while pg_dump streams into a directory store. Each time: no object under a final
 key, the fingerprint of the killed half unchanged, and the next run succeeds and removes what
-the killed one left (the open multipart upload, the temporary file)."""
+the killed one left (the open multipart upload, the temporary file). The database password
+is never left on disk (pg_dump's password file is in memory)."""
 import json
 import os
 import signal
@@ -130,10 +131,15 @@ def test_killed_during_the_dump_into_a_directory(dolibarr, store, tmp_path, pg_s
                 pass
         return False
 
+    # The killed run's own temporary directory, which nothing else uses.
+    run_tmp = tmp_path / "run-tmp"
+    run_tmp.mkdir()
     proc = subprocess.Popen([CLI, "backup", "--db-only", "--pg-tools-dir", str(tools)] + common,
-                            env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            env=base_env(dict(env, TMPDIR=run_tmp)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     kill_when(proc, dump_streaming, "the dump streaming into a temporary file")
+    # pg_dump had the password (it was dumping); no file of it is left behind.
+    assert list(run_tmp.glob("dolibak-pgpass-*")) == []
     # Nothing under a final key, the fingerprints as they were, the temporary file left.
     after = sorted(str(p.relative_to(store)) for p in store.rglob("*")
                    if p.is_file() and tmpdir not in p.parents and p.name != ".lock")

@@ -68,6 +68,10 @@ struct DOLIBAK_API ProcessOptions {
     /// Put the child in its own process group (so a terminal's Ctrl-C reaches only us, and we
     /// decide how the child stops).
     bool new_process_group = false;
+    /// Descriptors of ours the child gets, each at its own number (>= 3: 0, 1 and 2 are the
+    /// child's stdio), whether or not they are close-on-exec here. Every other descriptor of
+    /// ours that is close-on-exec (dolibak opens all of its own so) stays out of the child.
+    std::vector<int> inherit_fds;
 };
 
 class DOLIBAK_API Process {

@@ -102,14 +102,18 @@ TEST_CASE("streamed dump: verified while written, sink finished, password never 
     CHECK(listing(again) == listing(res.summary));
 }
 
-TEST_CASE("pg_dump gets its libpq settings and a private password file, nothing of ours") {
+TEST_CASE("pg_dump gets its libpq settings and a password file in memory, nothing of ours") {
     test::TempDir d;
+    // The temporary directory stays empty: the password file is not on disk.
+    const auto tmp = d / "tmp";
+    std::filesystem::create_directories(tmp);
     const auto tools = find_tools(15);
     // A stand-in pg_dump: copies its environment as the kernel holds it, its password file's
     // mode and content, then runs the real one (which must log in with that file alone).
+    // The password file is a link in /proc: stat -L looks at the file it leads to.
     const auto fake = d / "pg_dump";
     test::write_file(fake, "#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/environ > '" +
-                               (d / "environ").string() + "'\nstat -c %a \"$PGPASSFILE\" > '" +
+                               (d / "environ").string() + "'\nstat -L -c %a \"$PGPASSFILE\" > '" +
                                (d / "mode").string() + "'\ncat \"$PGPASSFILE\" > '" +
                                (d / "passfile").string() + "'\nexec '" + tools.pg_dump.string() +
                                "' \"$@\"\n");
@@ -117,6 +121,10 @@ TEST_CASE("pg_dump gets its libpq settings and a private password file, nothing 
     ::setenv("AWS_SECRET_ACCESS_KEY", "parent-aws-secret", 1);
     ::setenv("DOLIBAK_DB_PASSWORD", "parent-db-password", 1);
     ::setenv("PGPASSWORD", "parent-pgpassword", 1);
+    const char* const tmpdir_before = std::getenv("TMPDIR");
+    const std::optional<std::string> saved_tmpdir =
+        tmpdir_before ? std::optional<std::string>(tmpdir_before) : std::nullopt;
+    ::setenv("TMPDIR", tmp.c_str(), 1);
     DumpOptions o;
     o.conn = pgt::conn("prod", pgt::create_db("prod"));
     PgTools t = tools;
@@ -127,6 +135,10 @@ TEST_CASE("pg_dump gets its libpq settings and a private password file, nothing 
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
     ::unsetenv("DOLIBAK_DB_PASSWORD");
     ::unsetenv("PGPASSWORD");
+    if (saved_tmpdir)
+        ::setenv("TMPDIR", saved_tmpdir->c_str(), 1);
+    else
+        ::unsetenv("TMPDIR");
     CHECK(sink.finished());
     CHECK(res.summary.header.dbname == o.conn.dbname);
     const auto env = "\n" + test::read_file(d / "environ");
@@ -146,12 +158,12 @@ TEST_CASE("pg_dump gets its libpq settings and a private password file, nothing 
     }
     CHECK(test::read_file(d / "mode") == "600\n");
     CHECK(test::read_file(d / "passfile").find(o.conn.password.reveal()) != std::string::npos);
-    // The password file is gone once pg_dump has exited.
+    // The password file was the descriptor pg_dump inherited; nothing of it is on disk.
     const auto at = env.find("\nPGPASSFILE=");
     REQUIRE(at != std::string::npos);
     const auto passfile = env.substr(at + 12, env.find('\n', at + 1) - at - 12);
-    CHECK_FALSE(std::filesystem::exists(passfile));
-    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(passfile).parent_path()));
+    CHECK(passfile.starts_with("/proc/self/fd/"));
+    CHECK(std::filesystem::directory_iterator(tmp) == std::filesystem::directory_iterator());
 }
 
 TEST_CASE("the dump session is read-only, whatever the role's own settings") {

@@ -2,11 +2,13 @@
 #include "support/testsupport.hpp"
 
 #include <dolibak/core/error.hpp>
+#include <dolibak/io/fd.hpp>
 #include <dolibak/io/hash.hpp>
 #include <dolibak/process/process.hpp>
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -249,4 +251,39 @@ TEST_CASE("working directory") {
     o.working_dir = dir.path();
     auto r = run(o);
     CHECK(r.out == std::filesystem::canonical(dir.path()).string() + "\n");
+}
+
+TEST_CASE("inherit_fds: the child gets those descriptors at their numbers, no other") {
+    test::TempDir d;
+    test::write_file(d / "given", "given bytes\n");
+    test::write_file(d / "kept", "kept bytes\n");
+    // Both close-on-exec, as all of ours are.
+    io::UniqueFd given(::open((d / "given").c_str(), O_RDONLY | O_CLOEXEC));
+    io::UniqueFd kept(::open((d / "kept").c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(given);
+    REQUIRE(kept);
+    const auto g = std::to_string(given.get());
+    const auto k = std::to_string(kept.get());
+    // The shell looks at its own descriptors (/proc/$$), which its children would inherit.
+    auto o = sh("for n in " + g + " " + k +
+                "; do if [ -e /proc/$$/fd/$n ]; then echo $n open; else echo $n closed; fi; "
+                "done; cat /proc/$$/fd/" +
+                g);
+    o.inherit_fds = {given.get()};
+    auto r = process::run(o);
+    CHECK(r.status.success());
+    CHECK(r.out == g + " open\n" + k + " closed\n" + "given bytes\n");
+    // Still close-on-exec here: only the child's copy lost the flag.
+    CHECK((::fcntl(given.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    // Without inherit_fds (a hook, say), neither.
+    o.inherit_fds.clear();
+    r = process::run(o);
+    CHECK(r.out == g + " closed\n" + k + " closed\n");
+    // 0, 1 and 2 are the child's stdio; a closed descriptor cannot be given.
+    o.inherit_fds = {1};
+    CHECK_THROWS_AS(process::Process{o}, ConfigError);
+    const int closed = ::dup(given.get());
+    ::close(closed);
+    o.inherit_fds = {closed};
+    CHECK_THROWS_AS(process::Process{o}, IoError);
 }
