@@ -21,7 +21,11 @@ import pgfixture
 
 # Runs Job.backup() in a child process; prints one JSON line saying how it ended.
 CHILD = r"""
-import json, sys, time
+import json, signal, sys, time
+# Ctrl-C as in a terminal's Python, whatever this child inherited: a process started in the
+# background by a shell without job control (a CI's runner may be one) has SIGINT ignored,
+# and Python then leaves it so.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import dolibak
 settings, mode = json.loads(sys.argv[1]), sys.argv[2]
 events = []
