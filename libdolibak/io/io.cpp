@@ -41,6 +41,16 @@ std::size_t read_full(Source& src, MutableBytes buf) {
     return got;
 }
 
+std::string read_sized(Source& src, std::size_t size, bool* more) {
+    std::string out(size, '\0');
+    out.resize(read_full(src, MutableBytes(reinterpret_cast<std::byte*>(out.data()), size)));
+    if (more) {
+        std::byte extra[1];
+        *more = out.size() == size && src.read(extra) != 0;
+    }
+    return out;
+}
+
 std::size_t MemorySource::read(MutableBytes buf) {
     const std::size_t n = std::min(buf.size(), data_.size() - pos_);
     if (n) std::memcpy(buf.data(), data_.data() + pos_, n);

@@ -58,15 +58,11 @@ const std::string* BlobReader::whole(const std::string& pack, std::optional<std:
         kept_.erase(oldest);
         dropped_.insert(oldest);
     }
-    std::string bytes(static_cast<std::size_t>(*size), '\0');
-    auto src = store_.get(pack);
-    const auto got = io::read_full(
-        *src, io::MutableBytes(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()));
-    std::byte extra[1];
-    if (got != *size || src->read(extra) != 0)
-        throw FormatError(fmt::format(
-            "{}: {} bytes read, {} listed", pack,
-            got == *size ? fmt::format("more than {}", got) : fmt::to_string(got), *size));
+    bool more = false;
+    std::string bytes = io::read_sized(*store_.get(pack), static_cast<std::size_t>(*size), &more);
+    if (bytes.size() != *size || more)
+        throw FormatError(fmt::format("{}: {}{} bytes read, {} listed", pack,
+                                      more ? "more than " : "", bytes.size(), *size));
     kept_bytes_ += bytes.size();
     kept_order_.push_back(pack);
     return &kept_.emplace(pack, std::move(bytes)).first->second;
@@ -104,11 +100,12 @@ std::string BlobReader::frame(const BlobRef& ref) {
         if (const std::string* bytes = whole(ref.pack))
             return slice(*bytes, ref.pack, ref.offset, ref.length);
         auto src = store_.get(ref.pack, {.offset = ref.offset, .length = ref.length});
-        auto frame = io::read_all(*src, ref.length + 1);
-        if (frame.size() != ref.length)
-            throw FormatError(fmt::format("blob {} in {} at {}: {} bytes read, {} expected",
-                                          ref.sha256, ref.pack, ref.offset, frame.size(),
-                                          ref.length));
+        bool more = false;
+        auto frame = io::read_sized(*src, static_cast<std::size_t>(ref.length), &more);
+        if (frame.size() != ref.length || more)
+            throw FormatError(fmt::format("blob {} in {} at {}: {}{} bytes read, {} expected",
+                                          ref.sha256, ref.pack, ref.offset,
+                                          more ? "more than " : "", frame.size(), ref.length));
         return frame;
     }
     auto& pack = open(ref.pack);

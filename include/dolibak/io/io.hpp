@@ -74,6 +74,11 @@ DOLIBAK_API std::string read_all(Source& src, std::size_t max_bytes = 64 * 1024 
 /// Reads exactly buf.size() bytes, or fewer only at the end of the stream; returns the count.
 DOLIBAK_API std::size_t read_full(Source& src, MutableBytes buf);
 
+/// The first `size` bytes of src (fewer only at the end of the stream) in a string allocated
+/// once at that size, for a stream of known length (read_all grows its string as it reads).
+/// `more`, when given, says whether src held bytes past them (one more byte is read).
+DOLIBAK_API std::string read_sized(Source& src, std::size_t size, bool* more = nullptr);
+
 /// A source over bytes held in memory (not owned: the bytes must outlive the source).
 class DOLIBAK_API MemorySource final : public Source {
 public:

@@ -116,6 +116,29 @@ TEST_CASE("read_all refuses a stream larger than its limit") {
     CHECK(io::read_all(again, 1000) == data);
 }
 
+TEST_CASE("read_sized reads a known length in one buffer and says whether more follows") {
+    const std::string data = "0123456789";
+    bool more = true;
+    io::MemorySource exact(data);
+    CHECK(io::read_sized(exact, 10, &more) == data);
+    CHECK_FALSE(more);
+    // One allocation at the size asked (read_all's string would have grown past it).
+    const std::string large(3 << 20, 'z');
+    io::MemorySource big(large);
+    const auto read = io::read_sized(big, large.size(), &more);
+    CHECK(read == large);
+    CHECK(read.capacity() == large.size());
+    CHECK_FALSE(more);
+    io::MemorySource longer(data);
+    CHECK(io::read_sized(longer, 4, &more) == "0123");
+    CHECK(more);
+    io::MemorySource shorter(data);
+    CHECK(io::read_sized(shorter, 12, &more) == data);  // the stream ended first
+    CHECK_FALSE(more);
+    io::MemorySource unasked(data);
+    CHECK(io::read_sized(unasked, 4) == "0123");
+}
+
 TEST_CASE("AtomicFileSink publishes only on finish") {
     TempDir dir;
     const auto target = dir / "db";

@@ -22,6 +22,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <map>
 #include <set>
 #include <string>
@@ -347,4 +349,35 @@ TEST_CASE("a reader keeping whole packs makes room before it reads the next one"
     CHECK(reader.read(packs_written[0][1].first) == packs_written[0][1].second);
     CHECK(store.calls(store::FaultStore::Op::get) == 4);
     CHECK(reader.kept_bytes() == 2 * pack_bytes);
+}
+
+TEST_CASE("a pack kept whole that is not the size listed is an error, longer or shorter") {
+    store::MemoryStore mem;
+    store::FaultStore store(mem);
+    const auto data = random_bytes(4096, 7);
+    const auto frame = packs::detail::compress_frame(data, 3);
+    const auto name = io::to_hex(io::as_bytes(io::sha256_bytes(frame)));
+    const auto key = "packs/" + name.substr(0, 2) + "/" + name + ".pack";
+    packs::BlobRef ref;
+    ref.sha256 = io::to_hex(io::as_bytes(io::sha256_bytes(data)));
+    ref.pack = key;
+    ref.length = frame.size();
+    ref.size = data.size();
+    for (const bool longer : {true, false}) {
+        CAPTURE(longer);
+        packs::detail::put_pack(mem, key, frame);
+        packs::detail::BlobReader reader(store, nullptr);
+        reader.keep_whole_packs(1 << 20);
+        // The pack changes between the size asked (HEAD) and its reading.
+        store.reset();
+        store.hook(store::FaultStore::Op::get, 1, [&] {
+            mem.remove(key);
+            packs::detail::put_pack(mem, key, longer ? frame + "x" : frame.substr(1));
+        });
+        const auto expected =
+            longer ? fmt::format("more than {} bytes read, {} listed", frame.size(), frame.size())
+                   : fmt::format("{} bytes read, {} listed", frame.size() - 1, frame.size());
+        CHECK_THROWS_WITH_AS(reader.read(ref), doctest::Contains(expected.c_str()), FormatError);
+        mem.remove(key);
+    }
 }
