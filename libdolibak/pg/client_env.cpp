@@ -137,7 +137,6 @@ bool ClientEnvironment::store_in_memory(const std::string& line) {
     io::UniqueFd reopened(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!reopened) return false;
     memfd_ = std::move(fd);
-    inherit_fds_.push_back(memfd_.get());
     file_ = path;
     return true;
 }

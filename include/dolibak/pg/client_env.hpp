@@ -58,7 +58,9 @@ public:
     }
     /// For ProcessOptions::inherit_fds: the memory file's descriptor (empty when there is
     /// none). Only the libpq child is given it; every other child stays without.
-    const std::vector<int>& inherit_fds() const noexcept { return inherit_fds_; }
+    std::vector<int> inherit_fds() const {
+        return memfd_ ? std::vector<int>{memfd_.get()} : std::vector<int>{};
+    }
     /// The password file PGPASSFILE names (empty without a password of ours):
     /// /proc/self/fd/<n>, which names the same file here while this object lives, or the
     /// fallback's file in its private directory.
@@ -70,7 +72,6 @@ private:
 
     std::vector<std::pair<std::string, std::optional<std::string>>> vars_;
     io::UniqueFd memfd_;
-    std::vector<int> inherit_fds_;
     std::filesystem::path dir_;
     std::filesystem::path file_;
 };

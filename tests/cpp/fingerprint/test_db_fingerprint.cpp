@@ -93,19 +93,8 @@ private:
     std::unique_ptr<PGconn, ConnDeleter> conn_;
 };
 
-// Which modes saw the change made by `sql`.
-std::set<DbMode> seen_by(const std::string& sql) {
-    const auto before = db().all();
-    db().sql(sql);
-    const auto after = db().all();
-    std::set<DbMode> changed;
-    for (const auto& [mode, value] : before)
-        if (after.at(mode) != value) changed.insert(mode);
-    return changed;
-}
-
-// seen_by over a series of changes: the state after one change is the state before the next,
-// so each is read once.
+// Which modes saw each change of a series: the state after one change is the state before
+// the next, so each is read once.
 class Changes {
 public:
     std::set<DbMode> seen_by(const std::string& sql) {
@@ -121,6 +110,11 @@ public:
 private:
     std::map<DbMode, std::string> state_ = db().all();
 };
+
+// Which modes saw the change made by `sql`.
+std::set<DbMode> seen_by(const std::string& sql) {
+    return Changes().seen_by(sql);
+}
 
 const std::set<DbMode> every_mode = {DbMode::xmin, DbMode::content, DbMode::count_tms};
 const std::set<DbMode> none = {};
