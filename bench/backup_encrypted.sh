@@ -5,20 +5,26 @@
 # the encrypted/plain ratio of the medians over R rounds (plain and encrypted alternate; the
 # store is emptied and the page cache synced before each run). Figures only, no assertions.
 #   bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M] [--rounds R]
+#                             [--docs-only] [--docs-dir DIR]
 # Starts a throwaway PostgreSQL (tools/testenv/pgfixture.py), generates the database
 # (tools/dolibarr_gen.py db --scale N, default 20000, ~145 MB; 220000 gives >= 1 GiB) and a
-# documents tree (dolibarr_gen.py docs --scale M, default 2000).
+# documents tree (dolibarr_gen.py docs --scale M, default 2000). --docs-only leaves the
+# database out (no PostgreSQL); --docs-dir backs up an existing tree instead of generating one.
 set -euo pipefail
-build=${1:?usage: bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M] [--rounds R]}
+build=${1:?usage: bench/backup_encrypted.sh BUILD_DIR [--scale N] [--docs-scale M] [--rounds R] [--docs-only] [--docs-dir DIR]}
 shift
 scale=20000
 docs_scale=2000
 rounds=3
+docs_only=0
+docs=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scale) scale=$2; shift 2;;
     --docs-scale) docs_scale=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
+    --docs-only) docs_only=1; shift;;
+    --docs-dir) docs=$(cd "$2" && pwd); shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -27,14 +33,20 @@ cli=$build/bin/dolibak
 work=$(mktemp -d "${TMPDIR:-/tmp}/dolibak-bench-enc.XXXXXX")
 chmod 755 "$work"
 trap 'python3 "$root/tools/testenv/pgfixture.py" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-eval "$(python3 "$root/tools/testenv/pgfixture.py" start --dir "$work/pg")"
-bin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bin_dir"])' "$work/pg/fixture.json")
-export PATH="$bin:$PATH"
-echo "== generating the database (scale $scale) and the documents (scale $docs_scale)"
-python3 "$root/tools/dolibarr_gen.py" db --scale "$scale" --seed 1 --drop-first >/dev/null
-psql -XAtc "SELECT 'database ' || pg_size_pretty(pg_database_size(current_database()))"
-docs=$work/documents
-python3 "$root/tools/dolibarr_gen.py" docs --out "$docs" --scale "$docs_scale" --seed 1 >/dev/null
+bin=
+if [[ $docs_only == 0 ]]; then
+  eval "$(python3 "$root/tools/testenv/pgfixture.py" start --dir "$work/pg")"
+  bin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bin_dir"])' "$work/pg/fixture.json")
+  export PATH="$bin:$PATH"
+  echo "== generating the database (scale $scale)"
+  python3 "$root/tools/dolibarr_gen.py" db --scale "$scale" --seed 1 --drop-first >/dev/null
+  psql -XAtc "SELECT 'database ' || pg_size_pretty(pg_database_size(current_database()))"
+fi
+if [[ -z $docs ]]; then
+  echo "== generating the documents (scale $docs_scale)"
+  docs=$work/documents
+  python3 "$root/tools/dolibarr_gen.py" docs --out "$docs" --scale "$docs_scale" --seed 1 >/dev/null
+fi
 du -sh "$docs" | awk '{print "documents " $1}'
 age-keygen -o "$work/key.txt" 2>/dev/null
 recipient=$(age-keygen -y "$work/key.txt")
@@ -43,7 +55,7 @@ run() {  # label store extra-args...
   local label=$1 store=$2; shift 2
   rm -rf "$store"; mkdir -p "$store"; sync
   /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$cli" backup --force \
-    --store "file://$store" --pg-tools-dir "$bin" "$@" > /dev/null 2> "$work/err" \
+    --store "file://$store" ${bin:+--pg-tools-dir "$bin"} "$@" > /dev/null 2> "$work/err" \
     || { cat "$work/err"; exit 1; }
   read -r wall user sys rss < <(tail -1 "$work/time")
   local bytes; bytes=$(du -sb --exclude=manifests "$store" | cut -f1)
@@ -57,11 +69,11 @@ ratio() {
   echo "$b / $a" | bc -l | xargs printf "  medians %s s / %s s, ratio %s: %.3f\n" "$b" "$a" "$2/$1"
 }
 
-for ((i = 1; i <= rounds; i++)); do
+for ((i = 1; i <= rounds && docs_only == 0; i++)); do
   run db-plain "$work/s1" --db-only --dump-mode zstd
   run db-encrypted "$work/s2" --db-only --dump-mode zstd --age-recipients "$recipient"
 done
-ratio db-plain db-encrypted
+[[ $docs_only == 1 ]] || ratio db-plain db-encrypted
 for ((i = 1; i <= rounds; i++)); do
   run docs-plain "$work/s3" --docs-only --docs-mode tar --docs-dir "$docs"
   run docs-encrypted "$work/s4" --docs-only --docs-mode tar --docs-dir "$docs" --age-recipients "$recipient"

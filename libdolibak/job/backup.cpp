@@ -115,13 +115,16 @@ public:
                           expected.has_value()});
             },
             im_.config.cancel, "backing up the " + half + " half");
-        io::ObservedSink observed(*sink, {&progress, &sha});
         // Encrypted, the driver writes into the age filter and the store receives (and the
-        // digest covers) the ciphertext.
+        // digest covers) the ciphertext; the filter hashes each chunk as it seals it.
+        const bool encrypting = im_.config.encryption.enabled();
+        io::ObservedSink observed(*sink, encrypting ? std::vector<io::Observer*>{&progress}
+                                                    : std::vector<io::Observer*>{&progress, &sha});
         std::unique_ptr<io::AgeEncryptSink> age;
         try {
-            if (im_.config.encryption.enabled())
-                age = std::make_unique<io::AgeEncryptSink>(observed, im_.recipients());
+            if (encrypting)
+                age = std::make_unique<io::AgeEncryptSink>(observed, im_.recipients(),
+                                                           std::vector<io::Observer*>{&sha});
             produced = produce(age ? static_cast<io::Sink&>(*age)
                                    : observed);  // finishes or aborts the sink
         } catch (...) {

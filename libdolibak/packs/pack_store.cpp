@@ -29,10 +29,11 @@ std::string seal_and_name(std::string_view pack, const io::AgeRecipients* to, st
     sealed.clear();
     sealed.reserve(pack.size() + pack.size() / 4096 + 4096);
     AppendSink out(sealed);
-    io::AgeEncryptSink age(out, *to);
+    io::Sha256 digest;  // of the sealed bytes, each chunk hashed as it is sealed
+    io::AgeEncryptSink age(out, *to, {&digest});
     age.write(io::as_bytes(pack));
     age.finish();
-    return pack_key(io::sha256_hex(sealed), true);
+    return pack_key(digest.hex(), true);
 }
 
 void put_pack(store::Store& store, const std::string& key, std::string_view bytes) {

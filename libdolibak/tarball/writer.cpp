@@ -61,6 +61,7 @@ struct Output {
     std::uint64_t total = 0;
     std::exception_ptr error;
     bool discard = false;  // set when the writer is abandoned: nothing more reaches the sink
+    static constexpr std::size_t direct_size = 64 * 1024;
 
     void flush() {
         if (discard) buffer.clear();
@@ -74,8 +75,11 @@ struct Output {
         try {
             const auto* bytes = static_cast<const std::byte*>(data);
             if (self->discard) return static_cast<la_ssize_t>(size);
-            if (self->buffer.size() + size > io::default_buffer_size) self->flush();
-            if (size >= io::default_buffer_size) {
+            // Small writes are gathered; a large one (the compressor's output buffer) is
+            // passed on as it is, after what was gathered.
+            if (self->buffer.size() + size > io::default_buffer_size || size >= direct_size)
+                self->flush();
+            if (size >= direct_size) {
                 self->sink.write(io::Bytes(bytes, size));
             } else {
                 self->buffer.insert(self->buffer.end(), bytes, bytes + size);
@@ -182,8 +186,12 @@ public:
                 break;
         }
         // No zero padding after a compressed stream: zstd (and strict gzip) readers reject it.
-        if (options.compression != Compression::none)
+        // Nor blocking: libarchive would cut the compressor's output into 10 KiB blocks, each
+        // then copied into Output's buffer; unblocked, its large outputs go straight through.
+        if (options.compression != Compression::none) {
+            check(archive_write_set_bytes_per_block(a_.get(), 0), "unblocking the output");
             check(archive_write_set_bytes_in_last_block(a_.get(), 1), "setting the last block");
+        }
         check(archive_write_open(a_.get(), &out_, nullptr, &Output::on_write, &Output::on_close),
               "opening the archive");
     }

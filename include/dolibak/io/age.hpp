@@ -74,9 +74,16 @@ struct DOLIBAK_API AgeRecipients {
 /// Encrypts what is written into an age v1 file written to `next`: the header is written by
 /// the constructor, the payload as 64 KiB chunks. finish() writes the final chunk and
 /// finishes `next`; abort() aborts `next`. Throws ConfigError for bad recipients.
+///
+/// `sealed_observers` (such as the digest of the stored object) are shown every byte written
+/// to `next`, in order, but each chunk as soon as it is sealed, which may be on a thread of
+/// the sink's own: one pass over the ciphertext, off the caller's thread. They must not share
+/// unsynchronised state with the caller's thread before finish() or abort() returns. An
+/// exception one throws is raised by the write() or finish() that follows.
 class DOLIBAK_API AgeEncryptSink final : public Sink {
 public:
-    AgeEncryptSink(Sink& next, const AgeRecipients& recipients);
+    AgeEncryptSink(Sink& next, const AgeRecipients& recipients,
+                   std::vector<Observer*> sealed_observers = {});
     ~AgeEncryptSink() override;
     AgeEncryptSink(const AgeEncryptSink&) = delete;
     AgeEncryptSink& operator=(const AgeEncryptSink&) = delete;

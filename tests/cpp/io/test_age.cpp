@@ -4,10 +4,12 @@
 
 #include <dolibak/core/error.hpp>
 #include <dolibak/io/age.hpp>
+#include <dolibak/io/hash.hpp>
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -16,8 +18,8 @@ using io::AgeError;
 
 namespace {
 constexpr std::size_t chunk = 64 * 1024;
-// The encryptor seals batches of 8 chunks on a worker thread: sizes around one and two
-// batches as well as around one chunk.
+// The encryptor seals batches of 8 chunks on a worker thread, from a ring of 8 batches:
+// sizes around one chunk, one and two batches, and a full ring (64 chunks) and beyond.
 constexpr std::size_t sizes[] = {0,
                                  1,
                                  chunk - 1,
@@ -28,7 +30,11 @@ constexpr std::size_t sizes[] = {0,
                                  8 * chunk + 1,
                                  16 * chunk,
                                  16 * chunk + 1,
-                                 3 * 1024 * 1024 + 5};
+                                 3 * 1024 * 1024 + 5,
+                                 64 * chunk,
+                                 64 * chunk + 1,
+                                 72 * chunk + 1,
+                                 200 * chunk + 3};
 
 std::string random_text(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);
@@ -267,11 +273,12 @@ struct FailingSink final : io::Sink {
 TEST_CASE("a batch being sealed beside the writer: abort, destruction and a failing next sink") {
     io::AgeRecipients r;
     r.x25519 = {io::age_generate_key().recipient};
-    const std::string plain = random_text(40 * chunk + 7, 9);
+    const std::string plain = random_text(100 * chunk + 7, 9);
     const auto bytes = io::as_bytes(plain);
-    // Aborted, or destroyed, while a batch may be in flight: the next sink is aborted, the
-    // worker ends (no hang, no leak under the sanitizers).
-    for (const std::size_t cut : {8 * chunk + 1, 9 * chunk, 17 * chunk + 3, 40 * chunk + 7}) {
+    // Aborted, or destroyed, while batches may be in flight (up to a full ring of them): the
+    // next sink is aborted, the worker ends (no hang, no leak under the sanitizers).
+    for (const std::size_t cut :
+         {8 * chunk + 1, 9 * chunk, 17 * chunk + 3, 40 * chunk + 7, 71 * chunk, 100 * chunk + 7}) {
         CAPTURE(cut);
         io::MemorySink out;
         {
@@ -284,7 +291,7 @@ TEST_CASE("a batch being sealed beside the writer: abort, destruction and a fail
     }
     // The next sink fails when a sealed batch reaches it: the error reaches the writer (in
     // write or in finish), and abort then aborts the next sink.
-    for (const std::size_t limit : {std::size_t{1000}, 9 * chunk, 30 * chunk}) {
+    for (const std::size_t limit : {std::size_t{1000}, 9 * chunk, 30 * chunk, 80 * chunk}) {
         CAPTURE(limit);
         FailingSink out(limit);
         io::AgeEncryptSink enc(out, r);
@@ -300,6 +307,59 @@ TEST_CASE("a batch being sealed beside the writer: abort, destruction and a fail
         }
         CHECK(thrown);
         CHECK(out.aborted);
+    }
+}
+
+namespace {
+/// Hashes what it is shown; throws once it has seen more than `limit` bytes.
+struct LimitedDigest final : io::Observer {
+    io::Sha256 sha;
+    std::size_t seen = 0;
+    std::size_t limit = SIZE_MAX;
+    void update(io::Bytes data) override {
+        seen += data.size();
+        if (seen > limit) throw IoError("digest", "the observer gave up", 5);
+        sha.update(data);
+    }
+};
+}  // namespace
+
+TEST_CASE("sealed observers see exactly the stored bytes, in order, and their failures surface") {
+    io::AgeRecipients r;
+    r.x25519 = {io::age_generate_key().recipient};
+    for (const std::size_t n : sizes) {
+        CAPTURE(n);
+        const std::string plain = random_text(n, 21);
+        io::MemorySink out;
+        LimitedDigest digest;
+        io::AgeEncryptSink enc(out, r, {&digest});
+        for (std::size_t i = 0; i < plain.size(); i += 100000)
+            enc.write(io::as_bytes(std::string_view(plain).substr(i, 100000)));
+        enc.finish();
+        REQUIRE(out.finished());
+        CHECK(digest.seen == out.data().size());
+        CHECK(digest.sha.hex() == io::sha256_hex(out.data()));
+    }
+    // An observer that throws (on the worker's thread, or the caller's for the header and the
+    // last batch): the error reaches the writer, and the next sink is aborted.
+    const std::string plain = random_text(100 * chunk + 7, 22);
+    for (const std::size_t limit : {std::size_t{10}, 3 * chunk, 70 * chunk, 100 * chunk}) {
+        CAPTURE(limit);
+        io::MemorySink out;
+        LimitedDigest digest;
+        digest.limit = limit;
+        bool thrown = false;
+        try {
+            io::AgeEncryptSink enc(out, r, {&digest});
+            for (std::size_t i = 0; i < plain.size(); i += 100000)
+                enc.write(io::as_bytes(std::string_view(plain).substr(i, 100000)));
+            enc.finish();
+        } catch (const IoError& e) {
+            thrown = true;
+            CHECK(std::string(e.what()).find("gave up") != std::string::npos);
+        }
+        CHECK(thrown);
+        CHECK_FALSE(out.finished());
     }
 }
 
