@@ -341,7 +341,8 @@ TEST_CASE("sealed observers see exactly the stored bytes, in order, and their fa
         CHECK(digest.sha.hex() == io::sha256_hex(out.data()));
     }
     // An observer that throws (on the worker's thread, or the caller's for the header and the
-    // last batch): the error reaches the writer, and the next sink is aborted.
+    // last batch): the error reaches the writer, and the next sink is aborted (or, when the
+    // header's failed the constructor, never written to).
     const std::string plain = random_text(100 * chunk + 7, 22);
     for (const std::size_t limit : {std::size_t{10}, 3 * chunk, 70 * chunk, 100 * chunk}) {
         CAPTURE(limit);
@@ -349,8 +350,10 @@ TEST_CASE("sealed observers see exactly the stored bytes, in order, and their fa
         LimitedDigest digest;
         digest.limit = limit;
         bool thrown = false;
+        bool constructed = false;
         try {
             io::AgeEncryptSink enc(out, r, {&digest});
+            constructed = true;
             for (std::size_t i = 0; i < plain.size(); i += 100000)
                 enc.write(io::as_bytes(std::string_view(plain).substr(i, 100000)));
             enc.finish();
@@ -359,6 +362,9 @@ TEST_CASE("sealed observers see exactly the stored bytes, in order, and their fa
             CHECK(std::string(e.what()).find("gave up") != std::string::npos);
         }
         CHECK(thrown);
+        CHECK(constructed == (limit != 10));
+        CHECK(out.aborted() == constructed);
+        CHECK(out.data().empty());
         CHECK_FALSE(out.finished());
     }
 }

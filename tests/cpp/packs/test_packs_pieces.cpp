@@ -327,8 +327,7 @@ TEST_CASE("a reader keeping whole packs makes room before it reads the next one"
             bytes += frame;
             blobs.emplace_back(ref, data);
         }
-        const auto name = io::to_hex(io::as_bytes(io::sha256_bytes(bytes)));
-        const auto key = "packs/" + name.substr(0, 2) + "/" + name + ".pack";
+        const auto key = packs::pack_key(io::sha256_hex(bytes));
         packs::detail::put_pack(mem, key, bytes);
         for (auto& [ref, data] : blobs) ref.pack = key;
         if (p == 0) pack_bytes = bytes.size();
@@ -356,10 +355,9 @@ TEST_CASE("a pack kept whole that is not the size listed is an error, longer or 
     store::FaultStore store(mem);
     const auto data = random_bytes(4096, 7);
     const auto frame = packs::detail::compress_frame(data, 3);
-    const auto name = io::to_hex(io::as_bytes(io::sha256_bytes(frame)));
-    const auto key = "packs/" + name.substr(0, 2) + "/" + name + ".pack";
+    const auto key = packs::pack_key(io::sha256_hex(frame));
     packs::BlobRef ref;
-    ref.sha256 = io::to_hex(io::as_bytes(io::sha256_bytes(data)));
+    ref.sha256 = io::sha256_hex(data);
     ref.pack = key;
     ref.length = frame.size();
     ref.size = data.size();
